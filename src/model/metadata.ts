@@ -1,0 +1,80 @@
+/**
+ * Plain-data description of a model package's metadata block (docs/model-format.md). No tensors here:
+ * the UI and the stores may import this module.
+ */
+import type { ArchitectureConfig, ScheduleConfig } from './config';
+
+export interface Preprocessing {
+  imageSize: number;
+  channels: 1 | 3;
+  /** Model-space range of pixel values; u8 u maps to u / 127.5 - 1 for [-1, 1]. */
+  valueRange: [number, number];
+  /** True when the data set draws light objects on a dark background (FashionMNIST). */
+  lightOnDark: boolean;
+}
+
+export interface LatentStats {
+  mean: number[];
+  std: number[];
+  min: number[];
+  max: number[];
+  prior: 'normal';
+}
+
+export interface AttributeDirection {
+  name: string;
+  group: string;
+  /** Unit-norm direction in z space, length latentDim. */
+  vector: number[];
+  /** Decision offset along the direction. */
+  bias: number;
+}
+
+export interface GaussianReference {
+  kind: 'spectrum' | 'diagonal';
+  /** Mean training image in model space, NHWC order, length d = H*W*C. */
+  mean: number[];
+  /** Mean per-pixel variance v. */
+  variance: number;
+  /** ln of the covariance eigenvalues (or per-pixel variances), length d. */
+  logEigenvalues: number[];
+  logSnrLoc: number;
+  logSnrScale: number;
+}
+
+export interface GalleryItem {
+  file: string;
+  label: string;
+}
+
+export interface Provenance {
+  source: 'trained' | 'converted-official' | 'fixture';
+  dataset: string;
+  objective: Record<string, unknown>;
+  steps: number;
+  batchSize: number;
+  wallTimeSeconds: number;
+  hardware: string;
+  ema: boolean;
+  metrics: Record<string, unknown>;
+  createdAt: string;
+  notes: string;
+}
+
+export interface ModelMetadata {
+  id: string;
+  displayName: string;
+  description: string;
+  architecture: ArchitectureConfig;
+  schedule: ScheduleConfig;
+  preprocessing: Preprocessing;
+  latent: LatentStats;
+  dimensionNames: (string | null)[];
+  attributeDirections: AttributeDirection[];
+  gaussianReference: GaussianReference;
+  gallery: GalleryItem[];
+  provenance: Provenance;
+}
+
+export const MODEL_FORMAT = 'infodiffusion-explorer/model';
+export const MODEL_FORMAT_VERSION = 1;
