@@ -1,0 +1,151 @@
+/**
+ * Small-vector arithmetic the explorer does on the main thread: slider ranges from the latent statistics, a
+ * seeded prior, interpolation paths (InfoDiffusion's quarter circle in z, slerp of x_T; shared/research/
+ * infodiffusion.md §3.4) and attribute edits. Latents are number[] of length latentDim, x_T a Float32Array;
+ * nothing here touches the GPU.
+ */
+import type { AttributeDirection, LatentStats } from '../model/metadata';
+
+export interface SliderRange {
+  min: number;
+  max: number;
+  /** Slider resolution: 1/200 of the range, fine enough that keyboard steps look continuous. */
+  step: number;
+}
+
+/** How many standard deviations either side of the mean a slider spans. */
+export const SLIDER_SPREAD_STD = 3;
+
+/**
+ * The slider range of dimension `dim`: mean +- 3 std, widened to include the observed min and max so every
+ * encoded training image fits. A zero or missing std (a dead dimension) falls back to the prior's +- 3.
+ */
+export function sliderRange(stats: LatentStats, dim: number): SliderRange {
+  const mean = Number.isFinite(stats.mean[dim]) ? stats.mean[dim] : 0;
+  const std = stats.std[dim] > 0 && Number.isFinite(stats.std[dim]) ? stats.std[dim] : 1;
+  let min = mean - SLIDER_SPREAD_STD * std;
+  let max = mean + SLIDER_SPREAD_STD * std;
+  if (Number.isFinite(stats.min[dim])) min = Math.min(min, stats.min[dim]);
+  if (Number.isFinite(stats.max[dim])) max = Math.max(max, stats.max[dim]);
+  return { min, max, step: (max - min) / 200 };
+}
+
+/**
+ * mulberry32: a 32-bit seeded uniform generator on [0, 1). The same algorithm as src/diffusion/random.ts, which
+ * the main thread cannot import (it pulls in tfjs); a test checks the two streams agree, so a seed names the
+ * same x_T here and in the engine.
+ */
+export function createRng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal draws by Box-Muller from a seeded uniform generator (float32, like x_T). */
+export function normalDraws(count: number, seed: number): Float32Array {
+  const uniform = createRng(seed);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    // 1 - u lies in (0, 1], so the logarithm is finite.
+    const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
+    const angle = 2 * Math.PI * uniform();
+    out[i] = radius * Math.cos(angle);
+    if (i + 1 < count) out[i + 1] = radius * Math.sin(angle);
+  }
+  return out;
+}
+
+/** z ~ N(0, I), the InfoDiffusion prior, from a seed. */
+export function samplePrior(latentDim: number, seed: number): number[] {
+  return Array.from(normalDraws(latentDim, seed));
+}
+
+/** Replaces the unlocked dimensions of z with a prior draw for `seed`; locked ones keep their value. */
+export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], seed: number): number[] {
+  const draw = samplePrior(z.length, seed);
+  return z.map((value, k) => (locked[k] ? value : draw[k]));
+}
+
+/** InfoDiffusion's latent path: z(e) = cos(e pi/2) z1 + sin(e pi/2) z2, e in [0, 1] (a quarter circle, not slerp). */
+export function quarterCircle(z1: readonly number[], z2: readonly number[], e: number): number[] {
+  const a = Math.cos((e * Math.PI) / 2);
+  const b = Math.sin((e * Math.PI) / 2);
+  return z1.map((v, k) => a * v + b * z2[k]);
+}
+
+/** Straight line z(e) = (1 - e) z1 + e z2. */
+export function lerp(z1: readonly number[], z2: readonly number[], e: number): number[] {
+  return z1.map((v, k) => (1 - e) * v + e * z2[k]);
+}
+
+/**
+ * Spherical interpolation of two x_T, as InfoDiffusion interpolates inverted noise: theta = arccos of the
+ * cosine similarity. Nearly parallel inputs fall back to the straight line, where slerp's 1/sin(theta) blows up.
+ */
+export function slerp(a: Float32Array, b: Float32Array, e: number): Float32Array {
+  let dot = 0;
+  let normA = 0;
+  let normB = 0;
+  for (let i = 0; i < a.length; i += 1) {
+    dot += a[i] * b[i];
+    normA += a[i] * a[i];
+    normB += b[i] * b[i];
+  }
+  const cosine = Math.min(1, Math.max(-1, dot / Math.sqrt(normA * normB || 1)));
+  const theta = Math.acos(cosine);
+  const out = new Float32Array(a.length);
+  if (Math.sin(theta) < 1e-6) {
+    for (let i = 0; i < a.length; i += 1) out[i] = (1 - e) * a[i] + e * b[i];
+    return out;
+  }
+  const wa = Math.sin((1 - e) * theta) / Math.sin(theta);
+  const wb = Math.sin(e * theta) / Math.sin(theta);
+  for (let i = 0; i < a.length; i += 1) out[i] = wa * a[i] + wb * b[i];
+  return out;
+}
+
+/** count evenly spaced fractions 0 .. 1 inclusive (a single frame sits at 0). */
+export function fractions(count: number): number[] {
+  if (count <= 1) return [0];
+  return Array.from({ length: count }, (_, i) => i / (count - 1));
+}
+
+/** count evenly spaced values from lo to hi inclusive. */
+export function linspace(lo: number, hi: number, count: number): number[] {
+  return fractions(count).map((f) => lo + f * (hi - lo));
+}
+
+/** Signed distance of z from an attribute's decision boundary along its unit direction: vector . z + bias. */
+export function attributeScore(z: readonly number[], direction: AttributeDirection): number {
+  return z.reduce((sum, v, k) => sum + v * direction.vector[k], direction.bias);
+}
+
+/**
+ * Moves z along an attribute direction so that its score becomes `target`; the unit-norm vector makes the
+ * step length equal the score change. Locked dimensions stay where they are.
+ */
+export function applyAttribute(z: readonly number[], direction: AttributeDirection, target: number, locked: readonly boolean[] = []): number[] {
+  const delta = target - attributeScore(z, direction);
+  return z.map((v, k) => (locked[k] ? v : v + delta * direction.vector[k]));
+}
+
+/**
+ * How much a row of images changes, for sorting traversal rows: the mean absolute pixel difference between
+ * neighbouring frames, summed along the row. A dimension the decoder ignores scores near zero.
+ */
+export function rowVariation(frames: readonly ArrayLike<number>[]): number {
+  let total = 0;
+  for (let j = 1; j < frames.length; j += 1) {
+    const a = frames[j - 1];
+    const b = frames[j];
+    let sum = 0;
+    for (let i = 0; i < a.length; i += 1) sum += Math.abs(a[i] - b[i]);
+    total += sum / a.length;
+  }
+  return total;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { formatShareState, parseShareState } from './shareState';
+
+describe('share state in the URL', () => {
+  it('round-trips model, backend, z, seed and steps', () => {
+    const state = { model: 'fashion-mnist', backend: 'webgpu' as const, z: [0.5, -1.23456, 0], noise: { kind: 'seed' as const, seed: 7 }, steps: 20 };
+    const search = formatShareState(state);
+    expect(search).toBe('?model=fashion-mnist&backend=webgpu&seed=7&steps=20&z=0.5,-1.2346,0');
+    expect(parseShareState(search)).toEqual({ state: { ...state, z: [0.5, -1.2346, 0] }, problems: [] });
+  });
+
+  it('writes an image source instead of a seed, and keeps parameters it does not own', () => {
+    const search = formatShareState({ model: 'fixture', noise: { kind: 'gallery', index: 3 } }, '?debug=1&seed=9');
+    expect(search).toBe('?debug=1&model=fixture&src=gallery:3');
+    expect(parseShareState(search).state.noise).toEqual({ kind: 'gallery', index: 3 });
+    expect(parseShareState('?src=upload:1a-xyz').state.noise).toEqual({ kind: 'upload', id: '1a-xyz' });
+  });
+
+  it('names every value that does not parse and keeps the rest', () => {
+    const { state, problems } = parseShareState('?model=Bad_Id&backend=metal&z=1,x,3&seed=-4&steps=0');
+    expect(state).toEqual({});
+    expect(problems).toEqual([
+      'model "Bad_Id" is not a model id (lower-case letters, digits and dashes)',
+      'backend "metal" is not one of auto, webgpu, webgl, wasm, cpu',
+      'z must be a comma-separated list of numbers',
+      'seed "-4" is not an integer between 0 and 4294967295',
+      'steps "0" is not an integer between 1 and 1000',
+    ]);
+  });
+
+  it('treats an empty z entry as an error, not as zero', () => {
+    expect(parseShareState('?z=1,,2').problems).toEqual(['z must be a comma-separated list of numbers']);
+  });
+});

@@ -1,0 +1,303 @@
+/**
+ * DDIM sampling and inversion (Song, Meng & Ermon, "Denoising Diffusion Implicit Models", ICLR 2021) for the
+ * z-conditioned InfoDiffusion denoiser. Formulas are the project's shared convention (the PyTorch side uses the
+ * same ones and the golden parity files check them); see docs/model-format.md and the brief's "DDIM plan".
+ *
+ * Notation (code name -> paper symbol -> source):
+ *   alphaBar[t]    -> ᾱ_t (written α_t in DDIM)        forward marginal q(x_t | x_0) = N(√ᾱ_t x_0, (1 - ᾱ_t) I)
+ *   plan[i]        -> τ_i, decreasing sub-sequence       DDIM §4.2 (τ_0 = T-1 ... τ_{S-1} = 0)
+ *   xt             -> x_{τ_i}, the step's input
+ *   xNoise         -> x_T, where sampling starts (level ᾱ_{T-1} in our 0-based indexing)
+ *   z              -> the InfoDiffusion semantic latent conditioning ε_θ
+ *   eps            -> ε_θ(x_t, t, z), the network's noise prediction
+ *   alphaBarFrom   -> ᾱ_t, the level of the step's input
+ *   alphaBarTo     -> ᾱ_{t-1}, the level of the step's output (ᾱ of τ_{i+1}, or 1 after the last step)
+ *   x0Pred         -> "predicted x_0" = (x_t - √(1-ᾱ_t) ε) / √ᾱ_t                  DDIM eq. (12), first term
+ *   sigma          -> σ_t(η) = η √((1-ᾱ_{t-1})/(1-ᾱ_t)) √(1 - ᾱ_t/ᾱ_{t-1})            DDIM eq. (16)
+ *   directionCoef  -> √(1 - ᾱ_{t-1} - σ_t²), the "direction pointing to x_t"      DDIM eq. (12), second term
+ *   xPrev          -> x_{t-1} = √ᾱ_{t-1} x0Pred + directionCoef eps + σ_t noise      DDIM eq. (12)
+ *   eta            -> η (0: deterministic DDIM, 1: DDPM-like ancestral noise)
+ *
+ * Inversion runs the η = 0 step with the pair of levels reversed (from the less noisy to the noisier level),
+ * the deterministic encoding of DDIM §4.3, with z fixed to Enc(x_0) (not the official code's re-encoding of x_t).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { throwIfAborted } from './abort';
+import { normalTensor4d, createRng } from './random';
+import type { NoiseSchedule } from './schedule';
+
+/**
+ * The denoiser seen by the samplers: xt [B,H,W,C], t int32 [B], z [B,D] -> eps [B,H,W,C]. It must not dispose its
+ * inputs; the caller owns the result. `model.predictEps.bind(model)` satisfies it.
+ */
+export type EpsPredictor = (xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D) => tf.Tensor4D;
+
+/** What onStep sees after each step. The tensors are valid only during the callback (they are disposed after it). */
+export interface DdimStepInfo {
+  /** Index into the plan of the step just taken (descending S-1..0 during inversion). */
+  i: number;
+  /** The timestep the network was called at. */
+  t: number;
+  /** [B,H,W,C] the step's input x_t. */
+  xt: tf.Tensor4D;
+  /** [B,H,W,C] the predicted clean image of this step. */
+  x0Pred: tf.Tensor4D;
+  /** Steps completed so far, 1..stepsTotal (for progress bars). */
+  stepsDone: number;
+  /** Number of steps (network calls) of the whole run, S. */
+  stepsTotal: number;
+}
+
+/** Options shared by sampling and inversion. */
+export interface DdimRunOptions {
+  /** Checked before every step; an abort rejects with a DOMException named 'AbortError' and leaks no tensor. */
+  signal?: AbortSignal;
+  /** Called after every step and awaited; its tensors are disposed when it returns. */
+  onStep?: (step: DdimStepInfo) => void | Promise<void>;
+  /** Awaited between steps, e.g. a macrotask yield so a worker can receive new messages (and aborts) mid-run. */
+  yieldEveryStep?: () => Promise<void>;
+}
+
+/** Options of ddimSample. The noise of eta > 0 comes from exactly one of `seed` and `noise`. */
+export interface DdimSampleOptions extends DdimRunOptions {
+  /** η in [0, 1]; default 0 (deterministic). */
+  eta?: number;
+  /** Seed of the Gaussian noise added at each step when eta > 0 (see random.ts). */
+  seed?: number;
+  /** Explicit noise when eta > 0: one [B,H,W,C] tensor per step (length S), owned and disposed by the caller. */
+  noise?: readonly tf.Tensor4D[];
+}
+
+/** Scalar coefficients of one DDIM step from level alphaBarFrom to level alphaBarTo, computed in float64. */
+export interface DdimStepCoefficients {
+  /** √ᾱ_from: divides out of x0Pred. */
+  sqrtAlphaBarFrom: number;
+  /** √(1 - ᾱ_from): the noise share of the input. */
+  sqrtOneMinusAlphaBarFrom: number;
+  /** √ᾱ_to: the signal share of the output. */
+  sqrtAlphaBarTo: number;
+  /** √(1 - ᾱ_to - σ²): the share of the predicted noise kept in the output. */
+  directionCoef: number;
+  /** σ: the standard deviation of fresh noise added to the output. */
+  sigma: number;
+}
+
+/**
+ * Coefficients of the step x(level alphaBarFrom) -> x(level alphaBarTo), DDIM eqs. (12) and (16). Sampling moves to a
+ * larger ᾱ (less noise); inversion calls it with the pair reversed and eta = 0.
+ * @param alphaBarFrom ᾱ of the input, in (0, 1]; 1 means a clean input (first inversion step)
+ * @param alphaBarTo ᾱ of the output, in (0, 1]; 1 means the clean image (last sampling step)
+ * @param eta η in [0, 1]; with eta > 0 the step must go towards less noise (alphaBarTo >= alphaBarFrom)
+ */
+export function ddimStepCoefficients(alphaBarFrom: number, alphaBarTo: number, eta: number): DdimStepCoefficients {
+  if (!(alphaBarFrom > 0 && alphaBarFrom <= 1)) throw new RangeError(`ddimStepCoefficients: alphaBarFrom must be in (0, 1], got ${alphaBarFrom}`);
+  if (!(alphaBarTo > 0 && alphaBarTo <= 1)) throw new RangeError(`ddimStepCoefficients: alphaBarTo must be in (0, 1], got ${alphaBarTo}`);
+  if (!(eta >= 0 && eta <= 1)) throw new RangeError(`ddimStepCoefficients: eta must be in [0, 1], got ${eta}`);
+  let sigma = 0;
+  if (eta > 0) {
+    if (!(alphaBarTo >= alphaBarFrom && alphaBarFrom < 1)) {
+      throw new RangeError(`ddimStepCoefficients: eta > 0 needs a denoising step (alphaBarFrom ${alphaBarFrom} < 1 and <= alphaBarTo ${alphaBarTo})`);
+    }
+    sigma = eta * Math.sqrt((1 - alphaBarTo) / (1 - alphaBarFrom)) * Math.sqrt(1 - alphaBarFrom / alphaBarTo);
+  }
+  return {
+    sqrtAlphaBarFrom: Math.sqrt(alphaBarFrom),
+    sqrtOneMinusAlphaBarFrom: Math.sqrt(1 - alphaBarFrom),
+    sqrtAlphaBarTo: Math.sqrt(alphaBarTo),
+    // sigma² <= 1 - ᾱ_to for eta <= 1; the max only absorbs a last-bit rounding below zero.
+    directionCoef: Math.sqrt(Math.max(0, 1 - alphaBarTo - sigma * sigma)),
+    sigma,
+  };
+}
+
+/**
+ * One DDIM step, the single core shared by sampling and inversion.
+ * @param xt [B,H,W,C] input at level ᾱ_from
+ * @param eps [B,H,W,C] the network's noise prediction at xt
+ * @param coefficients from ddimStepCoefficients
+ * @param noise [B,H,W,C] standard-normal noise, required when coefficients.sigma > 0
+ * @returns xPrev [B,H,W,C] at level ᾱ_to, and x0Pred [B,H,W,C]; the caller owns both. Inputs are not disposed.
+ */
+export function ddimStep(
+  xt: tf.Tensor4D,
+  eps: tf.Tensor4D,
+  coefficients: DdimStepCoefficients,
+  noise?: tf.Tensor4D,
+): { xPrev: tf.Tensor4D; x0Pred: tf.Tensor4D } {
+  if (coefficients.sigma > 0 && noise === undefined) throw new Error('ddimStep: sigma > 0 needs a noise tensor');
+  return tf.tidy(() => {
+    const { sqrtAlphaBarFrom, sqrtOneMinusAlphaBarFrom, sqrtAlphaBarTo, directionCoef, sigma } = coefficients;
+    // 1. Predicted x_0 from the noise prediction.
+    const x0Pred = tf.div(tf.sub(xt, tf.mul(eps, sqrtOneMinusAlphaBarFrom)), sqrtAlphaBarFrom) as tf.Tensor4D;
+    // 2. Signal part plus the direction pointing to x_t.
+    let xPrev = tf.add(tf.mul(x0Pred, sqrtAlphaBarTo), tf.mul(eps, directionCoef)) as tf.Tensor4D;
+    // 3. Fresh noise, DDIM eq. (12)'s last term.
+    if (sigma > 0 && noise !== undefined) xPrev = tf.add(xPrev, tf.mul(noise, sigma));
+    return { xPrev, x0Pred };
+  });
+}
+
+/** One entry of a DDIM chain: call the network at t on an input at level alphaBarFrom, move it to alphaBarTo. */
+interface ChainStep {
+  i: number;
+  t: number;
+  alphaBarFrom: number;
+  alphaBarTo: number;
+  eta: number;
+}
+
+/** Copies a plan after checking it is a non-empty, strictly decreasing list of valid timesteps. */
+function checkedPlan(schedule: NoiseSchedule, plan: ArrayLike<number>, what: string): Int32Array {
+  if (plan.length === 0) throw new RangeError(`${what}: the plan is empty`);
+  const checked = Int32Array.from(plan);
+  for (let i = 0; i < plan.length; i++) {
+    const t = plan[i];
+    if (!Number.isInteger(t) || t < 0 || t >= schedule.timesteps) {
+      throw new RangeError(`${what}: plan[${i}] = ${t} is not a timestep in 0..${schedule.timesteps - 1}`);
+    }
+    if (i > 0 && t >= plan[i - 1]) throw new RangeError(`${what}: the plan must be strictly decreasing, but plan[${i}] = ${t} >= plan[${i - 1}] = ${plan[i - 1]}`);
+  }
+  return checked;
+}
+
+function checkConditioning(x: tf.Tensor4D, z: tf.Tensor2D, what: string): void {
+  if (x.rank !== 4) throw new RangeError(`${what}: x must be [B,H,W,C], got shape [${x.shape}]`);
+  if (z.rank !== 2 || z.shape[0] !== x.shape[0]) {
+    throw new RangeError(`${what}: z must be [B,D] with B = ${x.shape[0]} (one latent per image), got shape [${z.shape}]`);
+  }
+}
+
+/** Where a step's noise comes from, and whether the chain must dispose it. */
+type NoiseForStep = (i: number) => { tensor: tf.Tensor4D; owned: boolean };
+
+/**
+ * Runs a chain of DDIM steps, keeping at most one x alive between steps: the previous x_t is disposed as soon as
+ * the next exists. The caller's xStart is never disposed.
+ */
+async function runDdimChain(
+  what: string,
+  eps: EpsPredictor,
+  chain: readonly ChainStep[],
+  xStart: tf.Tensor4D,
+  z: tf.Tensor2D,
+  opts: DdimRunOptions,
+  noiseForStep: NoiseForStep | undefined,
+): Promise<tf.Tensor4D> {
+  const batch = xStart.shape[0];
+  let x = xStart;
+  let ownsX = false;
+  try {
+    for (let k = 0; k < chain.length; k++) {
+      throwIfAborted(opts.signal, what);
+      const step = chain[k];
+      const coefficients = ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, step.eta);
+      const noise = coefficients.sigma > 0 && noiseForStep ? noiseForStep(step.i) : undefined;
+      let result: { xPrev: tf.Tensor4D; x0Pred: tf.Tensor4D };
+      try {
+        result = tf.tidy(() => {
+          const t = tf.fill([batch], step.t, 'int32') as tf.Tensor1D;
+          const epsPred = eps(x, t, z);
+          if (!tf.util.arraysEqual(epsPred.shape, x.shape)) {
+            throw new Error(`${what}: the denoiser returned eps of shape [${epsPred.shape}] for x_t of shape [${x.shape}]`);
+          }
+          return ddimStep(x, epsPred, coefficients, noise?.tensor);
+        });
+      } finally {
+        if (noise?.owned) noise.tensor.dispose();
+      }
+      const xt = x;
+      const ownsXt = ownsX;
+      x = result.xPrev;
+      ownsX = true;
+      try {
+        if (opts.onStep) await opts.onStep({ i: step.i, t: step.t, xt, x0Pred: result.x0Pred, stepsDone: k + 1, stepsTotal: chain.length });
+      } finally {
+        result.x0Pred.dispose();
+        if (ownsXt) xt.dispose();
+      }
+      if (opts.yieldEveryStep) await opts.yieldEveryStep();
+    }
+    return x;
+  } catch (error) {
+    if (ownsX) x.dispose();
+    throw error;
+  }
+}
+
+/**
+ * DDIM sampling from x_T along `plan`: for i = 0..S-1, eps = ε_θ(x, τ_i, z), then one step from ᾱ[τ_i] to
+ * ᾱ[τ_{i+1}] (or to 1 after the last step, so the result equals the last x0Pred). No clipping.
+ * @param eps the denoiser
+ * @param schedule the model's noise schedule
+ * @param plan τ, strictly decreasing timesteps (ddimTimesteps(T, S))
+ * @param xNoise [B,H,W,C] x_T, at level ᾱ[τ_0]; not disposed
+ * @param z [B,D] one latent per image; not disposed
+ * @returns [B,H,W,C] x_0 in model space; the caller disposes it
+ */
+export async function ddimSample(
+  eps: EpsPredictor,
+  schedule: NoiseSchedule,
+  plan: ArrayLike<number>,
+  xNoise: tf.Tensor4D,
+  z: tf.Tensor2D,
+  opts: DdimSampleOptions = {},
+): Promise<tf.Tensor4D> {
+  const what = 'ddimSample';
+  const tau = checkedPlan(schedule, plan, what);
+  checkConditioning(xNoise, z, what);
+  const eta = opts.eta ?? 0;
+  if (!(eta >= 0 && eta <= 1)) throw new RangeError(`${what}: eta must be in [0, 1], got ${eta}`);
+  if (opts.seed !== undefined && opts.noise !== undefined) throw new Error(`${what}: pass either opts.seed or opts.noise, not both`);
+  let noiseForStep: NoiseForStep | undefined;
+  if (eta > 0) {
+    if (opts.noise !== undefined) {
+      const noise = opts.noise;
+      if (noise.length !== tau.length) throw new RangeError(`${what}: opts.noise needs one tensor per step (${tau.length}), got ${noise.length}`);
+      noise.forEach((n, i) => {
+        if (!tf.util.arraysEqual(n.shape, xNoise.shape)) throw new RangeError(`${what}: opts.noise[${i}] has shape [${n.shape}], expected [${xNoise.shape}]`);
+      });
+      noiseForStep = (i) => ({ tensor: noise[i], owned: false });
+    } else if (opts.seed !== undefined) {
+      const rng = createRng(opts.seed);
+      const shape = xNoise.shape;
+      noiseForStep = () => ({ tensor: normalTensor4d(rng, shape), owned: true });
+    } else {
+      throw new Error(`${what}: eta > 0 needs opts.seed or opts.noise, so that the result is reproducible`);
+    }
+  }
+  const alphaBar = schedule.alphaBar;
+  const S = tau.length;
+  const chain: ChainStep[] = [];
+  for (let i = 0; i < S; i++) {
+    chain.push({ i, t: tau[i], alphaBarFrom: alphaBar[tau[i]], alphaBarTo: i + 1 < S ? alphaBar[tau[i + 1]] : 1, eta });
+  }
+  return runDdimChain(what, eps, chain, xNoise, z, opts, noiseForStep);
+}
+
+/**
+ * Deterministic DDIM inversion x_0 -> x_T along `plan`, with z held fixed: for i = S-1 down to 0, eps is evaluated
+ * at τ[min(i+1, S-1)] on the current x (at level ᾱ[τ_{i+1}], or 1 for the clean input), then one η = 0 step
+ * moves x to level ᾱ[τ_i]. The result sits at ᾱ[τ_0], where ddimSample starts. S network calls.
+ * @param x0 [B,H,W,C] clean images in model space; not disposed
+ * @param z [B,D] their latents, Enc(x0); not disposed
+ * @returns [B,H,W,C] x_T; the caller disposes it
+ */
+export async function ddimInvert(
+  eps: EpsPredictor,
+  schedule: NoiseSchedule,
+  plan: ArrayLike<number>,
+  x0: tf.Tensor4D,
+  z: tf.Tensor2D,
+  opts: DdimRunOptions = {},
+): Promise<tf.Tensor4D> {
+  const what = 'ddimInvert';
+  const tau = checkedPlan(schedule, plan, what);
+  checkConditioning(x0, z, what);
+  const alphaBar = schedule.alphaBar;
+  const S = tau.length;
+  const chain: ChainStep[] = [];
+  for (let i = S - 1; i >= 0; i--) {
+    chain.push({ i, t: tau[Math.min(i + 1, S - 1)], alphaBarFrom: i + 1 < S ? alphaBar[tau[i + 1]] : 1, alphaBarTo: alphaBar[tau[i]], eta: 0 });
+  }
+  return runDdimChain(what, eps, chain, x0, z, opts, undefined);
+}

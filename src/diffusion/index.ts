@@ -1,0 +1,27 @@
+/** Public surface of src/diffusion: schedules, DDIM sampling and inversion, I-MMSE likelihood, seeded noise. */
+export { makeSchedule, ddimTimesteps, timestepForLogSnr, type NoiseSchedule } from './schedule';
+export {
+  ddimSample,
+  ddimInvert,
+  ddimStep,
+  ddimStepCoefficients,
+  type EpsPredictor,
+  type DdimRunOptions,
+  type DdimSampleOptions,
+  type DdimStepInfo,
+  type DdimStepCoefficients,
+} from './ddim';
+export {
+  estimateNll,
+  mmseCurve,
+  LOGISTIC_CLIP,
+  type ItdEpsPredictor,
+  type NllOptions,
+  type NllEstimate,
+  type MmseCurveOptions,
+  type MmseCurve,
+} from './itd';
+export { gaussianEpsPredictor, type GaussianEpsPredictor } from './gaussianDenoiser';
+export { createRng, normalTensor4d, type Rng } from './random';
+export { throwIfAborted, isAbortError } from './abort';
+export { sigmoid } from './sigmoid';

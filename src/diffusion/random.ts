@@ -1,0 +1,60 @@
+/**
+ * A small seeded random source, so that every stochastic result of src/diffusion (DDIM noise at eta > 0, the
+ * I-MMSE estimator's log-SNR draws, noise and dequantisation) is reproducible from a seed on any backend.
+ * tfjs's own random ops are not: their streams differ between backends and versions.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** A seeded stream of uniform and standard-normal numbers. Each call advances the stream. */
+export interface Rng {
+  /** One uniform number in [0, 1). */
+  uniform(): number;
+  /** n uniform numbers in [0, 1). */
+  uniforms(n: number): Float64Array;
+  /** n standard-normal numbers (float32, ready to upload as a tensor). */
+  normals(n: number): Float32Array;
+}
+
+/**
+ * Mulberry32 (Tommy Ettinger's 32-bit generator) for uniforms and Box-Muller for normals. A period of 2^32
+ * is plenty for images of a few thousand pixels times a few hundred draws.
+ * @param seed any integer; equal seeds give equal streams
+ */
+export function createRng(seed: number): Rng {
+  if (!Number.isInteger(seed)) throw new RangeError(`createRng: seed must be an integer, got ${seed}`);
+  let state = seed >>> 0;
+  const uniform = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
+    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    uniform,
+    uniforms(n: number): Float64Array {
+      const out = new Float64Array(n);
+      for (let k = 0; k < n; k++) out[k] = uniform();
+      return out;
+    },
+    normals(n: number): Float32Array {
+      const out = new Float32Array(n);
+      for (let k = 0; k < n; k += 2) {
+        // 1 - u lies in (0, 1], so the logarithm is finite.
+        const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
+        const angle = 2 * Math.PI * uniform();
+        out[k] = radius * Math.cos(angle);
+        if (k + 1 < n) out[k + 1] = radius * Math.sin(angle);
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * A tensor of standard-normal values drawn from `rng` (x_T, DDIM noise, I-MMSE noise).
+ * @param shape [B,H,W,C]
+ * @returns float32 [B,H,W,C]; the caller disposes it
+ */
+export function normalTensor4d(rng: Rng, shape: [number, number, number, number]): tf.Tensor4D {
+  return tf.tensor4d(rng.normals(shape[0] * shape[1] * shape[2] * shape[3]), shape, 'float32');
+}

@@ -1,0 +1,10 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OFFICIAL_SCHEDULE, randomParameters, resolveArchitecture, syntheticModelMetadata, writeModelPackage, writtenPackageFiles } from '../../model/index';
+const out = process.argv[2];
+const arch = resolveArchitecture({ imageSize: 16, imageChannels: 1, baseChannels: 4, channelMultipliers: [1, 2], numResBlocks: 1, attentionLevels: [1], latentDim: 6, groupNormGroups: 2 });
+const { architecture: _a, schedule: _s, ...meta } = syntheticModelMetadata(arch, OFFICIAL_SCHEDULE, 'synthetic');
+const pkg = writeModelPackage(arch, OFFICIAL_SCHEDULE, meta, randomParameters(arch, 1000, 3));
+mkdirSync(out, { recursive: true });
+for (const [path, bytes] of writtenPackageFiles(pkg)) writeFileSync(join(out, path), bytes);
+console.log('wrote', out);

@@ -1,0 +1,297 @@
+/**
+ * Backend choice for the engine, decided and reported here only.
+ *
+ * Automatic order: hardware WebGPU -> hardware WebGL -> WASM -> CPU. A software adapter (SwiftShader, or one
+ * that calls itself a fallback adapter) counts as no GPU: on a machine without a GPU it is tens of times slower
+ * than WASM (shared/research/web.md §7). A forced backend (`?backend=webgpu`) is used even when it is software,
+ * so tests can exercise WebGPU on SwiftShader; when it cannot start at all, the automatic order takes over and
+ * the report says why.
+ *
+ * Works in Node (the CLI and Vitest): there `navigator.gpu` and OffscreenCanvas are absent, so the probes report
+ * WebGPU and WebGL unusable and WASM or CPU is chosen. Only this module imports the backend packages, lazily,
+ * so Node never loads WebGL or WebGPU code.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdapterInfo, BackendChoice, BackendName, BackendProbe, BackendReport } from './protocol';
+
+/** The WASM binaries tfjs-backend-wasm may fetch, by file name. */
+export type WasmBinaryPaths = Partial<Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', string>>;
+
+export interface BackendEnvironment {
+  /** Browser: URLs of the .wasm files emitted by the bundler. Node: omit (the package finds its own files). */
+  wasmPaths?: WasmBinaryPaths;
+}
+
+/** A backend that is up, with its report and, on WebGPU, a promise that resolves if the device is lost. */
+export interface ActiveBackend {
+  report: BackendReport;
+  /** Resolves with the loss message when the GPU device is lost (never for a deliberate destroy); null off WebGPU. */
+  deviceLost: Promise<string> | null;
+}
+
+/** The automatic order, fastest real hardware first. */
+const AUTO_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+
+// Minimal WebGPU typings for what this module touches (the DOM lib of TypeScript 5.9 has none).
+interface GpuAdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+interface GpuDeviceLike {
+  lost: Promise<{ reason: string; message: string }>;
+}
+interface GpuAdapterLike {
+  info?: GpuAdapterInfoLike;
+  requestAdapterInfo?: () => Promise<GpuAdapterInfoLike>;
+  isFallbackAdapter?: boolean;
+  features: { has(name: string): boolean };
+  limits: Record<string, number>;
+  requestDevice(descriptor?: { requiredFeatures?: string[]; requiredLimits?: Record<string, number> }): Promise<GpuDeviceLike>;
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null>;
+}
+
+function navigatorGpu(): GpuLike | undefined {
+  return (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
+}
+
+async function adapterInfoOf(adapter: GpuAdapterLike): Promise<AdapterInfo> {
+  // Chromium >= 127 has `adapter.info`; older builds only the (since removed) requestAdapterInfo().
+  const info = adapter.info ?? (adapter.requestAdapterInfo ? await adapter.requestAdapterInfo() : {});
+  return {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+  };
+}
+
+/** True for an adapter that is software rendering: SwiftShader, or one that says it is a fallback adapter. */
+export function isSoftwareAdapter(info: AdapterInfo): boolean {
+  return info.isFallbackAdapter || /swiftshader/i.test(`${info.architecture} ${info.description} ${info.vendor}`);
+}
+
+/** True for a WebGL renderer string that names a software rasteriser. */
+export function isSoftwareRenderer(renderer: string): boolean {
+  return /swiftshader|llvmpipe|softpipe|software|basic render driver/i.test(renderer);
+}
+
+interface WebGpuProbe {
+  probe: BackendProbe;
+  adapter: AdapterInfo | null;
+  software: boolean;
+}
+
+async function probeWebGpu(): Promise<WebGpuProbe> {
+  const gpu = navigatorGpu();
+  if (!gpu) return { probe: { backend: 'webgpu', usable: false, note: 'navigator.gpu is missing (no WebGPU in this browser or runtime)' }, adapter: null, software: false };
+  let adapter: GpuAdapterLike | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (error) {
+    return { probe: { backend: 'webgpu', usable: false, note: `requestAdapter failed: ${messageOf(error)}` }, adapter: null, software: false };
+  }
+  if (!adapter) {
+    return {
+      probe: { backend: 'webgpu', usable: false, note: 'requestAdapter() returned null (no adapter; Chromium on Linux needs --enable-unsafe-webgpu)' },
+      adapter: null,
+      software: false,
+    };
+  }
+  const info = await adapterInfoOf(adapter);
+  const software = isSoftwareAdapter(info);
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || 'unnamed adapter';
+  return {
+    probe: {
+      backend: 'webgpu',
+      usable: true,
+      note: software ? `software adapter (${name}): tens of times slower than WASM` : `hardware adapter (${name})`,
+    },
+    adapter: info,
+    software,
+  };
+}
+
+interface WebGlProbe {
+  probe: BackendProbe;
+  software: boolean;
+}
+
+function probeWebGl(): WebGlProbe {
+  const OffscreenCanvasCtor = (globalThis as { OffscreenCanvas?: typeof OffscreenCanvas }).OffscreenCanvas;
+  if (!OffscreenCanvasCtor) return { probe: { backend: 'webgl', usable: false, note: 'OffscreenCanvas is missing (no WebGL here)' }, software: false };
+  let gl: WebGL2RenderingContext | null = null;
+  try {
+    gl = new OffscreenCanvasCtor(1, 1).getContext('webgl2');
+  } catch (error) {
+    return { probe: { backend: 'webgl', usable: false, note: `WebGL2 context failed: ${messageOf(error)}` }, software: false };
+  }
+  if (!gl) return { probe: { backend: 'webgl', usable: false, note: 'no WebGL2 context' }, software: false };
+  const debugInfo = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(debugInfo ? debugInfo.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  // The probe's context would otherwise count against the browser's context limit until garbage collection.
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  const software = isSoftwareRenderer(renderer);
+  return { probe: { backend: 'webgl', usable: true, note: `${software ? 'software' : 'hardware'} renderer (${renderer})` }, software };
+}
+
+/**
+ * Registers the 'webgpu' backend unless an instance is already running (re-loading a model on a live backend keeps
+ * its compiled pipelines). Our factory replaces the one tfjs-backend-webgpu registers on import because that one
+ * is gone for good after `forgetBackend` (a lost device), and a later load must be able to start WebGPU again.
+ */
+async function registerWebGpu(): Promise<void> {
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  if (tf.findBackend('webgpu') !== null) return;
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      const gpu = navigatorGpu();
+      const adapter = await gpu?.requestAdapter({ powerPreference: tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU') ? 'low-power' : 'high-performance' });
+      if (!adapter) throw new Error('WebGPU adapter disappeared between probe and start');
+      const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((feature) => adapter.features.has(feature));
+      // Ask for the adapter's own maxima: the defaults (128 MiB bindings) would cap batch size on big models.
+      const limitNames = [
+        'maxComputeWorkgroupStorageSize',
+        'maxComputeWorkgroupsPerDimension',
+        'maxStorageBufferBindingSize',
+        'maxBufferSize',
+        'maxComputeWorkgroupSizeX',
+        'maxComputeInvocationsPerWorkgroup',
+      ];
+      const requiredLimits = Object.fromEntries(limitNames.map((name) => [name, adapter.limits[name]]));
+      const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+      const info = adapter.info ?? (adapter.requestAdapterInfo ? await adapter.requestAdapterInfo() : undefined);
+      return new WebGPUBackend(device as never, info as never);
+    },
+    3,
+  );
+}
+
+async function registerBackendPackage(name: BackendName, environment: BackendEnvironment): Promise<void> {
+  switch (name) {
+    case 'webgpu':
+      await registerWebGpu();
+      return;
+    case 'webgl':
+      await import('@tensorflow/tfjs-backend-webgl');
+      return;
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      if (environment.wasmPaths) wasm.setWasmPaths(environment.wasmPaths);
+      return;
+    }
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      return;
+    default: {
+      const _exhaustive: never = name;
+      throw new Error(`unknown backend ${String(_exhaustive)}`);
+    }
+  }
+}
+
+/** Starts `name` as the tfjs backend; returns the failure message, or null on success. */
+async function start(name: BackendName, environment: BackendEnvironment): Promise<string | null> {
+  try {
+    await registerBackendPackage(name, environment);
+    if (!tf.findBackendFactory(name)) return `the ${name} backend did not register (not supported in this runtime)`;
+    const ok = await tf.setBackend(name);
+    if (!ok) return `tf.setBackend('${name}') failed to initialise (see the console for tfjs's warning)`;
+    await tf.ready();
+    return null;
+  } catch (error) {
+    return messageOf(error);
+  }
+}
+
+/** The GPUDevice of the running WebGPU backend (tfjs keeps it as a public field). */
+function webGpuDevice(): GpuDeviceLike | null {
+  const backend = tf.findBackend('webgpu') as unknown as { device?: GpuDeviceLike } | null;
+  return backend?.device ?? null;
+}
+
+/**
+ * Chooses and starts a backend. `choice` 'auto' follows the automatic order; a name forces that backend and
+ * falls back to the automatic order only when it cannot start. The returned report says what was tried and why.
+ */
+export async function selectBackend(choice: BackendChoice, environment: BackendEnvironment = {}): Promise<ActiveBackend> {
+  const probes: BackendProbe[] = [];
+  let adapter: AdapterInfo | null = null;
+
+  /** Whether `name` is worth starting: for 'auto' it must be real hardware; a forced backend may be software. */
+  const examine = async (name: BackendName, forced: boolean): Promise<{ ok: boolean; note: string }> => {
+    if (name === 'webgpu') {
+      const result = await probeWebGpu();
+      adapter = result.adapter ?? adapter;
+      if (!result.probe.usable) return { ok: false, note: result.probe.note };
+      if (result.software && !forced) return { ok: false, note: `${result.probe.note}; treated as no GPU` };
+      return { ok: true, note: result.probe.note };
+    }
+    if (name === 'webgl') {
+      const result = probeWebGl();
+      if (!result.probe.usable) return { ok: false, note: result.probe.note };
+      if (result.software && !forced) return { ok: false, note: `${result.probe.note}; treated as no GPU` };
+      return { ok: true, note: result.probe.note };
+    }
+    return { ok: true, note: name === 'wasm' ? 'WebAssembly CPU kernels (XNNPACK)' : 'plain JavaScript CPU kernels' };
+  };
+
+  const attempt = async (name: BackendName, forced: boolean): Promise<boolean> => {
+    const { ok, note } = await examine(name, forced);
+    if (!ok) {
+      probes.push({ backend: name, usable: false, note });
+      return false;
+    }
+    const failure = await start(name, environment);
+    probes.push({ backend: name, usable: failure === null, note: failure === null ? note : `${note}; failed to start: ${failure}` });
+    return failure === null;
+  };
+
+  const finish = (name: BackendName, reason: string): ActiveBackend => {
+    const lostDevice = name === 'webgpu' ? webGpuDevice() : null;
+    return {
+      report: { backend: name, reason, adapter, probes },
+      deviceLost: lostDevice
+        ? lostDevice.lost.then((info) => (info.reason === 'destroyed' ? new Promise<string>(() => {}) : info.message || 'GPU device lost'))
+        : null,
+    };
+  };
+
+  if (choice !== 'auto') {
+    if (await attempt(choice, true)) return finish(choice, `forced: backend '${choice}' was requested (${probes[probes.length - 1].note})`);
+  }
+  for (const name of AUTO_ORDER) {
+    if (name === choice) continue;
+    if (await attempt(name, false)) {
+      const passedOver = probes.filter((p) => !p.usable).map((p) => `${p.backend}: ${p.note}`);
+      const prefix = choice === 'auto' ? '' : `forced backend '${choice}' is unavailable; fell back. `;
+      const why = passedOver.length > 0 ? `${prefix}${name} chosen because ${passedOver.join('; ')}` : `${prefix}${name} is the first choice and works`;
+      return finish(name, why);
+    }
+  }
+  throw new Error(`no tfjs backend could start: ${probes.map((p) => `${p.backend}: ${p.note}`).join('; ')}`);
+}
+
+/**
+ * Forgets a backend after its device was lost, so the next `selectBackend` starts it afresh (a lost WebGPU device
+ * cannot be revived; tfjs would keep using it).
+ */
+export function forgetBackend(name: BackendName): void {
+  if (tf.findBackend(name) === null) return;
+  try {
+    tf.removeBackend(name);
+  } catch {
+    // Disposing a backend whose device is gone can throw; the registry entry is removed either way.
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,344 @@
+/**
+ * The engine core in Node on the tfjs CPU backend, with a synthetic random model: every request kind, the
+ * exactly-once ending, latest-wins, cancellation, refusals, leak detection, device loss, and the client
+ * over an in-process port.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createRng, ddimSample, ddimTimesteps, makeSchedule, normalTensor4d } from '../diffusion/index';
+import { resolveArchitecture, OFFICIAL_SCHEDULE } from '../model/config';
+import { createInfoDiffusionModel, type InfoDiffusionModel } from '../model/model';
+import { randomParameters, syntheticModelMetadata } from '../model/random';
+import { selectBackend, type ActiveBackend } from './backend';
+import { EngineClient, isAbortError, type EnginePort } from './client';
+import { Engine, type EngineHost } from './engine';
+import type { EngineInbound, EngineRequest, EngineResponse, ImageBatch, Progress, ResultByKind } from './protocol';
+
+const ARCH = resolveArchitecture({
+  imageSize: 8,
+  imageChannels: 1,
+  baseChannels: 4,
+  channelMultipliers: [1, 2],
+  numResBlocks: 1,
+  attentionLevels: [1],
+  latentDim: 3,
+  groupNormGroups: 2,
+});
+const PIXELS = ARCH.imageSize * ARCH.imageSize * ARCH.imageChannels;
+
+function syntheticModel(): InfoDiffusionModel {
+  return createInfoDiffusionModel(syntheticModelMetadata(ARCH, OFFICIAL_SCHEDULE, 'engine-test'), randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7));
+}
+
+function images(batch: number, seed = 1): ImageBatch & { data: Float32Array } {
+  const rng = createRng(seed);
+  const data = Float32Array.from(rng.uniforms(batch * PIXELS), (u) => 2 * u - 1);
+  return { shape: [batch, ARCH.imageSize, ARCH.imageSize, ARCH.imageChannels], data };
+}
+
+/** An engine in this process; `send` resolves with the request's terminal response and its progress events. */
+class Harness {
+  readonly messages: EngineResponse[] = [];
+  readonly engine: Engine;
+  private nextId = 1;
+  private readonly waiters = new Map<number, (response: EngineResponse) => void>();
+
+  constructor(overrides: Partial<EngineHost> = {}) {
+    this.engine = new Engine({
+      post: (message) => {
+        this.messages.push(message);
+        if (message.kind !== 'progress' && message.kind !== 'event') this.waiters.get(message.id)?.(message);
+      },
+      selectBackend: (choice, environment) => selectBackend(choice === 'auto' ? 'cpu' : choice, environment),
+      loadModel: async (_source, onProgress) => {
+        onProgress({ loadedBytes: 100, totalBytes: 100 });
+        return syntheticModel();
+      },
+      ...overrides,
+    });
+  }
+
+  send(body: DistributiveOmit<EngineRequest, 'id'>): { id: number; done: Promise<EngineResponse> } {
+    const id = this.nextId++;
+    const done = new Promise<EngineResponse>((resolve) => this.waiters.set(id, resolve));
+    this.engine.receive({ ...body, id } as EngineInbound);
+    return { id, done };
+  }
+
+  async result<K extends EngineRequest['kind']>(body: DistributiveOmit<Extract<EngineRequest, { kind: K }>, 'id'>): Promise<ResultByKind[K]> {
+    const response = await this.send(body as DistributiveOmit<EngineRequest, 'id'>).done;
+    if (response.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(response)}`);
+    return response.result as ResultByKind[K];
+  }
+
+  progressOf(id: number): Progress[] {
+    return this.messages.flatMap((m) => (m.kind === 'progress' && m.id === id ? [m.progress] : []));
+  }
+
+  terminalsOf(id: number): EngineResponse[] {
+    return this.messages.filter((m) => m.id === id && m.kind !== 'progress');
+  }
+
+  load() {
+    return this.result<'load'>({ kind: 'load', source: { kind: 'url', baseUrl: 'unused/' }, backend: 'cpu' });
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let k = 0; k < expected.length; k++) {
+    diff = Math.max(diff, Math.abs(actual[k] - expected[k]));
+    scale = Math.max(scale, Math.abs(expected[k]));
+  }
+  return diff / scale;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('Engine', () => {
+  let harness: Harness;
+  afterEach(async () => {
+    if (harness) await harness.result<'dispose'>({ kind: 'dispose' });
+  });
+
+  it('loads, reports the backend and its reason, and sets the tensor baseline', async () => {
+    harness = new Harness();
+    const { id, done } = harness.send({ kind: 'load', source: { kind: 'url', baseUrl: 'unused/' }, backend: 'cpu', warmupBatchSizes: [1, 3] });
+    const response = await done;
+    expect(response.kind).toBe('result');
+    const result = (response as { result: ResultByKind['load'] }).result;
+    expect(result.backend.backend).toBe('cpu');
+    expect(result.backend.reason).toMatch(/forced/);
+    expect(result.metadata.id).toBe('engine-test');
+    expect(result.stats.denoiserFlops).toBeGreaterThan(0);
+    expect(result.baselineTensors).toBe(tf.memory().numTensors);
+    const phases = harness.progressOf(id).map((p) => p.phase);
+    expect(phases).toEqual(['download', 'compile', 'compile', 'compile']);
+    expect(harness.messages.some((m) => m.kind === 'event' && m.event.type === 'backend')).toBe(true);
+  });
+
+  it('encodes, samples, inverts and estimates, returning to the tensor baseline after each job', async () => {
+    harness = new Harness();
+    const loaded = await harness.load();
+    const x = images(2);
+
+    const encoded = await harness.result<'encode'>({ kind: 'encode', images: x });
+    expect(encoded.z.shape).toEqual([2, ARCH.latentDim]);
+
+    const sampled = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z: encoded.z, noise: { kind: 'seed', seed: 5 }, steps: 3, eta: 0 });
+    expect(sampled.images.shape).toEqual([2, 8, 8, 1]);
+    expect(sampled.denoiserCalls).toBe(3);
+
+    const inverted = await harness.result<'invert'>({ kind: 'invert', images: x, steps: 3 });
+    expect(inverted.xNoise.shape).toEqual([2, 8, 8, 1]);
+    expect(Array.from(inverted.z.data)).toEqual(Array.from(encoded.z.data));
+
+    const nll = await harness.result<'nll'>({ kind: 'nll', images: images(1), samples: 4, seed: 1 });
+    expect(nll.estimates).toHaveLength(1);
+    expect(Number.isFinite(nll.estimates[0].bitsPerDim)).toBe(true);
+    expect(nll.estimates[0].bitsPerDim8bit - nll.estimates[0].bitsPerDim).toBeCloseTo(Math.log2(127.5), 10);
+
+    const curve = await harness.result<'mmseCurve'>({ kind: 'mmseCurve', images: images(1), points: 3, repeats: 1 });
+    expect(curve.logSnr).toHaveLength(3);
+    expect(curve.mmse).toHaveLength(3);
+
+    const noised = await harness.result<'forwardNoise'>({ kind: 'forwardNoise', images: images(1), logSnr: 0, seed: 3 });
+    expect(noised.alphaBar).toBeCloseTo(0.5, 12);
+    expect(noised.nearestTimestep).toBeGreaterThan(0);
+
+    const stats = await harness.result<'stats'>({ kind: 'stats' });
+    expect(stats.leaks).toEqual([]);
+    expect(stats.numTensors).toBe(loaded.baselineTensors);
+    expect(stats.recentRequests.map((r) => r.kind)).toEqual(['load', 'encode', 'sample', 'invert', 'nll', 'mmseCurve', 'forwardNoise']);
+  });
+
+  it('samples exactly what ddimSample computes from the same seed, with and without a trajectory', async () => {
+    harness = new Harness();
+    await harness.load();
+    const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2) };
+    const plain = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, steps: 2, eta: 0 });
+    const traced = harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, steps: 2, eta: 0, returnTrajectory: true });
+    const tracedResult = ((await traced.done) as { result: ResultByKind['sample'] }).result;
+    expect(Array.from(tracedResult.images.data)).toEqual(Array.from(plain.images.data));
+    const frames = harness.progressOf(traced.id);
+    expect(frames.map((p) => p.phase === 'step' && p.step)).toEqual([1, 2]);
+    expect(frames.every((p) => p.phase === 'step' && p.xt?.data.length === PIXELS && p.x0Pred?.data.length === PIXELS)).toBe(true);
+
+    const model = syntheticModel();
+    const schedule = makeSchedule(OFFICIAL_SCHEDULE);
+    const xNoise = normalTensor4d(createRng(9), [1, 8, 8, 1]);
+    const zTensor = tf.tensor2d(z.data, [1, ARCH.latentDim]);
+    const expected = await ddimSample(model.predictEps.bind(model), schedule, ddimTimesteps(1000, 2), xNoise, zTensor);
+    expect(maxRelativeError(plain.images.data, await expected.data())).toBeLessThan(1e-6);
+    tf.dispose([xNoise, zTensor, expected]);
+    model.dispose();
+  });
+
+  it('lets a newer sample on the same channel supersede the running one between steps', async () => {
+    harness = new Harness();
+    await harness.load();
+    const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
+    const first = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 1 }, steps: 20, eta: 0 });
+    const otherChannel = harness.send({ kind: 'sample', channel: 'other', z, noise: { kind: 'seed', seed: 1 }, steps: 2, eta: 0 });
+    // Wait until the first job has taken a step, so the abort has to reach a running job.
+    while (harness.progressOf(first.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    const second = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 2 }, steps: 2, eta: 0 });
+    expect(await first.done).toEqual({ id: first.id, kind: 'aborted', reason: 'superseded' });
+    expect((await second.done).kind).toBe('result');
+    expect((await otherChannel.done).kind).toBe('result');
+    expect(harness.progressOf(first.id).length).toBeLessThan(20);
+    for (const id of [first.id, second.id, otherChannel.id]) expect(harness.terminalsOf(id)).toHaveLength(1);
+    expect((await harness.result<'stats'>({ kind: 'stats' })).leaks).toEqual([]);
+  });
+
+  it('ends a queued request at once when it is cancelled, and ignores unknown ids', async () => {
+    harness = new Harness();
+    await harness.load();
+    const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
+    const running = harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 1 }, steps: 3, eta: 0 });
+    const queued = harness.send({ kind: 'encode', images: images(1) });
+    harness.engine.receive({ id: 999, kind: 'cancel', targetId: queued.id });
+    harness.engine.receive({ id: 1000, kind: 'cancel', targetId: 12345 });
+    expect(harness.terminalsOf(queued.id)).toEqual([{ id: queued.id, kind: 'aborted', reason: 'cancelled' }]);
+    expect((await running.done).kind).toBe('result');
+    expect(harness.terminalsOf(queued.id)).toHaveLength(1);
+  });
+
+  it('refuses malformed requests with messages that name the problem', async () => {
+    harness = new Harness();
+    const early = await harness.send({ kind: 'encode', images: images(1) }).done;
+    expect(early).toMatchObject({ kind: 'error', name: 'RequestError', message: 'cannot encode: no model is loaded' });
+    await harness.load();
+    const wrongSize = await harness.send({ kind: 'encode', images: { shape: [1, 4, 4, 1], data: new Float32Array(16) } }).done;
+    expect(wrongSize).toMatchObject({ kind: 'error', message: expect.stringContaining('must be 8x8 with 1 channel(s)') });
+    const shortData = await harness.send({ kind: 'encode', images: { shape: [1, 8, 8, 1], data: new Float32Array(10) } }).done;
+    expect(shortData).toMatchObject({ kind: 'error', message: 'images.data has 10 values, but shape [1, 8, 8, 1] needs 64' });
+    const z = { shape: [1, 2] as [number, number], data: new Float32Array(2) };
+    const wrongLatent = await harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 0 }).done;
+    expect(wrongLatent).toMatchObject({ kind: 'error', message: 'z must have 3 dimensions for this model, got 2' });
+    const okZ = { shape: [1, 3] as [number, number], data: new Float32Array(3) };
+    const badSteps = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 0, eta: 0 }).done;
+    expect(badSteps).toMatchObject({ kind: 'error', message: 'steps must be an integer in 1..1000, got 0' });
+    const badEta = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 2 }).done;
+    expect(badEta).toMatchObject({ kind: 'error', message: 'eta must be in [0, 1], got 2' });
+    const u8 = await harness.send({ kind: 'encode', images: { shape: [1, 8, 8, 1], data: new Uint8Array(64).fill(255) } }).done;
+    expect(u8.kind).toBe('result');
+  });
+
+  it('reports a job that leaves tensors behind', async () => {
+    harness = new Harness({
+      loadModel: async () => {
+        const model = syntheticModel();
+        const encode = model.encode.bind(model);
+        return Object.assign(Object.create(model) as InfoDiffusionModel, {
+          encode: (x: tf.Tensor4D) => {
+            tf.keep(tf.zeros([1])); // the leak
+            return encode(x);
+          },
+          dispose: () => model.dispose(),
+        });
+      },
+    });
+    await harness.load();
+    const before = harness.messages.length;
+    await harness.result<'encode'>({ kind: 'encode', images: images(1) });
+    const leakEvents = harness.messages.slice(before).filter((m) => m.kind === 'event' && m.event.type === 'leak');
+    expect(leakEvents).toHaveLength(1);
+    const stats = await harness.result<'stats'>({ kind: 'stats' });
+    expect(stats.leaks).toEqual([expect.objectContaining({ kind: 'encode', numTensors: stats.baselineTensors })]);
+    expect(stats.leaks[0].numTensors - stats.leaks[0].baselineTensors).toBe(1);
+  });
+
+  it('turns a lost device into errors for pending jobs, an event, and a state that a new load recovers', async () => {
+    let loseDevice!: (message: string) => void;
+    const fakeGpu = async (): Promise<ActiveBackend> => {
+      const active = await selectBackend('cpu');
+      return {
+        report: { ...active.report, backend: 'cpu', reason: 'test: a cpu backend standing in for a GPU' },
+        deviceLost: new Promise<string>((resolve) => (loseDevice = resolve)),
+      };
+    };
+    harness = new Harness({ selectBackend: fakeGpu });
+    await harness.load();
+    const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
+    const running = harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 1 }, steps: 50, eta: 0 });
+    const queued = harness.send({ kind: 'encode', images: images(1) });
+    while (harness.progressOf(running.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    loseDevice('simulated loss');
+    expect(await running.done).toMatchObject({ kind: 'error', name: 'DeviceLostError', message: expect.stringContaining('simulated loss') });
+    expect(await queued.done).toMatchObject({ kind: 'error', name: 'DeviceLostError' });
+    expect(harness.messages.some((m) => m.kind === 'event' && m.event.type === 'deviceLost')).toBe(true);
+    const after = await harness.send({ kind: 'encode', images: images(1) }).done;
+    expect(after).toMatchObject({ kind: 'error', name: 'DeviceLostError', message: 'cannot encode: the GPU device was lost; load the model again' });
+    // The aborted chain must not post anything more for the old jobs.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(harness.terminalsOf(running.id)).toHaveLength(1);
+    const reloaded = await harness.load();
+    expect(reloaded.backend.backend).toBe('cpu');
+    expect((await harness.result<'encode'>({ kind: 'encode', images: images(1) })).z.shape).toEqual([1, 3]);
+  });
+});
+
+/** A client wired to an engine in this process: what the worker does with postMessage, without a worker. */
+function inProcessPort(overrides: Partial<EngineHost> = {}): EnginePort {
+  const listeners: ((event: MessageEvent<EngineResponse>) => void)[] = [];
+  const engine = new Engine({
+    post: (message) => {
+      // Delivered on a later task, as a worker's messages are.
+      setTimeout(() => listeners.forEach((listener) => listener({ data: message } as MessageEvent<EngineResponse>)), 0);
+    },
+    selectBackend: () => selectBackend('cpu'),
+    loadModel: async () => syntheticModel(),
+    ...overrides,
+  });
+  return {
+    postMessage: (message: EngineInbound) => setTimeout(() => engine.receive(message), 0),
+    addEventListener: ((type: string, listener: (event: MessageEvent<EngineResponse>) => void) => {
+      if (type === 'message') listeners.push(listener);
+    }) as EnginePort['addEventListener'],
+    terminate: () => {},
+  };
+}
+
+describe('EngineClient', () => {
+  it('resolves results, collects trajectories, and rejects aborted requests with an AbortError', async () => {
+    const client = new EngineClient(inProcessPort());
+    const events: string[] = [];
+    client.onEvent((event) => events.push(event.type));
+    const loaded = await client.load({ kind: 'url', baseUrl: 'models/x/' });
+    expect(loaded.backend.backend).toBe('cpu');
+    expect(events).toContain('backend');
+
+    const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(1, 2, 3) };
+    const steps: number[] = [];
+    const traced = await client.sample(
+      { channel: 'main', z, noise: { kind: 'seed', seed: 4 }, steps: 3, eta: 0, returnTrajectory: true },
+      { onProgress: (p) => steps.push(p.step) },
+    );
+    expect(steps).toEqual([1, 2, 3]);
+    expect(traced.trajectory?.map((f) => f.step)).toEqual([1, 2, 3]);
+    expect(z.data).toEqual(Float32Array.of(1, 2, 3)); // the caller's latents are copied, never detached
+
+    const controller = new AbortController();
+    const aborted = client.sample({ channel: 'main', z, noise: { kind: 'seed', seed: 4 }, steps: 30, eta: 0 }, { signal: controller.signal });
+    controller.abort();
+    await expect(aborted).rejects.toSatisfy(isAbortError);
+
+    const superseded = client.sample({ channel: 'main', z, noise: { kind: 'seed', seed: 4 }, steps: 30, eta: 0 });
+    const latest = client.sample({ channel: 'main', z, noise: { kind: 'seed', seed: 5 }, steps: 2, eta: 0 });
+    await expect(superseded).rejects.toSatisfy(isAbortError);
+    expect((await latest).images.shape).toEqual([1, 8, 8, 1]);
+
+    await expect(client.encode({ shape: [1, 2, 2, 1], data: new Float32Array(4) })).rejects.toThrow(/must be 8x8/);
+    const stats = await client.stats();
+    expect(stats.leaks).toEqual([]);
+    expect(stats.numTensors).toBe(loaded.baselineTensors);
+    await client.dispose();
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Conversions between protocol payloads (typed arrays with shapes) and tensors, with the checks that turn a
+ * malformed request into a message naming the field, the expected and the actual shape.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ArchitectureConfig } from '../model/config';
+import type { FloatImageBatch, ImageBatch, LatentBatch } from './protocol';
+
+/** A request the engine refuses; the message says which field is wrong and how. */
+export class RequestError extends Error {
+  override name = 'RequestError';
+}
+
+function describeShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Model-space float32 values of an image payload: u8 u maps to u / 127.5 - 1 (docs/model-format.md). */
+export function modelSpaceValues(data: Float32Array | Uint8Array): Float32Array {
+  if (data instanceof Float32Array) return data;
+  const out = new Float32Array(data.length);
+  for (let k = 0; k < data.length; k++) out[k] = data[k] / 127.5 - 1;
+  return out;
+}
+
+/**
+ * An image batch as a tensor, checked against the model: NHWC with H = W = imageSize and C = imageChannels.
+ * @param images the payload; float32 model space or u8 0..255
+ * @param what the request field, for error messages
+ * @param expectedBatch when given, the batch size the images must have
+ * @returns float32 [B,H,W,C] in model space; the caller disposes it
+ */
+export function batchTensor(images: ImageBatch, arch: ArchitectureConfig, what: string, expectedBatch?: number): tf.Tensor4D {
+  const shape = images?.shape;
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RequestError(`${what}.shape must be [batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`);
+  }
+  if (!(images.data instanceof Float32Array || images.data instanceof Uint8Array)) {
+    throw new RequestError(`${what}.data must be a Float32Array or a Uint8Array`);
+  }
+  const [batch, height, width, channels] = shape;
+  if (images.data.length !== batch * height * width * channels) {
+    throw new RequestError(`${what}.data has ${images.data.length} values, but shape ${describeShape(shape)} needs ${batch * height * width * channels}`);
+  }
+  if (height !== arch.imageSize || width !== arch.imageSize || channels !== arch.imageChannels) {
+    throw new RequestError(
+      `${what} must be ${arch.imageSize}x${arch.imageSize} with ${arch.imageChannels} channel(s) for this model, got ${describeShape(shape)} (preprocess first)`,
+    );
+  }
+  if (expectedBatch !== undefined && batch !== expectedBatch) {
+    throw new RequestError(`${what} has batch ${batch}, but the request has ${expectedBatch} latent(s)`);
+  }
+  return tf.tensor4d(modelSpaceValues(images.data), shape, 'float32');
+}
+
+/**
+ * A latent batch as a tensor, checked against the model's latentDim.
+ * @param expectedBatch when given, the batch size z must have (one latent per image)
+ * @returns float32 [B, latentDim]; the caller disposes it
+ */
+export function latentTensor(latents: LatentBatch, arch: ArchitectureConfig, expectedBatch: number | undefined, what: string): tf.Tensor2D {
+  const shape = latents?.shape;
+  if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RequestError(`${what}.shape must be [batch, latentDim] of positive integers, got ${JSON.stringify(shape)}`);
+  }
+  if (!(latents.data instanceof Float32Array)) throw new RequestError(`${what}.data must be a Float32Array`);
+  const [batch, dim] = shape;
+  if (latents.data.length !== batch * dim) {
+    throw new RequestError(`${what}.data has ${latents.data.length} values, but shape ${describeShape(shape)} needs ${batch * dim}`);
+  }
+  if (dim !== arch.latentDim) throw new RequestError(`${what} must have ${arch.latentDim} dimensions for this model, got ${dim}`);
+  if (expectedBatch !== undefined && batch !== expectedBatch) {
+    throw new RequestError(`${what} has batch ${batch}, but there are ${expectedBatch} image(s) (one latent per image)`);
+  }
+  for (let k = 0; k < latents.data.length; k++) {
+    if (!Number.isFinite(latents.data[k])) throw new RequestError(`${what}.data[${k}] is ${latents.data[k]}; latents must be finite`);
+  }
+  return tf.tensor2d(latents.data, shape, 'float32');
+}
+
+/**
+ * The values of a tensor in an array the engine may transfer. Some backends hand out their own storage from
+ * `data()` (the CPU backend returns the tensor's backing array, WASM can return a view of its heap), and a
+ * transfer would detach it, so the values are copied once.
+ */
+async function ownedValues(t: tf.Tensor): Promise<Float32Array> {
+  return Float32Array.from((await t.data()) as Float32Array);
+}
+
+/** Reads an image tensor back (one `await data()`); does not dispose it. */
+export async function floatBatch(t: tf.Tensor4D): Promise<FloatImageBatch> {
+  return { shape: [t.shape[0], t.shape[1], t.shape[2], t.shape[3]], data: await ownedValues(t) };
+}
+
+/** Reads a latent tensor back (one `await data()`); does not dispose it. */
+export async function latentBatch(t: tf.Tensor2D): Promise<LatentBatch> {
+  return { shape: [t.shape[0], t.shape[1]], data: await ownedValues(t) };
+}

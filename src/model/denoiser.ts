@@ -1,0 +1,48 @@
+/**
+ * The conditional noise predictor (official `AuxiliaryUNet`, main branch): eps_theta(x_t, t, z).
+ * temb = Linear(SiLU(Linear(table[t]))) from the frozen sinusoid table, aemb = fc_a(z) (no activation), and
+ * every AuxResBlock modulates its second GroupNorm by (temb, aemb) (AdaGN, see blocks.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { auxResBlock, type BlockModulation, type ModulationSlot } from './blocks';
+import { linear, silu, type LayerContext } from './layers';
+import { unetForward } from './unet';
+import type { DenoiserWeights } from './weights';
+
+/**
+ * The per-call modulation of every block at once, [B, P]: one [gamma | beta] column pair per block
+ * (layout in weights.ts `packModulation`).
+ */
+function blockModulations(weights: DenoiserWeights, t: tf.Tensor1D, z: tf.Tensor2D): tf.Tensor2D {
+  const timeFeatures = tf.gather(weights.timeTable, t); // [B, ch]
+  const temb = linear(silu(linear(timeFeatures, weights.timeHidden)), weights.timeOut); // [B, 4ch]
+  const aembActivated = silu(linear(z, weights.latentEmbedding)); // aemb_proj starts with a SiLU
+  const timePart = linear(silu(temb), weights.timeModulation); // temb_proj starts with a SiLU
+  return tf.add(tf.mul(timePart, linear(aembActivated, weights.latentScale)), linear(aembActivated, weights.latentShift));
+}
+
+function sliceModulation(modulation: tf.Tensor2D, slot: ModulationSlot, groups: number): BlockModulation {
+  const b = modulation.shape[0];
+  const shape: [number, number, number, number] = [b, 1, groups, slot.channels / groups];
+  return {
+    gamma: tf.reshape(tf.slice(modulation, [0, slot.offset], [b, slot.channels]), shape),
+    beta: tf.reshape(tf.slice(modulation, [0, slot.offset + slot.channels], [b, slot.channels]), shape),
+  };
+}
+
+/**
+ * Predicts the noise. Call inside tf.tidy; inputs are not disposed.
+ * @param xt [B, H, W, C], noisy image at step t
+ * @param t int32 [B], integer timestep indices in 0..T-1 (rows of the time table)
+ * @param z [B, D], latent code
+ * @returns eps [B, H, W, C]
+ */
+export function denoiserForward(weights: DenoiserWeights, xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D, ctx: LayerContext): tf.Tensor4D {
+  const modulation = blockModulations(weights, t, z);
+  return unetForward(
+    xt,
+    weights.trunk,
+    (h, block) => auxResBlock(h, block, sliceModulation(modulation, block.modulation, ctx.groups), ctx),
+    ctx,
+  );
+}

@@ -1,0 +1,201 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  conv3x3, createLayerContext, disposeLayerContext, groupNorm, linear, pointwiseConv, silu, upsampleNearest2x,
+  type ConvWeights, type DenseWeights,
+} from './layers';
+import { seededNormal } from './random';
+import { featureMap, featureMapToNhwc, nhwcToFeatureMap, refConv2d, refGroupNorm, relativeError } from './testing/torchReference';
+import { oihwToHwio, transposeMatrix } from './weights';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+let baseline = 0;
+beforeAll(() => {
+  baseline = tf.memory().numTensors;
+});
+afterEach(() => {
+  // Every test disposes what it makes: layers must not leave tensors behind.
+  expect(tf.memory().numTensors).toBe(baseline);
+});
+
+function randomArray(length: number, seed: number, scale = 1, offset = 0): Float32Array {
+  const normal = seededNormal(seed);
+  return Float32Array.from({ length }, () => offset + scale * normal());
+}
+
+/** A PyTorch conv (OIHW weight) as runtime weights. */
+function convWeights(weight: Float32Array, bias: Float32Array, out: number, inCh: number, k: number): ConvWeights {
+  return { filter: tf.tensor4d(oihwToHwio(weight, [out, inCh, k, k]), [k, k, inCh, out]), bias: tf.tensor1d(bias) };
+}
+
+function denseWeights(weight: Float32Array, bias: Float32Array, out: number, inFeatures: number): DenseWeights {
+  return { kernel: tf.tensor2d(transposeMatrix(weight, out, inFeatures), [inFeatures, out]), bias: tf.tensor1d(bias) };
+}
+
+/** Runs a reference function per batch element on NHWC data and returns NHWC. */
+function referenceNhwc(data: Float32Array, [b, h, w, c]: number[], fn: (x: ReturnType<typeof featureMap>) => ReturnType<typeof featureMap>): Float64Array[] {
+  return Array.from({ length: b }, (_, i) => featureMapToNhwc(fn(nhwcToFeatureMap(data, i, h, w, c))));
+}
+
+describe('groupNorm', () => {
+  it('matches a plain JS GroupNorm (eps 1e-5, biased variance) per sample and group', async () => {
+    const shape = [2, 3, 3, 6];
+    const groups = 3;
+    const data = randomArray(2 * 3 * 3 * 6, 1, 2, 0.5);
+    const gammaValues = randomArray(6, 2, 0.3, 1);
+    const betaValues = randomArray(6, 3, 0.3);
+    const ctx = createLayerContext(groups, [3]);
+    const x = tf.tensor4d(data, shape as [number, number, number, number]);
+    const gamma = tf.tensor2d(gammaValues, [3, 2]);
+    const beta = tf.tensor2d(betaValues, [3, 2]);
+    const y = tf.tidy(() => groupNorm(x, gamma, beta, ctx));
+    const actual = await y.data();
+    const expected = referenceNhwc(data, shape, (m) => refGroupNorm(m, groups, gammaValues, betaValues));
+    expect(relativeError(actual, expected.flatMap((e) => [...e]))).toBeLessThan(1e-5);
+    tf.dispose([x, gamma, beta, y]);
+    disposeLayerContext(ctx);
+  });
+
+  it('applies a per-sample modulated affine [B,1,G,C/G]', async () => {
+    const shape = [2, 2, 2, 4];
+    const data = randomArray(32, 4);
+    const gammaRows = [randomArray(4, 5, 0.5, 1), randomArray(4, 6, 0.5, 1)];
+    const betaRows = [randomArray(4, 7), randomArray(4, 8)];
+    const ctx = createLayerContext(2, [2]);
+    const x = tf.tensor4d(data, [2, 2, 2, 4]);
+    const gamma = tf.tensor4d([...gammaRows[0], ...gammaRows[1]], [2, 1, 2, 2]);
+    const beta = tf.tensor4d([...betaRows[0], ...betaRows[1]], [2, 1, 2, 2]);
+    const y = tf.tidy(() => groupNorm(x, gamma, beta, ctx));
+    const actual = await y.data();
+    const expected = referenceNhwc(data, shape, (m) => m).map((_, b) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, gammaRows[b], betaRows[b]))]).flat();
+    expect(relativeError(actual, expected)).toBeLessThan(1e-5);
+    tf.dispose([x, gamma, beta, y]);
+    disposeLayerContext(ctx);
+  });
+
+  it('stays accurate when the mean is far larger than the spread', async () => {
+    const data = randomArray(4 * 4 * 4, 9, 0.01, 300);
+    const ctx = createLayerContext(1, [4]);
+    const x = tf.tensor4d(data, [1, 4, 4, 4]);
+    const ones = tf.ones([1, 4]);
+    const zeros = tf.zeros([1, 4]);
+    const y = tf.tidy(() => groupNorm(x, ones, zeros, ctx));
+    const expected = featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, 0, 4, 4, 4), 1, [1, 1, 1, 1], [0, 0, 0, 0]));
+    // float32 inputs near 300 carry ~3e-5 absolute rounding, i.e. ~3e-3 of a 0.01 spread.
+    expect(relativeError(await y.data(), expected)).toBeLessThan(1e-2);
+    tf.dispose([x, ones, zeros, y]);
+    disposeLayerContext(ctx);
+  });
+
+  it('refuses a map size its context was not built for', () => {
+    const ctx = createLayerContext(1, [4]);
+    const x = tf.zeros([1, 2, 2, 1]) as tf.Tensor4D;
+    const gamma = tf.ones([1, 1]);
+    expect(() => tf.tidy(() => groupNorm(x, gamma, gamma, ctx))).toThrow(/no pixel-mean row for a 2x2 map/);
+    tf.dispose([x, gamma]);
+    disposeLayerContext(ctx);
+  });
+});
+
+describe('conv3x3', () => {
+  it('matches a PyTorch-layout conv with padding 1 (stride 1), OIHW converted to HWIO', async () => {
+    const [inCh, out] = [3, 5];
+    const weight = randomArray(out * inCh * 9, 10);
+    const bias = randomArray(out, 11);
+    const data = randomArray(2 * 4 * 5 * inCh, 12);
+    const w = convWeights(weight, bias, out, inCh, 3);
+    const x = tf.tensor4d(data, [2, 4, 5, inCh]);
+    const y = tf.tidy(() => conv3x3(x, w));
+    expect(y.shape).toEqual([2, 4, 5, out]);
+    const expected = referenceNhwc(data, [2, 4, 5, inCh], (m) => refConv2d(m, weight, bias, out, 3, 1, 1)).flatMap((e) => [...e]);
+    expect(relativeError(await y.data(), expected)).toBeLessThan(1e-5);
+    tf.dispose([w.filter, w.bias, x, y]);
+  });
+
+  it('down-samples with symmetric zero padding like Conv2d(k3, s2, padding=1)', async () => {
+    // A 4x4 map of ones and an all-ones 3x3 filter: each output counts the taps that land inside the map.
+    // PyTorch pads one pixel on every side, so the top-left output sees a 2x2 corner (4 taps) and the others
+    // 2x3 or 3x3 windows. TensorFlow's 'same' would pad only bottom/right and give 9 at the top-left.
+    const w = convWeights(new Float32Array(9).fill(1), new Float32Array([0]), 1, 1, 3);
+    const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D;
+    const y = tf.tidy(() => conv3x3(x, w, 2));
+    expect(y.shape).toEqual([1, 2, 2, 1]);
+    expect(Array.from(await y.data())).toEqual([4, 6, 6, 9]);
+    tf.dispose([w.filter, w.bias, x, y]);
+  });
+
+  it('down-samples random maps exactly as the reference conv', async () => {
+    const [inCh, out] = [2, 3];
+    const weight = randomArray(out * inCh * 9, 13);
+    const bias = randomArray(out, 14);
+    const data = randomArray(1 * 6 * 6 * inCh, 15);
+    const w = convWeights(weight, bias, out, inCh, 3);
+    const x = tf.tensor4d(data, [1, 6, 6, inCh]);
+    const y = tf.tidy(() => conv3x3(x, w, 2));
+    expect(y.shape).toEqual([1, 3, 3, out]);
+    const expected = featureMapToNhwc(refConv2d(nhwcToFeatureMap(data, 0, 6, 6, inCh), weight, bias, out, 3, 2, 1));
+    expect(relativeError(await y.data(), expected)).toBeLessThan(1e-5);
+    tf.dispose([w.filter, w.bias, x, y]);
+  });
+});
+
+describe('small layers', () => {
+  it('silu is x * sigmoid(x)', async () => {
+    const x = tf.tensor1d([-2, 0, 1, 3]);
+    const y = tf.tidy(() => silu(x));
+    const expected = [-2, 0, 1, 3].map((v) => v / (1 + Math.exp(-v)));
+    const actual = await y.data();
+    expected.forEach((e, i) => expect(actual[i]).toBeCloseTo(e, 6));
+    tf.dispose([x, y]);
+  });
+
+  it('linear computes x W^T + b from a PyTorch [out, in] weight', async () => {
+    // W = [[1, 2, 3], [4, 5, 6]], b = [0.5, -1]; x = [1, 0, -1] -> [1 - 3 + 0.5, 4 - 6 - 1] = [-1.5, -3]
+    const w = denseWeights(new Float32Array([1, 2, 3, 4, 5, 6]), new Float32Array([0.5, -1]), 2, 3);
+    const x = tf.tensor2d([1, 0, -1, 2, 2, 2], [2, 3]);
+    const y = tf.tidy(() => linear(x, w));
+    expect(Array.from(await y.data())).toEqual([-1.5, -3, 12.5, 29]);
+    tf.dispose([w.kernel, w.bias, x, y]);
+  });
+
+  it('pointwiseConv equals a 1x1 conv', async () => {
+    const weight = randomArray(4 * 3, 16);
+    const bias = randomArray(4, 17);
+    const data = randomArray(2 * 2 * 3 * 3, 18);
+    const w = denseWeights(weight, bias, 4, 3);
+    const x = tf.tensor4d(data, [2, 2, 3, 3]);
+    const y = tf.tidy(() => pointwiseConv(x, w));
+    expect(y.shape).toEqual([2, 2, 3, 4]);
+    const expected = referenceNhwc(data, [2, 2, 3, 3], (m) => refConv2d(m, weight, bias, 4, 1, 1, 0)).flatMap((e) => [...e]);
+    expect(relativeError(await y.data(), expected)).toBeLessThan(1e-5);
+    tf.dispose([w.kernel, w.bias, x, y]);
+  });
+
+  it('upsampleNearest2x copies each pixel into a 2x2 block', async () => {
+    const x = tf.tensor4d([1, 10, 2, 20, 3, 30, 4, 40], [1, 2, 2, 2]);
+    const y = tf.tidy(() => upsampleNearest2x(x));
+    expect(y.shape).toEqual([1, 4, 4, 2]);
+    const channel0 = (await y.data()).filter((_, i) => i % 2 === 0);
+    expect(Array.from(channel0)).toEqual([1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
+    tf.dispose([x, y]);
+  });
+});
+
+describe('layout conversion', () => {
+  it('oihwToHwio moves W[o, i, y, x] to [y, x, i, o]', () => {
+    const shape = [2, 3, 2, 2];
+    const data = Float32Array.from({ length: 24 }, (_, k) => k);
+    const out = oihwToHwio(data, shape);
+    const at = (o: number, i: number, y: number, x: number) => data[((o * 3 + i) * 2 + y) * 2 + x];
+    expect(out[((1 * 2 + 0) * 3 + 2) * 2 + 1]).toBe(at(1, 2, 1, 0));
+    expect(out[((0 * 2 + 1) * 3 + 1) * 2 + 0]).toBe(at(0, 1, 0, 1));
+  });
+
+  it('transposeMatrix turns [out, in] into [in, out]', () => {
+    expect(Array.from(transposeMatrix(new Float32Array([1, 2, 3, 4, 5, 6]), 2, 3))).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Golden parity with PyTorch: the fixture package (public/models/fixture) run by the TypeScript runtime on the
+ * tfjs CPU backend must reproduce what train/infodiff computes from the same package (in float64), to 1e-4
+ * relative error (max|a - b| / max|b|): encoder, denoiser, a 3-step DDIM run and DDIM inversion.
+ *
+ * The golden files are written by `cd train && /usr/bin/python3 -m infodiff.fixture` into e2e/fixtures/golden/.
+ * When they are missing the tests fail, saying so: a parity check that silently skips cannot catch drift.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fsPackageFiles } from '../cli/fsPackageFiles';
+import { ddimInvert, ddimSample, ddimTimesteps, makeSchedule } from '../diffusion/index';
+import { loadModelPackage, npyToFloat32, npyToInt32, parseNpy, type InfoDiffusionModel, type NpyArray } from './index';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const GOLDEN_DIR = join(ROOT, 'e2e/fixtures/golden');
+const REGENERATE = 'run `cd train && /usr/bin/python3 -m infodiff.fixture` to write them';
+const TOLERANCE = 1e-4;
+
+interface GoldenIndex {
+  /** Package folder relative to the repository root. */
+  model?: string;
+  ddimSteps?: number;
+  steps?: number;
+  eta?: number;
+}
+
+function readGoldenIndex(): GoldenIndex {
+  const path = join(GOLDEN_DIR, 'golden.json');
+  if (!existsSync(path)) throw new Error(`golden parity files are missing (${path} not found); ${REGENERATE}`);
+  return JSON.parse(readFileSync(path, 'utf8')) as GoldenIndex;
+}
+
+function readGolden(name: string): NpyArray {
+  const path = join(GOLDEN_DIR, name);
+  if (!existsSync(path)) throw new Error(`golden file ${path} is missing; ${REGENERATE}`);
+  return parseNpy(readFileSync(path));
+}
+
+function tensor4d(name: string): tf.Tensor4D {
+  const array = readGolden(name);
+  if (array.shape.length !== 4) throw new Error(`${name} must be NHWC [B,H,W,C], got [${array.shape}]`);
+  return tf.tensor4d(npyToFloat32(array), array.shape as [number, number, number, number]);
+}
+
+function tensor2d(name: string): tf.Tensor2D {
+  const array = readGolden(name);
+  if (array.shape.length !== 2) throw new Error(`${name} must be [B,D], got [${array.shape}]`);
+  return tf.tensor2d(npyToFloat32(array), array.shape as [number, number]);
+}
+
+/** max|actual - expected| / max|expected|, after checking the shapes agree. */
+async function relativeError(actual: tf.Tensor, expectedName: string): Promise<number> {
+  const expected = readGolden(expectedName);
+  expect(actual.shape, `shape of the result compared with ${expectedName}`).toEqual(expected.shape);
+  const a = await actual.data();
+  const b = npyToFloat32(expected);
+  let diff = 0;
+  let scale = 0;
+  for (let k = 0; k < b.length; k++) {
+    diff = Math.max(diff, Math.abs(a[k] - b[k]));
+    scale = Math.max(scale, Math.abs(b[k]));
+  }
+  if (scale === 0) throw new Error(`${expectedName} is all zeros: a degenerate golden file cannot check anything`);
+  return diff / scale;
+}
+
+describe('golden parity with PyTorch (fixture model)', () => {
+  let index: GoldenIndex;
+  let model: InfoDiffusionModel;
+  let tensorsBefore: number;
+
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    index = readGoldenIndex();
+    tensorsBefore = tf.memory().numTensors;
+    model = await loadModelPackage(fsPackageFiles(join(ROOT, index.model ?? 'public/models/fixture')));
+  });
+
+  afterAll(() => {
+    model?.dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
+  it('encoder: Enc(x) matches', async () => {
+    const x = tensor4d('encoder_x.npy');
+    const z = model.encode(x);
+    expect(await relativeError(z, 'encoder_z.npy')).toBeLessThan(TOLERANCE);
+    tf.dispose([x, z]);
+  });
+
+  it('denoiser: eps_theta(x_t, t, z) matches', async () => {
+    const xt = tensor4d('denoiser_xt.npy');
+    const tArray = readGolden('denoiser_t.npy');
+    const t = tf.tensor1d(npyToInt32(tArray), 'int32');
+    const z = tensor2d('denoiser_z.npy');
+    const eps = model.predictEps(xt, t, z);
+    expect(await relativeError(eps, 'denoiser_eps.npy')).toBeLessThan(TOLERANCE);
+    tf.dispose([xt, t, z, eps]);
+  });
+
+  it('DDIM sampling (eta 0) matches', async () => {
+    const steps = index.ddimSteps ?? index.steps ?? 3;
+    const xNoise = tensor4d('ddim_xT.npy');
+    const z = tensor2d('ddim_z.npy');
+    const schedule = makeSchedule(model.schedule);
+    const x0 = await ddimSample(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, steps), xNoise, z, { eta: index.eta ?? 0 });
+    expect(await relativeError(x0, 'ddim_x0.npy')).toBeLessThan(TOLERANCE);
+    tf.dispose([xNoise, z, x0]);
+  });
+
+  it('DDIM inversion with z = Enc(x0) matches', async () => {
+    const steps = index.ddimSteps ?? index.steps ?? 3;
+    const x0 = tensor4d('invert_x0.npy');
+    const z = model.encode(x0);
+    expect(await relativeError(z, 'invert_z.npy')).toBeLessThan(TOLERANCE);
+    const schedule = makeSchedule(model.schedule);
+    const xNoise = await ddimInvert(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, steps), x0, z);
+    expect(await relativeError(xNoise, 'invert_xT.npy')).toBeLessThan(TOLERANCE);
+    tf.dispose([x0, z, xNoise]);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * Deterministic random models for tests and benchmarks: parameters with the official names and shapes,
+ * the official sinusoid time table, and a valid metadata block to go with them.
+ */
+import type { ArchitectureConfig, ScheduleConfig } from './config';
+import type { ModelMetadata } from './metadata';
+import { expectedParameters, shapeSize, TIME_TABLE_NAME } from './parameters';
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). Deterministic across platforms. */
+export function seededUniform(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(state ^ (state >>> 15), 1 | state);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples from a seeded uniform source (Box-Muller). */
+export function seededNormal(seed: number): () => number {
+  const uniform = seededUniform(seed);
+  let spare: number | null = null;
+  return () => {
+    if (spare !== null) {
+      const value = spare;
+      spare = null;
+      return value;
+    }
+    const u = 1 - uniform(); // (0, 1]: keeps log finite
+    const v = uniform();
+    const radius = Math.sqrt(-2 * Math.log(u));
+    spare = radius * Math.sin(2 * Math.PI * v);
+    return radius * Math.cos(2 * Math.PI * v);
+  };
+}
+
+/**
+ * The official frozen time table (`TimeEmbedding` in modules.py): row t = [sin(t f_0), cos(t f_0),
+ * sin(t f_1), cos(t f_1), ...] with f_i = exp(-(2i / ch) ln 10000), interleaved (not DiffAE's [cos | sin]).
+ * Computed in float64; PyTorch computes it in float32, so a table exported from PyTorch can differ by a few
+ * float32 ulps of the argument (packages always carry the exported table, so the runtime never recomputes it).
+ * @returns row-major [T, ch]
+ */
+export function sinusoidTimeTable(timesteps: number, channels: number): Float32Array {
+  if (channels % 2 !== 0) throw new Error(`sinusoidTimeTable: channels must be even, got ${channels}`);
+  const table = new Float32Array(timesteps * channels);
+  for (let t = 0; t < timesteps; t++) {
+    for (let i = 0; i < channels / 2; i++) {
+      const angle = t * Math.exp(-((2 * i) / channels) * Math.log(10000));
+      table[t * channels + 2 * i] = Math.sin(angle);
+      table[t * channels + 2 * i + 1] = Math.cos(angle);
+    }
+  }
+  return table;
+}
+
+/**
+ * Random but well-conditioned parameters for every expected name, in expectedParameters order:
+ * conv/linear weights N(0, 1/fan_in), GroupNorm weights 1 + N(0, 0.1^2), all biases N(0, 0.05^2), and the
+ * official sinusoid time table. Unlike the official initialisation (zero biases, 1e-5 gains on the tail and
+ * attention output), every path contributes to the output, so tests see every weight.
+ */
+export function randomParameters(arch: ArchitectureConfig, scheduleTimesteps: number, seed: number): Map<string, Float32Array> {
+  const normal = seededNormal(seed);
+  const out = new Map<string, Float32Array>();
+  for (const [name, shape] of expectedParameters(arch, scheduleTimesteps)) {
+    if (name === TIME_TABLE_NAME) {
+      out.set(name, sinusoidTimeTable(shape[0], shape[1]));
+      continue;
+    }
+    const values = new Float32Array(shapeSize(shape));
+    if (name.endsWith('.bias')) {
+      for (let i = 0; i < values.length; i++) values[i] = 0.05 * normal();
+    } else if (shape.length === 1) {
+      for (let i = 0; i < values.length; i++) values[i] = 1 + 0.1 * normal(); // GroupNorm weight
+    } else {
+      const std = 1 / Math.sqrt(shapeSize(shape.slice(1))); // fan_in = in * kh * kw
+      for (let i = 0; i < values.length; i++) values[i] = std * normal();
+    }
+    out.set(name, values);
+  }
+  return out;
+}
+
+/**
+ * A complete, valid metadata block for a synthetic model (random weights in tests and benchmarks): standard
+ * normal latent statistics, an isotropic unit-variance Gaussian reference, provenance 'fixture'.
+ */
+export function syntheticModelMetadata(arch: ArchitectureConfig, schedule: ScheduleConfig, id = 'synthetic'): ModelMetadata {
+  const d = arch.latentDim;
+  const pixels = arch.imageSize * arch.imageSize * arch.imageChannels;
+  return {
+    id,
+    displayName: `Synthetic ${arch.imageSize}x${arch.imageSize} model`,
+    description: 'Random weights with the official InfoDiffusion layout, for tests and benchmarks.',
+    architecture: arch,
+    schedule,
+    preprocessing: { imageSize: arch.imageSize, channels: arch.imageChannels, valueRange: [-1, 1], lightOnDark: true },
+    latent: {
+      mean: new Array<number>(d).fill(0),
+      std: new Array<number>(d).fill(1),
+      min: new Array<number>(d).fill(-3),
+      max: new Array<number>(d).fill(3),
+      prior: 'normal',
+    },
+    dimensionNames: new Array<string | null>(d).fill(null),
+    attributeDirections: [],
+    gaussianReference: {
+      kind: 'diagonal',
+      mean: new Array<number>(pixels).fill(0),
+      variance: 1,
+      logEigenvalues: new Array<number>(pixels).fill(0),
+      logSnrLoc: 0,
+      logSnrScale: 1,
+    },
+    gallery: [],
+    provenance: {
+      source: 'fixture',
+      dataset: 'none',
+      objective: {},
+      steps: 0,
+      batchSize: 0,
+      wallTimeSeconds: 0,
+      hardware: 'none',
+      ema: false,
+      metrics: {},
+      createdAt: '2024-01-01T00:00:00Z',
+      notes: 'Random weights (src/model/random.ts); not a trained model.',
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Renders many (z, x_T) pairs in batches of GRID_BATCH, the batch size the engine compiled shaders for at load
+ * (a new batch size would compile new shaders and grow the GPU buffer pool). The last batch is padded by
+ * repeating its final item; padding frames are dropped. Batches run one after another, so a job's own batches
+ * never supersede each other on their channel; aborting `signal` stops between batches.
+ */
+import type { ModelMetadata } from '../model/metadata';
+import { GRID_BATCH } from './modelSlice';
+import { framesFromBatch } from './renderSlice';
+import type { ExplorerEngine, Frame } from './types';
+
+export interface BatchItem {
+  z: readonly number[];
+  /** length H*W*C */
+  xNoise: Float32Array;
+}
+
+export interface BatchRenderOptions {
+  channel: string;
+  steps: number;
+  signal: AbortSignal;
+  /** Called after each batch with every frame so far, in item order. */
+  onFrames?: (frames: Frame[]) => void;
+}
+
+export async function renderInBatches(engine: ExplorerEngine, metadata: ModelMetadata, items: readonly BatchItem[], options: BatchRenderOptions): Promise<Frame[]> {
+  const { imageSize, channels } = metadata.preprocessing;
+  const latentDim = metadata.architecture.latentDim;
+  const imageCount = imageSize * imageSize * channels;
+  const frames: Frame[] = [];
+  for (let start = 0; start < items.length; start += GRID_BATCH) {
+    const chunk = items.slice(start, start + GRID_BATCH);
+    const z = new Float32Array(GRID_BATCH * latentDim);
+    const xNoise = new Float32Array(GRID_BATCH * imageCount);
+    for (let i = 0; i < GRID_BATCH; i += 1) {
+      const item = chunk[Math.min(i, chunk.length - 1)];
+      z.set(item.z, i * latentDim);
+      xNoise.set(item.xNoise, i * imageCount);
+    }
+    const result = await engine.sample(
+      {
+        channel: options.channel,
+        z: { shape: [GRID_BATCH, latentDim], data: z },
+        noise: { kind: 'tensor', xNoise: { shape: [GRID_BATCH, imageSize, imageSize, channels], data: xNoise } },
+        steps: options.steps,
+        eta: 0,
+      },
+      { signal: options.signal },
+    );
+    frames.push(...framesFromBatch(result.images, metadata, chunk.length));
+    options.onFrames?.(frames.slice());
+  }
+  return frames;
+}

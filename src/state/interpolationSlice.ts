@@ -1,0 +1,177 @@
+/**
+ * Interpolation between two (z, x_T) endpoints, as InfoDiffusion does it (shared/research/infodiffusion.md
+ * §3.4): z along a quarter circle (or a straight line), x_T by slerp. A strip of frames between A and B, and a
+ * 2-D grid between four corners A (top left), B (top right), C (bottom left), D (bottom right).
+ */
+import type { StateCreator } from 'zustand';
+import { fractions, lerp, quarterCircle, slerp } from '../app/latentMath';
+import { isAbortError } from '../engine/client';
+import type { SliceContext } from './deps';
+import { renderInBatches } from './batchRender';
+import type { ExplorerState } from './store';
+import { IDLE, type Frame, type LatentSnapshot, type NoiseState, type TaskStatus } from './types';
+
+export type EndpointSlot = 'a' | 'b' | 'c' | 'd';
+export type LatentPath = 'quarter-circle' | 'linear';
+
+export interface Endpoint extends LatentSnapshot {
+  label: string;
+  /** The image the endpoint showed when it was picked. */
+  thumbnail: Frame | null;
+}
+
+/** A rendered set of frames and the snapshots that made them (clicking a frame makes its snapshot current). */
+export interface FrameSet {
+  frames: Frame[];
+  snapshots: LatentSnapshot[];
+  status: TaskStatus;
+}
+
+export interface InterpolationSlice {
+  endpoints: Record<EndpointSlot, Endpoint | null>;
+  latentPath: LatentPath;
+  stripLength: number;
+  gridSize: number;
+  strip: FrameSet;
+  grid: FrameSet;
+
+  /** Puts the current (z, x_T) and image into an endpoint slot. */
+  setEndpointFromCurrent(slot: EndpointSlot): void;
+  setEndpointFromSaved(slot: EndpointSlot, latentId: string): void;
+  setLatentPath(path: LatentPath): void;
+  setStripLength(length: number): void;
+  setGridSize(size: number): void;
+  renderStrip(): Promise<void>;
+  renderGrid(): Promise<void>;
+  cancelInterpolation(): void;
+}
+
+const EMPTY_SET: FrameSet = { frames: [], snapshots: [], status: IDLE };
+
+export const initialInterpolationState = {
+  endpoints: { a: null, b: null, c: null, d: null },
+  strip: EMPTY_SET,
+  grid: EMPTY_SET,
+} satisfies Partial<InterpolationSlice>;
+
+/** The point at fraction e between two snapshots: z along `path`, x_T by slerp. */
+export function interpolateSnapshots(a: LatentSnapshot, b: LatentSnapshot, e: number, path: LatentPath): LatentSnapshot {
+  const z = path === 'quarter-circle' ? quarterCircle(a.z, b.z, e) : lerp(a.z, b.z, e);
+  const sameNoise = a.noise.id === b.noise.id;
+  const noise: NoiseState = sameNoise
+    ? a.noise
+    : { id: `mix(${a.noise.id},${b.noise.id},${e.toFixed(4)})`, origin: null, xNoise: slerp(a.noise.xNoise, b.noise.xNoise, e) };
+  return { z, noise };
+}
+
+/**
+ * Grid cells row by row: top edge A -> B, bottom edge C -> D, each column blended from top to bottom.
+ * For the quarter-circle path this applies the path twice, which is what a 2-D sweep of InfoDiffusion's
+ * interpolation means; the corners come out exact.
+ */
+export function gridSnapshots(corners: Record<EndpointSlot, LatentSnapshot>, size: number, path: LatentPath): LatentSnapshot[] {
+  const steps = fractions(size);
+  const cells: LatentSnapshot[] = [];
+  for (const v of steps) {
+    for (const u of steps) {
+      const top = interpolateSnapshots(corners.a, corners.b, u, path);
+      const bottom = interpolateSnapshots(corners.c, corners.d, u, path);
+      cells.push(interpolateSnapshots(top, bottom, v, path));
+    }
+  }
+  return cells;
+}
+
+export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], InterpolationSlice> {
+  return (set, get) => {
+    function setFrameSet(name: 'strip' | 'grid', value: FrameSet): void {
+      set(name === 'strip' ? { strip: value } : { grid: value });
+    }
+
+    async function renderSet(name: 'strip' | 'grid', snapshots: LatentSnapshot[]): Promise<void> {
+      const metadata = get().model?.metadata;
+      if (!metadata) return;
+      const signal = jobs.start(`interpolation-${name}`);
+      const total = snapshots.length;
+      setFrameSet(name, { frames: [], snapshots, status: { kind: 'running', label: 'Rendering', done: 0, total } });
+      try {
+        const frames = await renderInBatches(
+          deps.engine,
+          metadata,
+          snapshots.map((s) => ({ z: s.z, xNoise: s.noise.xNoise })),
+          {
+            channel: `interpolation-${name}`,
+            steps: get().steps,
+            signal,
+            onFrames: (sofar) => {
+              if (jobs.isCurrent(`interpolation-${name}`, signal)) {
+                setFrameSet(name, { frames: sofar, snapshots, status: { kind: 'running', label: 'Rendering', done: sofar.length, total } });
+              }
+            },
+          },
+        );
+        if (jobs.isCurrent(`interpolation-${name}`, signal)) setFrameSet(name, { frames, snapshots, status: { kind: 'done' } });
+      } catch (error) {
+        if (!jobs.isCurrent(`interpolation-${name}`, signal) || isAbortError(error)) return;
+        setFrameSet(name, { frames: get()[name].frames, snapshots, status: { kind: 'error', message: error instanceof Error ? error.message : String(error) } });
+      }
+    }
+
+    function setEndpoint(slot: EndpointSlot, endpoint: Endpoint): void {
+      set({ endpoints: { ...get().endpoints, [slot]: endpoint } });
+    }
+
+    return {
+      ...initialInterpolationState,
+      latentPath: 'quarter-circle',
+      stripLength: 8,
+      gridSize: 4,
+
+      setEndpointFromCurrent(slot) {
+        const { z, noise, frame, source, referenceKind } = get();
+        if (!noise || z.length === 0) return;
+        const label = source && referenceKind === 'encoded' ? source.name : noise.origin?.kind === 'seed' ? `seed ${noise.origin.seed}` : 'current image';
+        setEndpoint(slot, { z, noise, label, thumbnail: frame });
+      },
+
+      setEndpointFromSaved(slot, latentId) {
+        const saved = get().savedLatents.find((l) => l.id === latentId);
+        const snapshot = saved ? get().snapshotOfSaved(saved) : null;
+        if (!saved || !snapshot) return;
+        setEndpoint(slot, { ...snapshot, label: saved.name, thumbnail: { rgba: saved.thumbnail, pixels: new Float32Array(0), size: saved.thumbnailSize } });
+      },
+
+      setLatentPath(latentPath) {
+        set({ latentPath });
+      },
+
+      setStripLength(stripLength) {
+        set({ stripLength });
+      },
+
+      setGridSize(gridSize) {
+        set({ gridSize });
+      },
+
+      async renderStrip() {
+        const { a, b } = get().endpoints;
+        if (!a || !b) return;
+        const path = get().latentPath;
+        await renderSet('strip', fractions(get().stripLength).map((e) => interpolateSnapshots(a, b, e, path)));
+      },
+
+      async renderGrid() {
+        const { a, b, c, d } = get().endpoints;
+        if (!a || !b || !c || !d) return;
+        await renderSet('grid', gridSnapshots({ a, b, c, d }, get().gridSize, get().latentPath));
+      },
+
+      cancelInterpolation() {
+        jobs.cancel('interpolation-strip');
+        jobs.cancel('interpolation-grid');
+        const { strip, grid } = get();
+        set({ strip: { ...strip, status: strip.status.kind === 'running' ? IDLE : strip.status }, grid: { ...grid, status: grid.status.kind === 'running' ? IDLE : grid.status } });
+      },
+    };
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * The latent code being explored: z, its reference value (the encoded z, or the prior draw it started from),
+ * per-dimension locks, the x_T renders start from, and the step counts. Changing any of these is all a
+ * component does; the render loop (renderLoop.ts) notices and regenerates the image.
+ */
+import type { StateCreator } from 'zustand';
+import { applyAttribute, normalDraws, randomiseUnlocked, samplePrior } from '../app/latentMath';
+import type { ShareState } from '../app/shareState';
+import type { ModelMetadata } from '../model/metadata';
+import type { SliceContext } from './deps';
+import type { ExplorerState } from './store';
+import type { LatentSnapshot, NoiseState } from './types';
+
+/** Full-quality DDIM steps when neither the link nor a stored session says otherwise. */
+export const DEFAULT_STEPS = 20;
+/** Preview steps while a slider is held: enough for the shape, few enough to keep up with the hand. */
+export const DEFAULT_PREVIEW_STEPS = 3;
+
+export type ReferenceKind = 'encoded' | 'sampled' | 'saved' | 'link';
+
+export interface LatentSlice {
+  z: number[];
+  /** What "reset" returns to and the slider marks: the encoded z of the current image, or the z it started from. */
+  zReference: number[] | null;
+  referenceKind: ReferenceKind | null;
+  locked: boolean[];
+  noise: NoiseState | null;
+  steps: number;
+  previewSteps: number;
+  /** True while a slider is held (pointer down or key held): renders use previewSteps. */
+  adjusting: boolean;
+  /** Seed of the last prior draw or randomisation, shown in the seed fields. */
+  seed: number;
+
+  /** Starts a model's session from a link, else the stored session, else a prior draw. */
+  beginSession(share: ShareState | null): Promise<void>;
+  /** Forgets everything tied to the loaded model (before another one loads). */
+  clearModelState(): void;
+  setLatentValue(dim: number, value: number): void;
+  beginAdjust(): void;
+  endAdjust(): void;
+  resetDimension(dim: number): void;
+  resetAll(): void;
+  toggleLock(dim: number): void;
+  /** Unlocked dimensions from the prior N(0, I), reproducibly from `seed`; x_T stays. */
+  randomise(seed: number): void;
+  /** A fresh z and x_T, both from `seed`; optionally a new step count. */
+  sampleFromPrior(seed: number, steps?: number): void;
+  setSteps(steps: number): void;
+  setPreviewSteps(steps: number): void;
+  /** Makes a saved or rendered (z, x_T) pair current. */
+  applySnapshot(snapshot: LatentSnapshot, referenceKind: ReferenceKind): void;
+  /** Moves z along attribute direction `index` so its score becomes `target`. */
+  setAttributeScore(index: number, target: number): void;
+}
+
+export function imageElementCount(metadata: ModelMetadata): number {
+  const { imageSize, channels } = metadata.preprocessing;
+  return imageSize * imageSize * channels;
+}
+
+/** x_T ~ N(0, I) for a seed: the same numbers as the engine's seeded noise (see latentMath.normalDraws). */
+export function seedNoise(metadata: ModelMetadata, seed: number): NoiseState {
+  return { id: `seed:${seed}`, origin: { kind: 'seed', seed }, xNoise: normalDraws(imageElementCount(metadata), seed) };
+}
+
+export const initialLatentState = {
+  z: [] as number[],
+  zReference: null,
+  referenceKind: null,
+  locked: [] as boolean[],
+  noise: null,
+  steps: DEFAULT_STEPS,
+  previewSteps: DEFAULT_PREVIEW_STEPS,
+  adjusting: false,
+  seed: 0,
+} satisfies Partial<LatentSlice>;
+
+export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerState, [], [], LatentSlice> {
+  return (set, get) => {
+    function requireModel(): ModelMetadata | null {
+      return get().model?.metadata ?? null;
+    }
+
+    /** Applies the link's state: its steps, and its z and x_T where it has them. */
+    async function applyShare(share: ShareState, metadata: ModelMetadata): Promise<void> {
+      const dim = metadata.architecture.latentDim;
+      let z = share.z;
+      if (z && z.length !== dim) {
+        get().addNotice('error', `The link's z has ${z.length} values but this model has ${dim} latent dimensions; it was ignored.`);
+        z = undefined;
+      }
+      if (share.steps) set({ steps: share.steps, previewSteps: Math.min(get().previewSteps, share.steps) });
+      const noise = share.noise;
+      if (noise?.kind === 'gallery') {
+        await get().useGalleryItem(noise.index, { zOverride: z });
+        return;
+      }
+      if (noise?.kind === 'upload') {
+        const upload = await (await db())?.getUpload(noise.id);
+        if (upload) {
+          await get().ingestImage(upload.bytes, upload.type, upload.name, { kind: 'upload', id: upload.id }, { zOverride: z });
+          return;
+        }
+        get().addNotice('error', 'The link was made from an uploaded image that is not stored in this browser; showing its z with seeded noise instead.');
+      }
+      if (!z && noise?.kind !== 'seed') return;
+      const seed = noise?.kind === 'seed' ? noise.seed : 0;
+      const zStart = z ?? samplePrior(dim, seed);
+      set({ z: zStart, zReference: zStart, referenceKind: 'link', locked: zStart.map(() => false), noise: seedNoise(metadata, seed), seed });
+    }
+
+    /** Restores the stored session of this model; returns false when there is none. */
+    async function restoreSession(metadata: ModelMetadata, linkSteps: number | undefined): Promise<boolean> {
+      const session = await (await db())?.getSession(metadata.id);
+      const dim = metadata.architecture.latentDim;
+      if (!session || session.z.length !== dim || session.xNoise.length !== imageElementCount(metadata)) return false;
+      const origin = session.noise;
+      const noise: NoiseState = { id: origin?.kind === 'seed' ? `seed:${origin.seed}` : `session:${session.updatedAt}`, origin, xNoise: session.xNoise };
+      const steps = linkSteps ?? session.steps;
+      set({
+        z: session.z,
+        zReference: session.zEncoded ?? session.z,
+        referenceKind: session.zEncoded ? 'encoded' : 'sampled',
+        locked: session.locked.length === dim ? session.locked : session.z.map(() => false),
+        noise,
+        steps,
+        previewSteps: Math.min(DEFAULT_PREVIEW_STEPS, steps),
+        seed: origin?.kind === 'seed' ? origin.seed : get().seed,
+      });
+      if (origin && origin.kind !== 'seed') await get().restoreSource(origin);
+      return true;
+    }
+
+    return {
+      ...initialLatentState,
+
+      async beginSession(share) {
+        const metadata = requireModel();
+        if (!metadata) return;
+        void get().loadLibrary();
+        if (share) await applyShare(share, metadata);
+        if (get().z.length === metadata.architecture.latentDim) return;
+        if (await restoreSession(metadata, share?.steps)) return;
+        get().sampleFromPrior(get().seed);
+      },
+
+      clearModelState() {
+        set({ ...initialLatentState, steps: get().steps });
+        get().clearInput();
+        get().clearRender();
+        get().clearTools();
+      },
+
+      setLatentValue(dim, value) {
+        const z = get().z.slice();
+        z[dim] = value;
+        set({ z });
+      },
+
+      beginAdjust() {
+        if (!get().adjusting) set({ adjusting: true });
+      },
+
+      endAdjust() {
+        if (get().adjusting) set({ adjusting: false });
+      },
+
+      resetDimension(dim) {
+        const reference = get().zReference;
+        if (!reference) return;
+        get().setLatentValue(dim, reference[dim]);
+      },
+
+      resetAll() {
+        const { zReference, locked, z } = get();
+        if (!zReference) return;
+        set({ z: z.map((v, k) => (locked[k] ? v : zReference[k])) });
+      },
+
+      toggleLock(dim) {
+        const locked = get().locked.slice();
+        locked[dim] = !locked[dim];
+        set({ locked });
+      },
+
+      randomise(seed) {
+        set({ z: randomiseUnlocked(get().z, get().locked, seed), seed });
+      },
+
+      sampleFromPrior(seed, steps) {
+        const metadata = requireModel();
+        if (!metadata) return;
+        const z = samplePrior(metadata.architecture.latentDim, seed);
+        const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
+        set({
+          z,
+          zReference: z,
+          referenceKind: 'sampled',
+          locked,
+          noise: seedNoise(metadata, seed),
+          seed,
+          ...(steps ? { steps, previewSteps: Math.min(DEFAULT_PREVIEW_STEPS, steps) } : {}),
+        });
+      },
+
+      setSteps(steps) {
+        set({ steps, previewSteps: Math.min(get().previewSteps, steps) });
+      },
+
+      setPreviewSteps(previewSteps) {
+        set({ previewSteps: Math.min(previewSteps, get().steps) });
+      },
+
+      applySnapshot(snapshot, referenceKind) {
+        set({ z: snapshot.z, zReference: snapshot.z, referenceKind, noise: snapshot.noise });
+      },
+
+      setAttributeScore(index, target) {
+        const direction = requireModel()?.attributeDirections[index];
+        if (!direction) return;
+        set({ z: applyAttribute(get().z, direction, target, get().locked) });
+      },
+    };
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Saved latents (z, x_T and a thumbnail, per model) kept in IndexedDB, and the storage state the UI reports.
+ * The working session itself is written by sessionSync.ts.
+ */
+import type { StateCreator } from 'zustand';
+import type { SavedLatent } from '../app/persistence';
+import type { SliceContext } from './deps';
+import type { ExplorerState } from './store';
+import type { LatentSnapshot } from './types';
+
+export type StorageState = 'unknown' | 'ready' | 'unavailable';
+
+export interface LibrarySlice {
+  savedLatents: SavedLatent[];
+  storage: StorageState;
+
+  loadLibrary(): Promise<void>;
+  saveCurrentLatent(name?: string): Promise<void>;
+  deleteSavedLatent(id: string): Promise<void>;
+  useSavedLatent(id: string): void;
+  /** The (z, x_T) pair a saved latent holds, as a snapshot renders take. */
+  snapshotOfSaved(saved: SavedLatent): LatentSnapshot | null;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<ExplorerState, [], [], LibrarySlice> {
+  return (set, get) => ({
+    savedLatents: [],
+    storage: 'unknown',
+
+    async loadLibrary() {
+      const modelId = get().model?.id;
+      const storage = await db();
+      if (!modelId || !storage) return;
+      try {
+        const savedLatents = await storage.listLatents(modelId);
+        if (get().model?.id === modelId) set({ savedLatents });
+      } catch (error) {
+        get().addNotice('warning', `Saved latents could not be read: ${describeError(error)}`);
+      }
+    },
+
+    async saveCurrentLatent(name) {
+      const { model, z, noise, frame, steps, savedLatents } = get();
+      if (!model || !noise || !frame) return;
+      const createdAt = Date.now();
+      const latent: SavedLatent = {
+        id: `${model.id}-${createdAt.toString(36)}-${Math.round(deps.now() * 1000).toString(36)}`,
+        modelId: model.id,
+        name: name?.trim() || `Latent ${savedLatents.length + 1}`,
+        z,
+        noise: noise.origin,
+        xNoise: noise.xNoise,
+        steps,
+        thumbnail: frame.rgba,
+        thumbnailSize: frame.size,
+        createdAt,
+      };
+      set({ savedLatents: [...savedLatents, latent] });
+      const storage = await db();
+      if (!storage) {
+        get().addNotice('warning', 'Storage is unavailable in this browser: the saved latent lasts until the page is closed.');
+        return;
+      }
+      await storage.putLatent(latent).catch((error: unknown) => get().addNotice('error', `The latent could not be stored: ${describeError(error)}`));
+    },
+
+    async deleteSavedLatent(id) {
+      set({ savedLatents: get().savedLatents.filter((l) => l.id !== id) });
+      const storage = await db();
+      await storage?.deleteLatent(id).catch((error: unknown) => get().addNotice('error', `The latent could not be deleted from storage: ${describeError(error)}`));
+    },
+
+    useSavedLatent(id) {
+      const saved = get().savedLatents.find((l) => l.id === id);
+      const snapshot = saved ? get().snapshotOfSaved(saved) : null;
+      if (snapshot) get().applySnapshot(snapshot, 'saved');
+    },
+
+    snapshotOfSaved(saved) {
+      const metadata = get().model?.metadata;
+      if (!metadata || saved.z.length !== metadata.architecture.latentDim) return null;
+      const origin = saved.noise;
+      // A seed names its x_T exactly; an inverted or mixed x_T is named after the saved latent that holds it.
+      const id = origin?.kind === 'seed' ? `seed:${origin.seed}` : `saved:${saved.id}`;
+      return { z: saved.z, noise: { id, origin, xNoise: saved.xNoise } };
+    },
+  });
+}

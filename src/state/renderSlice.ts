@@ -1,0 +1,97 @@
+/**
+ * The main view's image and how it is doing: the frame on screen (with the key of the inputs it shows), the
+ * render in progress, latency and frames per second. The render loop (renderLoop.ts) writes here; components
+ * draw `frame` through a subscription, not a re-render.
+ */
+import type { StateCreator } from 'zustand';
+import { modelPixelsToRgba } from '../app/preprocess';
+import type { FloatImageBatch } from '../engine/protocol';
+import type { ModelMetadata } from '../model/metadata';
+import type { ExplorerState } from './store';
+import type { Frame } from './types';
+
+export type RenderQuality = 'preview' | 'full';
+
+export interface MainFrame extends Frame {
+  /** renderKey of the inputs this frame shows; the loop renders whenever the wanted key differs. */
+  key: string;
+  /** Increases with every frame shown: e2e tests wait on it (`data-render-id`). */
+  renderId: number;
+  quality: RenderQuality;
+  steps: number;
+  /** From the input change to this frame on screen; null for frames not caused by an input (a reconstruction). */
+  latencyMs: number | null;
+}
+
+export type RenderStatus =
+  | { kind: 'idle' }
+  | { kind: 'rendering'; quality: RenderQuality; step: number; totalSteps: number }
+  | { kind: 'error'; message: string };
+
+export interface RenderSlice {
+  frame: MainFrame | null;
+  renderStatus: RenderStatus;
+  /** Frames per second over the last two seconds of rendering; null before two frames. */
+  fps: number | null;
+  /** Frames shown since the page opened; never reset, so render ids only grow, across model switches too. */
+  renderCount: number;
+
+  presentFrame(frame: Frame, key: string, steps: number, timing?: { quality: RenderQuality; latencyMs: number; fps: number | null }): void;
+  setRenderStatus(status: RenderStatus): void;
+  /** Forgets which inputs the frame shows, so the loop renders again (after the engine was reloaded). */
+  invalidateFrame(): void;
+  clearRender(): void;
+}
+
+/** Identifies what a render shows: same key, same image. */
+export function renderKey(z: readonly number[], noiseId: string, steps: number): string {
+  return `${noiseId}|${steps}|${z.join(',')}`;
+}
+
+/**
+ * Image `index` of an engine batch as a Frame: model-space pixels kept (for reuse as an input), RGBA for canvases.
+ * @param batch [B,H,W,C] float32 in model space.
+ */
+export function frameFromBatch(batch: FloatImageBatch, metadata: ModelMetadata, index: number): Frame {
+  const [, height, width, channels] = batch.shape;
+  const count = height * width * channels;
+  const pixels = batch.data.slice(index * count, (index + 1) * count);
+  return { pixels, rgba: modelPixelsToRgba(pixels, channels as 1 | 3, metadata.preprocessing.valueRange), size: width };
+}
+
+/** Every image of a batch, the first `count` of them (the rest is padding to the warm batch size). */
+export function framesFromBatch(batch: FloatImageBatch, metadata: ModelMetadata, count: number): Frame[] {
+  return Array.from({ length: Math.min(count, batch.shape[0]) }, (_, i) => frameFromBatch(batch, metadata, i));
+}
+
+export const initialRenderState = { frame: null, renderStatus: { kind: 'idle' }, fps: null } satisfies Partial<RenderSlice>;
+
+export function createRenderSlice(): StateCreator<ExplorerState, [], [], RenderSlice> {
+  return (set, get) => ({
+    ...initialRenderState,
+    renderCount: 0,
+
+    presentFrame(frame, key, steps, timing) {
+      const renderId = get().renderCount + 1;
+      set({
+        renderCount: renderId,
+        frame: { ...frame, key, renderId, steps, quality: timing?.quality ?? 'full', latencyMs: timing?.latencyMs ?? null },
+        renderStatus: { kind: 'idle' },
+        ...(timing ? { fps: timing.fps } : {}),
+      });
+    },
+
+    setRenderStatus(renderStatus) {
+      set({ renderStatus });
+    },
+
+    invalidateFrame() {
+      const frame = get().frame;
+      if (frame) set({ frame: { ...frame, key: '' } });
+    },
+
+    clearRender() {
+      set(initialRenderState);
+    },
+  });
+}

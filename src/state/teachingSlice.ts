@@ -1,0 +1,182 @@
+/**
+ * The teaching views: the DDIM trajectory of the current image (x_t and the predicted x0 after every step),
+ * the forward process at a chosen log-SNR, and the I-MMSE view of Information-Theoretic Diffusion (the MMSE
+ * curve against the Gaussian baseline, and -log p(x) in bits per dimension with its standard error).
+ */
+import type { StateCreator } from 'zustand';
+import { isAbortError } from '../engine/client';
+import type { FloatImageBatch, MmseCurveResult, NllEstimate } from '../engine/protocol';
+import type { ModelMetadata } from '../model/metadata';
+import type { SliceContext } from './deps';
+import { frameFromBatch } from './renderSlice';
+import type { ExplorerState } from './store';
+import { IDLE, type Frame, type TaskStatus } from './types';
+
+export interface TrajectoryStep {
+  /** 1-based step number. */
+  step: number;
+  /** The timestep the network was evaluated at. */
+  t: number;
+  xt: Frame;
+  x0Pred: Frame;
+}
+
+/** Which image the analysis views look at: the user's image as the model sees it, else the generated one. */
+export interface AnalysisImage {
+  label: string;
+  pixels: Float32Array;
+}
+
+export interface TeachingSlice {
+  trajectory: { steps: TrajectoryStep[]; status: TaskStatus };
+  /** Index into trajectory.steps of the step on show. */
+  trajectoryPosition: number;
+  logSnr: number;
+  forwardNoise: { xt: Frame; alphaBar: number; nearestTimestep: number; imageLabel: string } | null;
+  forwardNoiseStatus: TaskStatus;
+  /** Log-SNR samples K of the likelihood estimate (K denoiser calls). */
+  nllSamples: number;
+  immse: { curve: MmseCurveResult | null; nll: NllEstimate | null; imageLabel: string | null; status: TaskStatus };
+
+  runTrajectory(): Promise<void>;
+  setTrajectoryPosition(position: number): void;
+  setLogSnr(logSnr: number): Promise<void>;
+  setNllSamples(samples: number): void;
+  runImmse(): Promise<void>;
+  cancelImmse(): void;
+}
+
+/** Log-SNR grid points of the MMSE curve, and noise draws averaged per point. */
+const CURVE_POINTS = 24;
+const CURVE_REPEATS = 2;
+/** Fixed seeds: the same image gives the same curve, the same noising, every time. */
+const ANALYSIS_SEED = 0;
+
+export function analysisImage(state: ExplorerState): AnalysisImage | null {
+  if (state.source) return { label: state.source.name, pixels: state.source.prepared.pixels };
+  if (state.frame) return { label: 'the generated image', pixels: state.frame.pixels };
+  return null;
+}
+
+function batchOf(metadata: ModelMetadata, pixels: Float32Array): FloatImageBatch {
+  const { imageSize, channels } = metadata.preprocessing;
+  return { shape: [1, imageSize, imageSize, channels], data: pixels };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const initialTeachingState = {
+  trajectory: { steps: [], status: IDLE },
+  trajectoryPosition: 0,
+  forwardNoise: null,
+  forwardNoiseStatus: IDLE,
+  immse: { curve: null, nll: null, imageLabel: null, status: IDLE },
+} satisfies Partial<TeachingSlice>;
+
+export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], TeachingSlice> {
+  return (set, get) => ({
+    ...initialTeachingState,
+    logSnr: 0,
+    nllSamples: 64,
+
+    async runTrajectory() {
+      const { model, z, noise, steps } = get();
+      if (!model || !noise || z.length === 0) return;
+      const metadata = model.metadata;
+      const signal = jobs.start('trajectory');
+      const collected: TrajectoryStep[] = [];
+      set({ trajectory: { steps: [], status: { kind: 'running', label: 'Denoising', done: 0, total: steps } }, trajectoryPosition: 0 });
+      try {
+        await deps.engine.sample(
+          { channel: 'trajectory', z: { shape: [1, z.length], data: Float32Array.from(z) }, noise: { kind: 'tensor', xNoise: batchOf(metadata, noise.xNoise) }, steps, eta: 0, returnTrajectory: true },
+          {
+            signal,
+            onProgress: (progress) => {
+              if (!progress.xt || !progress.x0Pred || !jobs.isCurrent('trajectory', signal)) return;
+              collected.push({ step: progress.step, t: progress.t, xt: frameFromBatch(progress.xt, metadata, 0), x0Pred: frameFromBatch(progress.x0Pred, metadata, 0) });
+              set({
+                trajectory: { steps: collected.slice(), status: { kind: 'running', label: 'Denoising', done: progress.step, total: progress.totalSteps } },
+                trajectoryPosition: collected.length - 1,
+              });
+            },
+          },
+        );
+        if (jobs.isCurrent('trajectory', signal)) set({ trajectory: { steps: collected.slice(), status: { kind: 'done' } } });
+      } catch (error) {
+        if (!jobs.isCurrent('trajectory', signal) || isAbortError(error)) return;
+        set({ trajectory: { steps: collected.slice(), status: { kind: 'error', message: describeError(error) } } });
+      }
+    },
+
+    setTrajectoryPosition(position) {
+      const last = get().trajectory.steps.length - 1;
+      set({ trajectoryPosition: Math.max(0, Math.min(last, position)) });
+    },
+
+    async setLogSnr(logSnr) {
+      set({ logSnr });
+      const metadata = get().model?.metadata;
+      const image = analysisImage(get());
+      if (!metadata || !image) return;
+      const signal = jobs.start('forward-noise');
+      set({ forwardNoiseStatus: { kind: 'running', label: 'Noising', done: 0, total: 1 } });
+      try {
+        const result = await deps.engine.forwardNoise(batchOf(metadata, image.pixels), { logSnr, seed: ANALYSIS_SEED }, { signal });
+        if (!jobs.isCurrent('forward-noise', signal)) return;
+        set({
+          forwardNoise: { xt: frameFromBatch(result.xt, metadata, 0), alphaBar: result.alphaBar, nearestTimestep: result.nearestTimestep, imageLabel: image.label },
+          forwardNoiseStatus: { kind: 'done' },
+        });
+      } catch (error) {
+        if (!jobs.isCurrent('forward-noise', signal) || isAbortError(error)) return;
+        set({ forwardNoiseStatus: { kind: 'error', message: describeError(error) } });
+      }
+    },
+
+    setNllSamples(nllSamples) {
+      set({ nllSamples });
+    },
+
+    async runImmse() {
+      const metadata = get().model?.metadata;
+      const image = analysisImage(get());
+      if (!metadata || !image) return;
+      const signal = jobs.start('immse');
+      const images = batchOf(metadata, image.pixels);
+      const z = get().source && get().referenceKind === 'encoded' && get().zReference ? get().zReference! : undefined;
+      const latent = z ? { shape: [1, z.length] as [number, number], data: Float32Array.from(z) } : undefined;
+      const samples = get().nllSamples;
+      const callsTotal = CURVE_POINTS * CURVE_REPEATS + samples;
+      const running = (label: string, done: number): TaskStatus => ({ kind: 'running', label, done, total: callsTotal });
+      set({ immse: { curve: null, nll: null, imageLabel: image.label, status: running('MMSE curve', 0) } });
+      try {
+        const curve = await deps.engine.mmseCurve(images, { points: CURVE_POINTS, repeats: CURVE_REPEATS, z: latent, seed: ANALYSIS_SEED }, {
+          signal,
+          onProgress: (p) => {
+            if (p.phase === 'calls' && jobs.isCurrent('immse', signal)) set({ immse: { ...get().immse, status: running('MMSE curve', p.done) } });
+          },
+        });
+        if (!jobs.isCurrent('immse', signal)) return;
+        set({ immse: { curve, nll: null, imageLabel: image.label, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS) } });
+        const nll = await deps.engine.nll(images, { samples, z: latent, seed: ANALYSIS_SEED }, {
+          signal,
+          onProgress: (p) => {
+            if (p.phase === 'calls' && jobs.isCurrent('immse', signal)) set({ immse: { ...get().immse, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS + p.done) } });
+          },
+        });
+        if (jobs.isCurrent('immse', signal)) set({ immse: { curve, nll: nll.estimates[0], imageLabel: image.label, status: { kind: 'done' } } });
+      } catch (error) {
+        if (!jobs.isCurrent('immse', signal) || isAbortError(error)) return;
+        set({ immse: { ...get().immse, status: { kind: 'error', message: describeError(error) } } });
+      }
+    },
+
+    cancelImmse() {
+      jobs.cancel('immse');
+      const immse = get().immse;
+      if (immse.status.kind === 'running') set({ immse: { ...immse, status: IDLE } });
+    },
+  });
+}

@@ -1,0 +1,394 @@
+"""Trains an InfoDiffusion model. Read it top to bottom: config -> data -> model -> optimiser -> loop.
+
+    cd train
+    /usr/bin/python3 -m infodiff.train --config configs/fmnist_tiny.json                 # seconds, on a CPU
+    /usr/bin/python3 -m infodiff.train --config configs/fmnist_cpu.json --threads=1 --resume
+    torchrun --standalone --nproc_per_node=4 -m infodiff.train --config configs/fmnist_official.json
+
+Everything a run needs to continue lives in ``out_dir/checkpoint.pt`` (model, EMA, optimiser, config, step, best
+eval loss, every rank's RNG states), written atomically every ``checkpoint_every`` steps. The data order is a
+pure function of (seed, step), so ``--resume`` continues exactly where an uninterrupted run would have been.
+A non-finite loss or gradient stops the run before the weights change; the last checkpoint stays good.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from .config import ConfigError, TrainConfig, config_from_args, config_from_dict, config_to_dict
+from .data import DataError, load_dataset, global_batch_indices
+from .diffusion import make_schedule
+from .model import build_model, count_parameters
+from .objective import InfoDiffusionObjective, LossTerms, ObjectiveConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_VERSION = 1
+# Resuming keeps these from the checkpoint whatever the command line says (nanoGPT forces the model args):
+# they define the weights' shapes, the noise schedule the weights were trained for, and the data order.
+FORCED_ON_RESUME = ("architecture", "schedule", "image_size", "dataset", "dataset_size", "seed")
+EVAL_SEED = 20230717  # fixed t and noise for evaluate(), so eval losses are comparable across steps and runs
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or the gradient norm became NaN/inf; the weights were not updated with it."""
+
+
+def train(cfg: TrainConfig) -> Dict[str, Any]:
+    """Runs (or resumes) training as configured; returns a summary {step, eval, wallTimeSeconds, checkpoint}."""
+    # ------------------------------------------------------------------ distributed setup and device
+    # torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; a plain `python -m` run is rank 0 of 1.
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    distributed = world > 1
+    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was requested but torch sees no CUDA device")
+    device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+    else:
+        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // world))
+    if distributed:
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    master = rank == 0
+    if cfg.batch_size % world != 0:
+        raise ConfigError(f"batch_size {cfg.batch_size} must be divisible by the {world} ranks")
+
+    # A live progress bar on a terminal; plain log lines (every log_every steps) always, e.g. under nohup.
+    bar = tqdm(total=0, disable=not (master and sys.stderr.isatty()), dynamic_ncols=True)
+
+    def log(message: str) -> None:
+        if master:
+            if bar.disable:
+                print(message, flush=True)
+            else:
+                bar.write(message)
+
+    out_dir = Path(cfg.out_dir)
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if master:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ resume: the checkpoint's model wins
+    checkpoint: Optional[Dict[str, Any]] = None
+    if cfg.resume and checkpoint_path.is_file():
+        checkpoint = torch.load(checkpoint_path, map_location="cpu")
+        if checkpoint.get("version") != CHECKPOINT_VERSION:
+            raise ConfigError(f"{checkpoint_path} has checkpoint version {checkpoint.get('version')!r}, "
+                              f"this code reads {CHECKPOINT_VERSION}")
+        saved = checkpoint["config"]
+        merged = config_to_dict(cfg)
+        for key in FORCED_ON_RESUME:
+            if merged[key] != saved[key]:
+                log(f"resume: keeping {key}={json.dumps(saved[key])} from the checkpoint (command line said "
+                    f"{json.dumps(merged[key])})")
+            merged[key] = saved[key]
+        cfg = config_from_dict(merged)
+        log(f"resume: continuing {checkpoint_path} at step {checkpoint['step']}")
+    elif cfg.resume:
+        log(f"resume: no {checkpoint_path} yet, starting from scratch")
+    elif checkpoint_path.is_file():
+        raise ConfigError(f"{checkpoint_path} exists; pass --resume to continue it or choose another --out_dir")
+    if master:
+        _atomic_write_text(out_dir / "config.json", json.dumps(config_to_dict(cfg), indent=2) + "\n")
+
+    # ------------------------------------------------------------------ data (uint8 in memory)
+    arch = cfg.architecture
+    train_set = load_dataset(cfg.dataset, cfg.data_dir, cfg.image_size, arch["imageChannels"], "train",
+                             cfg.dataset_size, cfg.seed)
+    eval_set = load_dataset(cfg.dataset, cfg.data_dir, cfg.image_size, arch["imageChannels"], "test",
+                            cfg.eval_images, cfg.seed)
+    eval_images = eval_set.images[:cfg.eval_images]
+    batches_per_epoch = len(train_set) // cfg.batch_size
+    log(f"data: {train_set.name}, {len(train_set)} training images {tuple(train_set.images.shape[1:])}, "
+        f"{batches_per_epoch} batches of {cfg.batch_size} per epoch; {len(eval_images)} held-out images for eval")
+
+    # ------------------------------------------------------------------ model, EMA, optimiser
+    schedule = make_schedule(cfg.schedule)
+    raw_model = build_model(arch, schedule.timesteps, seed=cfg.seed).to(device)
+    ema = copy.deepcopy(raw_model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
+    trainable = [p for p in raw_model.parameters() if p.requires_grad]  # the frozen sinusoid table is left out
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    objective = InfoDiffusionObjective(schedule, ObjectiveConfig.from_train_config(cfg))
+    # Two random streams per rank: `noise` draws flips, t, eps and prior samples; the global torch RNG drives
+    # dropout. Both are saved and restored, which is what makes a resumed run bit-identical.
+    noise = torch.Generator(device=device).manual_seed(cfg.seed * 1009 + rank + 1)
+    torch.manual_seed(cfg.seed * 7919 + rank)
+    step = 0
+    best_eval_loss = math.inf
+    wall_time_before = 0.0
+    if checkpoint is not None:
+        raw_model.load_state_dict(checkpoint["model"])
+        if ema is not None and checkpoint.get("ema") is not None:
+            ema.load_state_dict(checkpoint["ema"])
+        elif ema is not None:
+            ema.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        step = checkpoint["step"]
+        best_eval_loss = checkpoint["best_eval_loss"]
+        wall_time_before = checkpoint["wall_time_seconds"]
+        data_state = checkpoint["data"]
+        if (data_state["num_items"], data_state["batch_size"]) != (len(train_set), cfg.batch_size):
+            log("resume: the dataset size or batch size changed, so the data order differs from the original run")
+        states: List[Dict[str, Any]] = checkpoint["rng"]
+        if len(states) == world:
+            _restore_rng(states[rank], noise, use_cuda)
+        else:
+            log(f"resume: checkpoint holds RNG states of {len(states)} ranks, this run has {world}; "
+                "reseeding, so the continuation is valid but not bit-identical")
+            noise.manual_seed(cfg.seed * 1009 + rank + 1 + step)
+            torch.manual_seed(cfg.seed * 7919 + rank + step)
+        del checkpoint  # the state dicts are copied into the modules; free the CPU copies
+    counts = count_parameters(raw_model)
+    hardware = (f"{torch.cuda.get_device_name(device)} x{world}" if use_cuda
+                else f"CPU: {torch.get_num_threads()} threads x{world} (torch {torch.__version__})")
+    log(f"model: {counts['total']:,} parameters ({counts['frozen']:,} frozen); {hardware}")
+    model = raw_model
+    if distributed:
+        # fc_mu/fc_var take no part in the loss unless the KL term is on.
+        model = DistributedDataParallel(raw_model, device_ids=[local_rank] if use_cuda else None,
+                                        find_unused_parameters=cfg.kld_weight == 0)
+
+    # ------------------------------------------------------------------ helpers the loop uses
+    def lr_at(at_step: int) -> float:
+        """Linear warm-up to lr, then cosine decay to min_lr at cfg.steps."""
+        if at_step < cfg.warmup_steps:
+            return cfg.lr * (at_step + 1) / cfg.warmup_steps
+        span = max(1, cfg.steps - cfg.warmup_steps)
+        progress = min(1.0, (at_step - cfg.warmup_steps) / span)
+        return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+    @torch.no_grad()
+    def update_ema(at_step: int) -> None:
+        # Early on the average would be dominated by the random init; (1+s)/(10+s) shortens its memory then.
+        decay = min(cfg.ema_decay, (1 + at_step) / (10 + at_step))
+        for averaged, current in zip(ema.parameters(), raw_model.parameters()):
+            averaged.mul_(decay).add_(current.detach(), alpha=1 - decay)
+
+    @torch.no_grad()
+    def evaluate() -> Dict[str, float]:
+        """Loss terms of the exported weights (EMA, else raw) on the fixed held-out batch, fixed t and noise."""
+        net = ema if ema is not None else raw_model
+        was_training = net.training
+        net.eval()
+        generator = torch.Generator(device=device).manual_seed(EVAL_SEED)
+        sums = np.zeros(5)
+        chunks = 0
+        for start in range(0, len(eval_images), cfg.batch_size):
+            x0 = eval_images[start:start + cfg.batch_size].to(device).float() / 127.5 - 1
+            terms = objective(net, x0, generator, progress=step / cfg.steps)
+            sums += np.array([float(v) for v in terms])  # host sync, once per chunk
+            chunks += 1
+        net.train(was_training)
+        return dict(zip(LossTerms._fields, (sums / max(chunks, 1)).tolist()))
+
+    def save_checkpoint() -> None:
+        # Every rank contributes its RNG states (a collective), only rank 0 writes.
+        states = [_capture_rng(noise, use_cuda)]
+        if distributed:
+            gathered: List[Any] = [None] * world
+            dist.all_gather_object(gathered, states[0])
+            states = gathered
+        if not master:
+            return
+        epoch, position = divmod(step, batches_per_epoch)
+        payload = {
+            "version": CHECKPOINT_VERSION,
+            "model": raw_model.state_dict(),  # the unwrapped module: keys never carry a 'module.' prefix
+            "ema": ema.state_dict() if ema is not None else None,
+            "optimizer": optimizer.state_dict(),
+            "config": config_to_dict(cfg),
+            "step": step,
+            "best_eval_loss": best_eval_loss,
+            "wall_time_seconds": wall_time_before + (time.time() - started),
+            "hardware": hardware,
+            "rng": states,
+            "data": {"epoch": epoch, "position": position, "num_items": len(train_set),
+                     "batch_size": cfg.batch_size},
+        }
+        tmp = checkpoint_path.with_name(CHECKPOINT_NAME + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, checkpoint_path)
+
+    # A polite stop (Ctrl-C, SIGTERM from a scheduler) finishes the current step and checkpoints. Only without
+    # DDP: ranks would see the signal at different steps and the checkpoint gather would hang.
+    stop_requested = {"signal": None}
+    if not distributed:
+        def request_stop(signum, _frame):
+            stop_requested["signal"] = signal.Signals(signum).name
+        previous_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    # ------------------------------------------------------------------ the loop
+    started = time.time()
+    start_step = step
+    run_end = cfg.steps if cfg.stop_after_steps == 0 else min(cfg.steps, start_step + cfg.stop_after_steps)
+    interval_sums = torch.zeros(5, dtype=torch.float64, device=device)
+    interval_steps, interval_start = 0, time.time()
+    last_eval: Dict[str, float] = {}
+    last_saved_step = start_step if start_step > 0 else -1
+    log(f"training steps {start_step}..{run_end} of {cfg.steps}; checkpoint every {cfg.checkpoint_every} "
+        f"to {checkpoint_path}")
+    raw_model.train()
+    bar.reset(total=cfg.steps)
+    bar.update(start_step)
+    try:
+        while step < run_end:
+            lr = lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            # This rank's share of the global batch: the same global batch whatever the number of ranks.
+            indices = global_batch_indices(len(train_set), cfg.batch_size, cfg.seed, step)[rank::world]
+            x0 = train_set.batch(indices, device)
+            flip = torch.rand(x0.shape[0], generator=noise, device=device) < 0.5
+            x0 = torch.where(flip[:, None, None, None], torch.flip(x0, dims=(3,)), x0)
+
+            terms = objective(model, x0, noise, progress=step / cfg.steps)
+            optimizer.zero_grad(set_to_none=True)
+            terms.total.backward()
+            # max_norm inf measures without clipping; a non-finite norm is returned, not raised.
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+            # Host-device sync every step: the price of never letting a NaN into the weights. With DDP the
+            # gradients are already all-reduced, so every rank takes the same decision.
+            if not bool(torch.isfinite(terms.total) & torch.isfinite(grad_norm)):
+                values = ", ".join(f"{k}={float(v):.4g}" for k, v in zip(LossTerms._fields, terms))
+                kept = (f"the last good checkpoint is {checkpoint_path} (step {last_saved_step})"
+                        if last_saved_step >= 0 else "no checkpoint was written yet")
+                raise NonFiniteLossError(
+                    f"non-finite loss or gradient at step {step} ({values}, grad_norm={float(grad_norm):.4g}); "
+                    f"stopped before updating the weights; {kept}. Try a lower --lr or check the data.")
+            optimizer.step()
+            if ema is not None:
+                update_ema(step)
+            step += 1
+            bar.update(1)
+
+            interval_sums += torch.stack([v.detach().double() for v in terms])
+            interval_steps += 1
+            if step % cfg.log_every == 0 or step == run_end:
+                means = (interval_sums / interval_steps).tolist()  # host sync, once per log interval
+                seconds = time.time() - interval_start
+                images_per_second = interval_steps * cfg.batch_size / max(seconds, 1e-9)
+                eta = (cfg.steps - step) * cfg.batch_size / max(images_per_second, 1e-9)
+                record = {"step": step, "lr": lr, "gradNorm": float(grad_norm),
+                          "imagesPerSecond": images_per_second, **dict(zip(LossTerms._fields, means))}
+                log(f"step {step}/{cfg.steps} loss {means[0]:.5f} (eps {means[1]:.5f} recon {means[2]:.2e} "
+                    f"mmd {means[3]:.2e} kld {means[4]:.2e}) lr {lr:.2e} |g| {float(grad_norm):.3f} "
+                    f"{images_per_second:.1f} img/s ETA {_duration(eta)}")
+                bar.set_postfix(loss=f"{means[0]:.4f}", eps=f"{means[1]:.4f}", mmd=f"{means[3]:.1e}",
+                                img_s=f"{images_per_second:.0f}")
+                if master:
+                    _append_jsonl(out_dir / "log.jsonl", record)
+                interval_sums.zero_()
+                interval_steps, interval_start = 0, time.time()
+            if master and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                last_eval = evaluate()
+                best_eval_loss = min(best_eval_loss, last_eval["total"])
+                log(f"eval step {step}: " + " ".join(f"{k} {v:.5f}" for k, v in last_eval.items())
+                    + f" (best {best_eval_loss:.5f})")
+                _append_jsonl(out_dir / "log.jsonl", {"step": step, "eval": last_eval})
+            stopping = stop_requested["signal"] is not None
+            if step % cfg.checkpoint_every == 0 or step == run_end or stopping:
+                save_checkpoint()
+                last_saved_step = step
+            if stopping:
+                log(f"{stop_requested['signal']}: stopped at step {step} after writing {checkpoint_path}")
+                break
+    finally:
+        bar.close()
+        if not distributed:
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+        if distributed:
+            dist.destroy_process_group()
+
+    wall_time = wall_time_before + (time.time() - started)
+    log(f"done: step {step}/{cfg.steps}, {_duration(wall_time)} of training in total")
+    return {"step": step, "eval": last_eval, "wallTimeSeconds": wall_time, "checkpoint": str(checkpoint_path)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small helpers
+
+def _capture_rng(noise: torch.Generator, use_cuda: bool) -> Dict[str, Any]:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if use_cuda else None,
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "noise": noise.get_state(),
+    }
+
+
+def _restore_rng(state: Dict[str, Any], noise: torch.Generator, use_cuda: bool) -> None:
+    torch.set_rng_state(state["torch"])
+    if use_cuda and state["cuda"] is not None:
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    noise.set_state(state["noise"])
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _append_jsonl(path: Path, record: Dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def load_checkpoint_model(path: str | Path, use_ema: bool = True, device: str = "cpu"):
+    """(InfoDiff in eval mode, TrainConfig, checkpoint dict) from a training checkpoint; EMA weights by default
+    (the raw weights when the run kept no EMA)."""
+    checkpoint = torch.load(path, map_location="cpu")
+    cfg = config_from_dict(checkpoint["config"])
+    schedule = make_schedule(cfg.schedule)
+    model = build_model(cfg.architecture, schedule.timesteps)
+    weights = checkpoint["ema"] if use_ema and checkpoint.get("ema") is not None else checkpoint["model"]
+    model.load_state_dict(weights)
+    return model.to(device).eval(), cfg, checkpoint
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        print("Options (--key=value; architecture.*/schedule.* fields nest with a dot):")
+        for name, value in config_to_dict(TrainConfig()).items():
+            print(f"  --{name}={json.dumps(value)}")
+        return 0
+    try:
+        cfg = config_from_args(argv)
+        train(cfg)
+    except (ConfigError, DataError, NonFiniteLossError) as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
