@@ -177,6 +177,8 @@ export async function main(argv: string[], log: Log = (line) => process.stderr.w
     return 2;
   }
   try {
+    // PROD silences tfjs's console banners (the "install tfjs-node" advice), which would drown the progress lines.
+    tf.env().set('PROD', true);
     const active = await selectBackend(parsed.backend);
     log(`infodiff: backend ${tf.getBackend()} (${active.report.reason})`);
     await COMMANDS[command].run(parsed.values, log);

@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OFFICIAL_SCHEDULE } from '../model/config';
 import { ddimInvert, ddimSample, ddimStep, ddimStepCoefficients, type DdimStepInfo, type EpsPredictor } from './ddim';
 import { gaussianEpsPredictor } from './gaussianDenoiser';
-import { createRng, normalTensor4d } from './random';
+import { normalTensor4d } from './normalTensor';
+import { createRng } from './random';
 import { ddimTimesteps, makeSchedule } from './schedule';
 
 beforeAll(async () => {
@@ -292,7 +293,7 @@ describe('ddimInvert', () => {
       // The inverted noise is not the image: inversion did move it to level aB[999].
       expect(maxAbsDifference(await xNoise.data(), samples)).toBeGreaterThan(0.5);
       const reconstruction = await ddimSample(gaussian, schedule, plan, xNoise, z);
-      const values = await reconstruction.data();
+      const values = Array.from(await reconstruction.data());
       tf.dispose([xNoise, reconstruction]);
       return Math.sqrt(values.reduce((acc, v, k) => acc + (v - samples[k]) ** 2, 0) / values.length);
     };

@@ -23,7 +23,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted } from './abort';
-import { normalTensor4d, createRng } from './random';
+import { normalTensor4d } from './normalTensor';
+import { createRng } from './random';
 import type { NoiseSchedule } from './schedule';
 
 /**

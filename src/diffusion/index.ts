@@ -16,12 +16,14 @@ export {
   mmseCurve,
   LOGISTIC_CLIP,
   type ItdEpsPredictor,
+  type ItdRunOptions,
   type NllOptions,
   type NllEstimate,
   type MmseCurveOptions,
   type MmseCurve,
 } from './itd';
 export { gaussianEpsPredictor, type GaussianEpsPredictor } from './gaussianDenoiser';
-export { createRng, normalTensor4d, type Rng } from './random';
+export { createRng, type Rng } from './random';
+export { normalTensor4d } from './normalTensor';
 export { throwIfAborted, isAbortError } from './abort';
 export { sigmoid } from './sigmoid';

@@ -1,7 +1,8 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng, normalTensor4d } from './random';
+import { normalTensor4d } from './normalTensor';
+import { createRng } from './random';
 
 beforeAll(async () => {
   tf.env().set('IS_TEST', true);

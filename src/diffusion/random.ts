@@ -1,9 +1,9 @@
 /**
  * A small seeded random source, so that every stochastic result of src/diffusion (DDIM noise at eta > 0, the
  * I-MMSE estimator's log-SNR draws, noise and dequantisation) is reproducible from a seed on any backend.
- * tfjs's own random ops are not: their streams differ between backends and versions.
+ * tfjs's own random ops are not: their streams differ between backends and versions. No tfjs import here, so
+ * code outside the engine can draw the same streams (normalTensor.ts uploads them).
  */
-import * as tf from '@tensorflow/tfjs-core';
 
 /** A seeded stream of uniform and standard-normal numbers. Each call advances the stream. */
 export interface Rng {
@@ -48,13 +48,4 @@ export function createRng(seed: number): Rng {
       return out;
     },
   };
-}
-
-/**
- * A tensor of standard-normal values drawn from `rng` (x_T, DDIM noise, I-MMSE noise).
- * @param shape [B,H,W,C]
- * @returns float32 [B,H,W,C]; the caller disposes it
- */
-export function normalTensor4d(rng: Rng, shape: [number, number, number, number]): tf.Tensor4D {
-  return tf.tensor4d(rng.normals(shape[0] * shape[1] * shape[2] * shape[3]), shape, 'float32');
 }

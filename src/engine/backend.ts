@@ -292,6 +292,37 @@ export function forgetBackend(name: BackendName): void {
   }
 }
 
+/** The backend method that runs one GPU program: one compute dispatch on webgpu, one shader program on webgl. */
+const GPU_PROGRAM_METHOD: Partial<Record<string, string>> = { webgpu: 'recordAndSubmit', webgl: 'runWebGLProgram' };
+
+/**
+ * Runs `work` while counting the GPU programs the current backend runs, by wrapping the backend's own
+ * program-running method on its instance for the duration (a debug measurement; nothing else is changed).
+ * @returns the count, or null on a backend without GPU programs (wasm, cpu)
+ */
+export async function countGpuPrograms(work: () => Promise<void>): Promise<number | null> {
+  const methodName = GPU_PROGRAM_METHOD[tf.getBackend()];
+  const backend = tf.backend() as unknown as Record<string, unknown>;
+  const original = methodName ? backend[methodName] : undefined;
+  if (!methodName || typeof original !== 'function') {
+    await work();
+    return null;
+  }
+  const hadOwnProperty = Object.prototype.hasOwnProperty.call(backend, methodName);
+  let count = 0;
+  backend[methodName] = function (this: unknown, ...args: unknown[]) {
+    count++;
+    return original.apply(this, args);
+  };
+  try {
+    await work();
+  } finally {
+    if (hadOwnProperty) backend[methodName] = original;
+    else delete backend[methodName]; // uncovers the prototype's method again
+  }
+  return count;
+}
+
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -34,7 +34,7 @@ import {
   type NoiseSchedule,
 } from '../diffusion/index';
 import { fileMapPackageFiles, loadModelPackage, urlPackageFiles, type InfoDiffusionModel, type LoadProgress, type PackageFiles } from '../model/index';
-import { forgetBackend, messageOf, selectBackend, type ActiveBackend, type BackendEnvironment } from './backend';
+import { countGpuPrograms, forgetBackend, messageOf, selectBackend, type ActiveBackend, type BackendEnvironment } from './backend';
 import { batchTensor, floatBatch, latentBatch, latentTensor, RequestError } from './tensors';
 import type {
   AbortedResponse,
@@ -693,6 +693,11 @@ export class Engine {
         callMs.push(await call());
         await this.yieldToEventLoop();
       }
+      const dispatchesPerCall = await countGpuPrograms(async () => {
+        const eps = loaded.eps(xt, t, z);
+        await eps.data();
+        eps.dispose();
+      });
       const info = await tf.profile(() => loaded.eps(xt, t, z));
       tf.dispose(info.result as tf.Tensor);
       const kernelCounts: Record<string, number> = {};
@@ -704,6 +709,7 @@ export class Engine {
           msPerCall: callMs.reduce((a, b) => a + b, 0) / callMs.length,
           callMs,
           kernelsPerCall: info.kernels.length,
+          dispatchesPerCall,
           kernelCounts,
         } satisfies ProfileResult,
       };

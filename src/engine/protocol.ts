@@ -326,8 +326,13 @@ export interface ProfileResult {
   msPerCall: number;
   /** Every timed call, ms. */
   callMs: number[];
-  /** Kernels one denoiser call runs (on webgpu each is one compute dispatch, minus CPU-forwarded tiny ops). */
+  /** tfjs kernels one denoiser call runs (includes free ones such as Reshape, and CPU-forwarded tiny ops). */
   kernelsPerCall: number;
+  /**
+   * GPU programs one denoiser call actually runs: compute dispatches on webgpu, shader programs on webgl; null on
+   * the CPU backends. Per-dispatch overhead dominates small models, so this is the number to bring down.
+   */
+  dispatchesPerCall: number | null;
   /** Kernel name -> count within one call, for finding what to fuse. */
   kernelCounts: Record<string, number>;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  conv3x3, groupNorm, pointwiseConv, silu,
+  conv3x3, groupNorm, pointwiseConv,
   type ConvWeights, type DenseWeights, type GroupNormWeights, type LayerContext,
 } from './layers';
 
@@ -57,8 +57,8 @@ export interface EncoderResBlockWeights {
  * @returns [B, H, W, out]
  */
 export function encoderResBlock(x: tf.Tensor4D, weights: EncoderResBlockWeights, ctx: LayerContext): tf.Tensor4D {
-  let h = conv3x3(silu(groupNorm(x, weights.norm1.gamma, weights.norm1.beta, ctx)), weights.conv1);
-  h = conv3x3(silu(groupNorm(h, weights.norm2.gamma, weights.norm2.beta, ctx)), weights.conv2);
+  let h = conv3x3(groupNorm(x, weights.norm1.gamma, weights.norm1.beta, ctx, 'silu'), weights.conv1);
+  h = conv3x3(groupNorm(h, weights.norm2.gamma, weights.norm2.beta, ctx, 'silu'), weights.conv2);
   h = tf.add(h, weights.shortcut ? pointwiseConv(x, weights.shortcut) : x);
   return weights.attention ? selfAttention(h, weights.attention, ctx) : h;
 }
@@ -89,10 +89,10 @@ export interface AuxResBlockWeights {
  * gamma = g (1 + s_t)(1 + s_a) and beta = (beta_gn (1 + s_t) + b_t)(1 + s_a) + b_a.
  */
 export interface BlockModulation {
-  /** [B, 1, G, out/G] */
-  gamma: tf.Tensor4D;
-  /** [B, 1, G, out/G] */
-  beta: tf.Tensor4D;
+  /** [B, out] */
+  gamma: tf.Tensor2D;
+  /** [B, out] */
+  beta: tf.Tensor2D;
 }
 
 /**
@@ -103,9 +103,9 @@ export interface BlockModulation {
  * @returns [B, H, W, out]
  */
 export function auxResBlock(x: tf.Tensor4D, weights: AuxResBlockWeights, modulation: BlockModulation, ctx: LayerContext): tf.Tensor4D {
-  let h = conv3x3(silu(groupNorm(x, weights.norm1.gamma, weights.norm1.beta, ctx)), weights.conv1);
-  h = conv3x3(silu(groupNorm(h, modulation.gamma, modulation.beta, ctx)), weights.conv2);
-  h = conv3x3(silu(groupNorm(h, weights.norm3.gamma, weights.norm3.beta, ctx)), weights.conv3);
+  let h = conv3x3(groupNorm(x, weights.norm1.gamma, weights.norm1.beta, ctx, 'silu'), weights.conv1);
+  h = conv3x3(groupNorm(h, modulation.gamma, modulation.beta, ctx, 'silu'), weights.conv2);
+  h = conv3x3(groupNorm(h, weights.norm3.gamma, weights.norm3.beta, ctx, 'silu'), weights.conv3);
   h = tf.add(h, weights.shortcut ? pointwiseConv(x, weights.shortcut) : x);
   return weights.attention ? selfAttention(h, weights.attention, ctx) : h;
 }

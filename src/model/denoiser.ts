@@ -21,12 +21,11 @@ function blockModulations(weights: DenoiserWeights, t: tf.Tensor1D, z: tf.Tensor
   return tf.add(tf.mul(timePart, linear(aembActivated, weights.latentScale)), linear(aembActivated, weights.latentShift));
 }
 
-function sliceModulation(modulation: tf.Tensor2D, slot: ModulationSlot, groups: number): BlockModulation {
+function sliceModulation(modulation: tf.Tensor2D, slot: ModulationSlot): BlockModulation {
   const b = modulation.shape[0];
-  const shape: [number, number, number, number] = [b, 1, groups, slot.channels / groups];
   return {
-    gamma: tf.reshape(tf.slice(modulation, [0, slot.offset], [b, slot.channels]), shape),
-    beta: tf.reshape(tf.slice(modulation, [0, slot.offset + slot.channels], [b, slot.channels]), shape),
+    gamma: tf.slice(modulation, [0, slot.offset], [b, slot.channels]),
+    beta: tf.slice(modulation, [0, slot.offset + slot.channels], [b, slot.channels]),
   };
 }
 
@@ -42,7 +41,7 @@ export function denoiserForward(weights: DenoiserWeights, xt: tf.Tensor4D, t: tf
   return unetForward(
     xt,
     weights.trunk,
-    (h, block) => auxResBlock(h, block, sliceModulation(modulation, block.modulation, ctx.groups), ctx),
+    (h, block) => auxResBlock(h, block, sliceModulation(modulation, block.modulation), ctx),
     ctx,
   );
 }

@@ -5,8 +5,8 @@
 export type { InfoDiffusionModel } from './model';
 export { createInfoDiffusionModel } from './model';
 export {
-  encodeModelJson, fileMapPackageFiles, loadModelPackage, urlPackageFiles, writeModelPackage, writtenPackageFiles,
-  type FetchLike, type LoadOptions, type PackageFiles, type WriteOptions, type WrittenPackage,
+  encodeModelJson, fileMapPackageFiles, loadModelPackage, readModelPackage, urlPackageFiles, writeModelPackage, writtenPackageFiles,
+  type FetchLike, type LoadOptions, type LoadProgress, type PackageContents, type PackageFiles, type WriteOptions, type WrittenPackage,
 } from './package';
 export { ModelPackageError, parseMetadata, parseModelJson, type ModelJson, type WeightGroup, type WeightSpec } from './modelJson';
 export {

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hasGroupNormKernel } from './groupNormKernel';
 import {
-  conv3x3, createLayerContext, disposeLayerContext, groupNorm, linear, pointwiseConv, silu, upsampleNearest2x,
-  type ConvWeights, type DenseWeights,
+  conv3x3, createLayerContext, disposeLayerContext, groupNorm, groupNormComposite, linear, pointwiseConv, silu, upsampleNearest2x,
+  type ConvWeights, type DenseWeights, type LayerContext,
 } from './layers';
 import { seededNormal } from './random';
 import { featureMap, featureMapToNhwc, nhwcToFeatureMap, refConv2d, refGroupNorm, relativeError } from './testing/torchReference';
@@ -41,7 +42,12 @@ function referenceNhwc(data: Float32Array, [b, h, w, c]: number[], fn: (x: Retur
   return Array.from({ length: b }, (_, i) => featureMapToNhwc(fn(nhwcToFeatureMap(data, i, h, w, c))));
 }
 
-describe('groupNorm', () => {
+const GROUP_NORMS = [
+  ['fused kernel', groupNorm],
+  ['composite (backends without the kernel)', (x: tf.Tensor4D, g: tf.Tensor2D, b: tf.Tensor2D, ctx: LayerContext) => groupNormComposite(x, g, b, ctx)],
+] as const;
+
+describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
   it('matches a plain JS GroupNorm (eps 1e-5, biased variance) per sample and group', async () => {
     const shape = [2, 3, 3, 6];
     const groups = 3;
@@ -50,9 +56,9 @@ describe('groupNorm', () => {
     const betaValues = randomArray(6, 3, 0.3);
     const ctx = createLayerContext(groups, [3]);
     const x = tf.tensor4d(data, shape as [number, number, number, number]);
-    const gamma = tf.tensor2d(gammaValues, [3, 2]);
-    const beta = tf.tensor2d(betaValues, [3, 2]);
-    const y = tf.tidy(() => groupNorm(x, gamma, beta, ctx));
+    const gamma = tf.tensor2d(gammaValues, [1, 6]);
+    const beta = tf.tensor2d(betaValues, [1, 6]);
+    const y = tf.tidy(() => norm(x, gamma, beta, ctx));
     const actual = await y.data();
     const expected = referenceNhwc(data, shape, (m) => refGroupNorm(m, groups, gammaValues, betaValues));
     expect(relativeError(actual, expected.flatMap((e) => [...e]))).toBeLessThan(1e-5);
@@ -60,18 +66,17 @@ describe('groupNorm', () => {
     disposeLayerContext(ctx);
   });
 
-  it('applies a per-sample modulated affine [B,1,G,C/G]', async () => {
-    const shape = [2, 2, 2, 4];
+  it('applies a per-sample modulated affine [B, C]', async () => {
     const data = randomArray(32, 4);
     const gammaRows = [randomArray(4, 5, 0.5, 1), randomArray(4, 6, 0.5, 1)];
     const betaRows = [randomArray(4, 7), randomArray(4, 8)];
     const ctx = createLayerContext(2, [2]);
     const x = tf.tensor4d(data, [2, 2, 2, 4]);
-    const gamma = tf.tensor4d([...gammaRows[0], ...gammaRows[1]], [2, 1, 2, 2]);
-    const beta = tf.tensor4d([...betaRows[0], ...betaRows[1]], [2, 1, 2, 2]);
-    const y = tf.tidy(() => groupNorm(x, gamma, beta, ctx));
+    const gamma = tf.tensor2d([...gammaRows[0], ...gammaRows[1]], [2, 4]);
+    const beta = tf.tensor2d([...betaRows[0], ...betaRows[1]], [2, 4]);
+    const y = tf.tidy(() => norm(x, gamma, beta, ctx));
     const actual = await y.data();
-    const expected = referenceNhwc(data, shape, (m) => m).map((_, b) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, gammaRows[b], betaRows[b]))]).flat();
+    const expected = [0, 1].flatMap((b) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, gammaRows[b], betaRows[b]))]);
     expect(relativeError(actual, expected)).toBeLessThan(1e-5);
     tf.dispose([x, gamma, beta, y]);
     disposeLayerContext(ctx);
@@ -81,21 +86,48 @@ describe('groupNorm', () => {
     const data = randomArray(4 * 4 * 4, 9, 0.01, 300);
     const ctx = createLayerContext(1, [4]);
     const x = tf.tensor4d(data, [1, 4, 4, 4]);
-    const ones = tf.ones([1, 4]);
-    const zeros = tf.zeros([1, 4]);
-    const y = tf.tidy(() => groupNorm(x, ones, zeros, ctx));
+    const ones = tf.ones([1, 4]) as tf.Tensor2D;
+    const zeros = tf.zeros([1, 4]) as tf.Tensor2D;
+    const y = tf.tidy(() => norm(x, ones, zeros, ctx));
     const expected = featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, 0, 4, 4, 4), 1, [1, 1, 1, 1], [0, 0, 0, 0]));
     // float32 inputs near 300 carry ~3e-5 absolute rounding, i.e. ~3e-3 of a 0.01 spread.
     expect(relativeError(await y.data(), expected)).toBeLessThan(1e-2);
     tf.dispose([x, ones, zeros, y]);
     disposeLayerContext(ctx);
   });
+});
 
-  it('refuses a map size its context was not built for', () => {
+describe('groupNorm', () => {
+  it('runs the fused kernel on the CPU backend', () => {
+    expect(hasGroupNormKernel()).toBe(true);
+  });
+
+  it('applies SiLU after the normalisation when asked', async () => {
+    const data = randomArray(2 * 2 * 2 * 4, 19, 2);
+    const ctx = createLayerContext(2, [2]);
+    const x = tf.tensor4d(data, [2, 2, 2, 4]);
+    const gamma = tf.tensor2d(randomArray(4, 20, 0.5, 1), [1, 4]);
+    const beta = tf.tensor2d(randomArray(4, 21), [1, 4]);
+    const [fused, composed] = tf.tidy(() => [groupNorm(x, gamma, beta, ctx, 'silu'), silu(groupNormComposite(x, gamma, beta, ctx))]);
+    expect(relativeError(await fused.data(), await composed.data())).toBeLessThan(1e-5);
+    tf.dispose([x, gamma, beta, fused, composed]);
+    disposeLayerContext(ctx);
+  });
+
+  it('composite refuses a map size its context was not built for', () => {
     const ctx = createLayerContext(1, [4]);
     const x = tf.zeros([1, 2, 2, 1]) as tf.Tensor4D;
-    const gamma = tf.ones([1, 1]);
-    expect(() => tf.tidy(() => groupNorm(x, gamma, gamma, ctx))).toThrow(/no pixel-mean row for a 2x2 map/);
+    const gamma = tf.ones([1, 1]) as tf.Tensor2D;
+    expect(() => tf.tidy(() => groupNormComposite(x, gamma, gamma, ctx))).toThrow(/no pixel-mean row for a 2x2 map/);
+    tf.dispose([x, gamma]);
+    disposeLayerContext(ctx);
+  });
+
+  it('kernel refuses an affine of the wrong width', () => {
+    const ctx = createLayerContext(1, [2]);
+    const x = tf.zeros([1, 2, 2, 2]) as tf.Tensor4D;
+    const gamma = tf.ones([1, 3]) as tf.Tensor2D;
+    expect(() => tf.tidy(() => groupNorm(x, gamma, gamma, ctx))).toThrow(/scale\/shift \[1 or B, C\]; got x \[1,2,2,2\], scale \[1,3\]/);
     tf.dispose([x, gamma]);
     disposeLayerContext(ctx);
   });

@@ -4,6 +4,10 @@
  * disposes its inputs: the network function that calls them runs inside one tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { GROUP_NORM_KERNEL, hasGroupNormKernel, registerGroupNormKernels, type GroupNormAttrs } from './groupNormKernel';
+
+// The fused GroupNorm kernel is registered once, when the layers are first imported.
+registerGroupNormKernels();
 
 /** A convolution: filter HWIO [kh, kw, in, out] (converted from PyTorch OIHW at load), bias [out]. */
 export interface ConvWeights {
@@ -17,7 +21,7 @@ export interface DenseWeights {
   bias: tf.Tensor1D;
 }
 
-/** GroupNorm affine parameters stored as [groups, channels / groups] so they broadcast over grouped maps. */
+/** GroupNorm affine parameters as rows [1, C] (broadcast over the batch). */
 export interface GroupNormWeights {
   gamma: tf.Tensor2D;
   beta: tf.Tensor2D;
@@ -92,8 +96,26 @@ export function silu<T extends tf.Tensor>(x: T): T {
 }
 
 /**
- * GroupNorm over an NHWC map with a per-channel affine that may differ per sample:
- * y = (x - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per sample and group (biased variance).
+ * GroupNorm over an NHWC map with a per-channel affine that may differ per sample, optionally followed by
+ * SiLU: y = (x - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per sample and group over all pixels
+ * (biased variance, eps 1e-5, as PyTorch's nn.GroupNorm). Runs the fused kernel (groupNormKernel.ts) where
+ * the active backend has one, else the composite below.
+ * @param x [B, H, W, C], C divisible by ctx.groups
+ * @param gamma [1, C] (a plain GroupNorm) or [B, C] (per-sample modulated scale)
+ * @param beta same shape as gamma
+ * @returns [B, H, W, C]
+ */
+export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor2D, beta: tf.Tensor2D, ctx: LayerContext, activation: 'linear' | 'silu' = 'linear'): tf.Tensor4D {
+  if (hasGroupNormKernel()) {
+    const attrs: GroupNormAttrs = { groups: ctx.groups, epsilon: GROUP_NORM_EPSILON, silu: activation === 'silu' };
+    return tf.engine().runKernel(GROUP_NORM_KERNEL, { x, scale: gamma, shift: beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
+  const y = groupNormComposite(x, gamma, beta, ctx);
+  return activation === 'silu' ? silu(y) : y;
+}
+
+/**
+ * GroupNorm from tfjs ops, for backends without the fused kernel (and as its test reference).
  *
  * Why the shape of this code: NHWC group statistics reduce over non-innermost axes, which tfjs backends
  * implement with a transpose of the whole map before the reduction. A matrix product with a constant
@@ -102,12 +124,8 @@ export function silu<T extends tf.Tensor>(x: T): T {
  * squared differences (two passes), not E[x^2] - E[x]^2, to stay accurate when |mean| >> std. Finally the
  * whole normalisation and affine are folded into one per-channel scale and shift, so the full-size map sees
  * only one multiply and one add after the statistics.
- * @param x [B, H, W, C], C divisible by ctx.groups
- * @param gamma [G, C/G] (a plain GroupNorm) or [B, 1, G, C/G] (per-sample modulated scale)
- * @param beta same shape as gamma
- * @returns [B, H, W, C]
  */
-export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, ctx: LayerContext): tf.Tensor4D {
+export function groupNormComposite(x: tf.Tensor4D, gamma: tf.Tensor2D, beta: tf.Tensor2D, ctx: LayerContext): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const groups = ctx.groups;
   const groupSize = c / groups;
@@ -122,8 +140,9 @@ export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, ctx
   const channelVariance = tf.matMul(meanRow, tf.reshape(squares, [b, tokens, c]));
   const groupVariance = tf.mean(tf.reshape(channelVariance, [b, 1, groups, groupSize]), 3, true);
   const invStd = tf.rsqrt(tf.add(groupVariance, ctx.epsilon));
-  const scale = tf.mul(invStd, gamma); // [B, 1, G, C/G]
-  const shift = tf.sub(beta, tf.mul(groupMean, scale));
+  const affineShape = [gamma.shape[0], 1, groups, groupSize];
+  const scale = tf.mul(invStd, tf.reshape(gamma, affineShape)); // [B, 1, G, C/G]
+  const shift = tf.sub(tf.reshape(beta, affineShape), tf.mul(groupMean, scale));
   return tf.reshape(tf.add(tf.mul(grouped, scale), shift), [b, h, w, c]);
 }
 

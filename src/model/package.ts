@@ -62,9 +62,17 @@ export function fileMapPackageFiles(map: ReadonlyMap<string, Blob | ArrayBuffer 
   };
 }
 
+/** Progress of a package load, in weight bytes. */
+export interface LoadProgress {
+  /** Weight bytes read so far. */
+  loadedBytes: number;
+  /** Weight bytes the manifest declares. */
+  totalBytes: number;
+}
+
 export interface LoadOptions {
-  /** Progress in weight bytes: called once before the shards are read and after each shard arrives. */
-  onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /** Called once before the shards are read and after each shard arrives. */
+  onProgress?: (progress: LoadProgress) => void;
   /** Aborts between stages (the signal's reason is thrown); nothing stays allocated. */
   signal?: AbortSignal;
 }
@@ -170,11 +178,20 @@ function decodeGroup(group: WeightGroup, index: number, shards: Uint8Array[], ou
   }
 }
 
+/** A package read and validated but not yet turned into tensors. */
+export interface PackageContents {
+  modelJson: ModelJson;
+  /** Every weight by official name, decoded to float32 in its PyTorch shape (C order). */
+  parameters: Map<string, Float32Array>;
+}
+
 /**
- * Reads, validates and builds a model package.
+ * Reads and validates a package without creating tensors: model.json (format, version, metadata, manifest),
+ * the weight names and shapes against the architecture (before any shard is read), shard sizes, byte
+ * lengths and finiteness of every value. Used by loadModelPackage and by tools that inspect or convert.
  * @throws ModelPackageError naming the weight, file or field at fault (or the signal's reason when aborted)
  */
-export async function loadModelPackage(files: PackageFiles, options: LoadOptions = {}): Promise<InfoDiffusionModel> {
+export async function readModelPackage(files: PackageFiles, options: LoadOptions = {}): Promise<PackageContents> {
   const { onProgress, signal } = options;
   signal?.throwIfAborted();
   const modelJson = parseModelJson(decodeModelJson(await readFile(files, 'model.json')));
@@ -189,24 +206,33 @@ export async function loadModelPackage(files: PackageFiles, options: LoadOptions
 
   const totalBytes = weightsManifest.reduce((sum, group) => sum + groupBytes(group), 0);
   let loadedBytes = 0;
-  onProgress?.(loadedBytes, totalBytes);
+  onProgress?.({ loadedBytes, totalBytes });
   signal?.throwIfAborted();
   const shardsByGroup = await Promise.all(weightsManifest.map((group) => Promise.all(group.paths.map(async (path) => {
     const bytes = await readFile(files, path);
     if (bytes.length > MAX_SHARD_BYTES) throw new ModelPackageError(`${path} is ${bytes.length} bytes, over the ${MAX_SHARD_BYTES}-byte shard limit`);
     loadedBytes += bytes.length;
-    onProgress?.(loadedBytes, totalBytes);
+    onProgress?.({ loadedBytes, totalBytes });
     return bytes;
   }))));
   signal?.throwIfAborted();
 
   const parameters = new Map<string, Float32Array>();
   weightsManifest.forEach((group, index) => decodeGroup(group, index, shardsByGroup[index], parameters));
-  signal?.throwIfAborted();
+  return { modelJson, parameters };
+}
+
+/**
+ * Reads, validates and builds a model package: all or nothing.
+ * @throws ModelPackageError naming the weight, file or field at fault (or the signal's reason when aborted)
+ */
+export async function loadModelPackage(files: PackageFiles, options: LoadOptions = {}): Promise<InfoDiffusionModel> {
+  const { modelJson, parameters } = await readModelPackage(files, options);
+  options.signal?.throwIfAborted();
   try {
-    return createInfoDiffusionModel(metadata, parameters);
+    return createInfoDiffusionModel(modelJson.metadata, parameters);
   } catch (error) {
-    throw new ModelPackageError(`cannot build model '${metadata.id}': ${errorMessage(error)}`, { cause: error });
+    throw new ModelPackageError(`cannot build model '${modelJson.metadata.id}': ${errorMessage(error)}`, { cause: error });
   }
 }
 

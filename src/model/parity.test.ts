@@ -20,12 +20,14 @@ const GOLDEN_DIR = join(ROOT, 'e2e/fixtures/golden');
 const REGENERATE = 'run `cd train && /usr/bin/python3 -m infodiff.fixture` to write them';
 const TOLERANCE = 1e-4;
 
+/** golden.json, as train/infodiff/fixture.py writes it. */
 interface GoldenIndex {
   /** Package folder relative to the repository root. */
-  model?: string;
-  ddimSteps?: number;
-  steps?: number;
-  eta?: number;
+  model: string;
+  ddimSteps: number;
+  /** The plan PyTorch used; ours must be the same. */
+  ddimTimesteps: number[];
+  eta: number;
 }
 
 function readGoldenIndex(): GoldenIndex {
@@ -77,7 +79,7 @@ describe('golden parity with PyTorch (fixture model)', () => {
     await tf.setBackend('cpu');
     index = readGoldenIndex();
     tensorsBefore = tf.memory().numTensors;
-    model = await loadModelPackage(fsPackageFiles(join(ROOT, index.model ?? 'public/models/fixture')));
+    model = await loadModelPackage(fsPackageFiles(join(ROOT, index.model)));
   });
 
   afterAll(() => {
@@ -102,23 +104,25 @@ describe('golden parity with PyTorch (fixture model)', () => {
     tf.dispose([xt, t, z, eps]);
   });
 
-  it('DDIM sampling (eta 0) matches', async () => {
-    const steps = index.ddimSteps ?? index.steps ?? 3;
+  it('uses the same DDIM plan as PyTorch', () => {
+    expect(Array.from(ddimTimesteps(model.schedule.timesteps, index.ddimSteps))).toEqual(index.ddimTimesteps);
+  });
+
+  it('DDIM sampling matches', async () => {
     const xNoise = tensor4d('ddim_xT.npy');
     const z = tensor2d('ddim_z.npy');
     const schedule = makeSchedule(model.schedule);
-    const x0 = await ddimSample(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, steps), xNoise, z, { eta: index.eta ?? 0 });
+    const x0 = await ddimSample(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, index.ddimSteps), xNoise, z, { eta: index.eta });
     expect(await relativeError(x0, 'ddim_x0.npy')).toBeLessThan(TOLERANCE);
     tf.dispose([xNoise, z, x0]);
   });
 
   it('DDIM inversion with z = Enc(x0) matches', async () => {
-    const steps = index.ddimSteps ?? index.steps ?? 3;
     const x0 = tensor4d('invert_x0.npy');
     const z = model.encode(x0);
     expect(await relativeError(z, 'invert_z.npy')).toBeLessThan(TOLERANCE);
     const schedule = makeSchedule(model.schedule);
-    const xNoise = await ddimInvert(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, steps), x0, z);
+    const xNoise = await ddimInvert(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, index.ddimSteps), x0, z);
     expect(await relativeError(xNoise, 'invert_xT.npy')).toBeLessThan(TOLERANCE);
     tf.dispose([x0, z, xNoise]);
   });

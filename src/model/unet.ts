@@ -5,7 +5,7 @@
  * residual block is a parameter because the two networks use different blocks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv3x3, groupNorm, silu, upsampleNearest2x, type ConvWeights, type GroupNormWeights, type LayerContext } from './layers';
+import { conv3x3, groupNorm, upsampleNearest2x, type ConvWeights, type GroupNormWeights, type LayerContext } from './layers';
 
 /** One trunk module with its runtime weights; R is the residual block's weight type. */
 export type TrunkModule<R> =
@@ -63,5 +63,5 @@ export function unetForward<R>(x: tf.Tensor4D, weights: UNetWeights<R>, resBlock
     }
   }
   if (skips.length !== 0) throw new Error(`unetForward: ${skips.length} skip(s) left unused (weights do not follow unetPlan)`);
-  return conv3x3(silu(groupNorm(h, weights.tailNorm.gamma, weights.tailNorm.beta, ctx)), weights.tailConv);
+  return conv3x3(groupNorm(h, weights.tailNorm.gamma, weights.tailNorm.beta, ctx, 'silu'), weights.tailConv);
 }

@@ -1,7 +1,7 @@
 /**
  * Turns PyTorch-layout parameters (state_dict names and shapes, float32 values) into the runtime weights of
  * the encoder and the denoiser, once, at load:
- * - convolutions OIHW -> HWIO, linear layers and 1x1 convs [out, in] -> [in, out], GroupNorm [C] -> [G, C/G];
+ * - convolutions OIHW -> HWIO, linear layers and 1x1 convs [out, in] -> [in, out], GroupNorm [C] -> [1, C];
  * - algebraically equivalent compositions that save dispatches on every network call (each documented
  *   where it is built): attention projections, the AdaGN modulations of every denoiser block packed into
  *   three matrices, and fc_mu composed into fc_a for `latentHead: 'mu'`.
@@ -80,10 +80,7 @@ export function oihwToHwio(data: Float32Array, shape: readonly number[]): Float3
 export class WeightConverter {
   readonly tensors: tf.Tensor[] = [];
 
-  constructor(
-    private readonly params: ParameterMap,
-    private readonly groups: number,
-  ) {}
+  constructor(private readonly params: ParameterMap) {}
 
   track<T extends tf.Tensor>(tensor: T): T {
     this.tensors.push(tensor);
@@ -124,10 +121,9 @@ export class WeightConverter {
   }
 
   norm(name: string, channels: number): GroupNormWeights {
-    const groupSize = channels / this.groups;
     return {
-      gamma: this.matrix(this.raw(`${name}.weight`, channels), this.groups, groupSize),
-      beta: this.matrix(this.raw(`${name}.bias`, channels), this.groups, groupSize),
+      gamma: this.matrix(this.raw(`${name}.weight`, channels), 1, channels),
+      beta: this.matrix(this.raw(`${name}.bias`, channels), 1, channels),
     };
   }
 
@@ -306,7 +302,7 @@ function composedLatentHead(converter: WeightConverter, tokens: number, latentDi
  * short array still fails here, with nothing left allocated.
  */
 export function buildNetworkWeights(arch: ArchitectureConfig, scheduleTimesteps: number, params: ParameterMap): NetworkWeights {
-  const converter = new WeightConverter(params, arch.groupNormGroups);
+  const converter = new WeightConverter(params);
   try {
     const plan = unetPlan(arch);
     const ch = plan.baseChannels;

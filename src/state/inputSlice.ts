@@ -11,7 +11,7 @@ import type { NoiseOrigin } from '../app/shareState';
 import type { FloatImageBatch } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
-import { frameFromBatch, renderKey } from './renderSlice';
+import { frameFromBatch, framePatch, renderKey } from './renderSlice';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
 
@@ -39,8 +39,8 @@ export interface InputSlice {
   reconstruction: Frame | null;
 
   /** A file from the file input, drag and drop, or the clipboard. */
-  useImageFile(file: Blob, name?: string): Promise<void>;
-  useGalleryItem(index: number, options?: IngestOptions): Promise<void>;
+  openImageFile(file: Blob, name?: string): Promise<void>;
+  openGalleryItem(index: number, options?: IngestOptions): Promise<void>;
   ingestImage(bytes: ArrayBuffer, mimeType: string, name: string, origin: SourceImage['origin'], options?: IngestOptions): Promise<void>;
   /** Shows a stored session's source image again (after a reload) and re-renders its reconstruction. */
   restoreSource(origin: NoiseOrigin): Promise<void>;
@@ -93,7 +93,7 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
     return {
       ...initialInputState,
 
-      async useImageFile(file, name) {
+      async openImageFile(file, name) {
         const fileName = name ?? ((file as File).name || 'pasted image');
         let bytes: ArrayBuffer;
         try {
@@ -106,7 +106,7 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
         await get().ingestImage(bytes, file.type, fileName, { kind: 'upload', id });
       },
 
-      async useGalleryItem(index, options) {
+      async openGalleryItem(index, options) {
         const metadata = get().model?.metadata;
         const item = metadata?.gallery[index];
         if (!metadata || !item) {
@@ -157,8 +157,16 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
           const z = options.zOverride ?? zEncoded;
           const noise = { id: `${origin.kind}:${origin.kind === 'upload' ? origin.id : origin.index}:s${steps}`, origin, xNoise: inverted.xNoise.data };
           const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
-          set({ reconstruction, z, zReference: zEncoded, referenceKind: 'encoded', locked, noise, inputStatus: { kind: 'done' } });
-          if (!options.zOverride) get().presentFrame(reconstruction, renderKey(z, noise.id, steps), steps);
+          set({
+            reconstruction,
+            z,
+            zReference: zEncoded,
+            referenceKind: 'encoded',
+            locked,
+            noise,
+            inputStatus: { kind: 'done' },
+            ...(options.zOverride ? {} : framePatch(get(), reconstruction, renderKey(z, noise.id), steps)),
+          });
         } catch (error) {
           if (isAbortError(error)) return;
           if (jobs.isCurrent('input', signal)) set({ inputStatus: { kind: 'error', message: describeError(error) } });

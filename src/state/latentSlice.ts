@@ -93,7 +93,7 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       if (share.steps) set({ steps: share.steps, previewSteps: Math.min(get().previewSteps, share.steps) });
       const noise = share.noise;
       if (noise?.kind === 'gallery') {
-        await get().useGalleryItem(noise.index, { zOverride: z });
+        await get().openGalleryItem(noise.index, { zOverride: z });
         return;
       }
       if (noise?.kind === 'upload') {
@@ -146,7 +146,8 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       },
 
       clearModelState() {
-        set({ ...initialLatentState, steps: get().steps });
+        const steps = get().steps;
+        set({ ...initialLatentState, steps, previewSteps: Math.min(DEFAULT_PREVIEW_STEPS, steps) });
         get().clearInput();
         get().clearRender();
         get().clearTools();

@@ -17,7 +17,7 @@ export interface LibrarySlice {
   loadLibrary(): Promise<void>;
   saveCurrentLatent(name?: string): Promise<void>;
   deleteSavedLatent(id: string): Promise<void>;
-  useSavedLatent(id: string): void;
+  restoreSavedLatent(id: string): void;
   /** The (z, x_T) pair a saved latent holds, as a snapshot renders take. */
   snapshotOfSaved(saved: SavedLatent): LatentSnapshot | null;
 }
@@ -74,7 +74,7 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
       await storage?.deleteLatent(id).catch((error: unknown) => get().addNotice('error', `The latent could not be deleted from storage: ${describeError(error)}`));
     },
 
-    useSavedLatent(id) {
+    restoreSavedLatent(id) {
       const saved = get().savedLatents.find((l) => l.id === id);
       const snapshot = saved ? get().snapshotOfSaved(saved) : null;
       if (snapshot) get().applySnapshot(snapshot, 'saved');

@@ -35,7 +35,7 @@ export function wantedRender(state: ExplorerState): RenderJob | null {
   if (state.z.length !== metadata.architecture.latentDim) return null;
   const quality: RenderQuality = state.adjusting ? 'preview' : 'full';
   const steps = quality === 'preview' ? Math.min(state.previewSteps, state.steps) : state.steps;
-  return { key: renderKey(state.z, state.noise.id, steps), z: state.z, xNoise: state.noise.xNoise, steps, quality, metadata };
+  return { key: renderKey(state.z, state.noise.id), z: state.z, xNoise: state.noise.xNoise, steps, quality, metadata };
 }
 
 /** Starts the loop; returns the function that stops it (and abandons the render in flight). */
@@ -84,7 +84,8 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
           const shownAt = now();
           const latencyMs = shownAt - (dirtySince ?? startedAt);
           // Changes made after this render started are not in it: the next frame's latency counts from its start.
-          dirtySince = wantedRender(store.getState())?.key === job.key ? null : startedAt;
+          const wanted = wantedRender(store.getState());
+          dirtySince = !wanted || covers(job.key, job.steps, wanted) ? null : startedAt;
           store.getState().presentFrame(frameFromBatch(result.images, job.metadata, 0), job.key, job.steps, {
             quality: job.quality,
             latencyMs,
@@ -110,10 +111,19 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
     inFlight = null;
   }
 
+  /**
+   * Whether a render with `key` and `steps` already gives what `job` wants: the same steps, or, for a preview,
+   * at least as many (pressing a slider does not re-render the full-quality frame on screen at lower quality).
+   */
+  function covers(key: string | undefined, steps: number | undefined, job: RenderJob): boolean {
+    if (key !== job.key || steps === undefined) return false;
+    return job.quality === 'preview' ? steps >= job.steps : steps === job.steps;
+  }
+
   function update(state: ExplorerState): void {
     const job = wantedRender(state);
     if (!job) return;
-    if (job.key === state.frame?.key) {
+    if (covers(state.frame?.key, state.frame?.steps, job)) {
       if (inFlight) {
         abandon();
         state.setRenderStatus({ kind: 'idle' });
@@ -121,7 +131,7 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
       dirtySince = null;
       return;
     }
-    if (job.key === inFlight?.key) return;
+    if (inFlight && covers(inFlight.key, inFlight.steps, job)) return;
     // A failed render is not retried by itself; the next change of z tries again.
     dirtySince ??= now();
     if (!inFlight || inFlight.quality === 'full' || job.quality === 'full') start(job);

@@ -43,9 +43,29 @@ export interface RenderSlice {
   clearRender(): void;
 }
 
-/** Identifies what a render shows: same key, same image. */
-export function renderKey(z: readonly number[], noiseId: string, steps: number): string {
-  return `${noiseId}|${steps}|${z.join(',')}`;
+/** Identifies what a render shows, up to its step count: same key and steps, same image. */
+export function renderKey(z: readonly number[], noiseId: string): string {
+  return `${noiseId}|${z.join(',')}`;
+}
+
+/**
+ * The state change that puts a frame on screen. Exported so an action that also changes z can show the
+ * matching frame in the same update, and the render loop never sees z without its frame.
+ */
+export function framePatch(
+  state: Pick<RenderSlice, 'renderCount'>,
+  frame: Frame,
+  key: string,
+  steps: number,
+  timing?: { quality: RenderQuality; latencyMs: number; fps: number | null },
+): Partial<RenderSlice> {
+  const renderId = state.renderCount + 1;
+  return {
+    renderCount: renderId,
+    frame: { ...frame, key, renderId, steps, quality: timing?.quality ?? 'full', latencyMs: timing?.latencyMs ?? null },
+    renderStatus: { kind: 'idle' },
+    ...(timing ? { fps: timing.fps } : {}),
+  };
 }
 
 /**
@@ -72,13 +92,7 @@ export function createRenderSlice(): StateCreator<ExplorerState, [], [], RenderS
     renderCount: 0,
 
     presentFrame(frame, key, steps, timing) {
-      const renderId = get().renderCount + 1;
-      set({
-        renderCount: renderId,
-        frame: { ...frame, key, renderId, steps, quality: timing?.quality ?? 'full', latencyMs: timing?.latencyMs ?? null },
-        renderStatus: { kind: 'idle' },
-        ...(timing ? { fps: timing.fps } : {}),
-      });
+      set(framePatch(get(), frame, key, steps, timing));
     },
 
     setRenderStatus(renderStatus) {

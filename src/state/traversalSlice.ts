@@ -34,7 +34,7 @@ export interface TraversalSlice {
   renderTraversal(): Promise<void>;
   cancelTraversal(): void;
   /** Makes cell (dim, index) of the last traversal the current z. */
-  useTraversalCell(dim: number, index: number): void;
+  pickTraversalCell(dim: number, index: number): void;
 }
 
 export const initialTraversalState = { traversal: { rows: [], base: null, status: IDLE } } satisfies Partial<TraversalSlice>;
@@ -106,7 +106,7 @@ export function createTraversalSlice({ deps, jobs }: SliceContext): StateCreator
       if (traversal.status.kind === 'running') set({ traversal: { ...traversal, status: IDLE } });
     },
 
-    useTraversalCell(dim, index) {
+    pickTraversalCell(dim, index) {
       const { rows, base } = get().traversal;
       const row = rows.find((r) => r.dim === dim);
       if (!row || !base || index >= row.values.length) return;

@@ -265,14 +265,34 @@ def _parse_json_value(path: str, raw: str) -> Any:
         raise ConfigError(f"--{path} expects a JSON value, got {raw!r}") from None
 
 
+def _join_separated_values(args: Sequence[str], types: Dict[str, type]) -> List[str]:
+    """Rewrites ``--key value`` as ``--key=value`` (booleans take a following true/false only)."""
+    joined: List[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        following = args[i + 1] if i + 1 < len(args) else None
+        key = arg[2:]
+        if arg.startswith("--") and "=" not in arg and following is not None and not following.startswith("--"):
+            is_bool = types.get(key) is bool
+            if not is_bool or following.lower() in ("true", "false", "1", "0", "yes", "no"):
+                joined.append(f"{arg}={following}")
+                i += 2
+                continue
+        joined.append(arg)
+        i += 1
+    return joined
+
+
 def apply_overrides(cfg: TrainConfig, args: Sequence[str]) -> TrainConfig:
-    """Applies ``--key=value`` (and bare ``--flag`` for booleans) to a config; unknown keys are refused.
+    """Applies ``--key=value`` or ``--key value`` (bare ``--flag`` for booleans) to a config; unknown keys and
+    values of the wrong type are refused.
 
     Nested architecture and schedule fields use a dot: ``--architecture.latentDim=16``.
     """
     types = _field_types()
     values = dataclasses.asdict(cfg)
-    for arg in args:
+    for arg in _join_separated_values(args, types):
         if not arg.startswith("--"):
             raise ConfigError(f"expected --key=value, got {arg!r}")
         key, has_value, raw = arg[2:].partition("=")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import gzip
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ class ImageDataset:
     factors: Optional[np.ndarray]  # int64 [N, K] generative-factor value indices (shapes), or None
     factor_names: Optional[List[str]]  # K factor names
     light_on_dark: bool  # light objects on a dark background (FashionMNIST)
+    factor_value_names: Dict[str, List[str]] = field(default_factory=dict)  # names of categorical factors' values
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -65,7 +66,11 @@ class ImageDataset:
         if self.labels is not None and self.label_names is not None:
             return self.label_names[int(self.labels[index])]
         if self.factors is not None and self.factor_names is not None:
-            return ", ".join(f"{n} {int(v)}" for n, v in zip(self.factor_names, self.factors[index]))
+            named = [self.factor_value_names[n][int(v)] for n, v in zip(self.factor_names, self.factors[index])
+                     if n in self.factor_value_names]
+            ordinal = [f"{n} {int(v)}" for n, v in zip(self.factor_names, self.factors[index])
+                       if n not in self.factor_value_names]
+            return "; ".join(named + [", ".join(ordinal)]) if named else ", ".join(ordinal)
         return f"image {index}"
 
 
@@ -130,7 +135,7 @@ def load_shapes(split: str = "train", image_size: int = 32, size: int = 0, seed:
     return ImageDataset(
         name="shapes", images=torch.from_numpy(images), labels=None, label_names=None,
         factors=np.asarray(rendered.factors, dtype=np.int64), factor_names=list(shapes.FACTOR_NAMES),
-        light_on_dark=False)
+        light_on_dark=False, factor_value_names={"shape": list(shapes.SHAPE_NAMES)})
 
 
 def _centre_crop_resize(image: Image.Image, size: int) -> Image.Image:
@@ -199,18 +204,22 @@ def load_dataset(dataset: str, data_dir: str, image_size: int, channels: int, sp
 
 
 def balanced_indices(dataset: ImageDataset, count: int, seed: int = 0) -> List[int]:
-    """``count`` distinct row indices spread evenly over the classes (round robin, classes in index order;
-    each class's rows shuffled with ``seed``); without labels, the first ``count`` rows of a seeded shuffle."""
+    """``count`` distinct row indices spread evenly over the classes (or, without labels, over the values of
+    the first categorical factor such as the shapes' object shape): round robin over the groups in index order,
+    each group's rows shuffled with ``seed``. With neither, the first ``count`` rows of a seeded shuffle."""
     rng = np.random.default_rng(seed)
-    if dataset.labels is None:
+    groups = dataset.labels
+    if groups is None and dataset.factors is not None and dataset.factor_names is not None:
+        categorical = [k for k, name in enumerate(dataset.factor_names) if name in dataset.factor_value_names]
+        groups = dataset.factors[:, categorical[0]] if categorical else None
+    if groups is None:
         return [int(i) for i in rng.permutation(len(dataset))[:count]]
-    per_class = {c: list(rng.permutation(np.flatnonzero(dataset.labels == c)))
-                 for c in np.unique(dataset.labels)}
+    per_group = {g: list(rng.permutation(np.flatnonzero(groups == g))) for g in np.unique(groups)}
     chosen: List[int] = []
     while len(chosen) < min(count, len(dataset)):
-        for c in sorted(per_class):
-            if per_class[c] and len(chosen) < count:
-                chosen.append(int(per_class[c].pop(0)))
+        for g in sorted(per_group):
+            if per_group[g] and len(chosen) < count:
+                chosen.append(int(per_group[g].pop(0)))
     return chosen
 
 

@@ -397,6 +397,9 @@ class InfoDiff(nn.Module):
         encoded = self.encoder(x0)
         if latent_noise is None:
             z = encoded.a
+            # mu and log_var take no part in this loss; detached, DDP's unused-parameter search sees that
+            # fc_mu/fc_var get no gradient this step instead of waiting for one.
+            encoded = EncoderOutput(encoded.a, encoded.mu.detach(), encoded.log_var.detach())
         else:
             z = encoded.mu + latent_noise * torch.exp(0.5 * encoded.log_var)
         return TrainingForward(self.backbone(xt, t, z), z, encoded)

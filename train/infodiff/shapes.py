@@ -454,7 +454,8 @@ def _demo_factors(seed: int) -> np.ndarray:
         base = np.array([rng.integers(s) for s in FACTOR_SIZES])
         for k in range(10):
             f = base.copy()
-            f[i] = round(k * (size - 1) / 9) if size > 10 else k % size
+            # Ordered factors sweep their range left to right; the four shapes cycle.
+            f[i] = k % size if FACTOR_NAMES[i] == 'shape' else round(k * (size - 1) / 9)
             rows.append(f)
     rows.extend(np.array([rng.integers(s) for s in FACTOR_SIZES]) for _ in range(20))
     return np.array(rows, dtype=np.int64)

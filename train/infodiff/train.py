@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .config import ConfigError, TrainConfig, config_from_args, config_from_dict, config_to_dict
-from .data import DataError, load_dataset, global_batch_indices
+from .data import DataError, global_batch_indices, load_dataset, to_model_space
 from .diffusion import make_schedule
 from .model import build_model, count_parameters
 from .objective import InfoDiffusionObjective, LossTerms, ObjectiveConfig
@@ -88,7 +88,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     # ------------------------------------------------------------------ resume: the checkpoint's model wins
     checkpoint: Optional[Dict[str, Any]] = None
     if cfg.resume and checkpoint_path.is_file():
-        checkpoint = torch.load(checkpoint_path, map_location="cpu")
+        checkpoint = read_checkpoint(checkpoint_path)
         if checkpoint.get("version") != CHECKPOINT_VERSION:
             raise ConfigError(f"{checkpoint_path} has checkpoint version {checkpoint.get('version')!r}, "
                               f"this code reads {CHECKPOINT_VERSION}")
@@ -115,6 +115,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     eval_set = load_dataset(cfg.dataset, cfg.data_dir, cfg.image_size, arch["imageChannels"], "test",
                             cfg.eval_images, cfg.seed)
     eval_images = eval_set.images[:cfg.eval_images]
+    if use_cuda:
+        # uint8 images are small (61 MB for FashionMNIST); on the GPU a batch is a gather without a host copy.
+        train_set.images = train_set.images.to(device)
     batches_per_epoch = len(train_set) // cfg.batch_size
     log(f"data: {train_set.name}, {len(train_set)} training images {tuple(train_set.images.shape[1:])}, "
         f"{batches_per_epoch} batches of {cfg.batch_size} per epoch; {len(eval_images)} held-out images for eval")
@@ -156,8 +159,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             torch.manual_seed(cfg.seed * 7919 + rank + step)
         del checkpoint  # the state dicts are copied into the modules; free the CPU copies
     counts = count_parameters(raw_model)
-    hardware = (f"{torch.cuda.get_device_name(device)} x{world}" if use_cuda
-                else f"CPU: {torch.get_num_threads()} threads x{world} (torch {torch.__version__})")
+    ranks = f" x {world} ranks" if world > 1 else ""
+    hardware = (f"{torch.cuda.get_device_name(device)}{ranks} (torch {torch.__version__})" if use_cuda
+                else f"CPU, {torch.get_num_threads()} thread(s){ranks} (torch {torch.__version__})")
     log(f"model: {counts['total']:,} parameters ({counts['frozen']:,} frozen); {hardware}")
     model = raw_model
     if distributed:
@@ -191,7 +195,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         sums = np.zeros(5)
         chunks = 0
         for start in range(0, len(eval_images), cfg.batch_size):
-            x0 = eval_images[start:start + cfg.batch_size].to(device).float() / 127.5 - 1
+            x0 = to_model_space(eval_images[start:start + cfg.batch_size].to(device))
             terms = objective(net, x0, generator, progress=step / cfg.steps)
             sums += np.array([float(v) for v in terms])  # host sync, once per chunk
             chunks += 1
@@ -361,10 +365,16 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+def read_checkpoint(path: str | Path) -> Dict[str, Any]:
+    """A training checkpoint as a dict of CPU tensors and plain data. weights_only=False because the file holds
+    numpy and Python RNG states, which torch >= 2.6 refuses by default; only open checkpoints you wrote."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def load_checkpoint_model(path: str | Path, use_ema: bool = True, device: str = "cpu"):
     """(InfoDiff in eval mode, TrainConfig, checkpoint dict) from a training checkpoint; EMA weights by default
     (the raw weights when the run kept no EMA)."""
-    checkpoint = torch.load(path, map_location="cpu")
+    checkpoint = read_checkpoint(path)
     cfg = config_from_dict(checkpoint["config"])
     schedule = make_schedule(cfg.schedule)
     model = build_model(cfg.architecture, schedule.timesteps)

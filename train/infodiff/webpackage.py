@@ -213,6 +213,31 @@ def check_weight_names(weights: Mapping[str, Tuple[int, ...]], architecture: Dic
         raise WebPackageError("; ".join(problems))
 
 
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def format_json(value: Any, depth: int = 0) -> str:
+    """JSON with one line per object field, but arrays of numbers and small flat objects (weight specs,
+    gallery items) kept on one line: model.json stays readable and diffable instead of one number per line."""
+    pad, inner = " " * depth, " " * (depth + 1)
+    if isinstance(value, dict):
+        flat = all(_is_scalar(v) or (isinstance(v, (list, dict)) and all(_is_scalar(x) for x in (
+            v.values() if isinstance(v, dict) else v))) for v in value.values())
+        if flat and depth > 0 and len(value) <= 6 and not any(isinstance(v, list) and len(v) > 8 for v in value.values()):
+            return json.dumps(value)
+        if not value:
+            return "{}"
+        fields = [f"{inner}{json.dumps(k)}: {format_json(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(fields) + "\n" + pad + "}"
+    if isinstance(value, list):
+        if all(_is_scalar(v) for v in value):
+            return json.dumps(value)
+        items = [inner + format_json(v, depth + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    return json.dumps(value)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -272,7 +297,7 @@ def write_web_package(out_dir: str | Path, weights: Mapping[str, np.ndarray], me
         "weightsManifest": [{"paths": paths, "weights": specs}],
         "metadata": meta,
     }
-    _atomic_write(manifest_path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
+    _atomic_write(manifest_path, (format_json(document) + "\n").encode("utf-8"))
     return manifest_path
 
 

@@ -1,0 +1,201 @@
+/**
+ * Page objects for the explorer, handed to each test as fixtures (tldraw's e2e style): locators by role and
+ * label, user-level verbs, and the typed `window.__explorerTest` bridge for engine facts. Tests run against the
+ * tiny fixture model on WebGPU (SwiftShader here) with two DDIM steps.
+ */
+import { test as base, expect, type Locator, type Page } from '@playwright/test';
+import { fileURLToPath } from 'node:url';
+import type { ExplorerTestApi } from '../../src/app/testBridge';
+import type { EngineStats } from '../../src/engine/protocol';
+
+export { expect };
+
+/** The app with the fixture model, forced onto WebGPU, with few steps so SwiftShader keeps up. */
+export const FIXTURE_URL = '?model=fixture&backend=webgpu&steps=2';
+
+export function imagePath(name: string): string {
+  return fileURLToPath(new URL(`./images/${name}`, import.meta.url));
+}
+
+/** The explorer page: loading, the model picker, the bridge. */
+export class Explorer {
+  readonly modelSelect: Locator;
+  readonly backendBadge: Locator;
+
+  constructor(readonly page: Page) {
+    this.modelSelect = page.getByLabel('Model', { exact: true });
+    this.backendBadge = page.getByLabel(/^Backend:/);
+  }
+
+  /** Opens the app and waits for the first generated frame. */
+  async open(query = FIXTURE_URL): Promise<void> {
+    await this.page.goto(query);
+    await this.page.addStyleTag({ content: '*, *::before, *::after { transition: none !important; animation: none !important; }' }).catch(() => undefined);
+    await this.waitForRender(0);
+  }
+
+  /** Waits until a frame newer than `afterRenderId` is on screen; returns its id. */
+  async waitForRender(afterRenderId: number): Promise<number> {
+    const image = this.page.getByRole('img', { name: 'Generated image' });
+    await expect(image).toHaveAttribute('data-render-id', /\d+/);
+    await expect.poll(async () => Number(await image.getAttribute('data-render-id'))).toBeGreaterThan(afterRenderId);
+    return Number(await image.getAttribute('data-render-id'));
+  }
+
+  /** Waits until the latest frame is full quality and nothing is rendering. */
+  async waitForSettled(): Promise<number> {
+    await expect(this.page.getByRole('img', { name: 'Generated image' })).toHaveAttribute('data-quality', 'full');
+    await expect(this.page.getByRole('status').filter({ hasText: /^Ready$/ })).toBeVisible();
+    return this.bridge('lastRenderId');
+  }
+
+  /** Calls a method of the app's test bridge in the page. */
+  async bridge<K extends 'lastRenderId' | 'frameChecksum' | 'modelId'>(method: K): Promise<ReturnType<ExplorerTestApi[K]>> {
+    return this.page.evaluate((name) => window.__explorerTest![name]() as never, method);
+  }
+
+  async z(): Promise<number[]> {
+    return this.page.evaluate(() => window.__explorerTest!.z());
+  }
+
+  async engineStats(): Promise<EngineStats> {
+    return this.page.evaluate(() => window.__explorerTest!.engineStats());
+  }
+
+  async backend() {
+    return this.page.evaluate(() => window.__explorerTest!.backend());
+  }
+
+  async screenshot(name: string): Promise<void> {
+    await this.page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
+    await test.info().attach(name, { path: test.info().outputPath(`${name}.png`), contentType: 'image/png' });
+  }
+}
+
+/** "Your image": upload, drop, paste, gallery, and what comes back. */
+export class InputPanel {
+  readonly upload: Locator;
+  readonly region: Locator;
+  readonly error: Locator;
+  readonly notes: Locator;
+  readonly modelInput: Locator;
+  readonly reconstruction: Locator;
+
+  constructor(readonly page: Page) {
+    this.region = page.getByRole('region', { name: 'Your image' });
+    this.upload = page.getByLabel('Upload image');
+    this.error = this.region.getByRole('alert');
+    this.notes = this.region.getByRole('list', { name: 'Preprocessing notes' });
+    this.modelInput = this.region.getByRole('img', { name: 'What the model sees' });
+    this.reconstruction = this.region.getByRole('img', { name: 'Reconstruction' });
+  }
+
+  async uploadImage(name: string): Promise<void> {
+    await this.upload.setInputFiles(imagePath(name));
+  }
+
+  /** Waits until the image is encoded, inverted and reconstructed. */
+  async waitForEncoded(): Promise<void> {
+    await expect(this.region.getByRole('status')).toHaveCount(0);
+    await expect(this.error).toHaveCount(0);
+    await expect(this.reconstruction).not.toHaveAttribute('data-empty', 'true');
+  }
+
+  /** Drops a file on the drop zone the way a browser does: a drop event carrying a DataTransfer. */
+  async dropImage(name: string, mimeType: string, bytes: Buffer): Promise<void> {
+    const dataTransfer = await this.page.evaluateHandle(
+      ({ fileName, type, data }) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(data)], fileName, { type }));
+        return transfer;
+      },
+      { fileName: name, type: mimeType, data: [...bytes] },
+    );
+    await this.page.getByTestId('input.dropzone').dispatchEvent('drop', { dataTransfer });
+  }
+
+  /** Pastes a file as the clipboard would deliver it. */
+  async pasteImage(mimeType: string, bytes: Buffer): Promise<void> {
+    await this.page.evaluate(
+      ({ type, data }) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(data)], 'image.png', { type }));
+        window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true }));
+      },
+      { type: mimeType, data: [...bytes] },
+    );
+  }
+
+  galleryItem(index: number): Locator {
+    return this.region.getByRole('button', { name: new RegExp(`^Gallery image ${index + 1}:`) });
+  }
+}
+
+/** The latent sliders and their actions. */
+export class LatentPanel {
+  readonly region: Locator;
+
+  constructor(readonly page: Page) {
+    this.region = page.getByRole('region', { name: 'Latent z' });
+  }
+
+  /** Slider of dimension k, counted from 1 as the UI names them. */
+  slider(k: number): Locator {
+    return this.page.getByRole('slider', { name: `Latent dimension ${k}`, exact: true });
+  }
+
+  lock(k: number): Locator {
+    return this.region.getByRole('button', { name: `Lock dimension ${k}`, exact: true });
+  }
+
+  reset(k: number): Locator {
+    return this.region.getByRole('button', { name: `Reset dimension ${k}`, exact: true });
+  }
+
+  /**
+   * Drags slider k with the mouse from its left quarter to its right quarter and back, for `durationMs`, in
+   * small moves (one every animation frame or so), then releases.
+   */
+  async dragSlider(k: number, durationMs: number): Promise<void> {
+    const box = await this.slider(k).boundingBox();
+    if (!box) throw new Error(`slider ${k} is not visible`);
+    const y = box.y + box.height / 2;
+    const left = box.x + box.width * 0.2;
+    const right = box.x + box.width * 0.8;
+    await this.page.mouse.move(left, y);
+    await this.page.mouse.down();
+    const started = Date.now();
+    let t = 0;
+    while (Date.now() - started < durationMs) {
+      t += 1;
+      const phase = (t % 40) / 40;
+      const x = left + (right - left) * (phase < 0.5 ? phase * 2 : 2 - phase * 2);
+      await this.page.mouse.move(x, y, { steps: 2 });
+    }
+    await this.page.mouse.up();
+  }
+}
+
+/** The tool tabs below the explorer. */
+export class Tools {
+  constructor(readonly page: Page) {}
+
+  async open(name: string): Promise<Locator> {
+    await this.page.getByRole('tab', { name }).click();
+    return this.page.getByRole('tabpanel', { name });
+  }
+}
+
+interface Fixtures {
+  explorer: Explorer;
+  inputPanel: InputPanel;
+  latentPanel: LatentPanel;
+  tools: Tools;
+}
+
+export const test = base.extend<Fixtures>({
+  explorer: async ({ page }, use) => use(new Explorer(page)),
+  inputPanel: async ({ page }, use) => use(new InputPanel(page)),
+  latentPanel: async ({ page }, use) => use(new LatentPanel(page)),
+  tools: async ({ page }, use) => use(new Tools(page)),
+});

@@ -1,0 +1,74 @@
+/**
+ * Images in: upload, drag and drop, paste and the gallery, each encoded to z and inverted to x_T, with what the
+ * model sees and the reconstruction beside it; and every awkward file refused or handled with a clear message
+ * while the app stays usable.
+ */
+import { readFileSync } from 'node:fs';
+import { expect, imagePath, test } from './fixtures';
+
+const FIXTURE_GALLERY: { label: string }[] = JSON.parse(readFileSync(new URL('../../public/models/fixture/model.json', import.meta.url), 'utf-8')).metadata.gallery;
+
+test.describe('images in', () => {
+  test('an upload is cropped, inverted, encoded and reconstructed, and becomes the current image', async ({ explorer, inputPanel, page }) => {
+    await explorer.open();
+    const zBefore = await explorer.z();
+    const renderBefore = await explorer.bridge('lastRenderId');
+
+    await inputPanel.uploadImage('boot-on-white.png');
+    await inputPanel.waitForEncoded();
+    await expect(inputPanel.region.getByRole('img', { name: 'Original: boot-on-white.png' })).toBeVisible();
+    await expect(inputPanel.modelInput).toBeVisible();
+    await expect(inputPanel.notes).toContainText('Centre-cropped from 96 x 64 to a square.');
+    await expect(inputPanel.notes).toContainText('Dark-on-light image inverted');
+
+    // The encoded z is now current, and its reconstruction is the generated image.
+    await explorer.waitForRender(renderBefore);
+    expect(await explorer.z()).not.toEqual(zBefore);
+    await expect(page.getByRole('slider', { name: 'Latent dimension 1', exact: true })).toHaveValue(String((await explorer.z())[0]));
+    await explorer.screenshot('image-uploaded');
+  });
+
+  test('drag and drop, paste and the gallery all feed the encoder', async ({ explorer, inputPanel }) => {
+    await explorer.open();
+    const png = readFileSync(imagePath('boot-on-white.png'));
+
+    await inputPanel.dropImage('dropped-boot.png', 'image/png', png);
+    await inputPanel.waitForEncoded();
+    await expect(inputPanel.region.getByRole('img', { name: 'Original: dropped-boot.png' })).toBeVisible();
+
+    await inputPanel.pasteImage('image/jpeg', readFileSync(imagePath('boot-on-white.jpg')));
+    await inputPanel.waitForEncoded();
+    await expect(inputPanel.region.getByRole('img', { name: 'Original: pasted image' })).toBeVisible();
+
+    await inputPanel.galleryItem(1).click();
+    await inputPanel.waitForEncoded();
+    await expect(inputPanel.region.getByRole('img', { name: `Original: ${FIXTURE_GALLERY[1].label}` })).toBeVisible();
+    await expect(inputPanel.notes).toHaveCount(0); // gallery images are already at the model's size and polarity
+  });
+
+  test('awkward files get a clear message or a note, and the app keeps working', async ({ explorer, inputPanel }) => {
+    await explorer.open();
+
+    await inputPanel.uploadImage('notes.txt');
+    await expect(inputPanel.error).toHaveText('This file is not an image (text/plain): choose a PNG, JPEG, GIF, WebP or BMP file.');
+
+    await inputPanel.uploadImage('truncated.png');
+    await expect(inputPanel.error).toContainText('The browser could not decode this PNG file');
+
+    await inputPanel.uploadImage('huge-header.png');
+    await expect(inputPanel.error).toHaveText('The image is 20000 x 20000 pixels; images up to 64 megapixels are accepted.');
+
+    await inputPanel.uploadImage('animated-bar.gif');
+    await inputPanel.waitForEncoded();
+    await expect(inputPanel.notes).toContainText('Animated image: only its first frame is used.');
+
+    await inputPanel.uploadImage('transparent-disc.png');
+    await inputPanel.waitForEncoded();
+    await expect(inputPanel.notes).toContainText('Transparent areas were filled with a plain background.');
+
+    await inputPanel.uploadImage('tiny-3x3.png');
+    await inputPanel.waitForEncoded();
+    await expect(inputPanel.notes).toContainText('Small image (3 x 3)');
+    await explorer.screenshot('image-tiny');
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * The model picker: the bundled catalog with the fixture marked, loading with visible progress, the backend
+ * and the reason for it, and clear errors for anything malformed, after which the app still works.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from './fixtures';
+
+const FIXTURE_DIR = fileURLToPath(new URL('../../public/models/fixture/', import.meta.url));
+
+test.describe('model picker', () => {
+  test('loads the fixture on WebGPU, says which adapter and why, and lists it as a test fixture', async ({ explorer, page }) => {
+    await explorer.open();
+    await expect(explorer.modelSelect).toHaveValue('fixture');
+    await expect(explorer.modelSelect.getByRole('option', { name: /Fixture.*\(test fixture\)/ })).toHaveCount(1);
+
+    const backend = await explorer.backend();
+    expect(backend?.backend).toBe('webgpu');
+    expect(backend?.adapter?.architecture).toBe('swiftshader');
+    await expect(explorer.backendBadge).toContainText('WebGPU');
+    await explorer.backendBadge.click();
+    await expect(page.getByText(/Why:.*forced: backend 'webgpu' was requested/)).toBeVisible();
+    await explorer.screenshot('model-loaded');
+  });
+
+  test('refuses malformed packages with the loader’s words and stays usable', async ({ explorer, page }) => {
+    await explorer.open();
+    await page.getByRole('button', { name: 'Open a model…' }).click();
+
+    // A shard without its model.json.
+    await page.getByLabel('Model files').setInputFiles(`${FIXTURE_DIR}group1-shard1of1.bin`);
+    await expect(page.getByRole('alert')).toContainText('No model.json among the chosen files');
+
+    // A model.json whose manifest names a shard that is not there.
+    await page.getByRole('button', { name: 'Open a model…' }).click();
+    await page.getByLabel('Model files').setInputFiles([{ name: 'model.json', mimeType: 'application/json', buffer: readFileSync(`${FIXTURE_DIR}model.json`) }]);
+    await expect(page.getByRole('alert')).toContainText('could not be loaded');
+    await explorer.screenshot('model-malformed');
+
+    // A folder on another origin is refused before anything is fetched.
+    await page.getByRole('button', { name: 'Open a model…' }).click();
+    await page.getByLabel('Model URL').fill('https://example.com/models/x/');
+    await page.getByRole('button', { name: 'Open URL' }).click();
+    await expect(page.getByRole('alert')).toContainText('Only models served by this site can be opened by URL');
+
+    // The bundled model still loads and renders.
+    const before = await explorer.bridge('lastRenderId');
+    await explorer.modelSelect.selectOption('fixture');
+    await explorer.waitForRender(before);
+    await expect(page.getByRole('alert')).toHaveCount(0);
+  });
+
+  test('opens a model folder from disk, gallery included, and shows loading progress', async ({ explorer, page }) => {
+    await explorer.open();
+    await page.getByRole('button', { name: 'Open a model…' }).click();
+    const before = await explorer.bridge('lastRenderId');
+    await page.getByLabel('Model folder').setInputFiles(FIXTURE_DIR);
+    await expect(page.getByRole('status').filter({ hasText: /Reading weights|Compiling shaders|Loading/ }).first()).toBeVisible();
+    await explorer.waitForRender(before);
+    await expect(explorer.modelSelect).toContainText('(opened)');
+    await expect(page.getByRole('button', { name: /^Gallery image 1:/ })).toBeVisible();
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * Wires the explorer together in the browser: the engine worker, storage, image decoding, the store, and the
+ * subscriptions that run outside React (render loop, session storage, URL). main.tsx calls it once.
+ */
+import { EngineClient } from '../engine/client';
+import type { EngineEvent } from '../engine/protocol';
+import { connectRenderLoop } from '../state/renderLoop';
+import { connectSessionSync } from '../state/sessionSync';
+import { createExplorerStore, type ExplorerStore } from '../state/store';
+import type { ExplorerEngine } from '../state/types';
+import { prepareImage } from './imageInput';
+import { openExplorerDb } from './persistence';
+import { parseShareState } from './shareState';
+import { installTestBridge } from './testBridge';
+import { connectUrlSync } from './urlSync';
+
+async function fetchSameOrigin(url: string): Promise<ArrayBuffer> {
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`.trim());
+  return response.arrayBuffer();
+}
+
+/**
+ * The engine as the store sees it: the client's methods, plus a way for the test bridge to deliver an event
+ * (a simulated device loss) through the same listeners the engine's own events reach.
+ */
+function engineWithEventInjection(client: EngineClient): { engine: ExplorerEngine; inject: (event: EngineEvent) => void } {
+  const listeners = new Set<(event: EngineEvent) => void>();
+  client.onEvent((event) => listeners.forEach((listener) => listener(event)));
+  const engine: ExplorerEngine = {
+    load: (...args) => client.load(...args),
+    encode: (...args) => client.encode(...args),
+    invert: (...args) => client.invert(...args),
+    sample: (...args) => client.sample(...args),
+    nll: (...args) => client.nll(...args),
+    mmseCurve: (...args) => client.mmseCurve(...args),
+    forwardNoise: (...args) => client.forwardNoise(...args),
+    stats: (...args) => client.stats(...args),
+    onEvent: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return { engine, inject: (event) => listeners.forEach((listener) => listener(event)) };
+}
+
+export function bootstrap(): ExplorerStore {
+  const client = new EngineClient();
+  const { engine, inject } = engineWithEventInjection(client);
+  const store = createExplorerStore({
+    engine,
+    openDb: () => openExplorerDb(),
+    fetchBytes: fetchSameOrigin,
+    prepareImage,
+    baseUrl: document.baseURI,
+    now: () => performance.now(),
+  });
+  connectRenderLoop(store, engine, () => performance.now());
+  connectSessionSync(store);
+  connectUrlSync(store, window.history, window.location);
+  if (navigator.webdriver || import.meta.env.DEV) installTestBridge(store, engine, inject);
+
+  const { state: share, problems } = parseShareState(window.location.search);
+  for (const problem of problems) store.getState().addNotice('error', `The link could not be used fully: ${problem}.`);
+  void store.getState().start(share);
+  return store;
+}

@@ -1,0 +1,364 @@
+/**
+ * The engine benchmark: every backend side by side in one run, in headless Chromium (the engine worker, driven
+ * through the harness page) and in Node (the engine core in-process, as the CLI runs).
+ *
+ *   npm run bench -- <model folder> [<model folder> ...] [--synthetic train/configs/<preset>.json ...]
+ *                    [--backends webgpu,webgl,wasm,cpu] [--node-backends wasm,cpu] [--repeats N]
+ *                    [--out bench-results/name.json] [--no-build]
+ *
+ * `--synthetic` benchmarks a model of a training preset's architecture with random weights (written once into
+ * node_modules/.cache/infodiff-bench/): timings do not depend on the weights, so the size of a model can be
+ * measured before it is trained.
+ *
+ * Per model and backend: cold start (worker start + weights + compile-only warm-up at batch 1 and 11), ms per
+ * denoiser call at batch 1 and 11, ms per image for 5/10/20 DDIM steps, encode and 20-step inversion time,
+ * kernels per denoiser call (tfjs profile: on WebGPU each kernel is one compute dispatch unless it ran on the
+ * CPU-forward path) and FLOPs per call (model stats). Numbers are recorded, not asserted: JSON in
+ * bench-results/, a Markdown table beside it (copied into docs/benchmarks.md by hand, with the machine).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem, release, platform } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { chromium, type Page } from '@playwright/test';
+import * as tf from '@tensorflow/tfjs-core';
+import { CHROMIUM, QUIET_ARGS, WEBGPU_ARGS } from '../../playwright.config';
+import type { HarnessApi, HarnessLoad, PlainImages, PlainLatents } from '../../e2e/harness/api';
+import { createRng } from '../diffusion/index';
+import {
+  loadModelPackage,
+  randomParameters,
+  resolveArchitecture,
+  resolveSchedule,
+  syntheticModelMetadata,
+  writeModelPackage,
+  writtenPackageFiles,
+} from '../model/index';
+import { selectBackend } from '../engine/backend';
+import { Engine } from '../engine/engine';
+import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ResultByKind } from '../engine/protocol';
+import { buildHarness, REPO_ROOT } from './buildHarness';
+import { fsPackageFiles } from './fsPackageFiles';
+import { startStaticServer } from './staticServer';
+
+const GRID_BATCH = 11;
+const SAMPLE_STEPS = [5, 10, 20];
+const INVERT_STEPS = 20;
+
+/** One backend's figures for one model; `unavailable` instead when the backend could not be used. */
+export interface BackendBench {
+  runtime: 'browser' | 'node';
+  backend: BackendName;
+  unavailable?: string;
+  reason?: string;
+  adapter?: AdapterInfo | null;
+  coldStartMs?: number;
+  loadMs?: number;
+  compileMs?: number;
+  msPerCall?: { batch1: number; batch11: number };
+  msPerImage?: Record<string, number>;
+  encodeMs?: number;
+  invertMs?: number;
+  kernelsPerCall?: number;
+  dispatchesPerCall?: number | null;
+  topKernels?: [string, number][];
+}
+
+export interface ModelBench {
+  folder: string;
+  modelId: string;
+  architecture: HarnessLoad['architecture'];
+  parameters: number;
+  denoiserFlops: number;
+  encoderFlops: number;
+  backends: BackendBench[];
+}
+
+interface Options {
+  folders: string[];
+  synthetic: string[];
+  backends: BackendName[];
+  nodeBackends: ('wasm' | 'cpu')[];
+  repeats: number;
+  out?: string;
+  build: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true };
+  for (let k = 0; k < argv.length; k++) {
+    const arg = argv[k];
+    const value = () => {
+      const v = argv[++k];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--backends') options.backends = value().split(',') as BackendName[];
+    else if (arg === '--node-backends') options.nodeBackends = value().split(',').filter(Boolean) as ('wasm' | 'cpu')[];
+    else if (arg === '--repeats') options.repeats = Number(value());
+    else if (arg === '--out') options.out = value();
+    else if (arg === '--no-build') options.build = false;
+    else if (arg === '--synthetic') options.synthetic.push(resolve(value()));
+    else if (arg.startsWith('--')) throw new Error(`unknown flag ${arg}`);
+    else options.folders.push(resolve(arg));
+  }
+  if (options.folders.length + options.synthetic.length === 0) {
+    throw new Error('usage: npm run bench -- <model folder> [...] [--synthetic preset.json] [--backends webgpu,webgl,wasm,cpu] [--repeats N] [--out file.json] [--no-build]');
+  }
+  for (const folder of options.folders) if (!existsSync(join(folder, 'model.json'))) throw new Error(`${folder} holds no model.json`);
+  for (const b of options.backends) if (!['webgpu', 'webgl', 'wasm', 'cpu'].includes(b)) throw new Error(`unknown backend ${b}`);
+  if (!Number.isInteger(options.repeats) || options.repeats < 1) throw new Error('--repeats must be a positive integer');
+  return options;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+function testImage(arch: HarnessLoad['architecture'], batch: number): PlainImages {
+  const pixels = arch.imageSize * arch.imageSize * arch.imageChannels;
+  return { shape: [batch, arch.imageSize, arch.imageSize, arch.imageChannels], data: Array.from(createRng(1).uniforms(batch * pixels), (u) => 2 * u - 1) };
+}
+
+function testLatents(latentDim: number, batch: number): PlainLatents {
+  return { shape: [batch, latentDim], data: Array.from(createRng(2).normals(batch * latentDim)) };
+}
+
+/** Calls window.__harness[method](...args) in the page. */
+function call<K extends keyof HarnessApi>(page: Page, method: K, ...args: Parameters<HarnessApi[K]>): Promise<Awaited<ReturnType<HarnessApi[K]>>> {
+  return page.evaluate(
+    ([m, a]) => (window.__harness[m] as (...x: unknown[]) => unknown)(...(a as unknown[])),
+    [method, args] as const,
+  ) as Promise<Awaited<ReturnType<HarnessApi[K]>>>;
+}
+
+async function benchBrowserBackend(page: Page, modelPath: string, backend: BackendName, repeats: number, log: (line: string) => void): Promise<{ bench: BackendBench; load?: HarnessLoad }> {
+  const name = `bench-${backend}`;
+  await call(page, 'createEngine', name);
+  try {
+    const load = await call(page, 'load', name, { modelPath, backend, warmupBatchSizes: [1, GRID_BATCH] });
+    if (load.backend.backend !== backend) {
+      return { bench: { runtime: 'browser', backend, unavailable: load.backend.reason, adapter: load.backend.adapter } };
+    }
+    log(`  ${backend}: ready in ${load.wallMs.toFixed(0)} ms (${load.backend.reason})`);
+    const arch = load.architecture;
+    const profile1 = await call(page, 'profile', name, { batchSize: 1, repeats });
+    const profile11 = await call(page, 'profile', name, { batchSize: GRID_BATCH, repeats: Math.max(1, Math.ceil(repeats / 2)) });
+    log(`  ${backend}: ${profile1.msPerCall.toFixed(1)} ms/call at batch 1, ${profile11.msPerCall.toFixed(1)} at batch ${GRID_BATCH}, ${profile1.kernelsPerCall} kernels, ${profile1.dispatchesPerCall ?? '-'} GPU dispatches`);
+    const z = testLatents(arch.latentDim, 1);
+    const msPerImage: Record<string, number> = {};
+    for (const steps of SAMPLE_STEPS) {
+      const result = await call(page, 'sample', name, { z, seed: 1, steps });
+      msPerImage[steps] = result.elapsedMs;
+    }
+    const image = testImage(arch, 1);
+    const encodeTimes: number[] = [];
+    for (let k = 0; k < 3; k++) encodeTimes.push((await call(page, 'encode', name, image)).elapsedMs);
+    const inverted = await call(page, 'invert', name, image, { steps: INVERT_STEPS });
+    const stats = await call(page, 'stats', name);
+    if (stats.leaks.length > 0) log(`  ${backend}: LEAK ${JSON.stringify(stats.leaks)}`);
+    return {
+      load,
+      bench: {
+        runtime: 'browser',
+        backend,
+        reason: load.backend.reason,
+        adapter: load.backend.adapter,
+        coldStartMs: load.wallMs,
+        loadMs: load.loadMs,
+        compileMs: load.compileMs,
+        msPerCall: { batch1: profile1.msPerCall, batch11: profile11.msPerCall },
+        msPerImage,
+        encodeMs: median(encodeTimes),
+        invertMs: inverted.elapsedMs,
+        kernelsPerCall: profile1.kernelsPerCall,
+        dispatchesPerCall: profile1.dispatchesPerCall,
+        topKernels: Object.entries(profile1.kernelCounts).sort((a, b) => b[1] - a[1]).slice(0, 8),
+      },
+    };
+  } catch (error) {
+    return { bench: { runtime: 'browser', backend, unavailable: `failed: ${(error as Error).message}` } };
+  } finally {
+    await call(page, 'terminate', name);
+  }
+}
+
+/** The engine core in this Node process on `backend`: what the CLI gets. */
+async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats: number, log: (line: string) => void): Promise<BackendBench> {
+  const pending = new Map<number, (response: EngineResponse) => void>();
+  const engine = new Engine({
+    post: (message) => {
+      if (message.kind !== 'progress' && message.kind !== 'event') pending.get(message.id)?.(message);
+    },
+    selectBackend: (choice) => selectBackend(choice),
+    loadModel: (_source, onProgress, signal) => loadModelPackage(fsPackageFiles(folder), { onProgress, signal }),
+  });
+  let nextId = 1;
+  const request = async <K extends EngineRequest['kind']>(body: Omit<Extract<EngineRequest, { kind: K }>, 'id'>): Promise<ResultByKind[K]> => {
+    const id = nextId++;
+    const done = new Promise<EngineResponse>((resolveDone) => pending.set(id, resolveDone));
+    engine.receive({ ...body, id } as EngineRequest);
+    const response = await done;
+    if (response.kind !== 'result') throw new Error(JSON.stringify(response));
+    return response.result as ResultByKind[K];
+  };
+  const begin = performance.now();
+  const load = await request<'load'>({ kind: 'load', source: { kind: 'url', baseUrl: folder }, backend, warmupBatchSizes: [1, GRID_BATCH] });
+  const coldStartMs = performance.now() - begin;
+  const arch = load.metadata.architecture;
+  const profile1 = await request<'profile'>({ kind: 'profile', batchSize: 1, repeats });
+  const profile11 = await request<'profile'>({ kind: 'profile', batchSize: GRID_BATCH, repeats: Math.max(1, Math.ceil(repeats / 2)) });
+  const z = testLatents(arch.latentDim, 1);
+  const msPerImage: Record<string, number> = {};
+  for (const steps of SAMPLE_STEPS) {
+    const result = await request<'sample'>({ kind: 'sample', channel: 'bench', z: { shape: z.shape, data: Float32Array.from(z.data) }, noise: { kind: 'seed', seed: 1 }, steps, eta: 0 });
+    msPerImage[steps] = result.elapsedMs;
+  }
+  const image = testImage(arch, 1);
+  const images = { shape: image.shape, data: Float32Array.from(image.data) };
+  const encodeTimes: number[] = [];
+  for (let k = 0; k < 3; k++) encodeTimes.push((await request<'encode'>({ kind: 'encode', images })).elapsedMs);
+  const inverted = await request<'invert'>({ kind: 'invert', images, steps: INVERT_STEPS });
+  await request<'dispose'>({ kind: 'dispose' });
+  log(`  node ${backend}: ${profile1.msPerCall.toFixed(1)} ms/call at batch 1, ${profile11.msPerCall.toFixed(1)} at batch ${GRID_BATCH}`);
+  return {
+    runtime: 'node',
+    backend,
+    reason: load.backend.reason,
+    adapter: null,
+    coldStartMs,
+    loadMs: load.loadMs,
+    compileMs: load.compileMs,
+    msPerCall: { batch1: profile1.msPerCall, batch11: profile11.msPerCall },
+    msPerImage,
+    encodeMs: median(encodeTimes),
+    invertMs: inverted.elapsedMs,
+    kernelsPerCall: profile1.kernelsPerCall,
+    dispatchesPerCall: profile1.dispatchesPerCall,
+    topKernels: Object.entries(profile1.kernelCounts).sort((a, b) => b[1] - a[1]).slice(0, 8),
+  };
+}
+
+const fmt = (value: number | undefined, digits = 1): string => (value === undefined ? '–' : value >= 100 ? value.toFixed(0) : value.toFixed(digits));
+
+export function markdownTable(model: ModelBench): string {
+  const lines = [
+    `**${model.modelId}** (${basename(model.folder)}): ${model.architecture.imageSize}x${model.architecture.imageSize}x${model.architecture.imageChannels}, ` +
+      `ch ${model.architecture.baseChannels} x [${model.architecture.channelMultipliers.join(', ')}], latent ${model.architecture.latentDim}; ` +
+      `${(model.parameters / 1e6).toFixed(2)} M parameters; ${(model.denoiserFlops / 1e9).toFixed(3)} GFLOP per denoiser call, ` +
+      `${(model.encoderFlops / 1e9).toFixed(3)} GFLOP per encoder call (batch 1)`,
+    '',
+    '| runtime | backend | cold start ms | ms/call b1 | ms/call b11 | ms/image 5 steps | 10 steps | 20 steps | encode ms | invert 20 ms | kernels/call | GPU dispatches/call |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const b of model.backends) {
+    if (b.unavailable) {
+      lines.push(`| ${b.runtime} | ${b.backend} | unavailable: ${b.unavailable.replace(/\|/g, '/')} | | | | | | | | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${b.runtime} | ${b.backend} | ${fmt(b.coldStartMs)} | ${fmt(b.msPerCall?.batch1)} | ${fmt(b.msPerCall?.batch11)} | ${fmt(b.msPerImage?.['5'])} | ` +
+        `${fmt(b.msPerImage?.['10'])} | ${fmt(b.msPerImage?.['20'])} | ${fmt(b.encodeMs)} | ${fmt(b.invertMs)} | ${b.kernelsPerCall ?? '–'} | ${b.dispatchesPerCall ?? '–'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Writes a random-weight package with the architecture and schedule of a training preset (train/configs/*.json:
+ * `architecture` without imageSize, `image_size`, `schedule`) and returns its folder.
+ */
+async function syntheticPackage(presetPath: string, cacheDir: string): Promise<string> {
+  const preset = JSON.parse(await readFile(presetPath, 'utf8')) as { architecture: Record<string, unknown>; image_size?: number; schedule?: unknown };
+  const arch = resolveArchitecture({ ...preset.architecture, ...(preset.image_size ? { imageSize: preset.image_size } : {}) });
+  const schedule = resolveSchedule(preset.schedule ?? {});
+  const id = `synthetic-${basename(presetPath, '.json').replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`;
+  const { architecture: _architecture, schedule: _schedule, ...metadata } = syntheticModelMetadata(arch, schedule, id);
+  const written = writeModelPackage(arch, schedule, metadata, randomParameters(arch, schedule.timesteps, 1));
+  const folder = join(cacheDir, id);
+  await mkdir(folder, { recursive: true });
+  for (const [path, bytes] of writtenPackageFiles(written)) await writeFile(join(folder, path), bytes);
+  return folder;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  for (const preset of options.synthetic) options.folders.push(await syntheticPackage(preset, join(REPO_ROOT, 'node_modules/.cache/infodiff-bench')));
+  const distDir = join(REPO_ROOT, 'node_modules/.cache/infodiff-bench/dist');
+  if (options.build || !existsSync(join(distDir, 'e2e/harness/index.html'))) {
+    log('building the harness page...');
+    await buildHarness(distDir);
+  }
+  const mounts = Object.fromEntries(options.folders.map((folder, k) => [`/bench-models/${k}/`, folder]));
+  const server = await startStaticServer(distDir, mounts);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...WEBGPU_ARGS], headless: true });
+  const models: ModelBench[] = [];
+  let chromiumVersion = '';
+  try {
+    chromiumVersion = browser.version();
+    const page = await browser.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') log(`  [page] ${message.text()}`);
+    });
+    await page.goto(`${server.origin}e2e/harness/index.html`);
+    await page.getByRole('status').getByText('ready').waitFor();
+    for (let k = 0; k < options.folders.length; k++) {
+      const folder = options.folders[k];
+      log(`model ${folder}`);
+      const backends: BackendBench[] = [];
+      let first: HarnessLoad | undefined;
+      for (const backend of options.backends) {
+        const { bench, load } = await benchBrowserBackend(page, `bench-models/${k}/`, backend, options.repeats, log);
+        if (bench.unavailable) log(`  ${backend}: unavailable (${bench.unavailable})`);
+        backends.push(bench);
+        first ??= load;
+      }
+      for (const backend of options.nodeBackends) backends.push(await benchNodeBackend(folder, backend, options.repeats, log));
+      const model = await loadModelPackage(fsPackageFiles(folder));
+      models.push({
+        folder: folder.startsWith(REPO_ROOT) ? folder.slice(REPO_ROOT.length + 1) : folder,
+        modelId: model.metadata.id,
+        architecture: first?.architecture ?? model.architecture,
+        parameters: model.stats.parameters,
+        denoiserFlops: model.stats.denoiserFlops,
+        encoderFlops: model.stats.encoderFlops,
+        backends,
+      });
+      model.dispose();
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${platform()} ${release()}`,
+    chromium: chromiumVersion,
+    node: process.version,
+    tfjs: tf.version_core,
+  };
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
+  const report = { createdAt: new Date().toISOString(), command, machine, models };
+  const stamp = report.createdAt.replace(/[:.]/g, '-');
+  const out = options.out ? resolve(options.out) : join(REPO_ROOT, 'bench-results', `bench-${models.map((m) => m.modelId).join('+')}-${stamp}.json`);
+  await mkdir(resolve(out, '..'), { recursive: true });
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = [
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Chromium ${machine.chromium}; Node ${machine.node}; tfjs ${machine.tfjs}.`,
+    `Command: \`${command}\``,
+    '',
+    ...models.map(markdownTable),
+  ].join('\n\n');
+  await writeFile(out.replace(/\.json$/, '.md'), `${markdown}\n`);
+  process.stdout.write(`${markdown}\n\nwrote ${out}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../backend';
+import { loadModelPackage, urlPackageFiles } from '../../model/index';
+import { createRng, ddimSample, ddimTimesteps, makeSchedule, normalTensor4d } from '../../diffusion/index';
+import { macrotaskYield } from '../engine';
+(window as any).exp = async (modelUrl: string, backend: string) => {
+  const out: Record<string, unknown> = {};
+  const active = await selectBackend(backend as any);
+  out.backend = active.report.backend;
+  const model = await loadModelPackage(urlPackageFiles(new URL(modelUrl, location.href).href));
+  const schedule = makeSchedule(model.schedule);
+  const eps = model.predictEps.bind(model);
+  const { imageSize: s, imageChannels: c, latentDim: d } = model.architecture;
+  const x = normalTensor4d(createRng(1), [1, s, s, c]);
+  const z = tf.zeros([1, d]) as tf.Tensor2D;
+  const t = tf.fill([1], 500, 'int32') as tf.Tensor1D;
+  const time = async (label: string, f: () => Promise<void>, n = 3) => {
+    await f();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await f();
+    out[label] = (performance.now() - t0) / n;
+  };
+  await time('eps_cpuInput', async () => { const e = eps(x, t, z); await e.data(); e.dispose(); });
+  const xg = tf.add(x, 0) as tf.Tensor4D; // GPU-resident copy
+  await time('eps_gpuInput', async () => { const e = eps(xg, t, z); await e.data(); e.dispose(); });
+  await time('eps_freshT', async () => { const tt = tf.fill([1], 400, 'int32') as tf.Tensor1D; const e = eps(xg, tt, z); await e.data(); tf.dispose([e, tt]); });
+  await time('sample5_noYield', async () => { const r = await ddimSample(eps, schedule, ddimTimesteps(1000, 5), x, z); await r.data(); r.dispose(); }, 1);
+  await time('sample5_yield', async () => { const r = await ddimSample(eps, schedule, ddimTimesteps(1000, 5), x, z, { yieldEveryStep: macrotaskYield }); await r.data(); r.dispose(); }, 1);
+  await time('2eps_chained', async () => { const e1 = eps(xg, t, z); const e2 = eps(e1, t, z); await e2.data(); tf.dispose([e1, e2]); });
+  const info = await tf.profile(() => eps(xg, t, z));
+  tf.dispose(info.result as tf.Tensor);
+  const counts: Record<string, number> = {};
+  for (const k of info.kernels) counts[k.name] = (counts[k.name] ?? 0) + 1;
+  out.kernels = info.kernels.length;
+  out.counts = counts;
+  tf.dispose([x, z, t, xg]);
+  model.dispose();
+  return out;
+};
+document.getElementById('s')!.textContent = 'ready';

@@ -1,0 +1,12 @@
+import { chromium } from '@playwright/test';
+import { CHROMIUM, QUIET_ARGS, WEBGPU_ARGS } from '../../../playwright.config';
+import { startStaticServer } from '../../cli/staticServer';
+const [dist, model, ...backends] = process.argv.slice(2);
+const server = await startStaticServer(dist, { '/m/': model });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...WEBGPU_ARGS] });
+const page = await browser.newPage();
+page.on('console', (m) => console.log('[page]', m.text().slice(0, 300)));
+await page.goto(`${server.origin}src/engine/.dev/exp.html`);
+await page.getByText('ready').waitFor();
+for (const b of backends) console.log(b, JSON.stringify(await page.evaluate(([u, bb]) => (window as any).exp(u, bb), [`${server.origin}m/`, b])));
+await browser.close(); await server.close();

@@ -1,0 +1,188 @@
+/**
+ * Named hooks over the explorer store (xyflow's useNodes style): components never write selectors. Each hook's
+ * doc says what makes it re-render. Selectors are module-level constants, and hooks that return objects or
+ * arrays compare them shallowly.
+ */
+import { createContext, createElement, useContext, useEffect, type ReactNode } from 'react';
+import { useStore } from 'zustand';
+import { useShallow } from 'zustand/react/shallow';
+import type { ExplorerState, ExplorerStore } from './store';
+
+const StoreContext = createContext<ExplorerStore | null>(null);
+
+export function ExplorerStoreProvider({ store, children }: { store: ExplorerStore; children: ReactNode }) {
+  return createElement(StoreContext.Provider, { value: store }, children);
+}
+
+/** The store itself, for transient subscriptions (canvases) that must not re-render. */
+export function useStoreApi(): ExplorerStore {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error('useStoreApi: no ExplorerStoreProvider above this component');
+  return store;
+}
+
+function useExplorer<T>(selector: (state: ExplorerState) => T): T {
+  return useStore(useStoreApi(), selector);
+}
+
+type ActionName = { [K in keyof ExplorerState]: ExplorerState[K] extends (...args: never[]) => unknown ? K : never }[keyof ExplorerState];
+
+/** One store action. Actions never change, so this never re-renders. */
+export function useAction<K extends ActionName>(name: K): ExplorerState[K] {
+  return useExplorer((state) => state[name]);
+}
+
+/**
+ * Calls `onChange` with the selected value now and whenever it changes, without re-rendering: for values that
+ * change every frame (the main image, a player's position) drawn through refs.
+ */
+export function useTransientSubscription<T>(selector: (state: ExplorerState) => T, onChange: (value: T) => void): void {
+  const store = useStoreApi();
+  useEffect(() => {
+    let previous = selector(store.getState());
+    onChange(previous);
+    return store.subscribe((state) => {
+      const next = selector(state);
+      if (next !== previous) {
+        previous = next;
+        onChange(next);
+      }
+    });
+  }, [store, selector, onChange]);
+}
+
+const selectCatalog = (s: ExplorerState) => ({ catalog: s.catalog, catalogStatus: s.catalogStatus });
+/** The bundled models and whether the list could be read. Re-renders when either changes. */
+export const useCatalog = () => useExplorer(useShallow(selectCatalog));
+
+const selectLoadStatus = (s: ExplorerState) => s.loadStatus;
+/** Model loading progress or error. Re-renders on every progress event while loading. */
+export const useLoadStatus = () => useExplorer(selectLoadStatus);
+
+const selectModel = (s: ExplorerState) => s.model;
+/** The loaded model (metadata, origin, costs), or null. Re-renders when another model loads. */
+export const useLoadedModel = () => useExplorer(selectModel);
+
+const selectMetadata = (s: ExplorerState) => s.model?.metadata ?? null;
+/** The loaded model's metadata, or null. Re-renders when another model loads. */
+export const useModelMetadata = () => useExplorer(selectMetadata);
+
+const selectBackend = (s: ExplorerState) => ({ backend: s.backend, backendChoice: s.backendChoice });
+/** The backend in use (and why) and the one asked for. Re-renders when either changes. */
+export const useBackend = () => useExplorer(useShallow(selectBackend));
+
+const selectEngineFailure = (s: ExplorerState) => s.engineFailure;
+/** What went wrong with the engine under a loaded model (device lost, crash), or null. */
+export const useEngineFailure = () => useExplorer(selectEngineFailure);
+
+const selectLatentDim = (s: ExplorerState) => s.z.length;
+/** The number of latent dimensions in the current z. Re-renders only when it changes. */
+export const useLatentDim = () => useExplorer(selectLatentDim);
+
+/** z_dim. Re-renders only when that one value changes, not when other dimensions move. */
+export const useLatentValue = (dim: number) => useExplorer((s) => s.z[dim]);
+
+/** The reference value of dimension `dim` (encoded, sampled, saved) and what kind it is. Re-renders when the reference changes. */
+export const useLatentReference = (dim: number) =>
+  useExplorer(useShallow((s: ExplorerState) => ({ value: s.zReference?.[dim] ?? null, kind: s.referenceKind })));
+
+/** Whether dimension `dim` is locked. Re-renders only when that lock flips. */
+export const useLatentLocked = (dim: number) => useExplorer((s) => s.locked[dim] ?? false);
+
+const selectZ = (s: ExplorerState) => s.z;
+/** The whole z. Re-renders on every change of any dimension: only for views that need all of it. */
+export const useLatentVector = () => useExplorer(selectZ);
+
+const selectLocks = (s: ExplorerState) => s.locked;
+/** Every lock flag. Re-renders when any lock flips. */
+export const useLocks = () => useExplorer(selectLocks);
+
+const selectSampling = (s: ExplorerState) => ({ steps: s.steps, previewSteps: s.previewSteps, seed: s.seed });
+/** Step counts and the last seed. Re-renders when one changes. */
+export const useSamplingSettings = () => useExplorer(useShallow(selectSampling));
+
+const selectNoiseOrigin = (s: ExplorerState) => s.noise?.origin ?? null;
+/** Where the current x_T comes from. Re-renders when x_T changes. */
+export const useNoiseOrigin = () => useExplorer(selectNoiseOrigin);
+
+const selectRenderStatus = (s: ExplorerState) => s.renderStatus;
+/** The main view's render in progress or its error. Re-renders on every DDIM step while rendering. */
+export const useRenderStatus = () => useExplorer(selectRenderStatus);
+
+const selectRenderTiming = (s: ExplorerState) => ({
+  latencyMs: s.frame?.latencyMs ?? null,
+  quality: s.frame?.quality ?? null,
+  steps: s.frame?.steps ?? null,
+  renderId: s.frame?.renderId ?? 0,
+  fps: s.fps,
+});
+/** Latency, fps, quality and id of the frame on screen. Re-renders with every new frame. */
+export const useRenderTiming = () => useExplorer(useShallow(selectRenderTiming));
+
+const selectHasFrame = (s: ExplorerState) => s.frame !== null;
+/** Whether any image is on screen. Re-renders when that flips. */
+export const useHasFrame = () => useExplorer(selectHasFrame);
+
+const selectFrame = (s: ExplorerState) => s.frame;
+/** For transient subscriptions: the main frame. */
+export const mainFrameSelector = selectFrame;
+
+const selectInput = (s: ExplorerState) => ({ source: s.source, inputStatus: s.inputStatus, reconstruction: s.reconstruction });
+/** The user's image, its processing state and its reconstruction. Re-renders when any changes (each inversion step). */
+export const useInput = () => useExplorer(useShallow(selectInput));
+
+const selectLibrary = (s: ExplorerState) => ({ savedLatents: s.savedLatents, storage: s.storage });
+/** Saved latents of this model and whether storage works. Re-renders when either changes. */
+export const useLibrary = () => useExplorer(useShallow(selectLibrary));
+
+const selectNotices = (s: ExplorerState) => s.notices;
+/** Messages for the banner. Re-renders when one is added or dismissed. */
+export const useNotices = () => useExplorer(selectNotices);
+
+const selectActiveTool = (s: ExplorerState) => s.activeTool;
+/** The open tool tab. */
+export const useActiveTool = () => useExplorer(selectActiveTool);
+
+const selectInterpolation = (s: ExplorerState) => ({
+  endpoints: s.endpoints,
+  latentPath: s.latentPath,
+  stripLength: s.stripLength,
+  gridSize: s.gridSize,
+  strip: s.strip,
+  grid: s.grid,
+});
+/** Interpolation endpoints, settings and results. Re-renders when any changes (each rendered batch). */
+export const useInterpolation = () => useExplorer(useShallow(selectInterpolation));
+
+const selectTraversal = (s: ExplorerState) => ({
+  traversal: s.traversal,
+  traversalLength: s.traversalLength,
+  traversalSpanStd: s.traversalSpanStd,
+  sortTraversal: s.sortTraversal,
+});
+/** Traversal settings and rows. Re-renders when any changes (each rendered batch). */
+export const useTraversal = () => useExplorer(useShallow(selectTraversal));
+
+const selectTrajectory = (s: ExplorerState) => s.trajectory;
+/** The denoising trajectory steps and status. Re-renders per collected step. */
+export const useTrajectory = () => useExplorer(selectTrajectory);
+
+const selectTrajectoryPosition = (s: ExplorerState) => s.trajectoryPosition;
+/** The trajectory step on show. */
+export const useTrajectoryPosition = () => useExplorer(selectTrajectoryPosition);
+
+const selectForwardNoise = (s: ExplorerState) => ({ logSnr: s.logSnr, forwardNoise: s.forwardNoise, status: s.forwardNoiseStatus });
+/** Forward-noising level, result and status. */
+export const useForwardNoise = () => useExplorer(useShallow(selectForwardNoise));
+
+const selectImmse = (s: ExplorerState) => ({ immse: s.immse, nllSamples: s.nllSamples });
+/** The I-MMSE results, status and sample count. */
+export const useImmse = () => useExplorer(useShallow(selectImmse));
+
+const selectAnalysisSubject = (s: ExplorerState) => (s.source ? s.source.name : s.frame ? 'the generated image' : null);
+/** The name of the image the analysis views look at, or null when there is none. */
+export const useAnalysisSubject = () => useExplorer(selectAnalysisSubject);
+
+const selectShareInputs = (s: ExplorerState) => ({ model: s.model?.id ?? null, z: s.z, noise: s.noise?.origin ?? null, steps: s.steps, adjusting: s.adjusting });
+/** For the link: what makes the image. Re-renders with every z change. */
+export const useShareInputs = () => useExplorer(useShallow(selectShareInputs));

@@ -1,0 +1,276 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { samplePrior } from '../app/latentMath';
+import { connectRenderLoop } from './renderLoop';
+import { connectSessionSync, SESSION_WRITE_DELAY_MS } from './sessionSync';
+import { createExplorerStore, type ExplorerStore } from './store';
+import { FAKE_LATENT_DIM, FAKE_SIZE, flush } from './testing/fakeEngine';
+import { BASE_URL, createTestDeps, type TestDeps } from './testing/fakeDeps';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function setup(options: Parameters<typeof createTestDeps>[0] = {}): { store: ExplorerStore; deps: TestDeps } {
+  const deps = createTestDeps(options);
+  const store = createExplorerStore(deps);
+  cleanups.push(connectRenderLoop(store, deps.engine, deps.now));
+  cleanups.push(() => store.getState().reset());
+  return { store, deps };
+}
+
+const samplesOn = (deps: TestDeps, channel: string) => deps.engine.calls.filter((c) => c.kind === 'sample' && c.channel === channel);
+
+describe('model picker and start-up', () => {
+  it('lists the catalog, marks the fixture, reports an unreadable entry and loads the default model', async () => {
+    const { store, deps } = setup();
+    await store.getState().start({ backend: 'webgpu' });
+    await flush();
+    const state = store.getState();
+    expect(state.catalog.map((e) => [e.id, e.displayName, e.isFixture, e.isDefault])).toEqual([
+      ['fixture', 'Fixture', true, true],
+      ['broken', 'broken', false, false],
+    ]);
+    expect(state.catalog[1].problem).toBe(`${BASE_URL}models/broken/model.json: HTTP 404 Not Found`);
+    expect(state.loadStatus).toEqual({ kind: 'ready' });
+    expect(state.backend?.reason).toBe('asked for webgpu');
+    expect(deps.engine.calls[0]).toEqual({ kind: 'load', batch: 8 });
+    // No link and no stored session: a prior draw from seed 0, rendered at full quality.
+    expect(state.z).toEqual(samplePrior(FAKE_LATENT_DIM, 0));
+    expect(state.frame?.quality).toBe('full');
+    expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', steps: 20, batch: 1, z: expect.any(Array) }]);
+  });
+
+  it('applies a link: its z, seed and steps; a z of the wrong length is refused with a notice', async () => {
+    const { store } = setup();
+    await store.getState().start({ model: 'fixture', z: [0.5, -1, 2], noise: { kind: 'seed', seed: 9 }, steps: 4 });
+    expect(store.getState()).toMatchObject({ z: [0.5, -1, 2], steps: 4, seed: 9, referenceKind: 'link' });
+    expect(store.getState().noise?.id).toBe('seed:9');
+
+    const second = setup();
+    await second.store.getState().start({ model: 'fixture', z: [1, 2] });
+    expect(second.store.getState().notices.map((n) => n.text)).toEqual([
+      "The link's z has 2 values but this model has 3 latent dimensions; it was ignored.",
+    ]);
+    expect(second.store.getState().z).toHaveLength(3);
+  });
+
+  it('shows the loader error and keeps the picker usable when a model does not load', async () => {
+    const { store, deps } = setup();
+    deps.engine.loadError = new Error('weight backbone.head.weight: expected 288 bytes, got 12');
+    await store.getState().start({});
+    expect(store.getState().loadStatus).toEqual({ kind: 'error', label: 'Fixture', message: 'weight backbone.head.weight: expected 288 bytes, got 12' });
+    expect(store.getState().model).toBeNull();
+    deps.engine.loadError = null;
+    await store.getState().openBundledModel('fixture');
+    expect(store.getState().loadStatus).toEqual({ kind: 'ready' });
+  });
+
+  it('refuses a model URL on another origin and a file pick without model.json, naming the problem', async () => {
+    const { store } = setup();
+    await store.getState().openModelUrl('https://elsewhere.example/models/x/');
+    const status = store.getState().loadStatus;
+    expect(status.kind === 'error' && status.message).toMatch(/^Only models served by this site can be opened by URL .* https:\/\/elsewhere.example is another site/);
+    await store.getState().openModelFiles([new File([new Uint8Array([1])], 'group1-shard1of1.bin')]);
+    const filesStatus = store.getState().loadStatus;
+    expect(filesStatus.kind === 'error' && filesStatus.message).toMatch(/^No model.json among the chosen files/);
+  });
+
+  it('loads picked files and keeps copies of the gallery images the engine does not take', async () => {
+    const { store } = setup();
+    const json = new File(['{}'], 'model.json');
+    const shard = new File([new Uint8Array(8)], 'group1-shard1of1.bin');
+    await store.getState().openModelFiles([json, shard]);
+    const model = store.getState().model;
+    expect(model?.origin).toEqual({ kind: 'files', label: 'model.json', assets: { 'model.json': expect.any(ArrayBuffer) } });
+  });
+});
+
+describe('live rendering', () => {
+  it('previews with few steps while a slider is held, renders only the newest z after each frame, and renders full quality on release', async () => {
+    const { store, deps } = setup({ manualSamples: true });
+    await store.getState().start({ steps: 10 });
+    await deps.engine.releaseSample(); // the initial full render
+    const state = store.getState();
+    state.beginAdjust();
+    state.setLatentValue(0, 1);
+    expect(samplesOn(deps, 'main-view').at(-1)).toMatchObject({ steps: 3, z: [1, state.z[1], state.z[2]] });
+    // Three more moves while that preview runs: nothing is queued...
+    state.setLatentValue(0, 1.5);
+    state.setLatentValue(0, 2);
+    state.setLatentValue(0, 2.5);
+    expect(samplesOn(deps, 'main-view')).toHaveLength(2);
+    // ...and when it lands, only the newest value is rendered next.
+    await deps.engine.releaseSample();
+    expect(store.getState().frame).toMatchObject({ quality: 'preview', steps: 3 });
+    expect(samplesOn(deps, 'main-view')).toHaveLength(3);
+    expect(samplesOn(deps, 'main-view').at(-1)?.z?.[0]).toBe(2.5);
+    // Release: the full-quality render supersedes the preview in flight.
+    store.getState().endAdjust();
+    expect(samplesOn(deps, 'main-view').at(-1)).toMatchObject({ steps: 10, z: [2.5, state.z[1], state.z[2]] });
+    expect(deps.engine.pendingSamples).toHaveLength(2);
+    await deps.engine.releaseSample(); // the superseded preview: its result is never shown
+    await deps.engine.releaseSample();
+    const frame = store.getState().frame!;
+    expect(frame).toMatchObject({ quality: 'full', steps: 10 });
+    // The fake decodes x0 = x_T + z_0.
+    expect(frame.pixels[0]).toBeCloseTo(store.getState().noise!.xNoise[0] + 2.5, 5);
+    expect(frame.latencyMs).toBeGreaterThan(0);
+    expect(store.getState().renderStatus).toEqual({ kind: 'idle' });
+  });
+
+  it('stops rendering when the GPU device is lost, and reloading keeps z', async () => {
+    const { store, deps } = setup();
+    await store.getState().start({});
+    await flush();
+    store.getState().setLatentValue(1, 0.75);
+    await flush();
+    deps.engine.emit({ type: 'deviceLost', backend: 'webgpu', message: 'A valid external Instance reference no longer exists.' });
+    expect(store.getState().engineFailure).toBe('The GPU device was lost (webgpu): A valid external Instance reference no longer exists.');
+    const rendersBefore = samplesOn(deps, 'main-view').length;
+    store.getState().setLatentValue(1, 0.9);
+    await flush();
+    expect(samplesOn(deps, 'main-view')).toHaveLength(rendersBefore);
+    await store.getState().reloadModel('wasm');
+    await flush();
+    expect(store.getState()).toMatchObject({ engineFailure: null, backendChoice: 'wasm', loadStatus: { kind: 'ready' } });
+    expect(store.getState().z[1]).toBe(0.9);
+    expect(samplesOn(deps, 'main-view')).toHaveLength(rendersBefore + 1);
+  });
+});
+
+describe('latent panel actions', () => {
+  it('resets to the reference, randomises only unlocked dimensions, and moves along attribute directions', async () => {
+    const { store } = setup();
+    await store.getState().start({});
+    const reference = store.getState().zReference!;
+    store.getState().setLatentValue(0, 2.5);
+    store.getState().setLatentValue(2, -2.5);
+    store.getState().resetDimension(0);
+    expect(store.getState().z).toEqual([reference[0], reference[1], -2.5]);
+    store.getState().toggleLock(2);
+    store.getState().randomise(77);
+    const z = store.getState().z;
+    expect(z[2]).toBe(-2.5);
+    expect(z.slice(0, 2)).toEqual(samplePrior(3, 77).slice(0, 2));
+    store.getState().resetAll();
+    expect(store.getState().z).toEqual([reference[0], reference[1], -2.5]);
+    store.getState().setAttributeScore(0, 1.25); // direction [1, 0, 0], bias 0: z_0 becomes 1.25
+    expect(store.getState().z[0]).toBeCloseTo(1.25, 12);
+  });
+});
+
+describe('images in', () => {
+  it('encodes, inverts and reconstructs an upload; the reconstruction becomes the first frame without another render', async () => {
+    const { store, deps } = setup();
+    await store.getState().start({ steps: 5 });
+    await flush();
+    const mainRenders = samplesOn(deps, 'main-view').length;
+    await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
+    const state = store.getState();
+    expect(state.inputStatus).toEqual({ kind: 'done' });
+    expect(state.source?.name).toBe('shoe.png');
+    const pixel = 191 / 127.5 - 1;
+    expect(state.z[0]).toBeCloseTo(pixel, 5); // the fake encoder: mean(x) + k
+    expect(state.referenceKind).toBe('encoded');
+    expect(state.reconstruction?.pixels[0]).toBeCloseTo(pixel, 5); // decode(Enc(x), invert(x)) = x
+    expect(state.frame?.pixels[0]).toBeCloseTo(pixel, 5);
+    expect(deps.engine.calls.filter((c) => c.kind === 'invert')).toEqual([{ kind: 'invert', steps: 5 }]);
+    await flush();
+    expect(samplesOn(deps, 'main-view')).toHaveLength(mainRenders);
+  });
+
+  it('reports an image that cannot be decoded next to the input and keeps the previous image', async () => {
+    const { store } = setup();
+    await store.getState().start({});
+    await store.getState().openGalleryItem(0);
+    const previous = store.getState().source;
+    await store.getState().openImageFile(new File([new Uint8Array([0, 1])], 'broken.png', { type: 'image/png' }));
+    expect(store.getState().inputStatus).toEqual({ kind: 'error', message: 'The browser could not decode this file: it is damaged or in a format it cannot read.' });
+    expect(store.getState().source).toBe(previous);
+  });
+});
+
+describe('keeping what the user made', () => {
+  it('restores the session, the uploaded image and saved latents after a reload', async () => {
+    const first = setup();
+    cleanups.push(connectSessionSync(first.store));
+    await first.store.getState().start({});
+    await first.store.getState().openImageFile(new File([new Uint8Array([100])], 'bag.png', { type: 'image/png' }));
+    await flush();
+    first.store.getState().setLatentValue(2, 1.5);
+    first.store.getState().toggleLock(1);
+    await first.store.getState().saveCurrentLatent('My bag');
+    await new Promise((resolve) => setTimeout(resolve, SESSION_WRITE_DELAY_MS + 50));
+    const zBefore = first.store.getState().z;
+
+    const second = setup({ idb: first.deps.idb });
+    await second.store.getState().start({});
+    await flush();
+    const state = second.store.getState();
+    expect(state.z).toEqual(zBefore);
+    expect(state.locked).toEqual([false, true, false]);
+    expect(state.referenceKind).toBe('encoded');
+    expect(state.source?.name).toBe('bag.png');
+    expect(state.savedLatents.map((l) => l.name)).toEqual(['My bag']);
+    expect(Array.from(state.noise!.xNoise)).toEqual(Array.from(first.store.getState().noise!.xNoise));
+  });
+});
+
+describe('grids', () => {
+  it('renders a traversal in warm-size batches, one row per dimension, and makes a clicked cell current', async () => {
+    const { store, deps } = setup();
+    await store.getState().start({});
+    store.getState().setTraversalLength(5);
+    await store.getState().renderTraversal();
+    const { rows, status } = store.getState().traversal;
+    expect(status).toEqual({ kind: 'done' });
+    expect(rows.map((r) => r.frames.length)).toEqual([5, 5, 5]);
+    expect(rows[0].values).toEqual([-2, -1, 0, 1, 2]);
+    // 15 images in batches of 8: two calls, the second padded.
+    expect(samplesOn(deps, 'traversal').map((c) => c.batch)).toEqual([8, 8]);
+    // Dimension 0 drives the fake decoder (x0 = x_T + z_0); the others change nothing.
+    expect(rows[0].variation).toBeGreaterThan(0);
+    expect(rows[1].variation).toBe(0);
+    store.getState().pickTraversalCell(0, 4);
+    expect(store.getState().z[0]).toBe(2);
+  });
+
+  it('interpolates between two endpoints with exact ends and a slerped x_T in between', async () => {
+    const { store } = setup();
+    await store.getState().start({});
+    store.getState().setEndpointFromCurrent('a');
+    store.getState().sampleFromPrior(5);
+    store.getState().setEndpointFromCurrent('b');
+    store.getState().setStripLength(3);
+    await store.getState().renderStrip();
+    const { strip, endpoints } = store.getState();
+    expect(strip.status).toEqual({ kind: 'done' });
+    expect(strip.frames).toHaveLength(3);
+    expect(strip.snapshots[0].z).toEqual(endpoints.a!.z);
+    expect(strip.snapshots[2].z.map((v) => Number(v.toFixed(12)))).toEqual(endpoints.b!.z.map((v) => Number(v.toFixed(12))));
+    expect(strip.snapshots[1].noise.origin).toBeNull();
+    expect(strip.frames[0].pixels[0]).toBeCloseTo(endpoints.a!.noise.xNoise[0] + endpoints.a!.z[0], 5);
+  });
+});
+
+describe('teaching views', () => {
+  it('collects the trajectory step by step and computes the I-MMSE view of the user image', async () => {
+    const { store } = setup();
+    await store.getState().start({ steps: 4 });
+    await store.getState().runTrajectory();
+    expect(store.getState().trajectory.steps.map((s) => [s.step, s.t])).toEqual([
+      [1, 999],
+      [2, 998],
+      [3, 997],
+      [4, 996],
+    ]);
+    expect(store.getState().trajectoryPosition).toBe(3);
+    await store.getState().openGalleryItem(0);
+    await store.getState().runImmse();
+    expect(store.getState().immse).toMatchObject({ imageLabel: 'Ankle boot', nll: { bitsPerDim: -4, stdErr: 0.05 }, status: { kind: 'done' } });
+    await store.getState().setLogSnr(2);
+    expect(store.getState().forwardNoise?.alphaBar).toBeCloseTo(1 / (1 + Math.exp(-2)), 12);
+    expect(store.getState().forwardNoise?.xt.size).toBe(FAKE_SIZE);
+  });
+});

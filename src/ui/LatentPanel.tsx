@@ -1,0 +1,129 @@
+import { memo, useId, useMemo, useState, type KeyboardEvent } from 'react';
+import { sliderRange } from '../app/latentMath';
+import { LockIcon, ResetIcon } from './icons';
+import { useAction, useLatentDim, useLatentLocked, useLatentReference, useLatentValue, useModelMetadata } from '../state/hooks';
+
+const ADJUST_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End']);
+
+const REFERENCE_NAMES = { encoded: 'encoded value', sampled: 'sampled value', saved: 'saved value', link: 'linked value' } as const;
+
+/**
+ * One latent dimension: a native range input (keyboard operable), its value, the reference value marked under
+ * the track, and lock and reset buttons. It reads only its own dimension, so moving one slider re-renders one row.
+ */
+const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) {
+  const metadata = useModelMetadata();
+  const value = useLatentValue(dim);
+  const reference = useLatentReference(dim);
+  const locked = useLatentLocked(dim);
+  const setLatentValue = useAction('setLatentValue');
+  const beginAdjust = useAction('beginAdjust');
+  const endAdjust = useAction('endAdjust');
+  const toggleLock = useAction('toggleLock');
+  const resetDimension = useAction('resetDimension');
+  const id = useId();
+  const range = useMemo(() => (metadata ? sliderRange(metadata.latent, dim) : { min: -3, max: 3, step: 0.03 }), [metadata, dim]);
+  const name = metadata?.dimensionNames[dim] ?? null;
+  const percent = (v: number) => `${(100 * (v - range.min)) / (range.max - range.min)}%`;
+
+  const onPointerDown = () => {
+    beginAdjust();
+    // The pointer may be released outside the slider; the window always hears it.
+    window.addEventListener('pointerup', endAdjust, { once: true });
+    window.addEventListener('pointercancel', endAdjust, { once: true });
+  };
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (ADJUST_KEYS.has(event.key)) beginAdjust();
+  };
+
+  return (
+    <li className={`latent-row ${locked ? 'latent-row-locked' : ''}`}>
+      <label htmlFor={id} className="latent-label">
+        <span className="latent-index">z{dim + 1}</span>
+        {name && (
+          <span className="latent-name" id={`${id}-name`}>
+            {name}
+          </span>
+        )}
+      </label>
+      <div className="latent-track">
+        <input
+          id={id}
+          type="range"
+          aria-label={`Latent dimension ${dim + 1}`}
+          aria-describedby={name ? `${id}-name` : undefined}
+          aria-valuetext={value?.toFixed(2)}
+          min={range.min}
+          max={range.max}
+          step={range.step}
+          value={value ?? 0}
+          disabled={locked}
+          onPointerDown={onPointerDown}
+          onKeyDown={onKeyDown}
+          onKeyUp={endAdjust}
+          onBlur={endAdjust}
+          onChange={(event) => setLatentValue(dim, Number(event.target.value))}
+        />
+        {reference.value !== null && reference.kind && (
+          <span className="latent-marker" style={{ left: percent(Math.min(range.max, Math.max(range.min, reference.value))) }} title={`${REFERENCE_NAMES[reference.kind]}: ${reference.value.toFixed(2)}`} aria-hidden="true" />
+        )}
+      </div>
+      <output htmlFor={id} className="latent-value">
+        {value?.toFixed(2)}
+      </output>
+      <button type="button" className={`icon-button ${locked ? 'icon-button-on' : ''}`} aria-pressed={locked} aria-label={`Lock dimension ${dim + 1}`} title={locked ? 'Unlock' : 'Lock'} onClick={() => toggleLock(dim)}>
+        <LockIcon closed={locked} />
+      </button>
+      <button type="button" className="icon-button" aria-label={`Reset dimension ${dim + 1}`} title="Reset to the marked value" disabled={reference.value === null || locked} onClick={() => resetDimension(dim)}>
+        <ResetIcon />
+      </button>
+    </li>
+  );
+});
+
+/** One slider per latent dimension, with reset, lock and seeded randomisation from the prior. */
+export function LatentPanel() {
+  const latentDim = useLatentDim();
+  const resetAll = useAction('resetAll');
+  const randomise = useAction('randomise');
+  const [seedText, setSeedText] = useState('1');
+  const seedId = useId();
+  const seed = Number(seedText);
+  const seedValid = Number.isInteger(seed) && seed >= 0;
+  return (
+    <section className="card latent-panel" aria-labelledby="latent-heading">
+      <div className="card-heading">
+        <h2 id="latent-heading">Latent z</h2>
+        <span className="hint">{latentDim} dimensions</span>
+      </div>
+      <div className="latent-actions">
+        <button type="button" className="button button-secondary" disabled={latentDim === 0} onClick={resetAll}>
+          Reset all
+        </button>
+        <div className="input-group">
+          <label htmlFor={seedId} className="visually-hidden">
+            Randomise seed
+          </label>
+          <input id={seedId} type="number" min={0} className="seed-input" value={seedText} onChange={(event) => setSeedText(event.target.value)} aria-invalid={!seedValid} title="Seed for the random draw" />
+          <button
+            type="button"
+            className="button button-secondary"
+            disabled={latentDim === 0 || !seedValid}
+            onClick={() => {
+              randomise(seed);
+              setSeedText(String(seed + 1));
+            }}
+          >
+            Randomise
+          </button>
+        </div>
+      </div>
+      <p className="hint">Drag a slider for a quick preview; the full-quality image follows when you let go. Locked dimensions keep their value on reset and randomise.</p>
+      <ol className="latent-list">
+        {Array.from({ length: latentDim }, (_, dim) => (
+          <LatentSliderRow key={dim} dim={dim} />
+        ))}
+      </ol>
+    </section>
+  );
+}

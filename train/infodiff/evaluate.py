@@ -1,0 +1,304 @@
+"""One command that evaluates a model and writes every metric to one JSON file.
+
+    cd train
+    python -m infodiff.evaluate --model ../public/models/fashion-mnist --out runs/fmnist-infodiff/metrics.json
+    python -m infodiff.evaluate --model runs/shapes-infodiff/checkpoint.pt --out metrics.json --threads 2
+
+`--model` is a web package folder or a training checkpoint. What is measured (each block can be skipped with
+`--skip`, and every size is an option so a CI test can run it tiny):
+
+    linearProbe     z = Enc(x) of N training images, 5-fold logistic-regression accuracy per attribute
+                    (FashionMNIST: the class; shapes: each factor), as the official protocol (infodiff.metrics)
+    dci             shapes only: DCI disentanglement / completeness / informativeness with gradient-boosted trees
+    frechetDistance FashionMNIST only: Fréchet distance between classifier features (infodiff.classifier,
+                    penultimate layer) of N prior samples (z ~ N(0, I), DDIM) and of N test images
+    recognisability FashionMNIST only: the classifier's mean max-softmax confidence and class coverage of those
+                    samples, and the same for the test images as a reference
+    nll             -log p(x | z = Enc(x)) in bits/dim by I-MMSE (infodiff.itd), mean +- SE over M test images
+    reconstruction  PSNR of DDIM reconstructions of R test images: with inversion at each of --recon-steps
+                    (default 20 and 100), and without inversion (decoded from fresh noise with the same z)
+
+The JSON records the exact command, the resolved settings, the model and the time taken; infodiff.export
+embeds it in the package's provenance.metrics.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import classifier as fmnist_classifier
+from . import itd, metrics
+from .data import ImageDataset, balanced_indices
+from .export import gaussian_reference
+from .sample import LoadedModel, encode, load_model, open_dataset, reconstruct, resolve_device, sample_images
+
+BLOCKS = ('probe', 'dci', 'fd', 'nll', 'recon')
+REFERENCE_IMAGES = 20000  # training images behind a Gaussian reference computed here (checkpoints have none)
+
+
+def _rows(dataset: ImageDataset, count: int, seed: int) -> List[int]:
+    """`count` rows spread over the classes when there are labels, else a seeded random choice."""
+    return balanced_indices(dataset, min(count, len(dataset)), seed)
+
+
+def _batch(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int]) -> torch.Tensor:
+    return dataset.batch(torch.tensor(list(rows), dtype=torch.int64), loaded.device)
+
+
+def _probe_labels(dataset: ImageDataset, rows: Sequence[int]) -> Dict[str, np.ndarray]:
+    if dataset.factors is not None and dataset.factor_names is not None:
+        return {name: dataset.factors[rows, k] for k, name in enumerate(dataset.factor_names)}
+    if dataset.labels is not None:
+        return {'class': dataset.labels[rows]}
+    return {}
+
+
+def evaluate_linear_probe(loaded: LoadedModel, train_set: ImageDataset, count: int, seed: int,
+                          batch_size: int) -> Dict[str, Any]:
+    rows = _rows(train_set, count, seed)
+    labels = _probe_labels(train_set, rows)
+    if not labels:
+        return {'skipped': 'the data set has neither class labels nor generative factors'}
+    z = encode(loaded, _batch(loaded, train_set, rows), batch_size).double().cpu().numpy()
+    return metrics.linear_probe(z, labels)
+
+
+def evaluate_dci(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDataset, train_count: int,
+                 test_count: int, estimators: int, seed: int, batch_size: int) -> Dict[str, Any]:
+    if train_set.factors is None or test_set.factors is None:
+        return {'skipped': 'DCI needs generative factors (the shapes data set)'}
+    train_rows = _rows(train_set, train_count, seed)
+    test_rows = _rows(test_set, test_count, seed)
+    z_train = encode(loaded, _batch(loaded, train_set, train_rows), batch_size).double().cpu().numpy()
+    z_test = encode(loaded, _batch(loaded, test_set, test_rows), batch_size).double().cpu().numpy()
+    result = metrics.dci(z_train, train_set.factors[train_rows], z_test, test_set.factors[test_rows],
+                         train_set.factor_names, n_estimators=estimators, seed=seed)
+    result['dimensionNames'] = metrics.factor_dimension_names(np.asarray(result['importance']),
+                                                              train_set.factor_names)
+    result['trainImages'], result['testImages'] = len(train_rows), len(test_rows)
+    return result
+
+
+def _classifier_input(images: torch.Tensor) -> tuple[torch.Tensor, Optional[int]]:
+    """Model-space images [N, 1, S, S] -> [N, 1, 32, 32] for the classifier (bilinear resize when S != 32;
+    returns the original size then, for the record). Samples are clipped to [-1, 1] as a PNG would be."""
+    images = images.detach().float().cpu().clamp(-1, 1)
+    size = images.shape[-1]
+    if size == fmnist_classifier.IMAGE_SIZE:
+        return images, None
+    resized = F.interpolate(images, size=(fmnist_classifier.IMAGE_SIZE,) * 2, mode='bilinear', align_corners=False)
+    return resized, size
+
+
+def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
+                     eta: float, seed: int, batch_size: int) -> Dict[str, Any]:
+    """Fréchet distance and recognisability of prior samples in the FashionMNIST classifier's feature space."""
+    if loaded.dataset != 'fashion-mnist' or loaded.architecture['imageChannels'] != 1:
+        raise ValueError('the Fréchet distance and recognisability use the FashionMNIST classifier; '
+                         f'{loaded.source} is a {loaded.dataset} model')
+    judge = fmnist_classifier.load_classifier(classifier_path)
+    samples, resized_from = _classifier_input(sample_images(loaded, count, steps, eta, seed, batch_size))
+    references, _ = _classifier_input(_batch(loaded, test_set, _rows(test_set, count, seed)))
+    sample_out = fmnist_classifier.predict(judge, samples)
+    reference_out = fmnist_classifier.predict(judge, references)
+    distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
+                                        reference_out['features'].double().numpy())
+    setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': 'z ~ N(0, I)',
+               'featureSpace': f'FashionMNIST classifier penultimate layer ({fmnist_classifier.FEATURE_DIM}-d)',
+               'classifier': str(classifier_path), 'resizedFrom': resized_from}
+    return {
+        'frechetDistance': {**distance, **setting},
+        'recognisability': {'samples': fmnist_classifier.recognisability(sample_out['probabilities']),
+                            'testImages': fmnist_classifier.recognisability(reference_out['probabilities']),
+                            **setting},
+    }
+
+
+def _reference(loaded: LoadedModel, train_set: ImageDataset, seed: int) -> itd.GaussianReference:
+    """The package's Gaussian reference, or (checkpoints) one computed from training images as export does."""
+    arch = loaded.architecture
+    shape_hwc = (arch['imageSize'], arch['imageSize'], arch['imageChannels'])
+    if loaded.metadata is not None:
+        block = loaded.metadata['gaussianReference']
+    else:
+        rows = np.sort(np.random.default_rng(seed).permutation(len(train_set))[:REFERENCE_IMAGES])
+        images = train_set.images[torch.from_numpy(rows)].permute(0, 2, 3, 1).numpy().astype(np.float32)
+        block = gaussian_reference(images / 127.5 - 1)
+    return itd.reference_from_metadata(block, shape_hwc, channels_first=True)
+
+
+def evaluate_nll(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDataset, count: int, samples: int,
+                 seed: int, batch_size: int) -> Dict[str, Any]:
+    reference = _reference(loaded, train_set, seed)
+    rows = _rows(test_set, count, seed)
+    x = _batch(loaded, test_set, rows)
+    z = encode(loaded, x, batch_size)
+    result = itd.estimate_nll(itd.network_denoiser(loaded.model.predict_eps), loaded.schedule.alpha_bar, reference,
+                              x, z, samples=samples, dequantize=True, batch_size=batch_size,
+                              generator=torch.Generator().manual_seed(seed))
+    result['conditioning'] = 'z = Enc(x): the figure is -log p(x | z), not a bound on -log p(x)'
+    result['reference'] = 'package gaussianReference' if loaded.metadata is not None else \
+        f'computed from {min(REFERENCE_IMAGES, len(train_set))} training images'
+    return result
+
+
+def evaluate_reconstruction(loaded: LoadedModel, test_set: ImageDataset, count: int, steps: Sequence[int],
+                            seed: int, batch_size: int) -> Dict[str, Any]:
+    rows = _rows(test_set, count, seed)
+    x0 = _batch(loaded, test_set, rows)
+    reference = x0.double().cpu().numpy()
+    result: Dict[str, Any] = {'images': len(rows)}
+
+    def psnr(images: torch.Tensor) -> Dict[str, float]:
+        scores = metrics.reconstruction_psnr(images.double().cpu().numpy(), reference)
+        return {'psnr': scores['psnr'], 'psnrStd': scores['psnrStd']}
+
+    for s in steps:
+        result[f'inversion{s}'] = {'ddimSteps': s, **psnr(reconstruct(loaded, x0, s, True, seed, batch_size))}
+    no_inversion_steps = max(steps)
+    result['noInversion'] = {'ddimSteps': no_inversion_steps,
+                             **psnr(reconstruct(loaded, x0, no_inversion_steps, False, seed, batch_size))}
+    return result
+
+
+def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
+    started = time.time()
+    torch.manual_seed(args.seed)
+    device = resolve_device(args.device)
+    loaded = load_model(args.model, device)
+    skip = set(args.skip)
+    train_size = max(args.probe_images, args.dci_train if loaded.dataset == 'shapes' else 0, REFERENCE_IMAGES
+                     if loaded.metadata is None and 'nll' not in skip else 0)
+    test_size = max(args.fd_samples, args.nll_images, args.recon_images, args.dci_test)
+    # Shapes scenes are rendered on demand, so only as many as are used; file-backed data loads whole.
+    train_set = open_dataset(loaded, 'train', args.data_dir, train_size if loaded.dataset == 'shapes' else 0)
+    test_set = open_dataset(loaded, 'test', args.data_dir, test_size if loaded.dataset == 'shapes' else 0)
+
+    report: Dict[str, Any] = {
+        'command': command,
+        'model': {'source': loaded.source, 'dataset': loaded.dataset, 'architecture': loaded.architecture,
+                  'schedule': loaded.metadata['schedule'] if loaded.metadata else None},
+        'settings': {_camel(key): value for key, value in vars(args).items() if key != 'out'},
+        'createdAt': datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace('+00:00', 'Z'),
+        'hardware': f'{device} (torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads)',
+    }
+
+    def timed(name: str, run) -> None:
+        block_started = time.time()
+        print(f'evaluate: {name} ...', flush=True)
+        report[name] = run()
+        print(f'evaluate: {name} done in {time.time() - block_started:.0f} s', flush=True)
+
+    if 'probe' not in skip:
+        timed('linearProbe', lambda: evaluate_linear_probe(loaded, train_set, args.probe_images, args.seed,
+                                                           args.batch_size))
+    if 'dci' not in skip and loaded.dataset == 'shapes':
+        timed('dci', lambda: evaluate_dci(loaded, train_set, test_set, args.dci_train, args.dci_test,
+                                          args.dci_estimators, args.seed, args.batch_size))
+    if 'fd' not in skip and loaded.dataset == 'fashion-mnist':
+        # One set of samples serves both blocks, so they are produced together and filed separately.
+        timed('samples', lambda: evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
+                                                  args.sample_steps, args.eta, args.seed, args.batch_size))
+        sample_blocks = report.pop('samples')
+        report['frechetDistance'] = sample_blocks['frechetDistance']
+        report['recognisability'] = sample_blocks['recognisability']
+    if 'nll' not in skip:
+        timed('nll', lambda: evaluate_nll(loaded, train_set, test_set, args.nll_images, args.nll_samples, args.seed,
+                                          args.batch_size))
+    if 'recon' not in skip:
+        timed('reconstruction', lambda: evaluate_reconstruction(loaded, test_set, args.recon_images,
+                                                                args.recon_steps, args.seed, args.batch_size))
+    report['wallTimeSeconds'] = round(time.time() - started, 1)
+    return report
+
+
+def _steps_list(text: str) -> List[int]:
+    steps = [int(part) for part in text.split(',') if part.strip()]
+    if not steps or any(s < 1 for s in steps):
+        raise argparse.ArgumentTypeError(f'expected comma-separated positive step counts, got {text!r}')
+    return steps
+
+
+def _skip_list(text: str) -> List[str]:
+    blocks = [part for part in text.split(',') if part.strip()]
+    unknown = [b for b in blocks if b not in BLOCKS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f'unknown block(s) {unknown}; blocks are {", ".join(BLOCKS)}')
+    return blocks
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description='Evaluate an InfoDiffusion model and write the metrics as JSON.')
+    p.add_argument('--model', required=True, help='web package folder or training checkpoint file')
+    p.add_argument('--out', type=Path, required=True, help='JSON file to write')
+    p.add_argument('--data-dir', default='', help="where the model's data set lives (default: its usual place)")
+    p.add_argument('--probe-images', type=int, default=10000, help='training images for the linear probe')
+    p.add_argument('--dci-train', type=int, default=5000, help='shapes: training scenes for DCI')
+    p.add_argument('--dci-test', type=int, default=2000, help='shapes: test scenes for DCI')
+    p.add_argument('--dci-estimators', type=int, default=100, help='trees per gradient-boosted classifier')
+    p.add_argument('--fd-samples', type=int, default=1000, help='FashionMNIST: prior samples (and test images) '
+                                                                'for the Fréchet distance')
+    p.add_argument('--sample-steps', type=int, default=50, help='DDIM steps for the prior samples')
+    p.add_argument('--eta', type=float, default=0.0, help='DDIM eta for the prior samples')
+    p.add_argument('--classifier', default=str(fmnist_classifier.DEFAULT_PATH))
+    p.add_argument('--nll-images', type=int, default=64, help='test images for -log p(x | z)')
+    p.add_argument('--nll-samples', type=int, default=256, help='log-SNR samples per image')
+    p.add_argument('--recon-images', type=int, default=100, help='test images for the reconstruction PSNR')
+    p.add_argument('--recon-steps', type=_steps_list, default=[20, 100], help='DDIM steps with inversion, e.g. 20,100')
+    p.add_argument('--skip', type=_skip_list, default=[], help=f'comma-separated blocks to skip: {", ".join(BLOCKS)}')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
+    p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    command = 'python -m infodiff.evaluate ' + shlex.join(argv)
+    report = evaluate(args, command)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + '.tmp')
+    tmp.write_text(json.dumps(_json_ready(report), indent=1, allow_nan=False) + '\n', encoding='utf-8')
+    tmp.replace(args.out)
+    print(f'evaluate: wrote {args.out} in {report["wallTimeSeconds"]} s')
+    return 0
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split('_')
+    return head + ''.join(part.title() for part in rest)
+
+
+def _json_ready(value: Any) -> Any:
+    """Paths and numpy scalars -> plain JSON; a non-finite float is an error (it would mean a broken metric)."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f'a metric is {value}; refusing to write it as JSON')
+    return value
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The tiny fixture model and the golden parity files the TypeScript runtime is checked against.
+
+    cd train && /usr/bin/python3 -m infodiff.fixture
+
+1. Builds the fixture architecture of configs/fixture.json (16x16x1, ch 4, ch_mult [1,2], latentDim 6) with
+   seeded, deliberately non-degenerate weights: the official init starts the tails and attention projections at
+   ~1e-5, which would hide most weights from the outputs, so every weight is drawn instead (conv/linear
+   N(0, 1/fan_in), GroupNorm scales 1 + 0.1 N, biases 0.1 N; the frozen sinusoid table stays exact).
+2. Exports it, float32, to public/models/fixture/ with plausible metadata computed from procedurally drawn
+   images (latent statistics, a Gaussian reference, two attribute directions, a gallery of 4 PNGs).
+3. Loads that package back with load_web_package and, in float64, writes e2e/fixtures/golden/: encoder,
+   denoiser, 3-step DDIM sampling and DDIM inversion cases (NHWC float32 .npy, t int32) listed in golden.json.
+
+Deterministic: every random draw is seeded, torch runs on one thread and metadata floats are rounded, so a rerun
+writes identical bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .config import load_preset, validate_train_config
+from .data import ImageDataset
+from .diffusion import ddim_invert, ddim_plan, ddim_sample, make_schedule
+from .export import (attribute_directions, encode_all, gaussian_reference, latent_statistics, round_floats,
+                     write_gallery)
+from .model import TIME_TABLE_KEY, InfoDiff
+from .objective import ObjectiveConfig
+from .webpackage import load_web_package, state_dict_arrays, write_web_package
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = REPO_ROOT / "public" / "models" / "fixture"
+GOLDEN_DIR = REPO_ROOT / "e2e" / "fixtures" / "golden"
+CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "fixture.json"
+WEIGHT_SEED = 1234
+IMAGE_SEED = 5678
+GOLDEN_SEED = 91011
+SYNTHETIC_IMAGES = 600  # > d = 256, so the Gaussian reference is a full-rank spectrum
+SHAPE_CLASSES = ("Square", "Disc", "Ring", "Bar")
+GOLDEN_BATCH = 2
+GOLDEN_DDIM_STEPS = 3
+GOLDEN_ETA = 0.0
+GOLDEN_TOLERANCE = 1e-4
+CREATED_AT = "2025-01-01T00:00:00Z"  # fixed, so reruns are byte-identical
+
+
+def randomize_weights(model: InfoDiff, seed: int = WEIGHT_SEED) -> None:
+    """Draws every weight so that outputs depend on all of them (see the module docstring)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict(keep_vars=True).items():
+            if name == TIME_TABLE_KEY:
+                continue
+            noise = torch.randn(tensor.shape, generator=generator, dtype=torch.float64)
+            if tensor.dim() >= 2:  # conv [out, in, kh, kw] or linear [out, in]
+                fan_in = int(np.prod(tensor.shape[1:]))
+                tensor.copy_(noise / np.sqrt(fan_in))
+            elif name.endswith(".weight"):  # GroupNorm scale
+                tensor.copy_(1 + 0.1 * noise)
+            else:
+                tensor.copy_(0.1 * noise)
+
+
+def synthetic_images(count: int, size: int, seed: int = IMAGE_SEED):
+    """Procedural light-on-dark drawings (uint8 [N, 1, size, size]) and their class index [N] in SHAPE_CLASSES:
+    a square, a disc, a ring or a bar, each with a random position, size and brightness plus a little noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    images = np.zeros((count, 1, size, size), dtype=np.uint8)
+    labels = rng.integers(0, len(SHAPE_CLASSES), size=count)
+    for i, label in enumerate(labels):
+        cx, cy = rng.uniform(0.35, 0.65, size=2) * size
+        radius = rng.uniform(0.18, 0.32) * size
+        brightness = rng.uniform(150, 255)
+        distance = np.hypot(xx - cx, yy - cy)
+        if label == 0:
+            mask = (np.abs(xx - cx) < radius * 0.8) & (np.abs(yy - cy) < radius * 0.8)
+        elif label == 1:
+            mask = distance < radius
+        elif label == 2:
+            mask = (distance < radius) & (distance > radius * 0.55)
+        else:
+            mask = (np.abs(xx - cx) < radius * 0.3) & (np.abs(yy - cy) < radius * 1.1)
+        picture = mask * brightness + rng.normal(0, 6, size=(size, size))
+        images[i, 0] = np.clip(np.round(picture), 0, 255).astype(np.uint8)
+    return images, labels.astype(np.int64)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    np.save(path, np.ascontiguousarray(array))
+
+
+def nchw_to_nhwc(x: torch.Tensor) -> np.ndarray:
+    return x.permute(0, 2, 3, 1).contiguous().float().numpy()
+
+
+def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR) -> Dict[str, str]:
+    """Writes the fixture package and the golden files; returns {'package': ..., 'golden': ...} paths."""
+    torch.set_num_threads(1)  # one thread: reductions always run in the same order
+    cfg = validate_train_config(load_preset(CONFIG_PATH))
+    arch, schedule_cfg = cfg.architecture, cfg.schedule
+    schedule = make_schedule(schedule_cfg)
+    model = InfoDiff(arch, schedule.timesteps)
+    randomize_weights(model)
+    model.eval()
+
+    # ---- metadata from procedural images
+    images_u8, labels = synthetic_images(SYNTHETIC_IMAGES, arch["imageSize"])
+    dataset = ImageDataset(name="synthetic", images=torch.from_numpy(images_u8), labels=labels,
+                           label_names=list(SHAPE_CLASSES), factors=None, factor_names=None, light_on_dark=True)
+    z = encode_all(model, dataset, batch_size=100)
+    directions = [d for d in attribute_directions(z, dataset, seed=0) if d["name"] in ("Disc", "Bar")]
+    reference = gaussian_reference(np.transpose(images_u8, (0, 2, 3, 1)).astype(np.float32) / 127.5 - 1)
+    package_dir.mkdir(parents=True, exist_ok=True)
+    gallery_rows = [int(np.flatnonzero(labels == c)[0]) for c in range(len(SHAPE_CLASSES))]
+    gallery = write_gallery(package_dir, images_u8[gallery_rows], [SHAPE_CLASSES[labels[i]] for i in gallery_rows])
+    metadata = {
+        "id": "fixture",
+        "displayName": "Fixture (random weights)",
+        "description": "A tiny 16x16 model with random weights for tests and parity checks; its images are noise.",
+        "architecture": arch,
+        "schedule": schedule_cfg,
+        "preprocessing": {"imageSize": arch["imageSize"], "channels": arch["imageChannels"], "valueRange": [-1, 1],
+                          "lightOnDark": True},
+        "latent": latent_statistics(z),
+        "dimensionNames": [None] * arch["latentDim"],
+        "attributeDirections": directions,
+        "gaussianReference": reference,
+        "gallery": gallery,
+        "provenance": {
+            "source": "fixture",
+            "dataset": "synthetic",
+            "objective": ObjectiveConfig.from_train_config(cfg).as_provenance(),
+            "steps": 0,
+            "batchSize": 0,
+            "wallTimeSeconds": 0.0,
+            "hardware": "none (random weights)",
+            "ema": False,
+            "metrics": {},
+            "createdAt": CREATED_AT,
+            "notes": cfg.notes,
+        },
+    }
+    write_web_package(package_dir, state_dict_arrays(model.state_dict()), round_floats(metadata))
+
+    # ---- golden files, from the package as the app loads it, computed in float64
+    loaded, meta = load_web_package(package_dir)
+    loaded = loaded.double()
+    size, channels, dim = arch["imageSize"], arch["imageChannels"], arch["latentDim"]
+    rng = np.random.default_rng(GOLDEN_SEED)
+
+    def draw(shape, kind="normal") -> torch.Tensor:
+        values = rng.uniform(-1, 1, size=shape) if kind == "uniform" else rng.normal(size=shape)
+        return torch.from_numpy(values.astype(np.float32))  # the stored float32 values are the inputs
+
+    golden_dir.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        encoder_x = draw((GOLDEN_BATCH, size, size, channels), "uniform")
+        encoder_z = loaded.encode(encoder_x.permute(0, 3, 1, 2).double())
+
+        denoiser_xt = draw((GOLDEN_BATCH, size, size, channels))
+        denoiser_t = torch.from_numpy(rng.integers(0, schedule.timesteps, size=GOLDEN_BATCH).astype(np.int32))
+        denoiser_z = draw((GOLDEN_BATCH, dim))
+        denoiser_eps = loaded.predict_eps(denoiser_xt.permute(0, 3, 1, 2).double(), denoiser_t.long(),
+                                          denoiser_z.double())
+
+        plan = ddim_plan(schedule.timesteps, GOLDEN_DDIM_STEPS)
+        ddim_x_noise = draw((GOLDEN_BATCH, size, size, channels))
+        ddim_z = draw((GOLDEN_BATCH, dim))
+        ddim_x0 = ddim_sample(loaded.predict_eps, schedule, plan, ddim_x_noise.permute(0, 3, 1, 2).double(),
+                              ddim_z.double(), eta=GOLDEN_ETA)
+
+        invert_x0_u8, _ = synthetic_images(GOLDEN_BATCH, size, seed=GOLDEN_SEED)
+        invert_x0 = torch.from_numpy(np.transpose(invert_x0_u8, (0, 2, 3, 1)).astype(np.float32) / 127.5 - 1)
+        invert_x0_nchw = invert_x0.permute(0, 3, 1, 2).double()
+        invert_z = loaded.encode(invert_x0_nchw)
+        invert_x_noise = ddim_invert(loaded.predict_eps, schedule, plan, invert_x0_nchw, invert_z)
+
+    files = {
+        "encoder_x.npy": encoder_x.numpy(), "encoder_z.npy": encoder_z.float().numpy(),
+        "denoiser_xt.npy": denoiser_xt.numpy(), "denoiser_t.npy": denoiser_t.numpy(),
+        "denoiser_z.npy": denoiser_z.numpy(), "denoiser_eps.npy": nchw_to_nhwc(denoiser_eps),
+        "ddim_xT.npy": ddim_x_noise.numpy(), "ddim_z.npy": ddim_z.numpy(), "ddim_x0.npy": nchw_to_nhwc(ddim_x0),
+        "invert_x0.npy": invert_x0.numpy(), "invert_z.npy": invert_z.float().numpy(),
+        "invert_xT.npy": nchw_to_nhwc(invert_x_noise),
+    }
+    for name, array in files.items():
+        save_npy(golden_dir / name, array)
+    manifest = {
+        "$comment": "Written by `cd train && python -m infodiff.fixture` from the fixture package loaded back with "
+                    "load_web_package, computed in float64 and stored as float32. Images are NHWC, t is int32. "
+                    "Check: max|ours - golden| / max|golden| <= relativeTolerance per output.",
+        "model": "public/models/fixture",
+        "relativeTolerance": GOLDEN_TOLERANCE,
+        "batch": GOLDEN_BATCH,
+        "ddimSteps": GOLDEN_DDIM_STEPS,
+        "eta": GOLDEN_ETA,
+        "ddimTimesteps": plan,
+        "files": sorted(files),
+        "cases": {
+            "encoder": {"inputs": {"x": "encoder_x.npy"}, "outputs": {"z": "encoder_z.npy"}},
+            "denoiser": {"inputs": {"xt": "denoiser_xt.npy", "t": "denoiser_t.npy", "z": "denoiser_z.npy"},
+                         "outputs": {"eps": "denoiser_eps.npy"}},
+            "ddim": {"inputs": {"xNoise": "ddim_xT.npy", "z": "ddim_z.npy"}, "outputs": {"x0": "ddim_x0.npy"}},
+            "invert": {"inputs": {"x0": "invert_x0.npy"},
+                       "outputs": {"z": "invert_z.npy", "xNoise": "invert_xT.npy"}},
+        },
+    }
+    (golden_dir / "golden.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return {"package": str(package_dir), "golden": str(golden_dir)}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the fixture model package and the golden parity files.")
+    parser.add_argument("--package-dir", type=Path, default=PACKAGE_DIR)
+    parser.add_argument("--golden-dir", type=Path, default=GOLDEN_DIR)
+    args = parser.parse_args(argv)
+    paths = build_fixture(args.package_dir, args.golden_dir)
+    print(f"fixture: wrote {paths['package']} and {paths['golden']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
