@@ -24,7 +24,7 @@ test.describe('images in', () => {
     // The encoded z is now current, and its reconstruction is the generated image.
     await explorer.waitForRender(renderBefore);
     expect(await explorer.z()).not.toEqual(zBefore);
-    await expect(page.getByRole('slider', { name: 'Latent dimension 1', exact: true })).toHaveValue(String((await explorer.z())[0]));
+    await expect(page.getByRole('slider', { name: 'Latent dimension 1', exact: true })).toHaveAttribute('aria-valuetext', (await explorer.z())[0].toFixed(2));
     await explorer.screenshot('image-uploaded');
   });
 

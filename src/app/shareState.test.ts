@@ -3,10 +3,16 @@ import { formatShareState, parseShareState } from './shareState';
 
 describe('share state in the URL', () => {
   it('round-trips model, backend, z, seed and steps', () => {
-    const state = { model: 'fashion-mnist', backend: 'webgpu' as const, z: [0.5, -1.23456, 0], noise: { kind: 'seed' as const, seed: 7 }, steps: 20 };
+    const state = { model: 'fashion-mnist', backend: 'webgpu' as const, z: [0.5, -1.2345678912, 0], noise: { kind: 'seed' as const, seed: 7 }, steps: 20 };
     const search = formatShareState(state);
-    expect(search).toBe('?model=fashion-mnist&backend=webgpu&seed=7&steps=20&z=0.5,-1.2346,0');
-    expect(parseShareState(search)).toEqual({ state: { ...state, z: [0.5, -1.2346, 0] }, problems: [] });
+    expect(search).toBe('?model=fashion-mnist&backend=webgpu&seed=7&steps=20&z=0.5,-1.23456789,0');
+    expect(parseShareState(search)).toEqual({ state: { ...state, z: [0.5, -1.23456789, 0] }, problems: [] });
+  });
+
+  it('gives back exactly the float32 values the engine computes with', () => {
+    const z = Array.from(Float32Array.of(0.1, -2.7182817, 1e-7, 3.4028e38));
+    const parsed = parseShareState(formatShareState({ z })).state.z!;
+    expect(Array.from(Float32Array.from(parsed))).toEqual(z);
   });
 
   it('writes an image source instead of a seed, and keeps parameters it does not own', () => {

@@ -23,8 +23,11 @@ export interface ParsedShareState {
   problems: string[];
 }
 
-/** Decimals kept per latent value: 1e-4 is far below what a slider step (1/200 of the range) can show. */
-const Z_DECIMALS = 4;
+/**
+ * Significant digits kept per latent value: 9 round-trip every float32 exactly, and the engine computes with
+ * float32 z, so a link reproduces the image bit for bit rather than nearly.
+ */
+const Z_SIGNIFICANT_DIGITS = 9;
 export const MAX_STEPS = 1000;
 
 function parseInteger(text: string, min: number, max: number): number | null {
@@ -99,8 +102,8 @@ export function formatShareState(state: ShareState, currentSearch = ''): string 
   return text ? `?${text}` : '';
 }
 
-/** A latent value with at most Z_DECIMALS decimals and no trailing zeros ("-0.5", "1.2346"). */
+/** A latent value with Z_SIGNIFICANT_DIGITS significant digits and no trailing zeros ("-0.5", "1.23456791"). */
 function formatLatentValue(value: number): string {
-  const rounded = Number(value.toFixed(Z_DECIMALS));
+  const rounded = Number(value.toPrecision(Z_SIGNIFICANT_DIGITS));
   return String(Object.is(rounded, -0) ? 0 : rounded);
 }

@@ -214,7 +214,11 @@ export class Engine {
       this.channels.set(request.channel, job);
     }
     const generation = this.generation;
-    this.queue = this.queue.then(() => this.run(job, generation));
+    // run() answers every outcome itself; the catch only keeps one unforeseen throw from stalling the queue for
+    // good, and still ends the job (finish() is a no-op for a job that already ended).
+    this.queue = this.queue
+      .then(() => this.run(job, generation))
+      .catch((error: unknown) => this.finish(job, { id: request.id, kind: 'error', name: 'EngineError', message: `internal engine error: ${messageOf(error)}` }));
   }
 
   /** Aborts a job: a queued one ends now, a running one at its next step boundary. Unknown ids are ignored. */

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   conv3x3, groupNorm, pointwiseConv,
-  type ConvWeights, type DenseWeights, type GroupNormWeights, type LayerContext,
+  type ConvWeights, type DenseWeights, type GroupNormAffine, type GroupNormWeights, type LayerContext,
 } from './layers';
 
 /**
@@ -30,7 +30,7 @@ export interface AttentionWeights {
 export function selfAttention(x: tf.Tensor4D, weights: AttentionWeights, ctx: LayerContext): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const tokens = h * w;
-  const normed = groupNorm(x, weights.norm.gamma, weights.norm.beta, ctx);
+  const normed = groupNorm(x, weights.norm, ctx);
   const query = tf.reshape(pointwiseConv(normed, weights.query), [b, tokens, c]);
   const keys = tf.reshape(normed, [b, tokens, c]);
   const scores = tf.matMul(query, keys, false, true); // [B, tokens, tokens]
@@ -57,8 +57,8 @@ export interface EncoderResBlockWeights {
  * @returns [B, H, W, out]
  */
 export function encoderResBlock(x: tf.Tensor4D, weights: EncoderResBlockWeights, ctx: LayerContext): tf.Tensor4D {
-  let h = conv3x3(groupNorm(x, weights.norm1.gamma, weights.norm1.beta, ctx, 'silu'), weights.conv1);
-  h = conv3x3(groupNorm(h, weights.norm2.gamma, weights.norm2.beta, ctx, 'silu'), weights.conv2);
+  let h = conv3x3(groupNorm(x, weights.norm1, ctx, 'silu'), weights.conv1);
+  h = conv3x3(groupNorm(h, weights.norm2, ctx, 'silu'), weights.conv2);
   h = tf.add(h, weights.shortcut ? pointwiseConv(x, weights.shortcut) : x);
   return weights.attention ? selfAttention(h, weights.attention, ctx) : h;
 }
@@ -84,16 +84,12 @@ export interface AuxResBlockWeights {
 }
 
 /**
- * Per-sample scale and shift replacing block2's GroupNorm affine and both AdaGN modulations:
+ * Per-sample affine replacing block2's GroupNorm affine and both AdaGN modulations:
  * GN(h) (1 + s_t) + b_t, then (1 + s_a) + b_a, equals normalise(h) * gamma + beta with
- * gamma = g (1 + s_t)(1 + s_a) and beta = (beta_gn (1 + s_t) + b_t)(1 + s_a) + b_a.
+ * gamma = g (1 + s_t)(1 + s_a) and beta = (beta_gn (1 + s_t) + b_t)(1 + s_a) + b_a: columns of the packed
+ * per-call modulation matrix [B, P] (denoiser.ts).
  */
-export interface BlockModulation {
-  /** [B, out] */
-  gamma: tf.Tensor2D;
-  /** [B, out] */
-  beta: tf.Tensor2D;
-}
+export type BlockModulation = GroupNormAffine;
 
 /**
  * `AuxResBlock` (main branch): h = conv(SiLU(GN(x))); h = GN(h)(1+s_t)+b_t; h = h(1+s_a)+b_a;
@@ -103,9 +99,9 @@ export interface BlockModulation {
  * @returns [B, H, W, out]
  */
 export function auxResBlock(x: tf.Tensor4D, weights: AuxResBlockWeights, modulation: BlockModulation, ctx: LayerContext): tf.Tensor4D {
-  let h = conv3x3(groupNorm(x, weights.norm1.gamma, weights.norm1.beta, ctx, 'silu'), weights.conv1);
-  h = conv3x3(groupNorm(h, modulation.gamma, modulation.beta, ctx, 'silu'), weights.conv2);
-  h = conv3x3(groupNorm(h, weights.norm3.gamma, weights.norm3.beta, ctx, 'silu'), weights.conv3);
+  let h = conv3x3(groupNorm(x, weights.norm1, ctx, 'silu'), weights.conv1);
+  h = conv3x3(groupNorm(h, modulation, ctx, 'silu'), weights.conv2);
+  h = conv3x3(groupNorm(h, weights.norm3, ctx, 'silu'), weights.conv3);
   h = tf.add(h, weights.shortcut ? pointwiseConv(x, weights.shortcut) : x);
   return weights.attention ? selfAttention(h, weights.attention, ctx) : h;
 }

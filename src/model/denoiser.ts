@@ -13,7 +13,7 @@ import type { DenoiserWeights } from './weights';
  * The per-call modulation of every block at once, [B, P]: one [gamma | beta] column pair per block
  * (layout in weights.ts `packModulation`).
  */
-function blockModulations(weights: DenoiserWeights, t: tf.Tensor1D, z: tf.Tensor2D): tf.Tensor2D {
+function packedModulation(weights: DenoiserWeights, t: tf.Tensor1D, z: tf.Tensor2D): tf.Tensor2D {
   const timeFeatures = tf.gather(weights.timeTable, t); // [B, ch]
   const temb = linear(silu(linear(timeFeatures, weights.timeHidden)), weights.timeOut); // [B, 4ch]
   const aembActivated = silu(linear(z, weights.latentEmbedding)); // aemb_proj starts with a SiLU
@@ -21,12 +21,9 @@ function blockModulations(weights: DenoiserWeights, t: tf.Tensor1D, z: tf.Tensor
   return tf.add(tf.mul(timePart, linear(aembActivated, weights.latentScale)), linear(aembActivated, weights.latentShift));
 }
 
-function sliceModulation(modulation: tf.Tensor2D, slot: ModulationSlot): BlockModulation {
-  const b = modulation.shape[0];
-  return {
-    gamma: tf.slice(modulation, [0, slot.offset], [b, slot.channels]),
-    beta: tf.slice(modulation, [0, slot.offset + slot.channels], [b, slot.channels]),
-  };
+/** A block's [gamma | beta] columns of the packed modulation matrix, read in place by the GroupNorm. */
+function blockModulation(modulation: tf.Tensor2D, slot: ModulationSlot): BlockModulation {
+  return { gamma: modulation, beta: modulation, gammaColumn: slot.offset, betaColumn: slot.offset + slot.channels };
 }
 
 /**
@@ -37,11 +34,11 @@ function sliceModulation(modulation: tf.Tensor2D, slot: ModulationSlot): BlockMo
  * @returns eps [B, H, W, C]
  */
 export function denoiserForward(weights: DenoiserWeights, xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D, ctx: LayerContext): tf.Tensor4D {
-  const modulation = blockModulations(weights, t, z);
+  const modulation = packedModulation(weights, t, z);
   return unetForward(
     xt,
     weights.trunk,
-    (h, block) => auxResBlock(h, block, sliceModulation(modulation, block.modulation), ctx),
+    (h, block) => auxResBlock(h, block, blockModulation(modulation, block.modulation), ctx),
     ctx,
   );
 }

@@ -3,15 +3,17 @@
  *
  * Why: GroupNorm followed by SiLU sits in front of nearly every convolution (73 times per denoiser call of
  * the FashionMNIST model). Built from tfjs ops it costs about 15 kernel launches (two reductions, the
- * normalisation, the affine, the activation and their small helpers), which was ~80% of all launches of a
- * denoiser call. One launch per GroupNorm cuts a call from ~1,300 launches to ~400; on WebGPU the launch
- * overhead, not arithmetic, dominates a small U-Net. Other backends (WebGL, WASM) use the composite in
- * layers.ts, which computes the same function.
+ * normalisation, the affine, the activation and their small helpers), about 80% of all launches of a
+ * denoiser call. One launch per GroupNorm (reading the modulated affine in place) cuts a call from ~1,300
+ * launches to under 300; on WebGPU the launch overhead, not arithmetic, dominates a small U-Net. Other
+ * backends (WebGL, WASM) use the composite in layers.ts, which computes the same function.
  *
- * Kernel contract (both backends): inputs x [B, H, W, C] float32, scale and shift [S, C] float32 with S = 1
- * (one affine for the batch) or S = B (per sample); attrs groups, epsilon, silu. Output
- * y = (x - mean_g) / sqrt(var_g + epsilon) * scale + shift, then SiLU when asked, with mean and biased
- * variance per sample and group of C / groups channels over all pixels (PyTorch nn.GroupNorm).
+ * Kernel contract (both backends): inputs x [B, H, W, C] float32, scale and shift [S, W] float32 with S = 1
+ * (one affine for the batch) or S = B (per sample); attrs groups, epsilon, silu, and the columns
+ * scaleColumn / shiftColumn where the C affine values start (scale and shift may be one packed matrix).
+ * Output y = (x - mean_g) / sqrt(var_g + epsilon) * scale[., scaleColumn + c] + shift[., shiftColumn + c],
+ * then SiLU when asked, with mean and biased variance per sample and group of C / groups channels over all
+ * pixels (PyTorch nn.GroupNorm).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -21,6 +23,10 @@ export interface GroupNormAttrs {
   groups: number;
   epsilon: number;
   silu: boolean;
+  /** Column of `scale` holding channel 0's scale. */
+  scaleColumn: number;
+  /** Column of `shift` holding channel 0's shift. */
+  shiftColumn: number;
 }
 
 interface CpuBackendLike {
@@ -45,21 +51,24 @@ interface WebGPUBackendLike {
 }
 
 /** The kernel's three inputs, checked against its contract. */
-function kernelInputs(inputs: tf.NamedTensorInfoMap, groups: number): { x: tf.TensorInfo; scale: tf.TensorInfo; shift: tf.TensorInfo } {
+function kernelInputs(inputs: tf.NamedTensorInfoMap, attrs: GroupNormAttrs): { x: tf.TensorInfo; scale: tf.TensorInfo; shift: tf.TensorInfo } {
   const { x, scale, shift } = inputs;
   if (!x || !scale || !shift) throw new Error(`${GROUP_NORM_KERNEL}: needs inputs x, scale and shift`);
   const [b, , , c] = x.shape;
-  const rowsOk = (t: tf.TensorInfo) => t.shape.length === 2 && (t.shape[0] === 1 || t.shape[0] === b) && t.shape[1] === c;
-  if (x.shape.length !== 4 || c % groups !== 0 || !rowsOk(scale) || !rowsOk(shift) || scale.shape[0] !== shift.shape[0]) {
-    throw new Error(`${GROUP_NORM_KERNEL}: needs x [B,H,W,C] with C divisible by ${groups} and scale/shift [1 or B, C]; got x [${x.shape}], scale [${scale.shape}], shift [${shift.shape}]`);
+  const rowsOk = (t: tf.TensorInfo, column: number) =>
+    t.shape.length === 2 && (t.shape[0] === 1 || t.shape[0] === b) && column >= 0 && column + c <= t.shape[1];
+  if (x.shape.length !== 4 || c % attrs.groups !== 0 || !rowsOk(scale, attrs.scaleColumn) || !rowsOk(shift, attrs.shiftColumn) || scale.shape[0] !== shift.shape[0]) {
+    throw new Error(`${GROUP_NORM_KERNEL}: needs x [B,H,W,C] with C divisible by ${attrs.groups} and scale/shift [1 or B, >= column + C]; `
+      + `got x [${x.shape}], scale [${scale.shape}] from column ${attrs.scaleColumn}, shift [${shift.shape}] from column ${attrs.shiftColumn}`);
   }
   return { x, scale, shift };
 }
 
 /** Plain-JS implementation, statistics accumulated in float64. */
 function groupNormCpu({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
-  const { groups, epsilon, silu } = attrs as unknown as GroupNormAttrs;
-  const { x, scale, shift } = kernelInputs(inputs, groups);
+  const kernelAttrs = attrs as unknown as GroupNormAttrs;
+  const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
+  const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);
   const cpu = backend as CpuBackendLike;
   const values = cpu.data.get(x.dataId).values as Float32Array;
   const scaleValues = cpu.data.get(scale.dataId).values as Float32Array;
@@ -71,7 +80,8 @@ function groupNormCpu({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMa
   const out = new Float32Array(values.length);
   for (let n = 0; n < b; n++) {
     const sampleBase = n * pixels * c;
-    const row = scale.shape[0] === 1 ? 0 : n * c;
+    const scaleRow = (scale.shape[0] === 1 ? 0 : n * scale.shape[1]) + scaleColumn;
+    const shiftRow = (shift.shape[0] === 1 ? 0 : n * shift.shape[1]) + shiftColumn;
     for (let g = 0; g < groups; g++) {
       const first = g * groupSize;
       let sum = 0;
@@ -87,8 +97,8 @@ function groupNormCpu({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMa
       }
       const invStd = 1 / Math.sqrt(squares / count + epsilon);
       for (let j = 0; j < groupSize; j++) {
-        const s = scaleValues[row + first + j] * invStd;
-        const t = shiftValues[row + first + j] - mean * s;
+        const s = scaleValues[scaleRow + first + j] * invStd;
+        const t = shiftValues[shiftRow + first + j] - mean * s;
         for (let p = 0; p < pixels; p++) {
           const i = sampleBase + p * c + first + j;
           const y = values[i] * s + t;
@@ -112,7 +122,7 @@ class GroupNormProgram implements WebGPUProgramLike {
   dispatchLayout = { x: [0, 1, 2, 3] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
-  uniforms = 'groups : i32, channels : i32, pixels : i32, groupSize : i32, perSampleAffine : i32, epsilon : f32,';
+  uniforms = 'groups : i32, channels : i32, pixels : i32, groupSize : i32, scaleRowStride : i32, scaleColumn : i32, shiftRowStride : i32, shiftColumn : i32, epsilon : f32,';
   private readonly silu: boolean;
 
   constructor(shape: number[], groups: number, silu: boolean) {
@@ -170,12 +180,13 @@ class GroupNormProgram implements WebGPUProgramLike {
         }
         let invStd = inverseSqrt(workgroupSum(squares) / f32(count) + uniforms.epsilon);
 
-        let row = select(0, sample * uniforms.channels, uniforms.perSampleAffine == 1);
+        let scaleRow = sample * uniforms.scaleRowStride + uniforms.scaleColumn;
+        let shiftRow = sample * uniforms.shiftRowStride + uniforms.shiftColumn;
         for (var k = i32(localId.x); k < count; k = k + ${size}) {
           let channel = group * uniforms.groupSize + k % uniforms.groupSize;
-          let s = scale[row + channel] * invStd;
+          let s = scale[scaleRow + channel] * invStd;
           let i = elementIndex(base, k);
-          var y = (x[i] - mean) * s + shift[row + channel];
+          var y = (x[i] - mean) * s + shift[shiftRow + channel];
           ${this.silu ? 'y = y / (1.0 + exp(-y));' : ''}
           setOutputAtIndex(i, y);
         }
@@ -185,8 +196,9 @@ class GroupNormProgram implements WebGPUProgramLike {
 }
 
 function groupNormWebGPU({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
-  const { groups, epsilon, silu } = attrs as unknown as GroupNormAttrs;
-  const { x, scale, shift } = kernelInputs(inputs, groups);
+  const kernelAttrs = attrs as unknown as GroupNormAttrs;
+  const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
+  const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);
   const [, h, w, c] = x.shape;
   const program = new GroupNormProgram(x.shape, groups, silu);
   return (backend as WebGPUBackendLike).runWebGPUProgram(program, [x, scale, shift], 'float32', [
@@ -194,7 +206,11 @@ function groupNormWebGPU({ inputs, backend, attrs }: { inputs: tf.NamedTensorInf
     { type: 'int32', data: [c] },
     { type: 'int32', data: [h * w] },
     { type: 'int32', data: [c / groups] },
-    { type: 'int32', data: [scale.shape[0] === 1 ? 0 : 1] },
+    // A row stride of 0 makes every sample read the single shared row.
+    { type: 'int32', data: [scale.shape[0] === 1 ? 0 : scale.shape[1]] },
+    { type: 'int32', data: [scaleColumn] },
+    { type: 'int32', data: [shift.shape[0] === 1 ? 0 : shift.shape[1]] },
+    { type: 'int32', data: [shiftColumn] },
     { type: 'float32', data: [epsilon] },
   ]);
 }

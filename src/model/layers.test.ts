@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hasGroupNormKernel } from './groupNormKernel';
 import {
   conv3x3, createLayerContext, disposeLayerContext, groupNorm, groupNormComposite, linear, pointwiseConv, silu, upsampleNearest2x,
-  type ConvWeights, type DenseWeights, type LayerContext,
+  type ConvWeights, type DenseWeights, type GroupNormAffine, type LayerContext,
 } from './layers';
 import { seededNormal } from './random';
 import { featureMap, featureMapToNhwc, nhwcToFeatureMap, refConv2d, refGroupNorm, relativeError } from './testing/torchReference';
@@ -43,9 +43,14 @@ function referenceNhwc(data: Float32Array, [b, h, w, c]: number[], fn: (x: Retur
 }
 
 const GROUP_NORMS = [
-  ['fused kernel', groupNorm],
-  ['composite (backends without the kernel)', (x: tf.Tensor4D, g: tf.Tensor2D, b: tf.Tensor2D, ctx: LayerContext) => groupNormComposite(x, g, b, ctx)],
+  ['fused kernel', (x: tf.Tensor4D, affine: GroupNormAffine, ctx: LayerContext) => groupNorm(x, affine, ctx)],
+  ['composite (backends without the kernel)', groupNormComposite],
 ] as const;
+
+/** A plain [1, C] or per-sample [B, C] affine starting at column 0. */
+function affineOf(gamma: tf.Tensor2D, beta: tf.Tensor2D): GroupNormAffine {
+  return { gamma, beta, gammaColumn: 0, betaColumn: 0 };
+}
 
 describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
   it('matches a plain JS GroupNorm (eps 1e-5, biased variance) per sample and group', async () => {
@@ -58,7 +63,7 @@ describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
     const x = tf.tensor4d(data, shape as [number, number, number, number]);
     const gamma = tf.tensor2d(gammaValues, [1, 6]);
     const beta = tf.tensor2d(betaValues, [1, 6]);
-    const y = tf.tidy(() => norm(x, gamma, beta, ctx));
+    const y = tf.tidy(() => norm(x, affineOf(gamma, beta), ctx));
     const actual = await y.data();
     const expected = referenceNhwc(data, shape, (m) => refGroupNorm(m, groups, gammaValues, betaValues));
     expect(relativeError(actual, expected.flatMap((e) => [...e]))).toBeLessThan(1e-5);
@@ -74,7 +79,7 @@ describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
     const x = tf.tensor4d(data, [2, 2, 2, 4]);
     const gamma = tf.tensor2d([...gammaRows[0], ...gammaRows[1]], [2, 4]);
     const beta = tf.tensor2d([...betaRows[0], ...betaRows[1]], [2, 4]);
-    const y = tf.tidy(() => norm(x, gamma, beta, ctx));
+    const y = tf.tidy(() => norm(x, affineOf(gamma, beta), ctx));
     const actual = await y.data();
     const expected = [0, 1].flatMap((b) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, gammaRows[b], betaRows[b]))]);
     expect(relativeError(actual, expected)).toBeLessThan(1e-5);
@@ -88,11 +93,26 @@ describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
     const x = tf.tensor4d(data, [1, 4, 4, 4]);
     const ones = tf.ones([1, 4]) as tf.Tensor2D;
     const zeros = tf.zeros([1, 4]) as tf.Tensor2D;
-    const y = tf.tidy(() => norm(x, ones, zeros, ctx));
+    const y = tf.tidy(() => norm(x, affineOf(ones, zeros), ctx));
     const expected = featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, 0, 4, 4, 4), 1, [1, 1, 1, 1], [0, 0, 0, 0]));
     // float32 inputs near 300 carry ~3e-5 absolute rounding, i.e. ~3e-3 of a 0.01 spread.
     expect(relativeError(await y.data(), expected)).toBeLessThan(1e-2);
     tf.dispose([x, ones, zeros, y]);
+    disposeLayerContext(ctx);
+  });
+
+  it('reads gamma and beta from columns of one packed per-sample matrix', async () => {
+    // Packed rows [B, 10]: columns 1..4 hold gamma, columns 6..9 hold beta (as the denoiser's modulation).
+    const data = randomArray(2 * 2 * 2 * 4, 22);
+    const packedValues = randomArray(2 * 10, 23, 0.5, 0.5);
+    const ctx = createLayerContext(2, [2]);
+    const x = tf.tensor4d(data, [2, 2, 2, 4]);
+    const packed = tf.tensor2d(packedValues, [2, 10]);
+    const y = tf.tidy(() => norm(x, { gamma: packed, beta: packed, gammaColumn: 1, betaColumn: 6 }, ctx));
+    const row = (b: number, from: number) => packedValues.slice(b * 10 + from, b * 10 + from + 4);
+    const expected = [0, 1].flatMap((b) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, row(b, 1), row(b, 6)))]);
+    expect(relativeError(await y.data(), expected)).toBeLessThan(1e-5);
+    tf.dispose([x, packed, y]);
     disposeLayerContext(ctx);
   });
 });
@@ -108,7 +128,7 @@ describe('groupNorm', () => {
     const x = tf.tensor4d(data, [2, 2, 2, 4]);
     const gamma = tf.tensor2d(randomArray(4, 20, 0.5, 1), [1, 4]);
     const beta = tf.tensor2d(randomArray(4, 21), [1, 4]);
-    const [fused, composed] = tf.tidy(() => [groupNorm(x, gamma, beta, ctx, 'silu'), silu(groupNormComposite(x, gamma, beta, ctx))]);
+    const [fused, composed] = tf.tidy(() => [groupNorm(x, affineOf(gamma, beta), ctx, 'silu'), silu(groupNormComposite(x, affineOf(gamma, beta), ctx))]);
     expect(relativeError(await fused.data(), await composed.data())).toBeLessThan(1e-5);
     tf.dispose([x, gamma, beta, fused, composed]);
     disposeLayerContext(ctx);
@@ -118,16 +138,18 @@ describe('groupNorm', () => {
     const ctx = createLayerContext(1, [4]);
     const x = tf.zeros([1, 2, 2, 1]) as tf.Tensor4D;
     const gamma = tf.ones([1, 1]) as tf.Tensor2D;
-    expect(() => tf.tidy(() => groupNormComposite(x, gamma, gamma, ctx))).toThrow(/no pixel-mean row for a 2x2 map/);
+    expect(() => tf.tidy(() => groupNormComposite(x, affineOf(gamma, gamma), ctx))).toThrow(/no pixel-mean row for a 2x2 map/);
     tf.dispose([x, gamma]);
     disposeLayerContext(ctx);
   });
 
-  it('kernel refuses an affine of the wrong width', () => {
+  it('kernel refuses affine columns that run past the end of the rows', () => {
     const ctx = createLayerContext(1, [2]);
     const x = tf.zeros([1, 2, 2, 2]) as tf.Tensor4D;
     const gamma = tf.ones([1, 3]) as tf.Tensor2D;
-    expect(() => tf.tidy(() => groupNorm(x, gamma, gamma, ctx))).toThrow(/scale\/shift \[1 or B, C\]; got x \[1,2,2,2\], scale \[1,3\]/);
+    expect(() => tf.tidy(() => groupNorm(x, { gamma, beta: gamma, gammaColumn: 2, betaColumn: 0 }, ctx))).toThrow(
+      'scale/shift [1 or B, >= column + C]; got x [1,2,2,2], scale [1,3] from column 2, shift [1,3] from column 0',
+    );
     tf.dispose([x, gamma]);
     disposeLayerContext(ctx);
   });

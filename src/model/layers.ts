@@ -21,15 +21,25 @@ export interface DenseWeights {
   bias: tf.Tensor1D;
 }
 
-/** GroupNorm affine parameters as rows [1, C] (broadcast over the batch). */
-export interface GroupNormWeights {
+/**
+ * The per-channel affine of a GroupNorm: gamma and beta are rows [1, W] (one affine for the whole batch) or
+ * [B, W] (per sample), and the layer's C values start at the given columns. A plain GroupNorm stores [1, C]
+ * rows at column 0; the denoiser's modulated GroupNorms read their columns straight out of the packed
+ * per-call modulation matrix, which saves two slices per block.
+ */
+export interface GroupNormAffine {
   gamma: tf.Tensor2D;
   beta: tf.Tensor2D;
+  gammaColumn: number;
+  betaColumn: number;
 }
 
+/** A GroupNorm's own (learned) affine: [1, C] rows at column 0. */
+export type GroupNormWeights = GroupNormAffine;
+
 /**
- * Constants the normalisation layers share, created once per model (and disposed with it) so no network
- * call uploads them again.
+ * Constants the composite GroupNorm uses, created once per model (and disposed with it) so no network call
+ * uploads them again.
  */
 export interface LayerContext {
   /** GroupNorm groups (architecture.groupNormGroups). */
@@ -101,17 +111,22 @@ export function silu<T extends tf.Tensor>(x: T): T {
  * (biased variance, eps 1e-5, as PyTorch's nn.GroupNorm). Runs the fused kernel (groupNormKernel.ts) where
  * the active backend has one, else the composite below.
  * @param x [B, H, W, C], C divisible by ctx.groups
- * @param gamma [1, C] (a plain GroupNorm) or [B, C] (per-sample modulated scale)
- * @param beta same shape as gamma
  * @returns [B, H, W, C]
  */
-export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor2D, beta: tf.Tensor2D, ctx: LayerContext, activation: 'linear' | 'silu' = 'linear'): tf.Tensor4D {
+export function groupNorm(x: tf.Tensor4D, affine: GroupNormAffine, ctx: LayerContext, activation: 'linear' | 'silu' = 'linear'): tf.Tensor4D {
   if (hasGroupNormKernel()) {
-    const attrs: GroupNormAttrs = { groups: ctx.groups, epsilon: GROUP_NORM_EPSILON, silu: activation === 'silu' };
-    return tf.engine().runKernel(GROUP_NORM_KERNEL, { x, scale: gamma, shift: beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    const attrs: GroupNormAttrs = {
+      groups: ctx.groups, epsilon: GROUP_NORM_EPSILON, silu: activation === 'silu', scaleColumn: affine.gammaColumn, shiftColumn: affine.betaColumn,
+    };
+    return tf.engine().runKernel(GROUP_NORM_KERNEL, { x, scale: affine.gamma, shift: affine.beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   }
-  const y = groupNormComposite(x, gamma, beta, ctx);
+  const y = groupNormComposite(x, affine, ctx);
   return activation === 'silu' ? silu(y) : y;
+}
+
+/** The C affine columns of gamma or beta as [rows, C]. */
+function affineColumns(rows: tf.Tensor2D, column: number, channels: number): tf.Tensor2D {
+  return column === 0 && rows.shape[1] === channels ? rows : tf.slice(rows, [0, column], [rows.shape[0], channels]);
 }
 
 /**
@@ -125,7 +140,7 @@ export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor2D, beta: tf.Tensor2D,
  * whole normalisation and affine are folded into one per-channel scale and shift, so the full-size map sees
  * only one multiply and one add after the statistics.
  */
-export function groupNormComposite(x: tf.Tensor4D, gamma: tf.Tensor2D, beta: tf.Tensor2D, ctx: LayerContext): tf.Tensor4D {
+export function groupNormComposite(x: tf.Tensor4D, affine: GroupNormAffine, ctx: LayerContext): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const groups = ctx.groups;
   const groupSize = c / groups;
@@ -140,9 +155,11 @@ export function groupNormComposite(x: tf.Tensor4D, gamma: tf.Tensor2D, beta: tf.
   const channelVariance = tf.matMul(meanRow, tf.reshape(squares, [b, tokens, c]));
   const groupVariance = tf.mean(tf.reshape(channelVariance, [b, 1, groups, groupSize]), 3, true);
   const invStd = tf.rsqrt(tf.add(groupVariance, ctx.epsilon));
-  const affineShape = [gamma.shape[0], 1, groups, groupSize];
-  const scale = tf.mul(invStd, tf.reshape(gamma, affineShape)); // [B, 1, G, C/G]
-  const shift = tf.sub(tf.reshape(beta, affineShape), tf.mul(groupMean, scale));
+  const affineShape = [affine.gamma.shape[0], 1, groups, groupSize];
+  const gamma = tf.reshape(affineColumns(affine.gamma, affine.gammaColumn, c), affineShape);
+  const beta = tf.reshape(affineColumns(affine.beta, affine.betaColumn, c), affineShape);
+  const scale = tf.mul(invStd, gamma); // [B, 1, G, C/G]
+  const shift = tf.sub(beta, tf.mul(groupMean, scale));
   return tf.reshape(tf.add(tf.mul(grouped, scale), shift), [b, h, w, c]);
 }
 

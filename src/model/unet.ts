@@ -63,5 +63,5 @@ export function unetForward<R>(x: tf.Tensor4D, weights: UNetWeights<R>, resBlock
     }
   }
   if (skips.length !== 0) throw new Error(`unetForward: ${skips.length} skip(s) left unused (weights do not follow unetPlan)`);
-  return conv3x3(groupNorm(h, weights.tailNorm.gamma, weights.tailNorm.beta, ctx, 'silu'), weights.tailConv);
+  return conv3x3(groupNorm(h, weights.tailNorm, ctx, 'silu'), weights.tailConv);
 }

@@ -124,6 +124,8 @@ export class WeightConverter {
     return {
       gamma: this.matrix(this.raw(`${name}.weight`, channels), 1, channels),
       beta: this.matrix(this.raw(`${name}.bias`, channels), 1, channels),
+      gammaColumn: 0,
+      betaColumn: 0,
     };
   }
 

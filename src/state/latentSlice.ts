@@ -29,7 +29,7 @@ export interface LatentSlice {
   previewSteps: number;
   /** True while a slider is held (pointer down or key held): renders use previewSteps. */
   adjusting: boolean;
-  /** Seed of the last prior draw or randomisation, shown in the seed fields. */
+  /** Seed of the last prior draw (z and x_T), shown in the sampler's seed field. */
   seed: number;
 
   /** Starts a model's session from a link, else the stored session, else a prior draw. */
@@ -186,7 +186,7 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       },
 
       randomise(seed) {
-        set({ z: randomiseUnlocked(get().z, get().locked, seed), seed });
+        set({ z: randomiseUnlocked(get().z, get().locked, seed) });
       },
 
       sampleFromPrior(seed, steps) {

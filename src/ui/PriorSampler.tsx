@@ -2,7 +2,7 @@ import { useId, useState, type FormEvent } from 'react';
 import { useAction, useLoadedModel, useSamplingSettings } from '../state/hooks';
 import { MAX_STEPS } from '../app/shareState';
 
-/** Clamps a typed number into [min, max] as an integer, or returns null for text that is not one. */
+/** The integer typed in `text` when it lies in [min, max], else null. */
 function parseBounded(text: string, min: number, max: number): number | null {
   const value = Number(text);
   return Number.isInteger(value) && value >= min && value <= max ? value : null;
@@ -16,6 +16,12 @@ export function PriorSampler() {
   const setSteps = useAction('setSteps');
   const setPreviewSteps = useAction('setPreviewSteps');
   const [seedText, setSeedText] = useState(String(seed));
+  // A seed set elsewhere (a link, a restored session) replaces what the field shows.
+  const [shownSeed, setShownSeed] = useState(seed);
+  if (seed !== shownSeed) {
+    setShownSeed(seed);
+    setSeedText(String(seed));
+  }
   const id = useId();
   const seedValue = parseBounded(seedText, 0, 2 ** 32 - 1);
 
@@ -24,54 +30,59 @@ export function PriorSampler() {
     if (seedValue !== null) sampleFromPrior(seedValue);
   };
   return (
-    <form className="prior-sampler" onSubmit={submit}>
-      <div className="field">
-        <label htmlFor={`${id}-seed`}>Seed</label>
-        <input id={`${id}-seed`} type="number" min={0} step={1} value={seedText} onChange={(event) => setSeedText(event.target.value)} aria-invalid={seedValue === null} />
+    <form className="prior-sampler" onSubmit={submit} aria-labelledby={`${id}-heading`}>
+      <h3 id={`${id}-heading`}>Sample from the prior</h3>
+      <div className="prior-sampler-fields">
+        <div className="field">
+          <label htmlFor={`${id}-seed`}>Seed</label>
+          <input id={`${id}-seed`} type="number" min={0} step={1} value={seedText} onChange={(event) => setSeedText(event.target.value)} aria-invalid={seedValue === null} />
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-steps`}>Steps</label>
+          <input
+            id={`${id}-steps`}
+            type="number"
+            min={1}
+            max={MAX_STEPS}
+            value={steps}
+            onChange={(event) => {
+              const value = parseBounded(event.target.value, 1, MAX_STEPS);
+              if (value !== null) setSteps(value);
+            }}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-preview`}>Preview steps</label>
+          <input
+            id={`${id}-preview`}
+            type="number"
+            min={1}
+            max={steps}
+            value={previewSteps}
+            onChange={(event) => {
+              const value = parseBounded(event.target.value, 1, steps);
+              if (value !== null) setPreviewSteps(value);
+            }}
+          />
+        </div>
       </div>
-      <div className="field">
-        <label htmlFor={`${id}-steps`}>Steps</label>
-        <input
-          id={`${id}-steps`}
-          type="number"
-          min={1}
-          max={MAX_STEPS}
-          value={steps}
-          onChange={(event) => {
-            const value = parseBounded(event.target.value, 1, MAX_STEPS);
-            if (value !== null) setSteps(value);
+      <div className="button-row">
+        <button type="submit" className="button" disabled={!model || seedValue === null}>
+          Sample from the prior
+        </button>
+        <button
+          type="button"
+          className="button button-quiet"
+          disabled={!model}
+          onClick={() => {
+            const next = (seedValue ?? seed) + 1;
+            setSeedText(String(next));
+            sampleFromPrior(next);
           }}
-        />
+        >
+          Next seed
+        </button>
       </div>
-      <div className="field">
-        <label htmlFor={`${id}-preview`}>Preview steps</label>
-        <input
-          id={`${id}-preview`}
-          type="number"
-          min={1}
-          max={steps}
-          value={previewSteps}
-          onChange={(event) => {
-            const value = parseBounded(event.target.value, 1, steps);
-            if (value !== null) setPreviewSteps(value);
-          }}
-        />
-      </div>
-      <button type="submit" className="button" disabled={!model || seedValue === null}>
-        Sample from the prior
-      </button>
-      <button
-        type="button"
-        className="button button-quiet"
-        disabled={!model}
-        onClick={() => {
-          const next = (seedValue ?? seed) + 1;
-          setSeedText(String(next));
-          sampleFromPrior(next);
-        }}
-      >
-        Next seed
-      </button>
     </form>
   );
 }

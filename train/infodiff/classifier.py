@@ -69,7 +69,8 @@ def _check_input(x: torch.Tensor) -> None:
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 3, batch_size: int = 128,
                      lr: float = 2e-3, seed: int = 0, log_every: int = 100) -> FashionClassifier:
-    """Trains a FashionClassifier with AdamW and a one-cycle learning rate.
+    """Trains a FashionClassifier with AdamW and a one-cycle learning rate; seeds torch's global RNG (init,
+    dropout) and draws batches and flips from its own seeded generator.
 
     Args:
         images: uint8 [N, 1, 32, 32] (kept as bytes; each batch is converted to [-1, 1]).

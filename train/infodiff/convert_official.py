@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -40,7 +39,7 @@ import numpy as np
 import torch
 
 from .config import resolve_architecture, resolve_schedule
-from .data import ImageDataset, balanced_indices, load_fashion_mnist, load_image_folder
+from .data import DataError, ImageDataset, balanced_indices, load_fashion_mnist, load_image_folder
 from .export import (attribute_directions, dimension_names, encode_all, gaussian_reference, latent_statistics,
                      round_floats, update_models_index, write_gallery)
 from .model import InfoDiff, expected_parameters
@@ -71,7 +70,8 @@ def official_architecture(dataset: str, latent_dim: int, latent_head: str = 'a')
     """The resolved architecture the official main branch builds for `dataset` with a_dim = latent_dim."""
     if dataset not in OFFICIAL_DATASETS:
         raise ConversionError(f'unknown official dataset {dataset!r}; the official configs are '
-                              f'{", ".join(OFFICIAL_DATASETS)} (dsprites is broken upstream and 3DShapes has no loader)')
+                              f'{", ".join(OFFICIAL_DATASETS)} (dsprites is broken upstream and 3DShapes has '
+                              'no loader)')
     channels, size, base = OFFICIAL_DATASETS[dataset]
     return resolve_architecture({
         'imageSize': size, 'imageChannels': channels, 'baseChannels': base,
@@ -323,7 +323,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            args.data_dir, args.statistics_images, args.mmd_weight, args.kld_weight, args.prior,
                            args.steps, args.batch_size, args.float16, args.display_name, args.description,
                            args.notes, args.index or args.default, args.default)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, DataError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
     return 0

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from . import classifier as fmnist_classifier
 from . import itd, metrics
-from .data import ImageDataset, balanced_indices
+from .data import DataError, ImageDataset, balanced_indices
 from .export import gaussian_reference
 from .sample import LoadedModel, encode, load_model, open_dataset, reconstruct, resolve_device, sample_images
 
@@ -57,6 +57,14 @@ def _batch(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int]) -> t
     return dataset.batch(torch.tensor(list(rows), dtype=torch.int64), loaded.device)
 
 
+@torch.no_grad()
+def _encode_rows(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int], batch_size: int) -> np.ndarray:
+    """z = Enc(x) of dataset rows, float64 [N, D]; converts one batch at a time so large N stays cheap."""
+    chunks = [loaded.model.encode(_batch(loaded, dataset, rows[i:i + batch_size])).double().cpu().numpy()
+              for i in range(0, len(rows), batch_size)]
+    return np.concatenate(chunks)
+
+
 def _probe_labels(dataset: ImageDataset, rows: Sequence[int]) -> Dict[str, np.ndarray]:
     if dataset.factors is not None and dataset.factor_names is not None:
         return {name: dataset.factors[rows, k] for k, name in enumerate(dataset.factor_names)}
@@ -71,8 +79,7 @@ def evaluate_linear_probe(loaded: LoadedModel, train_set: ImageDataset, count: i
     labels = _probe_labels(train_set, rows)
     if not labels:
         return {'skipped': 'the data set has neither class labels nor generative factors'}
-    z = encode(loaded, _batch(loaded, train_set, rows), batch_size).double().cpu().numpy()
-    return metrics.linear_probe(z, labels)
+    return metrics.linear_probe(_encode_rows(loaded, train_set, rows, batch_size), labels)
 
 
 def evaluate_dci(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDataset, train_count: int,
@@ -81,8 +88,8 @@ def evaluate_dci(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDa
         return {'skipped': 'DCI needs generative factors (the shapes data set)'}
     train_rows = _rows(train_set, train_count, seed)
     test_rows = _rows(test_set, test_count, seed)
-    z_train = encode(loaded, _batch(loaded, train_set, train_rows), batch_size).double().cpu().numpy()
-    z_test = encode(loaded, _batch(loaded, test_set, test_rows), batch_size).double().cpu().numpy()
+    z_train = _encode_rows(loaded, train_set, train_rows, batch_size)
+    z_test = _encode_rows(loaded, test_set, test_rows, batch_size)
     result = metrics.dci(z_train, train_set.factors[train_rows], z_test, test_set.factors[test_rows],
                          train_set.factor_names, n_estimators=estimators, seed=seed)
     result['dimensionNames'] = metrics.factor_dimension_names(np.asarray(result['importance']),
@@ -102,6 +109,13 @@ def _classifier_input(images: torch.Tensor) -> tuple[torch.Tensor, Optional[int]
     return resized, size
 
 
+def _repository_path(path: str | Path) -> str:
+    """A path inside the repository relative to its root (what the JSON should say on any machine), else as is."""
+    resolved = Path(path).resolve()
+    root = Path(__file__).resolve().parents[2]
+    return str(resolved.relative_to(root)) if root in resolved.parents else str(path)
+
+
 def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
                      eta: float, seed: int, batch_size: int) -> Dict[str, Any]:
     """Fréchet distance and recognisability of prior samples in the FashionMNIST classifier's feature space."""
@@ -117,7 +131,7 @@ def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_pat
                                         reference_out['features'].double().numpy())
     setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': 'z ~ N(0, I)',
                'featureSpace': f'FashionMNIST classifier penultimate layer ({fmnist_classifier.FEATURE_DIM}-d)',
-               'classifier': str(classifier_path), 'resizedFrom': resized_from}
+               'classifier': _repository_path(classifier_path), 'resizedFrom': resized_from}
     return {
         'frechetDistance': {**distance, **setting},
         'recognisability': {'samples': fmnist_classifier.recognisability(sample_out['probabilities']),
@@ -183,8 +197,8 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
                      if loaded.metadata is None and 'nll' not in skip else 0)
     test_size = max(args.fd_samples, args.nll_images, args.recon_images, args.dci_test)
     # Shapes scenes are rendered on demand, so only as many as are used; file-backed data loads whole.
-    train_set = open_dataset(loaded, 'train', args.data_dir, train_size if loaded.dataset == 'shapes' else 0)
-    test_set = open_dataset(loaded, 'test', args.data_dir, test_size if loaded.dataset == 'shapes' else 0)
+    train_set = open_dataset(loaded, 'train', args.data_dir, train_size)
+    test_set = open_dataset(loaded, 'test', args.data_dir, test_size)
 
     report: Dict[str, Any] = {
         'command': command,
@@ -271,7 +285,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     command = 'python -m infodiff.evaluate ' + shlex.join(argv)
-    report = evaluate(args, command)
+    try:
+        report = evaluate(args, command)
+    except (ValueError, OSError, DataError) as err:  # user-facing problems: say what, without a traceback
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + '.tmp')
     tmp.write_text(json.dumps(_json_ready(report), indent=1, allow_nan=False) + '\n', encoding='utf-8')

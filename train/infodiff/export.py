@@ -244,15 +244,17 @@ def update_models_index(models_dir: Path, model_id: str, make_default: bool) -> 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = False, use_ema: bool = True,
                       metrics_path: Optional[str | Path] = None, display_name: str = "", description: str = "",
                       notes: str = "", max_images: int = 0, make_default: bool = False,
-                      update_index: bool = True) -> Path:
-    """Writes the package for ``checkpoint`` into ``out`` (its folder name is the model id); returns model.json."""
+                      update_index: bool = True, device: str = "cpu") -> Path:
+    """Writes the package for ``checkpoint`` into ``out`` (its folder name is the model id); returns model.json.
+
+    ``device`` only runs the encoder for the statistics; the weights are written from the checkpoint as saved."""
     from .train import load_checkpoint_model
 
     out = Path(out)
     model_id = out.name
     if not ID_PATTERN.match(model_id):
         raise ValueError(f"the package folder name is the model id and must match [a-z0-9-]+, got {model_id!r}")
-    model, cfg, state = load_checkpoint_model(checkpoint, use_ema=use_ema)
+    model, cfg, state = load_checkpoint_model(checkpoint, use_ema=use_ema, device=device)
     ema = use_ema and state.get("ema") is not None
     metrics = json.loads(Path(metrics_path).read_text(encoding="utf-8")) if metrics_path else {}
     arch = cfg.architecture
@@ -280,8 +282,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = F
         "id": model_id,
         "displayName": display_name or f"{dataset_title} (InfoDiffusion)",
         "description": description or (
-            f"InfoDiffusion trained on {dataset_title} at {cfg.image_size}x{cfg.image_size}: a {arch['latentDim']}-d "
-            f"latent from a deterministic encoder, regularised towards N(0, I) by MMD."),
+            f"Trained on {dataset_title} at {cfg.image_size}x{cfg.image_size} with a {arch['latentDim']}-d latent: "
+            f"{_objective_summary(cfg)}."),
         "architecture": arch,
         "schedule": cfg.schedule,
         "preprocessing": {"imageSize": cfg.image_size, "channels": arch["imageChannels"], "valueRange": [-1, 1],
@@ -313,6 +315,15 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = F
     return manifest
 
 
+def _objective_summary(cfg) -> str:
+    if cfg.kld_weight > 0:
+        return f"a variational encoder with a KL penalty (beta {cfg.kld_weight:g})" + (
+            f" and MMD (lambda {cfg.mmd_weight:g})" if cfg.mmd_weight > 0 else "")
+    if cfg.mmd_weight > 0:
+        return f"InfoDiffusion, a deterministic encoder regularised towards its prior by MMD (lambda {cfg.mmd_weight:g})"
+    return "the DiffAE baseline, a deterministic encoder without a prior regulariser"
+
+
 def _take(dataset: ImageDataset, count: int) -> ImageDataset:
     """The first ``count`` rows of a dataset (labels/factors aligned with the encoded codes)."""
     return ImageDataset(
@@ -335,12 +346,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--max-images", type=int, default=0, help="encode only this many training images (0 = all)")
     parser.add_argument("--default", action="store_true", help="make this the default model in index.json")
     parser.add_argument("--no-index", action="store_true", help="do not touch the models index")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where the encoder runs for the statistics (default: CUDA when present)")
     args = parser.parse_args(argv)
     try:
         export_checkpoint(args.checkpoint, args.out, float16=args.float16, use_ema=not args.raw,
                           metrics_path=args.metrics, display_name=args.display_name, description=args.description,
                           notes=args.notes, max_images=args.max_images, make_default=args.default,
-                          update_index=not args.no_index)
+                          update_index=not args.no_index, device=args.device)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -8,18 +8,22 @@ Notation (code name -> ITD symbol -> source):
     log_snr          -> alpha = log gamma, the log signal-to-noise ratio             itd.md §1.1
     alpha_bar        -> sigma(alpha), so 1 - alpha_bar = sigma(-alpha)             VP channel
     x, x_tilde       -> x and its dequantisation x + delta (r - 1/2), delta = 2/255  §5.1 step 1
-    eps, eps_pred    -> eps ~ N(0, I) and eps_theta(z_alpha, t(alpha))               §5.1 step 4
-    squared_error    -> m_k = ||eps_k - eps_pred_k||^2 summed over the d dimensions  §5.1 step 5
+    xt               -> the noisy image sqrt(sigma(alpha)) x~ + sqrt(sigma(-alpha)) eps (ITD calls it z;
+                        here z is the InfoDiffusion latent the denoiser is conditioned on)
+    eps, eps_pred    -> eps ~ N(0, I) and eps_theta(xt, t(alpha), z)                 §5.1 step 4
+    model_error      -> m_k = ||eps_k - eps_pred_k||^2 summed over the d dimensions  §5.1 step 5
+    linear_error     -> ||eps_k - eps_linear_k||^2, the same for the reference's predictor, same eps_k
     gaussian_mmse    -> mmse_g(alpha) = sum_i sigma(alpha + ln lambda_i)            §1.3
     h_gaussian       -> h_g = d/2 ln(2 pi e) + 1/2 sum_i ln lambda_i                 §1.3
     loc, scale       -> mu, s of the truncated logistic over alpha                   §1.5
     LOGISTIC_CLIP    -> c = 4                                                        §1.5
     weight           -> w = s tanh(c/2) / (sigma(xi) sigma(-xi)), xi = (alpha - mu)/s §1.5
-    eps_linear       -> sqrt(1-ab)(z - sqrt(ab) m)/(ab v + 1 - ab), the exact predictor of N(m, v I)  §5.1 step 8
+    eps_linear       -> sqrt(1-ab)(xt - sqrt(ab) m)/(ab v + 1 - ab), the exact predictor of N(m, v I) §5.1 step 8
 
 The estimate (control-variate form, §5.1 step 8):
     -ln p(x~) = -ln N(x~; m, v I) + 1/2 int [mmse_eps(x~, alpha) - mmse_lin(x~, alpha)] d alpha
-              ~ d/2 ln(2 pi v) + ||x~ - m||^2/(2v) + (1/K) sum_k 1/2 w_k (||eps_k - eps_pred_k||^2 - ||eps_k - eps_lin_k||^2)
+              ~ d/2 ln(2 pi v) + ||x~ - m||^2/(2v)
+                + (1/K) sum_k 1/2 w_k (||eps_k - eps_pred_k||^2 - ||eps_k - eps_lin_k||^2)
 The identity holds pointwise for any pair of denoisers, and N(m, v I)'s own denoiser gives -ln N(x~; m, v I)
 exactly, so only the model-minus-linear difference is integrated, with the same eps_k in both terms: less noisy and
 less truncated than the plain form h_g + (1/K) sum 1/2 w_k (m_k - mmse_g(alpha_k)), which is reported beside it.
@@ -66,7 +70,8 @@ class GaussianReference:
     def __post_init__(self) -> None:
         d = self.mean.numel()
         if len(self.log_eigenvalues) != d:
-            raise ValueError(f'gaussianReference.logEigenvalues has {len(self.log_eigenvalues)} entries, the image has d = {d}')
+            raise ValueError(f'gaussianReference.logEigenvalues has {len(self.log_eigenvalues)} entries, '
+                             f'the image has d = {d}')
         if not (self.variance > 0 and math.isfinite(self.variance)):
             raise ValueError(f'gaussianReference.variance must be positive, got {self.variance}')
         if not (self.log_snr_scale > 0 and math.isfinite(self.log_snr_scale) and math.isfinite(self.log_snr_loc)):
@@ -87,10 +92,12 @@ class GaussianReference:
         return _sigmoid(log_snr[:, None] + self.log_eigenvalues[None, :]).sum(axis=1)
 
     def log_snr_range(self) -> tuple[float, float]:
-        return (self.log_snr_loc - LOGISTIC_CLIP * self.log_snr_scale, self.log_snr_loc + LOGISTIC_CLIP * self.log_snr_scale)
+        half_width = LOGISTIC_CLIP * self.log_snr_scale
+        return (self.log_snr_loc - half_width, self.log_snr_loc + half_width)
 
 
-def reference_from_metadata(reference: Dict, image_shape_hwc: Sequence[int], channels_first: bool = True) -> GaussianReference:
+def reference_from_metadata(reference: Dict, image_shape_hwc: Sequence[int],
+                            channels_first: bool = True) -> GaussianReference:
     """GaussianReference from a package's `gaussianReference` dict (mean in NHWC order).
 
     Args:
@@ -178,7 +185,9 @@ def estimate_nll(eps_fn: ItdDenoiser, alpha_bar: np.ndarray, reference: Gaussian
          "meanMonteCarloStdErr" (mean of the per-image Monte Carlo SEs), "perImage": [{"bitsPerDim", "stdErr"}],
          "withoutControlVariate": {"bitsPerDim", "stdErr"}, "denoiserCalls", "denoiserEvaluations",
          "logSnrRange", "samples", "images", "dequantized"}. All bits/dim are for the continuous density in
-        [-1, 1] except bitsPerDim8bit = bitsPerDim + log2(127.5).
+        [-1, 1] except bitsPerDim8bit = bitsPerDim + log2(127.5). A per-image SE is the i.i.d. formula
+        std(terms) / sqrt(K), as in the web runtime; with stratified log-SNRs the true error is smaller, so it is a
+        conservative figure.
     """
     if samples < 2:
         raise ValueError(f'estimate_nll: samples must be an integer >= 2, got {samples}')
@@ -327,7 +336,8 @@ def _squared_errors(eps_fn: ItdDenoiser, alpha_bar: np.ndarray, target: torch.Te
         t = torch.from_numpy(timesteps[start:stop]).to(target.device)
         eps_pred = eps_fn(xt, t, z[rows], batch_log_snr.to(target.device))
         if eps_pred.shape != xt.shape:
-            raise ValueError(f'the denoiser returned eps of shape {list(eps_pred.shape)} for x_t of shape {list(xt.shape)}')
+            raise ValueError(f'the denoiser returned eps of shape {list(eps_pred.shape)} '
+                             f'for x_t of shape {list(xt.shape)}')
         eps_linear = (xt - signal * mean) * linear_gain
         # One device-to-host copy per batch (a sync point), of two small vectors.
         model_error[start:stop] = ((eps - eps_pred) ** 2).flatten(1).sum(1).double().cpu().numpy()

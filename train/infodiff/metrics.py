@@ -203,6 +203,8 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> dict:
 def reconstruction_psnr(images: np.ndarray, references: np.ndarray) -> dict:
     """PSNR of images against references, both in [-1, 1] (any layout, batch first), measured on [0, 1].
 
+    Values outside [-1, 1] (DDIM outputs are unclipped) are clipped first, as saving them as images would.
+
     PSNR_i = 10 log10(1 / MSE_i) with MSE_i over all pixels and channels of image i (floored at PSNR_MSE_FLOOR).
     Returns {"psnr": mean over images in dB, "psnrStd", "perImage": [dB], "images": N}.
     """

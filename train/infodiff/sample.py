@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -31,7 +32,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from .data import ImageDataset, balanced_indices, load_dataset
+from .data import DataError, ImageDataset, balanced_indices, load_dataset
 from .diffusion import Schedule, ddim_invert, ddim_plan, ddim_sample, make_schedule
 from .metrics import reconstruction_psnr
 from .model import InfoDiff
@@ -65,7 +66,7 @@ def resolve_device(name: str) -> str:
     if name == 'auto':
         return 'cuda' if torch.cuda.is_available() else 'cpu'
     if name == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda was asked for, but torch sees no CUDA device')
+        raise ValueError('--device cuda was asked for, but torch sees no CUDA device')
     return name
 
 
@@ -233,19 +234,24 @@ def save_grid(images: torch.Tensor, columns: int, path: str | Path, gutter: int 
 def load_images(loaded: LoadedModel, split: str, indices: Sequence[int], data_dir: str = '',
                 dataset: Optional[ImageDataset] = None) -> torch.Tensor:
     """Dataset rows `indices` of the model's data set as [N, C, H, W] in [-1, 1] on the model's device."""
-    data = dataset if dataset is not None else open_dataset(loaded, split, data_dir)
+    data = dataset if dataset is not None else open_dataset(loaded, split, data_dir, max(indices) + 1)
     bad = [i for i in indices if not 0 <= i < len(data)]
     if bad:
         raise ValueError(f'image indices {bad} are out of range; the {split} split has {len(data)} images')
     return data.batch(torch.tensor(list(indices), dtype=torch.int64), loaded.device)
 
 
-def open_dataset(loaded: LoadedModel, split: str, data_dir: str = '', size: int = 0) -> ImageDataset:
-    """The model's data set at the model's size (`data_dir` overrides where it lives; a folder data set needs it)."""
+def open_dataset(loaded: LoadedModel, split: str, data_dir: str = '', shapes_count: int = 0) -> ImageDataset:
+    """The model's data set at the model's size (`data_dir` overrides where it lives; a folder data set needs it).
+
+    Files are read whole; the procedural shapes are rendered on demand, `shapes_count` scenes of the split's
+    seeded draw (0 = the loader's default size; a smaller draw is a prefix of a larger one).
+    """
     arch = loaded.architecture
     directory = data_dir or loaded.data_dir
     if loaded.dataset == 'folder' and not directory:
         raise ValueError(f'{loaded.source} was trained on an image folder; pass --data-dir <that folder>')
+    size = shapes_count if loaded.dataset == 'shapes' else 0
     return load_dataset(loaded.dataset, directory, arch['imageSize'], arch['imageChannels'], split, size)
 
 
@@ -258,7 +264,7 @@ def _parse_list(text: str) -> List[int]:
     return [int(part) for part in text.split(',') if part.strip()]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     commands = parser.add_subparsers(dest='command', required=True)
 
@@ -296,14 +302,26 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        path = _run(args)
+    except (ValueError, OSError, DataError) as err:  # user-facing problems: say what, without a traceback
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print(f'wrote {path}')
+    return 0
+
+
+def _run(args: argparse.Namespace) -> Path:
+    """Executes one parsed command and returns the PNG written."""
     loaded = load_model(args.model, resolve_device(args.device))
 
     if args.command == 'samples':
         images = sample_images(loaded, args.n, args.steps, args.eta, args.seed, args.batch_size)
         path = save_grid(images, args.columns or int(math.ceil(math.sqrt(args.n))), args.out)
     elif args.command == 'reconstruct':
-        data = open_dataset(loaded, args.split, args.data_dir)
-        indices = _parse_list(args.indices) if args.indices else balanced_indices(data, args.n, args.seed)
+        given = _parse_list(args.indices) if args.indices else []
+        data = open_dataset(loaded, args.split, args.data_dir, max(given) + 1 if given else args.n)
+        indices = given or balanced_indices(data, args.n, args.seed)
         x0 = load_images(loaded, args.split, indices, dataset=data)
         inverted = reconstruct(loaded, x0, args.steps, True, args.seed, args.batch_size)
         fresh = reconstruct(loaded, x0, args.steps, False, args.seed, args.batch_size)
@@ -320,8 +338,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         pair = load_images(loaded, args.split, [args.index, args.index_b], args.data_dir)
         images = interpolation(loaded, pair[:1], pair[1:], args.steps, args.frames, args.batch_size)
         path = save_grid(images, args.frames, args.out)
-    print(f'wrote {path}')
+    return path
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -142,8 +142,9 @@ def full_grid(fixed: Mapping[str, Sequence[int]] | None = None) -> np.ndarray:
 class ShapesDataset:
     """A rendered subset of the shapes factor space.
 
-    With `n` set, draws n factor combinations uniformly at random (seeded, without replacement when the grid is
-    large enough); with `n=None`, renders the full grid of the allowed values (`fixed` restricts factors, see
+    With `n` set, draws n factor combinations uniformly at random: the first n of a seeded permutation of the
+    grid (so smaller draws are prefixes of larger ones with the same seed), with replacement only when n exceeds
+    the grid; with `n=None`, renders the full grid of the allowed values (`fixed` restricts factors, see
     `full_grid`; the unrestricted grid has 480,000 images).
 
     Attributes:
@@ -167,8 +168,12 @@ class ShapesDataset:
             if self.n < 1:
                 raise ValueError(f'n must be >= 1 or None for the full grid, got {self.n}')
             rng = np.random.default_rng(self.seed)
-            replace = self.n > len(grid)
-            self.factors = grid[rng.choice(len(grid), size=self.n, replace=replace)]
+            if self.n <= len(grid):
+                # A prefix of one seeded permutation: the first k scenes are the same whatever n is, so a scene's
+                # index means the same thing to every command that renders part of the draw.
+                self.factors = grid[rng.permutation(len(grid))[:self.n]]
+            else:
+                self.factors = grid[rng.choice(len(grid), size=self.n, replace=True)]
         self.images = render_batch(self.factors, self.image_size)
 
     def __len__(self) -> int:
@@ -218,7 +223,8 @@ def _camera_rays(azimuth: np.ndarray, rays_per_side: int) -> tuple[np.ndarray, n
         (row 0 at the top).
     """
     n = len(azimuth)
-    eye = np.stack([_CAMERA_DISTANCE * np.sin(azimuth), np.full(n, _CAMERA_HEIGHT), _CAMERA_DISTANCE * np.cos(azimuth)], -1)
+    eye = np.stack([_CAMERA_DISTANCE * np.sin(azimuth), np.full(n, _CAMERA_HEIGHT),
+                    _CAMERA_DISTANCE * np.cos(azimuth)], -1)
     forward = _LOOK_AT[None, :] - eye
     forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
     right = np.cross(forward, np.array([0.0, 1.0, 0.0])[None, :])
@@ -384,7 +390,10 @@ def _shade(origins: np.ndarray, directions: np.ndarray, values: dict[str, np.nda
     n, p, _ = directions.shape
     o = origins.reshape(-1, 3)
     d = directions.reshape(-1, 3)
-    per_ray = lambda a: np.repeat(a, p, axis=0)  # noqa: E731 - expands a per-image value to every ray
+
+    def per_ray(per_image: np.ndarray) -> np.ndarray:
+        return np.repeat(per_image, p, axis=0)
+
     shape, scale = per_ray(values['shape']), per_ray(values['scale'])
 
     inv_sqrt2 = 1.0 / np.sqrt(2.0)
@@ -418,8 +427,9 @@ def _shade(origins: np.ndarray, directions: np.ndarray, values: dict[str, np.nda
     lit = np.where((surface != 3) & np.isfinite(t_blocker), _SHADOW_KEEP, 1.0)
 
     # Room surfaces darken towards the corner and with depth, a cheap stand-in for ambient occlusion.
-    corner_distance = np.abs(hit_point[:, 0]) * inv_sqrt2 + (hit_point[:, 2] + _WALL_DISTANCE * np.sqrt(2.0)) * inv_sqrt2
-    occlusion = np.where(surface == 3, 1.0, 0.75 + 0.25 * np.tanh(1.2 * np.minimum(corner_distance, hit_point[:, 1] + 0.4)))
+    corner_distance = (np.abs(hit_point[:, 0]) + hit_point[:, 2] + _WALL_DISTANCE * np.sqrt(2.0)) * inv_sqrt2
+    nearest_edge = np.minimum(corner_distance, hit_point[:, 1] + 0.4)
+    occlusion = np.where(surface == 3, 1.0, 0.75 + 0.25 * np.tanh(1.2 * nearest_edge))
     object_distance = np.sqrt(hit_point[:, 0] ** 2 + hit_point[:, 2] ** 2)
     contact = np.where(surface == 0, 0.7 + 0.3 * np.tanh(3.0 * object_distance / (0.6 * scale)), 1.0)
 

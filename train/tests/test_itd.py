@@ -65,9 +65,12 @@ def test_dequantised_estimate_is_the_density_of_the_jittered_image():
 def test_estimate_is_reproducible_from_the_seed():
     mean, variances, reference = _gaussian_problem()
     x = mean.expand((2,) + IMAGE_SHAPE).clone()
-    run = lambda seed: itd.estimate_nll(itd.gaussian_denoiser(mean, variances), make_schedule({}).alpha_bar,  # noqa: E731
-                                        reference, x, torch.zeros(2, 1, dtype=torch.float64), samples=16,
-                                        generator=torch.Generator().manual_seed(seed))['bitsPerDim']
+
+    def run(seed):
+        return itd.estimate_nll(itd.gaussian_denoiser(mean, variances), make_schedule({}).alpha_bar, reference, x,
+                                torch.zeros(2, 1, dtype=torch.float64), samples=16,
+                                generator=torch.Generator().manual_seed(seed))['bitsPerDim']
+
     assert run(5) == run(5) != run(6)
 
 

@@ -197,3 +197,13 @@ def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path):
 def test_evaluate_rejects_unknown_blocks():
     with pytest.raises(SystemExit):
         evaluate.parser().parse_args(['--model', 'm', '--out', 'o', '--skip', 'everything'])
+
+
+def test_clis_report_bad_input_without_a_traceback(tiny_package, tmp_path, capsys):
+    assert sample.main(['samples', '--model', str(tmp_path / 'missing'), '--out', str(tmp_path / 'x.png')]) == 1
+    assert 'neither a web package folder nor a checkpoint file' in capsys.readouterr().err
+    assert sample.main(['traversal', '--model', str(tiny_package), '--dims', '9', '--steps', '2',
+                        '--out', str(tmp_path / 't.png')]) == 1
+    assert 'latent dimensions [9] do not exist' in capsys.readouterr().err
+    assert evaluate.main(['--model', str(tmp_path / 'missing'), '--out', str(tmp_path / 'm.json')]) == 1
+    assert not (tmp_path / 'm.json').exists()

@@ -28,7 +28,8 @@ def test_batch_rendering_equals_single_rendering():
 def test_every_factor_changes_the_image(factor_index):
     base = _base_factors()
     changed = base.copy()
-    changed[factor_index] = (base[factor_index] + shapes.FACTOR_SIZES[factor_index] // 2) % shapes.FACTOR_SIZES[factor_index]
+    size = shapes.FACTOR_SIZES[factor_index]
+    changed[factor_index] = (base[factor_index] + size // 2) % size
     a = shapes.render(base, 32).astype(int)
     b = shapes.render(changed, 32).astype(int)
     assert np.abs(a - b).mean() > 0.5, shapes.FACTOR_NAMES[factor_index]
@@ -67,6 +68,7 @@ def test_dataset_random_subset_and_full_grid():
     assert data.images.shape == (12, 16, 16, 3) and data.factors.shape == (12, 6)
     np.testing.assert_array_equal(data.factors, again.factors)
     np.testing.assert_array_equal(data.images, again.images)
+    np.testing.assert_array_equal(shapes.ShapesDataset(image_size=16, n=5, seed=3).factors, data.factors[:5])
     image, factors = data[5]
     np.testing.assert_array_equal(image, shapes.render(factors, 16))
     model_space = data.model_space()

@@ -1,0 +1,108 @@
+/**
+ * The latent panel: accessible, keyboard-operable sliders that regenerate the image live; reset, lock and
+ * seeded randomisation; sampling from the prior; a link that reproduces the image; and a long drag that keeps
+ * the main thread free, changes the image and leaks no tensors.
+ */
+import { expect, test } from './fixtures';
+
+/** Main-thread long tasks (> 50 ms) seen since `startLongTaskLog` ran in the page. */
+declare global {
+  interface Window {
+    __longTasks?: number[];
+  }
+}
+
+test.describe('latent panel', () => {
+  test('sliders are keyboard operable; reset, lock and randomise behave', async ({ explorer, latentPanel, page }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const dims = (await explorer.z()).length;
+    await expect(page.getByRole('slider', { name: /^Latent dimension \d+$/ })).toHaveCount(dims);
+
+    // Keyboard: focus and press, then release: a preview then a full-quality frame of the new z.
+    const zBefore = await explorer.z();
+    const rendered = await explorer.bridge('lastRenderId');
+    await latentPanel.slider(1).focus();
+    await page.keyboard.press('PageUp');
+    await explorer.waitForRender(rendered);
+    await explorer.waitForSettled();
+    const zAfter = await explorer.z();
+    expect(zAfter[0]).toBeGreaterThan(zBefore[0]);
+    expect(zAfter.slice(1)).toEqual(zBefore.slice(1));
+
+    // Reset the dimension to its marked (sampled) value.
+    await latentPanel.reset(1).click();
+    await expect.poll(async () => (await explorer.z())[0]).toBe(zBefore[0]);
+
+    // Lock dimension 2, randomise: it keeps its value, the others change.
+    await latentPanel.lock(2).click();
+    await expect(latentPanel.lock(2)).toHaveAttribute('aria-pressed', 'true');
+    await expect(latentPanel.slider(2)).toBeDisabled();
+    await latentPanel.region.getByLabel('Randomise seed').fill('42');
+    await latentPanel.region.getByRole('button', { name: 'Randomise' }).click();
+    await expect.poll(async () => (await explorer.z())[2]).not.toBe(zBefore[2]);
+    expect((await explorer.z())[1]).toBe(zBefore[1]);
+
+    // Reset all leaves locked dimensions alone.
+    await latentPanel.region.getByRole('button', { name: 'Reset all' }).click();
+    await expect.poll(async () => (await explorer.z())[2]).toBe(zBefore[2]);
+    await explorer.waitForSettled();
+    await explorer.screenshot('latent-panel');
+  });
+
+  test('sampling from the prior puts model, z, seed and steps in the URL, and the link reproduces the image', async ({ explorer, page, browser }) => {
+    await explorer.open();
+    const sampler = page.getByRole('form', { name: 'Sample from the prior' });
+    await sampler.getByLabel('Seed').fill('7');
+    await sampler.getByLabel('Steps', { exact: true }).fill('3');
+    const before = await explorer.bridge('lastRenderId');
+    await sampler.getByRole('button', { name: 'Sample from the prior' }).click();
+    await explorer.waitForRender(before);
+    await explorer.waitForSettled();
+    await expect(page).toHaveURL(/[?&]seed=7(&|$)/);
+    await expect(page).toHaveURL(/[?&]steps=3(&|$)/);
+    await expect(page).toHaveURL(/[?&]z=[-\d.e,]+/);
+    const link = page.url();
+    const z = await explorer.z();
+    const checksum = await explorer.bridge('frameChecksum');
+
+    // A fresh browser context: no stored session, only the link.
+    const context = await browser.newContext();
+    const other = await context.newPage();
+    await other.goto(link);
+    const image = other.getByRole('img', { name: 'Generated image' });
+    await expect(image).toHaveAttribute('data-quality', 'full');
+    expect(await other.evaluate(() => window.__explorerTest!.z())).toEqual(z);
+    await expect.poll(() => other.evaluate(() => window.__explorerTest!.frameChecksum())).toBe(checksum);
+    await context.close();
+  });
+
+  test('a long drag stays responsive: no long task, live frames, a changed image and no tensor growth', async ({ explorer, latentPanel, page }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const tensorsBefore = (await explorer.engineStats()).numTensors;
+    const checksumBefore = await explorer.bridge('frameChecksum');
+    const renderBefore = await explorer.bridge('lastRenderId');
+    await page.evaluate(() => {
+      window.__longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) window.__longTasks!.push(entry.duration);
+      }).observe({ type: 'longtask' });
+    });
+
+    await latentPanel.dragSlider(1, 5000);
+    const renderAfterDrag = await explorer.bridge('lastRenderId');
+    await explorer.waitForSettled();
+
+    const longTasks = await page.evaluate(() => window.__longTasks!);
+    expect(longTasks, `main-thread long tasks during the drag: ${longTasks.join(', ')} ms`).toEqual([]);
+    // Frames arrived while dragging, not only after release.
+    expect(renderAfterDrag - renderBefore).toBeGreaterThan(1);
+    expect(await explorer.bridge('frameChecksum')).not.toBe(checksumBefore);
+    const stats = await explorer.engineStats();
+    expect(stats.leaks).toEqual([]);
+    expect(stats.numTensors).toBe(tensorsBefore);
+    await expect(page.getByTestId('stats.fps')).not.toHaveText('–');
+    await explorer.screenshot('after-drag');
+  });
+});
