@@ -72,7 +72,9 @@ test.describe('latent panel', () => {
     await other.goto(link);
     const image = other.getByRole('img', { name: 'Generated image' });
     await expect(image).toHaveAttribute('data-quality', 'full');
-    expect(await other.evaluate(() => window.__explorerTest!.z())).toEqual(z);
+    // The engine computes in float32, which is what the link keeps exactly.
+    const otherZ = await other.evaluate(() => window.__explorerTest!.z());
+    expect(Array.from(Float32Array.from(otherZ))).toEqual(Array.from(Float32Array.from(z)));
     await expect.poll(() => other.evaluate(() => window.__explorerTest!.frameChecksum())).toBe(checksum);
     await context.close();
   });

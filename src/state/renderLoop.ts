@@ -4,10 +4,11 @@
  * the engine for it on the 'main-view' channel.
  *
  * Pacing, so the engine never works on a queue of stale frames:
- * - one render in flight at a time; a change during a *preview* render waits for it to finish, and then the
- *   newest state (not every intermediate one) is rendered, so dragging shows frames at the engine's pace;
- * - a change during a *full-quality* render, and the full render on release, supersede what is in flight: the
- *   engine aborts the old render between DDIM steps (latest-wins per channel).
+ * - one render in flight at a time; while a slider is held, a change waits for the render in flight to
+ *   finish, and then the newest state (not every intermediate one) is rendered, so dragging shows frames at
+ *   the engine's pace;
+ * - any other change, and the full-quality render on release, supersede what is in flight: the engine aborts
+ *   the old render between DDIM steps (latest-wins per channel).
  */
 import type { StoreApi } from 'zustand';
 import { isAbortError } from '../engine/client';
@@ -21,7 +22,10 @@ interface RenderJob {
   z: number[];
   xNoise: Float32Array;
   steps: number;
+  /** 'preview' when it uses fewer steps than the full-quality setting. */
   quality: RenderQuality;
+  /** Asked for while a slider is held: paced by the engine rather than superseding. */
+  interactive: boolean;
   metadata: ModelMetadata;
 }
 
@@ -33,9 +37,9 @@ export function wantedRender(state: ExplorerState): RenderJob | null {
   const metadata = state.model?.metadata;
   if (!metadata || state.loadStatus.kind !== 'ready' || state.engineFailure || !state.noise) return null;
   if (state.z.length !== metadata.architecture.latentDim) return null;
-  const quality: RenderQuality = state.adjusting ? 'preview' : 'full';
-  const steps = quality === 'preview' ? Math.min(state.previewSteps, state.steps) : state.steps;
-  return { key: renderKey(state.z, state.noise.id), z: state.z, xNoise: state.noise.xNoise, steps, quality, metadata };
+  const steps = state.adjusting ? Math.min(state.previewSteps, state.steps) : state.steps;
+  const quality: RenderQuality = steps < state.steps ? 'preview' : 'full';
+  return { key: renderKey(state.z, state.noise.id), z: state.z, xNoise: state.noise.xNoise, steps, quality, interactive: state.adjusting, metadata };
 }
 
 /** Starts the loop; returns the function that stops it (and abandons the render in flight). */
@@ -112,12 +116,12 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
   }
 
   /**
-   * Whether a render with `key` and `steps` already gives what `job` wants: the same steps, or, for a preview,
-   * at least as many (pressing a slider does not re-render the full-quality frame on screen at lower quality).
+   * Whether a render with `key` and `steps` already gives what `job` wants: the same steps, or, while a slider
+   * is held, at least as many (pressing a slider does not re-render the frame on screen at lower quality).
    */
   function covers(key: string | undefined, steps: number | undefined, job: RenderJob): boolean {
     if (key !== job.key || steps === undefined) return false;
-    return job.quality === 'preview' ? steps >= job.steps : steps === job.steps;
+    return job.interactive ? steps >= job.steps : steps === job.steps;
   }
 
   function update(state: ExplorerState): void {
@@ -134,7 +138,9 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
     if (inFlight && covers(inFlight.key, inFlight.steps, job)) return;
     // A failed render is not retried by itself; the next change of z tries again.
     dirtySince ??= now();
-    if (!inFlight || inFlight.quality === 'full' || job.quality === 'full') start(job);
+    // While a slider is held, a change waits for the interactive render in flight (frames at the engine's
+    // pace); any other change, and the release, supersede it.
+    if (!inFlight || !job.interactive || !inFlight.interactive) start(job);
   }
 
   const unsubscribe = store.subscribe((state, previous) => {
