@@ -255,7 +255,7 @@ export function markdownTable(model: ModelBench): string {
   ];
   for (const b of model.backends) {
     if (b.unavailable) {
-      lines.push(`| ${b.runtime} | ${b.backend} | unavailable: ${b.unavailable.replace(/\|/g, '/')} | | | | | | | | | |`);
+      lines.push(`| ${b.runtime} | ${b.backend} | unavailable: ${b.unavailable.split('\n')[0].replace(/\|/g, '/')} | | | | | | | | | |`);
       continue;
     }
     lines.push(

@@ -284,11 +284,24 @@ export async function selectBackend(choice: BackendChoice, environment: BackendE
  * cannot be revived; tfjs would keep using it).
  */
 export function forgetBackend(name: BackendName): void {
-  if (tf.findBackend(name) === null) return;
+  if (tf.findBackend(name) === null && !tf.findBackendFactory(name)) return;
   try {
     tf.removeBackend(name);
   } catch {
-    // Disposing a backend whose device is gone can throw; the registry entry is removed either way.
+    // removeBackend disposes the backend before it unregisters it, and disposing one whose device is gone may
+    // throw; then unregister it by hand (the engine's registries are public fields), so the next start is fresh.
+    const engine = tf.engine() as unknown as {
+      registry: Record<string, unknown>;
+      registryFactory: Record<string, unknown>;
+      backendName: string | null;
+      backendInstance: unknown;
+    };
+    delete engine.registry[name];
+    delete engine.registryFactory[name];
+    if (engine.backendName === name) {
+      engine.backendName = null;
+      engine.backendInstance = null;
+    }
   }
 }
 

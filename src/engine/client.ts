@@ -178,7 +178,7 @@ export class EngineClient {
     return params.returnTrajectory ? { ...result, trajectory } : result;
   }
 
-  /** Bits per dimension of each image by I-MMSE with `samples` log-SNR draws (K denoiser calls per image). */
+  /** Bits per dimension of each image by I-MMSE with `samples` log-SNR draws (K denoiser evaluations per image). */
   nll(images: ImageBatch, params: { samples: number; z?: LatentBatch; seed?: number }, options: ProgressOptions = {}): Promise<NllResult> {
     return this.call({ kind: 'nll', images, ...params }, options);
   }

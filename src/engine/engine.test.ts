@@ -3,6 +3,8 @@
  * exactly-once ending, latest-wins, cancellation, refusals, leak detection, device loss, and the client
  * over an in-process port.
  */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -208,6 +210,38 @@ describe('Engine', () => {
     expect(harness.terminalsOf(queued.id)).toEqual([{ id: queued.id, kind: 'aborted', reason: 'cancelled' }]);
     expect((await running.done).kind).toBe('result');
     expect(harness.terminalsOf(queued.id)).toHaveLength(1);
+  });
+
+  it('stops a running request that is cancelled at its next step, leaking nothing', async () => {
+    harness = new Harness();
+    const loaded = await harness.load();
+    const running = harness.send({ kind: 'invert', images: images(2), steps: 40 });
+    while (harness.progressOf(running.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    harness.engine.receive({ id: 999, kind: 'cancel', targetId: running.id });
+    expect(await running.done).toEqual({ id: running.id, kind: 'aborted', reason: 'cancelled' });
+    expect(harness.progressOf(running.id).length).toBeLessThan(40);
+    const stats = await harness.result<'stats'>({ kind: 'stats' });
+    expect(stats.numTensors).toBe(loaded.baselineTensors);
+    expect(stats.recentRequests.at(-1)).toMatchObject({ id: running.id, kind: 'invert', outcome: 'aborted' });
+  });
+
+  it('loads a package from a map of user-chosen files with the package loader', async () => {
+    const folder = resolve(import.meta.dirname, '../../public/models/fixture');
+    const files = new Map<string, ArrayBuffer>();
+    const manifest = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    for (const path of ['model.json', ...manifest.weightsManifest.flatMap((group) => group.paths)]) {
+      const bytes = readFileSync(join(folder, path));
+      files.set(`fixture/${path}`, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    }
+    harness = new Harness({ loadModel: undefined });
+    const { id, done } = harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' });
+    const response = await done;
+    expect(response).toMatchObject({ kind: 'result', result: { metadata: { id: 'fixture' } } });
+    const download = harness.progressOf(id).filter((p) => p.phase === 'download');
+    expect(download.at(-1)).toEqual({ phase: 'download', loadedBytes: files.get('fixture/group1-shard1of1.bin')!.byteLength, totalBytes: files.get('fixture/group1-shard1of1.bin')!.byteLength });
+    files.delete('fixture/group1-shard1of1.bin');
+    const broken = await harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' }).done;
+    expect(broken).toMatchObject({ kind: 'error', name: 'ModelPackageError', message: 'group1-shard1of1.bin is missing from the chosen files' });
   });
 
   it('refuses malformed requests with messages that name the problem', async () => {

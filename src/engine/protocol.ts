@@ -141,7 +141,8 @@ export interface SampleRequest {
 
 /**
  * -log p(x) by the I-MMSE estimator (shared/research/itd.md §5) with K log-SNR samples per image, conditioned on
- * z (default Enc(x)). Costs K denoiser calls per image; progress: 'nll' events.
+ * z (default Enc(x)). Costs K denoiser evaluations per image, run in batches of the largest warm-up batch size;
+ * progress: 'calls' events (evaluations done of total). `samples` must be at least 2.
  */
 export interface NllRequest {
   id: number;
@@ -155,7 +156,8 @@ export interface NllRequest {
 
 /**
  * The MMSE curve m(logSnr) of one image (itd.md §5.2) on a grid of `points` log-SNR values spread over the
- * reference's range, averaged over `repeats` noise draws, conditioned on z (default Enc(x)).
+ * reference's range, averaged over `repeats` noise draws, conditioned on z (default Enc(x)). Takes a batch of
+ * exactly one image. Progress: 'calls' events.
  */
 export interface MmseCurveRequest {
   id: number;
@@ -167,7 +169,10 @@ export interface MmseCurveRequest {
   seed?: number;
 }
 
-/** Forward process at a given noise level: x_t = sqrt(alphaBar) x + sqrt(1 - alphaBar) eps, alphaBar = sigmoid(logSnr). */
+/**
+ * Forward process at a given noise level: x_t = sqrt(alphaBar) x + sqrt(1 - alphaBar) eps, alphaBar = sigmoid(logSnr),
+ * eps ~ N(0, I) from `seed`; also reports the schedule timestep nearest to that level.
+ */
 export interface ForwardNoiseRequest {
   id: number;
   kind: 'forwardNoise';
@@ -178,7 +183,8 @@ export interface ForwardNoiseRequest {
 
 /**
  * Benchmark the denoiser at one batch size: `repeats` timed calls on random inputs (each read back with
- * `await data()`, after one untimed call), plus one profiled call counting the kernels (GPU dispatches on webgpu).
+ * `await data()`, after one untimed call), plus one call counting GPU dispatches and one profiled call counting
+ * tfjs kernels.
  */
 export interface ProfileRequest {
   id: number;
@@ -196,7 +202,7 @@ export interface StatsRequest {
   kind: 'stats';
 }
 
-/** Release the model's weights and compiled state; the engine then needs a new `load`. */
+/** Release the model's weights; the engine then needs a new `load`. The backend and its compiled programs stay. */
 export interface DisposeRequest {
   id: number;
   kind: 'dispose';

@@ -29,8 +29,8 @@ interface RenderJob {
   metadata: ModelMetadata;
 }
 
-/** The window frames per second are averaged over. */
-const FPS_WINDOW_MS = 2000;
+/** The window frames per second are averaged over: long enough to hold two frames of a slow software GPU. */
+const FPS_WINDOW_MS = 5000;
 
 /** The render the current state asks for, or null when nothing can be rendered (no model, engine down). */
 export function wantedRender(state: ExplorerState): RenderJob | null {

@@ -31,7 +31,7 @@ export type RenderStatus =
 export interface RenderSlice {
   frame: MainFrame | null;
   renderStatus: RenderStatus;
-  /** Frames per second over the last two seconds of rendering; null before two frames. */
+  /** Frames per second over the last five seconds of rendering; null before two frames. */
   fps: number | null;
   /** Frames shown since the page opened; never reset, so render ids only grow, across model switches too. */
   renderCount: number;

@@ -23,7 +23,7 @@ from an image folder (`--data-dir`).
 
     cd train
     python -m infodiff.convert_official --checkpoint models/fmnist_32d_0.1mmd/model-10.pth --dataset fmnist \\
-        --out ../public/models/fmnist-official [--a-dim 32] [--float16]
+        --out ../public/models/fmnist-official [--a-dim 32] [--float32]
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ import argparse
 import hashlib
 import sys
 from collections import OrderedDict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -39,9 +38,8 @@ import numpy as np
 import torch
 
 from .config import resolve_architecture, resolve_schedule
-from .data import DataError, ImageDataset, balanced_indices, load_fashion_mnist, load_image_folder
-from .export import (attribute_directions, dimension_names, encode_all, gaussian_reference, latent_statistics,
-                     round_floats, update_models_index, write_gallery)
+from .data import DataError, ImageDataset, load_fashion_mnist, load_image_folder
+from .export import GALLERY_SIZE, build_metadata, iso_now, update_models_index
 from .model import InfoDiff, expected_parameters
 from .webpackage import ID_PATTERN, write_web_package
 
@@ -59,7 +57,6 @@ OFFICIAL_DATASETS: Dict[str, Tuple[int, int, int]] = {
 }
 OUR_DATASET_NAMES = {'fmnist': 'fashion-mnist'}
 STATISTICS_IMAGES = 10000  # training images behind the latent statistics, attribute directions and Gaussian reference
-GALLERY_SIZE = 16
 
 
 class ConversionError(ValueError):
@@ -210,12 +207,13 @@ def convert_checkpoint(checkpoint: str | Path, dataset: str, out: str | Path, la
                        latent_head: str = 'a', schedule: Optional[Dict[str, Any]] = None, data_dir: str = '',
                        statistics_images: int = STATISTICS_IMAGES, mmd_weight: float = 0.1,
                        kld_weight: float = 0.0, prior: str = 'regular', steps: int = 0, batch_size: int = 64,
-                       float16: bool = False, display_name: str = '', description: str = '', notes: str = '',
+                       float16: bool = True, display_name: str = '', description: str = '', notes: str = '',
                        update_index: bool = False, make_default: bool = False, seed: int = 0) -> Path:
     """Converts an official checkpoint into the package folder `out` (its name is the model id).
 
     `mmd_weight`, `kld_weight`, `prior`, `steps` and `batch_size` describe the official run for the provenance
-    (the .pth records none of them; steps 0 means unknown). Returns the model.json path.
+    (the .pth records none of them; steps 0 means unknown). Weights are stored as float16 unless `float16` is
+    False. Returns the model.json path.
     """
     out = Path(out)
     if not ID_PATTERN.match(out.name):
@@ -235,31 +233,16 @@ def convert_checkpoint(checkpoint: str | Path, dataset: str, out: str | Path, la
     model = InfoDiff(architecture, schedule['timesteps'])
     model.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()}, strict=True)
     model.eval()
-    z = encode_all(model, subset)
-    print(f'convert: encoded {len(z)} {dataset} training images for the latent statistics', flush=True)
-    gallery_rows = balanced_indices(test_set, GALLERY_SIZE, seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    metadata = {
-        'id': out.name,
-        'displayName': display_name or f'{dataset} (official InfoDiffusion checkpoint)',
-        'description': description or (
+    metadata = build_metadata(
+        model, out.name, out, train_set=subset, gallery_set=test_set, schedule=schedule,
+        provenance=_provenance(dataset, subset, checkpoint, mmd_weight, kld_weight, prior, steps, batch_size,
+                               notes, len(dropped)),
+        display_name=display_name or f'{dataset} (official InfoDiffusion checkpoint)',
+        description=description or (
             f'InfoDiffusion trained with the official code on {dataset} at {architecture["imageSize"]}x'
             f'{architecture["imageSize"]}, converted: a {latent_dim}-d latent from a deterministic encoder.'),
-        'architecture': architecture,
-        'schedule': schedule,
-        'preprocessing': {'imageSize': architecture['imageSize'], 'channels': architecture['imageChannels'],
-                          'valueRange': [-1, 1], 'lightOnDark': subset.light_on_dark},
-        'latent': latent_statistics(z),
-        'dimensionNames': dimension_names(z, subset, {}),
-        'attributeDirections': attribute_directions(z, subset, seed=seed),
-        'gaussianReference': gaussian_reference(subset.images.permute(0, 2, 3, 1).numpy().astype(np.float32)
-                                                / 127.5 - 1),
-        'gallery': write_gallery(out, test_set.images[gallery_rows].numpy(),
-                                 [test_set.describe(i) for i in gallery_rows]),
-        'provenance': _provenance(dataset, subset, checkpoint, mmd_weight, kld_weight, prior, steps, batch_size,
-                                  notes, len(dropped)),
-    }
-    manifest = write_web_package(out, weights, round_floats(metadata), float16=float16)
+        prior=prior, gallery_size=GALLERY_SIZE, seed=seed)
+    manifest = write_web_package(out, weights, metadata, float16=float16)
     if update_index:
         update_models_index(out.parent, out.name, make_default)
     print(f'convert: wrote {manifest}', flush=True)
@@ -284,7 +267,7 @@ def _provenance(dataset: str, train_set: ImageDataset, checkpoint: str | Path, m
         'hardware': 'unknown (official InfoDiffusion code)',
         'ema': False,
         'metrics': {},
-        'createdAt': datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace('+00:00', 'Z'),
+        'createdAt': iso_now(),
         'notes': ' '.join(part for part in (run_notes, notes) if part),
     }
 
@@ -307,10 +290,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--statistics-images', type=int, default=STATISTICS_IMAGES)
     parser.add_argument('--mmd-weight', type=float, default=0.1, help='official --mmd_weight of the run')
     parser.add_argument('--kld-weight', type=float, default=0.0, help='official --kld_weight of the run')
-    parser.add_argument('--prior', default='regular', help='official --prior of the run')
+    parser.add_argument('--prior', default='regular', choices=('regular', '10mix'),
+                        help="official --prior of the run (its 2-D 'roll' prior has no package form)")
     parser.add_argument('--steps', type=int, default=0, help='optimiser steps of the run, if known')
     parser.add_argument('--batch-size', type=int, default=64, help='official --batch_size of the run')
-    parser.add_argument('--float16', action='store_true')
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--float16', dest='float16', action='store_true', default=True,
+                           help='store weights as float16, the default (the time table stays float32)')
+    precision.add_argument('--float32', dest='float16', action='store_false',
+                           help='store weights as float32 (twice the size; the official values exactly)')
     parser.add_argument('--display-name', default='')
     parser.add_argument('--description', default='')
     parser.add_argument('--notes', default='')

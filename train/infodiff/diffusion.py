@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from . import rng
 from .config import resolve_schedule
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -130,7 +131,8 @@ def ddim_sample(denoiser: Denoiser, schedule: Schedule, plan: List[int], x_noise
 
     For i = 0..S-1: eps = eps_theta(x, tau_i, z); a_t = alpha_bar[tau_i]; a_prev = alpha_bar[tau_{i+1}], or 1 after
     the last step; x <- ddim_step(x, eps, a_t, a_prev, sigma(eta)). No clipping. ``generator`` draws the eta > 0
-    noise. ``callback({'i', 't', 'xt', 'x0_pred'})`` runs after each step with x at the new level.
+    noise on its own device (any device; see infodiff.rng), then moves it to x's device.
+    ``callback({'i', 't', 'xt', 'x0_pred'})`` runs after each step with x at the new level.
     """
     if not 0 <= eta <= 1:
         raise ValueError(f"DDIM eta must be in [0, 1], got {eta}")
@@ -143,7 +145,7 @@ def ddim_sample(denoiser: Denoiser, schedule: Schedule, plan: List[int], x_noise
         sigma = ddim_sigma(eta, alpha_t, alpha_prev)
         noise = None
         if sigma > 0:
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            noise = rng.normal(x.shape, generator, x.device, x.dtype)
         x, x0_pred = ddim_step(x, eps, alpha_t, alpha_prev, sigma, noise)
         if callback is not None:
             callback({"i": i, "t": t, "xt": x, "x0_pred": x0_pred})

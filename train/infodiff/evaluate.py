@@ -11,15 +11,17 @@
                     (FashionMNIST: the class; shapes: each factor), as the official protocol (infodiff.metrics)
     dci             shapes only: DCI disentanglement / completeness / informativeness with gradient-boosted trees
     frechetDistance FashionMNIST only: Fréchet distance between classifier features (infodiff.classifier,
-                    penultimate layer) of N prior samples (z ~ N(0, I), DDIM) and of N test images
+                    penultimate layer) of N prior samples (z from the model's prior, DDIM) and of N test images
     recognisability FashionMNIST only: the classifier's mean max-softmax confidence and class coverage of those
                     samples, and the same for the test images as a reference
     nll             -log p(x | z = Enc(x)) in bits/dim by I-MMSE (infodiff.itd), mean +- SE over M test images
     reconstruction  PSNR of DDIM reconstructions of R test images: with inversion at each of --recon-steps
                     (default 20 and 100), and without inversion (decoded from fresh noise with the same z)
 
-The JSON records the exact command, the resolved settings, the model and the time taken; infodiff.export
-embeds it in the package's provenance.metrics.
+Training images are the model's own training draw (a package's provenance.data, a checkpoint's seed and
+dataset_size), so the probe and DCI see the scenes the model was trained on. The JSON records the exact command,
+the resolved settings, the model and the time taken; infodiff.export embeds it in the package's
+provenance.metrics, and infodiff.report turns it into docs/results.md.
 """
 from __future__ import annotations
 
@@ -129,7 +131,8 @@ def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_pat
     reference_out = fmnist_classifier.predict(judge, references)
     distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
                                         reference_out['features'].double().numpy())
-    setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': 'z ~ N(0, I)',
+    prior = 'z ~ N(0, I)' if loaded.prior == 'regular' else f'z ~ the {loaded.prior} mixture prior'
+    setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': prior,
                'featureSpace': f'FashionMNIST classifier penultimate layer ({fmnist_classifier.FEATURE_DIM}-d)',
                'classifier': _repository_path(classifier_path), 'resizedFrom': resized_from}
     return {

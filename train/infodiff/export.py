@@ -2,17 +2,19 @@
 
     cd train
     /usr/bin/python3 -m infodiff.export --checkpoint runs/fmnist-infodiff/checkpoint.pt \\
-        --out ../public/models/fashion-mnist [--float16] [--metrics runs/fmnist-infodiff/metrics.json] [--default]
+        --out ../public/models/fashion-mnist [--float32] [--metrics runs/fmnist-infodiff/metrics.json] [--default]
 
 What goes in (k-diffusion's convert_for_inference, grown to what the app needs):
-* the EMA weights by default (``--raw`` for the optimiser's weights), float32 or float16;
+* the EMA weights by default (``--raw`` for the optimiser's weights), float16 by default (``--float32`` keeps
+  full precision);
 * latent statistics of z = Enc(x) over the training set (mean, std, min, max per dimension);
 * attribute directions: a logistic regression on standardised z per class (FashionMNIST) or per factor value /
   factor (shapes), mapped back to unscaled z as a unit vector plus the offset of the decision boundary;
 * dimensionNames (shapes: the factor that dominates each dimension's DCI importance, infodiff.metrics);
 * the Gaussian reference for the I-MMSE likelihood: mean image, mean per-pixel variance, log-eigenvalues of
   the data covariance in model space (per-pixel variances when the image is too large for a spectrum);
-* a gallery of 16 held-out images balanced over classes; provenance (with ``--metrics`` JSON when given).
+* a gallery of 16 held-out images balanced over classes; provenance (with ``--metrics`` JSON when given, and
+  the seed and size of the training-data draw, so evaluation can redraw the same images).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import torch
 from PIL import Image
 
 from .data import ImageDataset, balanced_indices, load_dataset
-from .objective import ObjectiveConfig
+from .objective import PACKAGE_PRIOR_NAMES, ObjectiveConfig
 from .webpackage import ID_PATTERN, state_dict_arrays, write_web_package
 
 GALLERY_SIZE = 16
@@ -59,10 +61,12 @@ def encode_all(model, dataset: ImageDataset, batch_size: int = 256, limit: int =
     return np.concatenate(chunks)
 
 
-def latent_statistics(z: np.ndarray) -> Dict[str, Any]:
-    """metadata.latent from codes z [N, D]."""
+def latent_statistics(z: np.ndarray, prior: str = "regular") -> Dict[str, Any]:
+    """metadata.latent from codes z [N, D] and the TrainConfig prior they were regularised towards."""
+    if prior not in PACKAGE_PRIOR_NAMES:
+        raise ValueError(f"prior must be one of {', '.join(PACKAGE_PRIOR_NAMES)}, got {prior!r}")
     return {"mean": z.mean(0).tolist(), "std": z.std(0).tolist(), "min": z.min(0).tolist(),
-            "max": z.max(0).tolist(), "prior": "normal"}
+            "max": z.max(0).tolist(), "prior": PACKAGE_PRIOR_NAMES[prior]}
 
 
 def gaussian_reference(images_nhwc: np.ndarray) -> Dict[str, Any]:
@@ -239,15 +243,74 @@ def update_models_index(models_dir: Path, model_id: str, make_default: bool) -> 
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# The metadata block, shared by export, convert_official and fixture
+
+@torch.no_grad()
+def build_metadata(model, model_id: str, out_dir: Path, *, train_set: ImageDataset, gallery_set: ImageDataset,
+                   schedule: Dict[str, Any], provenance: Dict[str, Any], display_name: str, description: str,
+                   prior: str = "regular", metrics: Optional[Dict[str, Any]] = None,
+                   dci_set: Optional[ImageDataset] = None, max_images: int = 0, gallery_size: int = GALLERY_SIZE,
+                   seed: int = 0) -> Dict[str, Any]:
+    """The package metadata (docs/model-format.md) of ``model``, computed from its data; writes the gallery PNGs
+    into ``out_dir`` as a side effect (the metadata names them). Floats are rounded to METADATA_DIGITS.
+
+    Args:
+        model: InfoDiff in eval mode (its ``architecture`` is written as is).
+        train_set: training images: latent statistics and attribute directions from z of its first
+            ``max_images`` rows (all when 0), the Gaussian reference from REFERENCE_SAMPLES seeded rows.
+        gallery_set: held-out images; ``gallery_size`` of them, balanced over classes, become the gallery.
+        schedule: the resolved schema schedule the model was trained with.
+        provenance: the finished metadata.provenance block (it differs per source; the caller knows it).
+        prior: the TrainConfig prior the latent was regularised towards ('regular' or '10mix').
+        metrics: evaluate.py output; a DCI importance matrix in it names shapes dimensions.
+        dci_set: held-out images with factors, for the DCI fit that names dimensions when ``metrics`` has none.
+        seed: seeds the reference rows, the direction subsample and the gallery choice.
+    """
+    arch = model.architecture
+    z = encode_all(model, train_set, limit=max_images)
+    print(f"metadata: encoded {len(z)} training images", flush=True)
+    coded_set = _take(train_set, len(z))
+    reference_rows = np.sort(np.random.default_rng(seed).permutation(len(train_set))[:REFERENCE_SAMPLES])
+    reference_images = train_set.images[torch.from_numpy(reference_rows)].permute(0, 2, 3, 1)
+    has_factors = train_set.factors is not None and dci_set is not None and dci_set.factors is not None
+    z_dci = encode_all(model, dci_set) if has_factors else None
+    gallery_rows = balanced_indices(gallery_set, gallery_size, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metadata = {
+        "id": model_id,
+        "displayName": display_name,
+        "description": description,
+        "architecture": arch,
+        "schedule": schedule,
+        "preprocessing": {"imageSize": arch["imageSize"], "channels": arch["imageChannels"], "valueRange": [-1, 1],
+                          "lightOnDark": train_set.light_on_dark},
+        "latent": latent_statistics(z, prior),
+        "dimensionNames": dimension_names(z, coded_set, metrics or {}, z_dci, dci_set if has_factors else None),
+        "attributeDirections": attribute_directions(z, coded_set, seed=seed),
+        "gaussianReference": gaussian_reference(reference_images.numpy().astype(np.float32) / 127.5 - 1),
+        "gallery": write_gallery(out_dir, gallery_set.images[gallery_rows].numpy(),
+                                 [gallery_set.describe(i) for i in gallery_rows]),
+        "provenance": provenance,
+    }
+    return round_floats(metadata)
+
+
+def iso_now() -> str:
+    """The current UTC time as ISO 8601 without fractions, e.g. 2025-01-01T00:00:00Z (provenance.createdAt)."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The command
 
-def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = False, use_ema: bool = True,
+def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = True, use_ema: bool = True,
                       metrics_path: Optional[str | Path] = None, display_name: str = "", description: str = "",
                       notes: str = "", max_images: int = 0, make_default: bool = False,
                       update_index: bool = True, device: str = "cpu") -> Path:
     """Writes the package for ``checkpoint`` into ``out`` (its folder name is the model id); returns model.json.
 
-    ``device`` only runs the encoder for the statistics; the weights are written from the checkpoint as saved."""
+    Weights are float16 by default (the format's compact form; ``float16=False`` keeps float32). ``device`` only
+    runs the encoder for the statistics; the weights are written from the checkpoint as saved."""
     from .train import load_checkpoint_model
 
     out = Path(out)
@@ -264,50 +327,29 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = F
                              cfg.dataset_size, cfg.seed)
     test_set = load_dataset(cfg.dataset, cfg.data_dir, cfg.image_size, arch["imageChannels"], "test",
                             max(GALLERY_SIZE * 64, DCI_SAMPLES[1]), cfg.seed)
-    z = encode_all(model, train_set, limit=max_images)
-    print(f"export: encoded {len(z)} training images", flush=True)
-    z_test = encode_all(model, test_set)
-    reference_rows = np.random.default_rng(cfg.seed).permutation(len(train_set))[:REFERENCE_SAMPLES]
-    reference_images = train_set.images[torch.from_numpy(np.sort(reference_rows))].permute(0, 2, 3, 1)
-    reference = gaussian_reference(reference_images.numpy().astype(np.float32) / 127.5 - 1)
-    directions = attribute_directions(z, _take(train_set, len(z)), seed=cfg.seed)
-    names = dimension_names(z, _take(train_set, len(z)), metrics, z_test, test_set)
-
-    gallery_rows = balanced_indices(test_set, GALLERY_SIZE, seed=cfg.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    gallery = write_gallery(out, test_set.images[gallery_rows].numpy(), [test_set.describe(i) for i in gallery_rows])
-
     dataset_title = DISPLAY_NAMES.get(cfg.dataset, train_set.name)
-    metadata = {
-        "id": model_id,
-        "displayName": display_name or f"{dataset_title} (InfoDiffusion)",
-        "description": description or (
-            f"Trained on {dataset_title} at {cfg.image_size}x{cfg.image_size} with a {arch['latentDim']}-d latent: "
-            f"{_objective_summary(cfg)}."),
-        "architecture": arch,
-        "schedule": cfg.schedule,
-        "preprocessing": {"imageSize": cfg.image_size, "channels": arch["imageChannels"], "valueRange": [-1, 1],
-                          "lightOnDark": train_set.light_on_dark},
-        "latent": latent_statistics(z),
-        "dimensionNames": names,
-        "attributeDirections": directions,
-        "gaussianReference": reference,
-        "gallery": gallery,
-        "provenance": {
-            "source": "trained",
-            "dataset": cfg.dataset if cfg.dataset != "folder" else train_set.name,
-            "objective": ObjectiveConfig.from_train_config(cfg).as_provenance(),
-            "steps": int(state["step"]),
-            "batchSize": cfg.batch_size,
-            "wallTimeSeconds": float(state["wall_time_seconds"]),
-            "hardware": state.get("hardware", "unknown"),
-            "ema": ema,
-            "metrics": metrics,
-            "createdAt": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-            "notes": " ".join(part for part in (cfg.notes, notes) if part),
-        },
+    provenance = {
+        "source": "trained",
+        "dataset": cfg.dataset if cfg.dataset != "folder" else train_set.name,
+        # The draw infodiff.data reproduces the training set from (shapes: seed + 1000 for the held-out split).
+        "data": {"seed": cfg.seed, "size": len(train_set)},
+        "objective": ObjectiveConfig.from_train_config(cfg).as_provenance(),
+        "steps": int(state["step"]),
+        "batchSize": cfg.batch_size,
+        "wallTimeSeconds": float(state["wall_time_seconds"]),
+        "hardware": state.get("hardware", "unknown"),
+        "ema": ema,
+        "metrics": metrics,
+        "createdAt": iso_now(),
+        "notes": " ".join(part for part in (cfg.notes, notes) if part),
     }
-    manifest = write_web_package(out, state_dict_arrays(model.state_dict()), round_floats(metadata), float16=float16)
+    metadata = build_metadata(
+        model, model_id, out, train_set=train_set, gallery_set=test_set, schedule=cfg.schedule,
+        provenance=provenance, display_name=display_name or f"{dataset_title} (InfoDiffusion)",
+        description=description or (f"Trained on {dataset_title} at {cfg.image_size}x{cfg.image_size} with a "
+                                    f"{arch['latentDim']}-d latent: {_objective_summary(cfg)}."),
+        prior=cfg.prior, metrics=metrics, dci_set=test_set, max_images=max_images, seed=cfg.seed)
+    manifest = write_web_package(out, state_dict_arrays(model.state_dict()), metadata, float16=float16)
     if update_index:
         index = update_models_index(out.parent, model_id, make_default)
         print(f"export: listed {model_id} in {index}", flush=True)
@@ -337,7 +379,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Export a training checkpoint as a web model package.")
     parser.add_argument("--checkpoint", required=True, help="runs/<name>/checkpoint.pt")
     parser.add_argument("--out", required=True, help="package folder, e.g. ../public/models/fashion-mnist (its name is the id)")
-    parser.add_argument("--float16", action="store_true", help="store weights as float16 (the time table stays float32)")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--float16", dest="float16", action="store_true", default=True,
+                           help="store weights as float16, the default (the time table stays float32)")
+    precision.add_argument("--float32", dest="float16", action="store_false",
+                           help="store weights as float32 (twice the size; bit-exact EMA weights)")
     parser.add_argument("--raw", action="store_true", help="export the optimiser's weights instead of the EMA")
     parser.add_argument("--metrics", help="JSON from infodiff.evaluate to embed in provenance.metrics")
     parser.add_argument("--display-name", default="", help="name in the model picker")

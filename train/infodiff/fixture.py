@@ -7,7 +7,8 @@
    ~1e-5, which would hide most weights from the outputs, so every weight is drawn instead (conv/linear
    N(0, 1/fan_in), GroupNorm scales 1 + 0.1 N, biases 0.1 N; the frozen sinusoid table stays exact).
 2. Exports it, float32, to public/models/fixture/ with plausible metadata computed from procedurally drawn
-   images (latent statistics, a Gaussian reference, two attribute directions, a gallery of 4 PNGs).
+   images by infodiff.export.build_metadata (latent statistics, a Gaussian reference, one attribute direction
+   per drawing class, a gallery of 4 PNGs, one per class).
 3. Loads that package back with load_web_package and, in float64, writes e2e/fixtures/golden/: encoder,
    denoiser, 3-step DDIM sampling and DDIM inversion cases (NHWC float32 .npy, t int32) listed in golden.json.
 
@@ -28,8 +29,7 @@ import torch
 from .config import load_preset, validate_train_config
 from .data import ImageDataset
 from .diffusion import ddim_invert, ddim_plan, ddim_sample, make_schedule
-from .export import (attribute_directions, encode_all, gaussian_reference, latent_statistics, round_floats,
-                     write_gallery)
+from .export import build_metadata
 from .model import TIME_TABLE_KEY, InfoDiff
 from .objective import ObjectiveConfig
 from .webpackage import load_web_package, state_dict_arrays, write_web_package
@@ -114,40 +114,25 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
     images_u8, labels = synthetic_images(SYNTHETIC_IMAGES, arch["imageSize"])
     dataset = ImageDataset(name="synthetic", images=torch.from_numpy(images_u8), labels=labels,
                            label_names=list(SHAPE_CLASSES), factors=None, factor_names=None, light_on_dark=True)
-    z = encode_all(model, dataset, batch_size=100)
-    directions = [d for d in attribute_directions(z, dataset, seed=0) if d["name"] in ("Disc", "Bar")]
-    reference = gaussian_reference(np.transpose(images_u8, (0, 2, 3, 1)).astype(np.float32) / 127.5 - 1)
-    package_dir.mkdir(parents=True, exist_ok=True)
-    gallery_rows = [int(np.flatnonzero(labels == c)[0]) for c in range(len(SHAPE_CLASSES))]
-    gallery = write_gallery(package_dir, images_u8[gallery_rows], [SHAPE_CLASSES[labels[i]] for i in gallery_rows])
-    metadata = {
-        "id": "fixture",
-        "displayName": "Fixture (random weights)",
-        "description": "A tiny 16x16 model with random weights for tests and parity checks; its images are noise.",
-        "architecture": arch,
-        "schedule": schedule_cfg,
-        "preprocessing": {"imageSize": arch["imageSize"], "channels": arch["imageChannels"], "valueRange": [-1, 1],
-                          "lightOnDark": True},
-        "latent": latent_statistics(z),
-        "dimensionNames": [None] * arch["latentDim"],
-        "attributeDirections": directions,
-        "gaussianReference": reference,
-        "gallery": gallery,
-        "provenance": {
-            "source": "fixture",
-            "dataset": "synthetic",
-            "objective": ObjectiveConfig.from_train_config(cfg).as_provenance(),
-            "steps": 0,
-            "batchSize": 0,
-            "wallTimeSeconds": 0.0,
-            "hardware": "none (random weights)",
-            "ema": False,
-            "metrics": {},
-            "createdAt": CREATED_AT,
-            "notes": cfg.notes,
-        },
+    provenance = {
+        "source": "fixture",
+        "dataset": "synthetic",
+        "objective": ObjectiveConfig.from_train_config(cfg).as_provenance(),
+        "steps": 0,
+        "batchSize": 0,
+        "wallTimeSeconds": 0.0,
+        "hardware": "none (random weights)",
+        "ema": False,
+        "metrics": {},
+        "createdAt": CREATED_AT,
+        "notes": cfg.notes,
     }
-    write_web_package(package_dir, state_dict_arrays(model.state_dict()), round_floats(metadata))
+    metadata = build_metadata(
+        model, "fixture", package_dir, train_set=dataset, gallery_set=dataset, schedule=schedule_cfg,
+        provenance=provenance, display_name="Fixture (random weights)",
+        description="A tiny 16x16 model with random weights for tests and parity checks; its images are noise.",
+        prior=cfg.prior, gallery_size=len(SHAPE_CLASSES), seed=0)
+    write_web_package(package_dir, state_dict_arrays(model.state_dict()), metadata)
 
     # ---- golden files, from the package as the app loads it, computed in float64
     loaded, meta = load_web_package(package_dir)

@@ -45,6 +45,8 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from . import rng
+
 LOGISTIC_CLIP = 4.0
 QUANTISATION_STEP = 2.0 / 255.0  # spacing of the 256 u8 levels in [-1, 1]: u maps to u/127.5 - 1
 BITS_8BIT_OFFSET = math.log2(127.5)  # bits/dim in [-1, 1] -> bits/dim of 8-bit data (itd.md §1.4)
@@ -157,7 +159,7 @@ def truncated_logistic_samples(loc: float, scale: float, count: int, generator: 
     """
     low = _sigmoid(-LOGISTIC_CLIP)
     kept_mass = _sigmoid(LOGISTIC_CLIP) - low
-    jitter = torch.rand(count, generator=generator, dtype=torch.float64).numpy()
+    jitter = rng.uniform((count,), generator, 'cpu', torch.float64).numpy()
     quantile = low + kept_mass * (np.arange(count) + jitter) / count
     xi = np.log(quantile / (1 - quantile))
     weight = scale * kept_mass / (_sigmoid(xi) * _sigmoid(-xi))
@@ -301,7 +303,7 @@ def _check_batch(x: torch.Tensor, z: torch.Tensor, reference: GaussianReference,
 def _noising_target(x: torch.Tensor, dequantize: bool, generator: torch.Generator) -> torch.Tensor:
     if not dequantize:
         return x
-    jitter = torch.rand(x.shape, generator=generator, dtype=torch.float64).to(device=x.device, dtype=x.dtype)
+    jitter = rng.uniform(x.shape, generator, x.device, torch.float64).to(x.dtype)
     return x + QUANTISATION_STEP * (jitter - 0.5)
 
 
@@ -331,7 +333,7 @@ def _squared_errors(eps_fn: ItdDenoiser, alpha_bar: np.ndarray, target: torch.Te
                        / (torch.sigmoid(batch_log_snr) * variance + torch.sigmoid(-batch_log_snr)))
         linear_gain = linear_gain.to(target.device, target.dtype).reshape(shape)
         clean = target[rows]
-        eps = torch.randn(clean.shape, generator=generator, dtype=torch.float64).to(target.device, target.dtype)
+        eps = rng.normal(clean.shape, generator, target.device, torch.float64).to(target.dtype)
         xt = signal * clean + noise_scale * eps
         t = torch.from_numpy(timesteps[start:stop]).to(target.device)
         eps_pred = eps_fn(xt, t, z[rows], batch_log_snr.to(target.device))

@@ -38,11 +38,14 @@ from typing import NamedTuple, Optional
 
 import torch
 
+from . import rng
 from .diffusion import Schedule, q_sample
 
 MIXTURE_COMPONENTS = 10
 MIXTURE_STD = (0.5, 0.1)  # std along and across each component's axis
 MIXTURE_SHIFT = 1.4  # distance of each component's centre from the origin
+# TrainConfig.prior -> metadata.latent.prior of a package (docs/model-format.md), which names the distribution.
+PACKAGE_PRIOR_NAMES = {"regular": "normal", "10mix": "10mix"}
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ def gaussian_mixture_prior(n: int, dim: int, generator: Optional[torch.Generator
     if dim % 2 != 0:
         raise ValueError(f"the 10mix prior needs an even latent dimension, got {dim}")
     pairs = dim // 2
-    component = torch.randint(0, MIXTURE_COMPONENTS, (n, pairs), generator=generator, device=device)
-    noise = torch.randn((n, pairs, 2), generator=generator, device=device, dtype=dtype)
+    component = rng.integers(MIXTURE_COMPONENTS, (n, pairs), generator, device)
+    noise = rng.normal((n, pairs, 2), generator, device, dtype)
     u, v = noise[..., 0] * MIXTURE_STD[0], noise[..., 1] * MIXTURE_STD[1]
     angle = component.to(dtype) * (2 * math.pi / MIXTURE_COMPONENTS)
     cos, sin = torch.cos(angle), torch.sin(angle)
@@ -108,7 +111,7 @@ def sample_prior(kind: str, n: int, dim: int, generator: Optional[torch.Generato
                  device=None, dtype=torch.float32) -> torch.Tensor:
     """[n, dim] samples of p(z): 'regular' = N(0, I) or '10mix'."""
     if kind == "regular":
-        return torch.randn((n, dim), generator=generator, device=device, dtype=dtype)
+        return rng.normal((n, dim), generator, device, dtype)
     if kind == "10mix":
         return gaussian_mixture_prior(n, dim, generator, device, dtype)
     raise ValueError(f"prior must be 'regular' or '10mix', got {kind!r}")
@@ -135,13 +138,13 @@ class InfoDiffusionObjective:
         batch = x0.shape[0]
         device = x0.device
         alpha_bar = self.alpha_bar.to(device)
-        t = torch.randint(0, self.timesteps, (batch,), generator=generator, device=device)
-        eps = torch.randn(x0.shape, generator=generator, device=device, dtype=x0.dtype)
+        t = rng.integers(self.timesteps, (batch,), generator, device)
+        eps = rng.normal(x0.shape, generator, device, x0.dtype)
         xt = q_sample(x0, t, eps, alpha_bar)
         dim = model.module.architecture["latentDim"] if hasattr(model, "module") else model.architecture["latentDim"]
         latent_noise = None
         if cfg.kld_weight > 0:
-            latent_noise = torch.randn((batch, dim), generator=generator, device=device, dtype=x0.dtype)
+            latent_noise = rng.normal((batch, dim), generator, device, x0.dtype)
         out = model(x0, xt, t, latent_noise)
 
         eps_mse = (out.eps_pred - eps).square().mean()

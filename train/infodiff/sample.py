@@ -12,7 +12,8 @@ model space: FashionMNIST stays light-on-dark grayscale.
     python -m infodiff.sample interpolate --model ../public/models/fashion-mnist --index 0 --index-b 1 --out interp.png
 
 Layouts (after the official `--mode` outputs, shared/research/infodiffusion.md §3):
-    samples      z ~ N(0, I) and x_T ~ N(0, I), a square-ish grid.
+    samples      z from the model's prior (N(0, I), or the 10mix mixture for models regularised towards it)
+                 and x_T ~ N(0, I), a square-ish grid.
     reconstruct  three rows: the originals; decoded from their DDIM-inverted x_T; decoded from fresh noise x_T
                  (what z alone keeps). The PSNR of both rows is printed.
     traversal    one row per latent dimension: z_k set to each of -1.5, -1.2, ..., 1.5 (absolute values), all
@@ -32,10 +33,12 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from . import rng
 from .data import DataError, ImageDataset, balanced_indices, load_dataset
 from .diffusion import Schedule, ddim_invert, ddim_plan, ddim_sample, make_schedule
 from .metrics import reconstruction_psnr
 from .model import InfoDiff
+from .objective import PACKAGE_PRIOR_NAMES, sample_prior
 from .webpackage import load_web_package
 
 TRAVERSAL_VALUES = tuple(round(-1.5 + 0.3 * k, 10) for k in range(11))  # the paper's absolute values, step 0.3
@@ -53,6 +56,9 @@ class LoadedModel:
     data_dir: str  # '' = the dataset's default location
     metadata: Optional[Dict]  # the web package's metadata (gaussianReference, latent stats, ...); None for checkpoints
     source: str  # the path it was loaded from
+    prior: str = 'regular'  # p(z) it was trained towards, as TrainConfig names it: 'regular' = N(0, I) or '10mix'
+    data_seed: int = 0  # seed of the training-data draw (shapes scenes; the held-out split uses seed + 1000)
+    train_size: int = 0  # training images in that draw (the first rows of a file-backed set); 0 = the whole split
 
     @property
     def device(self) -> torch.device:
@@ -75,17 +81,23 @@ def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
     path = Path(path)
     if path.is_dir():
         model, metadata = load_web_package(path, device)
-        dataset = metadata['provenance']['dataset']
+        provenance = metadata['provenance']
+        dataset = provenance['dataset']
+        # Packages without provenance.data (converted or older ones) used the data set's default draw.
+        draw = provenance.get('data', {'seed': 0, 'size': 0})
+        prior = {name: kind for kind, name in PACKAGE_PRIOR_NAMES.items()}[metadata['latent']['prior']]
         return LoadedModel(model=model, schedule=make_schedule(metadata['schedule']),
                            architecture=metadata['architecture'],
                            dataset=dataset if dataset in KNOWN_DATASETS else 'folder', data_dir='',
-                           metadata=metadata, source=str(path))
+                           metadata=metadata, source=str(path), prior=prior, data_seed=draw['seed'],
+                           train_size=draw['size'])
     if path.is_file():
         from .train import load_checkpoint_model  # the training module is heavy (DDP, tqdm); only when needed
 
         model, cfg, _ = load_checkpoint_model(path, device=device)
         return LoadedModel(model=model, schedule=make_schedule(cfg.schedule), architecture=cfg.architecture,
-                           dataset=cfg.dataset, data_dir=cfg.data_dir, metadata=None, source=str(path))
+                           dataset=cfg.dataset, data_dir=cfg.data_dir, metadata=None, source=str(path),
+                           prior=cfg.prior, data_seed=cfg.seed, train_size=cfg.dataset_size)
     raise FileNotFoundError(f'--model {path}: neither a web package folder nor a checkpoint file')
 
 
@@ -93,8 +105,8 @@ def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
 
 
 def _normal(shape: Sequence[int], generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    # Drawn on the CPU so a seed gives the same numbers on every device.
-    return torch.randn(tuple(shape), generator=generator).to(device)
+    # The generators here live on the CPU, so a seed gives the same numbers on every device.
+    return rng.normal(shape, generator, device)
 
 
 def _image_shape(loaded: LoadedModel) -> tuple[int, int, int]:
@@ -131,12 +143,12 @@ def invert(loaded: LoadedModel, x0: torch.Tensor, z: torch.Tensor, steps: int, b
 
 def sample_images(loaded: LoadedModel, n: int, steps: int, eta: float = 0.0, seed: int = 0,
                   batch_size: int = 64) -> torch.Tensor:
-    """n samples with z ~ N(0, I) (the prior) and x_T ~ N(0, I) -> [n, C, H, W] in model space."""
+    """n samples with z from the model's prior and x_T ~ N(0, I) -> [n, C, H, W] in model space."""
     generator = torch.Generator().manual_seed(seed)
-    z = _normal((n, loaded.architecture['latentDim']), generator, loaded.device)
+    z = sample_prior(loaded.prior, n, loaded.architecture['latentDim'], generator, loaded.device)
     x_noise = _normal((n,) + _image_shape(loaded), generator, loaded.device)
-    # The eta > 0 noise is drawn inside the sampler on the model's device, which needs a generator there.
-    step_noise = torch.Generator(device=loaded.device).manual_seed(seed + 1)
+    # A CPU generator for the eta > 0 noise too: the sampler moves its draws to the model's device.
+    step_noise = torch.Generator().manual_seed(seed + 1)
     return decode(loaded, x_noise, z, steps, eta, step_noise, batch_size)
 
 
@@ -242,17 +254,24 @@ def load_images(loaded: LoadedModel, split: str, indices: Sequence[int], data_di
 
 
 def open_dataset(loaded: LoadedModel, split: str, data_dir: str = '', shapes_count: int = 0) -> ImageDataset:
-    """The model's data set at the model's size (`data_dir` overrides where it lives; a folder data set needs it).
+    """The model's data set at the model's size (`data_dir` overrides where it lives; a folder data set needs it),
+    drawn as in training: the 'train' split is the training draw itself (same seed, at most its size).
 
-    Files are read whole; the procedural shapes are rendered on demand, `shapes_count` scenes of the split's
-    seeded draw (0 = the loader's default size; a smaller draw is a prefix of a larger one).
+    Files are read whole (the train split cut to the training rows); the procedural shapes are rendered on
+    demand, `shapes_count` scenes of the split's seeded draw (0 = the whole training draw, or the loader's default
+    size; a smaller draw is a prefix of a larger one, so they are training scenes).
     """
     arch = loaded.architecture
     directory = data_dir or loaded.data_dir
     if loaded.dataset == 'folder' and not directory:
         raise ValueError(f'{loaded.source} was trained on an image folder; pass --data-dir <that folder>')
-    size = shapes_count if loaded.dataset == 'shapes' else 0
-    return load_dataset(loaded.dataset, directory, arch['imageSize'], arch['imageChannels'], split, size)
+    training_rows = loaded.train_size if split == 'train' else 0
+    if loaded.dataset == 'shapes':
+        size = min(shapes_count, training_rows) if shapes_count and training_rows else shapes_count or training_rows
+    else:
+        size = training_rows
+    return load_dataset(loaded.dataset, directory, arch['imageSize'], arch['imageChannels'], split, size,
+                        loaded.data_seed)
 
 
 def to_model(images: torch.Tensor) -> np.ndarray:
@@ -279,7 +298,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sub.add_argument('--out', type=Path, required=True, help='PNG file to write')
         return sub
 
-    samples = command('samples', 'images from the prior: z ~ N(0, I)')
+    samples = command('samples', "images from the prior: z ~ p(z) (the model's prior), x_T ~ N(0, I)")
     samples.add_argument('--n', type=int, default=64)
     samples.add_argument('--eta', type=float, default=0.0)
     samples.add_argument('--columns', type=int, default=0, help='grid columns (0 = about sqrt(n))')

@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from . import rng
 from .config import ConfigError, TrainConfig, config_from_args, config_from_dict, config_to_dict
 from .data import DataError, global_batch_indices, load_dataset, to_model_space
 from .diffusion import make_schedule
@@ -259,7 +260,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             # This rank's share of the global batch: the same global batch whatever the number of ranks.
             indices = global_batch_indices(len(train_set), cfg.batch_size, cfg.seed, step)[rank::world]
             x0 = train_set.batch(indices, device)
-            flip = torch.rand(x0.shape[0], generator=noise, device=device) < 0.5
+            flip = rng.uniform((x0.shape[0],), noise, device) < 0.5
             x0 = torch.where(flip[:, None, None, None], torch.flip(x0, dims=(3,)), x0)
 
             terms = objective(model, x0, noise, progress=step / cfg.steps)

@@ -42,7 +42,10 @@ REFERENCE_KEYS = ("kind", "mean", "variance", "logEigenvalues", "logSnrLoc", "lo
 GALLERY_KEYS = ("file", "label")
 PROVENANCE_KEYS = ("source", "dataset", "objective", "steps", "batchSize", "wallTimeSeconds", "hardware", "ema",
                    "metrics", "createdAt", "notes")
+PROVENANCE_OPTIONAL_KEYS = ("data",)
+DATA_KEYS = ("seed", "size")
 SOURCES = ("trained", "converted-official", "fixture")
+LATENT_PRIORS = ("normal", "10mix")
 
 
 class WebPackageError(ValueError):
@@ -52,11 +55,11 @@ class WebPackageError(ValueError):
 # ---------------------------------------------------------------------------------------------------------------
 # Metadata validation
 
-def _keys(where: str, value: Any, keys: Tuple[str, ...]) -> Dict[str, Any]:
+def _keys(where: str, value: Any, keys: Tuple[str, ...], optional: Tuple[str, ...] = ()) -> Dict[str, Any]:
     if not isinstance(value, dict):
         raise WebPackageError(f"{where} must be an object")
     missing = [k for k in keys if k not in value]
-    unknown = [k for k in value if k not in keys]
+    unknown = [k for k in value if k not in keys and k not in optional]
     if missing or unknown:
         parts = []
         if missing:
@@ -132,8 +135,8 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
     latent = _keys("metadata.latent", meta["latent"], LATENT_KEYS)
     for key in ("mean", "std", "min", "max"):
         _vector(f"metadata.latent.{key}", latent[key], dim)
-    if latent["prior"] != "normal":
-        raise WebPackageError(f"metadata.latent.prior must be \"normal\", got {latent['prior']!r}")
+    if latent["prior"] not in LATENT_PRIORS:
+        raise WebPackageError(f"metadata.latent.prior must be \"normal\" or \"10mix\", got {latent['prior']!r}")
 
     names = meta["dimensionNames"]
     if not isinstance(names, list) or len(names) != dim or any(n is not None and not isinstance(n, str) for n in names):
@@ -174,7 +177,7 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
         if package_dir is not None and not (package_dir / file).is_file():
             raise WebPackageError(f"{where}.file {file!r} does not exist in {package_dir}")
 
-    prov = _keys("metadata.provenance", meta["provenance"], PROVENANCE_KEYS)
+    prov = _keys("metadata.provenance", meta["provenance"], PROVENANCE_KEYS, PROVENANCE_OPTIONAL_KEYS)
     if prov["source"] not in SOURCES:
         raise WebPackageError(f"metadata.provenance.source must be one of {', '.join(SOURCES)}, got {prov['source']!r}")
     for key in ("dataset", "hardware", "createdAt", "notes"):
@@ -188,6 +191,10 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
         raise WebPackageError("metadata.provenance.wallTimeSeconds must be >= 0")
     if not isinstance(prov["ema"], bool):
         raise WebPackageError("metadata.provenance.ema must be true or false")
+    if "data" in prov:
+        data = _keys("metadata.provenance.data", prov["data"], DATA_KEYS)
+        _integer("metadata.provenance.data.seed", data["seed"])
+        _integer("metadata.provenance.data.size", data["size"], minimum=1)
     return meta
 
 

@@ -56,7 +56,7 @@ def test_convert_then_load_back_gives_equal_tensors(tmp_path):
     checkpoint = tmp_path / 'model-10.pth'
     torch.save(state, checkpoint)
     manifest = convert_official.convert_checkpoint(checkpoint, 'fmnist', tmp_path / 'fmnist-official',
-                                                   statistics_images=48, steps=1234)
+                                                   statistics_images=48, steps=1234, float16=False)
     model, metadata = load_web_package(manifest.parent)
     loaded = model.state_dict()
     kept = [k for k in state if '.crossattn.' not in k]

@@ -37,7 +37,9 @@ def test_package_is_valid_and_plausible(built):
     weights, meta = read_web_package(built / "package")
     assert meta["id"] == "fixture" and meta["provenance"]["source"] == "fixture"
     assert meta["architecture"]["imageSize"] == 16 and meta["architecture"]["latentDim"] == 6
-    assert len(meta["gallery"]) == 4 and len(meta["attributeDirections"]) == 2
+    assert [g["label"] for g in meta["gallery"]] == ["Square", "Disc", "Ring", "Bar"]  # one per class
+    assert [d["name"] for d in meta["attributeDirections"]] == ["Square", "Disc", "Ring", "Bar"]
+    assert meta["latent"]["prior"] == "normal" and "data" not in meta["provenance"]  # synthetic: no infodiff.data draw
     assert meta["gaussianReference"]["kind"] == "spectrum"
     assert all(s > 0 for s in meta["latent"]["std"])
     # Non-degenerate: no all-zero tensor and no tail left at the official 1e-5 gain.

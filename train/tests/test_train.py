@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _wait_or_kill(processes, timeout):
+    """Each process's output once all have ended; any still running at the deadline is killed (so a hung rank
+    never outlives the test) and its output so far is kept for the failure message."""
+    deadline = time.monotonic() + timeout
+    outputs = []
+    for process in processes:
+        try:
+            outputs.append(process.communicate(timeout=max(1.0, deadline - time.monotonic()))[0])
+        except subprocess.TimeoutExpired:
+            process.kill()
+            outputs.append("(killed at the deadline)\n" + process.communicate()[0])
+    return outputs
+
+
 def test_two_rank_ddp_on_cpu(tmp_path):
     """Two gloo ranks started the way torchrun starts them (env vars); only rank 0 writes."""
     port = free_port()
@@ -102,7 +117,7 @@ def test_two_rank_ddp_on_cpu(tmp_path):
                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
         processes.append(subprocess.Popen(args, cwd=TRAIN_DIR, env=env, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    outputs = _wait_or_kill(processes, timeout=180)
     assert [p.returncode for p in processes] == [0, 0], outputs
     assert "done: step 4/4" in outputs[1] and "done" not in outputs[0]  # rank 1 stays quiet
     checkpoint = read_checkpoint(tmp_path / "run" / "checkpoint.pt")

@@ -239,8 +239,8 @@ def test_export_round_trip(tmp_path, tiny_checkpoint):
     from infodiff.train import read_checkpoint
 
     models = tmp_path / "models"
-    export_checkpoint(tiny_checkpoint, models / "tiny-fp32")
-    export_checkpoint(tiny_checkpoint, models / "tiny-fp16", float16=True, make_default=True)
+    export_checkpoint(tiny_checkpoint, models / "tiny-fp32", float16=False)
+    export_checkpoint(tiny_checkpoint, models / "tiny-fp16", make_default=True)  # float16 is the default
     checkpoint = read_checkpoint(tiny_checkpoint)
     weights, meta = read_web_package(models / "tiny-fp32")
     assert all(np.array_equal(weights[k], v.numpy()) for k, v in checkpoint["ema"].items())  # EMA, exact

@@ -1,0 +1,89 @@
+/**
+ * Robustness: no request leaves the page's origin (and the Content Security Policy forbids it), a browser
+ * without WebGPU falls back with a stated reason, a lost GPU device leaves the app usable with nothing lost,
+ * and a model that does not load says why.
+ */
+import { chromium } from '@playwright/test';
+import { CHROMIUM, QUIET_ARGS } from '../../playwright.config';
+import { Explorer, expect, FIXTURE_URL, test } from './fixtures';
+
+test.describe('robustness', () => {
+  test('every request stays on the page origin, and the CSP allows no other', async ({ explorer, inputPanel, page, baseURL }) => {
+    const origin = new URL(baseURL!).origin;
+    const foreign: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (!['data:', 'blob:'].includes(url.protocol) && url.origin !== origin) foreign.push(request.url());
+    });
+    await explorer.open();
+    await inputPanel.uploadImage('boot-on-white.png');
+    await inputPanel.waitForEncoded();
+    expect(foreign).toEqual([]);
+
+    const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).not.toMatch(/https?:/);
+    // The policy is enforced: a fetch to another origin fails in the page.
+    const blocked = await page.evaluate(() => fetch('https://example.com/').then(() => 'allowed', (error: Error) => error.name));
+    expect(blocked).toBe('TypeError');
+  });
+
+  test('without WebGPU the app falls back and says why, even when WebGPU was asked for', async ({ baseURL }) => {
+    // A browser started without the WebGPU flags: navigator.gpu exists but offers no adapter.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: QUIET_ARGS });
+    try {
+      const page = await browser.newPage();
+      const explorer = new Explorer(page);
+      await page.goto(new URL(FIXTURE_URL, baseURL).href);
+      await explorer.waitForRender(0);
+      const backend = await explorer.backend();
+      expect(backend?.backend).not.toBe('webgpu');
+      expect(backend?.probes.find((p) => p.backend === 'webgpu')?.usable).toBe(false);
+      await expect(explorer.backendBadge).not.toContainText('WebGPU');
+      expect(backend?.reason).toMatch(/webgpu/i);
+      await explorer.backendBadge.click();
+      await expect(page.getByText(backend!.reason)).toBeVisible();
+      await explorer.screenshot('no-webgpu');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('a lost GPU device: a clear message, nothing lost, and the way back', async ({ explorer, latentPanel, page }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const z = await explorer.z();
+    await page.evaluate(() => window.__explorerTest!.injectEngineEvent({ type: 'deviceLost', backend: 'webgpu', message: 'Device was destroyed.' }));
+    const banner = page.getByRole('alert').filter({ hasText: 'The image engine stopped.' });
+    await expect(banner).toContainText('The GPU device was lost (webgpu): Device was destroyed.');
+    await explorer.screenshot('device-lost');
+    // Still usable: the sliders move, nothing the user made is gone.
+    await latentPanel.slider(1).focus();
+    await page.keyboard.press('PageUp');
+    expect((await explorer.z())[0]).toBeGreaterThan(z[0]);
+
+    const rendered = await explorer.bridge('lastRenderId');
+    await banner.getByRole('button', { name: 'Reload the model' }).click();
+    await expect(banner).toHaveCount(0);
+    await explorer.waitForRender(rendered);
+    expect((await explorer.z())[0]).toBeGreaterThan(z[0]);
+  });
+
+  test('a model that does not load names the problem and the app stays usable', async ({ explorer, page }) => {
+    await explorer.open();
+    await page.getByRole('button', { name: 'Open a model…' }).click();
+    await page.getByLabel('Model URL').fill('models/no-such-model/');
+    await page.getByRole('button', { name: 'Open URL' }).click();
+    await expect(page.getByRole('alert')).toContainText('/models/no-such-model/ could not be loaded.');
+    await expect(page.getByRole('alert')).toContainText('model.json');
+    const rendered = await explorer.bridge('lastRenderId');
+    await explorer.modelSelect.selectOption('fixture');
+    await explorer.waitForRender(rendered);
+  });
+
+  test('a link with bad values says what it ignored', async ({ explorer, page }) => {
+    await explorer.open(`${FIXTURE_URL}&z=1,banana&seed=-3`);
+    await expect(page.getByRole('alert').filter({ hasText: 'z must be a comma-separated list of numbers' })).toBeVisible();
+    await expect(page.getByRole('alert').filter({ hasText: 'seed "-3" is not an integer' })).toBeVisible();
+  });
+});

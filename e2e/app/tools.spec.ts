@@ -1,0 +1,119 @@
+/**
+ * The tools below the explorer, each as the user's story: attribute edits, interpolation (strip, player,
+ * grid, click to make current), traversals (rows per dimension, sorted, click a cell), the denoising
+ * trajectory, forward noising, the I-MMSE view, saved latents, and PNG/GIF downloads.
+ */
+import { expect, test } from './fixtures';
+
+test.describe('tools', () => {
+  test('attribute sliders move z along a direction', async ({ explorer, tools, page }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const panel = await tools.open('Attributes');
+    const slider = panel.getByRole('slider').first();
+    const zBefore = await explorer.z();
+    const rendered = await explorer.bridge('lastRenderId');
+    await slider.focus();
+    await page.keyboard.press('PageUp');
+    await explorer.waitForRender(rendered);
+    await explorer.waitForSettled();
+    expect(await explorer.z()).not.toEqual(zBefore);
+  });
+
+  test('interpolation: two endpoints, a strip, a player, a 2-D grid, and a frame made current', async ({ explorer, tools, page }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const panel = await tools.open('Interpolate');
+    await panel.getByRole('button', { name: 'Set A from current' }).click();
+    await panel.getByRole('button', { name: 'Set C from current' }).click();
+    const sampler = page.getByRole('form', { name: 'Sample from the prior' });
+    await sampler.getByLabel('Seed').fill('5');
+    await sampler.getByRole('button', { name: 'Sample from the prior' }).click();
+    await explorer.waitForSettled();
+    await panel.getByRole('button', { name: 'Set B from current' }).click();
+    await panel.getByRole('button', { name: 'Set D from current' }).click();
+
+    await panel.getByLabel('Frames').fill('4');
+    await panel.getByRole('button', { name: 'Interpolate A → B' }).click();
+    const strip = panel.getByRole('list', { name: 'Interpolation strip' });
+    await expect(strip.getByRole('img')).toHaveCount(4);
+    await panel.getByRole('button', { name: 'Play Interpolation' }).click();
+    await expect(panel.getByRole('img', { name: /^Interpolation, frame [2-4] of 4$/ })).toBeVisible();
+    await panel.getByRole('button', { name: 'Pause Interpolation' }).click();
+
+    await panel.getByLabel('Grid size').fill('2');
+    await panel.getByRole('button', { name: 'Grid between A, B, C, D' }).click();
+    await expect(panel.getByRole('list', { name: 'Interpolation grid' }).getByRole('img')).toHaveCount(4);
+    await explorer.screenshot('interpolation');
+
+    const download = page.waitForEvent('download');
+    await panel.getByRole('button', { name: 'Download GIF' }).click();
+    expect((await download).suggestedFilename()).toBe('fixture-interpolation.gif');
+
+    const rendered = await explorer.bridge('lastRenderId');
+    await panel.getByRole('button', { name: 'Make interpolation frame 2 current' }).click();
+    await explorer.waitForRender(rendered);
+  });
+
+  test('traversals: a row per dimension, sortable, a cell made current', async ({ explorer, tools }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const dims = (await explorer.z()).length;
+    const panel = await tools.open('Traversals');
+    await panel.getByLabel('Values per dimension').fill('3');
+    await panel.getByRole('button', { name: 'Render traversals' }).click();
+    const grid = panel.getByRole('list', { name: 'Traversal grid' });
+    await expect(grid.getByRole('button', { name: /make current$/ })).toHaveCount(dims * 3);
+    await panel.getByLabel('Sort by how much the image changes').check();
+    await explorer.screenshot('traversals');
+    const rendered = await explorer.bridge('lastRenderId');
+    await grid.getByRole('button', { name: /^Dimension 1 at .*: make current$/ }).last().click();
+    await explorer.waitForRender(rendered);
+  });
+
+  test('teaching views: trajectory, forward noising and the I-MMSE estimate', async ({ explorer, tools }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+
+    const trajectory = await tools.open('Trajectory');
+    await trajectory.getByRole('button', { name: 'Show the trajectory of the current image' }).click();
+    await expect(trajectory.getByRole('img', { name: 'x_t after step 2' })).toBeVisible();
+    await trajectory.getByLabel('Step', { exact: true }).fill('0');
+    await expect(trajectory.getByRole('img', { name: 'Predicted x0 at step 1' })).toBeVisible();
+    await explorer.screenshot('trajectory');
+
+    const noising = await tools.open('Forward noising');
+    await noising.getByLabel('Log-SNR').fill('-2');
+    await expect(noising.getByRole('img', { name: /noised to log-SNR -2.0$/ })).toBeVisible();
+    await expect(noising.getByText('0.1192')).toBeVisible(); // sigmoid(-2)
+
+    const immse = await tools.open('I-MMSE');
+    await immse.getByLabel('Noise levels').selectOption('32');
+    await immse.getByRole('button', { name: /^Estimate for / }).click();
+    await expect(immse.getByTestId('immse.bpd')).toHaveText(/^-?\d+\.\d{3} ± \d+\.\d{3} bits\/dim$/);
+    await expect(immse.getByRole('img', { name: /MMSE against log-SNR/ })).toBeVisible();
+    await explorer.screenshot('immse');
+  });
+
+  test('saved latents and the session survive a reload; PNG download', async ({ explorer, tools, latentPanel, page }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    await latentPanel.slider(1).focus();
+    await page.keyboard.press('PageUp');
+    await explorer.waitForSettled();
+    await page.getByRole('button', { name: 'Save latent' }).click();
+    const z = await explorer.z();
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download PNG' }).click();
+    expect((await download).suggestedFilename()).toMatch(/^fixture-\d+\.png$/);
+
+    // Reload without the link's z: the stored session and the saved latent come back.
+    await explorer.open('?model=fixture&backend=webgpu');
+    expect(await explorer.z()).toEqual(z);
+    const saved = await tools.open('Saved');
+    await expect(saved.getByRole('list', { name: 'Saved latents' }).getByRole('listitem')).toHaveCount(1);
+    await saved.getByRole('button', { name: 'Use Latent 1' }).click();
+    await explorer.screenshot('saved');
+  });
+});
