@@ -13,6 +13,7 @@ await page.evaluate(() => {
   new MutationObserver(() => window.__renders.push([Math.round(performance.now()), c.dataset.renderId, c.dataset.quality])).observe(c, { attributes: true, attributeFilter: ['data-render-id'] });
 });
 const mode = process.argv[2] ?? 'drag';
+await browser.startTracing(page, { path: '/tmp/drag-trace.json', categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'toplevel', 'disabled-by-default-v8.gc'] });
 const t0 = await page.evaluate(() => performance.now());
 console.log('t0', Math.round(t0));
 if (mode === 'idle') { await page.waitForTimeout(5000); }
@@ -25,6 +26,7 @@ else {
   await page.mouse.up();
 }
 await page.waitForTimeout(1500);
+await browser.stopTracing();
 console.log(JSON.stringify(await page.evaluate(() => ({ lt: window.__lt, renders: window.__renders.length, first: window.__renders.slice(0, 5), last: window.__renders.slice(-3) }))));
 console.log(JSON.stringify((await page.evaluate(() => window.__explorerTest.engineStats())).recentRequests.map(r => [r.id, r.kind, r.outcome, Math.round(r.queuedMs), Math.round(r.elapsedMs)])));
 await browser.close();

@@ -27,10 +27,10 @@ export class Explorer {
     this.backendBadge = page.getByLabel(/^Backend:/);
   }
 
-  /** Opens the app and waits for the first generated frame. */
+  /** Opens the app (transitions off: the app honours reduced motion) and waits for the first generated frame. */
   async open(query = FIXTURE_URL): Promise<void> {
+    await this.page.emulateMedia({ reducedMotion: 'reduce' });
     await this.page.goto(query);
-    await this.page.addStyleTag({ content: '*, *::before, *::after { transition: none !important; animation: none !important; }' }).catch(() => undefined);
     await this.waitForRender(0);
   }
 

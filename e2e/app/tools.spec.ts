@@ -83,7 +83,7 @@ test.describe('tools', () => {
     await explorer.screenshot('trajectory');
 
     const noising = await tools.open('Forward noising');
-    await noising.getByLabel('Log-SNR').fill('-2');
+    await noising.getByLabel('Log-SNR', { exact: true }).fill('-2');
     await expect(noising.getByRole('img', { name: /noised to log-SNR -2.0$/ })).toBeVisible();
     await expect(noising.getByText('0.1192')).toBeVisible(); // sigmoid(-2)
 

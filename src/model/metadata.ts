@@ -18,7 +18,22 @@ export interface LatentStats {
   std: number[];
   min: number[];
   max: number[];
-  prior: 'normal';
+  /**
+   * p(z) the encoder was regularised towards: 'normal' = N(0, I) (InfoDiffusion), '10mix' = the official mixture
+   * of ten 2-D Gaussians on each pair of dimensions (train/infodiff/objective.py).
+   */
+  prior: LatentPrior;
+}
+
+/** Names of the latent priors a package may declare (docs/model-format.md, `latent.prior`). */
+export const LATENT_PRIORS = ['normal', '10mix'] as const;
+export type LatentPrior = (typeof LATENT_PRIORS)[number];
+
+/** The training-data draw that infodiff.data reproduces the training set from (shapes: seed + 1000 held out). */
+export interface DataDraw {
+  seed: number;
+  /** Training images in the draw. */
+  size: number;
 }
 
 export interface AttributeDirection {
@@ -59,6 +74,8 @@ export interface Provenance {
   metrics: Record<string, unknown>;
   createdAt: string;
   notes: string;
+  /** Present for trained packages; absent where the draw is not one of infodiff.data's (converted, fixture). */
+  data?: DataDraw;
 }
 
 export interface ModelMetadata {

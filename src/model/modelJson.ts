@@ -4,9 +4,9 @@
  */
 import { ConfigError, resolveArchitecture, resolveSchedule, type ArchitectureConfig } from './config';
 import {
-  MODEL_FORMAT, MODEL_FORMAT_VERSION,
-  type AttributeDirection, type GalleryItem, type GaussianReference, type LatentStats, type ModelMetadata,
-  type Preprocessing, type Provenance,
+  LATENT_PRIORS, MODEL_FORMAT, MODEL_FORMAT_VERSION,
+  type AttributeDirection, type DataDraw, type GalleryItem, type GaussianReference, type LatentStats,
+  type ModelMetadata, type Preprocessing, type Provenance,
 } from './metadata';
 
 /** Thrown by every model-package reader and writer; the message names the weight, file or field at fault. */
@@ -143,7 +143,7 @@ function parseLatent(value: unknown, d: number): LatentStats {
     std: finiteArray(l.std, `${path}.std`, d, 'latentDim'),
     min: finiteArray(l.min, `${path}.min`, d, 'latentDim'),
     max: finiteArray(l.max, `${path}.max`, d, 'latentDim'),
-    prior: oneOf(l.prior, `${path}.prior`, ['normal'] as const),
+    prior: oneOf(l.prior, `${path}.prior`, LATENT_PRIORS),
   };
   stats.std.forEach((s, i) => { if (!(s >= 0)) fail(`${path}.std[${i}]`, `must be >= 0, got ${s}`); });
   stats.min.forEach((lo, i) => { if (lo > stats.max[i]) fail(`${path}.min[${i}]`, `must be <= max[${i}] (${stats.max[i]}), got ${lo}`); });
@@ -193,15 +193,22 @@ function parseGallery(value: unknown): GalleryItem[] {
   });
 }
 
+function parseDataDraw(value: unknown): DataDraw {
+  const path = 'metadata.provenance.data';
+  const d = object(value, path);
+  exactKeys(d, path, ['seed', 'size']);
+  return { seed: integer(d.seed, `${path}.seed`, 0), size: integer(d.size, `${path}.size`, 1) };
+}
+
 function parseProvenance(value: unknown): Provenance {
   const path = 'metadata.provenance';
   const p = object(value, path);
-  exactKeys(p, path, ['source', 'dataset', 'objective', 'steps', 'batchSize', 'wallTimeSeconds', 'hardware', 'ema', 'metrics', 'createdAt', 'notes']);
+  exactKeys(p, path, ['source', 'dataset', 'objective', 'steps', 'batchSize', 'wallTimeSeconds', 'hardware', 'ema', 'metrics', 'createdAt', 'notes'], ['data']);
   const createdAt = string(p.createdAt, `${path}.createdAt`);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) fail(`${path}.createdAt`, `must be an ISO 8601 date-time, got ${show(createdAt)}`);
   const wallTimeSeconds = finite(p.wallTimeSeconds, `${path}.wallTimeSeconds`);
   if (wallTimeSeconds < 0) fail(`${path}.wallTimeSeconds`, `must be >= 0, got ${wallTimeSeconds}`);
-  return {
+  const provenance: Provenance = {
     source: oneOf(p.source, `${path}.source`, ['trained', 'converted-official', 'fixture'] as const),
     dataset: string(p.dataset, `${path}.dataset`),
     objective: object(p.objective, `${path}.objective`),
@@ -214,6 +221,8 @@ function parseProvenance(value: unknown): Provenance {
     createdAt,
     notes: string(p.notes, `${path}.notes`),
   };
+  if (p.data !== undefined) provenance.data = parseDataDraw(p.data);
+  return provenance;
 }
 
 /** Validates the metadata block and returns it typed, with architecture and schedule fully resolved. */

@@ -79,8 +79,8 @@ const selectLatentDim = (s: ExplorerState) => s.z.length;
 /** The number of latent dimensions in the current z. Re-renders only when it changes. */
 export const useLatentDim = () => useExplorer(selectLatentDim);
 
-/** z_dim. Re-renders only when that one value changes, not when other dimensions move. */
-export const useLatentValue = (dim: number) => useExplorer((s) => s.z[dim]);
+/** For transient subscriptions: z_dim (undefined before a model is loaded). Make one per row and keep it. */
+export const latentValueSelector = (dim: number) => (s: ExplorerState) => s.z[dim] as number | undefined;
 
 /** The reference value of dimension `dim` (encoded, sampled, saved) and what kind it is. Re-renders when the reference changes. */
 export const useLatentReference = (dim: number) =>
@@ -93,17 +93,9 @@ const selectZ = (s: ExplorerState) => s.z;
 /** The whole z. Re-renders on every change of any dimension: only for views that need all of it. */
 export const useLatentVector = () => useExplorer(selectZ);
 
-const selectLocks = (s: ExplorerState) => s.locked;
-/** Every lock flag. Re-renders when any lock flips. */
-export const useLocks = () => useExplorer(selectLocks);
-
 const selectSampling = (s: ExplorerState) => ({ steps: s.steps, previewSteps: s.previewSteps, seed: s.seed });
 /** Step counts and the last seed. Re-renders when one changes. */
 export const useSamplingSettings = () => useExplorer(useShallow(selectSampling));
-
-const selectNoiseOrigin = (s: ExplorerState) => s.noise?.origin ?? null;
-/** Where the current x_T comes from. Re-renders when x_T changes. */
-export const useNoiseOrigin = () => useExplorer(selectNoiseOrigin);
 
 const selectRenderStatus = (s: ExplorerState) => s.renderStatus;
 /** The main view's render in progress or its error. Re-renders on every DDIM step while rendering. */
@@ -182,7 +174,3 @@ export const useImmse = () => useExplorer(useShallow(selectImmse));
 const selectAnalysisSubject = (s: ExplorerState) => (s.source ? s.source.name : s.frame ? 'the generated image' : null);
 /** The name of the image the analysis views look at, or null when there is none. */
 export const useAnalysisSubject = () => useExplorer(selectAnalysisSubject);
-
-const selectShareInputs = (s: ExplorerState) => ({ model: s.model?.id ?? null, z: s.z, noise: s.noise?.origin ?? null, steps: s.steps, adjusting: s.adjusting });
-/** For the link: what makes the image. Re-renders with every z change. */
-export const useShareInputs = () => useExplorer(useShallow(selectShareInputs));

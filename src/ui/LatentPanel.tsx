@@ -1,7 +1,7 @@
-import { memo, useId, useMemo, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { sliderRange } from '../app/latentMath';
 import { LockIcon, ResetIcon } from './icons';
-import { useAction, useLatentDim, useLatentLocked, useLatentReference, useLatentValue, useModelMetadata } from '../state/hooks';
+import { latentValueSelector, useAction, useLatentDim, useLatentLocked, useLatentReference, useModelMetadata, useTransientSubscription } from '../state/hooks';
 
 const ADJUST_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End']);
 
@@ -9,11 +9,12 @@ const REFERENCE_NAMES = { encoded: 'encoded value', sampled: 'sampled value', sa
 
 /**
  * One latent dimension: a native range input (keyboard operable), its value, the reference value marked under
- * the track, and lock and reset buttons. It reads only its own dimension, so moving one slider re-renders one row.
+ * the track, and lock and reset buttons. The value reaches the input and its readout through a store
+ * subscription, not a React render: a drag changes z on every input event, and re-rendering for each would
+ * cost the main thread far more than setting two DOM properties.
  */
 const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) {
   const metadata = useModelMetadata();
-  const value = useLatentValue(dim);
   const reference = useLatentReference(dim);
   const locked = useLatentLocked(dim);
   const setLatentValue = useAction('setLatentValue');
@@ -21,10 +22,26 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
   const endAdjust = useAction('endAdjust');
   const toggleLock = useAction('toggleLock');
   const resetDimension = useAction('resetDimension');
+  const inputRef = useRef<HTMLInputElement>(null);
+  const outputRef = useRef<HTMLOutputElement>(null);
   const id = useId();
   const range = useMemo(() => (metadata ? sliderRange(metadata.latent, dim) : { min: -3, max: 3, step: 0.03 }), [metadata, dim]);
   const name = metadata?.dimensionNames[dim] ?? null;
   const percent = (v: number) => `${(100 * (v - range.min)) / (range.max - range.min)}%`;
+
+  const selectValue = useMemo(() => latentValueSelector(dim), [dim]);
+  const showValue = useCallback((value: number | undefined) => {
+    const input = inputRef.current;
+    const output = outputRef.current;
+    if (!input || !output || value === undefined) return;
+    const text = value.toFixed(2);
+    // The input already holds the value when the user moved it; assigning would snap it to the step grid.
+    if (Number(input.value) !== value && document.activeElement !== input) input.value = String(value);
+    else if (Math.abs(Number(input.value) - value) > range.step) input.value = String(value);
+    input.setAttribute('aria-valuetext', text);
+    output.textContent = text;
+  }, [range.step]);
+  useTransientSubscription(selectValue, showValue);
 
   const onPointerDown = () => {
     beginAdjust();
@@ -48,15 +65,15 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
       </label>
       <div className="latent-track">
         <input
+          ref={inputRef}
           id={id}
           type="range"
           aria-label={`Latent dimension ${dim + 1}`}
           aria-describedby={name ? `${id}-name` : undefined}
-          aria-valuetext={value?.toFixed(2)}
           min={range.min}
           max={range.max}
           step={range.step}
-          value={value ?? 0}
+          defaultValue={range.min}
           disabled={locked}
           onPointerDown={onPointerDown}
           onKeyDown={onKeyDown}
@@ -68,9 +85,7 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
           <span className="latent-marker" style={{ left: percent(Math.min(range.max, Math.max(range.min, reference.value))) }} title={`${REFERENCE_NAMES[reference.kind]}: ${reference.value.toFixed(2)}`} aria-hidden="true" />
         )}
       </div>
-      <output htmlFor={id} className="latent-value">
-        {value?.toFixed(2)}
-      </output>
+      <output ref={outputRef} htmlFor={id} className="latent-value" />
       <button type="button" className={`icon-button ${locked ? 'icon-button-on' : ''}`} aria-pressed={locked} aria-label={`Lock dimension ${dim + 1}`} title={locked ? 'Unlock' : 'Lock'} onClick={() => toggleLock(dim)}>
         <LockIcon closed={locked} />
       </button>

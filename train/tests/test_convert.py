@@ -70,6 +70,7 @@ def test_convert_then_load_back_gives_equal_tensors(tmp_path):
     assert provenance['steps'] == 1234 and provenance['ema'] is False and '220 unused crossattn' in provenance['notes']
     assert len(metadata['gallery']) == 16 and metadata['preprocessing']['lightOnDark'] is True
     assert len(metadata['latent']['mean']) == 32 and len(metadata['attributeDirections']) == 10
+    assert metadata['latent']['prior'] == 'normal' and 'data' not in provenance  # the official run's draw is unknown
     # The weights are the official order too: the manifest lists them as the architecture does.
     names = [w['name'] for w in json.loads(manifest.read_text())['weightsManifest'][0]['weights']]
     assert names == list(expected_parameters(FMNIST_ARCH, 1000))
@@ -148,3 +149,10 @@ def test_cli_reports_refusals_without_a_traceback(tmp_path, capsys):
     assert code == 1
     assert 'InfoDiffusion-dev branch layout' in capsys.readouterr().err
     assert not (tmp_path / 'dev-model').exists()
+
+
+def test_the_swiss_roll_prior_has_no_package_form(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        convert_official.main(['--checkpoint', str(tmp_path / 'x.pth'), '--dataset', 'fmnist', '--out',
+                               str(tmp_path / 'roll'), '--prior', 'roll'])
+    assert "invalid choice: 'roll'" in capsys.readouterr().err

@@ -9,12 +9,13 @@ from PIL import Image
 
 from infodiff import classifier, evaluate, sample
 from infodiff.config import load_preset, validate_train_config
-from infodiff.data import load_fashion_mnist
+from infodiff.data import load_dataset, load_fashion_mnist
 from infodiff.diffusion import make_schedule
 from infodiff.export import attribute_directions, encode_all, gaussian_reference, latent_statistics, write_gallery
 from infodiff.fixture import CONFIG_PATH, randomize_weights
 from infodiff.metrics import reconstruction_psnr
 from infodiff.model import InfoDiff
+from infodiff.objective import sample_prior
 from infodiff.webpackage import state_dict_arrays, write_web_package
 
 SCHEDULE = make_schedule({})
@@ -100,6 +101,40 @@ def test_interpolation_ends_at_the_two_reconstructions():
                                atol=1e-6)
     means = frames.mean(dim=(1, 2, 3))
     assert torch.all(means[1:] > means[:-1])  # z_0 moves monotonically from the darker image to the lighter one
+
+
+def test_prior_samples_come_from_the_models_prior():
+    toy = _toy()
+    toy.prior = '10mix'
+    seen = {}
+
+    def capture(loaded, x_noise, z, steps, eta=0.0, generator=None, batch_size=64):
+        seen['z'] = z
+        return x_noise
+
+    original = sample.decode
+    sample.decode = capture
+    try:
+        sample.sample_images(toy, 50, steps=2, seed=6)
+    finally:
+        sample.decode = original
+    expected = sample_prior('10mix', 50, 2, torch.Generator().manual_seed(6))
+    torch.testing.assert_close(seen['z'], expected, rtol=0, atol=0)
+
+
+def test_evaluation_data_is_the_training_draw():
+    """A shapes model's 'train' split is its own seeded draw, capped at the training size; 'test' is the held-out
+    draw of the same seed (infodiff.data: seed + 1000)."""
+    toy = sample.LoadedModel(model=GaussianLatentModel(), schedule=SCHEDULE,
+                             architecture={'imageChannels': 3, 'imageSize': 8, 'latentDim': 2}, dataset='shapes',
+                             data_dir='', metadata=None, source='analytic', data_seed=7, train_size=12)
+    training = load_dataset('shapes', '', 8, 3, 'train', size=12, seed=7)
+    assert np.array_equal(sample.open_dataset(toy, 'train', shapes_count=50).factors, training.factors)
+    assert np.array_equal(sample.open_dataset(toy, 'train', shapes_count=5).factors, training.factors[:5])
+    held_out = load_dataset('shapes', '', 8, 3, 'test', size=5, seed=7)
+    assert np.array_equal(sample.open_dataset(toy, 'test', shapes_count=5).factors, held_out.factors)
+    other_seed = load_dataset('shapes', '', 8, 3, 'train', size=12, seed=0)
+    assert not np.array_equal(other_seed.factors, training.factors)
 
 
 def test_slerp_keeps_the_norm_and_handles_parallel_vectors():

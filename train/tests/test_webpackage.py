@@ -129,6 +129,16 @@ def test_write_refuses_non_finite_values(tmp_path, fixture_model):
         write_web_package(tmp_path / "pkg", arrays, metadata_for(FIXTURE))
 
 
+def test_optional_fields_of_the_format_are_accepted(tmp_path, fixture_model):
+    """latent.prior "10mix" (the mixture-prior models) and provenance.data (the training draw) round-trip."""
+    metadata = copy.deepcopy(metadata_for(FIXTURE))
+    metadata["latent"]["prior"] = "10mix"
+    metadata["provenance"]["data"] = {"seed": 64, "size": 24000}
+    write(tmp_path / "pkg", fixture_model, metadata)
+    _, meta = read_web_package(tmp_path / "pkg")
+    assert meta["latent"]["prior"] == "10mix" and meta["provenance"]["data"] == {"seed": 64, "size": 24000}
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda m: m.pop("gallery"), "metadata: missing gallery"),
     (lambda m: m.update(extra=1), "metadata: unknown extra"),
@@ -137,7 +147,7 @@ def test_write_refuses_non_finite_values(tmp_path, fixture_model):
     (lambda m: m["preprocessing"].update(imageSize=32), "preprocessing.imageSize 32 differs from architecture.imageSize 16"),
     (lambda m: m["preprocessing"].update(valueRange=[1, -1]), "valueRange must be [low, high]"),
     (lambda m: m["latent"].update(std=[1.0]), "metadata.latent.std must be a list of 6 numbers, got 1"),
-    (lambda m: m["latent"].update(prior="10mix"), 'metadata.latent.prior must be "normal"'),
+    (lambda m: m["latent"].update(prior="roll"), 'metadata.latent.prior must be "normal" or "10mix", got \'roll\''),
     (lambda m: m.update(dimensionNames=[None] * 5), "metadata.dimensionNames must be a list of 6"),
     (lambda m: m["attributeDirections"][0].update(vector=[2.0] + [0.0] * 5), "must have unit norm, has 2.000000"),
     (lambda m: m["attributeDirections"][0].update(bias=float("nan")), "attributeDirections[0].bias must be a finite number"),
@@ -149,6 +159,11 @@ def test_write_refuses_non_finite_values(tmp_path, fixture_model):
     (lambda m: m["provenance"].update(source="downloaded"), "provenance.source must be one of trained"),
     (lambda m: m["provenance"].update(steps=-1), "provenance.steps must be an integer >= 0"),
     (lambda m: m["provenance"].update(ema="yes"), "provenance.ema must be true or false"),
+    (lambda m: m["provenance"].update(data={"seed": 1}), "metadata.provenance.data: missing size"),
+    (lambda m: m["provenance"].update(data={"seed": 1, "size": 0}), "provenance.data.size must be an integer >= 1"),
+    (lambda m: m["provenance"].update(data={"seed": -2, "size": 5}), "provenance.data.seed must be an integer >= 0"),
+    (lambda m: m["provenance"].update(data={"seed": 1, "size": 5, "order": 2}), "provenance.data: unknown order"),
+    (lambda m: m["provenance"].update(command="x"), "metadata.provenance: unknown command"),
 ])
 def test_metadata_refusals(tmp_path, fixture_model, edit, message):
     metadata = copy.deepcopy(metadata_for(FIXTURE))
@@ -219,17 +234,9 @@ def test_read_refuses_oversized_shards(tmp_path, fixture_model):
 
 # ------------------------------------------------------------------ export.py: checkpoint -> package
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from infodiff.config import apply_overrides
-    from infodiff.train import train
-
-    out = tmp_path_factory.mktemp("run")
-    cfg = apply_overrides(load_preset("configs/fmnist_tiny.json"),
-                          ["--threads=1", "--dataset_size=512", "--eval_images=16", "--steps=3", "--warmup_steps=1",
-                           f"--out_dir={out}"])
-    train(validate_train_config(cfg))
-    return out / "checkpoint.pt"
+@pytest.fixture()
+def tiny_checkpoint(tiny_run):
+    return tiny_run / "checkpoint.pt"
 
 
 def test_export_round_trip(tmp_path, tiny_checkpoint):
@@ -249,6 +256,7 @@ def test_export_round_trip(tmp_path, tiny_checkpoint):
 
     assert meta["provenance"]["source"] == "trained" and meta["provenance"]["ema"] is True
     assert meta["provenance"]["steps"] == 3 and meta["preprocessing"]["lightOnDark"] is True
+    assert meta["provenance"]["data"] == {"seed": 64, "size": 512} and meta["latent"]["prior"] == "normal"
     assert [d["name"] for d in meta["attributeDirections"]][:2] == ["T-shirt/top", "Trouser"]
     assert len(meta["attributeDirections"]) == 10
     assert meta["gaussianReference"]["kind"] == "spectrum" and len(meta["gaussianReference"]["mean"]) == 256
@@ -290,3 +298,34 @@ def test_gaussian_reference_of_known_covariance():
     log_values = np.log(variances)
     assert reference["logSnrLoc"] == pytest.approx(-log_values.mean(), abs=0.02)
     assert reference["logSnrScale"] == pytest.approx(np.sqrt(1 + 3 / np.pi * log_values.var()), rel=0.01)
+
+
+def test_mixture_prior_run_exports_its_prior_and_draw(tmp_path):
+    from infodiff.config import apply_overrides
+    from infodiff.export import export_checkpoint, main as export_main
+    from infodiff.sample import load_model
+    from infodiff.train import train
+
+    cfg = apply_overrides(load_preset("configs/fmnist_tiny.json"),
+                          ["--threads=1", "--dataset_size=256", "--eval_images=16", "--steps=2", "--warmup_steps=1",
+                           "--prior=10mix", "--seed=5", f"--out_dir={tmp_path / 'run'}"])
+    train(validate_train_config(cfg))
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    export_checkpoint(checkpoint, tmp_path / "models" / "mix", update_index=False)
+    _, meta = read_web_package(tmp_path / "models" / "mix")
+    assert meta["latent"]["prior"] == "10mix" and meta["provenance"]["objective"]["prior"] == "10mix"
+    assert meta["provenance"]["data"] == {"seed": 5, "size": 256}
+    for source in (tmp_path / "models" / "mix", checkpoint):  # what the app ships, and the training checkpoint
+        loaded = load_model(source)
+        assert (loaded.prior, loaded.data_seed) == ("10mix", 5), source
+    assert load_model(tmp_path / "models" / "mix").train_size == 256
+
+    # The command line stores float16 unless told otherwise.
+    assert export_main(["--checkpoint", str(checkpoint), "--out", str(tmp_path / "models" / "cli"), "--no-index",
+                        "--max-images", "64"]) == 0
+    specs = json.loads((tmp_path / "models" / "cli" / "model.json").read_text())["weightsManifest"][0]["weights"]
+    assert all(spec.get("quantization") == {"dtype": "float16"} for spec in specs if spec["name"] != TIME_TABLE_KEY)
+    assert export_main(["--checkpoint", str(checkpoint), "--out", str(tmp_path / "models" / "cli"), "--no-index",
+                        "--max-images", "64", "--float32"]) == 0
+    specs = json.loads((tmp_path / "models" / "cli" / "model.json").read_text())["weightsManifest"][0]["weights"]
+    assert not any("quantization" in spec for spec in specs)

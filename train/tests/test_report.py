@@ -1,0 +1,216 @@
+"""The results page: derived commands that parse back to the run's config, targets computed from hand-made
+metrics, and the whole command on a tiny run, its package and its metrics."""
+import json
+import shlex
+
+import pytest
+import torch
+from PIL import Image
+
+from infodiff import classifier, evaluate, report
+from infodiff.config import (apply_overrides, config_from_args, config_from_dict, config_to_dict, load_preset,
+                             validate_train_config)
+from infodiff.export import export_checkpoint
+from infodiff.train import read_checkpoint
+
+
+def config(preset, *overrides):
+    return validate_train_config(apply_overrides(load_preset(preset), list(overrides)))
+
+
+def launch_free(cfg):
+    return {k: v for k, v in config_to_dict(cfg).items() if k not in report.INVOCATION_KEYS}
+
+
+# ------------------------------------------------------------------ the derived training command
+
+def test_train_command_names_the_nearest_preset_and_only_the_differences():
+    cfg = config("configs/fmnist_cpu.json", "--mmd_weight=0", "--out_dir=runs/fmnist-diffae", "--threads=1", "--resume")
+    assert report.train_command(cfg) == ("python -m infodiff.train --config configs/fmnist_cpu.json "
+                                         "--mmd_weight=0.0 --out_dir=runs/fmnist-diffae")
+    assert report.train_command(config("configs/shapes_cpu.json")) == \
+        "python -m infodiff.train --config configs/shapes_cpu.json"
+
+
+def test_train_command_parses_back_to_the_same_configuration():
+    cfg = config("configs/fmnist_tiny.json", "--architecture.channelMultipliers=[1,3]", "--schedule.kind=cosine",
+                 "--notes=two words; \"quoted\"", "--lr=3e-04", "--min_lr=1e-06", "--prior=10mix", "--kld_weight=0.5",
+                 "--use_capacity", "--architecture.latentHead=mu", "--data_dir=/data/my images")
+    command = report.train_command(cfg)
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "infodiff.train"]
+    assert launch_free(config_from_args(words[3:])) == launch_free(cfg)
+
+
+# ------------------------------------------------------------------ targets, from hand-made metrics
+
+def facts_for(name, dataset, metrics, baseline_of=None, steps=1000, batch_size=64):
+    metadata = {"provenance": {"dataset": dataset, "steps": steps, "batchSize": batch_size,
+                               "objective": {"mmdWeight": 0.0 if baseline_of else 0.1, "kldWeight": 0.0,
+                                             "prior": "regular"}}}
+    return report.Facts(report.Entry(name, baseline_of=baseline_of), metadata=metadata, metrics=metrics)
+
+
+def fashion_metrics(probe, confidence, samples, histogram, psnr100=None):
+    metrics = {"linearProbe": {"attributes": {"class": {"mean": probe, "std": 0.01}}, "meanAccuracy": probe},
+               "recognisability": {"samples": {"meanConfidence": confidence, "classHistogram": histogram},
+                                   "sampleCount": samples}}
+    if psnr100 is not None:
+        metrics["reconstruction"] = {"inversion100": {"psnr": psnr100, "ddimSteps": 100}}
+    return metrics
+
+
+def by_target(results):
+    return {r.target.split(" ")[0] + ("-classes" if "every class" in r.target else ""): r for r in results}
+
+
+def test_fashion_targets_met_and_missed_by_how_much():
+    every_class = {f"class {k}": 100 for k in range(10)}
+    met = by_target(report.fashion_targets(facts_for("good", "fashion-mnist",
+                                                     fashion_metrics(0.912, 0.85, 1000, every_class, 31.2))))
+    assert [r.status for r in met.values()] == ["met"] * 4
+    assert met["linear-probe"].detail == "91.2%." and met["reconstruction"].detail == "31.20 dB."
+
+    one_missing = {**every_class, "class 3": 0}
+    missed = by_target(report.fashion_targets(facts_for("weak", "fashion-mnist",
+                                                        fashion_metrics(0.83, 0.70, 1000, one_missing, 27.5))))
+    assert missed["linear-probe"].status == "missed" and "2.0 points short" in missed["linear-probe"].detail
+    assert missed["the"].status == "missed" and "10.0 points short" in missed["the"].detail
+    assert missed["every-classes"].status == "missed" and "class 3" in missed["every-classes"].detail
+    assert missed["reconstruction"].status == "missed" and "2.50 dB short" in missed["reconstruction"].detail
+
+
+def test_fashion_targets_measured_too_small_or_not_at_all():
+    results = by_target(report.fashion_targets(facts_for("small", "fashion-mnist",
+                                                         fashion_metrics(0.9, 0.95, 12, {f"c{k}": 1 for k in range(10)}))))
+    assert results["the"].status == "not measured" and "12 samples" in results["the"].detail
+    assert results["reconstruction"].status == "not measured"
+    nothing = report.fashion_targets(facts_for("none", "fashion-mnist", None))
+    assert [r.status for r in nothing] == ["not measured"] * 4
+
+
+def test_an_unfinished_run_is_named_as_the_reason():
+    facts = facts_for("early", "fashion-mnist", fashion_metrics(0.5, 0.5, 1000, {f"c{k}": 1 for k in range(10)}))
+    facts.config = config("configs/fmnist_cpu.json")
+    facts.run_step = 200
+    facts.entry.notes = "the CPU run shares two cores"
+    probe = by_target(report.fashion_targets(facts))["linear-probe"]
+    assert probe.detail.endswith("Why: training stopped at step 200 of 40,000; the CPU run shares two cores.")
+
+
+def shapes_metrics(probes, dci):
+    return {"linearProbe": {"attributes": {k: {"mean": v, "std": 0.0} for k, v in probes.items()},
+                            "meanAccuracy": sum(probes.values()) / len(probes)},
+            "dci": {"disentanglement": dci}}
+
+
+def test_shapes_targets_and_the_paper_claim():
+    decodable = {"floor_hue": 0.99, "wall_hue": 0.98, "object_hue": 0.9, "scale": 0.6, "shape": 0.95,
+                 "orientation": 0.7}
+    model = facts_for("shapes", "shapes", shapes_metrics(decodable, 0.62))
+    baseline = facts_for("shapes-diffae", "shapes", shapes_metrics({**decodable, "scale": 0.4}, 0.41),
+                         baseline_of="shapes", steps=500)
+    results = report.all_targets([model, baseline])
+    assert [(r.model, r.status) for r in results] == [("shapes", "met"), ("shapes", "met")]
+    assert results[1].detail == "0.620 against 0.410 (+0.210)."
+
+    weak = facts_for("shapes", "shapes", shapes_metrics({**decodable, "scale": 0.5}, 0.3))
+    results = report.shapes_targets(weak, baseline)
+    # 8 scale values: chance 12.5%, decodable from 56.2%.
+    assert results[0].status == "missed" and "scale 50.0% < 56.2% (6.2 points short)" in results[0].detail
+    assert results[1].status == "missed" and "0.110 below" in results[1].detail
+
+    (claim,) = report.paper_claim([model, baseline])
+    assert "latent quality (mean linear-probe accuracy): 0.853 against 0.820, better (+0.033)" in claim
+    assert "disentanglement (DCI): 0.620 against 0.410, better (+0.210)" in claim
+    assert "unequal budget (1,000 steps of batch 64 against 500 of batch 64)" in claim
+    equal = facts_for("shapes-diffae", "shapes", shapes_metrics(decodable, 0.7), baseline_of="shapes")
+    (claim,) = report.paper_claim([model, equal])
+    assert "0.620 against 0.700, worse (-0.080)" in claim and "equal budget (1,000 steps of batch 64)" in claim
+
+
+def test_an_entry_with_nothing_on_disk_is_not_measured():
+    empty = report.Facts(report.Entry("later", run=None), missing=["run checkpoint runs/later/checkpoint.pt"])
+    (result,) = report.all_targets([empty])
+    assert (result.status, result.detail) == ("not measured", "nothing on disk yet (run checkpoint runs/later/checkpoint.pt).")
+
+
+def test_decodable_threshold_is_halfway_from_chance():
+    assert report.decodable_threshold(4) == pytest.approx(0.625)
+    assert report.decodable_threshold(10) == pytest.approx(0.55)
+
+
+# ------------------------------------------------------------------ manifest refusals
+
+@pytest.mark.parametrize("models, message", [
+    ([], "needs a non-empty list 'models'"),
+    ([{"name": "a", "run": "r", "extra": 1}], "models[0] has unknown field(s) extra"),
+    ([{"name": "Bad Name", "run": "r"}], "models[0].name must match [a-z0-9-]+"),
+    ([{"name": "a"}], "models[0] (a) needs a 'run' directory or a 'package' folder"),
+    ([{"name": "a", "run": "r"}, {"name": "a", "run": "s"}], "model names must be unique; repeated: a"),
+    ([{"name": "a", "run": "r", "baselineOf": "b"}], "a is a baseline of 'b', which is not listed"),
+])
+def test_manifest_refusals(tmp_path, models, message):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"models": models}))
+    with pytest.raises(report.ReportError) as err:
+        report.read_manifest(path)
+    assert message in str(err.value)
+
+
+# ------------------------------------------------------------------ the whole command on tiny inputs
+
+def png_size(path):
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys):
+    package = tmp_path / "models" / "tiny"
+    export_checkpoint(tiny_run / "checkpoint.pt", package, update_index=False)
+    judge = tmp_path / "judge.pt"
+    torch.manual_seed(0)
+    classifier.save_classifier(classifier.FashionClassifier().eval(), judge, {})
+    metrics = tmp_path / "metrics.json"
+    assert evaluate.main(["--model", str(package), "--out", str(metrics), "--probe-images", "60", "--fd-samples", "12",
+                          "--sample-steps", "2", "--classifier", str(judge), "--nll-images", "2", "--nll-samples",
+                          "8", "--recon-images", "3", "--recon-steps", "2,3", "--device", "cpu"]) == 0
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"models": [
+        {"name": "tiny", "run": str(tiny_run), "package": str(package), "metrics": str(metrics)},
+        {"name": "tiny-diffae", "baselineOf": "tiny", "run": str(tmp_path / "not-trained-yet")},
+    ]}))
+    markdown, images = tmp_path / "docs" / "results.md", tmp_path / "docs" / "results"
+    argv = ["--manifest", str(manifest), "--markdown", str(markdown), "--images", str(images), "--steps", "2",
+            "--device", "cpu"]
+    assert report.main(argv) == 0
+    page = markdown.read_text()
+
+    counts = report.parameter_counts(validate_train_config(load_preset("configs/fmnist_tiny.json")).architecture, 1000)
+    assert f"| {counts['trainable']:,} |" in page
+    size = sum(p.stat().st_size for p in package.rglob("*") if p.is_file())
+    assert f"{size / 1e6:.2f} MB (float16)" in page
+    assert "| tiny-diffae | baseline of tiny | – |" in page  # its run is missing: no objective to name
+    assert f"tiny-diffae: run checkpoint {tmp_path / 'not-trained-yet' / 'checkpoint.pt'}" in page
+    report_metrics = json.loads(metrics.read_text())
+    psnr = f"{report_metrics['reconstruction']['noInversion']['psnr']:.2f}"
+    assert psnr in page
+    assert "**not measured**: tiny: the classifier is on average >= 80.0% confident over 1,000 samples" in page
+    assert "Measured on 12 samples" in page
+    assert "**not measured**: tiny: reconstruction PSNR >= 30 dB with inversion at 100 DDIM steps" in page
+    assert "tiny against tiny-diffae: latent quality (mean linear-probe accuracy): not measured for both" in page
+
+    # Reproduce: the training command parses back to the run's configuration; the evaluate command is verbatim.
+    train_line = next(line for line in page.splitlines() if line.startswith("python -m infodiff.train"))
+    derived = config_from_args(shlex.split(train_line.split("   #")[0])[3:])
+    assert launch_free(derived) == launch_free(config_from_dict(read_checkpoint(tiny_run / "checkpoint.pt")["config"]))
+    assert report_metrics["command"] in page
+    assert "python -m infodiff.report " + shlex.join(argv) in page
+
+    # Images: 64 samples on 8 columns, one traversal row per latent dimension, three interpolation rows.
+    cell = 16 + 2
+    assert png_size(images / "tiny-samples.png") == (8 * cell + 2, 8 * cell + 2)
+    assert png_size(images / "tiny-traversal.png") == (11 * cell + 2, 8 * cell + 2)
+    assert png_size(images / "tiny-interpolation.png") == (10 * cell + 2, 3 * cell + 2)
+    assert "](results/tiny-samples.png)" in page and "](results/tiny-interpolation.png)" in page
+    assert not (images / "tiny-diffae-samples.png").exists()
