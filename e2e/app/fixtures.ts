@@ -194,8 +194,9 @@ interface Fixtures {
 }
 
 export const test = base.extend<Fixtures>({
-  explorer: async ({ page }, use) => use(new Explorer(page)),
-  inputPanel: async ({ page }, use) => use(new InputPanel(page)),
-  latentPanel: async ({ page }, use) => use(new LatentPanel(page)),
-  tools: async ({ page }, use) => use(new Tools(page)),
+  // The second argument is Playwright's `use`; named `provide` so the React hooks lint does not mistake it for a hook.
+  explorer: async ({ page }, provide) => provide(new Explorer(page)),
+  inputPanel: async ({ page }, provide) => provide(new InputPanel(page)),
+  latentPanel: async ({ page }, provide) => provide(new LatentPanel(page)),
+  tools: async ({ page }, provide) => provide(new Tools(page)),
 });

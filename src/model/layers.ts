@@ -148,11 +148,14 @@ export function groupNormComposite(x: tf.Tensor4D, affine: GroupNormAffine, ctx:
   const meanRow = ctx.pixelMeanRows.get(tokens);
   if (!meanRow) throw new Error(`groupNorm: no pixel-mean row for a ${h}x${w} map (layer context built for other sizes)`);
 
+  // The row is tiled to the batch rather than broadcast: tfjs-backend-webgl 4.22's batched matMul mis-shapes a
+  // broadcast batch-1 operand once the shared dimension exceeds 1000 (32x32 maps at batch > 1).
+  const rows = b === 1 ? meanRow : tf.tile(meanRow, [b, 1, 1]);
   const grouped = tf.reshape(x, [b, tokens, groups, groupSize]);
-  const channelMean = tf.matMul(meanRow, tf.reshape(x, [b, tokens, c])); // [B, 1, C]
+  const channelMean = tf.matMul(rows, tf.reshape(x, [b, tokens, c])); // [B, 1, C]
   const groupMean = tf.mean(tf.reshape(channelMean, [b, 1, groups, groupSize]), 3, true); // [B, 1, G, 1]
   const squares = tf.squaredDifference(grouped, groupMean);
-  const channelVariance = tf.matMul(meanRow, tf.reshape(squares, [b, tokens, c]));
+  const channelVariance = tf.matMul(rows, tf.reshape(squares, [b, tokens, c]));
   const groupVariance = tf.mean(tf.reshape(channelVariance, [b, 1, groups, groupSize]), 3, true);
   const invStd = tf.rsqrt(tf.add(groupVariance, ctx.epsilon));
   const affineShape = [affine.gamma.shape[0], 1, groups, groupSize];

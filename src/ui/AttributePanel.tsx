@@ -1,4 +1,4 @@
-import { useId, type KeyboardEvent } from 'react';
+import { useDeferredValue, useId, type KeyboardEvent } from 'react';
 import { attributeScore } from '../app/latentMath';
 import { useAction, useLatentVector, useModelMetadata } from '../state/hooks';
 import type { AttributeDirection } from '../model/metadata';
@@ -46,7 +46,8 @@ function AttributeSlider({ direction, index, score }: { direction: AttributeDire
 /** Sliders along the model's attribute directions, applied to the current z (locked dimensions stay). */
 export function AttributePanel() {
   const metadata = useModelMetadata();
-  const z = useLatentVector();
+  // Deferred: while a latent slider is dragged, the scores follow at low priority instead of inside each input event.
+  const z = useDeferredValue(useLatentVector());
   const directions = metadata?.attributeDirections ?? [];
   const groups = [...new Set(directions.map((d) => d.group))];
   return (

@@ -35,9 +35,9 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
     const output = outputRef.current;
     if (!input || !output || value === undefined) return;
     const text = value.toFixed(2);
-    // The input already holds the value when the user moved it; assigning would snap it to the step grid.
-    if (Number(input.value) !== value && document.activeElement !== input) input.value = String(value);
-    else if (Math.abs(Number(input.value) - value) > range.step) input.value = String(value);
+    // When the user moved the slider it already shows this value; only a change from elsewhere (reset,
+    // randomise, a new image) moves the thumb.
+    if (Math.abs(Number(input.value) - value) > range.step / 2) input.value = String(value);
     input.setAttribute('aria-valuetext', text);
     output.textContent = text;
   }, [range.step]);

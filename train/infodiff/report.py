@@ -53,6 +53,7 @@ from .data import DataError, balanced_indices
 from .model import TIME_TABLE_KEY, expected_parameters
 from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, load_images, load_model, open_dataset,
                      sample_images, save_grid, traversal)
+from .train import CHECKPOINT_NAME, read_checkpoint
 from .webpackage import MANIFEST_NAME, WebPackageError, validate_metadata
 
 TRAIN_DIR = Path(__file__).resolve().parents[1]
@@ -201,8 +202,6 @@ def read_manifest(path: str | Path) -> List[Entry]:
 
 def gather(entry: Entry) -> Facts:
     """Reads an entry's checkpoint, package and metrics; notes each one the manifest names but the disk lacks."""
-    from .train import CHECKPOINT_NAME, read_checkpoint  # heavy (DDP, tqdm): only when a report is made
-
     facts = Facts(entry)
     if entry.run is not None:
         checkpoint_path = entry.run / CHECKPOINT_NAME
@@ -279,7 +278,8 @@ def _overrides(base: Dict[str, Any], target: Dict[str, Any]) -> List[str]:
         if key in INVOCATION_KEYS or base[key] == value:
             continue
         if isinstance(value, dict):
-            args.extend(_override(f"{key}.{sub}", v, nested=True) for sub, v in value.items() if base[key].get(sub) != v)
+            args.extend(_override(f"{key}.{sub}", v, nested=True)
+                        for sub, v in value.items() if base[key].get(sub) != v)
         else:
             args.append(_override(key, value))
     return args
@@ -309,7 +309,7 @@ def export_command(facts: Facts) -> Optional[str]:
     if entry.run is None or entry.package is None or facts.metadata is None:
         return None
     provenance = facts.metadata["provenance"]
-    parts = ["python -m infodiff.export", "--checkpoint", shlex.quote(_shown(entry.run / "checkpoint.pt")),
+    parts = ["python -m infodiff.export", "--checkpoint", shlex.quote(_shown(entry.run / CHECKPOINT_NAME)),
              "--out", shlex.quote(_shown(entry.package))]
     if not facts.package_float16:
         parts.append("--float32")
@@ -742,7 +742,8 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
             for picture in entry_pictures:
                 link = os.path.relpath(picture.path.resolve(), markdown_path.resolve().parent)
                 alt = f"{f.entry.name}: {picture.path.stem.rsplit('-', 1)[-1]}"
-                lines += ["", f"![{alt}]({Path(link).as_posix()})", "", picture.caption[0].upper() + picture.caption[1:] + "."]
+                caption = picture.caption[0].upper() + picture.caption[1:] + "."
+                lines += ["", f"![{alt}]({Path(link).as_posix()})", "", caption]
 
     lines += ["", "## Reproduce", "", "Every command runs from `train/` with Debian's `/usr/bin/python3`.", "", "```sh",
               "cd train"]
@@ -772,7 +773,7 @@ def make_report(manifest: str | Path, markdown: str | Path, images: str | Path, 
         images.mkdir(parents=True, exist_ok=True)
         for f in facts:
             source = f.entry.package if f.metadata is not None else (
-                f.entry.run / "checkpoint.pt" if f.config is not None else None)
+                f.entry.run / CHECKPOINT_NAME if f.config is not None else None)
             if source is None:
                 continue
             print(f"report: drawing {f.entry.name} from {source}", flush=True)
