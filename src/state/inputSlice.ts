@@ -14,6 +14,7 @@ import type { SliceContext } from './deps';
 import { frameFromBatch, framePatch, renderKey } from './renderSlice';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
+import { describeError } from './describeError';
 
 export interface SourceImage {
   /** 'gallery-3' or the upload's content id. */
@@ -50,10 +51,6 @@ export interface InputSlice {
 
 export const initialInputState = { source: null, inputStatus: IDLE, reconstruction: null } satisfies Partial<InputSlice>;
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator<ExplorerState, [], [], InputSlice> {
   return (set, get) => {
     function running(label: string, done = 0, total = 0): void {
@@ -81,7 +78,7 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
       return deps.prepareImage(new Uint8Array(bytes), mimeType, metadata.preprocessing);
     }
 
-    /** Renders the reconstruction of (z, x_T) on its own channel; returns null when aborted. */
+    /** Renders the reconstruction of (z, x_T) on its own channel; rejects with an AbortError when aborted. */
     async function reconstruct(metadata: ModelMetadata, z: Float32Array, xNoise: FloatImageBatch, steps: number, signal: AbortSignal): Promise<Frame> {
       const result = await deps.engine.sample(
         { channel: 'reconstruction', z: { shape: [1, z.length], data: z }, noise: { kind: 'tensor', xNoise }, steps, eta: 0 },

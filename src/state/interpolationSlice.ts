@@ -10,6 +10,7 @@ import type { SliceContext } from './deps';
 import { renderInBatches } from './batchRender';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type LatentSnapshot, type NoiseState, type TaskStatus } from './types';
+import { describeError } from './describeError';
 
 export type EndpointSlot = 'a' | 'b' | 'c' | 'd';
 export type LatentPath = 'quarter-circle' | 'linear';
@@ -113,7 +114,7 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
         if (jobs.isCurrent(`interpolation-${name}`, signal)) setFrameSet(name, { frames, snapshots, status: { kind: 'done' } });
       } catch (error) {
         if (!jobs.isCurrent(`interpolation-${name}`, signal) || isAbortError(error)) return;
-        setFrameSet(name, { frames: get()[name].frames, snapshots, status: { kind: 'error', message: error instanceof Error ? error.message : String(error) } });
+        setFrameSet(name, { frames: get()[name].frames, snapshots, status: { kind: 'error', message: describeError(error) } });
       }
     }
 

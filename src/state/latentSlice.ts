@@ -114,7 +114,8 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
     async function restoreSession(metadata: ModelMetadata, linkSteps: number | undefined): Promise<boolean> {
       const session = await (await db())?.getSession(metadata.id);
       const dim = metadata.architecture.latentDim;
-      if (!session || session.z.length !== dim || session.xNoise.length !== imageElementCount(metadata)) return false;
+      // A record that does not fit this model's shapes (written for an older version of it) is ignored.
+      if (!session || session.z.length !== dim || !(session.xNoise instanceof Float32Array) || session.xNoise.length !== imageElementCount(metadata)) return false;
       const origin = session.noise;
       const noise: NoiseState = { id: origin?.kind === 'seed' ? `seed:${origin.seed}` : `session:${session.updatedAt}`, origin, xNoise: session.xNoise };
       const steps = linkSteps ?? session.steps;

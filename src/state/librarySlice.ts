@@ -7,6 +7,7 @@ import type { SavedLatent } from '../app/persistence';
 import type { SliceContext } from './deps';
 import type { ExplorerState } from './store';
 import type { LatentSnapshot } from './types';
+import { describeError } from './describeError';
 
 export type StorageState = 'unknown' | 'ready' | 'unavailable';
 
@@ -20,10 +21,6 @@ export interface LibrarySlice {
   restoreSavedLatent(id: string): void;
   /** The (z, x_T) pair a saved latent holds, as a snapshot renders take. */
   snapshotOfSaved(saved: SavedLatent): LatentSnapshot | null;
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<ExplorerState, [], [], LibrarySlice> {

@@ -10,6 +10,7 @@ import type { BackendChoice, BackendReport, ModelSource, ModelStats, Progress } 
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import type { ExplorerState } from './store';
+import { describeError } from './describeError';
 
 /** Batch sizes the engine compiles shaders for at load: the live view, and the batches grids render in. */
 export const GRID_BATCH = 8;
@@ -97,10 +98,6 @@ function decodeJson(bytes: ArrayBuffer, what: string): unknown {
   } catch (error) {
     throw new Error(`${what} is not valid JSON: ${(error as Error).message}`);
   }
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], ModelSlice> {

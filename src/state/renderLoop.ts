@@ -16,6 +16,7 @@ import type { ModelMetadata } from '../model/metadata';
 import type { ExplorerEngine } from './types';
 import { frameFromBatch, renderKey, type RenderQuality } from './renderSlice';
 import type { ExplorerState } from './store';
+import { describeError } from './describeError';
 
 interface RenderJob {
   key: string;
@@ -104,7 +105,7 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
             update(store.getState());
             return;
           }
-          store.getState().setRenderStatus({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+          store.getState().setRenderStatus({ kind: 'error', message: describeError(error) });
         },
       );
   }

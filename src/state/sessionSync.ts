@@ -5,6 +5,7 @@
  */
 import type { SessionRecord } from '../app/persistence';
 import type { ExplorerStore, ExplorerState } from './store';
+import { describeError } from './describeError';
 
 /** Quiet time before a write. */
 export const SESSION_WRITE_DELAY_MS = 400;
@@ -34,7 +35,7 @@ export function connectSessionSync(store: ExplorerStore): () => void {
     const storage = record ? await store.getState().database() : null;
     if (!record || !storage) return;
     await storage.putSession(record).catch((error: unknown) => {
-      store.getState().addNotice('warning', `The session could not be stored: ${error instanceof Error ? error.message : String(error)}`);
+      store.getState().addNotice('warning', `The session could not be stored: ${describeError(error)}`);
     });
   }
 

@@ -16,6 +16,7 @@ import { createRenderSlice, type RenderSlice } from './renderSlice';
 import { createTeachingSlice, initialTeachingState, type TeachingSlice } from './teachingSlice';
 import { createTraversalSlice, initialTraversalState, type TraversalSlice } from './traversalSlice';
 import { createViewSlice, type ViewSlice } from './viewSlice';
+import { describeError } from './describeError';
 
 interface SessionSlice {
   /** The store's database, opened on first use; null where browser storage is unavailable. */
@@ -55,7 +56,7 @@ export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
         },
         (error: unknown) => {
           set({ storage: 'unavailable' });
-          get().addNotice('warning', `Browser storage is unavailable, so nothing will be kept after this page closes (${error instanceof Error ? error.message : String(error)}).`);
+          get().addNotice('warning', `Browser storage is unavailable, so nothing will be kept after this page closes (${describeError(error)}).`);
           return null;
         },
       );

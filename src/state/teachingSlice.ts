@@ -11,6 +11,7 @@ import type { SliceContext } from './deps';
 import { frameFromBatch } from './renderSlice';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
+import { describeError } from './describeError';
 
 export interface TrajectoryStep {
   /** 1-based step number. */
@@ -61,10 +62,6 @@ export function analysisImage(state: ExplorerState): AnalysisImage | null {
 function batchOf(metadata: ModelMetadata, pixels: Float32Array): FloatImageBatch {
   const { imageSize, channels } = metadata.preprocessing;
   return { shape: [1, imageSize, imageSize, channels], data: pixels };
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export const initialTeachingState = {

@@ -11,6 +11,7 @@ import type { SliceContext } from './deps';
 import { renderInBatches } from './batchRender';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type NoiseState, type TaskStatus } from './types';
+import { describeError } from './describeError';
 
 export interface TraversalRow {
   dim: number;
@@ -96,7 +97,7 @@ export function createTraversalSlice({ deps, jobs }: SliceContext): StateCreator
         if (jobs.isCurrent('traversal', signal)) set({ traversal: { rows: fillRows(emptyRows, frames, length), base, status: { kind: 'done' } } });
       } catch (error) {
         if (!jobs.isCurrent('traversal', signal) || isAbortError(error)) return;
-        set({ traversal: { ...get().traversal, status: { kind: 'error', message: error instanceof Error ? error.message : String(error) } } });
+        set({ traversal: { ...get().traversal, status: { kind: 'error', message: describeError(error) } } });
       }
     },
 

@@ -19,8 +19,12 @@ function EndpointPicker({ slot }: { slot: EndpointSlot }) {
   const id = useId();
   return (
     <div className="endpoint">
-      <span className="endpoint-slot">{SLOT_NAMES[slot]}</span>
-      <PixelCanvas frame={endpoint?.thumbnail ?? null} label={`Endpoint ${SLOT_NAMES[slot]}${endpoint ? `: ${endpoint.label}` : ' (empty)'}`} className="endpoint-thumb" />
+      <div className="endpoint-thumb">
+        <PixelCanvas frame={endpoint?.thumbnail ?? null} label={`Endpoint ${SLOT_NAMES[slot]}${endpoint ? `: ${endpoint.label}` : ' (empty)'}`} />
+        <span className="endpoint-slot" aria-hidden="true">
+          {SLOT_NAMES[slot]}
+        </span>
+      </div>
       <div className="endpoint-controls">
         <span className="endpoint-label">{endpoint?.label ?? 'empty'}</span>
         <button type="button" className="button button-secondary button-small" disabled={!hasFrame} onClick={() => setEndpointFromCurrent(slot)}>
@@ -31,7 +35,7 @@ function EndpointPicker({ slot }: { slot: EndpointSlot }) {
             <label htmlFor={id} className="visually-hidden">
               Endpoint {SLOT_NAMES[slot]} from a saved latent
             </label>
-            <select id={id} value="" onChange={(event) => event.target.value && setEndpointFromSaved(slot, event.target.value)}>
+            <select id={id} className="select-small" value="" onChange={(event) => event.target.value && setEndpointFromSaved(slot, event.target.value)}>
               <option value="">or a saved latent…</option>
               {savedLatents.map((latent) => (
                 <option key={latent.id} value={latent.id}>
@@ -46,7 +50,6 @@ function EndpointPicker({ slot }: { slot: EndpointSlot }) {
   );
 }
 
-/** The frames as an animated GIF, enlarged to about 192 pixels. */
 function gifOf(frames: readonly Frame[]): Blob {
   const scale = scaleFor(frames[0].size, 192);
   const big = frames.map((frame) => upscaleNearest(frame, scale));
@@ -129,7 +132,7 @@ export function InterpolationPanel() {
       )}
       <TaskStatusLine status={grid.status} onCancel={cancelInterpolation} name="grid" />
       {grid.frames.length > 0 && (
-        <ol className="frame-grid" aria-label="Interpolation grid" style={{ gridTemplateColumns: `repeat(${Math.round(Math.sqrt(grid.snapshots.length))}, minmax(0, 1fr))` }}>
+        <ol className="frame-grid" aria-label="Interpolation grid" style={{ gridTemplateColumns: `repeat(${Math.round(Math.sqrt(grid.snapshots.length))}, minmax(0, 96px))` }}>
           {grid.frames.map((frame, i) => (
             <li key={i}>
               <button type="button" className="frame-button" aria-label={`Make grid cell ${i + 1} current`} onClick={() => applySnapshot(grid.snapshots[i], 'saved')}>

@@ -1,6 +1,6 @@
 import { useCallback, useRef, useState } from 'react';
 import { downloadBlob, encodePng, scaleFor, upscaleNearest } from '../app/exportImage';
-import { mainFrameSelector, useAction, useHasFrame, useLoadedModel, useRenderStatus, useRenderTiming, useSamplingSettings, useStoreApi, useTransientSubscription } from '../state/hooks';
+import { mainFrameSelector, useAction, useEngineFailure, useHasFrame, useLoadedModel, useRenderStatus, useRenderTiming, useSamplingSettings, useStoreApi, useTransientSubscription } from '../state/hooks';
 import type { MainFrame } from '../state/renderSlice';
 import { drawFrame } from './PixelCanvas';
 import { PriorSampler } from './PriorSampler';
@@ -31,6 +31,8 @@ function GeneratedCanvas() {
 function RenderStats() {
   const { latencyMs, fps, steps, quality } = useRenderTiming();
   const status = useRenderStatus();
+  const engineFailure = useEngineFailure();
+  const state = engineFailure ? 'Stopped' : status.kind === 'rendering' ? `Rendering ${status.step}/${status.totalSteps}` : status.kind === 'error' ? 'Failed' : 'Ready';
   return (
     <dl className="render-stats" aria-label="Render statistics">
       <div>
@@ -50,9 +52,7 @@ function RenderStats() {
       </div>
       <div className="render-state">
         <dt>State</dt>
-        <dd role="status">
-          {status.kind === 'rendering' ? `Rendering ${status.step}/${status.totalSteps}` : status.kind === 'error' ? 'Failed' : 'Ready'}
-        </dd>
+        <dd role="status">{state}</dd>
       </div>
     </dl>
   );

@@ -74,7 +74,7 @@ export function TraversalPanel() {
                   z{row.dim + 1}
                   {name ? <span className="latent-name">{name}</span> : null}
                 </span>
-                <ol className="traversal-cells" style={{ gridTemplateColumns: `repeat(${row.values.length}, minmax(0, 1fr))` }}>
+                <ol className="traversal-cells" style={{ gridTemplateColumns: `repeat(${row.values.length}, minmax(0, 72px))` }}>
                   {row.values.map((value, j) => (
                     <li key={j}>
                       {row.frames[j] ? (
