@@ -252,6 +252,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     raw_model.train()
     bar.reset(total=cfg.steps)
     bar.update(start_step)
+    ranks_in_step = False  # True once the loop has ended normally, as on every other rank
     try:
         while step < run_end:
             lr = lr_at(step)
@@ -314,12 +315,20 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             if stopping:
                 log(f"{stop_requested['signal']}: stopped at step {step} after writing {checkpoint_path}")
                 break
+        ranks_in_step = True
     finally:
         bar.close()
         if not distributed:
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
         if distributed:
+            # torch 1.13's gloo deadlocks when a process group is freed (the main thread holds the GIL and joins
+            # its worker threads) while a worker still releases the last collective's tensors, which needs the
+            # GIL. So every rank that got here in step waits at a barrier, with the GIL released, until that work
+            # is done; then the DDP wrapper (whose reducer holds the group) is dropped while the group is idle.
+            if ranks_in_step:
+                dist.barrier()
+            model = raw_model
             dist.destroy_process_group()
 
     wall_time = wall_time_before + (time.time() - started)
