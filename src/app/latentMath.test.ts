@@ -100,10 +100,3 @@ describe('rowVariation', () => {
     expect(rowVariation(moving)).toBe(5 + 10);
   });
 });
-
-describe('agreement with the engine RNG', () => {
-  it('draws the same normals for a seed as src/diffusion/random.ts', async () => {
-    const { createRng: engineRng } = await import('../diffusion/random');
-    expect(Array.from(normalDraws(7, 1234))).toEqual(Array.from(engineRng(1234).normals(7)));
-  });
-});

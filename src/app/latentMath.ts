@@ -4,6 +4,7 @@
  * infodiffusion.md §3.4) and attribute edits. Latents are number[] of length latentDim, x_T a Float32Array;
  * nothing here touches the GPU.
  */
+import { createRng } from '../diffusion/random';
 import type { AttributeDirection, LatentStats } from '../model/metadata';
 
 export interface SliderRange {
@@ -31,33 +32,11 @@ export function sliderRange(stats: LatentStats, dim: number): SliderRange {
 }
 
 /**
- * mulberry32: a 32-bit seeded uniform generator on [0, 1). The same algorithm as src/diffusion/random.ts, which
- * the main thread cannot import (it pulls in tfjs); a test checks the two streams agree, so a seed names the
- * same x_T here and in the engine.
+ * Standard normal draws for a seed (float32, like x_T): the engine's own stream (src/diffusion/random.ts, which
+ * has no tfjs import), so a seed names the same x_T here and in the worker.
  */
-export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal draws by Box-Muller from a seeded uniform generator (float32, like x_T). */
 export function normalDraws(count: number, seed: number): Float32Array {
-  const uniform = createRng(seed);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    // 1 - u lies in (0, 1], so the logarithm is finite.
-    const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
-    const angle = 2 * Math.PI * uniform();
-    out[i] = radius * Math.cos(angle);
-    if (i + 1 < count) out[i + 1] = radius * Math.sin(angle);
-  }
-  return out;
+  return createRng(seed).normals(count);
 }
 
 /** z ~ N(0, I), the InfoDiffusion prior, from a seed. */

@@ -2,36 +2,27 @@
  * Deterministic random models for tests and benchmarks: parameters with the official names and shapes,
  * the official sinusoid time table, and a valid metadata block to go with them.
  */
+import { createRng } from '../diffusion/random';
 import type { ArchitectureConfig, ScheduleConfig } from './config';
 import type { ModelMetadata } from './metadata';
 import { expectedParameters, shapeSize, TIME_TABLE_NAME } from './parameters';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). Deterministic across platforms. */
+/** Uniform numbers in [0, 1) for a seed: the project's one seeded stream (src/diffusion/random.ts). */
 export function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(state ^ (state >>> 15), 1 | state);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).uniform;
 }
 
-/** Standard normal samples from a seeded uniform source (Box-Muller). */
+/** Standard normal numbers for a seed, one per call, from the same stream. */
 export function seededNormal(seed: number): () => number {
-  const uniform = seededUniform(seed);
-  let spare: number | null = null;
+  const rng = createRng(seed);
+  let pair = new Float32Array(0);
+  let next = 0;
   return () => {
-    if (spare !== null) {
-      const value = spare;
-      spare = null;
-      return value;
+    if (next >= pair.length) {
+      pair = rng.normals(2);
+      next = 0;
     }
-    const u = 1 - uniform(); // (0, 1]: keeps log finite
-    const v = uniform();
-    const radius = Math.sqrt(-2 * Math.log(u));
-    spare = radius * Math.sin(2 * Math.PI * v);
-    return radius * Math.cos(2 * Math.PI * v);
+    return pair[next++];
   };
 }
 
