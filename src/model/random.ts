@@ -15,7 +15,7 @@ export function seededUniform(seed: number): () => number {
 /** Standard normal numbers for a seed, one per call, from the same stream. */
 export function seededNormal(seed: number): () => number {
   const rng = createRng(seed);
-  let pair = new Float32Array(0);
+  let pair: Float32Array = new Float32Array(0);
   let next = 0;
   return () => {
     if (next >= pair.length) {
