@@ -13,9 +13,11 @@ A non-finite loss or gradient stops the run before the weights change; the last 
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import math
 import os
+import pickle
 import random
 import signal
 import sys
@@ -207,9 +209,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         # Every rank contributes its RNG states (a collective), only rank 0 writes.
         states = [_capture_rng(noise, use_cuda)]
         if distributed:
-            gathered: List[Any] = [None] * world
-            dist.all_gather_object(gathered, states[0])
-            states = gathered
+            states = _all_gather_objects(states[0], world, device, gather_buffers)
         if not master:
             return
         epoch, position = divmod(step, batches_per_epoch)
@@ -231,6 +231,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         torch.save(payload, tmp)
         os.replace(tmp, checkpoint_path)
 
+    gather_buffers: List[torch.Tensor] = []  # the last RNG gather's tensors, alive until the group is destroyed
     # A polite stop (Ctrl-C, SIGTERM from a scheduler) finishes the current step and checkpoints. Only without
     # DDP: ranks would see the signal at different steps and the checkpoint gather would hang.
     stop_requested = {"signal": None}
@@ -252,7 +253,6 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     raw_model.train()
     bar.reset(total=cfg.steps)
     bar.update(start_step)
-    ranks_in_step = False  # True once the loop has ended normally, as on every other rank
     try:
         while step < run_end:
             lr = lr_at(step)
@@ -315,21 +315,19 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             if stopping:
                 log(f"{stop_requested['signal']}: stopped at step {step} after writing {checkpoint_path}")
                 break
-        ranks_in_step = True
     finally:
         bar.close()
         if not distributed:
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
         if distributed:
-            # torch 1.13's gloo deadlocks when a process group is freed (the main thread holds the GIL and joins
-            # its worker threads) while a worker still releases the last collective's tensors, which needs the
-            # GIL. So every rank that got here in step waits at a barrier, with the GIL released, until that work
-            # is done; then the DDP wrapper (whose reducer holds the group) is dropped while the group is idle.
-            if ranks_in_step:
-                dist.barrier()
-            model = raw_model
+            # Free the process group here, while gather_buffers still holds the last collective's tensors (see
+            # _all_gather_objects): first the DDP wrapper and the last loss, whose autograd graph holds the
+            # wrapper's reducer, which holds the group; gc for any cycle among them.
+            model = terms = None
+            gc.collect()
             dist.destroy_process_group()
+            gather_buffers.clear()
 
     wall_time = wall_time_before + (time.time() - started)
     log(f"done: step {step}/{cfg.steps}, {_duration(wall_time)} of training in total")
@@ -356,6 +354,31 @@ def _restore_rng(state: Dict[str, Any], noise: torch.Generator, use_cuda: bool) 
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     noise.set_state(state["noise"])
+
+
+def _all_gather_objects(value: Any, world: int, device: torch.device, keep: List[torch.Tensor]) -> List[Any]:
+    """Every rank's ``value`` (picklable), in rank order: dist.all_gather_object, but the tensors handed to the
+    collective stay referenced from ``keep`` until the caller clears it after destroying the process group.
+
+    Why: with torch 1.13's gloo, a tensor that Python has let go while a gloo worker thread still holds it is
+    destroyed on that thread, which then needs the GIL. all_gather_object's tensors are exactly such tensors, and
+    when the process group is freed at the end of a run the main thread joins the workers while holding the GIL:
+    a deadlock that hung about one two-rank CPU run in twenty (seen in gdb: ~ProcessGroupGloo joining a worker
+    stuck in TensorImpl::destroy_pyobj_if_needed). Tensors still referenced here are only released by the worker,
+    never destroyed there.
+    """
+    payload = np.frombuffer(pickle.dumps(value), dtype=np.uint8)
+    size = torch.tensor([len(payload)], dtype=torch.int64, device=device)
+    sizes = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    longest = max(int(s.item()) for s in sizes)  # host sync, once per checkpoint
+    padded = torch.zeros(longest, dtype=torch.uint8, device=device)
+    padded[:len(payload)] = torch.from_numpy(payload.copy()).to(device)
+    gathered = [torch.zeros(longest, dtype=torch.uint8, device=device) for _ in range(world)]
+    dist.all_gather(gathered, padded)
+    keep[:] = [size, padded, *sizes, *gathered]
+    return [pickle.loads(buffer[:int(length.item())].cpu().numpy().tobytes())
+            for buffer, length in zip(gathered, sizes)]
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
