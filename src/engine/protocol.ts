@@ -11,6 +11,7 @@
  * model space ([-1, 1], not clipped); inputs may also be u8 (0..255, mapped to u / 127.5 - 1 by the engine).
  * This module has no runtime dependencies, so the UI and the stores may import its types.
  */
+import type { MmseCurve } from '../diffusion/itd';
 import type { ModelMetadata } from '../model/metadata';
 
 /** The tfjs backends the engine can run on. */
@@ -301,20 +302,8 @@ export interface NllResult {
   elapsedMs: number;
 }
 
-export interface MmseCurveResult {
-  /** The log-SNR grid, increasing (linspace(loc - 4 scale, loc + 4 scale) of the model's Gaussian reference). */
-  logSnr: number[];
-  /** Model MMSE m(logSnr) = E||eps - epsHat||^2 in eps space, summed over pixels, averaged over repeats. */
-  mmse: number[];
-  /** g(logSnr): the MMSE of the optimal linear denoiser for the Gaussian reference (a curve above it is worse). */
-  gaussian: number[];
-  /** d * sigmoid(logSnr): the MMSE of the N(0, I) reference. */
-  standardNormal: number[];
-  /** x-space MMSE exp(-logSnr) * mmse. */
-  xSpaceMmse: number[];
-  denoiserCalls: number;
-  elapsedMs: number;
-}
+/** The MMSE-vs-log-SNR curve (src/diffusion/itd.ts `MmseCurve`) and how long the engine took. */
+export type MmseCurveResult = MmseCurve & { elapsedMs: number };
 
 export interface ForwardNoiseResult {
   xt: FloatImageBatch;
