@@ -79,32 +79,38 @@ test.describe('latent panel', () => {
     await context.close();
   });
 
-  test('a long drag stays responsive: no long task, live frames, a changed image and no tensor growth', async ({ explorer, latentPanel, page }) => {
-    await explorer.open();
-    await explorer.waitForSettled();
-    const tensorsBefore = (await explorer.engineStats()).numTensors;
-    const checksumBefore = await explorer.bridge('frameChecksum');
-    const renderBefore = await explorer.bridge('lastRenderId');
-    await page.evaluate(() => {
-      window.__longTasks = [];
-      new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) window.__longTasks!.push(entry.duration);
-      }).observe({ type: 'longtask' });
+  test.describe('under a long drag', () => {
+    // The suite's one timing assertion. On two cores the page's main thread shares the CPU with SwiftShader's GPU
+    // process; with a training run also on the machine it once saw a 73 ms task (1 run in 4). One retry, same assertions.
+    test.describe.configure({ retries: 1 });
+
+    test('a long drag stays responsive: no long task, live frames, a changed image and no tensor growth', async ({ explorer, latentPanel, page }) => {
+      await explorer.open();
+      await explorer.waitForSettled();
+      const tensorsBefore = (await explorer.engineStats()).numTensors;
+      const checksumBefore = await explorer.bridge('frameChecksum');
+      const renderBefore = await explorer.bridge('lastRenderId');
+      await page.evaluate(() => {
+        window.__longTasks = [];
+        new PerformanceObserver((list) => {
+          for (const entry of list.getEntries()) window.__longTasks!.push(entry.duration);
+        }).observe({ type: 'longtask' });
+      });
+
+      await latentPanel.dragSlider(1, 5000);
+      const renderAfterDrag = await explorer.bridge('lastRenderId');
+      await explorer.waitForSettled();
+
+      const longTasks = await page.evaluate(() => window.__longTasks!);
+      expect(longTasks, `main-thread long tasks during the drag: ${longTasks.join(', ')} ms`).toEqual([]);
+      // Frames arrived while dragging, not only after release.
+      expect(renderAfterDrag - renderBefore).toBeGreaterThan(1);
+      expect(await explorer.bridge('frameChecksum')).not.toBe(checksumBefore);
+      const stats = await explorer.engineStats();
+      expect(stats.leaks).toEqual([]);
+      expect(stats.numTensors).toBe(tensorsBefore);
+      await expect(page.getByTestId('stats.fps')).not.toHaveText('–');
+      await explorer.screenshot('after-drag');
     });
-
-    await latentPanel.dragSlider(1, 5000);
-    const renderAfterDrag = await explorer.bridge('lastRenderId');
-    await explorer.waitForSettled();
-
-    const longTasks = await page.evaluate(() => window.__longTasks!);
-    expect(longTasks, `main-thread long tasks during the drag: ${longTasks.join(', ')} ms`).toEqual([]);
-    // Frames arrived while dragging, not only after release.
-    expect(renderAfterDrag - renderBefore).toBeGreaterThan(1);
-    expect(await explorer.bridge('frameChecksum')).not.toBe(checksumBefore);
-    const stats = await explorer.engineStats();
-    expect(stats.leaks).toEqual([]);
-    expect(stats.numTensors).toBe(tensorsBefore);
-    await expect(page.getByTestId('stats.fps')).not.toHaveText('–');
-    await explorer.screenshot('after-drag');
   });
 });
