@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { setUpCpuBackendWithLeakCheck } from './testing/leakGuard';
 import { encoderResBlock, selfAttention } from './blocks';
 import { createLayerContext, disposeLayerContext } from './layers';
 import type { ResModule } from './parameters';
@@ -8,16 +8,7 @@ import { seededNormal } from './random';
 import { featureMapToNhwc, nhwcToFeatureMap, refAttention, refEncoderResBlock, relativeError } from './testing/torchReference';
 import { WeightConverter } from './weights';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
-let baseline = 0;
-beforeAll(() => {
-  baseline = tf.memory().numTensors;
-});
-afterEach(() => {
-  expect(tf.memory().numTensors).toBe(baseline);
-});
+setUpCpuBackendWithLeakCheck();
 
 function randomValues(length: number, normal: () => number, scale: number, offset = 0): Float32Array {
   return Float32Array.from({ length }, () => offset + scale * normal());

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { setUpCpuBackendWithLeakCheck } from './testing/leakGuard';
 import { hasGroupNormKernel } from './groupNormKernel';
 import {
   conv3x3, createLayerContext, disposeLayerContext, groupNorm, groupNormComposite, linear, pointwiseConv, silu, upsampleNearest2x,
@@ -10,18 +10,7 @@ import { seededNormal } from './random';
 import { featureMap, featureMapToNhwc, nhwcToFeatureMap, refConv2d, refGroupNorm, relativeError } from './testing/torchReference';
 import { oihwToHwio, transposeMatrix } from './weights';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
-
-let baseline = 0;
-beforeAll(() => {
-  baseline = tf.memory().numTensors;
-});
-afterEach(() => {
-  // Every test disposes what it makes: layers must not leave tensors behind.
-  expect(tf.memory().numTensors).toBe(baseline);
-});
+setUpCpuBackendWithLeakCheck();
 
 function randomArray(length: number, seed: number, scale = 1, offset = 0): Float32Array {
   const normal = seededNormal(seed);
