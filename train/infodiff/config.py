@@ -160,6 +160,7 @@ class TrainConfig:
     log_every: int = 50  # a log line every this many steps
     resume: bool = False  # continue from out_dir/checkpoint.pt when it exists (architecture forced from it)
     stop_after_steps: int = 0  # end this invocation after this many steps (0 = run to `steps`); for time-sliced jobs
+    stop_at_step: int = 0  # end this invocation once the run reaches this step (0 = run to `steps`); budget milestones
     device: str = "auto"  # 'auto' (CUDA if present), 'cpu' or 'cuda'
     threads: int = 0  # CPU threads for torch; 0 = all cores
     notes: str = ""  # free text copied into the exported package's provenance.notes (why this preset exists)
@@ -197,7 +198,7 @@ def validate_train_config(cfg: TrainConfig) -> TrainConfig:
     for name in ("image_size", "batch_size", "steps", "checkpoint_every", "eval_images", "log_every"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be >= 1, got {getattr(cfg, name)}")
-    for name in ("dataset_size", "warmup_steps", "eval_every", "stop_after_steps", "threads"):
+    for name in ("dataset_size", "warmup_steps", "eval_every", "stop_after_steps", "stop_at_step", "threads"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)}")
     for name in ("mmd_weight", "kld_weight", "capacity_max", "lr", "min_lr", "weight_decay", "grad_clip"):

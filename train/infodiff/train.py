@@ -243,7 +243,11 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     # ------------------------------------------------------------------ the loop
     started = time.time()
     start_step = step
-    run_end = cfg.steps if cfg.stop_after_steps == 0 else min(cfg.steps, start_step + cfg.stop_after_steps)
+    run_end = cfg.steps
+    if cfg.stop_after_steps:
+        run_end = min(run_end, start_step + cfg.stop_after_steps)
+    if cfg.stop_at_step:
+        run_end = min(run_end, max(start_step, cfg.stop_at_step))
     interval_sums = torch.zeros(5, dtype=torch.float64, device=device)
     interval_steps, interval_start = 0, time.time()
     last_eval: Dict[str, float] = {}

@@ -17,9 +17,12 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     straight = tiny_config(tmp_path / "straight")
     train(straight)
 
-    interrupted = tiny_config(tmp_path / "interrupted", "--stop_after_steps=6")
-    first = train(interrupted)
-    assert first["step"] == 6
+    interrupted = tiny_config(tmp_path / "interrupted", "--stop_after_steps=4")
+    assert train(interrupted)["step"] == 4
+    # A budget milestone is absolute: resuming towards step 6 runs 2 steps, and once there it is a no-op.
+    milestone = tiny_config(tmp_path / "interrupted", "--resume", "--stop_at_step=6")
+    assert train(milestone)["step"] == 6
+    assert train(milestone)["step"] == 6
     # The restart names a different batch of command-line values; the forced keys come from the checkpoint.
     resumed = tiny_config(tmp_path / "interrupted", "--resume", "--seed=999")
     assert train(resumed)["step"] == 12
