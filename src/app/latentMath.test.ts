@@ -31,8 +31,27 @@ describe('sliderRange', () => {
 
 describe('seeded prior', () => {
   it('is reproducible per seed and differs between seeds', () => {
-    expect(samplePrior(8, 42)).toEqual(samplePrior(8, 42));
-    expect(samplePrior(8, 42)).not.toEqual(samplePrior(8, 43));
+    expect(samplePrior('normal', 8, 42)).toEqual(samplePrior('normal', 8, 42));
+    expect(samplePrior('normal', 8, 42)).not.toEqual(samplePrior('normal', 8, 43));
+    expect(samplePrior('10mix', 8, 42)).toEqual(samplePrior('10mix', 8, 42));
+  });
+  it("draws the '10mix' prior: every pair sits on one of ten rays at radius ~1.4, each ray used", () => {
+    const pairs = 5000;
+    const z = samplePrior('10mix', 2 * pairs, 3);
+    const seen = new Set<number>();
+    let radiusSum = 0;
+    for (let k = 0; k < pairs; k++) {
+      const [x, y] = [z[2 * k], z[2 * k + 1]];
+      const radius = Math.hypot(x, y);
+      radiusSum += radius;
+      // The component's axis is the nearest multiple of 36 degrees; across it the spread is only 0.1.
+      const component = Math.round(Math.atan2(y, x) / ((2 * Math.PI) / 10));
+      const axis = (2 * Math.PI * component) / 10;
+      expect(Math.abs(-x * Math.sin(axis) + y * Math.cos(axis))).toBeLessThan(0.6);
+      seen.add(((component % 10) + 10) % 10);
+    }
+    expect(Math.abs(radiusSum / pairs - 1.4)).toBeLessThan(0.05);
+    expect(seen.size).toBe(10);
   });
   it('has roughly zero mean and unit variance', () => {
     const draws = normalDraws(20000, 1);
@@ -43,10 +62,10 @@ describe('seeded prior', () => {
   });
   it('randomises only unlocked dimensions', () => {
     const z = [10, 20, 30];
-    const out = randomiseUnlocked(z, [true, false, true], 5);
+    const out = randomiseUnlocked(z, [true, false, true], 'normal', 5);
     expect(out[0]).toBe(10);
     expect(out[2]).toBe(30);
-    expect(out[1]).toBe(samplePrior(3, 5)[1]);
+    expect(out[1]).toBe(samplePrior('normal', 3, 5)[1]);
   });
 });
 

@@ -5,7 +5,7 @@
  * nothing here touches the GPU.
  */
 import { createRng } from '../diffusion/random';
-import type { AttributeDirection, LatentStats } from '../model/metadata';
+import type { AttributeDirection, LatentPrior, LatentStats } from '../model/metadata';
 
 export interface SliderRange {
   min: number;
@@ -39,14 +39,39 @@ export function normalDraws(count: number, seed: number): Float32Array {
   return createRng(seed).normals(count);
 }
 
-/** z ~ N(0, I), the InfoDiffusion prior, from a seed. */
-export function samplePrior(latentDim: number, seed: number): number[] {
-  return Array.from(normalDraws(latentDim, seed));
+/** The official '10mix' prior (train/infodiff/objective.py): ten 2-D Gaussians per consecutive pair of dimensions. */
+const MIXTURE_COMPONENTS = 10;
+const MIXTURE_STD: readonly [number, number] = [0.5, 0.1];
+const MIXTURE_SHIFT = 1.4;
+
+/**
+ * z ~ p(z) from a seed: N(0, I) (InfoDiffusion's prior) or the '10mix' mixture, whose pairs each pick a
+ * component k, draw (u, v) with std (0.5, 0.1), rotate by 2 pi k / 10 and shift 1.4 along the rotated axis.
+ * Sampling a mixture-regularised model from N(0, I) would decode codes it never saw.
+ */
+export function samplePrior(prior: LatentPrior, latentDim: number, seed: number): number[] {
+  if (prior === 'normal') return Array.from(normalDraws(latentDim, seed));
+  const rng = createRng(seed);
+  const z = new Array<number>(latentDim).fill(0);
+  for (let k = 0; k + 1 < latentDim; k += 2) {
+    const angle = (2 * Math.PI * Math.floor(rng.uniform() * MIXTURE_COMPONENTS)) / MIXTURE_COMPONENTS;
+    const [u, v] = rng.normals(2);
+    const x = u * MIXTURE_STD[0] + MIXTURE_SHIFT;
+    const y = v * MIXTURE_STD[1];
+    z[k] = x * Math.cos(angle) - y * Math.sin(angle);
+    z[k + 1] = x * Math.sin(angle) + y * Math.cos(angle);
+  }
+  return z;
+}
+
+/** A short human name of a prior, for labels. */
+export function priorLabel(prior: LatentPrior): string {
+  return prior === 'normal' ? 'N(0, I)' : 'the 10-component mixture prior';
 }
 
 /** Replaces the unlocked dimensions of z with a prior draw for `seed`; locked ones keep their value. */
-export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], seed: number): number[] {
-  const draw = samplePrior(z.length, seed);
+export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], prior: LatentPrior, seed: number): number[] {
+  const draw = samplePrior(prior, z.length, seed);
   return z.map((value, k) => (locked[k] ? value : draw[k]));
 }
 

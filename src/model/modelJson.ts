@@ -145,6 +145,7 @@ function parseLatent(value: unknown, d: number): LatentStats {
     max: finiteArray(l.max, `${path}.max`, d, 'latentDim'),
     prior: oneOf(l.prior, `${path}.prior`, LATENT_PRIORS),
   };
+  if (stats.prior === '10mix' && d % 2 !== 0) fail(`${path}.prior`, `'10mix' draws pairs of dimensions, but latentDim ${d} is odd`);
   stats.std.forEach((s, i) => { if (!(s >= 0)) fail(`${path}.std[${i}]`, `must be >= 0, got ${s}`); });
   stats.min.forEach((lo, i) => { if (lo > stats.max[i]) fail(`${path}.min[${i}]`, `must be <= max[${i}] (${stats.max[i]}), got ${lo}`); });
   return stats;

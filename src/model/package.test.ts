@@ -203,6 +203,7 @@ describe('loadModelPackage refuses corrupt packages, naming the problem', () => 
 
   it('bad metadata fields', async () => {
     await expectLoadError(files(pkg, (json) => { json.metadata.latent.mean = [0, 0]; }), 'metadata.latent.mean must have 3 entries (latentDim), got 2');
+    await expectLoadError(files(pkg, (json) => { json.metadata.latent.prior = '10mix'; }), "metadata.latent.prior '10mix' draws pairs of dimensions, but latentDim 3 is odd");
     await expectLoadError(files(pkg, (json) => { json.metadata.preprocessing.imageSize = 32; }), 'metadata.preprocessing.imageSize must equal architecture.imageSize 8, got 32');
     await expectLoadError(files(pkg, (json) => { json.metadata.gaussianReference.logEigenvalues = [1]; }), 'metadata.gaussianReference.logEigenvalues must have 64 entries (H*W*C), got 1');
     await expectLoadError(files(pkg, (json) => { (json.metadata as unknown as Record<string, unknown>).dimensionNames = ['a', 7, null]; }), 'metadata.dimensionNames[1] must be a string, got 7');

@@ -42,7 +42,7 @@ export interface LatentSlice {
   resetDimension(dim: number): void;
   resetAll(): void;
   toggleLock(dim: number): void;
-  /** Unlocked dimensions from the prior N(0, I), reproducibly from `seed`; x_T stays. */
+  /** Unlocked dimensions from the model's prior p(z), reproducibly from `seed`; x_T stays. */
   randomise(seed: number): void;
   /** A fresh z and x_T, both from `seed`; optionally a new step count. */
   sampleFromPrior(seed: number, steps?: number): void;
@@ -106,7 +106,7 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       }
       if (!z && noise?.kind !== 'seed') return;
       const seed = noise?.kind === 'seed' ? noise.seed : 0;
-      const zStart = z ?? samplePrior(dim, seed);
+      const zStart = z ?? samplePrior(metadata.latent.prior, dim, seed);
       set({ z: zStart, zReference: zStart, referenceKind: 'link', locked: zStart.map(() => false), noise: seedNoise(metadata, seed), seed });
     }
 
@@ -187,13 +187,15 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       },
 
       randomise(seed) {
-        set({ z: randomiseUnlocked(get().z, get().locked, seed) });
+        const metadata = requireModel();
+        if (!metadata) return;
+        set({ z: randomiseUnlocked(get().z, get().locked, metadata.latent.prior, seed) });
       },
 
       sampleFromPrior(seed, steps) {
         const metadata = requireModel();
         if (!metadata) return;
-        const z = samplePrior(metadata.architecture.latentDim, seed);
+        const z = samplePrior(metadata.latent.prior, metadata.architecture.latentDim, seed);
         const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
         set({
           z,

@@ -3,7 +3,7 @@ import { samplePrior } from '../app/latentMath';
 import { connectRenderLoop } from './renderLoop';
 import { connectSessionSync, SESSION_WRITE_DELAY_MS } from './sessionSync';
 import { createExplorerStore, type ExplorerStore } from './store';
-import { FAKE_LATENT_DIM, FAKE_SIZE, flush } from './testing/fakeEngine';
+import { FAKE_LATENT_DIM, FAKE_SIZE, fakeMetadata, flush } from './testing/fakeEngine';
 import { BASE_URL, createTestDeps, type TestDeps } from './testing/fakeDeps';
 
 const cleanups: (() => void)[] = [];
@@ -36,9 +36,19 @@ describe('model picker and start-up', () => {
     expect(state.backend?.reason).toBe('asked for webgpu');
     expect(deps.engine.calls[0]).toEqual({ kind: 'load', batch: 8 });
     // No link and no stored session: a prior draw from seed 0, rendered at full quality.
-    expect(state.z).toEqual(samplePrior(FAKE_LATENT_DIM, 0));
+    expect(state.z).toEqual(samplePrior('normal', FAKE_LATENT_DIM, 0));
     expect(state.frame?.quality).toBe('full');
     expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', steps: 20, batch: 1, z: expect.any(Array) }]);
+  });
+
+  it("samples a '10mix' model from its mixture prior, not from N(0, I)", async () => {
+    const latent = { ...fakeMetadata().latent, prior: '10mix' as const };
+    const { store } = setup({ metadata: fakeMetadata({ latent }) });
+    await store.getState().start({});
+    store.getState().sampleFromPrior(5);
+    expect(store.getState().z).toEqual(samplePrior('10mix', FAKE_LATENT_DIM, 5));
+    store.getState().randomise(6);
+    expect(store.getState().z).toEqual(samplePrior('10mix', FAKE_LATENT_DIM, 6));
   });
 
   it('applies a link: its z, seed and steps; a z of the wrong length is refused with a notice', async () => {
@@ -152,7 +162,7 @@ describe('latent panel actions', () => {
     store.getState().randomise(77);
     const z = store.getState().z;
     expect(z[2]).toBe(-2.5);
-    expect(z.slice(0, 2)).toEqual(samplePrior(3, 77).slice(0, 2));
+    expect(z.slice(0, 2)).toEqual(samplePrior('normal', 3, 77).slice(0, 2));
     store.getState().resetAll();
     expect(store.getState().z).toEqual([reference[0], reference[1], -2.5]);
     store.getState().setAttributeScore(0, 1.25); // direction [1, 0, 0], bias 0: z_0 becomes 1.25

@@ -1,6 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useAction, useLoadedModel, useSamplingSettings } from '../state/hooks';
 import { MAX_STEPS } from '../app/shareState';
+import { priorLabel } from '../app/latentMath';
 
 /** The integer typed in `text` when it lies in [min, max], else null. */
 function parseBounded(text: string, min: number, max: number): number | null {
@@ -8,7 +9,7 @@ function parseBounded(text: string, min: number, max: number): number | null {
   return Number.isInteger(value) && value >= min && value <= max ? value : null;
 }
 
-/** "Sample from the prior": z ~ N(0, I) and x_T from one seed, with the step counts used for rendering. */
+/** "Sample from the prior": z ~ p(z) (the model's own prior) and x_T ~ N(0, I) from one seed, with the step counts used for rendering. */
 export function PriorSampler() {
   const { steps, previewSteps, seed } = useSamplingSettings();
   const model = useLoadedModel();
@@ -32,6 +33,7 @@ export function PriorSampler() {
   return (
     <form className="prior-sampler" onSubmit={submit} aria-labelledby={`${id}-heading`}>
       <h3 id={`${id}-heading`}>Sample from the prior</h3>
+      {model && <p className="hint">z ~ {priorLabel(model.metadata.latent.prior)}, the prior this model's encoder was trained towards; x_T ~ N(0, I); both from the seed.</p>}
       <div className="prior-sampler-fields">
         <div className="field">
           <label htmlFor={`${id}-seed`}>Seed</label>

@@ -3,6 +3,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { ImageInputError, type PreparedImage } from '../../app/imageInput';
 import { openExplorerDb } from '../../app/persistence';
 import type { ExplorerDeps } from '../deps';
+import type { ModelMetadata } from '../../model/metadata';
 import { createFakeEngine, fakeMetadata, FAKE_SIZE, type FakeEngine } from './fakeEngine';
 
 export const BASE_URL = 'http://app.test/explorer/';
@@ -42,12 +43,12 @@ export interface TestDeps extends ExplorerDeps {
   idb: IDBFactory;
 }
 
-export function createTestDeps(options: { manualSamples?: boolean; idb?: IDBFactory } = {}): TestDeps {
+export function createTestDeps(options: { manualSamples?: boolean; idb?: IDBFactory; metadata?: ModelMetadata } = {}): TestDeps {
   const site = fakeSite();
   const idb = options.idb ?? new IDBFactory();
   let clock = 0;
   return {
-    engine: createFakeEngine({ manualSamples: options.manualSamples }),
+    engine: createFakeEngine({ manualSamples: options.manualSamples, metadata: options.metadata }),
     site,
     idb,
     openDb: () => openExplorerDb(idb),
