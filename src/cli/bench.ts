@@ -36,7 +36,7 @@ import {
 } from '../model/index';
 import { selectBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
-import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ResultByKind } from '../engine/protocol';
+import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ProfileResult, ResultByKind } from '../engine/protocol';
 import { buildHarness, REPO_ROOT } from './buildHarness';
 import { fsPackageFiles } from './fsPackageFiles';
 import { startStaticServer } from './staticServer';
@@ -134,6 +134,39 @@ function call<K extends keyof HarnessApi>(page: Page, method: K, ...args: Parame
   ) as Promise<Awaited<ReturnType<HarnessApi[K]>>>;
 }
 
+/** What a backend is asked to do for one row of the table, whichever runtime it lives in. */
+interface BenchTarget {
+  profile(batchSize: number, repeats: number): Promise<ProfileResult>;
+  /** Elapsed ms of one sample of `steps` DDIM steps from seed 1. */
+  sample(z: PlainLatents, steps: number): Promise<number>;
+  encode(image: PlainImages): Promise<number>;
+  invert(image: PlainImages, steps: number): Promise<number>;
+}
+
+type Measurements = Pick<BackendBench, 'msPerCall' | 'msPerImage' | 'encodeMs' | 'invertMs' | 'kernelsPerCall' | 'dispatchesPerCall' | 'topKernels'>;
+
+/** The same measurement sequence on every backend, so the rows compare like with like. */
+async function measure(target: BenchTarget, arch: HarnessLoad['architecture'], repeats: number, label: string, log: (line: string) => void): Promise<Measurements> {
+  const profile1 = await target.profile(1, repeats);
+  const profile11 = await target.profile(GRID_BATCH, Math.max(1, Math.ceil(repeats / 2)));
+  log(`  ${label}: ${profile1.msPerCall.toFixed(1)} ms/call at batch 1, ${profile11.msPerCall.toFixed(1)} at batch ${GRID_BATCH}, ${profile1.kernelsPerCall} kernels, ${profile1.dispatchesPerCall ?? '-'} GPU dispatches`);
+  const z = testLatents(arch.latentDim, 1);
+  const msPerImage: Record<string, number> = {};
+  for (const steps of SAMPLE_STEPS) msPerImage[steps] = await target.sample(z, steps);
+  const image = testImage(arch, 1);
+  const encodeTimes: number[] = [];
+  for (let k = 0; k < 3; k++) encodeTimes.push(await target.encode(image));
+  return {
+    msPerCall: { batch1: profile1.msPerCall, batch11: profile11.msPerCall },
+    msPerImage,
+    encodeMs: median(encodeTimes),
+    invertMs: await target.invert(image, INVERT_STEPS),
+    kernelsPerCall: profile1.kernelsPerCall,
+    dispatchesPerCall: profile1.dispatchesPerCall,
+    topKernels: Object.entries(profile1.kernelCounts).sort((a, b) => b[1] - a[1]).slice(0, 8),
+  };
+}
+
 async function benchBrowserBackend(page: Page, modelPath: string, backend: BackendName, repeats: number, log: (line: string) => void): Promise<{ bench: BackendBench; load?: HarnessLoad }> {
   const name = `bench-${backend}`;
   await call(page, 'createEngine', name);
@@ -143,20 +176,12 @@ async function benchBrowserBackend(page: Page, modelPath: string, backend: Backe
       return { bench: { runtime: 'browser', backend, unavailable: load.backend.reason, adapter: load.backend.adapter } };
     }
     log(`  ${backend}: ready in ${load.wallMs.toFixed(0)} ms (${load.backend.reason})`);
-    const arch = load.architecture;
-    const profile1 = await call(page, 'profile', name, { batchSize: 1, repeats });
-    const profile11 = await call(page, 'profile', name, { batchSize: GRID_BATCH, repeats: Math.max(1, Math.ceil(repeats / 2)) });
-    log(`  ${backend}: ${profile1.msPerCall.toFixed(1)} ms/call at batch 1, ${profile11.msPerCall.toFixed(1)} at batch ${GRID_BATCH}, ${profile1.kernelsPerCall} kernels, ${profile1.dispatchesPerCall ?? '-'} GPU dispatches`);
-    const z = testLatents(arch.latentDim, 1);
-    const msPerImage: Record<string, number> = {};
-    for (const steps of SAMPLE_STEPS) {
-      const result = await call(page, 'sample', name, { z, seed: 1, steps });
-      msPerImage[steps] = result.elapsedMs;
-    }
-    const image = testImage(arch, 1);
-    const encodeTimes: number[] = [];
-    for (let k = 0; k < 3; k++) encodeTimes.push((await call(page, 'encode', name, image)).elapsedMs);
-    const inverted = await call(page, 'invert', name, image, { steps: INVERT_STEPS });
+    const measured = await measure({
+      profile: (batchSize, repeatCount) => call(page, 'profile', name, { batchSize, repeats: repeatCount }),
+      sample: async (z, steps) => (await call(page, 'sample', name, { z, seed: 1, steps })).elapsedMs,
+      encode: async (image) => (await call(page, 'encode', name, image)).elapsedMs,
+      invert: async (image, steps) => (await call(page, 'invert', name, image, { steps })).elapsedMs,
+    }, load.architecture, repeats, backend, log);
     const stats = await call(page, 'stats', name);
     if (stats.leaks.length > 0) log(`  ${backend}: LEAK ${JSON.stringify(stats.leaks)}`);
     return {
@@ -169,13 +194,7 @@ async function benchBrowserBackend(page: Page, modelPath: string, backend: Backe
         coldStartMs: load.wallMs,
         loadMs: load.loadMs,
         compileMs: load.compileMs,
-        msPerCall: { batch1: profile1.msPerCall, batch11: profile11.msPerCall },
-        msPerImage,
-        encodeMs: median(encodeTimes),
-        invertMs: inverted.elapsedMs,
-        kernelsPerCall: profile1.kernelsPerCall,
-        dispatchesPerCall: profile1.dispatchesPerCall,
-        topKernels: Object.entries(profile1.kernelCounts).sort((a, b) => b[1] - a[1]).slice(0, 8),
+        ...measured,
       },
     };
   } catch (error) {
@@ -207,22 +226,14 @@ async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats
   const begin = performance.now();
   const load = await request<'load'>({ kind: 'load', source: { kind: 'url', baseUrl: folder }, backend, warmupBatchSizes: [1, GRID_BATCH] });
   const coldStartMs = performance.now() - begin;
-  const arch = load.metadata.architecture;
-  const profile1 = await request<'profile'>({ kind: 'profile', batchSize: 1, repeats });
-  const profile11 = await request<'profile'>({ kind: 'profile', batchSize: GRID_BATCH, repeats: Math.max(1, Math.ceil(repeats / 2)) });
-  const z = testLatents(arch.latentDim, 1);
-  const msPerImage: Record<string, number> = {};
-  for (const steps of SAMPLE_STEPS) {
-    const result = await request<'sample'>({ kind: 'sample', channel: 'bench', z: { shape: z.shape, data: Float32Array.from(z.data) }, noise: { kind: 'seed', seed: 1 }, steps, eta: 0 });
-    msPerImage[steps] = result.elapsedMs;
-  }
-  const image = testImage(arch, 1);
-  const images = { shape: image.shape, data: Float32Array.from(image.data) };
-  const encodeTimes: number[] = [];
-  for (let k = 0; k < 3; k++) encodeTimes.push((await request<'encode'>({ kind: 'encode', images })).elapsedMs);
-  const inverted = await request<'invert'>({ kind: 'invert', images, steps: INVERT_STEPS });
+  const plain = (data: ArrayLike<number>) => Float32Array.from(data);
+  const measured = await measure({
+    profile: (batchSize, repeatCount) => request<'profile'>({ kind: 'profile', batchSize, repeats: repeatCount }),
+    sample: async (z, steps) => (await request<'sample'>({ kind: 'sample', channel: 'bench', z: { shape: z.shape, data: plain(z.data) }, noise: { kind: 'seed', seed: 1 }, steps, eta: 0 })).elapsedMs,
+    encode: async (image) => (await request<'encode'>({ kind: 'encode', images: { shape: image.shape, data: plain(image.data) } })).elapsedMs,
+    invert: async (image, steps) => (await request<'invert'>({ kind: 'invert', images: { shape: image.shape, data: plain(image.data) }, steps })).elapsedMs,
+  }, load.metadata.architecture, repeats, `node ${backend}`, log);
   await request<'dispose'>({ kind: 'dispose' });
-  log(`  node ${backend}: ${profile1.msPerCall.toFixed(1)} ms/call at batch 1, ${profile11.msPerCall.toFixed(1)} at batch ${GRID_BATCH}`);
   return {
     runtime: 'node',
     backend,
@@ -231,13 +242,7 @@ async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats
     coldStartMs,
     loadMs: load.loadMs,
     compileMs: load.compileMs,
-    msPerCall: { batch1: profile1.msPerCall, batch11: profile11.msPerCall },
-    msPerImage,
-    encodeMs: median(encodeTimes),
-    invertMs: inverted.elapsedMs,
-    kernelsPerCall: profile1.kernelsPerCall,
-    dispatchesPerCall: profile1.dispatchesPerCall,
-    topKernels: Object.entries(profile1.kernelCounts).sort((a, b) => b[1] - a[1]).slice(0, 8),
+    ...measured,
   };
 }
 

@@ -48,7 +48,9 @@ import type {
   ForwardNoiseRequest,
   ForwardNoiseResult,
   InvertRequest,
+  ImageBatch,
   InvertResult,
+  LatentBatch,
   LeakReport,
   LoadRequest,
   LoadResult,
@@ -490,8 +492,16 @@ export class Engine {
   // ------------------------------------------------------------------------------------------------------
 
   /** z for the images: the request's, checked, or Enc(x). The caller disposes it. */
-  private latentFor(loaded: Loaded, x: tf.Tensor4D, given: { shape: [number, number]; data: Float32Array } | undefined): tf.Tensor2D {
-    return given ? latentTensor(given, loaded.model.architecture, x.shape[0], 'z') : loaded.model.encode(x);
+  /**
+   * The request's images as a tensor and their z: the one given (an edited latent), else Enc(x). Both are pushed
+   * onto `owned`, which the job disposes when it ends, however it ends.
+   */
+  private imagesAndLatents(loaded: Loaded, request: { images: ImageBatch; z?: LatentBatch }, owned: tf.Tensor[]): { x: tf.Tensor4D; z: tf.Tensor2D } {
+    const x = batchTensor(request.images, loaded.model.architecture, 'images');
+    owned.push(x);
+    const z = request.z ? latentTensor(request.z, loaded.model.architecture, x.shape[0], 'z') : loaded.model.encode(x);
+    owned.push(z);
+    return { x, z };
   }
 
   private async encode(request: EncodeRequest): Promise<JobOutput<'encode'>> {
@@ -522,11 +532,9 @@ export class Engine {
     const loaded = this.requireModel('invert');
     const plan = this.plan(loaded, request);
     const start = performance.now();
-    const x0 = batchTensor(request.images, loaded.model.architecture, 'images');
-    const tensors: tf.Tensor[] = [x0];
+    const tensors: tf.Tensor[] = [];
     try {
-      const z = this.latentFor(loaded, x0, request.z);
-      tensors.push(z);
+      const { x: x0, z } = this.imagesAndLatents(loaded, request, tensors);
       const xNoise = await ddimInvert(loaded.eps, loaded.schedule, plan, x0, z, {
         signal,
         yieldEveryStep: this.yieldToEventLoop,
@@ -583,11 +591,9 @@ export class Engine {
     const loaded = this.requireModel('nll');
     if (!Number.isInteger(request.samples) || request.samples < 2) throw new RequestError(`samples must be an integer >= 2, got ${request.samples}`);
     const start = performance.now();
-    const x = batchTensor(request.images, loaded.model.architecture, 'images');
-    const tensors: tf.Tensor[] = [x];
+    const tensors: tf.Tensor[] = [];
     try {
-      const z = this.latentFor(loaded, x, request.z);
-      tensors.push(z);
+      const { x, z } = this.imagesAndLatents(loaded, request, tensors);
       const batch = x.shape[0];
       const estimates: NllResult['estimates'] = [];
       for (let b = 0; b < batch; b++) {
@@ -620,11 +626,9 @@ export class Engine {
     if (!Number.isInteger(request.repeats) || request.repeats < 1) throw new RequestError(`repeats must be a positive integer, got ${request.repeats}`);
     if (request.images.shape[0] !== 1) throw new RequestError(`mmseCurve takes one image ([1,H,W,C]), got batch ${request.images.shape[0]}`);
     const start = performance.now();
-    const x = batchTensor(request.images, loaded.model.architecture, 'images');
-    const tensors: tf.Tensor[] = [x];
+    const tensors: tf.Tensor[] = [];
     try {
-      const z = this.latentFor(loaded, x, request.z);
-      tensors.push(z);
+      const { x, z } = this.imagesAndLatents(loaded, request, tensors);
       const curve = await mmseCurve(loaded.eps, loaded.schedule, loaded.model.metadata.gaussianReference, x, z, {
         points: request.points,
         repeats: request.repeats,

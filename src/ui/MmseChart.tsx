@@ -22,7 +22,8 @@ export function MmseChart({ curve, dimensions }: { curve: MmseCurveResult; dimen
     yMin: 0,
     yMax: Math.max(dimensions, ...curve.mmse, ...curve.gaussian) * 1.02,
   };
-  const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * dimensions);
+  // Ticks in units of d: quarters up to d, and coarser steps when a poorly trained model's curve rises above it.
+  const yTicks = (box.yMax <= dimensions * 1.05 ? [0, 0.25, 0.5, 0.75, 1] : niceTicks(0, box.yMax / dimensions, 5)).map((f) => f * dimensions);
   const xTicks = niceTicks(box.xMin, box.xMax, 8);
   return (
     <svg className="mmse-chart" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label="MMSE against log-SNR: the model's curve against the Gaussian baseline">
@@ -31,7 +32,7 @@ export function MmseChart({ curve, dimensions }: { curve: MmseCurveResult; dimen
           <g key={y}>
             <line x1={box.left} x2={box.left + box.width} y1={scaleY(box, y)} y2={scaleY(box, y)} />
             <text x={box.left - 8} y={scaleY(box, y)} dy="0.32em" textAnchor="end">
-              {y === 0 ? '0' : y === dimensions ? 'd' : `${y / dimensions}d`}
+              {y === 0 ? '0' : y === dimensions ? 'd' : `${Number((y / dimensions).toFixed(2))}d`}
             </text>
           </g>
         ))}
