@@ -1,0 +1,43 @@
+/**
+ * Smoke runs on the shipped trained models (every entry of public/models/index.json but the test fixture), on
+ * WebGPU: the default one opens without a ?model= link, each loads, generates, encodes a gallery image and
+ * reconstructs it, and a slider move changes the image. Real models are slow on SwiftShader (seconds per
+ * denoiser call), so this is one short flow with two DDIM steps per model.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from './fixtures';
+
+interface ModelsIndex {
+  models: { id: string; path: string; default?: boolean }[];
+}
+
+const INDEX = JSON.parse(readFileSync(fileURLToPath(new URL('../../public/models/index.json', import.meta.url)), 'utf8')) as ModelsIndex;
+const SHIPPED = INDEX.models.filter((entry) => entry.id !== 'fixture');
+
+test('public/models/index.json names one default model, a trained one', () => {
+  expect(INDEX.models.filter((entry) => entry.default).map((entry) => entry.id)).toEqual([SHIPPED.find((entry) => entry.default)?.id]);
+});
+
+for (const shipped of SHIPPED) {
+  test(`shipped model ${shipped.id} loads on WebGPU, reconstructs a gallery image and follows a slider`, async ({ explorer, inputPanel, latentPanel, page }) => {
+    test.setTimeout(600_000);
+    await explorer.open(shipped.default ? '?backend=webgpu&steps=2' : `?backend=webgpu&steps=2&model=${shipped.id}`);
+    expect(await explorer.bridge('modelId')).toBe(shipped.id);
+    expect((await explorer.backend())?.backend).toBe('webgpu');
+    await explorer.waitForSettled();
+
+    await inputPanel.galleryItem(0).click();
+    await inputPanel.waitForEncoded();
+    const encodedRender = await explorer.waitForSettled();
+    const before = await explorer.bridge('frameChecksum');
+
+    const slider = latentPanel.slider(1);
+    await slider.focus();
+    await page.keyboard.press('PageUp');
+    await explorer.waitForRender(encodedRender);
+    await explorer.waitForSettled();
+    expect(await explorer.bridge('frameChecksum')).not.toBe(before);
+    await explorer.screenshot(`shipped-${shipped.id}`);
+  });
+}
