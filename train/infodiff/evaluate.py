@@ -206,7 +206,8 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
     report: Dict[str, Any] = {
         'command': command,
         'model': {'source': loaded.source, 'dataset': loaded.dataset, 'architecture': loaded.architecture,
-                  'schedule': loaded.metadata['schedule'] if loaded.metadata else None},
+                  'schedule': loaded.metadata['schedule'] if loaded.metadata else None,
+                  'trainingSteps': loaded.training_steps},
         'settings': {_camel(key): value for key, value in vars(args).items() if key != 'out'},
         'createdAt': datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace('+00:00', 'Z'),
         'hardware': f'{device} (torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads)',

@@ -148,6 +148,13 @@ class Facts:
             return self.config.batch_size
         return self.metadata["provenance"]["batchSize"] if self.metadata is not None else None
 
+    @property
+    def measured_steps(self) -> Optional[int]:
+        """Training steps of the weights the metrics were measured on (metrics files older than this field: the
+        run's or package's steps)."""
+        measured = self.metric("model", "trainingSteps")
+        return measured if measured is not None else self.steps
+
     def metric(self, *path: str) -> Any:
         """metrics[path[0]][path[1]]..., or None when any level is missing."""
         value: Any = self.metrics
@@ -338,8 +345,9 @@ def _percent(value: float) -> str:
 def _reasons(facts: Facts) -> str:
     """Why a target may be missed, as far as the files tell: an unfinished run, and the manifest's notes."""
     reasons = []
-    if facts.config is not None and facts.run_step is not None and facts.run_step < facts.config.steps:
-        reasons.append(f"training stopped at step {facts.run_step:,} of {facts.config.steps:,}")
+    measured = facts.measured_steps
+    if facts.config is not None and measured is not None and measured < facts.config.steps:
+        reasons.append(f"measured at step {measured:,} of the planned {facts.config.steps:,}")
     if facts.entry.notes:
         reasons.append(facts.entry.notes)
     return f" Why: {'; '.join(reasons)}." if reasons else ""
@@ -475,6 +483,13 @@ def _baseline_of(model: Facts, facts: Sequence[Facts]) -> Optional[Facts]:
     return next((f for f in facts if f.entry.baseline_of == model.entry.name), None)
 
 
+def stale_metrics(facts: Sequence[Facts]) -> List[str]:
+    """One phrase per entry whose metrics were measured on weights older than its run or package now holds."""
+    return [f"{f.entry.name}'s metrics were measured at step {f.measured_steps:,}, its weights are now at step "
+            f"{f.steps:,}" for f in facts
+            if f.metrics is not None and None not in (f.measured_steps, f.steps) and f.measured_steps != f.steps]
+
+
 def paper_claim(facts: Sequence[Facts]) -> List[str]:
     """Per model with a baseline: does InfoDiffusion beat it on latent quality (probe) and disentanglement (DCI),
     and was the budget equal? One sentence each, computed from the numbers."""
@@ -494,7 +509,7 @@ def paper_claim(facts: Sequence[Facts]) -> List[str]:
                 continue
             word = "better" if ours > theirs else "worse" if ours < theirs else "equal"
             verdicts.append(f"{label}: {ours:.3f} against {theirs:.3f}, {word} ({ours - theirs:+.3f})")
-        budget = [(f.steps, f.batch_size) for f in (model, baseline)]
+        budget = [(f.measured_steps, f.batch_size) for f in (model, baseline)]
         if None in budget[0] or None in budget[1]:
             budget_note = "budget unknown for one of them"
         elif budget[0] == budget[1]:
@@ -720,6 +735,9 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
         [[f.entry.title or f.entry.name, _probe(f), _number(f, ("dci", "disentanglement"), 3),
           _frechet(f), _recognisable(f), _nll(f),
           _psnr(f, "inversion20"), _psnr(f, "inversion100"), _psnr(f, "noInversion")] for f in facts])
+    stale = stale_metrics(facts)
+    if stale:
+        lines += ["", "Out of date: " + "; ".join(stale) + ". Rerun the evaluate command under Reproduce."]
     for f in facts:
         if f.dataset == "shapes" and f.metrics is not None:
             lines += ["", f"### Shapes factors: {f.entry.title or f.entry.name}", ""] + _factor_table(f)

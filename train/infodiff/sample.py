@@ -59,6 +59,7 @@ class LoadedModel:
     prior: str = 'regular'  # p(z) it was trained towards, as TrainConfig names it: 'regular' = N(0, I) or '10mix'
     data_seed: int = 0  # seed of the training-data draw (shapes scenes; the held-out split uses seed + 1000)
     train_size: int = 0  # training images in that draw (the first rows of a file-backed set); 0 = the whole split
+    training_steps: Optional[int] = None  # optimiser steps behind these weights (None when the file does not say)
 
     @property
     def device(self) -> torch.device:
@@ -90,14 +91,15 @@ def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
                            architecture=metadata['architecture'],
                            dataset=dataset if dataset in KNOWN_DATASETS else 'folder', data_dir='',
                            metadata=metadata, source=str(path), prior=prior, data_seed=draw['seed'],
-                           train_size=draw['size'])
+                           train_size=draw['size'], training_steps=provenance.get('steps'))
     if path.is_file():
         from .train import load_checkpoint_model  # the training module is heavy (DDP, tqdm); only when needed
 
-        model, cfg, _ = load_checkpoint_model(path, device=device)
+        model, cfg, checkpoint = load_checkpoint_model(path, device=device)
         return LoadedModel(model=model, schedule=make_schedule(cfg.schedule), architecture=cfg.architecture,
                            dataset=cfg.dataset, data_dir=cfg.data_dir, metadata=None, source=str(path),
-                           prior=cfg.prior, data_seed=cfg.seed, train_size=cfg.dataset_size)
+                           prior=cfg.prior, data_seed=cfg.seed, train_size=cfg.dataset_size,
+                           training_steps=checkpoint.get('step'))
     raise FileNotFoundError(f'--model {path}: neither a web package folder nor a checkpoint file')
 
 

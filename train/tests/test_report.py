@@ -95,7 +95,21 @@ def test_an_unfinished_run_is_named_as_the_reason():
     facts.run_step = 200
     facts.entry.notes = "the CPU run shares two cores"
     probe = by_target(report.fashion_targets(facts))["linear-probe"]
-    assert probe.detail.endswith("Why: training stopped at step 200 of 40,000; the CPU run shares two cores.")
+    assert probe.detail.endswith("Why: measured at step 200 of the planned 40,000; the CPU run shares two cores.")
+
+
+def test_budgets_compare_the_steps_the_metrics_were_measured_at():
+    """A run that went on after its evaluation keeps its old metrics' step in the comparison, and the page says
+    the metrics are out of date."""
+    model = facts_for("shapes", "shapes", {**shapes_metrics({"shape": 0.9}, 0.5), "model": {"trainingSteps": 2000}},
+                      steps=2600)
+    baseline = facts_for("shapes-diffae", "shapes", {**shapes_metrics({"shape": 0.8}, 0.4),
+                                                     "model": {"trainingSteps": 2000}},
+                         baseline_of="shapes", steps=2000)
+    (claim,) = report.paper_claim([model, baseline])
+    assert "equal budget (2,000 steps of batch 64)" in claim
+    assert report.stale_metrics([model, baseline]) == [
+        "shapes's metrics were measured at step 2,000, its weights are now at step 2,600"]
 
 
 def shapes_metrics(probes, dci):
