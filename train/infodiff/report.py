@@ -724,8 +724,9 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
         "Linear probe: 5-fold logistic regression on z (mean ± std over folds; shapes: mean over the six factors). "
         "DCI: disentanglement with gradient-boosted trees (shapes). FD: Fréchet distance in the feature space of "
         "the pipeline's FashionMNIST classifier, prior samples against test images (a DiffAE baseline has no prior "
-        "on z and is sampled from N(0, I) all the same, as the paper does: a prior to sample from is part of "
-        "what the MMD term buys). Recognisable: the classifier's mean confidence on those samples and the classes "
+        "on z and is sampled from N(0, I) all the same: a prior to sample from is part of what the MMD term buys; "
+        "the official code's FID path instead fits a latent DDIM to the encoded training set, which this pipeline "
+        "does not train). Recognisable: the classifier's mean confidence on those samples and the classes "
         "it sees. NLL: −log p(x | z = Enc(x)) in bits/dim of 8-bit "
         "data by I-MMSE, ± standard error. PSNR (dB) of reconstructions with DDIM inversion at 20 and 100 steps, and "
         "decoded from fresh noise with the same z (no inversion).",
