@@ -47,8 +47,8 @@ import type {
   EngineStats,
   ForwardNoiseRequest,
   ForwardNoiseResult,
-  InvertRequest,
   ImageBatch,
+  InvertRequest,
   InvertResult,
   LatentBatch,
   LeakReport,
@@ -491,7 +491,6 @@ export class Engine {
   // Jobs
   // ------------------------------------------------------------------------------------------------------
 
-  /** z for the images: the request's, checked, or Enc(x). The caller disposes it. */
   /**
    * The request's images as a tensor and their z: the one given (an edited latent), else Enc(x). Both are pushed
    * onto `owned`, which the job disposes when it ends, however it ends.
