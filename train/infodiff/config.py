@@ -133,6 +133,8 @@ class TrainConfig:
     data_dir: str = ""  # where the data lives; '' = the dataset's default (/usr/share/datasets/fashion-mnist)
     image_size: int = 32  # pixels per side fed to the networks; must equal architecture.imageSize when that is given
     dataset_size: int = 0  # shapes: scenes to render (0 = 48,000); fashion-mnist/folder: keep the first N (0 = all)
+    hflip: bool = True  # random horizontal flips, as every official loader does; off where a mirrored image is not
+    # a sample of the data (shapes: the light and the cube's yaw are one-sided, so a flip adds a hidden factor)
     # --- model
     architecture: Dict[str, Any] = field(default_factory=dict)  # partial schema.json architecture; defaults filled
     schedule: Dict[str, Any] = field(default_factory=dict)  # partial schema.json schedule; {} = official linear 1e-5..1e-2, T=1000

@@ -311,7 +311,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = T
 
     Weights are float16 by default (the format's compact form; ``float16=False`` keeps float32). ``device`` only
     runs the encoder for the statistics; the weights are written from the checkpoint as saved."""
-    from .train import load_checkpoint_model
+    from .train import describe_config_changes, load_checkpoint_model
 
     out = Path(out)
     model_id = out.name
@@ -341,7 +341,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = T
         "ema": ema,
         "metrics": metrics,
         "createdAt": iso_now(),
-        "notes": " ".join(part for part in (cfg.notes, notes) if part),
+        "notes": " ".join(part for part in (cfg.notes, describe_config_changes(state.get("config_changes", [])),
+                                            notes) if part),
     }
     metadata = build_metadata(
         model, model_id, out, train_set=train_set, gallery_set=test_set, schedule=cfg.schedule,

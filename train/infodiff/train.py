@@ -43,6 +43,9 @@ CHECKPOINT_VERSION = 1
 # Resuming keeps these from the checkpoint whatever the command line says (nanoGPT forces the model args):
 # they define the weights' shapes, the noise schedule the weights were trained for, and the data order.
 FORCED_ON_RESUME = ("architecture", "schedule", "image_size", "dataset", "dataset_size", "seed")
+# Fields that say how a run is driven, not what it learns: a resume may change them without it being recorded.
+BOOKKEEPING = ("data_dir", "out_dir", "checkpoint_every", "eval_every", "eval_images", "log_every", "resume",
+               "stop_after_steps", "stop_at_step", "device", "threads", "notes")
 EVAL_SEED = 20230717  # fixed t and noise for evaluate(), so eval losses are comparable across steps and runs
 
 
@@ -90,6 +93,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
     # ------------------------------------------------------------------ resume: the checkpoint's model wins
     checkpoint: Optional[Dict[str, Any]] = None
+    config_changes: List[Dict[str, Any]] = []  # every resume that changed what is learned, oldest first
+    changed: Dict[str, List[Any]] = {}
     if cfg.resume and checkpoint_path.is_file():
         checkpoint = read_checkpoint(checkpoint_path)
         if checkpoint.get("version") != CHECKPOINT_VERSION:
@@ -104,12 +109,20 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             merged[key] = saved[key]
         cfg = config_from_dict(merged)
         log(f"resume: continuing {checkpoint_path} at step {checkpoint['step']}")
+        config_changes = list(checkpoint.get("config_changes", []))
+        changed = resume_changes(saved, config_to_dict(cfg))
+        if changed:
+            config_changes.append({"step": checkpoint["step"], "changes": changed})
+            log(f"resume: the run continues with a changed configuration (recorded in the checkpoint and log): "
+                + ", ".join(f"{k} {json.dumps(a)} -> {json.dumps(b)}" for k, (a, b) in changed.items()))
     elif cfg.resume:
         log(f"resume: no {checkpoint_path} yet, starting from scratch")
     elif checkpoint_path.is_file():
         raise ConfigError(f"{checkpoint_path} exists; pass --resume to continue it or choose another --out_dir")
     if master:
         _atomic_write_text(out_dir / "config.json", json.dumps(config_to_dict(cfg), indent=2) + "\n")
+        if changed:
+            _append_jsonl(out_dir / "log.jsonl", {"step": config_changes[-1]["step"], "configChanges": changed})
 
     # ------------------------------------------------------------------ data (uint8 in memory)
     arch = cfg.architecture
@@ -219,6 +232,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             "ema": ema.state_dict() if ema is not None else None,
             "optimizer": optimizer.state_dict(),
             "config": config_to_dict(cfg),
+            "config_changes": config_changes,  # [{step, changes: {field: [before, after]}}], one per changing resume
             "step": step,
             "best_eval_loss": best_eval_loss,
             "wall_time_seconds": wall_time_before + (time.time() - started),
@@ -265,8 +279,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             # This rank's share of the global batch: the same global batch whatever the number of ranks.
             indices = global_batch_indices(len(train_set), cfg.batch_size, cfg.seed, step)[rank::world]
             x0 = train_set.batch(indices, device)
-            flip = rng.uniform((x0.shape[0],), noise, device) < 0.5
-            x0 = torch.where(flip[:, None, None, None], torch.flip(x0, dims=(3,)), x0)
+            if cfg.hflip:
+                flip = rng.uniform((x0.shape[0],), noise, device) < 0.5
+                x0 = torch.where(flip[:, None, None, None], torch.flip(x0, dims=(3,)), x0)
 
             terms = objective(model, x0, noise, progress=step / cfg.steps)
             optimizer.zero_grad(set_to_none=True)
@@ -340,6 +355,22 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Small helpers
+
+def resume_changes(saved: Dict[str, Any], resumed: Dict[str, Any]) -> Dict[str, List[Any]]:
+    """{field: [checkpoint's value, resumed value]} for the fields a resume changes that shape what is learned
+    (a field the checkpoint predates counts as its default then)."""
+    defaults = config_to_dict(TrainConfig())
+    return {key: [saved.get(key, defaults[key]), value] for key, value in resumed.items()
+            if key not in BOOKKEEPING and saved.get(key, defaults[key]) != value}
+
+
+def describe_config_changes(changes: Sequence[Dict[str, Any]]) -> str:
+    """One sentence for provenance notes: 'Changed on resume: at step 2000, hflip true -> false.' ('' if none)."""
+    parts = [f"at step {entry['step']:,}, " + ", ".join(f"{key} {json.dumps(before)} -> {json.dumps(after)}"
+                                                       for key, (before, after) in entry["changes"].items())
+             for entry in changes]
+    return f"Changed on resume: {'; '.join(parts)}." if parts else ""
+
 
 def _capture_rng(noise: torch.Generator, use_cuda: bool) -> Dict[str, Any]:
     return {

@@ -50,3 +50,23 @@ def test_existing_checkpoint_needs_resume(tmp_path):
         assert "--resume" in str(err)
     else:
         raise AssertionError("a second run into the same out_dir without --resume must be refused")
+
+
+def test_a_resume_that_changes_what_is_learned_is_recorded(tmp_path):
+    import json
+
+    from infodiff.train import describe_config_changes
+
+    run = tmp_path / "run"
+    train(tiny_config(run, "--steps=6", "--warmup_steps=1", "--stop_at_step=2"))
+    # Bookkeeping (threads, milestones, notes) changes freely; hflip changes the data the model sees.
+    train(tiny_config(run, "--steps=6", "--warmup_steps=1", "--resume", "--stop_at_step=4", "--notes=again"))
+    assert read_checkpoint(run / "checkpoint.pt")["config_changes"] == []
+    train(tiny_config(run, "--steps=6", "--warmup_steps=1", "--resume", "--hflip=false", "--lr=0.0005"))
+
+    changes = read_checkpoint(run / "checkpoint.pt")["config_changes"]
+    assert changes == [{"step": 4, "changes": {"hflip": [True, False], "lr": [0.001, 0.0005]}}]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert {"step": 4, "configChanges": {"hflip": [True, False], "lr": [0.001, 0.0005]}} in records
+    assert describe_config_changes(changes) == "Changed on resume: at step 4, hflip true -> false, lr 0.001 -> 0.0005."
+    assert describe_config_changes([]) == ""
