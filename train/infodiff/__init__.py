@@ -14,7 +14,7 @@ Modules (each runnable as ``python -m infodiff.<module>`` where it has a command
     convert_official  official main-branch checkpoint -> web package                    (CLI)
     sample            prior samples, reconstructions, traversals, interpolations        (CLI)
     metrics           linear probe, DCI, Frechet distance, PSNR
-    classifier        the FashionMNIST classifier behind the Frechet distance           (CLI)
+    classifier        the per-data-set classifiers behind the Frechet distance          (CLI)
     itd               -log p(x) by I-MMSE
     evaluate          every metric of a model into one JSON                             (CLI)
     report            runs, packages and metrics -> docs/results.md and its images      (CLI)

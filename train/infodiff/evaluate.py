@@ -10,10 +10,11 @@
     linearProbe     z = Enc(x) of N training images, 5-fold logistic-regression accuracy per attribute
                     (FashionMNIST: the class; shapes: each factor), as the official protocol (infodiff.metrics)
     dci             shapes only: DCI disentanglement / completeness / informativeness with gradient-boosted trees
-    frechetDistance FashionMNIST only: Fréchet distance between classifier features (infodiff.classifier,
-                    penultimate layer) of N prior samples (z from the model's prior, DDIM) and of N test images
-    recognisability FashionMNIST only: the classifier's mean max-softmax confidence and class coverage of those
-                    samples, and the same for the test images as a reference
+    frechetDistance Fréchet distance between the features of the data set's classifier (infodiff.classifier,
+                    penultimate layer; FashionMNIST and shapes) of N prior samples (z from the model's prior,
+                    DDIM) and of N test images
+    recognisability that classifier's mean max-softmax confidence and class coverage of those samples (per
+                    head: the class, or each shapes factor), and the same for the test images as a reference
     nll             -log p(x | z = Enc(x)) in bits/dim by I-MMSE (infodiff.itd), mean +- SE over M test images
     reconstruction  PSNR of DDIM reconstructions of R test images: with inversion at each of --recon-steps
                     (default 20 and 100), and without inversion (decoded from fresh noise with the same z)
@@ -40,7 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import classifier as fmnist_classifier
+from . import classifier as judges
 from . import itd, metrics
 from .data import DataError, ImageDataset, balanced_indices
 from .export import gaussian_reference
@@ -101,13 +102,13 @@ def evaluate_dci(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDa
 
 
 def _classifier_input(images: torch.Tensor) -> tuple[torch.Tensor, Optional[int]]:
-    """Model-space images [N, 1, S, S] -> [N, 1, 32, 32] for the classifier (bilinear resize when S != 32;
+    """Model-space images [N, C, S, S] -> [N, C, 32, 32] for the classifier (bilinear resize when S != 32;
     returns the original size then, for the record). Samples are clipped to [-1, 1] as a PNG would be."""
     images = images.detach().float().cpu().clamp(-1, 1)
     size = images.shape[-1]
-    if size == fmnist_classifier.IMAGE_SIZE:
+    if size == judges.IMAGE_SIZE:
         return images, None
-    resized = F.interpolate(images, size=(fmnist_classifier.IMAGE_SIZE,) * 2, mode='bilinear', align_corners=False)
+    resized = F.interpolate(images, size=(judges.IMAGE_SIZE,) * 2, mode='bilinear', align_corners=False)
     return resized, size
 
 
@@ -120,25 +121,27 @@ def _repository_path(path: str | Path) -> str:
 
 def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
                      eta: float, seed: int, batch_size: int) -> Dict[str, Any]:
-    """Fréchet distance and recognisability of prior samples in the FashionMNIST classifier's feature space."""
-    if loaded.dataset != 'fashion-mnist' or loaded.architecture['imageChannels'] != 1:
-        raise ValueError('the Fréchet distance and recognisability use the FashionMNIST classifier; '
-                         f'{loaded.source} is a {loaded.dataset} model')
-    judge = fmnist_classifier.load_classifier(classifier_path)
+    """Fréchet distance and recognisability of prior samples in the feature space of the data set's classifier
+    (`classifier_path`, or '' for the committed one)."""
+    spec = judges.judge_spec(loaded.dataset)
+    if loaded.architecture['imageChannels'] != spec.channels:
+        raise ValueError(f'the {loaded.dataset} classifier takes {spec.channels}-channel images; {loaded.source} '
+                         f'makes {loaded.architecture["imageChannels"]}-channel ones')
+    judge = judges.load_classifier(spec, classifier_path)
     samples, resized_from = _classifier_input(sample_images(loaded, count, steps, eta, seed, batch_size))
     references, _ = _classifier_input(_batch(loaded, test_set, _rows(test_set, count, seed)))
-    sample_out = fmnist_classifier.predict(judge, samples)
-    reference_out = fmnist_classifier.predict(judge, references)
+    sample_out = judges.predict(judge, samples)
+    reference_out = judges.predict(judge, references)
     distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
                                         reference_out['features'].double().numpy())
     prior = 'z ~ N(0, I)' if loaded.prior == 'regular' else f'z ~ the {loaded.prior} mixture prior'
     setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': prior,
-               'featureSpace': f'FashionMNIST classifier penultimate layer ({fmnist_classifier.FEATURE_DIM}-d)',
-               'classifier': _repository_path(classifier_path), 'resizedFrom': resized_from}
+               'featureSpace': f'{loaded.dataset} classifier penultimate layer ({judges.FEATURE_DIM}-d)',
+               'classifier': _repository_path(classifier_path or spec.path), 'resizedFrom': resized_from}
     return {
         'frechetDistance': {**distance, **setting},
-        'recognisability': {'samples': fmnist_classifier.recognisability(sample_out['probabilities']),
-                            'testImages': fmnist_classifier.recognisability(reference_out['probabilities']),
+        'recognisability': {'samples': judges.recognisability(sample_out['probabilities'], spec),
+                            'testImages': judges.recognisability(reference_out['probabilities'], spec),
                             **setting},
     }
 
@@ -225,7 +228,7 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
     if 'dci' not in skip and loaded.dataset == 'shapes':
         timed('dci', lambda: evaluate_dci(loaded, train_set, test_set, args.dci_train, args.dci_test,
                                           args.dci_estimators, args.seed, args.batch_size))
-    if 'fd' not in skip and loaded.dataset == 'fashion-mnist':
+    if 'fd' not in skip and loaded.dataset in ('fashion-mnist', 'shapes'):
         # One set of samples serves both blocks, so they are produced together and filed separately.
         timed('samples', lambda: evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
                                                   args.sample_steps, args.eta, args.seed, args.batch_size))
@@ -266,11 +269,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--dci-train', type=int, default=5000, help='shapes: training scenes for DCI')
     p.add_argument('--dci-test', type=int, default=2000, help='shapes: test scenes for DCI')
     p.add_argument('--dci-estimators', type=int, default=100, help='trees per gradient-boosted classifier')
-    p.add_argument('--fd-samples', type=int, default=1000, help='FashionMNIST: prior samples (and test images) '
-                                                                'for the Fréchet distance')
+    p.add_argument('--fd-samples', type=int, default=1000, help='prior samples (and test images) for the Fréchet '
+                                                                'distance')
     p.add_argument('--sample-steps', type=int, default=50, help='DDIM steps for the prior samples')
     p.add_argument('--eta', type=float, default=0.0, help='DDIM eta for the prior samples')
-    p.add_argument('--classifier', default=str(fmnist_classifier.DEFAULT_PATH))
+    p.add_argument('--classifier', default='', help="the data set's classifier checkpoint (default: the committed "
+                                                     "runs/classifier/<fmnist|shapes>_classifier.pt)")
     p.add_argument('--nll-images', type=int, default=64, help='test images for -log p(x | z)')
     p.add_argument('--nll-samples', type=int, default=256, help='log-SNR samples per image')
     p.add_argument('--recon-images', type=int, default=100, help='test images for the reconstruction PSNR')

@@ -389,7 +389,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         else:
             results.append(TargetResult(name, target, "missed", f"{_percent(confidence)} mean confidence, "
                                         f"{100 * (CONFIDENCE_TARGET - confidence):.1f} points short.{why}"))
-        histogram = samples["classHistogram"]
+        histogram = samples["heads"]["class"]["histogram"]
         absent = [cls for cls, n in histogram.items() if n == 0]
         if len(histogram) != FASHION_CLASSES:
             results.append(TargetResult(name, classes_target, "not measured",
@@ -658,9 +658,16 @@ def _recognisable(facts: Facts) -> Optional[str]:
     samples = facts.metric("recognisability", "samples")
     if samples is None:
         return None
-    present = sum(1 for n in samples["classHistogram"].values() if n > 0)
-    return (f"{_percent(samples['meanConfidence'])}, {present}/{len(samples['classHistogram'])} classes "
-            f"({facts.metric('recognisability', 'sampleCount'):,} samples)")
+    heads = samples["heads"]
+    count = f"{facts.metric('recognisability', 'sampleCount'):,} samples"
+    if list(heads) == ["class"]:
+        histogram = heads["class"]["histogram"]
+        present = sum(1 for n in histogram.values() if n > 0)
+        return f"{_percent(samples['meanConfidence'])}, {present}/{len(histogram)} classes ({count})"
+    # Shapes: one head per factor; the mean confidence over the factors, and how many see every value.
+    covered = sum(1 for head in heads.values() if head["coverage"] == 1.0)
+    return (f"{_percent(samples['meanConfidence'])} (mean of {len(heads)} factors), {covered}/{len(heads)} "
+            f"factors with every value ({count})")
 
 
 def _nll(facts: Facts) -> Optional[str]:
@@ -723,11 +730,12 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
         "",
         "Linear probe: 5-fold logistic regression on z (mean ± std over folds; shapes: mean over the six factors). "
         "DCI: disentanglement with gradient-boosted trees (shapes). FD: Fréchet distance in the feature space of "
-        "the pipeline's FashionMNIST classifier, prior samples against test images (a DiffAE baseline has no prior "
+        "the pipeline's classifier of the data set (FashionMNIST: the 10 classes; shapes: one head per factor, "
+        "runs/classifier/), prior samples against test images (a DiffAE baseline has no prior "
         "on z and is sampled from N(0, I) all the same: a prior to sample from is part of what the MMD term buys; "
         "the official code's FID path instead fits a latent DDIM to the encoded training set, which this pipeline "
         "does not train). Recognisable: the classifier's mean confidence on those samples and the classes "
-        "it sees. NLL: −log p(x | z = Enc(x)) in bits/dim of 8-bit "
+        "it sees (shapes: mean over the factors, and the factors whose every value it sees). NLL: −log p(x | z = Enc(x)) in bits/dim of 8-bit "
         "data by I-MMSE, ± standard error. PSNR (dB) of reconstructions with DDIM inversion at 20 and 100 steps, and "
         "decoded from fresh noise with the same z (no inversion).",
         "",

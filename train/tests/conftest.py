@@ -16,3 +16,17 @@ def tiny_run(tmp_path_factory):
                            f"--out_dir={out}"])
     train(validate_train_config(cfg))
     return out
+
+
+@pytest.fixture
+def untrained_fashion_judge(tmp_path):
+    """A seeded, untrained FashionMNIST classifier checkpoint: what --classifier needs when the numbers don't matter."""
+    import torch
+
+    from infodiff import classifier
+
+    spec = classifier.judge_spec("fashion-mnist")
+    torch.manual_seed(0)
+    path = tmp_path / "judge.pt"
+    classifier.save_classifier(classifier.Classifier(spec.channels, spec.head_sizes).eval(), spec, path, {})
+    return path

@@ -4,10 +4,9 @@ import json
 import shlex
 
 import pytest
-import torch
 from PIL import Image
 
-from infodiff import classifier, evaluate, report
+from infodiff import evaluate, report
 from infodiff.config import (apply_overrides, config_from_args, config_from_dict, config_to_dict, load_preset,
                              validate_train_config)
 from infodiff.export import export_checkpoint
@@ -53,7 +52,9 @@ def facts_for(name, dataset, metrics, baseline_of=None, steps=1000, batch_size=6
 
 def fashion_metrics(probe, confidence, samples, histogram, psnr100=None):
     metrics = {"linearProbe": {"attributes": {"class": {"mean": probe, "std": 0.01}}, "meanAccuracy": probe},
-               "recognisability": {"samples": {"meanConfidence": confidence, "classHistogram": histogram},
+               "recognisability": {"samples": {"meanConfidence": confidence,
+                                               "heads": {"class": {"meanConfidence": confidence,
+                                                                   "histogram": histogram}}},
                                    "sampleCount": samples}}
     if psnr100 is not None:
         metrics["reconstruction"] = {"inversion100": {"psnr": psnr100, "ddimSteps": 100}}
@@ -179,12 +180,10 @@ def png_size(path):
         return image.size
 
 
-def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys):
+def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys, untrained_fashion_judge):
     package = tmp_path / "models" / "tiny"
     export_checkpoint(tiny_run / "checkpoint.pt", package, update_index=False)
-    judge = tmp_path / "judge.pt"
-    torch.manual_seed(0)
-    classifier.save_classifier(classifier.FashionClassifier().eval(), judge, {})
+    judge = untrained_fashion_judge
     metrics = tmp_path / "metrics.json"
     assert evaluate.main(["--model", str(package), "--out", str(metrics), "--probe-images", "60", "--fd-samples", "12",
                           "--sample-steps", "2", "--classifier", str(judge), "--nll-images", "2", "--nll-samples",

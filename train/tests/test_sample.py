@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from infodiff import classifier, evaluate, sample
+from infodiff import evaluate, sample
 from infodiff.config import load_preset, validate_train_config
 from infodiff.data import load_dataset, load_fashion_mnist
 from infodiff.diffusion import make_schedule
@@ -204,10 +204,8 @@ def test_grid_keeps_light_on_dark_images_as_they_are(tmp_path):
     assert pixels[1, 1] == 0 and pixels[1, 4] == 255 and pixels[0, 0] == 128
 
 
-def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path):
-    judge = tmp_path / 'judge.pt'
-    torch.manual_seed(0)
-    classifier.save_classifier(classifier.FashionClassifier().eval(), judge, {})
+def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path, untrained_fashion_judge):
+    judge = untrained_fashion_judge
     out = tmp_path / 'metrics.json'
     argv = ['--model', str(tiny_package), '--out', str(out), '--probe-images', '60', '--fd-samples', '12',
             '--sample-steps', '2', '--classifier', str(judge), '--nll-images', '2', '--nll-samples', '8',
@@ -218,7 +216,7 @@ def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path):
     assert 0 <= report['linearProbe']['attributes']['class']['mean'] <= 1
     assert report['linearProbe']['samples'] == 60 and len(report['linearProbe']['attributes']['class']['folds']) == 5
     assert report['frechetDistance']['frechetDistance'] >= 0 and report['frechetDistance']['resizedFrom'] == 16
-    assert sum(report['recognisability']['samples']['classHistogram'].values()) == 12
+    assert sum(report['recognisability']['samples']['heads']['class']['histogram'].values()) == 12
     nll = report['nll']
     assert math.isfinite(nll['bitsPerDim']) and nll['images'] == 2 and nll['samples'] == 8
     assert nll['bitsPerDim8bit'] == pytest.approx(nll['bitsPerDim'] + math.log2(127.5))
