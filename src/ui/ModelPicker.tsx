@@ -106,6 +106,7 @@ export function ModelPicker() {
         </label>
         <select
           id={selectId}
+          title={model ? `${model.metadata.displayName}: ${model.metadata.description}` : undefined}
           value={bundledId}
           disabled={catalogStatus.kind === 'loading'}
           onChange={(event) => void openBundledModel(event.target.value)}

@@ -346,7 +346,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = T
     }
     metadata = build_metadata(
         model, model_id, out, train_set=train_set, gallery_set=test_set, schedule=cfg.schedule,
-        provenance=provenance, display_name=display_name or f"{dataset_title} (InfoDiffusion)",
+        provenance=provenance, display_name=display_name or default_display_name(dataset_title, cfg, state),
         description=description or (f"Trained on {dataset_title} at {cfg.image_size}x{cfg.image_size} with a "
                                     f"{arch['latentDim']}-d latent: {_objective_summary(cfg)}."),
         prior=cfg.prior, metrics=metrics, dci_set=test_set, max_images=max_images, seed=cfg.seed)
@@ -356,6 +356,16 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = T
         print(f"export: listed {model_id} in {index}", flush=True)
     print(f"export: wrote {manifest}", flush=True)
     return manifest
+
+
+def default_display_name(dataset_title: str, cfg, state: Dict[str, Any]) -> str:
+    """The picker's name when none is given: what, and how far trained, e.g. 'FashionMNIST · InfoDiffusion (CPU,
+    5k steps)', so a package re-exported at a later step never keeps an old name."""
+    kind = ("VAE-style" if cfg.kld_weight > 0 else "InfoDiffusion" if cfg.mmd_weight > 0 else "DiffAE")
+    where = "CPU" if str(state.get("hardware", "")).startswith("CPU") else "GPU"
+    steps = int(state["step"])
+    shown = f"{steps / 1000:.3g}k" if steps >= 1000 else str(steps)
+    return f"{dataset_title} · {kind} ({where}, {shown} steps)"
 
 
 def _objective_summary(cfg) -> str:

@@ -256,6 +256,7 @@ def test_export_round_trip(tmp_path, tiny_checkpoint):
 
     assert meta["provenance"]["source"] == "trained" and meta["provenance"]["ema"] is True
     assert meta["provenance"]["steps"] == 3 and meta["preprocessing"]["lightOnDark"] is True
+    assert meta["displayName"] == "FashionMNIST · InfoDiffusion (CPU, 3 steps)"  # what and how far, by default
     assert meta["provenance"]["data"] == {"seed": 64, "size": 512} and meta["latent"]["prior"] == "normal"
     assert [d["name"] for d in meta["attributeDirections"]][:2] == ["T-shirt/top", "Trouser"]
     assert len(meta["attributeDirections"]) == 10
@@ -329,3 +330,17 @@ def test_mixture_prior_run_exports_its_prior_and_draw(tmp_path):
                         "--max-images", "64", "--float32"]) == 0
     specs = json.loads((tmp_path / "models" / "cli" / "model.json").read_text())["weightsManifest"][0]["weights"]
     assert not any("quantization" in spec for spec in specs)
+
+
+def test_default_display_name_says_what_and_how_far():
+    from types import SimpleNamespace
+
+    from infodiff.export import default_display_name
+
+    def name(mmd, kld, hardware, step):
+        return default_display_name("Shapes", SimpleNamespace(mmd_weight=mmd, kld_weight=kld),
+                                    {"hardware": hardware, "step": step})
+
+    assert name(0.1, 0, "CPU, 1 thread(s) (torch 1.13)", 5000) == "Shapes · InfoDiffusion (CPU, 5k steps)"
+    assert name(0.0, 0, "NVIDIA H100 (torch 2.4)", 12500) == "Shapes · DiffAE (GPU, 12.5k steps)"
+    assert name(0.0, 1.0, "CPU", 800) == "Shapes · VAE-style (CPU, 800 steps)"
