@@ -227,3 +227,22 @@ def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys, un
     assert png_size(images / "tiny-interpolation.png") == (10 * cell + 2, 3 * cell + 2)
     assert "](results/tiny-samples.png)" in page and "](results/tiny-interpolation.png)" in page
     assert not (images / "tiny-diffae-samples.png").exists()
+
+
+def test_the_claim_weighs_samples_and_the_probes_spread():
+    def with_fd(metrics, fd, std):
+        for attribute in metrics["linearProbe"]["attributes"].values():
+            attribute["std"] = std
+        return {**metrics, "frechetDistance": {"frechetDistance": fd, "sampleCount": 1000}}
+
+    model = facts_for("shapes", "shapes", with_fd(shapes_metrics({"shape": 0.80}, 0.5), 12.0, 0.01))
+    close = facts_for("shapes-diffae", "shapes", with_fd(shapes_metrics({"shape": 0.79}, 0.4), 15.0, 0.01),
+                      baseline_of="shapes")
+    (claim,) = report.paper_claim([model, close])
+    assert "0.800 against 0.790, better (+0.010), within the folds' spread (±0.014)" in claim
+    assert "sample quality (FD, lower is better): 12.000 against 15.000, better (-3.000)" in claim
+    far = facts_for("shapes-diffae", "shapes", with_fd(shapes_metrics({"shape": 0.70}, 0.4), 9.0, 0.01),
+                    baseline_of="shapes")
+    (claim,) = report.paper_claim([model, far])
+    assert "better (+0.100);" in claim and "spread" not in claim
+    assert "12.000 against 9.000, worse (+3.000)" in claim
