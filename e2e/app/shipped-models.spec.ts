@@ -12,7 +12,9 @@ interface ModelsIndex {
   models: { id: string; path: string; default?: boolean }[];
 }
 
-const INDEX = JSON.parse(readFileSync(fileURLToPath(new URL('../../public/models/index.json', import.meta.url)), 'utf8')) as ModelsIndex;
+const readPublic = (path: string): unknown => JSON.parse(readFileSync(fileURLToPath(new URL(`../../public/${path}`, import.meta.url)), 'utf8'));
+const INDEX = readPublic('models/index.json') as ModelsIndex;
+const metadataOf = (id: string) => (readPublic(`models/${id}/model.json`) as { metadata: { displayName: string; description: string } }).metadata;
 const SHIPPED = INDEX.models.filter((entry) => entry.id !== 'fixture');
 
 test('public/models/index.json names one default model, a trained one', () => {
@@ -25,6 +27,9 @@ for (const shipped of SHIPPED) {
     await explorer.open(shipped.default ? '?backend=webgpu&steps=2' : `?backend=webgpu&steps=2&model=${shipped.id}`);
     expect(await explorer.bridge('modelId')).toBe(shipped.id);
     expect((await explorer.backend())?.backend).toBe('webgpu');
+    // The picker may cut a long name short; its tooltip always has the whole name and the description.
+    const { displayName, description } = metadataOf(shipped.id);
+    await expect(page.getByLabel('Model', { exact: true })).toHaveAttribute('title', `${displayName}: ${description}`);
     await explorer.waitForSettled();
 
     await inputPanel.galleryItem(0).click();
