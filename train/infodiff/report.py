@@ -53,7 +53,7 @@ from .data import DataError, balanced_indices
 from .model import TIME_TABLE_KEY, expected_parameters
 from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, load_images, load_model, open_dataset,
                      sample_images, save_grid, traversal)
-from .train import CHECKPOINT_NAME, read_checkpoint
+from .train import CHECKPOINT_NAME, describe_config_changes, read_checkpoint
 from .webpackage import MANIFEST_NAME, WebPackageError, validate_metadata
 
 TRAIN_DIR = Path(__file__).resolve().parents[1]
@@ -108,6 +108,7 @@ class Facts:
     package_float16: Optional[bool] = None
     wall_time_seconds: Optional[float] = None
     hardware: Optional[str] = None
+    config_changes: List[Dict[str, Any]] = field(default_factory=list)  # the run's changing resumes (infodiff.train)
     missing: List[str] = field(default_factory=list)  # what the manifest names but the disk lacks
 
     @property
@@ -218,6 +219,7 @@ def gather(entry: Entry) -> Facts:
             facts.run_step = int(state["step"])
             facts.wall_time_seconds = float(state["wall_time_seconds"])
             facts.hardware = state.get("hardware")
+            facts.config_changes = list(state.get("config_changes", []))
         else:
             facts.missing.append(f"run checkpoint {_shown(checkpoint_path)}")
     if entry.package is not None:
@@ -625,7 +627,10 @@ def _configuration(facts: Facts) -> Optional[str]:
     if facts.batch_size is not None:
         text += f", batch {facts.batch_size}"
     if facts.config is not None:
-        text += f", lr {facts.config.lr:g}"
+        text += f", lr {facts.config.lr:g}" + ("" if facts.config.hflip else ", no flips")
+    if facts.config_changes:
+        sentence = describe_config_changes(facts.config_changes).rstrip(".")
+        text += "; " + sentence[0].lower() + sentence[1:]
     return text
 
 
@@ -796,6 +801,9 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
         lines.append(f"# {f.entry.name}" + ("" if f.config or f.metrics else ": not trained yet"))
         if f.config is not None:
             lines.append(train_command(f.config) + "   # add --resume to continue after an interruption")
+            if f.config_changes:
+                lines.append(f"#   the run itself: {describe_config_changes(f.config_changes)} The command trains the "
+                             "configuration it ended with from step 0.")
         export = export_command(f)
         if export:
             lines.append(export)

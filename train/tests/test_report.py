@@ -246,3 +246,11 @@ def test_the_claim_weighs_samples_and_the_probes_spread():
     (claim,) = report.paper_claim([model, far])
     assert "better (+0.100);" in claim and "spread" not in claim
     assert "12.000 against 9.000, worse (+3.000)" in claim
+
+
+def test_configuration_says_how_the_run_changed_on_resume():
+    config = validate_train_config(load_preset("configs/shapes_cpu.json"))
+    facts = report.Facts(report.Entry("shapes"), config=config,
+                         config_changes=[{"step": 2000, "changes": {"hflip": [True, False]}}])
+    text = report._configuration(facts)
+    assert text.endswith(", no flips; changed on resume: at step 2,000, hflip true -> false")
