@@ -21,6 +21,13 @@ test.describe('model picker', () => {
     await explorer.backendBadge.click();
     await expect(page.getByText(/Why:.*forced: backend 'webgpu' was requested/)).toBeVisible();
     await explorer.screenshot('model-loaded');
+
+    // The card says plainly that these weights are random and carry no measurements.
+    await page.getByTitle('About this model').click();
+    const card = page.getByRole('region', { name: 'About this model' });
+    await expect(card).toContainText('random (a test fixture, not a trained model)');
+    await expect(card).toContainText('The package carries no measurements.');
+    await explorer.screenshot('model-card');
   });
 
   test('refuses malformed packages with the loader’s words and stays usable', async ({ explorer, page }) => {

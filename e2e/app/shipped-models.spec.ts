@@ -29,7 +29,15 @@ for (const shipped of SHIPPED) {
     expect((await explorer.backend())?.backend).toBe('webgpu');
     // The picker may cut a long name short; its tooltip always has the whole name and the description.
     const { displayName, description } = metadataOf(shipped.id);
-    await expect(page.getByLabel('Model', { exact: true })).toHaveAttribute('title', `${displayName}: ${description}`);
+    await expect(explorer.modelSelect).toHaveAttribute('title', `${displayName}: ${description}`);
+    // Its card: how far it was trained and what was measured, from the package's provenance.
+    await page.getByTitle('About this model').click();
+    const card = page.getByRole('region', { name: 'About this model' });
+    await expect(card).toContainText(/Training\s*[\d,]+ steps of batch 64/);
+    await expect(card).toContainText('Linear probe of z');
+    await expect(card).toContainText(/Measured at\s*step [\d,]+/);
+    await explorer.screenshot(`shipped-${shipped.id}-card`);
+    await page.getByTitle('About this model').click();
     await explorer.waitForSettled();
 
     await inputPanel.galleryItem(0).click();

@@ -10,13 +10,13 @@ export function BackendBadge() {
   const adapter = backend.adapter;
   const adapterName = adapter ? [adapter.description || adapter.architecture, adapter.vendor].filter(Boolean).join(' · ') : null;
   return (
-    <details className="backend-badge">
+    <details className="popover backend-badge" name="header-popover">
       <summary aria-label={`Backend: ${BACKEND_LABELS[backend.backend]}`}>
         <span className={`backend-dot backend-${backend.backend}`} aria-hidden="true" />
         {BACKEND_LABELS[backend.backend]}
         {adapterName && <span className="backend-adapter">{adapterName}</span>}
       </summary>
-      <div className="backend-details">
+      <div className="popover-panel backend-details">
         <p>
           <strong>Why:</strong> {backend.reason}
         </p>

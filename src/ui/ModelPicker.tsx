@@ -1,6 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useAction, useCatalog, useLoadedModel, useLoadStatus } from '../state/hooks';
 import type { LoadStatus } from '../state/modelSlice';
+import { ModelCard } from './ModelCard';
 
 function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
@@ -123,6 +124,7 @@ export function ModelPicker() {
         <button type="button" className="button button-secondary" aria-expanded={opening} onClick={() => setOpening(!opening)}>
           Open a model…
         </button>
+        <ModelCard />
       </div>
       {opening && <OpenModelForm onDone={() => setOpening(false)} />}
     </div>

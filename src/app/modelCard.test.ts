@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { resolveArchitecture, resolveSchedule } from '../model/config';
+import type { ModelMetadata } from '../model/metadata';
+import { syntheticModelMetadata } from '../model/random';
+import { formatDuration, modelCard } from './modelCard';
+
+const FIXTURE = syntheticModelMetadata(resolveArchitecture({ imageSize: 16, latentDim: 8 }), resolveSchedule({ timesteps: 10 }));
+
+function trained(overrides: Partial<ModelMetadata['provenance']>): ModelMetadata {
+  return {
+    ...FIXTURE,
+    architecture: { ...FIXTURE.architecture, imageSize: 32, imageChannels: 3, latentDim: 16 },
+    provenance: {
+      ...FIXTURE.provenance,
+      source: 'trained',
+      dataset: 'shapes',
+      objective: { mmdWeight: 0.1, kldWeight: 0, prior: 'regular' },
+      steps: 4000,
+      batchSize: 64,
+      wallTimeSeconds: 3 * 3600 + 6 * 60,
+      hardware: 'CPU, 1 thread(s) (torch 1.13.0a0)',
+      notes: 'CPU-sized configuration.',
+      ...overrides,
+    },
+  };
+}
+
+const value = (rows: { label: string; value: string }[], label: string) => rows.find((row) => row.label === label)?.value;
+
+describe('modelCard', () => {
+  it('says a fixture has random weights and no measurements', () => {
+    const card = modelCard(FIXTURE);
+    expect(value(card.facts, 'Weights')).toMatch(/random/);
+    expect(value(card.facts, 'Training')).toBeUndefined();
+    expect(card.metrics).toEqual([]);
+  });
+
+  it('describes a trained model: data, latent, objective, budget', () => {
+    const card = modelCard(trained({}));
+    expect(value(card.facts, 'Data')).toBe('shapes, 32×32 RGB');
+    expect(value(card.facts, 'Latent')).toBe('16 dimensions, N(0, I) prior');
+    expect(value(card.facts, 'Objective')).toMatch(/^InfoDiffusion: .*λ 0\.1/);
+    expect(value(card.facts, 'Training')).toBe('4,000 steps of batch 64, 3h06m on CPU, 1 thread(s) (torch 1.13.0a0) (trained by train/)');
+    expect(card.notes).toBe('CPU-sized configuration.');
+    expect(value(modelCard(trained({ objective: { mmdWeight: 0 } })).facts, 'Objective')).toMatch(/^DiffAE-style/);
+  });
+
+  it('lists only the measurements the package has, with the step they were taken at', () => {
+    const metrics = {
+      model: { trainingSteps: 4000 },
+      linearProbe: { meanAccuracy: 0.6234, attributes: { shape: {}, scale: {} } },
+      dci: { disentanglement: 0.2101 },
+      frechetDistance: { frechetDistance: 12.345, sampleCount: 1000 },
+      nll: { bitsPerDim8bit: 4.5 },
+      reconstruction: { inversion100: { psnr: 44.06 } },
+      recognisability: { samples: { meanConfidence: 'not a number' } },
+    };
+    const card = modelCard(trained({ metrics }));
+    expect(card.metrics.map((row) => row.label)).toEqual([
+      'Linear probe of z',
+      'Disentanglement (DCI)',
+      'Fréchet distance of samples',
+      '−log p(x | z)',
+      'Reconstruction',
+      'Measured at',
+    ]);
+    expect(value(card.metrics, 'Linear probe of z')).toBe('62.3% (mean over factors), 5-fold');
+    expect(value(card.metrics, 'Fréchet distance of samples')).toBe('12.3 (1,000 samples)');
+    expect(value(card.metrics, 'Reconstruction')).toBe('44.1 dB PSNR (100-step inversion)');
+    expect(value(card.metrics, 'Measured at')).toBe('step 4,000');
+    const classes = modelCard(trained({ metrics: { linearProbe: { meanAccuracy: 0.785, attributes: { class: {} } } } }));
+    expect(value(classes.metrics, 'Linear probe of z')).toBe('78.5%, 5-fold');
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads like a clock', () => {
+    expect([formatDuration(45), formatDuration(720), formatDuration(11160), formatDuration(Number.NaN)]).toEqual(['45s', '12m', '3h06m', 'unknown time']);
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * What a user should know about the model in front of them, in words: the data, the latent, the objective, how
+ * far it was trained, and the measured numbers its package carries (provenance.metrics, written by
+ * train/infodiff/evaluate.py). Plain data in, label/value rows out; the UI only lays them out.
+ */
+import type { ModelMetadata } from '../model/metadata';
+
+export interface ModelCardRow {
+  label: string;
+  value: string;
+}
+
+export interface ModelCard {
+  facts: ModelCardRow[];
+  /** Only the measurements the package has; empty for a package without metrics (fixture, converted). */
+  metrics: ModelCardRow[];
+  notes: string;
+}
+
+/** The value at `path` in a JSON-like object, or undefined. */
+function at(value: unknown, path: readonly string[]): unknown {
+  let node = value;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function numberAt(value: unknown, ...path: string[]): number | undefined {
+  const found = at(value, path);
+  return typeof found === 'number' && Number.isFinite(found) ? found : undefined;
+}
+
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+const percent = (fraction: number) => `${(100 * fraction).toFixed(1)}%`;
+
+/** "3h06m", "12m", "45s". */
+export function formatDuration(seconds: number): string {
+  if (!(seconds >= 0)) return 'unknown time';
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+function objectiveText(objective: Record<string, unknown>): string {
+  const mmd = numberAt(objective, 'mmdWeight') ?? 0;
+  const kld = numberAt(objective, 'kldWeight') ?? 0;
+  if (kld > 0) return `variational encoder, KL weight ${kld}${mmd > 0 ? ` and MMD λ ${mmd}` : ''}`;
+  if (mmd > 0) return `InfoDiffusion: deterministic encoder, MMD towards the prior (λ ${mmd})`;
+  return 'DiffAE-style: deterministic encoder, no prior regulariser';
+}
+
+function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
+  const rows: ModelCardRow[] = [];
+  const probe = numberAt(metrics, 'linearProbe', 'meanAccuracy');
+  if (probe !== undefined) {
+    const attributes = at(metrics, ['linearProbe', 'attributes']);
+    const what = attributes && typeof attributes === 'object' && !('class' in attributes) ? ' (mean over factors)' : '';
+    rows.push({ label: 'Linear probe of z', value: `${percent(probe)}${what}, 5-fold` });
+  }
+  const dci = numberAt(metrics, 'dci', 'disentanglement');
+  if (dci !== undefined) rows.push({ label: 'Disentanglement (DCI)', value: dci.toFixed(3) });
+  const fd = numberAt(metrics, 'frechetDistance', 'frechetDistance');
+  if (fd !== undefined) {
+    const samples = numberAt(metrics, 'frechetDistance', 'sampleCount');
+    rows.push({ label: 'Fréchet distance of samples', value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}` });
+  }
+  const confidence = numberAt(metrics, 'recognisability', 'samples', 'meanConfidence');
+  if (confidence !== undefined) rows.push({ label: "Classifier's confidence on samples", value: percent(confidence) });
+  const nll = numberAt(metrics, 'nll', 'bitsPerDim8bit');
+  if (nll !== undefined) rows.push({ label: '−log p(x | z)', value: `${nll.toFixed(2)} bits/dim (I-MMSE)` });
+  const psnr = numberAt(metrics, 'reconstruction', 'inversion100', 'psnr');
+  if (psnr !== undefined) rows.push({ label: 'Reconstruction', value: `${psnr.toFixed(1)} dB PSNR (100-step inversion)` });
+  const measuredAt = numberAt(metrics, 'model', 'trainingSteps');
+  if (rows.length > 0 && measuredAt !== undefined) rows.push({ label: 'Measured at', value: `step ${count(measuredAt)}` });
+  return rows;
+}
+
+/** The card of a model package's metadata. */
+export function modelCard(metadata: ModelMetadata): ModelCard {
+  const { architecture: arch, latent, provenance } = metadata;
+  const colour = arch.imageChannels === 1 ? 'grayscale' : 'RGB';
+  const prior = latent.prior === '10mix' ? 'ten-Gaussian mixture prior' : 'N(0, I) prior';
+  const facts: ModelCardRow[] = [
+    { label: 'Data', value: `${provenance.dataset}, ${arch.imageSize}×${arch.imageSize} ${colour}` },
+    { label: 'Latent', value: `${arch.latentDim} dimensions, ${prior}` },
+    { label: 'Objective', value: objectiveText(provenance.objective) },
+  ];
+  if (provenance.source === 'fixture') {
+    facts.push({ label: 'Weights', value: 'random (a test fixture, not a trained model)' });
+  } else {
+    const how = provenance.source === 'converted-official' ? 'converted from an official checkpoint' : 'trained by train/';
+    facts.push({
+      label: 'Training',
+      value: `${count(provenance.steps)} steps of batch ${provenance.batchSize}, ${formatDuration(provenance.wallTimeSeconds)} on ${provenance.hardware} (${how})`,
+    });
+  }
+  return { facts, metrics: metricRows(provenance.metrics), notes: provenance.notes };
+}
