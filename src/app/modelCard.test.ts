@@ -43,6 +43,8 @@ describe('modelCard', () => {
     expect(value(card.facts, 'Training')).toBe('4,000 steps of batch 64, 3h06m on CPU, 1 thread(s) (torch 1.13.0a0) (trained by train/)');
     expect(card.notes).toBe('CPU-sized configuration.');
     expect(value(modelCard(trained({ objective: { mmdWeight: 0 } })).facts, 'Objective')).toMatch(/^DiffAE-style/);
+    const converted = modelCard(trained({ source: 'converted-official', steps: 0, wallTimeSeconds: 0, hardware: 'unknown' }));
+    expect(value(converted.facts, 'Training')).toBe('steps unknown on unknown (converted from an official checkpoint)');
   });
 
   it('lists only the measurements the package has, with the step they were taken at', () => {
@@ -70,6 +72,8 @@ describe('modelCard', () => {
     expect(value(card.metrics, 'Measured at')).toBe('step 4,000');
     const classes = modelCard(trained({ metrics: { linearProbe: { meanAccuracy: 0.785, attributes: { class: {} } } } }));
     expect(value(classes.metrics, 'Linear probe of z')).toBe('78.5%, 5-fold');
+    const judged = modelCard(trained({ metrics: { recognisability: { samples: { meanConfidence: 0.5, heads: { shape: {}, scale: {} } } } } }));
+    expect(value(judged.metrics, "Classifier's confidence on samples")).toBe('50.0% (mean over factors)');
   });
 });
 

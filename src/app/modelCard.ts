@@ -68,7 +68,11 @@ function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
     rows.push({ label: 'Fréchet distance of samples', value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}` });
   }
   const confidence = numberAt(metrics, 'recognisability', 'samples', 'meanConfidence');
-  if (confidence !== undefined) rows.push({ label: "Classifier's confidence on samples", value: percent(confidence) });
+  if (confidence !== undefined) {
+    const heads = at(metrics, ['recognisability', 'samples', 'heads']);
+    const overFactors = heads && typeof heads === 'object' && Object.keys(heads).length > 1 ? ' (mean over factors)' : '';
+    rows.push({ label: "Classifier's confidence on samples", value: `${percent(confidence)}${overFactors}` });
+  }
   const nll = numberAt(metrics, 'nll', 'bitsPerDim8bit');
   if (nll !== undefined) rows.push({ label: '−log p(x | z)', value: `${nll.toFixed(2)} bits/dim (I-MMSE)` });
   const psnr = numberAt(metrics, 'reconstruction', 'inversion100', 'psnr');
@@ -92,10 +96,10 @@ export function modelCard(metadata: ModelMetadata): ModelCard {
     facts.push({ label: 'Weights', value: 'random (a test fixture, not a trained model)' });
   } else {
     const how = provenance.source === 'converted-official' ? 'converted from an official checkpoint' : 'trained by train/';
-    facts.push({
-      label: 'Training',
-      value: `${count(provenance.steps)} steps of batch ${provenance.batchSize}, ${formatDuration(provenance.wallTimeSeconds)} on ${provenance.hardware} (${how})`,
-    });
+    // A converted checkpoint may not know its budget: its provenance then says 0.
+    const budget = provenance.steps > 0 ? `${count(provenance.steps)} steps of batch ${provenance.batchSize}` : 'steps unknown';
+    const time = provenance.wallTimeSeconds > 0 ? `, ${formatDuration(provenance.wallTimeSeconds)}` : '';
+    facts.push({ label: 'Training', value: `${budget}${time} on ${provenance.hardware} (${how})` });
   }
   return { facts, metrics: metricRows(provenance.metrics), notes: provenance.notes };
 }

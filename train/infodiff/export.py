@@ -362,9 +362,10 @@ def default_display_name(dataset_title: str, cfg, state: Dict[str, Any]) -> str:
     """The picker's name when none is given: what, and how far trained, e.g. 'FashionMNIST · InfoDiffusion (CPU,
     5k steps)', so a package re-exported at a later step never keeps an old name."""
     kind = ("VAE-style" if cfg.kld_weight > 0 else "InfoDiffusion" if cfg.mmd_weight > 0 else "DiffAE")
-    where = "CPU" if str(state.get("hardware", "")).startswith("CPU") else "GPU"
+    hardware = str(state.get("hardware", ""))
+    where = "CPU" if hardware.startswith("CPU") else "GPU" if hardware else "unknown hardware"
     steps = int(state["step"])
-    shown = f"{steps / 1000:.3g}k" if steps >= 1000 else str(steps)
+    shown = (f"{steps / 1000:,.1f}".rstrip("0").rstrip(".") + "k") if steps >= 1000 else str(steps)
     return f"{dataset_title} · {kind} ({where}, {shown} steps)"
 
 

@@ -391,7 +391,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         else:
             results.append(TargetResult(name, target, "missed", f"{_percent(confidence)} mean confidence, "
                                         f"{100 * (CONFIDENCE_TARGET - confidence):.1f} points short.{why}"))
-        histogram = samples["heads"]["class"]["histogram"]
+        histogram = _class_histogram(samples)
         absent = [cls for cls, n in histogram.items() if n == 0]
         if len(histogram) != FASHION_CLASSES:
             results.append(TargetResult(name, classes_target, "not measured",
@@ -675,14 +675,20 @@ def _frechet(facts: Facts) -> Optional[str]:
     return None if block is None else f"{block['frechetDistance']:.3g} ({block['sampleCount']:,} samples)"
 
 
+def _class_histogram(samples: Dict[str, Any]) -> Dict[str, int]:
+    """The FashionMNIST class histogram of a recognisability block (metrics written before the per-head format
+    kept it at the top level)."""
+    return samples["heads"]["class"]["histogram"] if "heads" in samples else samples["classHistogram"]
+
+
 def _recognisable(facts: Facts) -> Optional[str]:
     samples = facts.metric("recognisability", "samples")
     if samples is None:
         return None
-    heads = samples["heads"]
+    heads = samples.get("heads", {"class": {}})
     count = f"{facts.metric('recognisability', 'sampleCount'):,} samples"
     if list(heads) == ["class"]:
-        histogram = heads["class"]["histogram"]
+        histogram = _class_histogram(samples)
         present = sum(1 for n in histogram.values() if n > 0)
         return f"{_percent(samples['meanConfidence'])}, {present}/{len(histogram)} classes ({count})"
     # Shapes: one head per factor; the mean confidence over the factors, and how many see every value.

@@ -361,7 +361,7 @@ def resume_changes(saved: Dict[str, Any], resumed: Dict[str, Any]) -> Dict[str, 
     (a field the checkpoint predates counts as its default then)."""
     defaults = config_to_dict(TrainConfig())
     return {key: [saved.get(key, defaults[key]), value] for key, value in resumed.items()
-            if key not in BOOKKEEPING and saved.get(key, defaults[key]) != value}
+            if key not in BOOKKEEPING and key not in FORCED_ON_RESUME and saved.get(key, defaults[key]) != value}
 
 
 def describe_config_changes(changes: Sequence[Dict[str, Any]]) -> str:

@@ -254,3 +254,11 @@ def test_configuration_says_how_the_run_changed_on_resume():
                          config_changes=[{"step": 2000, "changes": {"hflip": [True, False]}}])
     text = report._configuration(facts)
     assert text.endswith(", no flips; changed on resume: at step 2,000, hflip true -> false")
+
+
+def test_metrics_in_the_format_before_per_head_judges_still_read():
+    old = {"recognisability": {"samples": {"meanConfidence": 0.7, "classHistogram": {f"c{k}": 1 for k in range(10)}},
+                               "sampleCount": 1000}}
+    facts = facts_for("old", "fashion-mnist", old)
+    assert report._recognisable(facts) == "70.0%, 10/10 classes (1,000 samples)"
+    assert [r.status for r in report.fashion_targets(facts)][1:3] == ["missed", "met"]

@@ -344,3 +344,5 @@ def test_default_display_name_says_what_and_how_far():
     assert name(0.1, 0, "CPU, 1 thread(s) (torch 1.13)", 5000) == "Shapes · InfoDiffusion (CPU, 5k steps)"
     assert name(0.0, 0, "NVIDIA H100 (torch 2.4)", 12500) == "Shapes · DiffAE (GPU, 12.5k steps)"
     assert name(0.0, 1.0, "CPU", 800) == "Shapes · VAE-style (CPU, 800 steps)"
+    assert name(0.1, 0, "", 1_234_567) == "Shapes · InfoDiffusion (unknown hardware, 1,234.6k steps)"
+    assert name(0.1, 0, "CPU", 3000) == "Shapes · InfoDiffusion (CPU, 3k steps)"
