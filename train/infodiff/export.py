@@ -225,16 +225,20 @@ def round_floats(value: Any, digits: int = METADATA_DIGITS) -> Any:
 def update_models_index(models_dir: Path, model_id: str, make_default: bool) -> Path:
     """Adds or refreshes ``model_id`` in models_dir/index.json ({"models": [{id, path, default}]}).
 
-    The new entry becomes the default when asked, or when no entry is the default yet.
+    The new entry becomes the default when asked, or when no entry is the default yet. A refreshed entry keeps its
+    place in the list (the picker's order); a new one goes last.
     """
     index_path = models_dir / "index.json"
     index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {"models": []}
-    models = [m for m in index.get("models", []) if m.get("id") != model_id]
+    models = list(index.get("models", []))
+    ids = [m.get("id") for m in models]
+    position = ids.index(model_id) if model_id in ids else len(models)
+    models = [m for m in models if m.get("id") != model_id]
     has_default = any(m.get("default") for m in models)
     if make_default:
         for m in models:
             m["default"] = False
-    models.append({"id": model_id, "path": f"models/{model_id}/", "default": make_default or not has_default})
+    models.insert(position, {"id": model_id, "path": f"models/{model_id}/", "default": make_default or not has_default})
     index["models"] = models
     tmp = index_path.with_name("index.json.tmp")
     tmp.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")

@@ -346,3 +346,14 @@ def test_default_display_name_says_what_and_how_far():
     assert name(0.0, 1.0, "CPU", 800) == "Shapes · VAE-style (CPU, 800 steps)"
     assert name(0.1, 0, "", 1_234_567) == "Shapes · InfoDiffusion (unknown hardware, 1,234.6k steps)"
     assert name(0.1, 0, "CPU", 3000) == "Shapes · InfoDiffusion (CPU, 3k steps)"
+
+
+def test_a_refreshed_index_entry_keeps_its_place(tmp_path):
+    from infodiff.export import update_models_index
+
+    for model_id in ("a", "b", "c"):
+        update_models_index(tmp_path, model_id, make_default=False)
+    update_models_index(tmp_path, "a", make_default=False)  # re-exported: still first, still the default
+    update_models_index(tmp_path, "b", make_default=True)
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert [(m["id"], m["default"]) for m in index["models"]] == [("a", False), ("b", True), ("c", False)]
