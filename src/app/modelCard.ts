@@ -32,6 +32,11 @@ function numberAt(value: unknown, ...path: string[]): number | undefined {
   return typeof found === 'number' && Number.isFinite(found) ? found : undefined;
 }
 
+/** ' (mean over factors)' when a per-attribute block holds shapes factors rather than the one 'class'. */
+function overFactors(block: unknown): string {
+  return typeof block === 'object' && block !== null && !('class' in block) ? ' (mean over factors)' : '';
+}
+
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const percent = (fraction: number) => `${(100 * fraction).toFixed(1)}%`;
 
@@ -56,9 +61,7 @@ function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
   const rows: ModelCardRow[] = [];
   const probe = numberAt(metrics, 'linearProbe', 'meanAccuracy');
   if (probe !== undefined) {
-    const attributes = at(metrics, ['linearProbe', 'attributes']);
-    const what = attributes && typeof attributes === 'object' && !('class' in attributes) ? ' (mean over factors)' : '';
-    rows.push({ label: 'Linear probe of z', value: `${percent(probe)}${what}, 5-fold` });
+    rows.push({ label: 'Linear probe of z', value: `${percent(probe)}${overFactors(at(metrics, ['linearProbe', 'attributes']))}, 5-fold` });
   }
   const dci = numberAt(metrics, 'dci', 'disentanglement');
   if (dci !== undefined) rows.push({ label: 'Disentanglement (DCI)', value: dci.toFixed(3) });
@@ -70,8 +73,7 @@ function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
   const confidence = numberAt(metrics, 'recognisability', 'samples', 'meanConfidence');
   if (confidence !== undefined) {
     const heads = at(metrics, ['recognisability', 'samples', 'heads']);
-    const overFactors = heads && typeof heads === 'object' && Object.keys(heads).length > 1 ? ' (mean over factors)' : '';
-    rows.push({ label: "Classifier's confidence on samples", value: `${percent(confidence)}${overFactors}` });
+    rows.push({ label: "Classifier's confidence on samples", value: `${percent(confidence)}${overFactors(heads)}` });
   }
   const nll = numberAt(metrics, 'nll', 'bitsPerDim8bit');
   if (nll !== undefined) rows.push({ label: '−log p(x | z)', value: `${nll.toFixed(2)} bits/dim (I-MMSE)` });

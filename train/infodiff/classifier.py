@@ -39,6 +39,7 @@ CLASSIFIER_DIR = Path(__file__).resolve().parents[1] / 'runs' / 'classifier'
 IMAGE_SIZE = 32
 FEATURE_DIM = 128
 CHECKPOINT_KIND = 'infodiff-classifier'
+JUDGED_DATASETS = ('fashion-mnist', 'shapes')  # the data sets with a judge (judge_spec)
 SHAPES_TRAIN_SEED = 7  # the judge's own draw of scenes, not any diffusion model's training draw (seed 64)
 
 
@@ -71,7 +72,7 @@ def judge_spec(dataset: str) -> JudgeSpec:
     if dataset == 'shapes':
         return _shapes_spec()
     raise ValueError(f'no classifier judges {dataset!r} images; the Fréchet distance and recognisability exist '
-                     'for fashion-mnist and shapes models')
+                     f'for {" and ".join(JUDGED_DATASETS)} models')
 
 
 def _conv_bn_relu(n_in: int, n_out: int) -> list[nn.Module]:
@@ -247,7 +248,7 @@ def load_judge_data(spec: JudgeSpec, split: str, limit: int, data_dir: str = '')
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description='Train the classifier used by infodiff.evaluate for a data set.')
-    parser.add_argument('--dataset', default='fashion-mnist', choices=('fashion-mnist', 'shapes'))
+    parser.add_argument('--dataset', default='fashion-mnist', choices=JUDGED_DATASETS)
     parser.add_argument('--epochs', type=int, default=3)
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--lr', type=float, default=2e-3)

@@ -228,7 +228,7 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
     if 'dci' not in skip and loaded.dataset == 'shapes':
         timed('dci', lambda: evaluate_dci(loaded, train_set, test_set, args.dci_train, args.dci_test,
                                           args.dci_estimators, args.seed, args.batch_size))
-    if 'fd' not in skip and loaded.dataset in ('fashion-mnist', 'shapes'):
+    if 'fd' not in skip and loaded.dataset in judges.JUDGED_DATASETS:
         # One set of samples serves both blocks, so they are produced together and filed separately.
         timed('samples', lambda: evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
                                                   args.sample_steps, args.eta, args.seed, args.batch_size))

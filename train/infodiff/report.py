@@ -53,7 +53,7 @@ from .data import DataError, balanced_indices
 from .model import TIME_TABLE_KEY, expected_parameters
 from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, load_images, load_model, open_dataset,
                      sample_images, save_grid, traversal)
-from .train import CHECKPOINT_NAME, describe_config_changes, read_checkpoint
+from .train import CHECKPOINT_NAME, config_change_clauses, describe_config_changes, read_checkpoint
 from .webpackage import MANIFEST_NAME, WebPackageError, validate_metadata
 
 TRAIN_DIR = Path(__file__).resolve().parents[1]
@@ -629,8 +629,7 @@ def _configuration(facts: Facts) -> Optional[str]:
     if facts.config is not None:
         text += f", lr {facts.config.lr:g}" + ("" if facts.config.hflip else ", no flips")
     if facts.config_changes:
-        sentence = describe_config_changes(facts.config_changes).rstrip(".")
-        text += "; " + sentence[0].lower() + sentence[1:]
+        text += "; changed on resume: " + config_change_clauses(facts.config_changes)
     return text
 
 
@@ -685,9 +684,9 @@ def _recognisable(facts: Facts) -> Optional[str]:
     samples = facts.metric("recognisability", "samples")
     if samples is None:
         return None
-    heads = samples.get("heads", {"class": {}})
+    heads = samples.get("heads")
     count = f"{facts.metric('recognisability', 'sampleCount'):,} samples"
-    if list(heads) == ["class"]:
+    if heads is None or list(heads) == ["class"]:
         histogram = _class_histogram(samples)
         present = sum(1 for n in histogram.values() if n > 0)
         return f"{_percent(samples['meanConfidence'])}, {present}/{len(histogram)} classes ({count})"

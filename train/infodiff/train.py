@@ -113,8 +113,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         changed = resume_changes(saved, config_to_dict(cfg))
         if changed:
             config_changes.append({"step": checkpoint["step"], "changes": changed})
-            log(f"resume: the run continues with a changed configuration (recorded in the checkpoint and log): "
-                + ", ".join(f"{k} {json.dumps(a)} -> {json.dumps(b)}" for k, (a, b) in changed.items()))
+            log("resume: the run continues with a changed configuration (recorded in the checkpoint and log): "
+                + config_change_clauses(config_changes[-1:]))
     elif cfg.resume:
         log(f"resume: no {checkpoint_path} yet, starting from scratch")
     elif checkpoint_path.is_file():
@@ -364,12 +364,16 @@ def resume_changes(saved: Dict[str, Any], resumed: Dict[str, Any]) -> Dict[str, 
             if key not in BOOKKEEPING and key not in FORCED_ON_RESUME and saved.get(key, defaults[key]) != value}
 
 
+def config_change_clauses(changes: Sequence[Dict[str, Any]]) -> str:
+    """'at step 2,000, hflip true -> false; at step ...' for the checkpoint's config_changes ('' if none)."""
+    return "; ".join(f"at step {entry['step']:,}, " + ", ".join(f"{key} {json.dumps(before)} -> {json.dumps(after)}"
+                                                               for key, (before, after) in entry["changes"].items())
+                     for entry in changes)
+
+
 def describe_config_changes(changes: Sequence[Dict[str, Any]]) -> str:
-    """One sentence for provenance notes: 'Changed on resume: at step 2000, hflip true -> false.' ('' if none)."""
-    parts = [f"at step {entry['step']:,}, " + ", ".join(f"{key} {json.dumps(before)} -> {json.dumps(after)}"
-                                                       for key, (before, after) in entry["changes"].items())
-             for entry in changes]
-    return f"Changed on resume: {'; '.join(parts)}." if parts else ""
+    """One sentence for provenance notes: 'Changed on resume: at step 2,000, hflip true -> false.' ('' if none)."""
+    return f"Changed on resume: {config_change_clauses(changes)}." if changes else ""
 
 
 def _capture_rng(noise: torch.Generator, use_cuda: bool) -> Dict[str, Any]:
