@@ -15,6 +15,8 @@
                     DDIM) and of N test images
     recognisability that classifier's mean max-softmax confidence and class coverage of those samples (per
                     head: the class, or each shapes factor), and the same for the test images as a reference
+    samplers        both of the above again for each DDIM eta of --compare-eta (default 1: the stochastic
+                    sampler, which draws fresh per-step noise), beside --eta's, on the same z and x_T
     nll             -log p(x | z = Enc(x)) in bits/dim by I-MMSE (infodiff.itd), mean +- SE over M test images
     reconstruction  PSNR of DDIM reconstructions of R test images: with inversion at each of --recon-steps
                     (default 20 and 100), and without inversion (decoded from fresh noise with the same z)
@@ -146,6 +148,14 @@ def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_pat
     }
 
 
+def sampler_summary(blocks: Dict[str, Any]) -> Dict[str, Any]:
+    """One row of the sampler comparison from evaluate_samples' blocks: eta, FD and the samples'
+    recognisability (the test images' reference does not depend on the sampler)."""
+    distance = blocks['frechetDistance']
+    return {'eta': distance['eta'], 'ddimSteps': distance['ddimSteps'], 'sampleCount': distance['sampleCount'],
+            'frechetDistance': distance['frechetDistance'], 'recognisability': blocks['recognisability']['samples']}
+
+
 def _reference(loaded: LoadedModel, train_set: ImageDataset, seed: int) -> itd.GaussianReference:
     """The package's Gaussian reference, or (checkpoints) one computed from training images as export does."""
     arch = loaded.architecture
@@ -235,6 +245,12 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
         sample_blocks = report.pop('samples')
         report['frechetDistance'] = sample_blocks['frechetDistance']
         report['recognisability'] = sample_blocks['recognisability']
+        others = [eta for eta in args.compare_eta if eta != args.eta]
+        if others:
+            timed('samplers', lambda: [sampler_summary(sample_blocks)] + [
+                sampler_summary(evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
+                                                 args.sample_steps, eta, args.seed, args.batch_size))
+                for eta in others])
     if 'nll' not in skip:
         timed('nll', lambda: evaluate_nll(loaded, train_set, test_set, args.nll_images, args.nll_samples, args.seed,
                                           args.batch_size))
@@ -250,6 +266,13 @@ def _steps_list(text: str) -> List[int]:
     if not steps or any(s < 1 for s in steps):
         raise argparse.ArgumentTypeError(f'expected comma-separated positive step counts, got {text!r}')
     return steps
+
+
+def _eta_list(text: str) -> List[float]:
+    etas = [float(part) for part in text.split(',') if part.strip()]
+    if any(not 0 <= eta <= 1 for eta in etas):
+        raise argparse.ArgumentTypeError(f'DDIM etas must lie in [0, 1], got {text!r}')
+    return etas
 
 
 def _skip_list(text: str) -> List[str]:
@@ -272,7 +295,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--fd-samples', type=int, default=1000, help='prior samples (and test images) for the Fréchet '
                                                                 'distance')
     p.add_argument('--sample-steps', type=int, default=50, help='DDIM steps for the prior samples')
-    p.add_argument('--eta', type=float, default=0.0, help='DDIM eta for the prior samples')
+    p.add_argument('--eta', type=float, default=0.0, help='DDIM eta for the prior samples (0: deterministic, as the '
+                                                          'app renders)')
+    p.add_argument('--compare-eta', type=_eta_list, default=[1.0],
+                   help="further DDIM etas to measure FD and recognisability with, on the same z and x_T "
+                        "(comma-separated; '' for none)")
     p.add_argument('--classifier', default='', help="the data set's classifier checkpoint (default: the committed "
                                                      "runs/classifier/<fmnist|shapes>_classifier.pt)")
     p.add_argument('--nll-images', type=int, default=64, help='test images for -log p(x | z)')

@@ -551,7 +551,8 @@ class Picture:
 
 def draw_pictures(loaded: LoadedModel, name: str, model_arg: str, out_dir: Path, steps: int, seed: int,
                   batch_size: int = 64) -> List[Picture]:
-    """Writes {name}-samples.png (64 prior samples), {name}-traversal.png (one row per latent dimension, values
+    """Writes {name}-samples.png (64 prior samples), {name}-samples-eta1.png (the same with eta 1),
+    {name}-traversal.png (one row per latent dimension, values
     -1.5..1.5, of one held-out image) and {name}-interpolation.png (three pairs of held-out images of different
     classes, 10 frames each) into ``out_dir``; returns them with the infodiff.sample commands drawing each."""
     common = f"--model {shlex.quote(model_arg)} --steps {steps} --seed {seed}"
@@ -560,6 +561,13 @@ def draw_pictures(loaded: LoadedModel, name: str, model_arg: str, out_dir: Path,
     save_grid(sample_images(loaded, SAMPLE_COUNT, steps, 0.0, seed, batch_size), int(math.isqrt(SAMPLE_COUNT)), path)
     pictures.append(Picture(f"{SAMPLE_COUNT} samples: z from the prior, x_T ~ N(0, I), {steps} DDIM steps", path,
                             [f"python -m infodiff.sample samples {common} --n {SAMPLE_COUNT} --out {_shown(path)}"]))
+    # The same z and x_T with fresh noise at every step (eta 1), beside the deterministic grid.
+    path = out_dir / f"{name}-samples-eta1.png"
+    save_grid(sample_images(loaded, SAMPLE_COUNT, steps, 1.0, seed, batch_size), int(math.isqrt(SAMPLE_COUNT)), path)
+    pictures.append(Picture(f"the same {SAMPLE_COUNT} samples (the same z and x_T) with stochastic DDIM, eta 1, "
+                            f"{steps} steps", path,
+                            [f"python -m infodiff.sample samples {common} --eta 1 --n {SAMPLE_COUNT} "
+                             f"--out {_shown(path)}"]))
 
     test_set = open_dataset(loaded, "test", shapes_count=max(64, 1 + 2 * INTERPOLATION_PAIRS))
     rows = balanced_indices(test_set, 1 + 2 * INTERPOLATION_PAIRS, seed)
@@ -684,16 +692,31 @@ def _recognisable(facts: Facts) -> Optional[str]:
     samples = facts.metric("recognisability", "samples")
     if samples is None:
         return None
+    return _recognisable_samples(samples, facts.metric("recognisability", "sampleCount"))
+
+
+def _recognisable_samples(samples: Dict[str, Any], count: int) -> str:
     heads = samples.get("heads")
-    count = f"{facts.metric('recognisability', 'sampleCount'):,} samples"
+    counted = f"{count:,} samples"
     if heads is None or list(heads) == ["class"]:
         histogram = _class_histogram(samples)
         present = sum(1 for n in histogram.values() if n > 0)
-        return f"{_percent(samples['meanConfidence'])}, {present}/{len(histogram)} classes ({count})"
+        return f"{_percent(samples['meanConfidence'])}, {present}/{len(histogram)} classes ({counted})"
     # Shapes: one head per factor; the mean confidence over the factors, and how many see every value.
     covered = sum(1 for head in heads.values() if head["coverage"] == 1.0)
     return (f"{_percent(samples['meanConfidence'])} (mean of {len(heads)} factors), {covered}/{len(heads)} "
-            f"factors with every value ({count})")
+            f"factors with every value ({counted})")
+
+
+def _sampler_rows(facts: Sequence[Facts]) -> List[List[Optional[str]]]:
+    """One row per model and DDIM eta of the metrics' sampler comparison (evaluate --compare-eta)."""
+    rows = []
+    for f in facts:
+        for sampler in f.metric("samplers") or []:
+            rows.append([f.entry.title or f.entry.name, f"{sampler['eta']:g}", str(sampler["ddimSteps"]),
+                         f"{sampler['frechetDistance']:.3g}",
+                         _recognisable_samples(sampler["recognisability"], sampler["sampleCount"])])
+    return rows
 
 
 def _nll(facts: Facts) -> Optional[str]:
@@ -772,6 +795,13 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
         [[f.entry.title or f.entry.name, _probe(f), _number(f, ("dci", "disentanglement"), 3),
           _frechet(f), _recognisable(f), _nll(f),
           _psnr(f, "inversion20"), _psnr(f, "inversion100"), _psnr(f, "noInversion")] for f in facts])
+    sampler_rows = _sampler_rows(facts)
+    if sampler_rows:
+        lines += ["", "### Samplers", "",
+                  "The same prior samples (the same z and x_T) drawn with deterministic DDIM (η = 0, the sampler "
+                  "of the FD column above and the one the app renders with) and with stochastic DDIM (η = 1: fresh noise at "
+                  "every step, the strided form of the official code's default ancestral sampler).", ""]
+        lines += _table(["model", "η", "DDIM steps", "FD", "recognisable"], sampler_rows)
     stale = stale_metrics(facts)
     if stale:
         lines += ["", "Out of date: " + "; ".join(stale) + ". Rerun the evaluate command under Reproduce."]

@@ -223,6 +223,11 @@ def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys, un
     # Images: 64 samples on 8 columns, one traversal row per latent dimension, three interpolation rows.
     cell = 16 + 2
     assert png_size(images / "tiny-samples.png") == (8 * cell + 2, 8 * cell + 2)
+    assert png_size(images / "tiny-samples-eta1.png") == (8 * cell + 2, 8 * cell + 2)
+    # The sampler comparison: eta 0 (the FD column) and eta 1 on the same samples, one row each.
+    assert [s["eta"] for s in report_metrics["samplers"]] == [0.0, 1.0]
+    assert report_metrics["samplers"][0]["frechetDistance"] == report_metrics["frechetDistance"]["frechetDistance"]
+    assert "| tiny | 0 | 2 |" in page and "| tiny | 1 | 2 |" in page
     assert png_size(images / "tiny-traversal.png") == (11 * cell + 2, 8 * cell + 2)
     assert png_size(images / "tiny-interpolation.png") == (10 * cell + 2, 3 * cell + 2)
     assert "](results/tiny-samples.png)" in page and "](results/tiny-interpolation.png)" in page

@@ -217,6 +217,10 @@ def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path, unt
     assert report['linearProbe']['samples'] == 60 and len(report['linearProbe']['attributes']['class']['folds']) == 5
     assert report['frechetDistance']['frechetDistance'] >= 0 and report['frechetDistance']['resizedFrom'] == 16
     assert sum(report['recognisability']['samples']['heads']['class']['histogram'].values()) == 12
+    # eta 1 beside eta 0 by default; the stochastic samples differ, so their FD does too.
+    deterministic, stochastic = report['samplers']
+    assert (deterministic['eta'], stochastic['eta']) == (0.0, 1.0) and stochastic['sampleCount'] == 12
+    assert stochastic['frechetDistance'] != deterministic['frechetDistance']
     nll = report['nll']
     assert math.isfinite(nll['bitsPerDim']) and nll['images'] == 2 and nll['samples'] == 8
     assert nll['bitsPerDim8bit'] == pytest.approx(nll['bitsPerDim'] + math.log2(127.5))
@@ -230,6 +234,9 @@ def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path, unt
 def test_evaluate_rejects_unknown_blocks():
     with pytest.raises(SystemExit):
         evaluate.parser().parse_args(['--model', 'm', '--out', 'o', '--skip', 'everything'])
+    with pytest.raises(SystemExit):
+        evaluate.parser().parse_args(['--model', 'm', '--out', 'o', '--compare-eta', '0.5,2'])
+    assert evaluate.parser().parse_args(['--model', 'm', '--out', 'o', '--compare-eta', '']).compare_eta == []
 
 
 def test_clis_report_bad_input_without_a_traceback(tiny_package, tmp_path, capsys):
