@@ -312,8 +312,9 @@ def train_command(cfg: TrainConfig) -> str:
     return " ".join(part for part in ["python -m infodiff.train", preset_arg, *overrides] if part)
 
 
-def export_command(facts: Facts) -> Optional[str]:
-    """The infodiff.export call that writes the entry's package from its run (None without both)."""
+def export_command(facts: Facts, with_metrics: bool = True) -> Optional[str]:
+    """The infodiff.export call that writes the entry's package from its run (None without both); with the
+    metrics it embeds, unless ``with_metrics`` is False (the first export, before they are measured)."""
     entry = facts.entry
     if entry.run is None or entry.package is None or facts.metadata is None:
         return None
@@ -324,7 +325,7 @@ def export_command(facts: Facts) -> Optional[str]:
         parts.append("--float32")
     if not provenance["ema"]:
         parts.append("--raw")
-    if provenance["metrics"] and entry.metrics is not None:
+    if with_metrics and provenance["metrics"] and entry.metrics is not None:
         parts += ["--metrics", shlex.quote(_shown(entry.metrics))]
     return " ".join(parts)
 
@@ -839,11 +840,14 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
             if f.config_changes:
                 lines.append(f"#   the run itself: {describe_config_changes(f.config_changes)} The command trains the "
                              "configuration it ended with from step 0.")
-        export = export_command(f)
-        if export:
-            lines.append(export)
+        # The package is measured, so a package that embeds its metrics is exported twice: before and after.
+        export, first_export = export_command(f), export_command(f, with_metrics=False)
+        if first_export:
+            lines.append(first_export)
         if f.metrics is not None and f.metrics.get("command"):
             lines.append(str(f.metrics["command"]))
+        if export and export != first_export:
+            lines.append(export + "   # again, to embed the metrics in the package")
         for picture in pictures.get(f.entry.name, []):
             lines += picture.commands
     lines += ["# this page", command, "```", ""]

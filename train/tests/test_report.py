@@ -220,6 +220,15 @@ def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys, un
     assert report_metrics["command"] in page
     assert "python -m infodiff.report " + shlex.join(argv) in page
 
+    # A package that embeds its metrics: exported, measured, then exported again with --metrics, in that order.
+    export_checkpoint(tiny_run / "checkpoint.pt", package, metrics_path=metrics, update_index=False)
+    assert report.main(argv + ["--skip-images"]) == 0
+    lines = markdown.read_text().splitlines()
+    exports = [k for k, line in enumerate(lines) if line.startswith("python -m infodiff.export")]
+    measure = lines.index(report_metrics["command"])
+    assert len(exports) == 2 and exports[0] < measure < exports[1]
+    assert "--metrics" not in lines[exports[0]] and "--metrics" in lines[exports[1]]
+
     # Images: 64 samples on 8 columns, one traversal row per latent dimension, three interpolation rows.
     cell = 16 + 2
     assert png_size(images / "tiny-samples.png") == (8 * cell + 2, 8 * cell + 2)
