@@ -500,6 +500,16 @@ def _probe_spread(facts: Facts) -> float:
     return sum(spreads) / len(spreads) if spreads else 0.0
 
 
+def _sampler_fd(facts: Facts, eta: float) -> Optional[float]:
+    """The FD of the metrics' sampler comparison at ``eta``, or None."""
+    return next((s["frechetDistance"] for s in facts.metric("samplers") or [] if s["eta"] == eta), None)
+
+
+def _claim_metric(facts: Facts, path: tuple) -> Optional[float]:
+    """A metric by path, or ("samplers", eta) for the FD of that sampler."""
+    return _sampler_fd(facts, path[1]) if path[0] == "samplers" else facts.metric(*path)
+
+
 def paper_claim(facts: Sequence[Facts]) -> List[str]:
     """Per model with a baseline: does InfoDiffusion beat it on latent quality (probe, flagged when the gap is
     within the folds' spread), disentanglement (DCI) and samples (FD), and was the budget equal? One sentence
@@ -510,13 +520,16 @@ def paper_claim(facts: Sequence[Facts]) -> List[str]:
         if model.entry.baseline_of is not None or baseline is None:
             continue
         # (label, metric path, higher is better)
-        compared = [("latent quality (mean linear-probe accuracy)", ("linearProbe", "meanAccuracy"), True)]
+        compared: List[tuple] = [("latent quality (mean linear-probe accuracy)", ("linearProbe", "meanAccuracy"),
+                                  True)]
         if model.dataset == "shapes":  # DCI needs generative factors
             compared.append(("disentanglement (DCI)", ("dci", "disentanglement"), True))
         compared.append(("sample quality (FD, lower is better)", ("frechetDistance", "frechetDistance"), False))
+        if model.metric("samplers") or baseline.metric("samplers"):
+            compared.append(("with stochastic DDIM (FD at η = 1)", ("samplers", 1.0), False))
         verdicts = []
         for label, path, higher_is_better in compared:
-            ours, theirs = model.metric(*path), baseline.metric(*path)
+            ours, theirs = _claim_metric(model, path), _claim_metric(baseline, path)
             if ours is None or theirs is None:
                 verdicts.append(f"{label}: not measured for both")
                 continue

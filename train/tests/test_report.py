@@ -260,6 +260,13 @@ def test_the_claim_weighs_samples_and_the_probes_spread():
     (claim,) = report.paper_claim([model, far])
     assert "better (+0.100);" in claim and "spread" not in claim
     assert "12.000 against 9.000, worse (+3.000)" in claim
+    assert "stochastic" not in claim  # no sampler comparison measured
+
+    def with_samplers(facts, fd_eta1):
+        facts.metrics["samplers"] = [{"eta": 0.0, "frechetDistance": 1.0}, {"eta": 1.0, "frechetDistance": fd_eta1}]
+        return facts
+    (claim,) = report.paper_claim([with_samplers(model, 7.0), with_samplers(far, 8.0)])
+    assert "with stochastic DDIM (FD at η = 1): 7.000 against 8.000, better (-1.000)" in claim
 
 
 def test_configuration_says_how_the_run_changed_on_resume():
