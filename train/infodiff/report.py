@@ -512,7 +512,7 @@ def _claim_metric(facts: Facts, path: tuple) -> Optional[float]:
 
 def paper_claim(facts: Sequence[Facts]) -> List[str]:
     """Per model with a baseline: does InfoDiffusion beat it on latent quality (probe, flagged when the gap is
-    within the folds' spread), disentanglement (DCI) and samples (FD), and was the budget equal? One sentence
+    within the folds' spread), disentanglement (DCI) and samples (FD; also at η = 1 where measured), and was the budget equal? One sentence
     each, computed from the numbers."""
     lines = []
     for model in facts:
