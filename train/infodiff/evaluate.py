@@ -122,30 +122,34 @@ def _repository_path(path: str | Path) -> str:
 
 
 def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
-                     eta: float, seed: int, batch_size: int) -> Dict[str, Any]:
+                     etas: Sequence[float], seed: int, batch_size: int) -> List[Dict[str, Any]]:
     """Fréchet distance and recognisability of prior samples in the feature space of the data set's classifier
-    (`classifier_path`, or '' for the committed one)."""
+    (`classifier_path`, or '' for the committed one), one result per DDIM eta of `etas`: the same z and x_T
+    (the same seed) each time, against test-image features computed once."""
     spec = judges.judge_spec(loaded.dataset)
     if loaded.architecture['imageChannels'] != spec.channels:
         raise ValueError(f'the {loaded.dataset} classifier takes {spec.channels}-channel images; {loaded.source} '
                          f'makes {loaded.architecture["imageChannels"]}-channel ones')
     judge = judges.load_classifier(spec, classifier_path)
-    samples, resized_from = _classifier_input(sample_images(loaded, count, steps, eta, seed, batch_size))
     references, _ = _classifier_input(_batch(loaded, test_set, _rows(test_set, count, seed)))
-    sample_out = judges.predict(judge, samples)
     reference_out = judges.predict(judge, references)
-    distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
-                                        reference_out['features'].double().numpy())
+    reference_recognisability = judges.recognisability(reference_out['probabilities'], spec)
     prior = 'z ~ N(0, I)' if loaded.prior == 'regular' else f'z ~ the {loaded.prior} mixture prior'
-    setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': prior,
-               'featureSpace': f'{loaded.dataset} classifier penultimate layer ({judges.FEATURE_DIM}-d)',
-               'classifier': _repository_path(classifier_path or spec.path), 'resizedFrom': resized_from}
-    return {
-        'frechetDistance': {**distance, **setting},
-        'recognisability': {'samples': judges.recognisability(sample_out['probabilities'], spec),
-                            'testImages': judges.recognisability(reference_out['probabilities'], spec),
-                            **setting},
-    }
+    results = []
+    for eta in etas:
+        samples, resized_from = _classifier_input(sample_images(loaded, count, steps, eta, seed, batch_size))
+        sample_out = judges.predict(judge, samples)
+        distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
+                                            reference_out['features'].double().numpy())
+        setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': prior,
+                   'featureSpace': f'{loaded.dataset} classifier penultimate layer ({judges.FEATURE_DIM}-d)',
+                   'classifier': _repository_path(classifier_path or spec.path), 'resizedFrom': resized_from}
+        results.append({
+            'frechetDistance': {**distance, **setting},
+            'recognisability': {'samples': judges.recognisability(sample_out['probabilities'], spec),
+                                'testImages': reference_recognisability, **setting},
+        })
+    return results
 
 
 def sampler_summary(blocks: Dict[str, Any]) -> Dict[str, Any]:
@@ -239,18 +243,16 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
         timed('dci', lambda: evaluate_dci(loaded, train_set, test_set, args.dci_train, args.dci_test,
                                           args.dci_estimators, args.seed, args.batch_size))
     if 'fd' not in skip and loaded.dataset in judges.JUDGED_DATASETS:
-        # One set of samples serves both blocks, so they are produced together and filed separately.
+        # One set of samples serves both blocks, so they are produced together and filed separately; the
+        # --compare-eta samplers reuse the test-image features.
+        etas = [args.eta] + [eta for eta in args.compare_eta if eta != args.eta]
         timed('samples', lambda: evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
-                                                  args.sample_steps, args.eta, args.seed, args.batch_size))
-        sample_blocks = report.pop('samples')
-        report['frechetDistance'] = sample_blocks['frechetDistance']
-        report['recognisability'] = sample_blocks['recognisability']
-        others = [eta for eta in args.compare_eta if eta != args.eta]
-        if others:
-            timed('samplers', lambda: [sampler_summary(sample_blocks)] + [
-                sampler_summary(evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
-                                                 args.sample_steps, eta, args.seed, args.batch_size))
-                for eta in others])
+                                                  args.sample_steps, etas, args.seed, args.batch_size))
+        per_eta = report.pop('samples')
+        report['frechetDistance'] = per_eta[0]['frechetDistance']
+        report['recognisability'] = per_eta[0]['recognisability']
+        if len(per_eta) > 1:
+            report['samplers'] = [sampler_summary(blocks) for blocks in per_eta]
     if 'nll' not in skip:
         timed('nll', lambda: evaluate_nll(loaded, train_set, test_set, args.nll_images, args.nll_samples, args.seed,
                                           args.batch_size))

@@ -43,7 +43,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -505,38 +505,36 @@ def _sampler_fd(facts: Facts, eta: float) -> Optional[float]:
     return next((s["frechetDistance"] for s in facts.metric("samplers") or [] if s["eta"] == eta), None)
 
 
-def _claim_metric(facts: Facts, path: tuple) -> Optional[float]:
-    """A metric by path, or ("samplers", eta) for the FD of that sampler."""
-    return _sampler_fd(facts, path[1]) if path[0] == "samplers" else facts.metric(*path)
-
-
 def paper_claim(facts: Sequence[Facts]) -> List[str]:
     """Per model with a baseline: does InfoDiffusion beat it on latent quality (probe, flagged when the gap is
-    within the folds' spread), disentanglement (DCI) and samples (FD; also at η = 1 where measured), and was the budget equal? One sentence
-    each, computed from the numbers."""
+    within the folds' spread), disentanglement (DCI) and samples (FD; also at η = 1 where measured), and was the
+    budget equal? One sentence each, computed from the numbers."""
     lines = []
     for model in facts:
         baseline = _baseline_of(model, facts)
         if model.entry.baseline_of is not None or baseline is None:
             continue
-        # (label, metric path, higher is better)
-        compared: List[tuple] = [("latent quality (mean linear-probe accuracy)", ("linearProbe", "meanAccuracy"),
-                                  True)]
+        def metric(*path: str) -> Callable[[Facts], Optional[float]]:
+            return lambda f: f.metric(*path)
+
+        # (label, how to read it from a model's facts, higher is better, is the probe)
+        compared = [("latent quality (mean linear-probe accuracy)", metric("linearProbe", "meanAccuracy"), True, True)]
         if model.dataset == "shapes":  # DCI needs generative factors
-            compared.append(("disentanglement (DCI)", ("dci", "disentanglement"), True))
-        compared.append(("sample quality (FD, lower is better)", ("frechetDistance", "frechetDistance"), False))
+            compared.append(("disentanglement (DCI)", metric("dci", "disentanglement"), True, False))
+        compared.append(("sample quality (FD, lower is better)", metric("frechetDistance", "frechetDistance"), False,
+                         False))
         if model.metric("samplers") or baseline.metric("samplers"):
-            compared.append(("with stochastic DDIM (FD at η = 1)", ("samplers", 1.0), False))
+            compared.append(("with stochastic DDIM (FD at η = 1)", lambda f: _sampler_fd(f, 1.0), False, False))
         verdicts = []
-        for label, path, higher_is_better in compared:
-            ours, theirs = _claim_metric(model, path), _claim_metric(baseline, path)
+        for label, read, higher_is_better, is_probe in compared:
+            ours, theirs = read(model), read(baseline)
             if ours is None or theirs is None:
                 verdicts.append(f"{label}: not measured for both")
                 continue
             gain = (ours - theirs) * (1 if higher_is_better else -1)
             word = "better" if gain > 0 else "worse" if gain < 0 else "equal"
             verdict = f"{label}: {ours:.3f} against {theirs:.3f}, {word} ({ours - theirs:+.3f})"
-            if path[0] == "linearProbe":
+            if is_probe:
                 spread = math.hypot(_probe_spread(model), _probe_spread(baseline))
                 if abs(ours - theirs) <= spread:
                     verdict += f", within the folds' spread (±{spread:.3f})"
@@ -571,17 +569,17 @@ def draw_pictures(loaded: LoadedModel, name: str, model_arg: str, out_dir: Path,
     classes, 10 frames each) into ``out_dir``; returns them with the infodiff.sample commands drawing each."""
     common = f"--model {shlex.quote(model_arg)} --steps {steps} --seed {seed}"
     pictures = []
-    path = out_dir / f"{name}-samples.png"
-    save_grid(sample_images(loaded, SAMPLE_COUNT, steps, 0.0, seed, batch_size), int(math.isqrt(SAMPLE_COUNT)), path)
-    pictures.append(Picture(f"{SAMPLE_COUNT} samples: z from the prior, x_T ~ N(0, I), {steps} DDIM steps", path,
-                            [f"python -m infodiff.sample samples {common} --n {SAMPLE_COUNT} --out {_shown(path)}"]))
-    # The same z and x_T with fresh noise at every step (eta 1), beside the deterministic grid.
-    path = out_dir / f"{name}-samples-eta1.png"
-    save_grid(sample_images(loaded, SAMPLE_COUNT, steps, 1.0, seed, batch_size), int(math.isqrt(SAMPLE_COUNT)), path)
-    pictures.append(Picture(f"the same {SAMPLE_COUNT} samples (the same z and x_T) with stochastic DDIM, eta 1, "
-                            f"{steps} steps", path,
-                            [f"python -m infodiff.sample samples {common} --eta 1 --n {SAMPLE_COUNT} "
-                             f"--out {_shown(path)}"]))
+    # The same z and x_T with deterministic DDIM, then with fresh noise at every step (eta 1).
+    for eta, suffix, caption in ((0.0, "", f"{SAMPLE_COUNT} samples: z from the prior, x_T ~ N(0, I), {steps} DDIM "
+                                           "steps"),
+                                 (1.0, "-eta1", f"the same {SAMPLE_COUNT} samples (the same z and x_T) with "
+                                                f"stochastic DDIM, eta 1, {steps} steps")):
+        path = out_dir / f"{name}-samples{suffix}.png"
+        save_grid(sample_images(loaded, SAMPLE_COUNT, steps, eta, seed, batch_size), int(math.isqrt(SAMPLE_COUNT)),
+                  path)
+        eta_arg = f" --eta {eta:g}" if eta else ""
+        pictures.append(Picture(caption, path, [f"python -m infodiff.sample samples {common}{eta_arg} --n "
+                                                f"{SAMPLE_COUNT} --out {_shown(path)}"]))
 
     test_set = open_dataset(loaded, "test", shapes_count=max(64, 1 + 2 * INTERPOLATION_PAIRS))
     rows = balanced_indices(test_set, 1 + 2 * INTERPOLATION_PAIRS, seed)
@@ -813,8 +811,9 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
     if sampler_rows:
         lines += ["", "### Samplers", "",
                   "The same prior samples (the same z and x_T) drawn with deterministic DDIM (η = 0, the sampler "
-                  "of the FD column above and the one the app renders with) and with stochastic DDIM (η = 1: fresh noise at "
-                  "every step, the strided form of the official code's default ancestral sampler).", ""]
+                  "of the FD column above and the one the app renders with) and with stochastic DDIM (η = 1: "
+                  "fresh noise at every step, the strided form of the official code's default ancestral sampler).",
+                  ""]
         lines += _table(["model", "η", "DDIM steps", "FD", "recognisable"], sampler_rows)
     stale = stale_metrics(facts)
     if stale:
