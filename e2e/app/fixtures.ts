@@ -153,10 +153,13 @@ export class LatentPanel {
   }
 
   /**
-   * Drags slider k with the mouse from its left quarter to its right quarter and back, for `durationMs`, in
-   * small moves (one every animation frame or so), then releases.
+   * Drags slider k with the mouse from its left quarter to its right quarter and back, in small moves (one
+   * every animation frame or so), for at least `minMs` and until `holdUntil` resolves true (checked between
+   * moves) or `maxMs` has passed, then releases. Returns whether `holdUntil` was met while the mouse was down:
+   * waiting on an outcome rather than a fixed time keeps the drag long enough on a slow software GPU.
    */
-  async dragSlider(k: number, durationMs: number): Promise<void> {
+  async dragSlider(k: number, options: { minMs: number; maxMs?: number; holdUntil?: () => Promise<boolean> }): Promise<boolean> {
+    const { minMs, maxMs = minMs, holdUntil = async () => true } = options;
     const box = await this.slider(k).boundingBox();
     if (!box) throw new Error(`slider ${k} is not visible`);
     const y = box.y + box.height / 2;
@@ -165,14 +168,15 @@ export class LatentPanel {
     await this.page.mouse.move(left, y);
     await this.page.mouse.down();
     const started = Date.now();
-    let t = 0;
-    while (Date.now() - started < durationMs) {
-      t += 1;
+    let met = false;
+    for (let t = 1; Date.now() - started < maxMs; t += 1) {
       const phase = (t % 40) / 40;
       const x = left + (right - left) * (phase < 0.5 ? phase * 2 : 2 - phase * 2);
       await this.page.mouse.move(x, y, { steps: 2 });
+      if (Date.now() - started >= minMs && t % 10 === 0 && (met = await holdUntil())) break;
     }
     await this.page.mouse.up();
+    return met;
   }
 }
 
