@@ -104,6 +104,27 @@ describe('ddimSample', () => {
     tf.dispose([xNoise, z, x0, ...noise]);
   });
 
+  it('gives each image of a batch its own eta: each row equals the same image sampled alone at its eta', async () => {
+    const plan = ddimTimesteps(1000, 4);
+    const rows = [0, 0.5, 1];
+    const xNoise = normalTensor4d(createRng(3), [3, 2, 2, 1]);
+    const z = latent(3);
+    // One noise tensor per step, different per row, so that a row mixed up with another would show.
+    const noise = Array.from(plan, (_, i) => normalTensor4d(createRng(10 + i), [3, 2, 2, 1]));
+    const mixed = await ddimSample(halfOfInput, schedule, plan, xNoise, z, { eta: rows, noise });
+    const mixedValues = await mixed.data();
+    for (let b = 0; b < rows.length; b++) {
+      const row = <T extends tf.Tensor4D>(t: T) => tf.slice(t, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+      const rowNoise = noise.map(row);
+      const [x, zb] = [row(xNoise), tf.slice(z, [b, 0], [1, -1]) as tf.Tensor2D];
+      const alone = await ddimSample(halfOfInput, schedule, plan, x, zb, { eta: rows[b], noise: rowNoise });
+      expect(maxAbsDifference(mixedValues.slice(b * 4, b * 4 + 4), await alone.data())).toBeLessThan(1e-5);
+      tf.dispose([alone, x, zb, ...rowNoise]);
+    }
+    await expect(ddimSample(halfOfInput, schedule, plan, xNoise, z, { eta: [0, 1], noise })).rejects.toThrow(/one value per image/);
+    tf.dispose([xNoise, z, mixed, ...noise]);
+  });
+
   it('is deterministic at eta 0 and reproducible from a seed at eta > 0', async () => {
     const xNoise = normalTensor4d(createRng(5), [2, 4, 4, 1]);
     const z = latent(2);

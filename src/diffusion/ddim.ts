@@ -16,7 +16,7 @@
  *   sigma          -> σ_t(η) = η √((1-ᾱ_{t-1})/(1-ᾱ_t)) √(1 - ᾱ_t/ᾱ_{t-1})            DDIM eq. (16)
  *   directionCoef  -> √(1 - ᾱ_{t-1} - σ_t²), the "direction pointing to x_t"      DDIM eq. (12), second term
  *   xPrev          -> x_{t-1} = √ᾱ_{t-1} x0Pred + directionCoef eps + σ_t noise      DDIM eq. (12)
- *   eta            -> η (0: deterministic DDIM, 1: DDPM-like ancestral noise)
+ *   eta            -> η (0: deterministic DDIM, 1: DDPM-like ancestral noise); one per image where a batch mixes them
  *
  * Inversion runs the η = 0 step with the pair of levels reversed (from the less noisy to the noisier level),
  * the deterministic encoding of DDIM §4.3, with z fixed to Enc(x_0) (not the official code's re-encoding of x_t).
@@ -61,8 +61,11 @@ export interface DdimRunOptions {
 
 /** Options of ddimSample. The noise of eta > 0 comes from exactly one of `seed` and `noise`. */
 export interface DdimSampleOptions extends DdimRunOptions {
-  /** η in [0, 1]; default 0 (deterministic). */
-  eta?: number;
+  /**
+   * η in [0, 1]; default 0 (deterministic). One value per image (length B) lets a batch mix them, e.g. the frames
+   * between a deterministic and a stochastic endpoint of an interpolation.
+   */
+  eta?: number | readonly number[];
   /** Seed of the Gaussian noise added at each step when eta > 0 (see random.ts). */
   seed?: number;
   /** Explicit noise when eta > 0: one [B,H,W,C] tensor per step (length S), owned and disposed by the caller. */
@@ -117,6 +120,8 @@ export function ddimStepCoefficients(alphaBarFrom: number, alphaBarTo: number, e
  * @param eps [B,H,W,C] the network's noise prediction at xt
  * @param coefficients from ddimStepCoefficients
  * @param noise [B,H,W,C] standard-normal noise, required when coefficients.sigma > 0
+ * @param perImage σ and the direction coefficient per image ([B,1,1,1]) when the batch mixes η; they replace
+ *   the scalars of `coefficients`
  * @returns xPrev [B,H,W,C] at level ᾱ_to, and x0Pred [B,H,W,C]; the caller owns both. Inputs are not disposed.
  */
 export function ddimStep(
@@ -124,16 +129,19 @@ export function ddimStep(
   eps: tf.Tensor4D,
   coefficients: DdimStepCoefficients,
   noise?: tf.Tensor4D,
+  perImage?: { directionCoef: tf.Tensor4D; sigma: tf.Tensor4D },
 ): { xPrev: tf.Tensor4D; x0Pred: tf.Tensor4D } {
   if (coefficients.sigma > 0 && noise === undefined) throw new Error('ddimStep: sigma > 0 needs a noise tensor');
   return tf.tidy(() => {
-    const { sqrtAlphaBarFrom, sqrtOneMinusAlphaBarFrom, sqrtAlphaBarTo, directionCoef, sigma } = coefficients;
+    const { sqrtAlphaBarFrom, sqrtOneMinusAlphaBarFrom, sqrtAlphaBarTo } = coefficients;
+    const directionCoef = perImage?.directionCoef ?? coefficients.directionCoef;
+    const sigma = perImage?.sigma ?? coefficients.sigma;
     // 1. Predicted x_0 from the noise prediction.
     const x0Pred = tf.div(tf.sub(xt, tf.mul(eps, sqrtOneMinusAlphaBarFrom)), sqrtAlphaBarFrom) as tf.Tensor4D;
     // 2. Signal part plus the direction pointing to x_t.
     let xPrev = tf.add(tf.mul(x0Pred, sqrtAlphaBarTo), tf.mul(eps, directionCoef)) as tf.Tensor4D;
     // 3. Fresh noise, DDIM eq. (12)'s last term.
-    if (sigma > 0 && noise !== undefined) xPrev = tf.add(xPrev, tf.mul(noise, sigma));
+    if (coefficients.sigma > 0 && noise !== undefined) xPrev = tf.add(xPrev, tf.mul(noise, sigma));
     return { xPrev, x0Pred };
   });
 }
@@ -144,7 +152,21 @@ interface ChainStep {
   t: number;
   alphaBarFrom: number;
   alphaBarTo: number;
-  eta: number;
+  /** One η for the batch, or one per image. */
+  eta: number | readonly number[];
+}
+
+/**
+ * The step's coefficients, with σ and the direction coefficient as [B,1,1,1] tensors when the images have
+ * different η (call inside a tidy: the tensors are not tracked otherwise).
+ */
+function chainStepCoefficients(step: ChainStep): { coefficients: DdimStepCoefficients; perImage?: { directionCoef: tf.Tensor4D; sigma: tf.Tensor4D } } {
+  if (typeof step.eta === 'number') return { coefficients: ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, step.eta) };
+  const rows = step.eta.map((eta) => ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, eta));
+  const column = (values: number[]) => tf.tensor4d(values, [values.length, 1, 1, 1]);
+  // Every coefficient but σ and the direction depends on the levels only; the largest σ decides whether noise is needed.
+  const widest = rows.reduce((a, b) => (b.sigma > a.sigma ? b : a));
+  return { coefficients: widest, perImage: { directionCoef: column(rows.map((r) => r.directionCoef)), sigma: column(rows.map((r) => r.sigma)) } };
 }
 
 /** Copies a plan after checking it is a non-empty, strictly decreasing list of valid timesteps. */
@@ -191,17 +213,19 @@ async function runDdimChain(
     for (let k = 0; k < chain.length; k++) {
       throwIfAborted(opts.signal, what);
       const step = chain[k];
-      const coefficients = ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, step.eta);
-      const noise = coefficients.sigma > 0 && noiseForStep ? noiseForStep(step.i) : undefined;
+      // σ > 0 on every step but the last (it goes to the clean level), wherever an image has η > 0.
+      const etaMax = typeof step.eta === 'number' ? step.eta : Math.max(...step.eta);
+      const noise = etaMax > 0 && step.alphaBarTo < 1 && noiseForStep ? noiseForStep(step.i) : undefined;
       let result: { xPrev: tf.Tensor4D; x0Pred: tf.Tensor4D };
       try {
         result = tf.tidy(() => {
+          const { coefficients, perImage } = chainStepCoefficients(step);
           const t = tf.fill([batch], step.t, 'int32') as tf.Tensor1D;
           const epsPred = eps(x, t, z);
           if (!tf.util.arraysEqual(epsPred.shape, x.shape)) {
             throw new Error(`${what}: the denoiser returned eps of shape [${epsPred.shape}] for x_t of shape [${x.shape}]`);
           }
-          return ddimStep(x, epsPred, coefficients, noise?.tensor);
+          return ddimStep(x, epsPred, coefficients, noise?.tensor, perImage);
         });
       } finally {
         if (noise?.owned) noise.tensor.dispose();
@@ -247,10 +271,12 @@ export async function ddimSample(
   const tau = checkedPlan(schedule, plan, what);
   checkConditioning(xNoise, z, what);
   const eta = opts.eta ?? 0;
-  if (!(eta >= 0 && eta <= 1)) throw new RangeError(`${what}: eta must be in [0, 1], got ${eta}`);
+  const etas = typeof eta === 'number' ? [eta] : eta;
+  if (typeof eta !== 'number' && eta.length !== xNoise.shape[0]) throw new RangeError(`${what}: eta needs one value per image (${xNoise.shape[0]}), got ${eta.length}`);
+  for (const e of etas) if (!(e >= 0 && e <= 1)) throw new RangeError(`${what}: eta must be in [0, 1], got ${e}`);
   if (opts.seed !== undefined && opts.noise !== undefined) throw new Error(`${what}: pass either opts.seed or opts.noise, not both`);
   let noiseForStep: NoiseForStep | undefined;
-  if (eta > 0) {
+  if (etas.some((e) => e > 0)) {
     if (opts.noise !== undefined) {
       const noise = opts.noise;
       if (noise.length !== tau.length) throw new RangeError(`${what}: opts.noise needs one tensor per step (${tau.length}), got ${noise.length}`);
@@ -270,7 +296,7 @@ export async function ddimSample(
   const S = tau.length;
   const chain: ChainStep[] = [];
   for (let i = 0; i < S; i++) {
-    chain.push({ i, t: tau[i], alphaBarFrom: alphaBar[tau[i]], alphaBarTo: i + 1 < S ? alphaBar[tau[i + 1]] : 1, eta });
+    chain.push({ i, t: tau[i], alphaBarFrom: alphaBar[tau[i]], alphaBarTo: i + 1 < S ? alphaBar[tau[i + 1]] : 1, eta: typeof eta === 'number' ? eta : [...eta] });
   }
   return runDdimChain(what, eps, chain, xNoise, z, opts, noiseForStep);
 }

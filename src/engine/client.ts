@@ -27,11 +27,11 @@ import type {
   MmseCurveResult,
   ModelSource,
   NllResult,
-  NoiseSource,
   ProfileResult,
   Progress,
   RequestKind,
   ResultByKind,
+  SampleRequest,
   SampleResult,
   DisposeResult,
 } from './protocol';
@@ -97,15 +97,7 @@ export interface LoadOptions extends ProgressOptions {
   warmupBatchSizes?: number[];
 }
 
-export interface SampleParams {
-  channel: string;
-  z: LatentBatch;
-  noise: NoiseSource;
-  steps: number;
-  eta: number;
-  noiseSeed?: number;
-  returnTrajectory?: boolean;
-}
+export type SampleParams = Omit<SampleRequest, 'id' | 'kind'>;
 
 interface Pending {
   kind: RequestKind;

@@ -182,6 +182,31 @@ describe('Engine', () => {
     model.dispose();
   });
 
+  it('samples with one eta per latent and explicit per-step noise exactly as ddimSample does', async () => {
+    harness = new Harness();
+    await harness.load();
+    const z = { shape: [2, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2) };
+    const stepNoise = { shape: [3, 2, 8, 8, 1] as [number, number, number, number, number], data: createRng(4).normals(3 * 2 * PIXELS) };
+    const eta = [0, 1];
+    const sampled = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, steps: 3, eta, stepNoise: { ...stepNoise, data: stepNoise.data.slice() } });
+
+    const model = syntheticModel();
+    const xNoise = normalTensor4d(createRng(9), [2, 8, 8, 1]);
+    const zTensor = tf.tensor2d(z.data, [2, ARCH.latentDim]);
+    const noise = [0, 1, 2].map((i) => tf.tensor4d(stepNoise.data.subarray(i * 2 * PIXELS, (i + 1) * 2 * PIXELS), [2, 8, 8, 1]));
+    const plan = ddimTimesteps(1000, 3);
+    const expected = await ddimSample(model.predictEps.bind(model), makeSchedule(OFFICIAL_SCHEDULE), plan, xNoise, zTensor, { eta, noise });
+    const deterministic = await ddimSample(model.predictEps.bind(model), makeSchedule(OFFICIAL_SCHEDULE), plan, xNoise, zTensor);
+    expect(maxRelativeError(sampled.images.data, await expected.data())).toBeLessThan(1e-6);
+    // The eta-0 row is the deterministic sample; the eta-1 row is not.
+    const [expectedValues, deterministicValues] = [await expected.data(), await deterministic.data()];
+    expect(maxRelativeError(sampled.images.data.slice(0, PIXELS), deterministicValues.slice(0, PIXELS))).toBeLessThan(1e-6);
+    expect(maxRelativeError(expectedValues.slice(PIXELS), deterministicValues.slice(PIXELS))).toBeGreaterThan(1e-3);
+    tf.dispose([xNoise, zTensor, expected, deterministic, ...noise]);
+    model.dispose();
+    expect((await harness.result<'stats'>({ kind: 'stats' })).leaks).toEqual([]);
+  });
+
   it('lets a newer sample on the same channel supersede the running one between steps', async () => {
     harness = new Harness();
     await harness.load();
@@ -261,6 +286,11 @@ describe('Engine', () => {
     expect(badSteps).toMatchObject({ kind: 'error', message: 'steps must be an integer in 1..1000, got 0' });
     const badEta = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 2 }).done;
     expect(badEta).toMatchObject({ kind: 'error', message: 'eta must be in [0, 1], got 2' });
+    const shortEta = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: [0, 1] }).done;
+    expect(shortEta).toMatchObject({ kind: 'error', message: 'eta must be one number or one per latent (1), got 2 values' });
+    const stepNoise = { shape: [3, 1, 8, 8, 1] as [number, number, number, number, number], data: new Float32Array(3 * 64) };
+    const wrongSteps = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 1, stepNoise }).done;
+    expect(wrongSteps).toMatchObject({ kind: 'error', message: 'stepNoise must have shape [2, 1, 8, 8, 1] (steps, batch, image), got [3, 1, 8, 8, 1]' });
     const u8 = await harness.send({ kind: 'encode', images: { shape: [1, 8, 8, 1], data: new Uint8Array(64).fill(255) } }).done;
     expect(u8.kind).toBe('result');
   });

@@ -35,7 +35,7 @@ import {
 } from '../diffusion/index';
 import { fileMapPackageFiles, loadModelPackage, urlPackageFiles, type InfoDiffusionModel, type LoadProgress, type PackageFiles } from '../model/index';
 import { countGpuPrograms, forgetBackend, messageOf, selectBackend, type ActiveBackend, type BackendEnvironment } from './backend';
-import { batchTensor, floatBatch, latentBatch, latentTensor, RequestError } from './tensors';
+import { batchTensor, checkedEta, floatBatch, latentBatch, latentTensor, RequestError, stepNoiseTensors } from './tensors';
 import type {
   AbortedResponse,
   BackendChoice,
@@ -550,7 +550,6 @@ export class Engine {
   private async sample(request: SampleRequest, signal: AbortSignal): Promise<JobOutput<'sample'>> {
     const loaded = this.requireModel('sample');
     const plan = this.plan(loaded, request);
-    if (!(request.eta >= 0 && request.eta <= 1)) throw new RequestError(`eta must be in [0, 1], got ${request.eta}`);
     const start = performance.now();
     const arch = loaded.model.architecture;
     const z = latentTensor(request.z, arch, undefined, 'z');
@@ -566,15 +565,20 @@ export class Engine {
         xNoise = batchTensor(noise.xNoise, arch, 'noise.xNoise', batch);
       }
       tensors.push(xNoise);
+      const eta = checkedEta(request.eta, batch);
+      const stepNoise = request.stepNoise ? stepNoiseTensors(request.stepNoise, arch, plan.length, batch) : undefined;
+      if (stepNoise) tensors.push(...stepNoise);
       const onStep = request.returnTrajectory
         ? async (step: DdimStepInfo) => {
             const [xt, x0Pred] = await Promise.all([floatBatch(step.xt), floatBatch(step.x0Pred)]);
             this.progress(request.id, { phase: 'step', step: step.stepsDone, totalSteps: step.stepsTotal, t: step.t, xt, x0Pred });
           }
         : (step: DdimStepInfo) => this.progress(request.id, { phase: 'step', step: step.stepsDone, totalSteps: step.stepsTotal, t: step.t });
+      const stochastic = typeof eta === 'number' ? eta > 0 : eta.some((e) => e > 0);
       const x0 = await ddimSample(loaded.eps, loaded.schedule, plan, xNoise, z, {
-        eta: request.eta,
-        seed: request.eta > 0 ? (request.noiseSeed ?? 0) : undefined,
+        eta,
+        seed: stochastic && !stepNoise ? (request.noiseSeed ?? 0) : undefined,
+        noise: stochastic ? stepNoise : undefined,
         signal,
         yieldEveryStep: this.yieldToEventLoop,
         onStep,

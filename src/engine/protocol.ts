@@ -32,6 +32,15 @@ export interface FloatImageBatch extends ImageBatch {
   data: Float32Array;
 }
 
+/**
+ * The fresh noise of stochastic DDIM (eta > 0), one [batch, H, W, C] standard-normal draw per step:
+ * shape [steps, batch, height, width, channels], float32.
+ */
+export interface StepNoiseBatch {
+  shape: [number, number, number, number, number];
+  data: Float32Array;
+}
+
 /** A batch of latent codes z, shape [batch, latentDim]. */
 export interface LatentBatch {
   shape: [number, number];
@@ -132,10 +141,15 @@ export interface SampleRequest {
   z: LatentBatch;
   noise: NoiseSource;
   steps: number;
-  /** 0 = deterministic DDIM; 1 = DDPM-like variance. Fresh noise for eta > 0 comes from `noiseSeed`. */
-  eta: number;
-  /** Seed for the per-step noise when eta > 0 (default 0). */
+  /**
+   * 0 = deterministic DDIM; 1 = DDPM-like variance; one value per latent where the batch mixes them. Fresh noise
+   * for eta > 0 comes from `stepNoise` if given, else from `noiseSeed`.
+   */
+  eta: number | number[];
+  /** Seed for the per-step noise when eta > 0 (default 0), drawn for the whole batch at once. */
   noiseSeed?: number;
+  /** Explicit per-step noise, for callers that need a row's noise to stay the same in any batch. */
+  stepNoise?: StepNoiseBatch;
   /** Stream x_t (each step's input) and x0Pred per step in progress events. */
   returnTrajectory?: boolean;
 }

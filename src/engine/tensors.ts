@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchitectureConfig } from '../model/config';
-import type { FloatImageBatch, ImageBatch, LatentBatch } from './protocol';
+import type { FloatImageBatch, ImageBatch, LatentBatch, StepNoiseBatch } from './protocol';
 
 /** A request the engine refuses; the message says which field is wrong and how. */
 export class RequestError extends Error {
@@ -95,4 +95,27 @@ export async function floatBatch(t: tf.Tensor4D): Promise<FloatImageBatch> {
 /** Reads a latent tensor back (one `await data()`); does not dispose it. */
 export async function latentBatch(t: tf.Tensor2D): Promise<LatentBatch> {
   return { shape: [t.shape[0], t.shape[1]], data: await ownedValues(t) };
+}
+
+/** The request's eta, checked: one value in [0, 1], or one per latent of the batch. */
+export function checkedEta(eta: unknown, batch: number): number | number[] {
+  const values = Array.isArray(eta) ? eta : [eta];
+  if (Array.isArray(eta) && eta.length !== batch) throw new RequestError(`eta must be one number or one per latent (${batch}), got ${eta.length} values`);
+  for (const e of values) if (typeof e !== 'number' || !(e >= 0 && e <= 1)) throw new RequestError(`eta must be in [0, 1], got ${String(e)}`);
+  return Array.isArray(eta) ? (eta as number[]) : (eta as number);
+}
+
+/** Explicit per-step noise [steps, batch, H, W, C] as one [batch, H, W, C] tensor per step, checked against the request. */
+export function stepNoiseTensors(noise: StepNoiseBatch, arch: ArchitectureConfig, steps: number, batch: number): tf.Tensor4D[] {
+  const shape = noise?.shape;
+  if (!Array.isArray(shape) || shape.length !== 5 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RequestError(`stepNoise.shape must be [steps, batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`);
+  }
+  if (!(noise.data instanceof Float32Array)) throw new RequestError('stepNoise.data must be a Float32Array');
+  const expected = [steps, batch, arch.imageSize, arch.imageSize, arch.imageChannels];
+  if (!tf.util.arraysEqual(shape, expected)) throw new RequestError(`stepNoise must have shape [${expected.join(', ')}] (steps, batch, image), got [${shape.join(', ')}]`);
+  const perStep = batch * arch.imageSize * arch.imageSize * arch.imageChannels;
+  if (noise.data.length !== steps * perStep) throw new RequestError(`stepNoise.data has ${noise.data.length} values, but its shape needs ${steps * perStep}`);
+  const stepShape: [number, number, number, number] = [batch, arch.imageSize, arch.imageSize, arch.imageChannels];
+  return Array.from({ length: steps }, (_, i) => tf.tensor4d(noise.data.subarray(i * perStep, (i + 1) * perStep), stepShape, 'float32'));
 }
