@@ -3,6 +3,7 @@
  * as their original bytes, saved latents, and the working session per model (z, locks, x_T, steps).
  * Plain IndexedDB, promise-wrapped; the factory is injectable so Vitest runs it on fake-indexeddb.
  */
+import type { StochasticSampling } from '../state/stochasticSampling';
 import type { NoiseOrigin } from './shareState';
 
 export interface StoredUpload {
@@ -23,6 +24,8 @@ export interface SavedLatent {
   /** Where x_T came from (null: mixed from others, e.g. an interpolation frame), and x_T itself (length H*W*C). */
   noise: NoiseOrigin | null;
   xNoise: Float32Array;
+  /** The sampler of x_T (see NoiseState.stochastic); absent in records stored before it existed, which rendered with η = 0. */
+  stochastic?: StochasticSampling | null;
   steps: number;
   /** The rendered image when it was saved, RGBA at the model's size. */
   thumbnail: Uint8ClampedArray;
@@ -38,6 +41,7 @@ export interface SessionRecord {
   /** As in SavedLatent. */
   noise: NoiseOrigin | null;
   xNoise: Float32Array;
+  stochastic?: StochasticSampling | null;
   steps: number;
   updatedAt: number;
 }

@@ -93,8 +93,8 @@ const selectZ = (s: ExplorerState) => s.z;
 /** The whole z. Re-renders on every change of any dimension: only for views that need all of it. */
 export const useLatentVector = () => useExplorer(selectZ);
 
-const selectSampling = (s: ExplorerState) => ({ steps: s.steps, previewSteps: s.previewSteps, seed: s.seed });
-/** Step counts and the last seed. Re-renders when one changes. */
+const selectSampling = (s: ExplorerState) => ({ steps: s.steps, previewSteps: s.previewSteps, seed: s.seed, eta: s.noise?.stochastic?.eta ?? 0 });
+/** Step counts, the last seed and the η the main view renders with. Re-renders when one changes. */
 export const useSamplingSettings = () => useExplorer(useShallow(selectSampling));
 
 const selectRenderStatus = (s: ExplorerState) => s.renderStatus;

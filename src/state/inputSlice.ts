@@ -152,7 +152,8 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
           if (!jobs.isCurrent('input', signal)) return;
           const zEncoded = Array.from(encoded.z.data);
           const z = options.zOverride ?? zEncoded;
-          const noise = { id: `${origin.kind}:${origin.kind === 'upload' ? origin.id : origin.index}:s${steps}`, origin, xNoise: inverted.xNoise.data };
+          // An inverted x_T reproduces the image with deterministic DDIM only.
+          const noise = { id: `${origin.kind}:${origin.kind === 'upload' ? origin.id : origin.index}:s${steps}`, origin, xNoise: inverted.xNoise.data, stochastic: null };
           const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
           set({
             reconstruction,

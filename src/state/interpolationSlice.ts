@@ -8,6 +8,7 @@ import { fractions, lerp, quarterCircle, slerp } from '../app/latentMath';
 import { isAbortError } from '../engine/client';
 import type { SliceContext } from './deps';
 import { renderInBatches } from './batchRender';
+import { mixSampling } from './stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type LatentSnapshot, type NoiseState, type TaskStatus } from './types';
 import { describeError } from './describeError';
@@ -61,7 +62,12 @@ export function interpolateSnapshots(a: LatentSnapshot, b: LatentSnapshot, e: nu
   const sameNoise = a.noise.id === b.noise.id;
   const noise: NoiseState = sameNoise
     ? a.noise
-    : { id: `mix(${a.noise.id},${b.noise.id},${e.toFixed(4)})`, origin: null, xNoise: slerp(a.noise.xNoise, b.noise.xNoise, e) };
+    : {
+        id: `mix(${a.noise.id},${b.noise.id},${e.toFixed(4)})`,
+        origin: null,
+        xNoise: slerp(a.noise.xNoise, b.noise.xNoise, e),
+        stochastic: mixSampling(a.noise.stochastic, b.noise.stochastic, e),
+      };
   return { z, noise };
 }
 
@@ -99,7 +105,7 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
         const frames = await renderInBatches(
           deps.engine,
           metadata,
-          snapshots.map((s) => ({ z: s.z, xNoise: s.noise.xNoise })),
+          snapshots,
           {
             channel: `interpolation-${name}`,
             steps: get().steps,

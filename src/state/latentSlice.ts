@@ -5,10 +5,11 @@
  */
 import type { StateCreator } from 'zustand';
 import { applyAttribute, normalDraws, randomiseUnlocked, samplePrior } from '../app/latentMath';
-import type { ShareState } from '../app/shareState';
+import type { NoiseOrigin, ShareState } from '../app/shareState';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import type { ExplorerState } from './store';
+import { priorSampling, type StochasticSampling } from './stochasticSampling';
 import type { LatentSnapshot, NoiseState } from './types';
 
 /** Full-quality DDIM steps when neither the link nor a stored session says otherwise. */
@@ -61,7 +62,17 @@ export function imageElementCount(metadata: ModelMetadata): number {
 
 /** x_T ~ N(0, I) for a seed: the same numbers as the engine's seeded noise (see latentMath.normalDraws). */
 export function seedNoise(metadata: ModelMetadata, seed: number): NoiseState {
-  return { id: `seed:${seed}`, origin: { kind: 'seed', seed }, xNoise: normalDraws(imageElementCount(metadata), seed) };
+  return { id: `seed:${seed}`, origin: { kind: 'seed', seed }, xNoise: normalDraws(imageElementCount(metadata), seed), stochastic: priorSampling(seed) };
+}
+
+/**
+ * The noise state of an x_T kept in storage (a session, a saved latent). A seed names its x_T and sampler
+ * exactly; an inverted or mixed x_T is named `fallbackId` and keeps its stored sampler (none in records older
+ * than the field: those rendered with η = 0).
+ */
+export function storedNoise(origin: NoiseOrigin | null, fallbackId: string, record: { xNoise: Float32Array; stochastic?: StochasticSampling | null }): NoiseState {
+  if (origin?.kind === 'seed') return { id: `seed:${origin.seed}`, origin, xNoise: record.xNoise, stochastic: priorSampling(origin.seed) };
+  return { id: fallbackId, origin, xNoise: record.xNoise, stochastic: record.stochastic ?? null };
 }
 
 export const initialLatentState = {
@@ -117,7 +128,7 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       // A record that does not fit this model's shapes (written for an older version of it) is ignored.
       if (!session || session.z.length !== dim || !(session.xNoise instanceof Float32Array) || session.xNoise.length !== imageElementCount(metadata)) return false;
       const origin = session.noise;
-      const noise: NoiseState = { id: origin?.kind === 'seed' ? `seed:${origin.seed}` : `session:${session.updatedAt}`, origin, xNoise: session.xNoise };
+      const noise = storedNoise(origin, `session:${session.updatedAt}`, session);
       const steps = linkSteps ?? session.steps;
       set({
         z: session.z,

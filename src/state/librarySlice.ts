@@ -6,6 +6,7 @@ import type { StateCreator } from 'zustand';
 import type { SavedLatent } from '../app/persistence';
 import type { SliceContext } from './deps';
 import type { ExplorerState } from './store';
+import { storedNoise } from './latentSlice';
 import type { LatentSnapshot } from './types';
 import { describeError } from './describeError';
 
@@ -51,6 +52,7 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
         z,
         noise: noise.origin,
         xNoise: noise.xNoise,
+        stochastic: noise.stochastic,
         steps,
         thumbnail: frame.rgba,
         thumbnailSize: frame.size,
@@ -80,10 +82,7 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
     snapshotOfSaved(saved) {
       const metadata = get().model?.metadata;
       if (!metadata || saved.z.length !== metadata.architecture.latentDim) return null;
-      const origin = saved.noise;
-      // A seed names its x_T exactly; an inverted or mixed x_T is named after the saved latent that holds it.
-      const id = origin?.kind === 'seed' ? `seed:${origin.seed}` : `saved:${saved.id}`;
-      return { z: saved.z, noise: { id, origin, xNoise: saved.xNoise } };
+      return { z: saved.z, noise: storedNoise(saved.noise, `saved:${saved.id}`, saved) };
     },
   });
 }

@@ -17,11 +17,13 @@ import type { ExplorerEngine } from './types';
 import { frameFromBatch, renderKey, type RenderQuality } from './renderSlice';
 import type { ExplorerState } from './store';
 import { describeError } from './describeError';
+import { samplerParams, type StochasticSampling } from './stochasticSampling';
 
 interface RenderJob {
   key: string;
   z: number[];
   xNoise: Float32Array;
+  stochastic: StochasticSampling | null;
   steps: number;
   /** 'preview' when it uses fewer steps than the full-quality setting. */
   quality: RenderQuality;
@@ -40,7 +42,8 @@ export function wantedRender(state: ExplorerState): RenderJob | null {
   if (state.z.length !== metadata.architecture.latentDim) return null;
   const steps = state.adjusting ? Math.min(state.previewSteps, state.steps) : state.steps;
   const quality: RenderQuality = steps < state.steps ? 'preview' : 'full';
-  return { key: renderKey(state.z, state.noise.id), z: state.z, xNoise: state.noise.xNoise, steps, quality, interactive: state.adjusting, metadata };
+  const { id, xNoise, stochastic } = state.noise;
+  return { key: renderKey(state.z, id), z: state.z, xNoise, stochastic, steps, quality, interactive: state.adjusting, metadata };
 }
 
 /** Starts the loop; returns the function that stops it (and abandons the render in flight). */
@@ -73,7 +76,7 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
           z: { shape: [1, job.z.length], data: Float32Array.from(job.z) },
           noise: { kind: 'tensor', xNoise: { shape: [1, imageSize, imageSize, channels], data: job.xNoise } },
           steps: job.steps,
-          eta: 0,
+          ...samplerParams([job.stochastic], job.steps, job.metadata),
         },
         {
           signal: controller.signal,

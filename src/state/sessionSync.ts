@@ -20,6 +20,7 @@ export function sessionRecordOf(state: ExplorerState): SessionRecord | null {
     locked: state.locked,
     noise: noise.origin,
     xNoise: noise.xNoise,
+    stochastic: noise.stochastic,
     steps: state.steps,
     updatedAt: Date.now(),
   };

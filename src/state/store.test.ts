@@ -3,6 +3,7 @@ import { samplePrior } from '../app/latentMath';
 import { connectRenderLoop } from './renderLoop';
 import { connectSessionSync, SESSION_WRITE_DELAY_MS } from './sessionSync';
 import { createExplorerStore, type ExplorerStore } from './store';
+import { priorSampling, stepNoiseDraws } from './stochasticSampling';
 import { FAKE_LATENT_DIM, FAKE_SIZE, fakeMetadata, flush } from './testing/fakeEngine';
 import { BASE_URL, createTestDeps, type TestDeps } from './testing/fakeDeps';
 
@@ -21,6 +22,14 @@ function setup(options: Parameters<typeof createTestDeps>[0] = {}): { store: Exp
 
 const samplesOn = (deps: TestDeps, channel: string) => deps.engine.calls.filter((c) => c.kind === 'sample' && c.channel === channel);
 
+/** Pixel i's step noise averaged over the steps of seed's prior draw: what η = 1 adds in the fake decoder. */
+function meanStepNoise(seed: number, steps: number, i: number): number {
+  const draws = stepNoiseDraws(priorSampling(seed).stepNoise, steps, FAKE_SIZE * FAKE_SIZE);
+  let sum = 0;
+  for (let s = 0; s < steps; s += 1) sum += draws[s * FAKE_SIZE * FAKE_SIZE + i];
+  return sum / steps;
+}
+
 describe('model picker and start-up', () => {
   it('lists the catalog, marks the fixture, reports an unreadable entry and loads the default model', async () => {
     const { store, deps } = setup();
@@ -35,10 +44,10 @@ describe('model picker and start-up', () => {
     expect(state.loadStatus).toEqual({ kind: 'ready' });
     expect(state.backend?.reason).toBe('asked for webgpu');
     expect(deps.engine.calls[0]).toEqual({ kind: 'load', batch: 8 });
-    // No link and no stored session: a prior draw from seed 0, rendered at full quality.
+    // No link and no stored session: a prior draw from seed 0, rendered at full quality with stochastic DDIM.
     expect(state.z).toEqual(samplePrior('normal', FAKE_LATENT_DIM, 0));
     expect(state.frame?.quality).toBe('full');
-    expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', steps: 20, batch: 1, z: expect.any(Array) }]);
+    expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', steps: 20, batch: 1, z: expect.any(Array), eta: 1 }]);
   });
 
   it("samples a '10mix' model from its mixture prior, not from N(0, I)", async () => {
@@ -123,8 +132,8 @@ describe('live rendering', () => {
     await deps.engine.releaseSample();
     const frame = store.getState().frame!;
     expect(frame).toMatchObject({ quality: 'full', steps: 10 });
-    // The fake decodes x0 = x_T + z_0.
-    expect(frame.pixels[0]).toBeCloseTo(store.getState().noise!.xNoise[0] + 2.5, 5);
+    // The fake decodes x0 = x_T + z_0 + η (mean step noise); a prior draw samples with η = 1.
+    expect(frame.pixels[0]).toBeCloseTo(store.getState().noise!.xNoise[0] + 2.5 + meanStepNoise(0, 10, 0), 5);
     expect(frame.latencyMs).toBeGreaterThan(0);
     expect(store.getState().renderStatus).toEqual({ kind: 'idle' });
   });
@@ -188,6 +197,11 @@ describe('images in', () => {
     expect(deps.engine.calls.filter((c) => c.kind === 'invert')).toEqual([{ kind: 'invert', steps: 5 }]);
     await flush();
     expect(samplesOn(deps, 'main-view')).toHaveLength(mainRenders);
+    // Its inverted x_T renders with deterministic DDIM, the sampler inversion undoes.
+    store.getState().setLatentValue(0, state.z[0] + 0.5);
+    await flush();
+    expect(samplesOn(deps, 'main-view').at(-1)).toMatchObject({ eta: 0 });
+    expect(store.getState().frame?.pixels[0]).toBeCloseTo(pixel + 0.5, 5);
   });
 
   it('reports an image that cannot be decoded next to the input and keeps the previous image', async () => {
@@ -239,18 +253,23 @@ describe('grids', () => {
     expect(rows[0].values).toEqual([-2, -1, 0, 1, 2]);
     // 15 images in batches of 8: two calls, the second padded.
     expect(samplesOn(deps, 'traversal').map((c) => c.batch)).toEqual([8, 8]);
-    // Dimension 0 drives the fake decoder (x0 = x_T + z_0); the others change nothing.
+    // Dimension 0 drives the fake decoder (x0 = x_T + z_0 + η step noise); the others change nothing: every row
+    // gets the main view's step noise, whatever its place in the batch, so they all show the main view's image.
     expect(rows[0].variation).toBeGreaterThan(0);
     expect(rows[1].variation).toBe(0);
+    const mainFrame = store.getState().frame!;
+    for (const frame of [...rows[1].frames, ...rows[2].frames]) expect(Array.from(frame.pixels)).toEqual(Array.from(mainFrame.pixels));
     store.getState().pickTraversalCell(0, 4);
     expect(store.getState().z[0]).toBe(2);
   });
 
   it('interpolates between two endpoints with exact ends and a slerped x_T in between', async () => {
-    const { store } = setup();
+    const { store, deps } = setup();
     await store.getState().start({});
+    await flush();
     store.getState().setEndpointFromCurrent('a');
     store.getState().sampleFromPrior(5);
+    await flush();
     store.getState().setEndpointFromCurrent('b');
     store.getState().setStripLength(3);
     await store.getState().renderStrip();
@@ -260,7 +279,30 @@ describe('grids', () => {
     expect(strip.snapshots[0].z).toEqual(endpoints.a!.z);
     expect(strip.snapshots[2].z.map((v) => Number(v.toFixed(12)))).toEqual(endpoints.b!.z.map((v) => Number(v.toFixed(12))));
     expect(strip.snapshots[1].noise.origin).toBeNull();
-    expect(strip.frames[0].pixels[0]).toBeCloseTo(endpoints.a!.noise.xNoise[0] + endpoints.a!.z[0], 5);
+    // The ends are the images the endpoints showed; between two prior draws the step noise is slerped too.
+    expect(strip.frames[0].pixels[0]).toBeCloseTo(endpoints.a!.thumbnail!.pixels[0], 5);
+    expect(strip.frames[2].pixels[0]).toBeCloseTo(endpoints.b!.thumbnail!.pixels[0], 5);
+    expect(strip.snapshots[1].noise.stochastic).toEqual({ eta: 1, stepNoise: { kind: 'slerp', a: { kind: 'seed', seed: 0 }, b: { kind: 'seed', seed: 5 }, e: 0.5 } });
+    expect(samplesOn(deps, 'interpolation-strip').at(-1)?.eta).toBe(1);
+  });
+
+  it('moves eta from 0 to 1 between an encoded image and a prior draw, with both ends exact', async () => {
+    const { store, deps } = setup();
+    await store.getState().start({});
+    await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
+    await flush();
+    store.getState().setEndpointFromCurrent('a');
+    store.getState().sampleFromPrior(5);
+    await flush();
+    store.getState().setEndpointFromCurrent('b');
+    store.getState().setStripLength(3);
+    await store.getState().renderStrip();
+    const { strip, endpoints } = store.getState();
+    expect(strip.status).toEqual({ kind: 'done' });
+    // The strip's 3 frames padded to the batch of 8 by repeating the last.
+    expect(samplesOn(deps, 'interpolation-strip').at(-1)?.eta).toEqual([0, 0.5, 1, 1, 1, 1, 1, 1]);
+    expect(strip.frames[0].pixels[0]).toBeCloseTo(endpoints.a!.thumbnail!.pixels[0], 5);
+    expect(strip.frames[2].pixels[0]).toBeCloseTo(endpoints.b!.thumbnail!.pixels[0], 5);
   });
 });
 

@@ -9,6 +9,7 @@ import type { FloatImageBatch, MmseCurveResult, NllEstimate } from '../engine/pr
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import { frameFromBatch } from './renderSlice';
+import { samplerParams } from './stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
 import { describeError } from './describeError';
@@ -87,7 +88,14 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       set({ trajectory: { steps: [], status: { kind: 'running', label: 'Denoising', done: 0, total: steps } }, trajectoryPosition: 0 });
       try {
         await deps.engine.sample(
-          { channel: 'trajectory', z: { shape: [1, z.length], data: Float32Array.from(z) }, noise: { kind: 'tensor', xNoise: batchOf(metadata, noise.xNoise) }, steps, eta: 0, returnTrajectory: true },
+          {
+            channel: 'trajectory',
+            z: { shape: [1, z.length], data: Float32Array.from(z) },
+            noise: { kind: 'tensor', xNoise: batchOf(metadata, noise.xNoise) },
+            steps,
+            ...samplerParams([noise.stochastic], steps, metadata),
+            returnTrajectory: true,
+          },
           {
             signal,
             onProgress: (progress) => {

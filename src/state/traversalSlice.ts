@@ -81,7 +81,7 @@ export function createTraversalSlice({ deps, jobs }: SliceContext): StateCreator
       const base = { z, noise };
       const emptyRows: TraversalRow[] = z.map((_, dim) => ({ dim, values: traversalValues(metadata.latent, dim, length, traversalSpanStd), frames: [], variation: 0 }));
       const items = emptyRows.flatMap((row) =>
-        row.values.map((value) => ({ z: z.map((v, k) => (k === row.dim ? value : v)), xNoise: noise.xNoise })),
+        row.values.map((value) => ({ z: z.map((v, k) => (k === row.dim ? value : v)), noise })),
       );
       const running = (done: number): TaskStatus => ({ kind: 'running', label: 'Rendering', done, total: items.length });
       set({ traversal: { rows: emptyRows, base, status: running(0) } });

@@ -4,6 +4,7 @@
  */
 import type { EngineClient } from '../engine/client';
 import type { NoiseOrigin } from '../app/shareState';
+import type { StochasticSampling } from './stochasticSampling';
 
 /** The engine methods the stores call; EngineClient implements it, tests pass a fake. */
 export type ExplorerEngine = Pick<EngineClient, 'load' | 'encode' | 'invert' | 'sample' | 'nll' | 'mmseCurve' | 'forwardNoise' | 'stats' | 'onEvent'>;
@@ -34,6 +35,8 @@ export interface NoiseState {
   origin: NoiseOrigin | null;
   /** length H*W*C, NHWC without N. */
   xNoise: Float32Array;
+  /** The DDIM that renders from this x_T: stochastic for a prior draw, null (η = 0) for an inverted x_T. */
+  stochastic: StochasticSampling | null;
 }
 
 /** A z and x_T pair that can be made current again: a saved latent, a grid cell, an interpolation endpoint. */

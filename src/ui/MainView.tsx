@@ -102,14 +102,20 @@ function ExportActions() {
 /** The generated image with its render state, timings, export actions and the prior sampler. */
 export function MainView() {
   const status = useRenderStatus();
-  const { steps } = useSamplingSettings();
+  const { steps, eta } = useSamplingSettings();
   const hasFrame = useHasFrame();
   const model = useLoadedModel();
   return (
     <section className="card main-view" aria-labelledby="main-heading">
       <div className="card-heading">
         <h2 id="main-heading">Generated image</h2>
-        <span className="hint">DDIM, {steps} steps, η = 0</span>
+        <span
+          className="hint"
+          data-testid="view.sampler"
+          title={eta > 0 ? 'Stochastic DDIM: seeded fresh noise at every step, which keeps prior draws free of speckle' : 'Deterministic DDIM: the sampler an inverted x_T maps back to its image'}
+        >
+          DDIM, {steps} steps, η = {Number(eta.toFixed(2))}
+        </span>
       </div>
       <div className={`canvas-frame ${status.kind === 'rendering' ? 'canvas-frame-busy' : ''}`}>
         <GeneratedCanvas />

@@ -33,7 +33,7 @@ export function PriorSampler() {
   return (
     <form className="prior-sampler" onSubmit={submit} aria-labelledby={`${id}-heading`}>
       <h3 id={`${id}-heading`}>Sample from the prior</h3>
-      {model && <p className="hint">z ~ {priorLabel(model.metadata.latent.prior)}, the prior this model's encoder was trained towards; x_T ~ N(0, I); both from the seed.</p>}
+      {model && <p className="hint">z ~ {priorLabel(model.metadata.latent.prior)}, the prior this model's encoder was trained towards; x_T ~ N(0, I) and the noise of every step (stochastic DDIM, η = 1); all from the seed.</p>}
       <div className="prior-sampler-fields">
         <div className="field">
           <label htmlFor={`${id}-seed`}>Seed</label>

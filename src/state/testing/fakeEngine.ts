@@ -1,8 +1,8 @@
 /**
  * A closed-form stand-in for the engine, for store tests in Node. Its "model" is exact and invertible, so
  * results can be checked by hand:
- *   encode: z_k = mean(x) + k;  invert: x_T = x - z_0;  sample: x0 = x_T + z_0.
- * Hence decoding an image's own (z, x_T) gives the image back. Sampling can run in manual mode, where each
+ *   encode: z_k = mean(x) + k;  invert: x_T = x - z_0;  sample: x0 = x_T + z_0 + η (mean over steps of the step noise).
+ * Hence decoding an image's own (z, x_T) with η = 0 gives the image back. Sampling can run in manual mode, where each
  * call waits until the test releases it, to check pacing and cancellation.
  */
 import type { EngineEvent, FloatImageBatch, LoadResult, Progress } from '../../engine/protocol';
@@ -66,7 +66,7 @@ function abortError(message: string): DOMException {
 
 export interface FakeEngine extends ExplorerEngine {
   /** Every call made, in order: kind plus the arguments that matter. */
-  calls: { kind: string; channel?: string; steps?: number; batch?: number; z?: number[] }[];
+  calls: { kind: string; channel?: string; steps?: number; batch?: number; z?: number[]; eta?: number | number[] }[];
   /** Sample calls waiting in manual mode. */
   pendingSamples: PendingSample[];
   /** Releases the oldest waiting sample call. */
@@ -136,7 +136,7 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
 
     sample(params, callOptions = {}): Promise<SampleOutput> {
       const batch = params.z.shape[0];
-      engine.calls.push({ kind: 'sample', channel: params.channel, steps: params.steps, batch, z: Array.from(params.z.data.subarray(0, FAKE_LATENT_DIM)) });
+      engine.calls.push({ kind: 'sample', channel: params.channel, steps: params.steps, batch, z: Array.from(params.z.data.subarray(0, FAKE_LATENT_DIM)), eta: params.eta });
       latestByChannel.get(params.channel)?.(abortError('superseded'));
       return new Promise<SampleOutput>((resolve, reject) => {
         latestByChannel.set(params.channel, reject);
@@ -151,7 +151,17 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
           const latentDim = params.z.shape[1];
           const xNoise = params.noise.xNoise;
           const perImage = xNoise.data.length / batch;
-          const data = Float32Array.from(xNoise.data, (v, i) => Number(v) + params.z.data[Math.floor(i / perImage) * latentDim]);
+          const etaOf = (b: number) => (typeof params.eta === 'number' ? params.eta : params.eta[b]);
+          const meanStepNoise = (i: number) => {
+            if (!params.stepNoise) return 0;
+            let sum = 0;
+            for (let s = 0; s < params.steps; s += 1) sum += params.stepNoise.data[s * batch * perImage + i];
+            return sum / params.steps;
+          };
+          const data = Float32Array.from(xNoise.data, (v, i) => {
+            const b = Math.floor(i / perImage);
+            return Number(v) + params.z.data[b * latentDim] + etaOf(b) * meanStepNoise(i);
+          });
           const steps: Progress[] = Array.from({ length: params.steps }, (_, i) => ({
             phase: 'step',
             step: i + 1,
