@@ -13,6 +13,8 @@ test.describe('images in', () => {
     await explorer.open();
     const zBefore = await explorer.z();
     const renderBefore = await explorer.bridge('lastRenderId');
+    // The first image is a prior draw: stochastic DDIM.
+    await expect(page.getByTestId('view.sampler')).toHaveText('DDIM, 2 steps, η = 1');
 
     await inputPanel.uploadImage('boot-on-white.png');
     await inputPanel.waitForEncoded();
@@ -21,8 +23,10 @@ test.describe('images in', () => {
     await expect(inputPanel.notes).toContainText('Centre-cropped from 96 x 64 to a square.');
     await expect(inputPanel.notes).toContainText('Dark-on-light image inverted');
 
-    // The encoded z is now current, and its reconstruction is the generated image.
+    // The encoded z is now current, and its reconstruction is the generated image: deterministic DDIM from the
+    // inverted x_T.
     await explorer.waitForRender(renderBefore);
+    await expect(page.getByTestId('view.sampler')).toHaveText('DDIM, 2 steps, η = 0');
     expect(await explorer.z()).not.toEqual(zBefore);
     await expect(page.getByRole('slider', { name: 'Latent dimension 1', exact: true })).toHaveAttribute('aria-valuetext', (await explorer.z())[0].toFixed(2));
     await explorer.screenshot('image-uploaded');
