@@ -263,9 +263,8 @@ describe('grids', () => {
     expect(store.getState().z[0]).toBe(2);
   });
 
-  it('interpolates between two endpoints with exact ends and a slerped x_T in between', async () => {
-    const { store, deps } = setup();
-    await store.getState().start({});
+  /** Endpoint a: the image on screen; endpoint b: a prior draw from seed 5; then a strip of three frames. */
+  async function stripToPriorDraw(store: ExplorerStore) {
     await flush();
     store.getState().setEndpointFromCurrent('a');
     store.getState().sampleFromPrior(5);
@@ -275,6 +274,13 @@ describe('grids', () => {
     await store.getState().renderStrip();
     const { strip, endpoints } = store.getState();
     expect(strip.status).toEqual({ kind: 'done' });
+    return { strip, endpoints };
+  }
+
+  it('interpolates between two endpoints with exact ends and a slerped x_T in between', async () => {
+    const { store, deps } = setup();
+    await store.getState().start({});
+    const { strip, endpoints } = await stripToPriorDraw(store);
     expect(strip.frames).toHaveLength(3);
     expect(strip.snapshots[0].z).toEqual(endpoints.a!.z);
     expect(strip.snapshots[2].z.map((v) => Number(v.toFixed(12)))).toEqual(endpoints.b!.z.map((v) => Number(v.toFixed(12))));
@@ -290,15 +296,7 @@ describe('grids', () => {
     const { store, deps } = setup();
     await store.getState().start({});
     await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
-    await flush();
-    store.getState().setEndpointFromCurrent('a');
-    store.getState().sampleFromPrior(5);
-    await flush();
-    store.getState().setEndpointFromCurrent('b');
-    store.getState().setStripLength(3);
-    await store.getState().renderStrip();
-    const { strip, endpoints } = store.getState();
-    expect(strip.status).toEqual({ kind: 'done' });
+    const { strip, endpoints } = await stripToPriorDraw(store);
     // The strip's 3 frames padded to the batch of 8 by repeating the last.
     expect(samplesOn(deps, 'interpolation-strip').at(-1)?.eta).toEqual([0, 0.5, 1, 1, 1, 1, 1, 1]);
     expect(strip.frames[0].pixels[0]).toBeCloseTo(endpoints.a!.thumbnail!.pixels[0], 5);
