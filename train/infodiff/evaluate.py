@@ -298,7 +298,8 @@ def parser() -> argparse.ArgumentParser:
                                                                 'distance')
     p.add_argument('--sample-steps', type=int, default=50, help='DDIM steps for the prior samples')
     p.add_argument('--eta', type=float, default=0.0, help='DDIM eta for the prior samples (0: deterministic, as the '
-                                                          'app renders)')
+                                                          'app renders encoded images; it draws prior samples '
+                                                          'with 1, which --compare-eta measures)')
     p.add_argument('--compare-eta', type=_eta_list, default=[1.0],
                    help="further DDIM etas to measure FD and recognisability with, on the same z and x_T "
                         "(comma-separated; '' for none)")

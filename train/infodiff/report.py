@@ -811,8 +811,9 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
     if sampler_rows:
         lines += ["", "### Samplers", "",
                   "The same prior samples (the same z and x_T) drawn with deterministic DDIM (η = 0, the sampler "
-                  "of the FD column above and the one the app renders with) and with stochastic DDIM (η = 1: "
-                  "fresh noise at every step, the strided form of the official code's default ancestral sampler).",
+                  "of the FD column above, and the app's for encoded images) and with stochastic DDIM (η = 1: "
+                  "fresh noise at every step, the strided form of the official code's default ancestral sampler, "
+                  "and the app's for prior draws).",
                   ""]
         lines += _table(["model", "η", "DDIM steps", "FD", "recognisable"], sampler_rows)
     stale = stale_metrics(facts)
