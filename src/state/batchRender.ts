@@ -2,8 +2,9 @@
  * Renders many (z, x_T) pairs in batches of GRID_BATCH, the batch size the engine compiled shaders for at load
  * (a new batch size would compile new shaders and grow the GPU buffer pool). The last batch is padded by
  * repeating its final item; padding frames are dropped. Each row samples with its own x_T's sampler, and its
- * step noise does not depend on the other rows, so a row renders what the main view would. Batches run one after another, so a job's own batches
- * never supersede each other on their channel; aborting `signal` stops between batches.
+ * step noise does not depend on the other rows, so a row renders what the main view would. Batches run one
+ * after another, so a job's own batches never supersede each other on their channel; aborting `signal` stops
+ * between batches.
  */
 import type { ModelMetadata } from '../model/metadata';
 import { GRID_BATCH } from './modelSlice';
