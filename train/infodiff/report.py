@@ -678,10 +678,12 @@ def _probe(facts: Facts) -> Optional[str]:
     if facts.metric("linearProbe") is None:
         return None
     attributes = facts.metric("linearProbe", "attributes")
+    images = facts.metric("linearProbe", "samples")
+    on = f", {images:,} images" if images else ""
     if len(attributes) == 1:
         (only,) = attributes.values()
-        return f"{_percent(only['mean'])} ± {100 * only['std']:.1f}"
-    return f"{_percent(facts.metric('linearProbe', 'meanAccuracy'))} (mean of {len(attributes)})"
+        return f"{_percent(only['mean'])} ± {100 * only['std']:.1f}" + (f" ({on[2:]})" if on else "")
+    return f"{_percent(facts.metric('linearProbe', 'meanAccuracy'))} (mean of {len(attributes)}{on})"
 
 
 def _number(facts: Facts, path: Sequence[str], digits: int) -> Optional[str]:
