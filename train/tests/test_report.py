@@ -283,3 +283,13 @@ def test_metrics_in_the_format_before_per_head_judges_still_read():
     facts = facts_for("old", "fashion-mnist", old)
     assert report._recognisable(facts) == "70.0%, 10/10 classes (1,000 samples)"
     assert [r.status for r in report.fashion_targets(facts)][1:3] == ["missed", "met"]
+
+
+def test_the_probe_cell_says_how_many_images_it_used():
+    metrics = fashion_metrics(0.838, 0.7, 1000, {})
+    assert report._probe(facts_for("a", "fashion-mnist", metrics)) == "83.8% ± 1.0"
+    metrics["linearProbe"]["samples"] = 60000
+    assert report._probe(facts_for("a", "fashion-mnist", metrics)) == "83.8% ± 1.0 (60,000 images)"
+    shapes = {"linearProbe": {"attributes": {"hue": {"mean": 0.6, "std": 0.0}, "size": {"mean": 0.8, "std": 0.0}},
+                              "meanAccuracy": 0.7, "samples": 5000}}
+    assert report._probe(facts_for("b", "shapes", shapes)) == "70.0% (mean of 2, 5,000 images)"
