@@ -120,8 +120,8 @@ export function ddimStepCoefficients(alphaBarFrom: number, alphaBarTo: number, e
  * @param eps [B,H,W,C] the network's noise prediction at xt
  * @param coefficients from ddimStepCoefficients
  * @param noise [B,H,W,C] standard-normal noise, required when coefficients.sigma > 0
- * @param perImage σ and the direction coefficient per image ([B,1,1,1]) when the batch mixes η; they replace
- *   the scalars of `coefficients`
+ * @param perImage one set of coefficients per image when the batch mixes η: their σ and direction coefficient
+ *   replace the scalars of `coefficients` (the levels, and so the other coefficients, are the same for all)
  * @returns xPrev [B,H,W,C] at level ᾱ_to, and x0Pred [B,H,W,C]; the caller owns both. Inputs are not disposed.
  */
 export function ddimStep(
@@ -129,13 +129,14 @@ export function ddimStep(
   eps: tf.Tensor4D,
   coefficients: DdimStepCoefficients,
   noise?: tf.Tensor4D,
-  perImage?: { directionCoef: tf.Tensor4D; sigma: tf.Tensor4D },
+  perImage?: readonly DdimStepCoefficients[],
 ): { xPrev: tf.Tensor4D; x0Pred: tf.Tensor4D } {
   if (coefficients.sigma > 0 && noise === undefined) throw new Error('ddimStep: sigma > 0 needs a noise tensor');
   return tf.tidy(() => {
     const { sqrtAlphaBarFrom, sqrtOneMinusAlphaBarFrom, sqrtAlphaBarTo } = coefficients;
-    const directionCoef = perImage?.directionCoef ?? coefficients.directionCoef;
-    const sigma = perImage?.sigma ?? coefficients.sigma;
+    const column = (values: number[]) => tf.tensor4d(values, [values.length, 1, 1, 1]);
+    const directionCoef = perImage ? column(perImage.map((c) => c.directionCoef)) : coefficients.directionCoef;
+    const sigma = perImage ? column(perImage.map((c) => c.sigma)) : coefficients.sigma;
     // 1. Predicted x_0 from the noise prediction.
     const x0Pred = tf.div(tf.sub(xt, tf.mul(eps, sqrtOneMinusAlphaBarFrom)), sqrtAlphaBarFrom) as tf.Tensor4D;
     // 2. Signal part plus the direction pointing to x_t.
@@ -157,16 +158,13 @@ interface ChainStep {
 }
 
 /**
- * The step's coefficients, with σ and the direction coefficient as [B,1,1,1] tensors when the images have
- * different η (call inside a tidy: the tensors are not tracked otherwise).
+ * The step's coefficients; where the images have different η, also one set per image, and the batch's own set
+ * is the one with the largest σ (so σ > 0 says whether the step needs noise).
  */
-function chainStepCoefficients(step: ChainStep): { coefficients: DdimStepCoefficients; perImage?: { directionCoef: tf.Tensor4D; sigma: tf.Tensor4D } } {
+function chainStepCoefficients(step: ChainStep): { coefficients: DdimStepCoefficients; perImage?: DdimStepCoefficients[] } {
   if (typeof step.eta === 'number') return { coefficients: ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, step.eta) };
-  const rows = step.eta.map((eta) => ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, eta));
-  const column = (values: number[]) => tf.tensor4d(values, [values.length, 1, 1, 1]);
-  // Every coefficient but σ and the direction depends on the levels only; the largest σ decides whether noise is needed.
-  const widest = rows.reduce((a, b) => (b.sigma > a.sigma ? b : a));
-  return { coefficients: widest, perImage: { directionCoef: column(rows.map((r) => r.directionCoef)), sigma: column(rows.map((r) => r.sigma)) } };
+  const perImage = step.eta.map((eta) => ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, eta));
+  return { coefficients: perImage.reduce((a, b) => (b.sigma > a.sigma ? b : a)), perImage };
 }
 
 /** Copies a plan after checking it is a non-empty, strictly decreasing list of valid timesteps. */
@@ -213,13 +211,11 @@ async function runDdimChain(
     for (let k = 0; k < chain.length; k++) {
       throwIfAborted(opts.signal, what);
       const step = chain[k];
-      // σ > 0 on every step but the last (it goes to the clean level), wherever an image has η > 0.
-      const etaMax = typeof step.eta === 'number' ? step.eta : Math.max(...step.eta);
-      const noise = etaMax > 0 && step.alphaBarTo < 1 && noiseForStep ? noiseForStep(step.i) : undefined;
+      const { coefficients, perImage } = chainStepCoefficients(step);
+      const noise = coefficients.sigma > 0 && noiseForStep ? noiseForStep(step.i) : undefined;
       let result: { xPrev: tf.Tensor4D; x0Pred: tf.Tensor4D };
       try {
         result = tf.tidy(() => {
-          const { coefficients, perImage } = chainStepCoefficients(step);
           const t = tf.fill([batch], step.t, 'int32') as tf.Tensor1D;
           const epsPred = eps(x, t, z);
           if (!tf.util.arraysEqual(epsPred.shape, x.shape)) {
@@ -296,7 +292,7 @@ export async function ddimSample(
   const S = tau.length;
   const chain: ChainStep[] = [];
   for (let i = 0; i < S; i++) {
-    chain.push({ i, t: tau[i], alphaBarFrom: alphaBar[tau[i]], alphaBarTo: i + 1 < S ? alphaBar[tau[i + 1]] : 1, eta: typeof eta === 'number' ? eta : [...eta] });
+    chain.push({ i, t: tau[i], alphaBarFrom: alphaBar[tau[i]], alphaBarTo: i + 1 < S ? alphaBar[tau[i + 1]] : 1, eta });
   }
   return runDdimChain(what, eps, chain, xNoise, z, opts, noiseForStep);
 }

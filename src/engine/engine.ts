@@ -574,11 +574,11 @@ export class Engine {
             this.progress(request.id, { phase: 'step', step: step.stepsDone, totalSteps: step.stepsTotal, t: step.t, xt, x0Pred });
           }
         : (step: DdimStepInfo) => this.progress(request.id, { phase: 'step', step: step.stepsDone, totalSteps: step.stepsTotal, t: step.t });
-      const stochastic = typeof eta === 'number' ? eta > 0 : eta.some((e) => e > 0);
       const x0 = await ddimSample(loaded.eps, loaded.schedule, plan, xNoise, z, {
         eta,
-        seed: stochastic && !stepNoise ? (request.noiseSeed ?? 0) : undefined,
-        noise: stochastic ? stepNoise : undefined,
+        // Step noise is only drawn where some eta > 0.
+        seed: stepNoise ? undefined : (request.noiseSeed ?? 0),
+        noise: stepNoise,
         signal,
         yieldEveryStep: this.yieldToEventLoop,
         onStep,

@@ -679,11 +679,12 @@ def _probe(facts: Facts) -> Optional[str]:
         return None
     attributes = facts.metric("linearProbe", "attributes")
     images = facts.metric("linearProbe", "samples")
-    on = f", {images:,} images" if images else ""
+    count = [f"{images:,} images"] if images else []
     if len(attributes) == 1:
         (only,) = attributes.values()
-        return f"{_percent(only['mean'])} ± {100 * only['std']:.1f}" + (f" ({on[2:]})" if on else "")
-    return f"{_percent(facts.metric('linearProbe', 'meanAccuracy'))} (mean of {len(attributes)}{on})"
+        cell = f"{_percent(only['mean'])} ± {100 * only['std']:.1f}"
+        return f"{cell} ({count[0]})" if count else cell
+    return f"{_percent(facts.metric('linearProbe', 'meanAccuracy'))} ({', '.join([f'mean of {len(attributes)}'] + count)})"
 
 
 def _number(facts: Facts, path: Sequence[str], digits: int) -> Optional[str]:
