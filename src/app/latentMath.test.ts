@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { AttributeDirection, LatentStats } from '../model/metadata';
+import type { AttributeDirection, LatentMixture, LatentStats } from '../model/metadata';
 import {
   applyAttribute,
   attributeScore,
   fractions,
   normalDraws,
+  priorLabel,
+  priorReason,
   quarterCircle,
   randomiseUnlocked,
   rowVariation,
@@ -29,15 +31,18 @@ describe('sliderRange', () => {
   });
 });
 
+const NORMAL = { prior: 'normal' } as const;
+const MIX = { prior: '10mix' } as const;
+
 describe('seeded prior', () => {
   it('is reproducible per seed and differs between seeds', () => {
-    expect(samplePrior('normal', 8, 42)).toEqual(samplePrior('normal', 8, 42));
-    expect(samplePrior('normal', 8, 42)).not.toEqual(samplePrior('normal', 8, 43));
-    expect(samplePrior('10mix', 8, 42)).toEqual(samplePrior('10mix', 8, 42));
+    expect(samplePrior(NORMAL, 8, 42)).toEqual(samplePrior(NORMAL, 8, 42));
+    expect(samplePrior(NORMAL, 8, 42)).not.toEqual(samplePrior(NORMAL, 8, 43));
+    expect(samplePrior(MIX, 8, 42)).toEqual(samplePrior(MIX, 8, 42));
   });
   it("draws the '10mix' prior: every pair sits on one of ten rays at radius ~1.4, each ray used", () => {
     const pairs = 5000;
-    const z = samplePrior('10mix', 2 * pairs, 3);
+    const z = samplePrior(MIX, 2 * pairs, 3);
     const seen = new Set<number>();
     let radiusSum = 0;
     for (let k = 0; k < pairs; k++) {
@@ -62,10 +67,62 @@ describe('seeded prior', () => {
   });
   it('randomises only unlocked dimensions', () => {
     const z = [10, 20, 30];
-    const out = randomiseUnlocked(z, [true, false, true], 'normal', 5);
+    const out = randomiseUnlocked(z, [true, false, true], NORMAL, 5);
     expect(out[0]).toBe(10);
     expect(out[2]).toBe(30);
-    expect(out[1]).toBe(samplePrior('normal', 3, 5)[1]);
+    expect(out[1]).toBe(samplePrior(NORMAL, 3, 5)[1]);
+  });
+});
+
+/** Two 2-d components far enough apart that x > 0 tells them apart: a heavy one at (5, 0) stretched along
+ * x = y, a light round one at (-5, 0). */
+const MIXTURE: LatentMixture = {
+  kind: 'gaussianMixture',
+  fittedOn: 60000,
+  weights: [0.75, 0.25],
+  means: [[5, 0], [-5, 0]],
+  // L = [[1, 0], [0.9, sqrt(1 - 0.81)]]: unit variances, correlation 0.9; then L = 0.2 I.
+  scaleTril: [[1, 0.9, Math.sqrt(0.19)], [0.2, 0, 0.2]],
+};
+
+describe('fitted latent mixture', () => {
+  const source = { prior: 'normal', fitted: MIXTURE } as const;
+  const draws = Array.from({ length: 8000 }, (_, seed) => samplePrior(source, 2, seed));
+  const heavy = draws.filter(([x]) => x > 0);
+  const light = draws.filter(([x]) => x <= 0);
+  const moments = (rows: number[][]) => {
+    const mean = [0, 1].map((d) => rows.reduce((s, r) => s + r[d], 0) / rows.length);
+    const cov = (a: number, b: number) => rows.reduce((s, r) => s + (r[a] - mean[a]) * (r[b] - mean[b]), 0) / rows.length;
+    return { mean, varX: cov(0, 0), varY: cov(1, 1), corr: cov(0, 1) / Math.sqrt(cov(0, 0) * cov(1, 1)) };
+  };
+
+  it('is drawn instead of the trained prior, reproducibly per seed', () => {
+    expect(samplePrior(source, 2, 7)).toEqual(samplePrior(source, 2, 7));
+    expect(samplePrior(source, 2, 7)).not.toEqual(samplePrior(NORMAL, 2, 7));
+  });
+  it('picks components by weight', () => {
+    expect(heavy.length / draws.length).toBeCloseTo(0.75, 1);
+  });
+  it('gives each component its mean and covariance (L L^T)', () => {
+    const h = moments(heavy);
+    expect(h.mean[0]).toBeCloseTo(5, 1);
+    expect(h.mean[1]).toBeCloseTo(0, 1);
+    expect(h.varX).toBeCloseTo(1, 1);
+    expect(h.varY).toBeCloseTo(1, 1);
+    expect(h.corr).toBeCloseTo(0.9, 1);
+    const l = moments(light);
+    expect(l.mean[0]).toBeCloseTo(-5, 1);
+    expect(Math.sqrt(l.varX)).toBeCloseTo(0.2, 1);
+    expect(Math.abs(l.corr)).toBeLessThan(0.1);
+  });
+  it('keeps locked dimensions when randomising', () => {
+    expect(randomiseUnlocked([5, 6], [false, true], source, 3)).toEqual([samplePrior(source, 2, 3)[0], 6]);
+  });
+  it('names itself and says why it is used', () => {
+    expect(priorLabel(source)).toBe('a 2-component Gaussian mixture fitted to 60,000 encoded training images');
+    expect(priorReason(source)).toBe("where this model's codes lie (the N(0, I) its encoder was trained towards is far from them)");
+    expect(priorLabel(NORMAL)).toBe('N(0, I)');
+    expect(priorReason(MIX)).toBe("the prior this model's encoder was trained towards");
   });
 });
 

@@ -5,7 +5,7 @@
  * nothing here touches the GPU.
  */
 import { createRng } from '../diffusion/random';
-import type { AttributeDirection, LatentPrior, LatentStats } from '../model/metadata';
+import { packedIndex, type AttributeDirection, type LatentMixture, type LatentStats } from '../model/metadata';
 
 export interface SliderRange {
   min: number;
@@ -44,13 +44,18 @@ const MIXTURE_COMPONENTS = 10;
 const MIXTURE_STD: readonly [number, number] = [0.5, 0.1];
 const MIXTURE_SHIFT = 1.4;
 
+/** The parts of a package's latent block that say where prior draws come from. */
+export type PriorSource = Pick<LatentStats, 'prior' | 'fitted'>;
+
 /**
- * z ~ p(z) from a seed: N(0, I) (InfoDiffusion's prior) or the '10mix' mixture, whose pairs each pick a
- * component k, draw (u, v) with std (0.5, 0.1), rotate by 2 pi k / 10 and shift 1.4 along the rotated axis.
- * Sampling a mixture-regularised model from N(0, I) would decode codes it never saw.
+ * z ~ p(z) from a seed: the fitted latent mixture when the package has one (where the encoder's codes really
+ * lie), else the prior the encoder was trained towards: N(0, I) (InfoDiffusion's) or the '10mix' mixture, whose
+ * pairs each pick a component k, draw (u, v) with std (0.5, 0.1), rotate by 2 pi k / 10 and shift 1.4 along the
+ * rotated axis. Decoding codes the encoder never produced gives images unlike the data.
  */
-export function samplePrior(prior: LatentPrior, latentDim: number, seed: number): number[] {
-  if (prior === 'normal') return Array.from(normalDraws(latentDim, seed));
+export function samplePrior(source: PriorSource, latentDim: number, seed: number): number[] {
+  if (source.fitted) return sampleMixture(source.fitted, seed);
+  if (source.prior === 'normal') return Array.from(normalDraws(latentDim, seed));
   const rng = createRng(seed);
   const z = new Array<number>(latentDim).fill(0);
   for (let k = 0; k + 1 < latentDim; k += 2) {
@@ -64,14 +69,43 @@ export function samplePrior(prior: LatentPrior, latentDim: number, seed: number)
   return z;
 }
 
-/** A short human name of a prior, for labels. */
-export function priorLabel(prior: LatentPrior): string {
-  return prior === 'normal' ? 'N(0, I)' : 'the 10-component mixture prior';
+/** One draw of a fitted mixture: component k with probability weights[k] (inverse CDF of a uniform), then
+ * means[k] + L_k n with n ~ N(0, I). */
+function sampleMixture(mixture: LatentMixture, seed: number): number[] {
+  const rng = createRng(seed);
+  const u = rng.uniform();
+  let k = 0;
+  let cumulative = mixture.weights[0];
+  while (u >= cumulative && k < mixture.weights.length - 1) cumulative += mixture.weights[++k];
+  const mean = mixture.means[k];
+  const factor = mixture.scaleTril[k];
+  const n = rng.normals(mean.length);
+  return mean.map((m, i) => {
+    let value = m;
+    for (let j = 0; j <= i; j++) value += factor[packedIndex(i, j)] * n[j];
+    return value;
+  });
+}
+
+/** A short human name of where prior draws come from, for labels. */
+export function priorLabel(source: PriorSource): string {
+  if (source.fitted) {
+    return `a ${source.fitted.weights.length}-component Gaussian mixture fitted to ${source.fitted.fittedOn.toLocaleString('en')} encoded training images`;
+  }
+  return source.prior === 'normal' ? 'N(0, I)' : 'the 10-component mixture prior';
+}
+
+/** Why prior draws come from there, to follow the label. */
+export function priorReason(source: PriorSource): string {
+  const trained = source.prior === 'normal' ? 'N(0, I)' : 'the 10-component mixture prior';
+  return source.fitted
+    ? `where this model's codes lie (the ${trained} its encoder was trained towards is far from them)`
+    : "the prior this model's encoder was trained towards";
 }
 
 /** Replaces the unlocked dimensions of z with a prior draw for `seed`; locked ones keep their value. */
-export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], prior: LatentPrior, seed: number): number[] {
-  const draw = samplePrior(prior, z.length, seed);
+export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], source: PriorSource, seed: number): number[] {
+  const draw = samplePrior(source, z.length, seed);
   return z.map((value, k) => (locked[k] ? value : draw[k]));
 }
 

@@ -39,6 +39,9 @@ describe('modelCard', () => {
     const card = modelCard(trained({}));
     expect(value(card.facts, 'Data')).toBe('shapes, 32×32 RGB');
     expect(value(card.facts, 'Latent')).toBe('16 dimensions, N(0, I) prior');
+    const base = trained({});
+    const fitted = { ...base, latent: { ...base.latent, fitted: { kind: 'gaussianMixture' as const, fittedOn: 10, weights: [0.5, 0.5], means: [], scaleTril: [] } } };
+    expect(value(modelCard(fitted).facts, 'Latent')).toBe('16 dimensions, N(0, I) prior; samples from a 2-component mixture fitted to the codes');
     expect(value(card.facts, 'Objective')).toMatch(/^InfoDiffusion: .*λ 0\.1/);
     expect(value(card.facts, 'Training')).toBe('4,000 steps of batch 64, 3h06m on CPU, 1 thread(s) (torch 1.13.0a0) (trained by train/)');
     expect(card.notes).toBe('CPU-sized configuration.');

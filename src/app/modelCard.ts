@@ -91,7 +91,7 @@ export function modelCard(metadata: ModelMetadata): ModelCard {
   const prior = latent.prior === '10mix' ? 'ten-Gaussian mixture prior' : 'N(0, I) prior';
   const facts: ModelCardRow[] = [
     { label: 'Data', value: `${provenance.dataset}, ${arch.imageSize}×${arch.imageSize} ${colour}` },
-    { label: 'Latent', value: `${arch.latentDim} dimensions, ${prior}` },
+    { label: 'Latent', value: `${arch.latentDim} dimensions, ${prior}${latent.fitted ? `; samples from a ${latent.fitted.weights.length}-component mixture fitted to the codes` : ''}` },
     { label: 'Objective', value: objectiveText(provenance.objective) },
   ];
   if (provenance.source === 'fixture') {

@@ -23,6 +23,29 @@ export interface LatentStats {
    * of ten 2-D Gaussians on each pair of dimensions (train/infodiff/objective.py).
    */
   prior: LatentPrior;
+  /**
+   * A Gaussian mixture fitted to the encoded training set (train/infodiff/latent_prior.py): where the codes
+   * really lie. Prior draws come from it when present, since the MMD term leaves q(z) far from `prior`.
+   */
+  fitted?: LatentMixture;
+}
+
+/** `latent.fitted`: K full-covariance Gaussians; component k is N(means[k], L_k L_k^T). */
+export interface LatentMixture {
+  kind: 'gaussianMixture';
+  /** Encoded training images the mixture was fitted to. */
+  fittedOn: number;
+  /** K positive weights summing to 1. */
+  weights: number[];
+  /** K means of length latentDim. */
+  means: number[][];
+  /** K Cholesky factors L_k, lower triangle packed row by row: L[0][0], L[1][0], L[1][1], L[2][0], ... */
+  scaleTril: number[][];
+}
+
+/** Position of L[i][j] (j <= i) in a lower triangle packed row by row, as `LatentMixture.scaleTril` stores it. */
+export function packedIndex(i: number, j: number): number {
+  return (i * (i + 1)) / 2 + j;
 }
 
 /** Names of the latent priors a package may declare (docs/model-format.md, `latent.prior`). */

@@ -30,6 +30,29 @@ function refusal(value: unknown): string {
   throw new Error('parseMetadata accepted a block it should refuse');
 }
 
+describe('latent.fitted', () => {
+  const fitted = () => ({
+    kind: 'gaussianMixture', fittedOn: 100, weights: [0.5, 0.5], means: [[0, 0, 0, 0], [1, 1, 1, 1]],
+    scaleTril: [[1, 0, 1, 0, 0, 1, 0, 0, 0, 1], [0.5, 0.1, 0.5, 0, 0, 0.5, 0, 0, 0, 0.5]],
+  });
+  const withFitted = (edit: (f: ReturnType<typeof fitted>) => void = () => {}) =>
+    metadata((m) => { const f = fitted(); edit(f); (m.latent as unknown as Record<string, unknown>).fitted = f; });
+
+  it('is optional, and parsed when present', () => {
+    expect(parseMetadata(metadata()).latent.fitted).toBeUndefined();
+    expect(parseMetadata(withFitted()).latent.fitted).toEqual(fitted());
+  });
+  it('refuses a malformed mixture, naming the field', () => {
+    expect(refusal(withFitted((f) => { f.kind = 'flow'; }))).toBe('model.json: metadata.latent.fitted.kind must be "gaussianMixture", got "flow"');
+    expect(refusal(withFitted((f) => { f.weights = [0.5, 0.6]; }))).toBe('model.json: metadata.latent.fitted.weights must be positive and sum to 1, sum to 1.1');
+    expect(refusal(withFitted((f) => { f.means.pop(); }))).toBe('model.json: metadata.latent.fitted.means must have 2 entries (one per component), got 1');
+    expect(refusal(withFitted((f) => { f.scaleTril[0] = [1, 0, 1]; })))
+      .toBe('model.json: metadata.latent.fitted.scaleTril[0] must have 10 entries (latentDim (latentDim + 1) / 2), got 3');
+    expect(refusal(withFitted((f) => { f.scaleTril[1][5] = 0; })))
+      .toBe('model.json: metadata.latent.fitted.scaleTril[1] must have a positive diagonal (a Cholesky factor); L[2][2] is 0');
+  });
+});
+
 describe('latent.prior', () => {
   it('accepts the normal prior and the ten-component mixture', () => {
     expect(parseMetadata(metadata()).latent.prior).toBe('normal');

@@ -4,8 +4,8 @@
  */
 import { ConfigError, resolveArchitecture, resolveSchedule, type ArchitectureConfig } from './config';
 import {
-  LATENT_PRIORS, MODEL_FORMAT, MODEL_FORMAT_VERSION,
-  type AttributeDirection, type DataDraw, type GalleryItem, type GaussianReference, type LatentStats,
+  LATENT_PRIORS, MODEL_FORMAT, MODEL_FORMAT_VERSION, packedIndex,
+  type AttributeDirection, type DataDraw, type GalleryItem, type GaussianReference, type LatentMixture, type LatentStats,
   type ModelMetadata, type Preprocessing, type Provenance,
 } from './metadata';
 
@@ -96,7 +96,7 @@ function array(value: unknown, path: string, length?: number, lengthName?: strin
   return value;
 }
 
-function finiteArray(value: unknown, path: string, length: number, lengthName: string): number[] {
+function finiteArray(value: unknown, path: string, length?: number, lengthName?: string): number[] {
   return array(value, path, length, lengthName).map((v, i) => finite(v, `${path}[${i}]`));
 }
 
@@ -137,8 +137,8 @@ function parsePreprocessing(value: unknown, arch: ArchitectureConfig): Preproces
 function parseLatent(value: unknown, d: number): LatentStats {
   const path = 'metadata.latent';
   const l = object(value, path);
-  exactKeys(l, path, ['mean', 'std', 'min', 'max', 'prior']);
-  const stats = {
+  exactKeys(l, path, ['mean', 'std', 'min', 'max', 'prior'], ['fitted']);
+  const stats: LatentStats = {
     mean: finiteArray(l.mean, `${path}.mean`, d, 'latentDim'),
     std: finiteArray(l.std, `${path}.std`, d, 'latentDim'),
     min: finiteArray(l.min, `${path}.min`, d, 'latentDim'),
@@ -148,7 +148,31 @@ function parseLatent(value: unknown, d: number): LatentStats {
   if (stats.prior === '10mix' && d % 2 !== 0) fail(`${path}.prior`, `'10mix' draws pairs of dimensions, but latentDim ${d} is odd`);
   stats.std.forEach((s, i) => { if (!(s >= 0)) fail(`${path}.std[${i}]`, `must be >= 0, got ${s}`); });
   stats.min.forEach((lo, i) => { if (lo > stats.max[i]) fail(`${path}.min[${i}]`, `must be <= max[${i}] (${stats.max[i]}), got ${lo}`); });
+  if (l.fitted !== undefined) stats.fitted = parseLatentMixture(l.fitted, d);
   return stats;
+}
+
+/** Tolerance on the mixture weights' sum (they are rounded to 7 digits on export). */
+const WEIGHT_SUM_TOLERANCE = 1e-3;
+
+function parseLatentMixture(value: unknown, d: number): LatentMixture {
+  const path = 'metadata.latent.fitted';
+  const f = object(value, path);
+  exactKeys(f, path, ['kind', 'fittedOn', 'weights', 'means', 'scaleTril']);
+  if (f.kind !== 'gaussianMixture') fail(`${path}.kind`, `must be "gaussianMixture", got ${show(f.kind)}`);
+  if (!Number.isInteger(f.fittedOn) || (f.fittedOn as number) < 1) fail(`${path}.fittedOn`, `must be a positive integer, got ${show(f.fittedOn)}`);
+  const weights = finiteArray(f.weights, `${path}.weights`);
+  if (weights.length === 0) fail(`${path}.weights`, 'must not be empty');
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (weights.some((w) => !(w > 0)) || Math.abs(sum - 1) > WEIGHT_SUM_TOLERANCE) fail(`${path}.weights`, `must be positive and sum to 1, sum to ${sum}`);
+  const rows = (key: 'means' | 'scaleTril', length: number, what: string) =>
+    array(f[key], `${path}.${key}`, weights.length, 'one per component').map((row, k) => finiteArray(row, `${path}.${key}[${k}]`, length, what));
+  const means = rows('means', d, 'latentDim');
+  const scaleTril = rows('scaleTril', (d * (d + 1)) / 2, 'latentDim (latentDim + 1) / 2');
+  scaleTril.forEach((row, k) => {
+    for (let i = 0; i < d; i++) if (!(row[packedIndex(i, i)] > 0)) fail(`${path}.scaleTril[${k}]`, `must have a positive diagonal (a Cholesky factor); L[${i}][${i}] is ${row[packedIndex(i, i)]}`);
+  });
+  return { kind: 'gaussianMixture', fittedOn: f.fittedOn as number, weights, means, scaleTril };
 }
 
 function parseDimensionNames(value: unknown, d: number): (string | null)[] {

@@ -117,7 +117,7 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       }
       if (!z && noise?.kind !== 'seed') return;
       const seed = noise?.kind === 'seed' ? noise.seed : 0;
-      const zStart = z ?? samplePrior(metadata.latent.prior, dim, seed);
+      const zStart = z ?? samplePrior(metadata.latent, dim, seed);
       set({ z: zStart, zReference: zStart, referenceKind: 'link', locked: zStart.map(() => false), noise: seedNoise(metadata, seed), seed });
     }
 
@@ -200,13 +200,13 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       randomise(seed) {
         const metadata = requireModel();
         if (!metadata) return;
-        set({ z: randomiseUnlocked(get().z, get().locked, metadata.latent.prior, seed) });
+        set({ z: randomiseUnlocked(get().z, get().locked, metadata.latent, seed) });
       },
 
       sampleFromPrior(seed, steps) {
         const metadata = requireModel();
         if (!metadata) return;
-        const z = samplePrior(metadata.latent.prior, metadata.architecture.latentDim, seed);
+        const z = samplePrior(metadata.latent, metadata.architecture.latentDim, seed);
         const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
         set({
           z,

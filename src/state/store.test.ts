@@ -45,7 +45,7 @@ describe('model picker and start-up', () => {
     expect(state.backend?.reason).toBe('asked for webgpu');
     expect(deps.engine.calls[0]).toEqual({ kind: 'load', batch: 8 });
     // No link and no stored session: a prior draw from seed 0, rendered at full quality with stochastic DDIM.
-    expect(state.z).toEqual(samplePrior('normal', FAKE_LATENT_DIM, 0));
+    expect(state.z).toEqual(samplePrior({ prior: 'normal' }, FAKE_LATENT_DIM, 0));
     expect(state.frame?.quality).toBe('full');
     expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', steps: 20, batch: 1, z: expect.any(Array), eta: 1 }]);
   });
@@ -55,9 +55,9 @@ describe('model picker and start-up', () => {
     const { store } = setup({ metadata: fakeMetadata({ latent }) });
     await store.getState().start({});
     store.getState().sampleFromPrior(5);
-    expect(store.getState().z).toEqual(samplePrior('10mix', FAKE_LATENT_DIM, 5));
+    expect(store.getState().z).toEqual(samplePrior({ prior: '10mix' }, FAKE_LATENT_DIM, 5));
     store.getState().randomise(6);
-    expect(store.getState().z).toEqual(samplePrior('10mix', FAKE_LATENT_DIM, 6));
+    expect(store.getState().z).toEqual(samplePrior({ prior: '10mix' }, FAKE_LATENT_DIM, 6));
   });
 
   it('applies a link: its z, seed and steps; a z of the wrong length is refused with a notice', async () => {
@@ -171,7 +171,7 @@ describe('latent panel actions', () => {
     store.getState().randomise(77);
     const z = store.getState().z;
     expect(z[2]).toBe(-2.5);
-    expect(z.slice(0, 2)).toEqual(samplePrior('normal', 3, 77).slice(0, 2));
+    expect(z.slice(0, 2)).toEqual(samplePrior({ prior: 'normal' }, 3, 77).slice(0, 2));
     store.getState().resetAll();
     expect(store.getState().z).toEqual([reference[0], reference[1], -2.5]);
     store.getState().setAttributeScore(0, 1.25); // direction [1, 0, 0], bias 0: z_0 becomes 1.25

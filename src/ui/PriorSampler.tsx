@@ -1,7 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useAction, useLoadedModel, useSamplingSettings } from '../state/hooks';
 import { MAX_STEPS } from '../app/shareState';
-import { priorLabel } from '../app/latentMath';
+import { priorLabel, priorReason } from '../app/latentMath';
 
 /** The integer typed in `text` when it lies in [min, max], else null. */
 function parseBounded(text: string, min: number, max: number): number | null {
@@ -33,7 +33,7 @@ export function PriorSampler() {
   return (
     <form className="prior-sampler" onSubmit={submit} aria-labelledby={`${id}-heading`}>
       <h3 id={`${id}-heading`}>Sample from the prior</h3>
-      {model && <p className="hint">z ~ {priorLabel(model.metadata.latent.prior)}, the prior this model's encoder was trained towards; x_T ~ N(0, I) and the noise of every step (stochastic DDIM, η = 1); all from the seed.</p>}
+      {model && <p className="hint">z ~ {priorLabel(model.metadata.latent)}, {priorReason(model.metadata.latent)}; x_T ~ N(0, I) and the noise of every step (stochastic DDIM, η = 1); all from the seed.</p>}
       <div className="prior-sampler-fields">
         <div className="field">
           <label htmlFor={`${id}-seed`}>Seed</label>

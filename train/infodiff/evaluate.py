@@ -8,7 +8,8 @@
 `--skip`, and every size is an option so a CI test can run it tiny):
 
     linearProbe     z = Enc(x) of N training images, 5-fold logistic-regression accuracy per attribute
-                    (FashionMNIST: the class; shapes: each factor), as the official protocol (infodiff.metrics)
+                    (FashionMNIST: the class; shapes: each factor), as the official protocol (infodiff.metrics);
+                    with it latentCodes: those codes' mean norm and per-dimension mean and std beside N(0, I)'s
     dci             shapes only: DCI disentanglement / completeness / informativeness with gradient-boosted trees
     frechetDistance Fréchet distance between the features of the data set's classifier (infodiff.classifier,
                     penultimate layer; FashionMNIST and shapes) of N prior samples (z from the model's prior,
@@ -16,7 +17,9 @@
     recognisability that classifier's mean max-softmax confidence and class coverage of those samples (per
                     head: the class, or each shapes factor), and the same for the test images as a reference
     samplers        both of the above again for each DDIM eta of --compare-eta (default 1: the stochastic
-                    sampler, which draws fresh per-step noise), beside --eta's, on the same z and x_T
+                    sampler, which draws fresh per-step noise), beside --eta's, on the same z and x_T; and for
+                    each eta again with z from the Gaussian mixture fitted to the encoded training set
+                    (infodiff.latent_prior: the prior the explorer samples from), unless --no-fitted-prior
     nll             -log p(x | z = Enc(x)) in bits/dim by I-MMSE (infodiff.itd), mean +- SE over M test images
     reconstruction  PSNR of DDIM reconstructions of R test images: with inversion at each of --recon-steps
                     (default 20 and 100), and without inversion (decoded from fresh noise with the same z)
@@ -29,12 +32,14 @@ provenance.metrics, and infodiff.report turns it into docs/results.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -47,7 +52,9 @@ from . import classifier as judges
 from . import itd, metrics
 from .data import DataError, ImageDataset, balanced_indices
 from .export import gaussian_reference
-from .sample import LoadedModel, encode, load_model, open_dataset, reconstruct, resolve_device, sample_images
+from .latent_prior import describe as describe_mixture
+from .sample import (LoadedModel, encode, encode_rows, latent_mixture, load_model, open_dataset, reconstruct,
+                     resolve_device, sample_images)
 
 BLOCKS = ('probe', 'dci', 'fd', 'nll', 'recon')
 REFERENCE_IMAGES = 20000  # training images behind a Gaussian reference computed here (checkpoints have none)
@@ -62,14 +69,6 @@ def _batch(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int]) -> t
     return dataset.batch(torch.tensor(list(rows), dtype=torch.int64), loaded.device)
 
 
-@torch.no_grad()
-def _encode_rows(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int], batch_size: int) -> np.ndarray:
-    """z = Enc(x) of dataset rows, float64 [N, D]; converts one batch at a time so large N stays cheap."""
-    chunks = [loaded.model.encode(_batch(loaded, dataset, rows[i:i + batch_size])).double().cpu().numpy()
-              for i in range(0, len(rows), batch_size)]
-    return np.concatenate(chunks)
-
-
 def _probe_labels(dataset: ImageDataset, rows: Sequence[int]) -> Dict[str, np.ndarray]:
     if dataset.factors is not None and dataset.factor_names is not None:
         return {name: dataset.factors[rows, k] for k, name in enumerate(dataset.factor_names)}
@@ -78,13 +77,24 @@ def _probe_labels(dataset: ImageDataset, rows: Sequence[int]) -> Dict[str, np.nd
     return {}
 
 
-def evaluate_linear_probe(loaded: LoadedModel, train_set: ImageDataset, count: int, seed: int,
-                          batch_size: int) -> Dict[str, Any]:
-    rows = _rows(train_set, count, seed)
+def evaluate_linear_probe(train_set: ImageDataset, rows: Sequence[int], codes: np.ndarray) -> Dict[str, Any]:
+    """The probe on z = Enc(x) (``codes``) of training rows ``rows``."""
     labels = _probe_labels(train_set, rows)
     if not labels:
         return {'skipped': 'the data set has neither class labels nor generative factors'}
-    return metrics.linear_probe(_encode_rows(loaded, train_set, rows, batch_size), labels)
+    return metrics.linear_probe(codes, labels)
+
+
+def latent_code_summary(codes: np.ndarray) -> Dict[str, Any]:
+    """Where the codes z = Enc(x) lie beside N(0, I), the prior the MMD term pulls them towards: their mean norm
+    against N(0, I)'s (E|n| = sqrt(2) Gamma((D + 1) / 2) / Gamma(D / 2)), and the range of per-dimension means and
+    standard deviations (N(0, I): 0 and 1)."""
+    dim = codes.shape[1]
+    prior_norm = math.sqrt(2) * math.exp(math.lgamma((dim + 1) / 2) - math.lgamma(dim / 2))
+    means, stds = codes.mean(0), codes.std(0)
+    return {'images': int(len(codes)), 'meanNorm': float(np.linalg.norm(codes, axis=1).mean()),
+            'priorMeanNorm': prior_norm, 'meanRange': [float(means.min()), float(means.max())],
+            'stdRange': [float(stds.min()), float(stds.max())]}
 
 
 def evaluate_dci(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDataset, train_count: int,
@@ -93,8 +103,8 @@ def evaluate_dci(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDa
         return {'skipped': 'DCI needs generative factors (the shapes data set)'}
     train_rows = _rows(train_set, train_count, seed)
     test_rows = _rows(test_set, test_count, seed)
-    z_train = _encode_rows(loaded, train_set, train_rows, batch_size)
-    z_test = _encode_rows(loaded, test_set, test_rows, batch_size)
+    z_train = encode_rows(loaded, train_set, train_rows, batch_size)
+    z_test = encode_rows(loaded, test_set, test_rows, batch_size)
     result = metrics.dci(z_train, train_set.factors[train_rows], z_test, test_set.factors[test_rows],
                          train_set.factor_names, n_estimators=estimators, seed=seed)
     result['dimensionNames'] = metrics.factor_dimension_names(np.asarray(result['importance']),
@@ -121,11 +131,21 @@ def _repository_path(path: str | Path) -> str:
     return str(resolved.relative_to(root)) if root in resolved.parents else str(path)
 
 
+@dataclass(frozen=True)
+class Sampler:
+    """How prior samples are drawn: z from ``prior`` (the model's own when ``mixture`` is None, else that fitted
+    latent mixture), x_T ~ N(0, I), then DDIM with ``eta``."""
+    prior: str  # 'model' or 'fitted', as the JSON records it
+    description: str  # 'z ~ N(0, I)', 'z ~ a 10-component Gaussian mixture fitted to ...'
+    eta: float
+    mixture: Optional[Dict[str, Any]] = None
+
+
 def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
-                     etas: Sequence[float], seed: int, batch_size: int) -> List[Dict[str, Any]]:
+                     samplers: Sequence[Sampler], seed: int, batch_size: int) -> List[Dict[str, Any]]:
     """Fréchet distance and recognisability of prior samples in the feature space of the data set's classifier
-    (`classifier_path`, or '' for the committed one), one result per DDIM eta of `etas`: the same z and x_T
-    (the same seed) each time, against test-image features computed once."""
+    (`classifier_path`, or '' for the committed one), one result per sampler: the same seed each time (so the
+    same x_T, and the same z for samplers of one prior), against test-image features computed once."""
     spec = judges.judge_spec(loaded.dataset)
     if loaded.architecture['imageChannels'] != spec.channels:
         raise ValueError(f'the {loaded.dataset} classifier takes {spec.channels}-channel images; {loaded.source} '
@@ -134,14 +154,15 @@ def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_pat
     references, _ = _classifier_input(_batch(loaded, test_set, _rows(test_set, count, seed)))
     reference_out = judges.predict(judge, references)
     reference_recognisability = judges.recognisability(reference_out['probabilities'], spec)
-    prior = 'z ~ N(0, I)' if loaded.prior == 'regular' else f'z ~ the {loaded.prior} mixture prior'
     results = []
-    for eta in etas:
-        samples, resized_from = _classifier_input(sample_images(loaded, count, steps, eta, seed, batch_size))
+    for sampler in samplers:
+        images = sample_images(loaded, count, steps, sampler.eta, seed, batch_size, sampler.mixture)
+        samples, resized_from = _classifier_input(images)
         sample_out = judges.predict(judge, samples)
         distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
                                             reference_out['features'].double().numpy())
-        setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': eta, 'prior': prior,
+        setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': sampler.eta, 'prior': sampler.description,
+                   'priorKind': sampler.prior,
                    'featureSpace': f'{loaded.dataset} classifier penultimate layer ({judges.FEATURE_DIM}-d)',
                    'classifier': _repository_path(classifier_path or spec.path), 'resizedFrom': resized_from}
         results.append({
@@ -152,11 +173,16 @@ def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_pat
     return results
 
 
+def model_prior_description(loaded: LoadedModel) -> str:
+    return 'z ~ N(0, I)' if loaded.prior == 'regular' else f'z ~ the {loaded.prior} mixture prior'
+
+
 def sampler_summary(blocks: Dict[str, Any]) -> Dict[str, Any]:
     """One row of the sampler comparison from evaluate_samples' blocks: eta, FD and the samples'
     recognisability (the test images' reference does not depend on the sampler)."""
     distance = blocks['frechetDistance']
-    return {'eta': distance['eta'], 'ddimSteps': distance['ddimSteps'], 'sampleCount': distance['sampleCount'],
+    return {'eta': distance['eta'], 'prior': distance['priorKind'], 'priorDescription': distance['prior'],
+            'ddimSteps': distance['ddimSteps'], 'sampleCount': distance['sampleCount'],
             'frechetDistance': distance['frechetDistance'], 'recognisability': blocks['recognisability']['samples']}
 
 
@@ -236,9 +262,13 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
         report[name] = run()
         print(f'evaluate: {name} done in {time.time() - block_started:.0f} s', flush=True)
 
+    # z of the probe's training rows, encoded once: the probe uses them, and so does the fitted latent prior of a
+    # model whose package carries none (a checkpoint).
+    probe_rows = _rows(train_set, args.probe_images, args.seed)
+    probe_codes = functools.cache(lambda: encode_rows(loaded, train_set, probe_rows, args.batch_size))
     if 'probe' not in skip:
-        timed('linearProbe', lambda: evaluate_linear_probe(loaded, train_set, args.probe_images, args.seed,
-                                                           args.batch_size))
+        timed('linearProbe', lambda: evaluate_linear_probe(train_set, probe_rows, probe_codes()))
+        report['latentCodes'] = latent_code_summary(probe_codes())
     if 'dci' not in skip and loaded.dataset == 'shapes':
         timed('dci', lambda: evaluate_dci(loaded, train_set, test_set, args.dci_train, args.dci_test,
                                           args.dci_estimators, args.seed, args.batch_size))
@@ -246,13 +276,19 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
         # One set of samples serves both blocks, so they are produced together and filed separately; the
         # --compare-eta samplers reuse the test-image features.
         etas = [args.eta] + [eta for eta in args.compare_eta if eta != args.eta]
+        samplers = [Sampler('model', model_prior_description(loaded), eta) for eta in etas]
+        if args.fitted_prior:
+            mixture = latent_mixture(loaded, seed=args.seed,
+                                     codes=None if loaded.metadata and 'fitted' in loaded.metadata['latent']
+                                     else probe_codes())
+            samplers += [Sampler('fitted', f'z ~ {describe_mixture(mixture)}', eta, mixture) for eta in etas]
         timed('samples', lambda: evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
-                                                  args.sample_steps, etas, args.seed, args.batch_size))
-        per_eta = report.pop('samples')
-        report['frechetDistance'] = per_eta[0]['frechetDistance']
-        report['recognisability'] = per_eta[0]['recognisability']
-        if len(per_eta) > 1:
-            report['samplers'] = [sampler_summary(blocks) for blocks in per_eta]
+                                                  args.sample_steps, samplers, args.seed, args.batch_size))
+        per_sampler = report.pop('samples')
+        report['frechetDistance'] = per_sampler[0]['frechetDistance']
+        report['recognisability'] = per_sampler[0]['recognisability']
+        if len(per_sampler) > 1:
+            report['samplers'] = [sampler_summary(blocks) for blocks in per_sampler]
     if 'nll' not in skip:
         timed('nll', lambda: evaluate_nll(loaded, train_set, test_set, args.nll_images, args.nll_samples, args.seed,
                                           args.batch_size))
@@ -303,6 +339,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--compare-eta', type=_eta_list, default=[1.0],
                    help="further DDIM etas to measure FD and recognisability with, on the same z and x_T "
                         "(comma-separated; '' for none)")
+    p.add_argument('--no-fitted-prior', dest='fitted_prior', action='store_false',
+                   help="don't also measure samples with z from the Gaussian mixture fitted to the encoded training "
+                        "set (the package's latent.fitted; a checkpoint's is fitted here to the probe's images)")
     p.add_argument('--classifier', default='', help="the data set's classifier checkpoint (default: the committed "
                                                      "runs/classifier/<fmnist|shapes>_classifier.pt)")
     p.add_argument('--nll-images', type=int, default=64, help='test images for -log p(x | z)')

@@ -7,7 +7,8 @@
 What goes in (k-diffusion's convert_for_inference, grown to what the app needs):
 * the EMA weights by default (``--raw`` for the optimiser's weights), float16 by default (``--float32`` keeps
   full precision);
-* latent statistics of z = Enc(x) over the training set (mean, std, min, max per dimension);
+* latent statistics of z = Enc(x) over the training set (mean, std, min, max per dimension), and a Gaussian
+  mixture fitted to those codes, the prior the explorer draws samples from (infodiff.latent_prior);
 * attribute directions: a logistic regression on standardised z per class (FashionMNIST) or per factor value /
   factor (shapes), mapped back to unscaled z as a unit vector plus the offset of the decision boundary;
 * dimensionNames (shapes: the factor that dominates each dimension's DCI importance, infodiff.metrics);
@@ -32,6 +33,7 @@ import torch
 from PIL import Image
 
 from .data import ImageDataset, balanced_indices, load_dataset
+from .latent_prior import fit_latent_mixture
 from .objective import PACKAGE_PRIOR_NAMES, ObjectiveConfig
 from .webpackage import ID_PATTERN, state_dict_arrays, write_web_package
 
@@ -254,7 +256,7 @@ def build_metadata(model, model_id: str, out_dir: Path, *, train_set: ImageDatas
                    schedule: Dict[str, Any], provenance: Dict[str, Any], display_name: str, description: str,
                    prior: str = "regular", metrics: Optional[Dict[str, Any]] = None,
                    dci_set: Optional[ImageDataset] = None, max_images: int = 0, gallery_size: int = GALLERY_SIZE,
-                   seed: int = 0) -> Dict[str, Any]:
+                   seed: int = 0, fit_prior: bool = True) -> Dict[str, Any]:
     """The package metadata (docs/model-format.md) of ``model``, computed from its data; writes the gallery PNGs
     into ``out_dir`` as a side effect (the metadata names them). Floats are rounded to METADATA_DIGITS.
 
@@ -268,7 +270,9 @@ def build_metadata(model, model_id: str, out_dir: Path, *, train_set: ImageDatas
         prior: the TrainConfig prior the latent was regularised towards ('regular' or '10mix').
         metrics: evaluate.py output; a DCI importance matrix in it names shapes dimensions.
         dci_set: held-out images with factors, for the DCI fit that names dimensions when ``metrics`` has none.
-        seed: seeds the reference rows, the direction subsample and the gallery choice.
+        seed: seeds the reference rows, the direction subsample, the gallery choice and the latent mixture.
+        fit_prior: fit latent.fitted, the mixture prior samples are drawn from (off for the random-weight fixture,
+            whose codes say nothing).
     """
     arch = model.architecture
     z = encode_all(model, train_set, limit=max_images)
@@ -296,6 +300,8 @@ def build_metadata(model, model_id: str, out_dir: Path, *, train_set: ImageDatas
                                  [gallery_set.describe(i) for i in gallery_rows]),
         "provenance": provenance,
     }
+    if fit_prior:
+        metadata["latent"]["fitted"] = fit_latent_mixture(z, seed=seed)
     return round_floats(metadata)
 
 

@@ -131,7 +131,7 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         model, "fixture", package_dir, train_set=dataset, gallery_set=dataset, schedule=schedule_cfg,
         provenance=provenance, display_name="Fixture (random weights)",
         description="A tiny 16x16 model with random weights for tests and parity checks; its images are noise.",
-        prior=cfg.prior, gallery_size=len(SHAPE_CLASSES), seed=0)
+        prior=cfg.prior, gallery_size=len(SHAPE_CLASSES), seed=0, fit_prior=False)
     write_web_package(package_dir, state_dict_arrays(model.state_dict()), metadata)
 
     # ---- golden files, from the package as the app loads it, computed in float64

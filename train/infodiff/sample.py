@@ -36,6 +36,7 @@ import torch
 from . import rng
 from .data import DataError, ImageDataset, balanced_indices, load_dataset
 from .diffusion import Schedule, ddim_invert, ddim_plan, ddim_sample, make_schedule
+from .latent_prior import fit_latent_mixture, sample_latent_mixture
 from .metrics import reconstruction_psnr
 from .model import InfoDiff
 from .objective import PACKAGE_PRIOR_NAMES, sample_prior
@@ -124,6 +125,15 @@ def encode(loaded: LoadedModel, x0: torch.Tensor, batch_size: int = 64) -> torch
 
 
 @torch.no_grad()
+def encode_rows(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int], batch_size: int = 64) -> np.ndarray:
+    """z = Enc(x) of dataset rows, float64 [N, D]; converts one batch at a time so large N stays cheap."""
+    rows = list(rows)
+    chunks = [encode(loaded, dataset.batch(torch.tensor(rows[i:i + batch_size], dtype=torch.int64), loaded.device),
+                     batch_size).double().cpu().numpy() for i in range(0, len(rows), batch_size)]
+    return np.concatenate(chunks)
+
+
+@torch.no_grad()
 def decode(loaded: LoadedModel, x_noise: torch.Tensor, z: torch.Tensor, steps: int, eta: float = 0.0,
            generator: Optional[torch.Generator] = None, batch_size: int = 64) -> torch.Tensor:
     """DDIM-decodes x_T [N, C, H, W] with latents z [N, D] in `steps` steps -> x0 [N, C, H, W] (unclipped)."""
@@ -143,11 +153,27 @@ def invert(loaded: LoadedModel, x0: torch.Tensor, z: torch.Tensor, steps: int, b
                                   z[i:i + batch_size].to(loaded.device)) for i in range(0, len(x0), batch_size)])
 
 
+def latent_mixture(loaded: LoadedModel, images: int = 0, seed: int = 0, codes: Optional[np.ndarray] = None) -> Dict:
+    """The Gaussian mixture prior of infodiff.latent_prior: the package's latent.fitted when it has one, else one
+    fitted here to ``codes`` or to z = Enc(x) of the first ``images`` (0 = all) images of the model's training
+    draw, the images export fits it to (a checkpoint carries none)."""
+    if loaded.metadata is not None and 'fitted' in loaded.metadata['latent']:
+        return loaded.metadata['latent']['fitted']
+    if codes is None:
+        train_set = open_dataset(loaded, 'train', shapes_count=images)
+        codes = encode_rows(loaded, train_set, range(len(train_set) if images <= 0 else min(images, len(train_set))))
+    return fit_latent_mixture(codes, seed=seed)
+
+
 def sample_images(loaded: LoadedModel, n: int, steps: int, eta: float = 0.0, seed: int = 0,
-                  batch_size: int = 64) -> torch.Tensor:
-    """n samples with z from the model's prior and x_T ~ N(0, I) -> [n, C, H, W] in model space."""
+                  batch_size: int = 64, mixture: Optional[Dict] = None) -> torch.Tensor:
+    """n samples with z from the model's prior (or from ``mixture``, a fitted latent prior) and x_T ~ N(0, I)
+    -> [n, C, H, W] in model space."""
     generator = torch.Generator().manual_seed(seed)
-    z = sample_prior(loaded.prior, n, loaded.architecture['latentDim'], generator, loaded.device)
+    if mixture is None:
+        z = sample_prior(loaded.prior, n, loaded.architecture['latentDim'], generator, loaded.device)
+    else:
+        z = sample_latent_mixture(mixture, n, generator, loaded.device)
     x_noise = _normal((n,) + _image_shape(loaded), generator, loaded.device)
     # A CPU generator for the eta > 0 noise too: the sampler moves its draws to the model's device.
     step_noise = torch.Generator().manual_seed(seed + 1)
@@ -303,6 +329,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     samples = command('samples', "images from the prior: z ~ p(z) (the model's prior), x_T ~ N(0, I)")
     samples.add_argument('--n', type=int, default=64)
     samples.add_argument('--eta', type=float, default=0.0)
+    samples.add_argument('--prior', default='model', choices=('model', 'fitted'),
+                         help="z from the model's prior, or from the Gaussian mixture fitted to the encoded training "
+                              "set (the package's; fitted here to --fit-images training images for a checkpoint)")
+    samples.add_argument('--fit-images', type=int, default=0, help='training images to fit --prior fitted to for a '
+                                                                   'checkpoint (0 = all)')
     samples.add_argument('--columns', type=int, default=0, help='grid columns (0 = about sqrt(n))')
     for name, help_text in (('reconstruct', 'originals, reconstructions with and without inversion'),
                             ('traversal', 'one row per latent dimension, values -1.5..1.5'),
@@ -337,7 +368,8 @@ def _run(args: argparse.Namespace) -> Path:
     loaded = load_model(args.model, resolve_device(args.device))
 
     if args.command == 'samples':
-        images = sample_images(loaded, args.n, args.steps, args.eta, args.seed, args.batch_size)
+        mixture = latent_mixture(loaded, args.fit_images, args.seed) if args.prior == 'fitted' else None
+        images = sample_images(loaded, args.n, args.steps, args.eta, args.seed, args.batch_size, mixture)
         path = save_grid(images, args.columns or int(math.ceil(math.sqrt(args.n))), args.out)
     elif args.command == 'reconstruct':
         given = _parse_list(args.indices) if args.indices else []

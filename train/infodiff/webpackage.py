@@ -37,6 +37,9 @@ METADATA_KEYS = ("id", "displayName", "description", "architecture", "schedule",
                  "dimensionNames", "attributeDirections", "gaussianReference", "gallery", "provenance")
 PREPROCESSING_KEYS = ("imageSize", "channels", "valueRange", "lightOnDark")
 LATENT_KEYS = ("mean", "std", "min", "max", "prior")
+LATENT_OPTIONAL_KEYS = ("fitted",)
+FITTED_KEYS = ("kind", "fittedOn", "weights", "means", "scaleTril")
+WEIGHT_SUM_TOLERANCE = 1e-3
 DIRECTION_KEYS = ("name", "group", "vector", "bias")
 REFERENCE_KEYS = ("kind", "mean", "variance", "logEigenvalues", "logSnrLoc", "logSnrScale")
 GALLERY_KEYS = ("file", "label")
@@ -97,6 +100,31 @@ def _vector(where: str, value: Any, length: int) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
+def _validate_fitted(fitted: Any, dim: int) -> None:
+    """metadata.latent.fitted: a Gaussian mixture (infodiff.latent_prior) whose factors are valid Cholesky ones."""
+    where = "metadata.latent.fitted"
+    _keys(where, fitted, FITTED_KEYS)
+    if fitted["kind"] != "gaussianMixture":
+        raise WebPackageError(f"{where}.kind must be \"gaussianMixture\", got {fitted['kind']!r}")
+    _integer(f"{where}.fittedOn", fitted["fittedOn"], minimum=1)
+    weights = fitted["weights"]
+    if not isinstance(weights, list) or not weights:
+        raise WebPackageError(f"{where}.weights must be a non-empty list of numbers")
+    weights = _vector(f"{where}.weights", weights, len(weights))
+    if (weights <= 0).any() or abs(weights.sum() - 1) > WEIGHT_SUM_TOLERANCE:
+        raise WebPackageError(f"{where}.weights must be positive and sum to 1, sum to {weights.sum():.6f}")
+    for key, length in (("means", dim), ("scaleTril", dim * (dim + 1) // 2)):
+        rows = fitted[key]
+        if not isinstance(rows, list) or len(rows) != len(weights):
+            raise WebPackageError(f"{where}.{key} must hold one row per component ({len(weights)})")
+        for k, row in enumerate(rows):
+            _vector(f"{where}.{key}[{k}]", row, length)
+    diagonal = [(i + 1) * (i + 2) // 2 - 1 for i in range(dim)]  # L[i, i] in the packed rows
+    for k, row in enumerate(fitted["scaleTril"]):
+        if min(row[i] for i in diagonal) <= 0:
+            raise WebPackageError(f"{where}.scaleTril[{k}] must have a positive diagonal (a Cholesky factor)")
+
+
 def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[str, Any]:
     """Checks a metadata block against docs/model-format.md; returns it with architecture/schedule resolved.
 
@@ -132,11 +160,13 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
     if not isinstance(pre["lightOnDark"], bool):
         raise WebPackageError("metadata.preprocessing.lightOnDark must be true or false")
 
-    latent = _keys("metadata.latent", meta["latent"], LATENT_KEYS)
+    latent = _keys("metadata.latent", meta["latent"], LATENT_KEYS, LATENT_OPTIONAL_KEYS)
     for key in ("mean", "std", "min", "max"):
         _vector(f"metadata.latent.{key}", latent[key], dim)
     if latent["prior"] not in LATENT_PRIORS:
         raise WebPackageError(f"metadata.latent.prior must be \"normal\" or \"10mix\", got {latent['prior']!r}")
+    if "fitted" in latent:
+        _validate_fitted(latent["fitted"], dim)
 
     names = meta["dimensionNames"]
     if not isinstance(names, list) or len(names) != dim or any(n is not None and not isinstance(n, str) for n in names):

@@ -233,10 +233,18 @@ def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys, un
     cell = 16 + 2
     assert png_size(images / "tiny-samples.png") == (8 * cell + 2, 8 * cell + 2)
     assert png_size(images / "tiny-samples-eta1.png") == (8 * cell + 2, 8 * cell + 2)
-    # The sampler comparison: eta 0 (the FD column) and eta 1 on the same samples, one row each.
-    assert [s["eta"] for s in report_metrics["samplers"]] == [0.0, 1.0]
+    # The sampler comparison: eta 0 (the FD column) and eta 1 on the same samples, with z from N(0, I) and from
+    # the package's fitted mixture, one row each; and the app's prior draws as a picture.
+    assert [(s["prior"], s["eta"]) for s in report_metrics["samplers"]] == [
+        ("model", 0.0), ("model", 1.0), ("fitted", 0.0), ("fitted", 1.0)]
     assert report_metrics["samplers"][0]["frechetDistance"] == report_metrics["frechetDistance"]["frechetDistance"]
-    assert "| tiny | 0 | 2 |" in page and "| tiny | 1 | 2 |" in page
+    assert "| tiny | N(0, I) | 0 | 2 |" in page and "| tiny | fitted mixture | 1 | 2 |" in page
+    assert "The app's prior draws (z from the fitted latent mixture, η = 1):" in page
+    assert png_size(images / "tiny-samples-fitted.png") == (8 * cell + 2, 8 * cell + 2)
+    assert "--prior fitted --eta 1" in page
+    codes = report_metrics["latentCodes"]
+    assert codes["images"] == 60
+    assert f"| tiny | 60 | {codes['meanNorm']:.2f} | {codes['priorMeanNorm']:.2f} |" in page
     assert png_size(images / "tiny-traversal.png") == (11 * cell + 2, 8 * cell + 2)
     assert png_size(images / "tiny-interpolation.png") == (10 * cell + 2, 3 * cell + 2)
     assert "](results/tiny-samples.png)" in page and "](results/tiny-interpolation.png)" in page
@@ -267,6 +275,13 @@ def test_the_claim_weighs_samples_and_the_probes_spread():
         return facts
     (claim,) = report.paper_claim([with_samplers(model, 7.0), with_samplers(far, 8.0)])
     assert "with stochastic DDIM (FD at η = 1): 7.000 against 8.000, better (-1.000)" in claim
+    assert "fitted" not in claim
+
+    for facts, fd in ((model, 5.0), (far, 4.0)):
+        facts.metrics["samplers"].append({"eta": 1.0, "prior": "fitted", "frechetDistance": fd})
+    (claim,) = report.paper_claim([model, far])
+    assert "with stochastic DDIM (FD at η = 1): 7.000 against 8.000" in claim  # still the N(0, I) rows
+    assert "with z from the fitted latent mixture (FD at η = 1): 5.000 against 4.000, worse (+1.000)" in claim
 
 
 def test_configuration_says_how_the_run_changed_on_resume():

@@ -217,10 +217,15 @@ def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path, unt
     assert report['linearProbe']['samples'] == 60 and len(report['linearProbe']['attributes']['class']['folds']) == 5
     assert report['frechetDistance']['frechetDistance'] >= 0 and report['frechetDistance']['resizedFrom'] == 16
     assert sum(report['recognisability']['samples']['heads']['class']['histogram'].values()) == 12
-    # eta 1 beside eta 0 by default; the stochastic samples differ, so their FD does too.
-    deterministic, stochastic = report['samplers']
+    # eta 1 beside eta 0 by default; the stochastic samples differ, so their FD does too. Then both again with z
+    # from the package's fitted latent mixture.
+    deterministic, stochastic, fitted_deterministic, fitted_stochastic = report['samplers']
     assert (deterministic['eta'], stochastic['eta']) == (0.0, 1.0) and stochastic['sampleCount'] == 12
     assert stochastic['frechetDistance'] != deterministic['frechetDistance']
+    assert (deterministic['prior'], fitted_stochastic['prior']) == ('model', 'fitted')
+    assert deterministic['priorDescription'] == 'z ~ N(0, I)'
+    assert fitted_deterministic['priorDescription'].startswith('z ~ a 10-component Gaussian mixture fitted to ')
+    assert fitted_deterministic['frechetDistance'] != deterministic['frechetDistance']
     nll = report['nll']
     assert math.isfinite(nll['bitsPerDim']) and nll['images'] == 2 and nll['samples'] == 8
     assert nll['bitsPerDim8bit'] == pytest.approx(nll['bitsPerDim'] + math.log2(127.5))
