@@ -87,19 +87,20 @@ function sampleMixture(mixture: LatentMixture, seed: number): number[] {
   });
 }
 
+function trainedPriorLabel(source: PriorSource): string {
+  return source.prior === 'normal' ? 'N(0, I)' : 'the 10-component mixture prior';
+}
+
 /** A short human name of where prior draws come from, for labels. */
 export function priorLabel(source: PriorSource): string {
-  if (source.fitted) {
-    return `a ${source.fitted.weights.length}-component Gaussian mixture fitted to ${source.fitted.fittedOn.toLocaleString('en')} encoded training images`;
-  }
-  return source.prior === 'normal' ? 'N(0, I)' : 'the 10-component mixture prior';
+  if (!source.fitted) return trainedPriorLabel(source);
+  return `a ${source.fitted.weights.length}-component Gaussian mixture fitted to ${source.fitted.fittedOn.toLocaleString('en')} encoded training images`;
 }
 
 /** Why prior draws come from there, to follow the label. */
 export function priorReason(source: PriorSource): string {
-  const trained = source.prior === 'normal' ? 'N(0, I)' : 'the 10-component mixture prior';
   return source.fitted
-    ? `where this model's codes lie (the ${trained} its encoder was trained towards is far from them)`
+    ? `where this model's codes lie (the ${trainedPriorLabel(source)} its encoder was trained towards is far from them)`
     : "the prior this model's encoder was trained towards";
 }
 

@@ -53,7 +53,8 @@ from . import itd, metrics
 from .data import DataError, ImageDataset, balanced_indices
 from .export import gaussian_reference
 from .latent_prior import describe as describe_mixture
-from .sample import (LoadedModel, encode, encode_rows, latent_mixture, load_model, open_dataset, reconstruct,
+from .latent_prior import fit_latent_mixture
+from .sample import (LoadedModel, encode, encode_rows, load_model, open_dataset, package_mixture, reconstruct,
                      resolve_device, sample_images)
 
 BLOCKS = ('probe', 'dci', 'fd', 'nll', 'recon')
@@ -278,9 +279,7 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
         etas = [args.eta] + [eta for eta in args.compare_eta if eta != args.eta]
         samplers = [Sampler('model', model_prior_description(loaded), eta) for eta in etas]
         if args.fitted_prior:
-            mixture = latent_mixture(loaded, seed=args.seed,
-                                     codes=None if loaded.metadata and 'fitted' in loaded.metadata['latent']
-                                     else probe_codes())
+            mixture = package_mixture(loaded) or fit_latent_mixture(probe_codes(), seed=args.seed)
             samplers += [Sampler('fitted', f'z ~ {describe_mixture(mixture)}', eta, mixture) for eta in etas]
         timed('samples', lambda: evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
                                                   args.sample_steps, samplers, args.seed, args.batch_size))

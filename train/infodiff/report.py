@@ -52,8 +52,8 @@ from .config import (CONFIGS_DIR, ConfigError, TrainConfig, config_from_dict, co
 from .data import DataError, balanced_indices
 from .latent_prior import describe as describe_mixture
 from .model import TIME_TABLE_KEY, expected_parameters
-from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, latent_mixture, load_images, load_model,
-                     open_dataset, sample_images, save_grid, traversal)
+from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, load_images, load_model, open_dataset,
+                     package_mixture, sample_images, save_grid, traversal)
 from .train import CHECKPOINT_NAME, config_change_clauses, describe_config_changes, read_checkpoint
 from .webpackage import MANIFEST_NAME, WebPackageError, validate_metadata
 
@@ -596,10 +596,10 @@ def draw_pictures(loaded: LoadedModel, name: str, model_arg: str, out_dir: Path,
         eta_arg = f" --eta {eta:g}" if eta else ""
         pictures.append(Picture(caption, path, [f"python -m infodiff.sample samples {common}{eta_arg} --n "
                                                 f"{SAMPLE_COUNT} --out {_shown(path)}"]))
-    if loaded.metadata is not None and "fitted" in loaded.metadata["latent"]:
+    mixture = package_mixture(loaded)
+    if mixture is not None:
         # What the app's prior draws look like: z from the package's fitted mixture, eta 1.
         path = out_dir / f"{name}-samples-fitted.png"
-        mixture = latent_mixture(loaded)
         save_grid(sample_images(loaded, SAMPLE_COUNT, steps, 1.0, seed, batch_size, mixture),
                   int(math.isqrt(SAMPLE_COUNT)), path)
         pictures.append(Picture(f"{SAMPLE_COUNT} samples as the app draws them: z from the fitted latent mixture "

@@ -153,16 +153,21 @@ def invert(loaded: LoadedModel, x0: torch.Tensor, z: torch.Tensor, steps: int, b
                                   z[i:i + batch_size].to(loaded.device)) for i in range(0, len(x0), batch_size)])
 
 
-def latent_mixture(loaded: LoadedModel, images: int = 0, seed: int = 0, codes: Optional[np.ndarray] = None) -> Dict:
-    """The Gaussian mixture prior of infodiff.latent_prior: the package's latent.fitted when it has one, else one
-    fitted here to ``codes`` or to z = Enc(x) of the first ``images`` (0 = all) images of the model's training
-    draw, the images export fits it to (a checkpoint carries none)."""
-    if loaded.metadata is not None and 'fitted' in loaded.metadata['latent']:
-        return loaded.metadata['latent']['fitted']
-    if codes is None:
-        train_set = open_dataset(loaded, 'train', shapes_count=images)
-        codes = encode_rows(loaded, train_set, range(len(train_set) if images <= 0 else min(images, len(train_set))))
-    return fit_latent_mixture(codes, seed=seed)
+def package_mixture(loaded: LoadedModel) -> Optional[Dict]:
+    """The package's fitted latent mixture (latent.fitted, infodiff.latent_prior), or None (a checkpoint, or an
+    older package)."""
+    return loaded.metadata['latent'].get('fitted') if loaded.metadata is not None else None
+
+
+def latent_mixture(loaded: LoadedModel, images: int = 0, seed: int = 0) -> Dict:
+    """The package's fitted latent mixture, else one fitted here to z = Enc(x) of the first ``images`` (0 = all)
+    images of the model's training draw, the images export fits it to."""
+    mixture = package_mixture(loaded)
+    if mixture is not None:
+        return mixture
+    train_set = open_dataset(loaded, 'train', shapes_count=images)
+    count = len(train_set) if images <= 0 else min(images, len(train_set))
+    return fit_latent_mixture(encode_rows(loaded, train_set, range(count)), seed=seed)
 
 
 def sample_images(loaded: LoadedModel, n: int, steps: int, eta: float = 0.0, seed: int = 0,
