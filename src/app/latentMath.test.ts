@@ -65,6 +65,15 @@ describe('seeded prior', () => {
     expect(Math.abs(mean)).toBeLessThan(0.03);
     expect(Math.abs(variance - 1)).toBeLessThan(0.05);
   });
+  it("keeps a '10mix' pair on its rays when one of the pair is locked", () => {
+    // Drawing y independently of a locked x = 1.4 would land off every ray, e.g. at (1.4, -1.3).
+    for (let seed = 0; seed < 500; seed++) {
+      const [x, y] = randomiseUnlocked([1.4, 0], [true, false], MIX, seed);
+      expect(x).toBe(1.4);
+      const axis = (2 * Math.PI * Math.round(Math.atan2(y, x) / ((2 * Math.PI) / 10))) / 10;
+      expect(Math.abs(-x * Math.sin(axis) + y * Math.cos(axis))).toBeLessThan(0.45);
+    }
+  });
   it('randomises only unlocked dimensions', () => {
     const z = [10, 20, 30];
     const out = randomiseUnlocked(z, [true, false, true], NORMAL, 5);
@@ -115,8 +124,17 @@ describe('fitted latent mixture', () => {
     expect(Math.sqrt(l.varX)).toBeCloseTo(0.2, 1);
     expect(Math.abs(l.corr)).toBeLessThan(0.1);
   });
-  it('keeps locked dimensions when randomising', () => {
-    expect(randomiseUnlocked([5, 6], [false, true], source, 3)).toEqual([samplePrior(source, 2, 3)[0], 6]);
+  it('randomises with nothing locked exactly as it samples', () => {
+    expect(randomiseUnlocked([5, 6], [false, false], source, 3)).toEqual(samplePrior(source, 2, 3));
+  });
+  it('draws unlocked dimensions given the locked ones: locking y = 1.5 picks the heavy component and its x | y', () => {
+    // Heavy component: x | y ~ N(5 + 0.9 y, 1 - 0.81); the light one (std 0.2 around y = 0) cannot reach y = 1.5.
+    const xs = Array.from({ length: 4000 }, (_, seed) => randomiseUnlocked([0, 1.5], [false, true], source, seed));
+    expect(xs.every(([, y]) => y === 1.5)).toBe(true);
+    const mean = xs.reduce((s, [x]) => s + x, 0) / xs.length;
+    const variance = xs.reduce((s, [x]) => s + (x - mean) ** 2, 0) / xs.length;
+    expect(mean).toBeCloseTo(5 + 0.9 * 1.5, 1);
+    expect(variance).toBeCloseTo(0.19, 1);
   });
   it('names itself and says why it is used', () => {
     expect(priorLabel(source)).toBe('a 2-component Gaussian mixture fitted to 60,000 encoded training images');

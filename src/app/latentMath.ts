@@ -5,7 +5,8 @@
  * nothing here touches the GPU.
  */
 import { createRng } from '../diffusion/random';
-import { packedIndex, type AttributeDirection, type LatentMixture, type LatentStats } from '../model/metadata';
+import { conditionMixture, drawFromMixture, mixtureFromCovariances } from './gaussianMixture';
+import type { AttributeDirection, LatentMixture, LatentStats } from '../model/metadata';
 
 export interface SliderRange {
   min: number;
@@ -39,52 +40,65 @@ export function normalDraws(count: number, seed: number): Float32Array {
   return createRng(seed).normals(count);
 }
 
-/** The official '10mix' prior (train/infodiff/objective.py): ten 2-D Gaussians per consecutive pair of dimensions. */
-const MIXTURE_COMPONENTS = 10;
-const MIXTURE_STD: readonly [number, number] = [0.5, 0.1];
-const MIXTURE_SHIFT = 1.4;
+/**
+ * The official '10mix' prior (train/infodiff/objective.py), per consecutive pair of dimensions: ten equally
+ * weighted 2-D Gaussians with std (0.5, 0.1), the k-th rotated by 2 pi k / 10 and shifted 1.4 along its axis.
+ */
+const TEN_MIX_PAIR: LatentMixture = (() => {
+  const components = 10;
+  const [radial, tangential] = [0.5 ** 2, 0.1 ** 2];
+  const angles = Array.from({ length: components }, (_, k) => (2 * Math.PI * k) / components);
+  const covariances = angles.map((a) => {
+    const [c, s] = [Math.cos(a), Math.sin(a)];
+    // R diag(radial, tangential) R^T
+    const offDiagonal = (radial - tangential) * c * s;
+    return [[radial * c * c + tangential * s * s, offDiagonal], [offDiagonal, radial * s * s + tangential * c * c]];
+  });
+  const means = angles.map((a) => [1.4 * Math.cos(a), 1.4 * Math.sin(a)]);
+  return mixtureFromCovariances(new Array<number>(components).fill(1 / components), means, covariances);
+})();
 
 /** The parts of a package's latent block that say where prior draws come from. */
 export type PriorSource = Pick<LatentStats, 'prior' | 'fitted'>;
 
-/**
- * z ~ p(z) from a seed: the fitted latent mixture when the package has one (where the encoder's codes really
- * lie), else the prior the encoder was trained towards: N(0, I) (InfoDiffusion's) or the '10mix' mixture, whose
- * pairs each pick a component k, draw (u, v) with std (0.5, 0.1), rotate by 2 pi k / 10 and shift 1.4 along the
- * rotated axis. Decoding codes the encoder never produced gives images unlike the data.
- */
-export function samplePrior(source: PriorSource, latentDim: number, seed: number): number[] {
-  if (source.fitted) return sampleMixture(source.fitted, seed);
-  if (source.prior === 'normal') return Array.from(normalDraws(latentDim, seed));
-  const rng = createRng(seed);
-  const z = new Array<number>(latentDim).fill(0);
-  for (let k = 0; k + 1 < latentDim; k += 2) {
-    const angle = (2 * Math.PI * Math.floor(rng.uniform() * MIXTURE_COMPONENTS)) / MIXTURE_COMPONENTS;
-    const [u, v] = rng.normals(2);
-    const x = u * MIXTURE_STD[0] + MIXTURE_SHIFT;
-    const y = v * MIXTURE_STD[1];
-    z[k] = x * Math.cos(angle) - y * Math.sin(angle);
-    z[k + 1] = x * Math.sin(angle) + y * Math.cos(angle);
-  }
-  return z;
+/** Groups of dimensions drawn together from one mixture, or null for N(0, I), whose dimensions are independent. */
+function mixtureBlocks(source: PriorSource, latentDim: number): { dims: number[]; mixture: LatentMixture }[] | null {
+  if (source.fitted) return [{ dims: Array.from({ length: latentDim }, (_, d) => d), mixture: source.fitted }];
+  if (source.prior === 'normal') return null;
+  return Array.from({ length: latentDim / 2 }, (_, pair) => ({ dims: [2 * pair, 2 * pair + 1], mixture: TEN_MIX_PAIR }));
 }
 
-/** One draw of a fitted mixture: component k with probability weights[k] (inverse CDF of a uniform), then
- * means[k] + L_k n with n ~ N(0, I). */
-function sampleMixture(mixture: LatentMixture, seed: number): number[] {
+/**
+ * z ~ p(z) from a seed: the fitted latent mixture when the package has one (where the encoder's codes really
+ * lie), else the prior the encoder was trained towards, N(0, I) (InfoDiffusion's) or '10mix'. Decoding codes
+ * the encoder never produced gives images unlike the data.
+ */
+export function samplePrior(source: PriorSource, latentDim: number, seed: number): number[] {
+  return randomiseUnlocked(new Array<number>(latentDim).fill(0), [], source, seed);
+}
+
+/**
+ * Replaces the unlocked dimensions of z with a prior draw for `seed`, conditioned on the locked ones, which
+ * keep their value: under a mixture, locked coordinates say which components (and where in them) the rest
+ * is likely to be. With nothing locked it is samplePrior's draw for the same seed.
+ */
+export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], source: PriorSource, seed: number): number[] {
+  const blocks = mixtureBlocks(source, z.length);
+  if (!blocks) {
+    const draw = normalDraws(z.length, seed);
+    return z.map((value, k) => (locked[k] ? value : draw[k]));
+  }
   const rng = createRng(seed);
-  const u = rng.uniform();
-  let k = 0;
-  let cumulative = mixture.weights[0];
-  while (u >= cumulative && k < mixture.weights.length - 1) cumulative += mixture.weights[++k];
-  const mean = mixture.means[k];
-  const factor = mixture.scaleTril[k];
-  const n = rng.normals(mean.length);
-  return mean.map((m, i) => {
-    let value = m;
-    for (let j = 0; j <= i; j++) value += factor[packedIndex(i, j)] * n[j];
-    return value;
-  });
+  const out = [...z];
+  for (const { dims, mixture } of blocks) {
+    const free = dims.filter((d) => !locked[d]);
+    if (free.length === 0) continue;
+    const known = dims.map((d) => (locked[d] ? z[d] : undefined));
+    drawFromMixture(conditionMixture(mixture, known), rng).forEach((value, f) => {
+      out[free[f]] = value;
+    });
+  }
+  return out;
 }
 
 function trainedPriorLabel(source: PriorSource): string {
@@ -102,12 +116,6 @@ export function priorReason(source: PriorSource): string {
   return source.fitted
     ? `where this model's codes lie (the ${trainedPriorLabel(source)} its encoder was trained towards is far from them)`
     : "the prior this model's encoder was trained towards";
-}
-
-/** Replaces the unlocked dimensions of z with a prior draw for `seed`; locked ones keep their value. */
-export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], source: PriorSource, seed: number): number[] {
-  const draw = samplePrior(source, z.length, seed);
-  return z.map((value, k) => (locked[k] ? value : draw[k]));
 }
 
 /** InfoDiffusion's latent path: z(e) = cos(e pi/2) z1 + sin(e pi/2) z2, e in [0, 1] (a quarter circle, not slerp). */

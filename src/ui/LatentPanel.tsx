@@ -133,7 +133,7 @@ export function LatentPanel() {
           </button>
         </div>
       </div>
-      <p className="hint">Drag a slider for a quick preview; the full-quality image follows when you let go. Locked dimensions keep their value on reset and randomise.</p>
+      <p className="hint">Drag a slider for a quick preview; the full-quality image follows when you let go. Locked dimensions keep their value on reset and randomise, which draws the others to suit them.</p>
       <ol className="latent-list">
         {Array.from({ length: latentDim }, (_, dim) => (
           <LatentSliderRow key={dim} dim={dim} />
