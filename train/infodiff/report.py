@@ -14,6 +14,10 @@ for every other command:
        "metrics": "runs/fmnist-diffae/metrics.json", "notes": "free text shown next to its results"}
     ]}
 
+``notes`` is free text that follows every missed target of the entry, or an object that gives each target its own
+(keys in TARGET_KEYS: "probe", "confidence", "classes", "psnr" for FashionMNIST; "factors", "dci" for shapes),
+so that a reason shows only where it applies.
+
 ``run`` is a training directory (its checkpoint.pt gives the configuration, step, wall time and hardware),
 ``package`` a web package folder (what the app ships: its size, precision and provenance), ``metrics`` the JSON of
 infodiff.evaluate. Any of them may be missing on disk: the page then says what is missing instead of a number.
@@ -43,7 +47,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -68,6 +72,8 @@ PROBE_TARGET = 0.85  # FashionMNIST linear-probe accuracy of z
 CONFIDENCE_TARGET = 0.80  # mean max-softmax of the classifier on prior samples
 CONFIDENCE_SAMPLES = 1000  # ... over this many samples
 FASHION_CLASSES = 10  # every class must appear among those samples
+# What a manifest's per-target notes are keyed by, one key per target line of the page.
+TARGET_KEYS = ("probe", "confidence", "classes", "psnr", "factors", "dci")
 PSNR_TARGET = 30.0  # dB, reconstruction with inversion ...
 PSNR_TARGET_STEPS = 100  # ... at this many DDIM steps
 # A shapes factor counts as decodable from z when its linear-probe accuracy is at least halfway from chance
@@ -93,7 +99,7 @@ class Entry:
     package: Optional[Path] = None
     metrics: Optional[Path] = None
     baseline_of: Optional[str] = None
-    notes: str = ""
+    notes: Union[str, Dict[str, str]] = ""  # for every target, or per TARGET_KEYS key
 
 
 @dataclass
@@ -170,6 +176,18 @@ class Facts:
 # --------------------------------------------------------------------------------------------- reading
 
 
+def _read_notes(notes: Any, where: str) -> Union[str, Dict[str, str]]:
+    """A manifest entry's notes: one text for every target, or {target key: text}."""
+    if isinstance(notes, str):
+        return notes
+    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+        raise ReportError(f"{where}.notes must be a string or an object of strings keyed by target")
+    unknown = sorted(key for key in notes if key not in TARGET_KEYS)
+    if unknown:
+        raise ReportError(f"{where}.notes has unknown target(s) {', '.join(unknown)}; targets: {', '.join(TARGET_KEYS)}")
+    return dict(notes)
+
+
 def read_manifest(path: str | Path) -> List[Entry]:
     """The manifest's entries, checked: unique names, known fields, baselines that name an entry."""
     path = Path(path)
@@ -198,7 +216,7 @@ def read_manifest(path: str | Path) -> List[Entry]:
             run=Path(item["run"]) if item.get("run") else None,
             package=Path(item["package"]) if item.get("package") else None,
             metrics=Path(item["metrics"]) if item.get("metrics") else None,
-            baseline_of=item.get("baselineOf") or None, notes=str(item.get("notes", ""))))
+            baseline_of=item.get("baselineOf") or None, notes=_read_notes(item.get("notes", ""), where)))
     names = [e.name for e in entries]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -346,21 +364,24 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _reasons(facts: Facts) -> str:
-    """Why a target may be missed, as far as the files tell: an unfinished run, and the manifest's notes."""
+def _reasons(facts: Facts, target_key: str) -> str:
+    """Why a target may be missed, as far as the files tell: an unfinished run, and the manifest's notes for
+    this target (``target_key``, one of TARGET_KEYS) or for all of them."""
     reasons = []
     measured = facts.measured_steps
     if facts.config is not None and measured is not None and measured < facts.config.steps:
         reasons.append(f"measured at step {measured:,} of the planned {facts.config.steps:,}")
-    if facts.entry.notes:
-        reasons.append(facts.entry.notes)
+    notes = facts.entry.notes
+    note = notes.get(target_key, "") if isinstance(notes, dict) else notes
+    if note:
+        reasons.append(note)
     return f" Why: {'; '.join(reasons)}." if reasons else ""
 
 
 def fashion_targets(facts: Facts) -> List[TargetResult]:
     """The FashionMNIST targets: probe >= 85%, samples recognisable (>= 80% confidence over 1,000 samples, every
     class present), PSNR >= 30 dB with inversion at 100 steps."""
-    name, why = facts.entry.name, _reasons(facts)
+    name = facts.entry.name
     results = []
 
     probe = facts.metric("linearProbe", "attributes", "class", "mean")
@@ -371,7 +392,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         results.append(TargetResult(name, target, "met", f"{_percent(probe)}."))
     else:
         results.append(TargetResult(name, target, "missed",
-                                    f"{_percent(probe)}, {100 * (PROBE_TARGET - probe):.1f} points short.{why}"))
+                                    f"{_percent(probe)}, {100 * (PROBE_TARGET - probe):.1f} points short.{_reasons(facts, 'probe')}"))
 
     samples = facts.metric("recognisability", "samples")
     count = facts.metric("recognisability", "sampleCount")
@@ -396,7 +417,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
             results.append(TargetResult(name, target, "met", f"{_percent(confidence)} mean confidence.{app_note}"))
         else:
             results.append(TargetResult(name, target, "missed", f"{_percent(confidence)} mean confidence, "
-                                        f"{100 * (CONFIDENCE_TARGET - confidence):.1f} points short.{app_note}{why}"))
+                                        f"{100 * (CONFIDENCE_TARGET - confidence):.1f} points short.{app_note}{_reasons(facts, 'confidence')}"))
         histogram = _class_histogram(samples)
         absent = [cls for cls, n in histogram.items() if n == 0]
         if len(histogram) != FASHION_CLASSES:
@@ -405,7 +426,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         elif absent:
             results.append(TargetResult(name, classes_target, "missed",
                                         f"{len(absent)} of {FASHION_CLASSES} classes never predicted: "
-                                        f"{', '.join(absent)}.{size_note}{why}"))
+                                        f"{', '.join(absent)}.{size_note}{_reasons(facts, 'classes')}"))
         else:
             results.append(TargetResult(name, classes_target, "met",
                                         f"all {FASHION_CLASSES} classes, the rarest "
@@ -419,7 +440,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
     elif psnr >= PSNR_TARGET:
         results.append(TargetResult(name, target, "met", f"{psnr:.2f} dB."))
     else:
-        results.append(TargetResult(name, target, "missed", f"{psnr:.2f} dB, {PSNR_TARGET - psnr:.2f} dB short.{why}"))
+        results.append(TargetResult(name, target, "missed", f"{psnr:.2f} dB, {PSNR_TARGET - psnr:.2f} dB short.{_reasons(facts, 'psnr')}"))
     return results
 
 
@@ -433,7 +454,7 @@ def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult
     """The shapes targets: every factor decodable from z; DCI disentanglement above the baseline's."""
     from .shapes import FACTOR_NAMES, FACTOR_SIZES
 
-    name, why = facts.entry.name, _reasons(facts)
+    name = facts.entry.name
     results = []
     target = (f"every factor decodable from z (linear probe at least {DECODABLE_FRACTION:.0%} of the way from "
               "chance to 100%)")
@@ -452,7 +473,7 @@ def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult
                 failed.append(f"{factor} {_percent(accuracy)} < {_percent(needed)} "
                               f"({100 * (needed - accuracy):.1f} points short)")
         if failed:
-            results.append(TargetResult(name, target, "missed", f"{'; '.join(failed)}.{why}"))
+            results.append(TargetResult(name, target, "missed", f"{'; '.join(failed)}.{_reasons(facts, 'factors')}"))
         else:
             results.append(TargetResult(name, target, "met", f"{', '.join(parts)}."))
 
@@ -466,7 +487,7 @@ def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult
         results.append(TargetResult(name, target, "met", f"{ours:.3f} against {theirs:.3f} (+{ours - theirs:.3f})."))
     else:
         results.append(TargetResult(name, target, "missed",
-                                    f"{ours:.3f} against {theirs:.3f}, {theirs - ours:.3f} below.{why}"))
+                                    f"{ours:.3f} against {theirs:.3f}, {theirs - ours:.3f} below.{_reasons(facts, 'dci')}"))
     return results
 
 

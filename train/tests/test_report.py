@@ -99,6 +99,14 @@ def test_an_unfinished_run_is_named_as_the_reason():
     assert probe.detail.endswith("Why: measured at step 200 of the planned 40,000; the CPU run shares two cores.")
 
 
+def test_notes_keyed_by_target_follow_only_their_target():
+    facts = facts_for("keyed", "fashion-mnist", fashion_metrics(0.5, 0.5, 1000, {f"c{k}": 1 for k in range(10)}))
+    facts.entry.notes = {"confidence": "the denoiser is small"}
+    results = by_target(report.fashion_targets(facts))
+    assert results["the"].status == "missed" and results["the"].detail.endswith("Why: the denoiser is small.")
+    assert results["linear-probe"].status == "missed" and "Why" not in results["linear-probe"].detail
+
+
 def test_budgets_compare_the_steps_the_metrics_were_measured_at():
     """A run that went on after its evaluation keeps its old metrics' step in the comparison, and the page says
     the metrics are out of date."""
@@ -164,6 +172,8 @@ def test_decodable_threshold_is_halfway_from_chance():
     ([{"name": "a"}], "models[0] (a) needs a 'run' directory or a 'package' folder"),
     ([{"name": "a", "run": "r"}, {"name": "a", "run": "s"}], "model names must be unique; repeated: a"),
     ([{"name": "a", "run": "r", "baselineOf": "b"}], "a is a baseline of 'b', which is not listed"),
+    ([{"name": "a", "run": "r", "notes": {"fid": "x"}}], "models[0].notes has unknown target(s) fid"),
+    ([{"name": "a", "run": "r", "notes": ["x"]}], "models[0].notes must be a string or an object of strings"),
 ])
 def test_manifest_refusals(tmp_path, models, message):
     path = tmp_path / "manifest.json"
