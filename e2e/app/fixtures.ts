@@ -90,6 +90,15 @@ export class InputPanel {
     this.reconstruction = this.region.getByRole('img', { name: 'Reconstruction' });
   }
 
+  /** The reconstruction's PSNR against the model input in dB, as its caption shows it, and its tooltip. */
+  async reconstructionFidelity(): Promise<{ psnr: number; explanation: string | null }> {
+    const caption = this.region.getByTitle(/^PSNR against the model input/);
+    const text = (await caption.textContent()) ?? '';
+    const match = /([\d.]+) dB/.exec(text);
+    if (!match) throw new Error(`no PSNR in the reconstruction's caption: "${text}"`);
+    return { psnr: Number(match[1]), explanation: await caption.getAttribute('title') };
+  }
+
   async uploadImage(name: string): Promise<void> {
     await this.upload.setInputFiles(imagePath(name));
   }

@@ -119,7 +119,12 @@ const selectFrame = (s: ExplorerState) => s.frame;
 /** For transient subscriptions: the main frame. */
 export const mainFrameSelector = selectFrame;
 
-const selectInput = (s: ExplorerState) => ({ source: s.source, inputStatus: s.inputStatus, reconstruction: s.reconstruction });
+const selectInput = (s: ExplorerState) => ({
+  source: s.source,
+  inputStatus: s.inputStatus,
+  reconstruction: s.reconstruction,
+  reconstructionFidelity: s.reconstructionFidelity,
+});
 /** The user's image, its processing state and its reconstruction. Re-renders when any changes (each inversion step). */
 export const useInput = () => useExplorer(useShallow(selectInput));
 

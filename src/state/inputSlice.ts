@@ -6,6 +6,7 @@
 import type { StateCreator } from 'zustand';
 import { isAbortError } from '../engine/client';
 import type { PreparedImage } from '../app/imageInput';
+import { reconstructionPsnr } from '../app/imageQuality';
 import { uploadId } from '../app/persistence';
 import type { NoiseOrigin } from '../app/shareState';
 import type { FloatImageBatch } from '../engine/protocol';
@@ -27,6 +28,12 @@ export interface SourceImage {
   prepared: PreparedImage;
 }
 
+export interface ReconstructionFidelity {
+  /** dB against the model input, measured as the pipeline's evaluation measures it (src/app/imageQuality.ts). */
+  psnr: number;
+  steps: number;
+}
+
 export interface IngestOptions {
   /** Make this z current instead of the encoded one (a link's edited z); x_T still comes from the image. */
   zOverride?: number[];
@@ -38,6 +45,8 @@ export interface InputSlice {
   inputStatus: TaskStatus;
   /** Decode(Enc(x), x_T) of the source image at full quality. */
   reconstruction: Frame | null;
+  /** How faithful that reconstruction is to the model input, and at how many DDIM steps (inversion and decoding). */
+  reconstructionFidelity: ReconstructionFidelity | null;
 
   /** A file from the file input, drag and drop, or the clipboard. */
   openImageFile(file: Blob, name?: string): Promise<void>;
@@ -49,7 +58,11 @@ export interface InputSlice {
   clearInput(): void;
 }
 
-export const initialInputState = { source: null, inputStatus: IDLE, reconstruction: null } satisfies Partial<InputSlice>;
+export const initialInputState = { source: null, inputStatus: IDLE, reconstruction: null, reconstructionFidelity: null } satisfies Partial<InputSlice>;
+
+function fidelity(reconstruction: Frame, prepared: PreparedImage, metadata: ModelMetadata, steps: number): ReconstructionFidelity {
+  return { psnr: reconstructionPsnr(reconstruction.pixels, prepared.pixels, metadata.preprocessing.valueRange), steps };
+}
 
 export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator<ExplorerState, [], [], InputSlice> {
   return (set, get) => {
@@ -135,7 +148,7 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
         }
         if (!jobs.isCurrent('input', signal)) return;
         const id = origin.kind === 'upload' ? origin.id : `gallery-${origin.index}`;
-        set({ source: { id, name, origin, bytes, mimeType, prepared }, reconstruction: null });
+        set({ source: { id, name, origin, bytes, mimeType, prepared }, reconstruction: null, reconstructionFidelity: null });
         if (origin.kind === 'upload') {
           const storage = await db();
           await storage?.putUpload({ id, name, type: mimeType, bytes, createdAt: Date.now() }).catch((error: unknown) => {
@@ -157,6 +170,7 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
           const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
           set({
             reconstruction,
+            reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps),
             z,
             zReference: zEncoded,
             referenceKind: 'encoded',
@@ -191,8 +205,11 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
           if (!jobs.isCurrent('input', signal)) return;
           set({ source: { ...source, prepared } });
           const zReference = get().zReference ?? get().z;
-          const reconstruction = await reconstruct(metadata, Float32Array.from(zReference), imageBatch(metadata, noise.xNoise), get().steps, signal);
-          if (jobs.isCurrent('input', signal)) set({ reconstruction, inputStatus: { kind: 'done' } });
+          const steps = get().steps;
+          const reconstruction = await reconstruct(metadata, Float32Array.from(zReference), imageBatch(metadata, noise.xNoise), steps, signal);
+          if (jobs.isCurrent('input', signal)) {
+            set({ reconstruction, reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps), inputStatus: { kind: 'done' } });
+          }
         } catch (error) {
           if (isAbortError(error)) return;
           if (jobs.isCurrent('input', signal)) set({ inputStatus: { kind: 'error', message: `The stored image could not be shown again: ${describeError(error)}` } });

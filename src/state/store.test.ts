@@ -193,6 +193,9 @@ describe('images in', () => {
     expect(state.z[0]).toBeCloseTo(pixel, 5); // the fake encoder: mean(x) + k
     expect(state.referenceKind).toBe('encoded');
     expect(state.reconstruction?.pixels[0]).toBeCloseTo(pixel, 5); // decode(Enc(x), invert(x)) = x
+    // ... so its fidelity is the PSNR cap, at the steps it was inverted and decoded with.
+    expect(state.reconstructionFidelity?.steps).toBe(5);
+    expect(state.reconstructionFidelity?.psnr).toBeGreaterThan(90);
     expect(state.frame?.pixels[0]).toBeCloseTo(pixel, 5);
     expect(deps.engine.calls.filter((c) => c.kind === 'invert')).toEqual([{ kind: 'invert', steps: 5 }]);
     await flush();

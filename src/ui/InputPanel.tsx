@@ -29,7 +29,7 @@ function GalleryThumb({ model, index }: { model: LoadedModel; index: number }) {
 /** The user's image in: upload, drag and drop, paste, or the model's gallery; then what the model sees and its reconstruction. */
 export function InputPanel() {
   const model = useLoadedModel();
-  const { source, inputStatus, reconstruction } = useInput();
+  const { source, inputStatus, reconstruction, reconstructionFidelity } = useInput();
   const openImageFile = useAction('openImageFile');
   const cancelInput = useAction('cancelInput');
   const [dragging, setDragging] = useState(false);
@@ -113,7 +113,18 @@ export function InputPanel() {
           </figure>
           <figure>
             <PixelCanvas frame={reconstruction} label="Reconstruction" />
-            <figcaption>Reconstruction</figcaption>
+            <figcaption>
+              Reconstruction
+              {reconstructionFidelity && (
+                <span
+                  className="fidelity"
+                  title={`PSNR against the model input after DDIM inversion and decoding at ${reconstructionFidelity.steps} steps; more steps reconstruct more faithfully`}
+                >
+                  {' · '}
+                  {reconstructionFidelity.psnr.toFixed(1)} dB
+                </span>
+              )}
+            </figcaption>
           </figure>
         </div>
       )}
