@@ -19,7 +19,9 @@
     samplers        both of the above again for each DDIM eta of --compare-eta (default 1: the stochastic
                     sampler, which draws fresh per-step noise), beside --eta's, on the same z and x_T; and for
                     each eta again with z from the Gaussian mixture fitted to the encoded training set
-                    (infodiff.latent_prior: the prior the explorer samples from), unless --no-fitted-prior
+                    (infodiff.latent_prior: the prior the explorer samples from), unless --no-fitted-prior; and
+                    with z = Enc(x) of N held-out test images, unless --no-encoded-codes: z exactly where the
+                    codes lie, so what no latent prior can beat with this denoiser (the rest is the denoiser's)
     nll             -log p(x | z = Enc(x)) in bits/dim by I-MMSE (infodiff.itd), mean +- SE over M test images
     reconstruction  PSNR of DDIM reconstructions of R test images: with inversion at each of --recon-steps
                     (default 20 and 100), and without inversion (decoded from fresh noise with the same z)
@@ -134,12 +136,13 @@ def _repository_path(path: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Sampler:
-    """How prior samples are drawn: z from ``prior`` (the model's own when ``mixture`` is None, else that fitted
-    latent mixture), x_T ~ N(0, I), then DDIM with ``eta``."""
-    prior: str  # 'model' or 'fitted', as the JSON records it
-    description: str  # 'z ~ N(0, I)', 'z ~ a 10-component Gaussian mixture fitted to ...'
+    """How samples are drawn: z from ``prior`` (the model's own; ``mixture``, a fitted latent mixture; or
+    ``codes``, the encoder's codes of held-out images), x_T ~ N(0, I), then DDIM with ``eta``."""
+    prior: str  # 'model', 'fitted' or 'encoded', as the JSON records it
+    description: str  # 'z ~ N(0, I)', 'z ~ a 10-component Gaussian mixture fitted to ...', 'z = Enc(x) of ...'
     eta: float
     mixture: Optional[Dict[str, Any]] = None
+    codes: Optional[torch.Tensor] = None
 
 
 def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
@@ -157,7 +160,7 @@ def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_pat
     reference_recognisability = judges.recognisability(reference_out['probabilities'], spec)
     results = []
     for sampler in samplers:
-        images = sample_images(loaded, count, steps, sampler.eta, seed, batch_size, sampler.mixture)
+        images = sample_images(loaded, count, steps, sampler.eta, seed, batch_size, sampler.mixture, sampler.codes)
         samples, resized_from = _classifier_input(images)
         sample_out = judges.predict(judge, samples)
         distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
@@ -242,7 +245,9 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
     skip = set(args.skip)
     train_size = max(args.probe_images, args.dci_train if loaded.dataset == 'shapes' else 0, REFERENCE_IMAGES
                      if loaded.metadata is None and 'nll' not in skip else 0)
-    test_size = max(args.fd_samples, args.nll_images, args.recon_images, args.dci_test)
+    # The encoded-codes sampler decodes held-out test images: the next fd_samples after the reference ones.
+    test_size = max(args.fd_samples * (2 if args.encoded_codes else 1), args.nll_images, args.recon_images,
+                    args.dci_test)
     # Shapes scenes are rendered on demand, so only as many as are used; file-backed data loads whole.
     train_set = open_dataset(loaded, 'train', args.data_dir, train_size)
     test_set = open_dataset(loaded, 'test', args.data_dir, test_size)
@@ -281,6 +286,16 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
         if args.fitted_prior:
             mixture = package_mixture(loaded) or fit_latent_mixture(probe_codes(), seed=args.seed)
             samplers += [Sampler('fitted', f'z ~ {describe_mixture(mixture)}', eta, mixture) for eta in etas]
+        if args.encoded_codes:
+            # The reference images are the first fd_samples of this balanced order; these are the next ones.
+            rows = _rows(test_set, 2 * args.fd_samples, args.seed)[args.fd_samples:]
+            if len(rows) == args.fd_samples:
+                codes = torch.from_numpy(encode_rows(loaded, test_set, rows, args.batch_size))
+                description = f'z = Enc(x) of {len(rows):,} held-out test images'
+                samplers += [Sampler('encoded', description, eta, codes=codes) for eta in etas]
+            else:
+                print(f'evaluate: the test set has {len(test_set):,} images, too few for {args.fd_samples:,} '
+                      'held-out codes beside the reference images; no encoded-codes samples', flush=True)
         timed('samples', lambda: evaluate_samples(loaded, test_set, args.classifier, args.fd_samples,
                                                   args.sample_steps, samplers, args.seed, args.batch_size))
         per_sampler = report.pop('samples')
@@ -341,6 +356,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--no-fitted-prior', dest='fitted_prior', action='store_false',
                    help="don't also measure samples with z from the Gaussian mixture fitted to the encoded training "
                         "set (the package's latent.fitted; a checkpoint's is fitted here to the probe's images)")
+    p.add_argument('--no-encoded-codes', dest='encoded_codes', action='store_false',
+                   help='leave out samples decoded from the codes of held-out test images (z = Enc(x), x_T fresh): '
+                        'how good samples get when z is exactly where the codes lie, the ceiling of any latent prior '
+                        'with this denoiser')
     p.add_argument('--classifier', default='', help="the data set's classifier checkpoint (default: the committed "
                                                      "runs/classifier/<fmnist|shapes>_classifier.pt)")
     p.add_argument('--nll-images', type=int, default=64, help='test images for -log p(x | z)')

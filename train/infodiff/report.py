@@ -410,6 +410,12 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         app_note = "" if app is None else (
             f" The app's prior draws (z from the fitted latent mixture, η = 1): "
             f"{_percent(app['recognisability']['meanConfidence'])} over {app['sampleCount']:,} samples.")
+        ceiling = max((s for s in facts.metric("samplers") or [] if s.get("prior") == "encoded"),
+                      key=lambda s: s["recognisability"]["meanConfidence"], default=None)
+        if ceiling is not None:
+            app_note += (f" With z = Enc(x) of held-out test images, where the codes really lie (the best any latent "
+                         f"prior can do with this denoiser): {_percent(ceiling['recognisability']['meanConfidence'])} "
+                         f"(η = {ceiling['eta']:g}).")
         if count < CONFIDENCE_SAMPLES:
             results.append(TargetResult(name, target, "not measured",
                                         f"{_percent(confidence)} mean confidence.{size_note}{app_note}"))
@@ -528,7 +534,7 @@ def _probe_spread(facts: Facts) -> float:
 
 def _sampler(facts: Facts, eta: float, prior: str = "model") -> Optional[Dict[str, Any]]:
     """The row of the metrics' sampler comparison at ``eta`` with z from ``prior`` ('model': the model's own
-    prior; 'fitted': the fitted latent mixture), or None. Rows written before the fitted prior are the model's."""
+    prior; 'fitted': the fitted latent mixture; 'encoded': codes of held-out images), or None. Rows written before the fitted prior are the model's."""
     return next((s for s in facts.metric("samplers") or []
                  if s["eta"] == eta and s.get("prior", "model") == prior), None)
 
@@ -784,9 +790,13 @@ def _code_rows(facts: Sequence[Facts]) -> List[List[Optional[str]]]:
 
 
 def _prior_cell(sampler: Dict[str, Any]) -> str:
-    """'N(0, I)' for the model's prior, 'fitted mixture' for the latent mixture, from the row's description."""
-    if sampler.get("prior", "model") == "fitted":
+    """'N(0, I)' for the model's prior, 'fitted mixture' for the latent mixture, 'Enc(x) of held-out images' for
+    the encoder's own codes, from the row's kind and description."""
+    kind = sampler.get("prior", "model")
+    if kind == "fitted":
         return "fitted mixture"
+    if kind == "encoded":
+        return "Enc(x) of held-out images"
     return sampler.get("priorDescription", "z ~ N(0, I)").removeprefix("z ~ ")
 
 
@@ -896,7 +906,10 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
                   "and the app's for prior draws). z comes from N(0, I), the prior the MMD term regularises "
                   "towards, or from the fitted mixture: 10 full-covariance Gaussians fitted to z = Enc(x) of the "
                   "training set (infodiff.latent_prior; the package's own for a shipped model, fitted to the "
-                  "probe's codes for a baseline checkpoint), which the app draws from.",
+                  "probe's codes for a baseline checkpoint), which the app draws from, or is the encoder's own "
+                  "code of held-out test images (other than the FD's reference images), decoded from fresh noise: "
+                  "z exactly where the codes lie, so no latent prior can do better with this denoiser, and what "
+                  "these samples miss is the denoiser's.",
                   ""]
         lines += _table(["model", "z from", "η", "DDIM steps", "FD", "recognisable"], sampler_rows)
     stale = stale_metrics(facts)

@@ -171,11 +171,20 @@ def latent_mixture(loaded: LoadedModel, images: int = 0, seed: int = 0) -> Dict:
 
 
 def sample_images(loaded: LoadedModel, n: int, steps: int, eta: float = 0.0, seed: int = 0,
-                  batch_size: int = 64, mixture: Optional[Dict] = None) -> torch.Tensor:
-    """n samples with z from the model's prior (or from ``mixture``, a fitted latent prior) and x_T ~ N(0, I)
-    -> [n, C, H, W] in model space."""
+                  batch_size: int = 64, mixture: Optional[Dict] = None,
+                  codes: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """n samples with z from the model's prior (or from ``mixture``, a fitted latent prior, or the first n rows of
+    ``codes``, given latents such as encoded held-out images) and x_T ~ N(0, I) -> [n, C, H, W] in model space."""
+    if mixture is not None and codes is not None:
+        raise ValueError('sample_images takes z from a mixture or from given codes, not both')
     generator = torch.Generator().manual_seed(seed)
-    if mixture is None:
+    if codes is not None:
+        if len(codes) < n:
+            raise ValueError(f'{n} samples need {n} codes, got {len(codes)}')
+        # Draw (and discard) prior z anyway, so x_T is the same noise as the other samplers' for this seed.
+        sample_prior(loaded.prior, n, loaded.architecture['latentDim'], generator, loaded.device)
+        z = codes[:n].to(loaded.device, torch.float32)
+    elif mixture is None:
         z = sample_prior(loaded.prior, n, loaded.architecture['latentDim'], generator, loaded.device)
     else:
         z = sample_latent_mixture(mixture, n, generator, loaded.device)

@@ -89,11 +89,11 @@ def test_evaluate_fits_a_checkpoint_prior_to_the_probe_codes(tiny_run, tmp_path,
                           "--fd-samples", "8", "--sample-steps", "2", "--compare-eta", "", "--classifier",
                           str(untrained_fashion_judge), "--skip", "nll,recon", "--device", "cpu"]) == 0
     samplers = json.loads(out.read_text())["samplers"]
-    assert [(s["prior"], s["eta"]) for s in samplers] == [("model", 0.0), ("fitted", 0.0)]
+    assert [(s["prior"], s["eta"]) for s in samplers] == [("model", 0.0), ("fitted", 0.0), ("encoded", 0.0)]
     assert samplers[1]["priorDescription"] == ("z ~ a 10-component Gaussian mixture fitted to 40 encoded "
                                                "training images")
     assert evaluate.main(["--model", str(tiny_run / "checkpoint.pt"), "--out", str(out), "--probe-images", "40",
-                          "--fd-samples", "8", "--sample-steps", "2", "--compare-eta", "", "--no-fitted-prior",
+                          "--fd-samples", "8", "--sample-steps", "2", "--compare-eta", "", "--no-fitted-prior", "--no-encoded-codes",
                           "--classifier", str(untrained_fashion_judge), "--skip", "nll,recon",
                           "--device", "cpu"]) == 0
     assert "samplers" not in json.loads(out.read_text())

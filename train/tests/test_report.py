@@ -246,10 +246,12 @@ def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys, un
     # The sampler comparison: eta 0 (the FD column) and eta 1 on the same samples, with z from N(0, I) and from
     # the package's fitted mixture, one row each; and the app's prior draws as a picture.
     assert [(s["prior"], s["eta"]) for s in report_metrics["samplers"]] == [
-        ("model", 0.0), ("model", 1.0), ("fitted", 0.0), ("fitted", 1.0)]
+        ("model", 0.0), ("model", 1.0), ("fitted", 0.0), ("fitted", 1.0), ("encoded", 0.0), ("encoded", 1.0)]
     assert report_metrics["samplers"][0]["frechetDistance"] == report_metrics["frechetDistance"]["frechetDistance"]
     assert "| tiny | N(0, I) | 0 | 2 |" in page and "| tiny | fitted mixture | 1 | 2 |" in page
     assert "The app's prior draws (z from the fitted latent mixture, η = 1):" in page
+    assert "| tiny | Enc(x) of held-out images | 0 | 2 |" in page
+    assert "With z = Enc(x) of held-out test images, where the codes really lie" in page
     assert png_size(images / "tiny-samples-fitted.png") == (8 * cell + 2, 8 * cell + 2)
     assert "--prior fitted --eta 1" in page
     codes = report_metrics["latentCodes"]

@@ -219,13 +219,17 @@ def test_evaluate_writes_every_metric_for_a_tiny_run(tiny_package, tmp_path, unt
     assert sum(report['recognisability']['samples']['heads']['class']['histogram'].values()) == 12
     # eta 1 beside eta 0 by default; the stochastic samples differ, so their FD does too. Then both again with z
     # from the package's fitted latent mixture.
-    deterministic, stochastic, fitted_deterministic, fitted_stochastic = report['samplers']
+    deterministic, stochastic, fitted_deterministic, fitted_stochastic, encoded, encoded_stochastic = report['samplers']
     assert (deterministic['eta'], stochastic['eta']) == (0.0, 1.0) and stochastic['sampleCount'] == 12
     assert stochastic['frechetDistance'] != deterministic['frechetDistance']
     assert (deterministic['prior'], fitted_stochastic['prior']) == ('model', 'fitted')
     assert deterministic['priorDescription'] == 'z ~ N(0, I)'
     assert fitted_deterministic['priorDescription'].startswith('z ~ a 10-component Gaussian mixture fitted to ')
     assert fitted_deterministic['frechetDistance'] != deterministic['frechetDistance']
+    # And with z = Enc(x) of held-out test images, the ceiling of any latent prior.
+    assert (encoded['prior'], encoded['eta'], encoded_stochastic['eta']) == ('encoded', 0.0, 1.0)
+    assert encoded['priorDescription'] == 'z = Enc(x) of 12 held-out test images'
+    assert encoded['frechetDistance'] != deterministic['frechetDistance']
     nll = report['nll']
     assert math.isfinite(nll['bitsPerDim']) and nll['images'] == 2 and nll['samples'] == 8
     assert nll['bitsPerDim8bit'] == pytest.approx(nll['bitsPerDim'] + math.log2(127.5))
