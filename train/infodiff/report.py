@@ -908,8 +908,8 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
                   "training set (infodiff.latent_prior; the package's own for a shipped model, fitted to the "
                   "probe's codes for a baseline checkpoint), which the app draws from, or is the encoder's own "
                   "code of held-out test images (other than the FD's reference images), decoded from fresh noise: "
-                  "z exactly where the codes lie, so no latent prior can do better with this denoiser, and what "
-                  "these samples miss is the denoiser's.",
+                  "z exactly where the codes lie, what a latent prior matching them would give, so what these "
+                  "samples miss is the denoiser's.",
                   ""]
         lines += _table(["model", "z from", "η", "DDIM steps", "FD", "recognisable"], sampler_rows)
     stale = stale_metrics(facts)
