@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type ChangeEvent, type FormEvent } from 'react';
 import { useAction, useCatalog, useLoadedModel, useLoadStatus } from '../state/hooks';
 import type { LoadStatus } from '../state/modelSlice';
 import { ModelCard } from './ModelCard';
@@ -40,6 +40,14 @@ function OpenModelForm({ onDone }: { onDone: () => void }) {
     onDone();
     void openModelUrl(url);
   };
+  const openChosenFiles = (event: ChangeEvent<HTMLInputElement>) => {
+    const files = [...(event.target.files ?? [])];
+    // Cleared so that choosing the same files again still fires a change.
+    event.target.value = '';
+    if (files.length === 0) return;
+    onDone();
+    void openModelFiles(files);
+  };
   return (
     <div className="open-model">
       <p className="hint">A model is a folder holding model.json and its weight shards (see docs/model-format.md).</p>
@@ -52,13 +60,7 @@ function OpenModelForm({ onDone }: { onDone: () => void }) {
             className="visually-hidden"
             aria-label="Model files"
             accept=".json,.bin,.png"
-            onChange={(event) => {
-              const files = [...(event.target.files ?? [])];
-              event.target.value = '';
-              if (files.length === 0) return;
-              onDone();
-              void openModelFiles(files);
-            }}
+            onChange={openChosenFiles}
           />
         </label>
         <label className="button button-secondary file-button">
@@ -68,13 +70,7 @@ function OpenModelForm({ onDone }: { onDone: () => void }) {
             className="visually-hidden"
             aria-label="Model folder"
             ref={(input) => input?.setAttribute('webkitdirectory', '')}
-            onChange={(event) => {
-              const files = [...(event.target.files ?? [])];
-              event.target.value = '';
-              if (files.length === 0) return;
-              onDone();
-              void openModelFiles(files);
-            }}
+            onChange={openChosenFiles}
           />
         </label>
       </div>

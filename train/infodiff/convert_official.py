@@ -40,7 +40,7 @@ import torch
 from .config import resolve_architecture, resolve_schedule
 from .data import DataError, ImageDataset, load_fashion_mnist, load_image_folder
 from .export import GALLERY_SIZE, build_metadata, iso_now, update_models_index
-from .model import InfoDiff, expected_parameters
+from .model import InfoDiff, expected_parameters, parameter_mismatches
 from .webpackage import ID_PATTERN, write_web_package
 
 OFFICIAL_CHANNEL_MULTIPLIERS = [1, 2, 2, 2]
@@ -113,23 +113,12 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], architecture: Dict[str
     _refuse_other_layouts(keys, state, architecture)
     dropped = [k for k in keys if '.crossattn.' in k]
     kept = OrderedDict((k, state[k]) for k in keys if '.crossattn.' not in k)
-    expected = expected_parameters(architecture, timesteps)
-    missing = [k for k in expected if k not in kept]
-    unexpected = [k for k in kept if k not in expected]
-    wrong = [f'{k} {list(kept[k].shape)} (expected {list(expected[k])})'
-             for k in expected if k in kept and tuple(kept[k].shape) != expected[k]]
-    problems = []
-    if wrong:
-        problems.append(f'wrong shapes: {", ".join(wrong)}')
-    if missing:
-        problems.append(f'missing keys: {", ".join(missing)}')
-    if unexpected:
-        problems.append(f'unexpected keys: {", ".join(unexpected)}')
+    problems = parameter_mismatches({k: tuple(v.shape) for k, v in kept.items()}, architecture, timesteps, 'keys')
     if problems:
         raise ConversionError('the checkpoint does not match the official main-branch architecture '
                               f'{_describe(architecture)}: ' + '; '.join(problems))
     weights: 'OrderedDict[str, np.ndarray]' = OrderedDict()
-    for name in expected:  # the order our exporter writes, which is also the official state_dict order
+    for name in expected_parameters(architecture, timesteps):  # the order our exporter writes, which is also the official state_dict order
         tensor = kept[name]
         if not tensor.is_floating_point():
             raise ConversionError(f'weight {name} has dtype {tensor.dtype}; expected floating point')

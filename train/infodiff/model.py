@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -155,6 +155,22 @@ def expected_parameters(architecture: Dict, timesteps: int) -> "OrderedDict[str,
 
 # ---------------------------------------------------------------------------------------------------------------
 # Modules (official class roles and attribute names)
+
+def parameter_mismatches(shapes: "Mapping[str, Sequence[int]]", architecture: Dict, timesteps: int,
+                         noun: str = "weights") -> List[str]:
+    """Every way a name -> shape map differs from ``expected_parameters``, one phrase per kind ("wrong shapes: ...",
+    "missing <noun>: ...", "unexpected <noun>: ..."); empty when it matches, so callers can list all at once."""
+    expected = expected_parameters(architecture, timesteps)
+    wrong = [f"{n} {list(shapes[n])} (expected {list(expected[n])})"
+             for n in expected if n in shapes and tuple(shapes[n]) != expected[n]]
+    missing = [n for n in expected if n not in shapes]
+    unexpected = [n for n in shapes if n not in expected]
+    problems = []
+    for label, names in (("wrong shapes", wrong), (f"missing {noun}", missing), (f"unexpected {noun}", unexpected)):
+        if names:
+            problems.append(f"{label}: {', '.join(names)}")
+    return problems
+
 
 def sinusoid_table(timesteps: int, channels: int) -> torch.Tensor:
     """[T, channels] float32, rows interleaved [sin(t f_0), cos(t f_0), sin(t f_1), ...], f_i = 10000^(-2i/channels).

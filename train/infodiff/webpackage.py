@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, resolve_architecture, resolve_schedule
-from .model import TIME_TABLE_KEY, InfoDiff, expected_parameters
+from .model import TIME_TABLE_KEY, InfoDiff, parameter_mismatches
 
 FORMAT = "infodiffusion-explorer/model"
 FORMAT_VERSION = 1
@@ -234,18 +234,7 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
 def check_weight_names(weights: Mapping[str, Tuple[int, ...]], architecture: Dict, timesteps: int) -> None:
     """Refuses any difference between the given name -> shape map and the architecture's expected parameters,
     listing every missing, unexpected and mis-shaped name in one message."""
-    expected = expected_parameters(architecture, timesteps)
-    missing = [n for n in expected if n not in weights]
-    unexpected = [n for n in weights if n not in expected]
-    wrong = [f"{n} {list(weights[n])} (expected {list(expected[n])})"
-             for n in expected if n in weights and tuple(weights[n]) != expected[n]]
-    problems = []
-    if missing:
-        problems.append(f"missing weights: {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"unexpected weights: {', '.join(unexpected)}")
-    if wrong:
-        problems.append(f"wrong shapes: {', '.join(wrong)}")
+    problems = parameter_mismatches(weights, architecture, timesteps)
     if problems:
         raise WebPackageError("; ".join(problems))
 
