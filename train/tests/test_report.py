@@ -81,6 +81,14 @@ def test_fashion_targets_met_and_missed_by_how_much():
     assert missed["reconstruction"].status == "missed" and "2.50 dB short" in missed["reconstruction"].detail
 
 
+def test_a_narrow_miss_is_printed_precisely_enough_to_tell_it_from_the_target():
+    just_short = by_target(report.fashion_targets(facts_for("close", "fashion-mnist",
+                                                           fashion_metrics(0.8497, 0.7996, 1000, {}, 31.0))))
+    assert just_short["linear-probe"].status == "missed"
+    assert "84.97%, 0.03 points short" in just_short["linear-probe"].detail
+    assert "79.96% mean confidence, 0.04 points short" in just_short["the"].detail
+
+
 def test_fashion_targets_measured_too_small_or_not_at_all():
     results = by_target(report.fashion_targets(facts_for("small", "fashion-mnist",
                                                          fashion_metrics(0.9, 0.95, 12, {f"c{k}": 1 for k in range(10)}))))
