@@ -364,19 +364,14 @@ def _percent(value: float, decimals: int = 1) -> str:
     return f"{100 * value:.{decimals}f}%"
 
 
-def _shortfall_decimals(value: float, target: float) -> int:
-    """One decimal, or more (up to three) where one would print a missed value as the target itself
-    ('85.0%, 0.0 points short' for 84.97%)."""
+def _shortfall(value: float, target: float) -> Tuple[str, str, str]:
+    """A missed value, its target and the gap ('84.97%', '85.00%', '0.03 points short'), with one decimal or
+    more (up to three) where one would print the value as the target itself ('85.0%, 0.0 points short')."""
     decimals = 1
     while decimals < 3 and round(100 * value, decimals) >= round(100 * target, decimals):
         decimals += 1
-    return decimals
-
-
-def _shortfall(value: float, target: float, label: str = "") -> str:
-    """'84.97%{label}, 0.03 points short', precise enough to tell the value from the target."""
-    decimals = _shortfall_decimals(value, target)
-    return f"{_percent(value, decimals)}{label}, {100 * (target - value):.{decimals}f} points short"
+    return (_percent(value, decimals), _percent(target, decimals),
+            f"{100 * (target - value):.{decimals}f} points short")
 
 
 def _reasons(facts: Facts, target_key: str) -> str:
@@ -406,8 +401,8 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
     elif probe >= PROBE_TARGET:
         results.append(TargetResult(name, target, "met", f"{_percent(probe)}."))
     else:
-        results.append(TargetResult(name, target, "missed",
-                                    f"{_shortfall(probe, PROBE_TARGET)}.{_reasons(facts, 'probe')}"))
+        shown, _, gap = _shortfall(probe, PROBE_TARGET)
+        results.append(TargetResult(name, target, "missed", f"{shown}, {gap}.{_reasons(facts, 'probe')}"))
 
     samples = facts.metric("recognisability", "samples")
     count = facts.metric("recognisability", "sampleCount")
@@ -437,7 +432,9 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         elif confidence >= CONFIDENCE_TARGET:
             results.append(TargetResult(name, target, "met", f"{_percent(confidence)} mean confidence.{app_note}"))
         else:
-            results.append(TargetResult(name, target, "missed", f"{_shortfall(confidence, CONFIDENCE_TARGET, ' mean confidence')}.{app_note}{_reasons(facts, 'confidence')}"))
+            shown, _, gap = _shortfall(confidence, CONFIDENCE_TARGET)
+            results.append(TargetResult(name, target, "missed", f"{shown} mean confidence, "
+                                        f"{gap}.{app_note}{_reasons(facts, 'confidence')}"))
         histogram = _class_histogram(samples)
         absent = [cls for cls, n in histogram.items() if n == 0]
         if len(histogram) != FASHION_CLASSES:
@@ -490,9 +487,8 @@ def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult
             accuracy, needed = attributes[factor]["mean"], decodable_threshold(size)
             parts.append(f"{factor} {_percent(accuracy)}")
             if accuracy < needed:
-                decimals = _shortfall_decimals(accuracy, needed)
-                failed.append(f"{factor} {_percent(accuracy, decimals)} < {_percent(needed, decimals)} "
-                              f"({100 * (needed - accuracy):.{decimals}f} points short)")
+                shown, needed_shown, gap = _shortfall(accuracy, needed)
+                failed.append(f"{factor} {shown} < {needed_shown} ({gap})")
         if failed:
             results.append(TargetResult(name, target, "missed", f"{'; '.join(failed)}.{_reasons(facts, 'factors')}"))
         else:
