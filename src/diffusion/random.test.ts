@@ -15,6 +15,15 @@ describe('createRng', () => {
     expect(Array.from(createRng(7).uniforms(5))).not.toEqual(Array.from(createRng(8).uniforms(5)));
   });
 
+  it('gives a related seed a stream of its own, not a shifted copy', () => {
+    // Unhashed, Mulberry32 seeded with s + its state increment is seed s one draw later.
+    const increment = 0x6d2b79f5;
+    const later = Array.from(createRng(0).uniforms(9)).slice(1);
+    expect(Array.from(createRng(increment).uniforms(8))).not.toEqual(later);
+    const neighbours = [0, 1, 2].map((seed) => Array.from(createRng(seed).uniforms(4)));
+    expect(new Set(neighbours.flat()).size).toBe(12);
+  });
+
   it('draws uniforms in [0, 1) with mean 1/2 and variance 1/12', () => {
     const u = createRng(1).uniforms(100_000);
     expect(Math.min(...u)).toBeGreaterThanOrEqual(0);

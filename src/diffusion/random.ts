@@ -18,11 +18,14 @@ export interface Rng {
 /**
  * Mulberry32 (Tommy Ettinger's 32-bit generator) for uniforms and Box-Muller for normals. A period of 2^32
  * is plenty for images of a few thousand pixels times a few hundred draws.
- * @param seed any integer; equal seeds give equal streams
+ * @param seed any integer; equal seeds give equal streams. Seeds equal modulo 2^32 give equal streams.
  */
 export function createRng(seed: number): Rng {
   if (!Number.isInteger(seed)) throw new RangeError(`createRng: seed must be an integer, got ${seed}`);
-  let state = seed >>> 0;
+  // Mulberry32's state walks by a fixed increment, so a raw seed s + 0x6d2b79f5 would replay seed s's stream
+  // one draw late; hashing the seed first scatters nearby and related seeds (the engine uses seed + b for
+  // the b-th image of a batch) across the cycle.
+  let state = scrambleSeed(seed >>> 0);
   const uniform = (): number => {
     state = (state + 0x6d2b79f5) >>> 0;
     let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
@@ -48,4 +51,12 @@ export function createRng(seed: number): Rng {
       return out;
     },
   };
+}
+
+/** MurmurHash3's 32-bit finaliser: a bijection on 32-bit integers with full avalanche. */
+function scrambleSeed(seed: number): number {
+  let h = seed;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
