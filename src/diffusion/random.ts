@@ -15,19 +15,22 @@ export interface Rng {
   normals(n: number): Float32Array;
 }
 
+/** The constant Mulberry32 adds to its state before each draw (Weyl sequence). */
+const MULBERRY32_INCREMENT = 0x6d2b79f5;
+
 /**
  * Mulberry32 (Tommy Ettinger's 32-bit generator) for uniforms and Box-Muller for normals. A period of 2^32
  * is plenty for images of a few thousand pixels times a few hundred draws.
- * @param seed any integer; equal seeds give equal streams. Seeds equal modulo 2^32 give equal streams.
+ * @param seed any integer; seeds equal modulo 2^32 give equal streams
  */
 export function createRng(seed: number): Rng {
   if (!Number.isInteger(seed)) throw new RangeError(`createRng: seed must be an integer, got ${seed}`);
-  // Mulberry32's state walks by a fixed increment, so a raw seed s + 0x6d2b79f5 would replay seed s's stream
-  // one draw late; hashing the seed first scatters nearby and related seeds (the engine uses seed + b for
+  // Mulberry32's state walks by a fixed increment, so a raw seed s + MULBERRY32_INCREMENT would replay seed s's
+  // stream one draw late; hashing the seed first scatters nearby and related seeds (the engine uses seed + b for
   // the b-th image of a batch) across the cycle.
   let state = scrambleSeed(seed >>> 0);
   const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
+    state = (state + MULBERRY32_INCREMENT) >>> 0;
     let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
     mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
     return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
