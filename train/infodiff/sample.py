@@ -263,9 +263,15 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return np.round((array + 1.0) * 127.5).astype(np.uint8)
 
 
-def save_grid(images: torch.Tensor, columns: int, path: str | Path, gutter: int = 2) -> Path:
+def save_grid(images: torch.Tensor, columns: int, path: str | Path, gutter: int = 2,
+              keep_within: Optional[int] = None) -> Path:
     """Writes images [N, C, H, W] in model space as one PNG grid (grayscale for C = 1, RGB for C = 3), row-major,
-    with mid-grey gutters. Returns the path."""
+    with mid-grey gutters. Returns the path.
+
+    keep_within: when given and ``path`` already holds a grid of the same size whose every pixel is within this
+        many levels of the new one, the file is left as it is. CPU float sums depend on the thread count, so a
+        rerun of the same model can move a few pixels by one level; committed pictures should not churn for that.
+    """
     from PIL import Image
 
     tiles = to_uint8(images)
@@ -277,9 +283,24 @@ def save_grid(images: torch.Tensor, columns: int, path: str | Path, gutter: int 
         top, left = gutter + r * (h + gutter), gutter + col * (w + gutter)
         grid[top:top + h, left:left + w] = tile
     path = Path(path)
+    picture = grid[:, :, 0] if c == 1 else grid
+    if keep_within is not None and _holds_within(path, picture, keep_within):
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid[:, :, 0] if c == 1 else grid).save(path)
+    Image.fromarray(picture).save(path)
     return path
+
+
+def _holds_within(path: Path, picture: np.ndarray, levels: int) -> bool:
+    """Whether the PNG at ``path`` decodes to ``picture``'s shape with every pixel within ``levels`` of it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as existing:
+            old = np.asarray(existing)
+    except OSError:  # missing or not an image: write it
+        return False
+    return old.shape == picture.shape and int(np.abs(old.astype(np.int16) - picture).max(initial=0)) <= levels
 
 
 # --------------------------------------------------------------------------------------------- CLI

@@ -256,3 +256,26 @@ def test_clis_report_bad_input_without_a_traceback(tiny_package, tmp_path, capsy
     assert 'latent dimensions [9] do not exist' in capsys.readouterr().err
     assert evaluate.main(['--model', str(tmp_path / 'missing'), '--out', str(tmp_path / 'm.json')]) == 1
     assert not (tmp_path / 'm.json').exists()
+
+
+def test_grid_keeps_a_file_that_differs_only_by_rounding(tmp_path):
+    def level(value):  # images at 8-bit level `value`
+        return torch.full((2, 1, 4, 4), value / 127.5 - 1)
+
+    path = sample.save_grid(level(100), 2, tmp_path / 'g.png')
+    before = path.read_bytes()
+    sample.save_grid(level(101), 2, path, keep_within=1)
+    assert path.read_bytes() == before
+    sample.save_grid(level(101), 2, path)  # without keep_within the file is always written
+    assert np.asarray(Image.open(path))[2, 2] == 101
+    sample.save_grid(level(150), 2, path, keep_within=1)  # a real change is written
+    assert np.asarray(Image.open(path))[2, 2] == 150
+
+
+def test_grid_rewrites_a_file_of_another_size_or_a_corrupt_one(tmp_path):
+    path = tmp_path / 'g.png'
+    path.write_bytes(b'not a png')
+    sample.save_grid(torch.zeros(2, 1, 4, 4), 2, path, keep_within=1)
+    assert np.asarray(Image.open(path)).shape == (8, 14)
+    sample.save_grid(torch.zeros(3, 1, 4, 4), 3, path, keep_within=1)
+    assert np.asarray(Image.open(path)).shape == (8, 20)
