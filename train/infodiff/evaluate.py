@@ -11,6 +11,8 @@
                     (FashionMNIST: the class; shapes: each factor), as the official protocol (infodiff.metrics);
                     with it latentCodes: those codes' mean norm and per-dimension mean and std beside N(0, I)'s
     dci             shapes only: DCI disentanglement / completeness / informativeness with gradient-boosted trees
+    factorSwap      shapes only: for each factor, the share of its pixel change that swapping z alone produces,
+                    over DDIM-inverted and over fresh x_T (infodiff.factor_swap: which input decides the factor)
     frechetDistance Fréchet distance between the features of the data set's classifier (infodiff.classifier,
                     penultimate layer; FashionMNIST and shapes) of N prior samples (z from the model's prior,
                     DDIM) and of N test images
@@ -52,6 +54,7 @@ import torch.nn.functional as F
 
 from . import classifier as judges
 from . import itd, metrics
+from .factor_swap import factor_swap
 from .data import DataError, ImageDataset, balanced_indices
 from .export import gaussian_reference
 from .latent_prior import describe as describe_mixture
@@ -59,7 +62,7 @@ from .latent_prior import fit_latent_mixture
 from .sample import (LoadedModel, encode, encode_rows, load_model, open_dataset, package_mixture, reconstruct,
                      resolve_device, sample_images)
 
-BLOCKS = ('probe', 'dci', 'fd', 'nll', 'recon')
+BLOCKS = ('probe', 'dci', 'swap', 'fd', 'nll', 'recon')
 REFERENCE_IMAGES = 20000  # training images behind a Gaussian reference computed here (checkpoints have none)
 
 
@@ -247,7 +250,7 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
                      if loaded.metadata is None and 'nll' not in skip else 0)
     # The encoded-codes sampler decodes held-out test images: the next fd_samples after the reference ones.
     test_size = max(args.fd_samples * (2 if args.encoded_codes else 1), args.nll_images, args.recon_images,
-                    args.dci_test)
+                    args.dci_test, args.swap_scenes)
     # Shapes scenes are rendered on demand, so only as many as are used; file-backed data loads whole.
     train_set = open_dataset(loaded, 'train', args.data_dir, train_size)
     test_set = open_dataset(loaded, 'test', args.data_dir, test_size)
@@ -278,6 +281,10 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
     if 'dci' not in skip and loaded.dataset == 'shapes':
         timed('dci', lambda: evaluate_dci(loaded, train_set, test_set, args.dci_train, args.dci_test,
                                           args.dci_estimators, args.seed, args.batch_size))
+    if 'swap' not in skip and loaded.dataset == 'shapes':
+        rows = _rows(test_set, args.swap_scenes, args.seed)
+        timed('factorSwap', lambda: factor_swap(loaded, test_set.factors[rows], args.sample_steps, args.seed,
+                                                args.batch_size))
     if 'fd' not in skip and loaded.dataset in judges.JUDGED_DATASETS:
         # One set of samples serves both blocks, so they are produced together and filed separately; the
         # --compare-eta samplers reuse the test-image features.
@@ -344,6 +351,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--dci-train', type=int, default=5000, help='shapes: training scenes for DCI')
     p.add_argument('--dci-test', type=int, default=2000, help='shapes: test scenes for DCI')
     p.add_argument('--dci-estimators', type=int, default=100, help='trees per gradient-boosted classifier')
+    p.add_argument('--swap-scenes', type=int, default=32, help='shapes: held-out scenes for the factor swap')
     p.add_argument('--fd-samples', type=int, default=1000, help='prior samples (and test images) for the Fréchet '
                                                                 'distance')
     p.add_argument('--sample-steps', type=int, default=50, help='DDIM steps for the prior samples')

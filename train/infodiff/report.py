@@ -54,6 +54,7 @@ import torch
 from .config import (CONFIGS_DIR, ConfigError, TrainConfig, config_from_dict, config_to_dict, load_preset,
                      validate_train_config)
 from .data import DataError, balanced_indices
+from .diffusion import make_schedule
 from .latent_prior import describe as describe_mixture
 from .model import TIME_TABLE_KEY, expected_parameters
 from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, load_images, load_model, open_dataset,
@@ -134,10 +135,14 @@ class Facts:
         return self.config.architecture if self.config is not None else None
 
     @property
-    def timesteps(self) -> Optional[int]:
+    def schedule(self) -> Optional[Dict[str, Any]]:
         if self.metadata is not None:
-            return self.metadata["schedule"]["timesteps"]
-        return self.config.schedule["timesteps"] if self.config is not None else None
+            return self.metadata.get("schedule")
+        return self.config.schedule if self.config is not None else None
+
+    @property
+    def timesteps(self) -> Optional[int]:
+        return None if self.schedule is None else self.schedule["timesteps"]
 
     @property
     def objective(self) -> Optional[Dict[str, Any]]:
@@ -845,6 +850,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Optional[str]]]) -> Li
     return lines
 
 
+def _terminal_signal_sentence(facts: Sequence[Facts]) -> str:
+    """Why x_T can decide a factor: how much of the image the schedule leaves in it (first model with a schedule)."""
+    for f in facts:
+        if f.schedule is not None:
+            signal = math.sqrt(float(make_schedule(f.schedule).alpha_bar[-1]))
+            return (f" The schedule leaves √ᾱ_T = {signal:.3f} of the image in x_T, so x_T can carry what a large "
+                    "flat region, a wall or the floor, looks like.")
+    return ""
+
+
 def _factor_table(facts: Facts) -> List[str]:
     from .shapes import FACTOR_NAMES, FACTOR_SIZES
 
@@ -854,11 +869,13 @@ def _factor_table(facts: Facts) -> List[str]:
         probe = facts.metric("linearProbe", "attributes", factor, "mean")
         dci_accuracy = facts.metric("dci", "perFactor", factor, "testAccuracy")
         owners = [str(k) for k, n in enumerate(names) if n == factor]
+        swapped = [facts.metric("factorSwap", "factors", factor, kind) for kind in ("invertedNoise", "freshNoise")]
         rows.append([factor, str(size), _percent(1 / size), _percent(decodable_threshold(size)),
                      None if probe is None else _percent(probe),
-                     None if dci_accuracy is None else _percent(dci_accuracy), ", ".join(owners) or None])
+                     None if dci_accuracy is None else _percent(dci_accuracy), ", ".join(owners) or None,
+                     *(None if share is None else _percent(share, 0) for share in swapped)])
     return _table(["factor", "values", "chance", "decodable at", "linear probe", "DCI trees (test)",
-                   "dimensions named after it"], rows)
+                   "dimensions named after it", "z decides: inverted x_T", "z decides: fresh x_T"], rows)
 
 
 def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], command: str,
@@ -930,9 +947,18 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
     stale = stale_metrics(facts)
     if stale:
         lines += ["", "Out of date: " + "; ".join(stale) + ". Rerun the evaluate command under Reproduce."]
-    for f in facts:
-        if f.dataset == "shapes" and f.metrics is not None:
-            lines += ["", f"### Shapes factors: {f.entry.title or f.entry.name}", ""] + _factor_table(f)
+    shapes_facts = [f for f in facts if f.dataset == "shapes" and f.metrics is not None]
+    if shapes_facts:
+        lines += ["", "### Shapes factors", "",
+                  "Per factor: the linear probe and the DCI trees on z, and the dimensions DCI names after it. "
+                  "\"z decides\" is the factor swap (infodiff.factor_swap): scenes B equal held-out scenes A but "
+                  "for this factor, moved half its range; both are decoded from the same x_T with z = Enc(A) and "
+                  "with z = Enc(B), and the column gives the share of the pixel change from A to B that swapping "
+                  "the code alone produces (100%: z decides the factor; 0%: x_T does). x_T is A's DDIM inversion "
+                  "(what the explorer's sliders move z over for an uploaded image) or fresh N(0, I) noise (a prior "
+                  "draw)." + _terminal_signal_sentence(shapes_facts)]
+    for f in shapes_facts:
+        lines += ["", f"#### {f.entry.title or f.entry.name}", ""] + _factor_table(f)
 
     targets = all_targets(facts)
     lines += ["", "## Targets", ""]
