@@ -55,6 +55,7 @@ describe('modelCard', () => {
       model: { trainingSteps: 4000 },
       linearProbe: { meanAccuracy: 0.6234, attributes: { shape: {}, scale: {} } },
       dci: { disentanglement: 0.2101 },
+      factorSwap: { factors: { wall_hue: { invertedNoise: 0.384, freshNoise: 0.1 }, shape: { invertedNoise: 0.91 }, scale: {} } },
       frechetDistance: { frechetDistance: 12.345, sampleCount: 1000 },
       nll: { bitsPerDim8bit: 4.5 },
       reconstruction: { inversion100: { psnr: 44.06 } },
@@ -64,12 +65,14 @@ describe('modelCard', () => {
     expect(card.metrics.map((row) => row.label)).toEqual([
       'Linear probe of z',
       'Disentanglement (DCI)',
+      'What z decides (factor swap)',
       'Fréchet distance of samples',
       '−log p(x | z)',
       'Reconstruction',
       'Measured at',
     ]);
     expect(value(card.metrics, 'Linear probe of z')).toBe('62.3% (mean over factors), 5-fold');
+    expect(value(card.metrics, 'What z decides (factor swap)')).toBe('wall hue 38%, shape 91%; the rest follows the starting noise x_T');
     expect(value(card.metrics, 'Fréchet distance of samples')).toBe('12.3 (1,000 samples)');
     expect(value(card.metrics, 'Reconstruction')).toBe('44.1 dB PSNR (100-step inversion)');
     expect(value(card.metrics, 'Measured at')).toBe('step 4,000');

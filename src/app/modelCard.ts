@@ -57,6 +57,19 @@ function objectiveText(objective: Record<string, unknown>): string {
   return 'DiffAE-style: deterministic encoder, no prior regulariser';
 }
 
+/**
+ * "floor hue 53%, wall hue 38%, ...": per factor, the share of its pixel change that swapping z alone produces
+ * over an uploaded image's inverted noise (train/infodiff/factor_swap.py), which is what a slider can move.
+ */
+function swapShares(block: unknown): string | undefined {
+  if (typeof block !== 'object' || block === null) return undefined;
+  const parts = Object.entries(block).flatMap(([factor, shares]) => {
+    const share = numberAt(shares, 'invertedNoise');
+    return share === undefined ? [] : [`${factor.replace(/_/g, ' ')} ${Math.round(100 * share)}%`];
+  });
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
 function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
   const rows: ModelCardRow[] = [];
   const probe = numberAt(metrics, 'linearProbe', 'meanAccuracy');
@@ -65,6 +78,8 @@ function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
   }
   const dci = numberAt(metrics, 'dci', 'disentanglement');
   if (dci !== undefined) rows.push({ label: 'Disentanglement (DCI)', value: dci.toFixed(3) });
+  const swapped = swapShares(at(metrics, ['factorSwap', 'factors']));
+  if (swapped) rows.push({ label: 'What z decides (factor swap)', value: `${swapped}; the rest follows the starting noise x_T` });
   const fd = numberAt(metrics, 'frechetDistance', 'frechetDistance');
   if (fd !== undefined) {
     const samples = numberAt(metrics, 'frechetDistance', 'sampleCount');
