@@ -10,6 +10,8 @@
     linearProbe     z = Enc(x) of N training images, 5-fold logistic-regression accuracy per attribute
                     (FashionMNIST: the class; shapes: each factor), as the official protocol (infodiff.metrics);
                     with it latentCodes: those codes' mean norm and per-dimension mean and std beside N(0, I)'s
+    mlpProbe        shapes only: the same probe with a one-hidden-layer MLP on the first --mlp-probe-images of
+                    those codes: whether a factor the linear probe reads poorly is in z at all
     dci             shapes only: DCI disentanglement / completeness / informativeness with gradient-boosted trees
     factorSwap      shapes only: for each factor, the share of its pixel change that swapping z alone produces,
                     over DDIM-inverted and over fresh x_T (infodiff.factor_swap: which input decides the factor)
@@ -83,12 +85,13 @@ def _probe_labels(dataset: ImageDataset, rows: Sequence[int]) -> Dict[str, np.nd
     return {}
 
 
-def evaluate_linear_probe(train_set: ImageDataset, rows: Sequence[int], codes: np.ndarray) -> Dict[str, Any]:
-    """The probe on z = Enc(x) (``codes``) of training rows ``rows``."""
+def evaluate_linear_probe(train_set: ImageDataset, rows: Sequence[int], codes: np.ndarray,
+                          probe=metrics.linear_probe) -> Dict[str, Any]:
+    """The probe (metrics.linear_probe or metrics.mlp_probe) on z = Enc(x) (``codes``) of training rows ``rows``."""
     labels = _probe_labels(train_set, rows)
     if not labels:
         return {'skipped': 'the data set has neither class labels nor generative factors'}
-    return metrics.linear_probe(codes, labels)
+    return probe(codes, labels)
 
 
 def latent_code_summary(codes: np.ndarray) -> Dict[str, Any]:
@@ -278,6 +281,10 @@ def evaluate(args: argparse.Namespace, command: str) -> Dict[str, Any]:
     if 'probe' not in skip:
         timed('linearProbe', lambda: evaluate_linear_probe(train_set, probe_rows, probe_codes()))
         report['latentCodes'] = latent_code_summary(probe_codes())
+        if loaded.dataset == 'shapes':
+            count = min(args.mlp_probe_images, len(probe_rows))
+            timed('mlpProbe', lambda: evaluate_linear_probe(train_set, probe_rows[:count], probe_codes()[:count],
+                                                            metrics.mlp_probe))
     if 'dci' not in skip and loaded.dataset == 'shapes':
         timed('dci', lambda: evaluate_dci(loaded, train_set, test_set, args.dci_train, args.dci_test,
                                           args.dci_estimators, args.seed, args.batch_size))
@@ -348,6 +355,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--out', type=Path, required=True, help='JSON file to write')
     p.add_argument('--data-dir', default='', help="where the model's data set lives (default: its usual place)")
     p.add_argument('--probe-images', type=int, default=10000, help='training images for the linear probe')
+    p.add_argument('--mlp-probe-images', type=int, default=5000,
+                   help='shapes: how many of the probe images the MLP probe uses')
     p.add_argument('--dci-train', type=int, default=5000, help='shapes: training scenes for DCI')
     p.add_argument('--dci-test', type=int, default=2000, help='shapes: test scenes for DCI')
     p.add_argument('--dci-estimators', type=int, default=100, help='trees per gradient-boosted classifier')

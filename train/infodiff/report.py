@@ -867,14 +867,15 @@ def _factor_table(facts: Facts) -> List[str]:
     rows = []
     for factor, size in zip(FACTOR_NAMES, FACTOR_SIZES):
         probe = facts.metric("linearProbe", "attributes", factor, "mean")
+        mlp = facts.metric("mlpProbe", "attributes", factor, "mean")
         dci_accuracy = facts.metric("dci", "perFactor", factor, "testAccuracy")
         owners = [str(k) for k, n in enumerate(names) if n == factor]
         swapped = [facts.metric("factorSwap", "factors", factor, kind) for kind in ("invertedNoise", "freshNoise")]
         rows.append([factor, str(size), _percent(1 / size), _percent(decodable_threshold(size)),
-                     None if probe is None else _percent(probe),
+                     None if probe is None else _percent(probe), None if mlp is None else _percent(mlp),
                      None if dci_accuracy is None else _percent(dci_accuracy), ", ".join(owners) or None,
                      *(None if share is None else _percent(share, 0) for share in swapped)])
-    return _table(["factor", "values", "chance", "decodable at", "linear probe", "DCI trees (test)",
+    return _table(["factor", "values", "chance", "decodable at", "linear probe", "MLP probe", "DCI trees (test)",
                    "dimensions named after it", "z decides: inverted x_T", "z decides: fresh x_T"], rows)
 
 
@@ -950,7 +951,9 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
     shapes_facts = [f for f in facts if f.dataset == "shapes" and f.metrics is not None]
     if shapes_facts:
         lines += ["", "### Shapes factors", "",
-                  "Per factor: the linear probe and the DCI trees on z, and the dimensions DCI names after it. "
+                  "Per factor: the linear probe on z (what the decodable target reads), the same probe with "
+                  "a one-hidden-layer MLP (64 ReLU units, on the first --mlp-probe-images of the linear probe's "
+                  "images, 5,000 by default), which shows a factor z holds only non-linearly, the DCI trees, and the dimensions DCI names after it. "
                   "\"z decides\" is the factor swap (infodiff.factor_swap): scenes B equal held-out scenes A but "
                   "for this factor, moved half its range; both are decoded from the same x_T with z = Enc(A) and "
                   "with z = Enc(B), and the column gives the share of the pixel change from A to B that swapping "

@@ -66,8 +66,8 @@ def test_other_data_sets_are_refused():
         swap.factor_swap(_oracle('fashion-mnist'), SCENES, steps=2)
 
 
-def test_evaluate_files_the_swap_for_a_shapes_checkpoint(tmp_path):
-    """The evaluate block end to end: a 1-step shapes run, every other block skipped."""
+def test_evaluate_files_the_swap_and_the_mlp_probe_for_a_shapes_checkpoint(tmp_path):
+    """The shapes-only blocks end to end on a 1-step shapes run, the slow blocks skipped."""
     import json
 
     from infodiff import evaluate
@@ -80,9 +80,12 @@ def test_evaluate_files_the_swap_for_a_shapes_checkpoint(tmp_path):
                            '--eval_images=4', '--steps=1', '--warmup_steps=1', '--threads=1', f'--out_dir={run}'])
     train(validate_train_config(cfg))
     out = tmp_path / 'metrics.json'
-    assert evaluate.main(['--model', str(run / 'checkpoint.pt'), '--out', str(out), '--skip',
-                          'probe,dci,fd,nll,recon', '--swap-scenes', '3', '--sample-steps', '2',
-                          '--device', 'cpu']) == 0
-    swapped = json.loads(out.read_text())['factorSwap']
+    assert evaluate.main(['--model', str(run / 'checkpoint.pt'), '--out', str(out), '--skip', 'dci,fd,nll,recon',
+                          '--probe-images', '30', '--mlp-probe-images', '20', '--swap-scenes', '3',
+                          '--sample-steps', '2', '--device', 'cpu']) == 0
+    written = json.loads(out.read_text())
+    assert written['linearProbe']['samples'] == 30 and written['mlpProbe']['samples'] == 20
+    assert set(written['mlpProbe']['attributes']) == set(shapes.FACTOR_NAMES)
+    swapped = written['factorSwap']
     assert swapped['scenes'] == 3 and swapped['ddimSteps'] == 2
     assert set(swapped['factors']) == set(shapes.FACTOR_NAMES)

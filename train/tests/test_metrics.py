@@ -38,6 +38,19 @@ def test_linear_probe_multiclass_and_bad_labels():
         metrics.linear_probe(z, {'class': y[:10]})
 
 
+def test_the_mlp_probe_reads_what_no_linear_read_out_can():
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((600, 4))
+    xor = (z[:, 0] * z[:, 1] > 0).astype(int)  # no hyperplane separates the quadrants
+    linear = metrics.linear_probe(z, {'xor': xor})['attributes']['xor']['mean']
+    mlp = metrics.mlp_probe(z, {'xor': xor})
+    assert linear < 0.65 and mlp['attributes']['xor']['mean'] > 0.9
+    assert mlp['folds'] == 5 and mlp['samples'] == 600
+    assert metrics.mlp_probe(z, {'xor': xor}) == mlp  # seeded
+    with pytest.raises(ValueError, match='at least one attribute'):
+        metrics.mlp_probe(z, {})
+
+
 def test_dci_of_disentangled_code_is_near_one_and_rotation_lowers_it():
     code_train, factors_train = _factor_codes(400, 0)
     code_test, factors_test = _factor_codes(200, 1)

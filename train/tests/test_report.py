@@ -162,11 +162,12 @@ def test_shapes_targets_and_the_paper_claim():
 
 def test_the_factor_table_gives_what_z_decides_and_why_x_t_can():
     metrics = {**shapes_metrics({"wall_hue": 0.52, "shape": 1.0}, 0.2),
+               "mlpProbe": {"attributes": {"wall_hue": {"mean": 0.779}}},
                "factorSwap": {"factors": {"wall_hue": {"invertedNoise": 0.384, "freshNoise": 0.11}}}}
     model = facts_for("shapes", "shapes", metrics)
     model.metadata["schedule"] = {"kind": "linear", "timesteps": 1000, "betaStart": 1e-5, "betaEnd": 0.01}
     rows = {row.split(" | ")[0].strip("| "): row for row in report._factor_table(model)}
-    assert rows["wall_hue"] == "| wall_hue | 10 | 10.0% | 55.0% | 52.0% | – | – | 38% | 11% |"
+    assert rows["wall_hue"] == "| wall_hue | 10 | 10.0% | 55.0% | 52.0% | 77.9% | – | – | 38% | 11% |"
     assert rows["shape"].endswith("| – | – |")  # not measured for this factor: empty cells, not zeros
     assert "√ᾱ_T = 0.081" in report._terminal_signal_sentence([model])
     assert report._terminal_signal_sentence([facts_for("old", "shapes", metrics)]) == ""
