@@ -16,7 +16,8 @@ interface ModelsIndex {
 
 const readPublic = (path: string): unknown => JSON.parse(readFileSync(fileURLToPath(new URL(`../../public/${path}`, import.meta.url)), 'utf8'));
 const INDEX = readPublic('models/index.json') as ModelsIndex;
-const metadataOf = (id: string) => (readPublic(`models/${id}/model.json`) as { metadata: { displayName: string; description: string } }).metadata;
+const metadataOf = (id: string) =>
+  (readPublic(`models/${id}/model.json`) as { metadata: { displayName: string; description: string; provenance: { metrics: Record<string, unknown> } } }).metadata;
 const SHIPPED = INDEX.models.filter((entry) => entry.id !== 'fixture');
 
 test('public/models/index.json names one default model, a trained one', () => {
@@ -30,7 +31,7 @@ for (const shipped of SHIPPED) {
     expect(await explorer.bridge('modelId')).toBe(shipped.id);
     expect((await explorer.backend())?.backend).toBe('webgpu');
     // The picker may cut a long name short; its tooltip always has the whole name and the description.
-    const { displayName, description } = metadataOf(shipped.id);
+    const { displayName, description, provenance } = metadataOf(shipped.id);
     await expect(explorer.modelSelect).toHaveAttribute('title', `${displayName}: ${description}`);
     // Its card: how far it was trained and what was measured, from the package's provenance.
     await page.getByTitle('About this model').click();
@@ -38,6 +39,8 @@ for (const shipped of SHIPPED) {
     await expect(card).toContainText(/Training\s*[\d,]+ steps of batch 64/);
     await expect(card).toContainText('Linear probe of z');
     await expect(card).toContainText(/Measured at\s*step [\d,]+/);
+    // A shapes package measures which factors z decides; its card says so, factor by factor.
+    if ('factorSwap' in provenance.metrics) await expect(card).toContainText(/What z decides \(factor swap\)\s*floor hue \d+%/);
     await explorer.screenshot(`shipped-${shipped.id}-card`);
     await page.getByTitle('About this model').click();
     await explorer.waitForSettled();
