@@ -434,6 +434,9 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
             app_note += (f" With z = Enc(x) of held-out test images, where the codes really lie (the best any latent "
                          f"prior can do with this denoiser): {_percent(ceiling['recognisability']['meanConfidence'])} "
                          f"(η = {ceiling['eta']:g}).")
+        real = _judge_on_test_images(facts)
+        if real is not None:
+            app_note += f" The same classifier on real test images: {_percent(real['meanConfidence'])}."
         if count < CONFIDENCE_SAMPLES:
             results.append(TargetResult(name, target, "not measured",
                                         f"{_percent(confidence)} mean confidence.{size_note}{app_note}"))
@@ -797,6 +800,27 @@ def _recognisable_samples(samples: Dict[str, Any], count: int) -> str:
             f"factors with every value ({counted})")
 
 
+def _judge_on_test_images(facts: Facts) -> Optional[Dict[str, Any]]:
+    """The recognisability block of the real test images the FD compares with: how confident the judge is on the
+    data itself, the scale a sample's confidence is read on."""
+    return facts.metric("recognisability", "testImages")
+
+
+def _test_image_sentence(facts: Sequence[Facts]) -> Optional[str]:
+    """One clause per data set: the judge's confidence on its real test images (the same for every model of a data
+    set evaluated with the same seed and count; the first model's is shown)."""
+    seen: Dict[str, str] = {}
+    for f in facts:
+        real = _judge_on_test_images(f)
+        count = f.metric("frechetDistance", "samplesB")
+        if real is not None and count and f.dataset and f.dataset not in seen:
+            seen[f.dataset] = f"{f.dataset}: {_recognisable_samples(real, count).replace('samples', 'test images')}"
+    if not seen:
+        return None
+    return ("The same classifier on real test images (the FD's reference images), the level real data reaches: "
+            + "; ".join(seen.values()) + ".")
+
+
 def _code_rows(facts: Sequence[Facts]) -> List[List[Optional[str]]]:
     """One row per model whose metrics hold evaluate's latentCodes summary."""
     rows = []
@@ -945,6 +969,9 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
                   "samples miss is the denoiser's.",
                   ""]
         lines += _table(["model", "z from", "η", "DDIM steps", "FD", "recognisable"], sampler_rows)
+        test_images = _test_image_sentence(facts)
+        if test_images:
+            lines += ["", test_images]
     stale = stale_metrics(facts)
     if stale:
         lines += ["", "Out of date: " + "; ".join(stale) + ". Rerun the evaluate command under Reproduce."]

@@ -89,6 +89,23 @@ def test_a_narrow_miss_is_printed_precisely_enough_to_tell_it_from_the_target():
     assert "79.96% mean confidence, 0.04 points short" in just_short["the"].detail
 
 
+def test_sample_confidence_is_read_beside_the_judges_confidence_on_real_images():
+    every_class = {f"class {k}": 100 for k in range(10)}
+    metrics = fashion_metrics(0.9, 0.70, 1000, every_class, 31.0)
+    missed = by_target(report.fashion_targets(facts_for("weak", "fashion-mnist", metrics)))["the"]
+    assert "real test images" not in missed.detail  # older metrics without the reference: nothing invented
+    metrics["recognisability"]["testImages"] = {"meanConfidence": 0.894,
+                                                "heads": {"class": {"meanConfidence": 0.894,
+                                                                    "histogram": every_class}}}
+    metrics["frechetDistance"] = {"frechetDistance": 40.0, "samplesB": 1000}
+    facts = facts_for("weak", "fashion-mnist", metrics)
+    missed = by_target(report.fashion_targets(facts))["the"]
+    assert "The same classifier on real test images: 89.4%." in missed.detail
+    baseline = facts_for("weak-diffae", "fashion-mnist", metrics, baseline_of="weak")
+    sentence = report._test_image_sentence([facts, baseline])
+    assert sentence.endswith("fashion-mnist: 89.4%, 10/10 classes (1,000 test images).")  # once per data set
+
+
 def test_fashion_targets_measured_too_small_or_not_at_all():
     results = by_target(report.fashion_targets(facts_for("small", "fashion-mnist",
                                                          fashion_metrics(0.9, 0.95, 12, {f"c{k}": 1 for k in range(10)}))))
