@@ -81,6 +81,26 @@ describe('modelCard', () => {
     const judged = modelCard(trained({ metrics: { recognisability: { samples: { meanConfidence: 0.5, heads: { shape: {}, scale: {} } } } } }));
     expect(value(judged.metrics, "Classifier's confidence on samples")).toBe('50.0% (mean over factors)');
   });
+
+  it('shows beside the headline numbers the samples as this app draws them, and real images for scale', () => {
+    const sampler = (prior: string, eta: number, fd: number, confidence: number) => ({ prior, eta, frechetDistance: fd, recognisability: { meanConfidence: confidence } });
+    const metrics = {
+      frechetDistance: { frechetDistance: 49.04, sampleCount: 1000 },
+      recognisability: { samples: { meanConfidence: 0.665, heads: { class: {} } }, testImages: { meanConfidence: 0.894 } },
+      samplers: [sampler('model', 0, 49.04, 0.665), sampler('model', 1, 42.7, 0.647), sampler('fitted', 0, 34.4, 0.703), sampler('fitted', 1, 27.43, 0.749)],
+    };
+    const base = trained({ metrics });
+    const fitted = { ...base, latent: { ...base.latent, fitted: { kind: 'gaussianMixture' as const, fittedOn: 10, weights: [1], means: [], scaleTril: [] } } };
+    const card = modelCard(fitted);
+    expect(value(card.metrics, 'Fréchet distance of samples')).toBe('49.0 (1,000 samples) with z ~ N(0, I), η = 0; 27.4 as this app samples (fitted mixture, η = 1)');
+    expect(value(card.metrics, "Classifier's confidence on samples")).toBe(
+      '66.5% with z ~ N(0, I), η = 0; 74.9% as this app samples (fitted mixture, η = 1); 89.4% on real test images',
+    );
+    // Without a fitted mixture the app draws z from N(0, I), still with η = 1.
+    expect(value(modelCard(base).metrics, "Classifier's confidence on samples")).toBe(
+      '66.5% with z ~ N(0, I), η = 0; 64.7% as this app samples (z ~ N(0, I), η = 1); 89.4% on real test images',
+    );
+  });
 });
 
 describe('formatDuration', () => {

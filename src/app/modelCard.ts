@@ -70,7 +70,24 @@ function swapShares(block: unknown): string | undefined {
   return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
-function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
+/**
+ * evaluate.py's measurement of prior samples drawn the way this app draws them (metrics.samplers): stochastic DDIM
+ * (η = 1), z from the mixture fitted to the codes when the package has one, else from N(0, I). The headline
+ * numbers are measured on N(0, I) and η = 0, which is not what a user of the app sees.
+ */
+function appSampler(metrics: Record<string, unknown>, fittedPrior: boolean): Record<string, unknown> | undefined {
+  const samplers = at(metrics, ['samplers']);
+  if (!Array.isArray(samplers)) return undefined;
+  const prior = fittedPrior ? 'fitted' : 'model';
+  return samplers.find((s): s is Record<string, unknown> => typeof s === 'object' && s !== null && s.prior === prior && s.eta === 1);
+}
+
+/** '; 27.4 as this app samples (fitted mixture, η = 1)' and the like, or '' when nothing was measured. */
+function asTheAppSamples(measured: string | undefined, fittedPrior: boolean): string {
+  return measured === undefined ? '' : `; ${measured} as this app samples (${fittedPrior ? 'fitted mixture' : 'z ~ N(0, I)'}, η = 1)`;
+}
+
+function metricRows(metrics: Record<string, unknown>, fittedPrior: boolean): ModelCardRow[] {
   const rows: ModelCardRow[] = [];
   const probe = numberAt(metrics, 'linearProbe', 'meanAccuracy');
   if (probe !== undefined) {
@@ -80,15 +97,27 @@ function metricRows(metrics: Record<string, unknown>): ModelCardRow[] {
   if (dci !== undefined) rows.push({ label: 'Disentanglement (DCI)', value: dci.toFixed(3) });
   const swapped = swapShares(at(metrics, ['factorSwap', 'factors']));
   if (swapped) rows.push({ label: 'What z decides (factor swap)', value: `${swapped}; the rest follows the starting noise x_T` });
+  const app = appSampler(metrics, fittedPrior);
+  // The headline sampler is named only when the app's own is shown beside it.
+  const headline = app ? ' with z ~ N(0, I), η = 0' : '';
   const fd = numberAt(metrics, 'frechetDistance', 'frechetDistance');
   if (fd !== undefined) {
     const samples = numberAt(metrics, 'frechetDistance', 'sampleCount');
-    rows.push({ label: 'Fréchet distance of samples', value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}` });
+    const appFd = numberAt(app, 'frechetDistance');
+    rows.push({
+      label: 'Fréchet distance of samples',
+      value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}${headline}${asTheAppSamples(appFd?.toFixed(1), fittedPrior)}`,
+    });
   }
   const confidence = numberAt(metrics, 'recognisability', 'samples', 'meanConfidence');
   if (confidence !== undefined) {
     const heads = at(metrics, ['recognisability', 'samples', 'heads']);
-    rows.push({ label: "Classifier's confidence on samples", value: `${percent(confidence)}${overFactors(heads)}` });
+    const appConfidence = numberAt(app, 'recognisability', 'meanConfidence');
+    const real = numberAt(metrics, 'recognisability', 'testImages', 'meanConfidence');
+    rows.push({
+      label: "Classifier's confidence on samples",
+      value: `${percent(confidence)}${overFactors(heads)}${headline}${asTheAppSamples(appConfidence === undefined ? undefined : percent(appConfidence), fittedPrior)}${real === undefined ? '' : `; ${percent(real)} on real test images`}`,
+    });
   }
   const nll = numberAt(metrics, 'nll', 'bitsPerDim8bit');
   if (nll !== undefined) rows.push({ label: '−log p(x | z)', value: `${nll.toFixed(2)} bits/dim (I-MMSE)` });
@@ -118,5 +147,5 @@ export function modelCard(metadata: ModelMetadata): ModelCard {
     const time = provenance.wallTimeSeconds > 0 ? `, ${formatDuration(provenance.wallTimeSeconds)}` : '';
     facts.push({ label: 'Training', value: `${budget}${time} on ${provenance.hardware} (${how})` });
   }
-  return { facts, metrics: metricRows(provenance.metrics), notes: provenance.notes };
+  return { facts, metrics: metricRows(provenance.metrics, latent.fitted !== undefined), notes: provenance.notes };
 }
