@@ -16,7 +16,8 @@ for every other command:
 
 ``notes`` is free text that follows every missed target of the entry, or an object that gives each target its own
 (keys in TARGET_KEYS: "probe", "confidence", "classes", "psnr" for FashionMNIST; "factors", "dci" for shapes),
-so that a reason shows only where it applies.
+so that a reason shows only where it applies; a keyed note also follows its target when it is met (a margin
+inside the measurement's noise, say).
 
 ``run`` is a training directory (its checkpoint.pt gives the configuration, step, wall time and hardware),
 ``package`` a web package folder (what the app ships: its size, precision and provenance), ``metrics`` the JSON of
@@ -389,11 +390,24 @@ def _reasons(facts: Facts, target_key: str) -> str:
     measured = facts.measured_steps
     if facts.config is not None and measured is not None and measured < facts.config.steps:
         reasons.append(f"measured at step {measured:,} of the planned {facts.config.steps:,}")
-    notes = facts.entry.notes
-    note = notes.get(target_key, "") if isinstance(notes, dict) else notes
+    note = _manifest_note(facts, target_key)
     if note:
         reasons.append(note)
     return f" Why: {'; '.join(reasons)}." if reasons else ""
+
+
+def _manifest_note(facts: Facts, target_key: str) -> str:
+    """The manifest's note for this target, or its note for all of them ('' when there is none)."""
+    notes = facts.entry.notes
+    return notes.get(target_key, "") if isinstance(notes, dict) else notes
+
+
+def _met_note(facts: Facts, target_key: str) -> str:
+    """' Note: ...' from a note keyed to this target, so that a target met by a hair can say so; a note for all
+    targets explains misses and is left off here."""
+    notes = facts.entry.notes
+    note = notes.get(target_key, "") if isinstance(notes, dict) else ""
+    return f" Note: {note}." if note else ""
 
 
 def fashion_targets(facts: Facts) -> List[TargetResult]:
@@ -407,7 +421,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
     if probe is None:
         results.append(TargetResult(name, target, "not measured", "no linear-probe result in the metrics."))
     elif probe >= PROBE_TARGET:
-        results.append(TargetResult(name, target, "met", f"{_percent(probe)}."))
+        results.append(TargetResult(name, target, "met", f"{_percent(probe)}.{_met_note(facts, 'probe')}"))
     else:
         shown, _, gap = _shortfall(probe, PROBE_TARGET)
         results.append(TargetResult(name, target, "missed", f"{shown}, {gap}.{_reasons(facts, 'probe')}"))
@@ -441,7 +455,8 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
             results.append(TargetResult(name, target, "not measured",
                                         f"{_percent(confidence)} mean confidence.{size_note}{app_note}"))
         elif confidence >= CONFIDENCE_TARGET:
-            results.append(TargetResult(name, target, "met", f"{_percent(confidence)} mean confidence.{app_note}"))
+            results.append(TargetResult(name, target, "met", f"{_percent(confidence)} mean confidence.{app_note}"
+                                        f"{_met_note(facts, 'confidence')}"))
         else:
             shown, _, gap = _shortfall(confidence, CONFIDENCE_TARGET)
             results.append(TargetResult(name, target, "missed", f"{shown} mean confidence, "
@@ -458,7 +473,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         else:
             results.append(TargetResult(name, classes_target, "met",
                                         f"all {FASHION_CLASSES} classes, the rarest "
-                                        f"{min(histogram.values())} times.{size_note}"))
+                                        f"{min(histogram.values())} times.{size_note}{_met_note(facts, 'classes')}"))
 
     psnr = facts.metric("reconstruction", f"inversion{PSNR_TARGET_STEPS}", "psnr")
     target = f"reconstruction PSNR >= {PSNR_TARGET:g} dB with inversion at {PSNR_TARGET_STEPS} DDIM steps"
@@ -466,7 +481,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         results.append(TargetResult(name, target, "not measured",
                                     f"no inversion{PSNR_TARGET_STEPS} reconstruction in the metrics."))
     elif psnr >= PSNR_TARGET:
-        results.append(TargetResult(name, target, "met", f"{psnr:.2f} dB."))
+        results.append(TargetResult(name, target, "met", f"{psnr:.2f} dB.{_met_note(facts, 'psnr')}"))
     else:
         results.append(TargetResult(name, target, "missed", f"{psnr:.2f} dB, {PSNR_TARGET - psnr:.2f} dB short.{_reasons(facts, 'psnr')}"))
     return results
@@ -503,7 +518,7 @@ def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult
         if failed:
             results.append(TargetResult(name, target, "missed", f"{'; '.join(failed)}.{_reasons(facts, 'factors')}"))
         else:
-            results.append(TargetResult(name, target, "met", f"{', '.join(parts)}."))
+            results.append(TargetResult(name, target, "met", f"{', '.join(parts)}.{_met_note(facts, 'factors')}"))
 
     target = "DCI disentanglement above the DiffAE baseline's"
     ours = facts.metric("dci", "disentanglement")
@@ -512,7 +527,8 @@ def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult
         lacking = "this model's DCI" if ours is None else "a baseline with DCI in the manifest"
         results.append(TargetResult(name, target, "not measured", f"no {lacking}."))
     elif ours > theirs:
-        results.append(TargetResult(name, target, "met", f"{ours:.3f} against {theirs:.3f} (+{ours - theirs:.3f})."))
+        results.append(TargetResult(name, target, "met", f"{ours:.3f} against {theirs:.3f} "
+                                    f"(+{ours - theirs:.3f}).{_met_note(facts, 'dci')}"))
     else:
         results.append(TargetResult(name, target, "missed",
                                     f"{ours:.3f} against {theirs:.3f}, {theirs - ours:.3f} below.{_reasons(facts, 'dci')}"))

@@ -177,6 +177,19 @@ def test_shapes_targets_and_the_paper_claim():
     assert "0.620 against 0.700, worse (-0.080)" in claim and "equal budget (1,000 steps of batch 64)" in claim
 
 
+def test_a_keyed_note_follows_its_target_when_met_and_a_general_note_only_misses():
+    metrics = shapes_metrics({"floor_hue": 0.99, "wall_hue": 0.98, "object_hue": 0.9, "scale": 0.6, "shape": 0.95,
+                              "orientation": 0.7}, 0.221)
+    baseline = facts_for("shapes-diffae", "shapes", shapes_metrics({"scale": 0.4}, 0.219), baseline_of="shapes")
+    model = facts_for("shapes", "shapes", metrics)
+    model.entry.notes = {"dci": "level with the baseline within the estimate's noise"}
+    factors, dci = report.shapes_targets(model, baseline)
+    assert dci.status == "met" and dci.detail.endswith("(+0.002). Note: level with the baseline within the estimate's noise.")
+    assert "Note" not in factors.detail
+    model.entry.notes = "the CPU run shares two cores"
+    assert "Note" not in report.shapes_targets(model, baseline)[1].detail
+
+
 def test_the_factor_table_gives_what_z_decides_and_why_x_t_can():
     metrics = {**shapes_metrics({"wall_hue": 0.52, "shape": 1.0}, 0.2),
                "mlpProbe": {"attributes": {"wall_hue": {"mean": 0.779}}},
