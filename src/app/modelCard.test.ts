@@ -85,7 +85,7 @@ describe('modelCard', () => {
   it('shows beside the headline numbers the samples as this app draws them, and real images for scale', () => {
     const sampler = (prior: string, eta: number, fd: number, confidence: number) => ({ prior, eta, frechetDistance: fd, recognisability: { meanConfidence: confidence } });
     const metrics = {
-      frechetDistance: { frechetDistance: 49.04, sampleCount: 1000 },
+      frechetDistance: { frechetDistance: 49.04, sampleCount: 1000, prior: 'z ~ N(0, I)', eta: 0 },
       recognisability: { samples: { meanConfidence: 0.665, heads: { class: {} } }, testImages: { meanConfidence: 0.894 } },
       samplers: [sampler('model', 0, 49.04, 0.665), sampler('model', 1, 42.7, 0.647), sampler('fitted', 0, 34.4, 0.703), sampler('fitted', 1, 27.43, 0.749)],
     };

@@ -83,8 +83,15 @@ function appSampler(metrics: Record<string, unknown>, fittedPrior: boolean): Rec
 }
 
 /** '; 27.4 as this app samples (fitted mixture, η = 1)' and the like, or '' when nothing was measured. */
-function asTheAppSamples(measured: string | undefined, fittedPrior: boolean): string {
-  return measured === undefined ? '' : `; ${measured} as this app samples (${fittedPrior ? 'fitted mixture' : 'z ~ N(0, I)'}, η = 1)`;
+function asTheAppSamples(measured: number | undefined, format: (value: number) => string, fittedPrior: boolean): string {
+  return measured === undefined ? '' : `; ${format(measured)} as this app samples (${fittedPrior ? 'fitted mixture' : 'z ~ N(0, I)'}, η = 1)`;
+}
+
+/** ' with z ~ N(0, I), η = 0': the sampler of the headline FD and confidence, as evaluate.py recorded it. */
+function headlineSampler(metrics: Record<string, unknown>): string {
+  const prior = at(metrics, ['frechetDistance', 'prior']);
+  const eta = numberAt(metrics, 'frechetDistance', 'eta');
+  return typeof prior === 'string' && eta !== undefined ? ` with ${prior}, η = ${eta}` : '';
 }
 
 function metricRows(metrics: Record<string, unknown>, fittedPrior: boolean): ModelCardRow[] {
@@ -99,25 +106,21 @@ function metricRows(metrics: Record<string, unknown>, fittedPrior: boolean): Mod
   if (swapped) rows.push({ label: 'What z decides (factor swap)', value: `${swapped}; the rest follows the starting noise x_T` });
   const app = appSampler(metrics, fittedPrior);
   // The headline sampler is named only when the app's own is shown beside it.
-  const headline = app ? ' with z ~ N(0, I), η = 0' : '';
+  const headline = app ? headlineSampler(metrics) : '';
+  const oneDecimal = (value: number) => value.toFixed(1);
   const fd = numberAt(metrics, 'frechetDistance', 'frechetDistance');
   if (fd !== undefined) {
     const samples = numberAt(metrics, 'frechetDistance', 'sampleCount');
-    const appFd = numberAt(app, 'frechetDistance');
-    rows.push({
-      label: 'Fréchet distance of samples',
-      value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}${headline}${asTheAppSamples(appFd?.toFixed(1), fittedPrior)}`,
-    });
+    const appFd = asTheAppSamples(numberAt(app, 'frechetDistance'), oneDecimal, fittedPrior);
+    rows.push({ label: 'Fréchet distance of samples', value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}${headline}${appFd}` });
   }
   const confidence = numberAt(metrics, 'recognisability', 'samples', 'meanConfidence');
   if (confidence !== undefined) {
     const heads = at(metrics, ['recognisability', 'samples', 'heads']);
-    const appConfidence = numberAt(app, 'recognisability', 'meanConfidence');
+    const appConfidence = asTheAppSamples(numberAt(app, 'recognisability', 'meanConfidence'), percent, fittedPrior);
     const real = numberAt(metrics, 'recognisability', 'testImages', 'meanConfidence');
-    rows.push({
-      label: "Classifier's confidence on samples",
-      value: `${percent(confidence)}${overFactors(heads)}${headline}${asTheAppSamples(appConfidence === undefined ? undefined : percent(appConfidence), fittedPrior)}${real === undefined ? '' : `; ${percent(real)} on real test images`}`,
-    });
+    const onRealImages = real === undefined ? '' : `; ${percent(real)} on real test images`;
+    rows.push({ label: "Classifier's confidence on samples", value: `${percent(confidence)}${overFactors(heads)}${headline}${appConfidence}${onRealImages}` });
   }
   const nll = numberAt(metrics, 'nll', 'bitsPerDim8bit');
   if (nll !== undefined) rows.push({ label: '−log p(x | z)', value: `${nll.toFixed(2)} bits/dim (I-MMSE)` });

@@ -405,8 +405,7 @@ def _manifest_note(facts: Facts, target_key: str) -> str:
 def _met_note(facts: Facts, target_key: str) -> str:
     """' Note: ...' from a note keyed to this target, so that a target met by a hair can say so; a note for all
     targets explains misses and is left off here."""
-    notes = facts.entry.notes
-    note = notes.get(target_key, "") if isinstance(notes, dict) else ""
+    note = _manifest_note(facts, target_key) if isinstance(facts.entry.notes, dict) else ""
     return f" Note: {note}." if note else ""
 
 
@@ -803,9 +802,9 @@ def _recognisable(facts: Facts) -> Optional[str]:
     return _recognisable_samples(samples, facts.metric("recognisability", "sampleCount"))
 
 
-def _recognisable_samples(samples: Dict[str, Any], count: int) -> str:
+def _recognisable_samples(samples: Dict[str, Any], count: int, judged: str = "samples") -> str:
     heads = samples.get("heads")
-    counted = f"{count:,} samples"
+    counted = f"{count:,} {judged}"
     if heads is None or list(heads) == ["class"]:
         histogram = _class_histogram(samples)
         present = sum(1 for n in histogram.values() if n > 0)
@@ -830,7 +829,7 @@ def _test_image_sentence(facts: Sequence[Facts]) -> Optional[str]:
         real = _judge_on_test_images(f)
         count = f.metric("frechetDistance", "samplesB")
         if real is not None and count and f.dataset and f.dataset not in seen:
-            seen[f.dataset] = f"{f.dataset}: {_recognisable_samples(real, count).replace('samples', 'test images')}"
+            seen[f.dataset] = f"{f.dataset}: {_recognisable_samples(real, count, 'test images')}"
     if not seen:
         return None
     return ("The same classifier on real test images (the FD's reference images), the level real data reaches: "
