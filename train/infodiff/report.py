@@ -492,6 +492,22 @@ def decodable_threshold(values: int) -> float:
     return chance + DECODABLE_FRACTION * (1.0 - chance)
 
 
+def _held_otherwise(factor: str, facts: Facts, baseline: Optional[Facts]) -> str:
+    """What else the metrics say of a factor the linear probe misses: the MLP probe (is it held non-linearly?) and
+    the factor swap against the baseline's (does the decoder follow z on it?), so the page states them at every
+    step instead of a hand-written note restating them."""
+    said = []
+    mlp = facts.metric("mlpProbe", "attributes", factor, "mean")
+    if mlp is not None:
+        said.append(f"MLP probe {_percent(mlp)}")
+    ours = facts.metric("factorSwap", "factors", factor, "invertedNoise")
+    if ours is not None:
+        theirs = baseline.metric("factorSwap", "factors", factor, "invertedNoise") if baseline is not None else None
+        against = f" against the baseline's {theirs:.2f}" if theirs is not None else ""
+        said.append(f"z decides {ours:.2f} of it (factor swap, inverted x_T){against}")
+    return f", {', '.join(said)}" if said else ""
+
+
 def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult]:
     """The shapes targets: every factor decodable from z; DCI disentanglement above the baseline's."""
     from .shapes import FACTOR_NAMES, FACTOR_SIZES
@@ -513,7 +529,7 @@ def shapes_targets(facts: Facts, baseline: Optional[Facts]) -> List[TargetResult
             parts.append(f"{factor} {_percent(accuracy)}")
             if accuracy < needed:
                 shown, needed_shown, gap = _shortfall(accuracy, needed)
-                failed.append(f"{factor} {shown} < {needed_shown} ({gap})")
+                failed.append(f"{factor} {shown} < {needed_shown} ({gap}){_held_otherwise(factor, facts, baseline)}")
         if failed:
             results.append(TargetResult(name, target, "missed", f"{'; '.join(failed)}.{_reasons(facts, 'factors')}"))
         else:

@@ -203,6 +203,21 @@ def test_the_factor_table_gives_what_z_decides_and_why_x_t_can():
     assert report._terminal_signal_sentence([facts_for("old", "shapes", metrics)]) == ""
 
 
+def test_a_missed_factor_line_says_what_the_mlp_probe_and_the_factor_swap_measured():
+    probes = {"floor_hue": 0.9, "wall_hue": 0.52, "object_hue": 0.9, "scale": 0.9, "shape": 1.0, "orientation": 0.9}
+    swap = lambda share: {"factors": {"wall_hue": {"invertedNoise": share, "freshNoise": 0.1}}}
+    model = facts_for("shapes", "shapes", {**shapes_metrics(probes, 0.2), "factorSwap": swap(0.47),
+                                           "mlpProbe": {"attributes": {"wall_hue": {"mean": 0.872}}}})
+    baseline = facts_for("shapes-diffae", "shapes", {**shapes_metrics(probes, 0.2), "factorSwap": swap(0.43)},
+                         baseline_of="shapes")
+    factors = report.shapes_targets(model, baseline)[0]
+    assert factors.status == "missed"
+    assert ("wall_hue 52.0% < 55.0% (3.0 points short), MLP probe 87.2%, z decides 0.47 of it (factor swap, "
+            "inverted x_T) against the baseline's 0.43.") in factors.detail
+    bare = report.shapes_targets(facts_for("shapes", "shapes", shapes_metrics(probes, 0.2)), None)[0]
+    assert "wall_hue 52.0% < 55.0% (3.0 points short)." in bare.detail  # nothing measured: nothing added
+
+
 def test_an_entry_with_nothing_on_disk_is_not_measured():
     empty = report.Facts(report.Entry("later", run=None), missing=["run checkpoint runs/later/checkpoint.pt"])
     (result,) = report.all_targets([empty])
