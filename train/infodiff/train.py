@@ -53,8 +53,11 @@ class NonFiniteLossError(RuntimeError):
     """The loss or the gradient norm became NaN/inf; the weights were not updated with it."""
 
 
-def train(cfg: TrainConfig) -> Dict[str, Any]:
-    """Runs (or resumes) training as configured; returns a summary {step, eval, wallTimeSeconds, checkpoint}."""
+def train(cfg: TrainConfig, new_notes: bool = False) -> Dict[str, Any]:
+    """Runs (or resumes) training as configured; returns a summary {step, eval, wallTimeSeconds, checkpoint}.
+
+    A resume keeps the checkpoint's notes (why the run exists: a baseline's differ from its preset's) unless
+    ``new_notes`` says that cfg.notes was given for this run on purpose (``--notes`` on the command line)."""
     # ------------------------------------------------------------------ distributed setup and device
     # torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; a plain `python -m` run is rank 0 of 1.
     rank = int(os.environ.get("RANK", "0"))
@@ -107,6 +110,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                 log(f"resume: keeping {key}={json.dumps(saved[key])} from the checkpoint (command line said "
                     f"{json.dumps(merged[key])})")
             merged[key] = saved[key]
+        if not new_notes:
+            merged["notes"] = saved.get("notes", merged["notes"])
         cfg = config_from_dict(merged)
         log(f"resume: continuing {checkpoint_path} at step {checkpoint['step']}")
         config_changes = list(checkpoint.get("config_changes", []))
@@ -465,7 +470,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     try:
         cfg = config_from_args(argv)
-        train(cfg)
+        train(cfg, new_notes=any(arg == "--notes" or arg.startswith("--notes=") for arg in argv))
     except (ConfigError, DataError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1

@@ -70,3 +70,18 @@ def test_a_resume_that_changes_what_is_learned_is_recorded(tmp_path):
     assert {"step": 4, "configChanges": {"hflip": [True, False], "lr": [0.001, 0.0005]}} in records
     assert describe_config_changes(changes) == "Changed on resume: at step 4, hflip true -> false, lr 0.001 -> 0.0005."
     assert describe_config_changes([]) == ""
+
+
+def test_a_resume_keeps_the_runs_notes_unless_new_ones_are_given(tmp_path):
+    from infodiff.train import main
+
+    run = tmp_path / "run"
+    argv = ["--config=configs/fmnist_tiny.json", "--steps=6", "--warmup_steps=1", "--threads=1", "--dataset_size=256",
+            "--eval_images=16", "--eval_every=6", f"--out_dir={run}"]
+    assert main([*argv, "--stop_at_step=2", "--notes=the baseline"]) == 0
+    # Resumed without --notes: the preset's notes do not replace the run's, in the checkpoint or config.json.
+    assert main([*argv, "--resume", "--stop_at_step=4"]) == 0
+    assert read_checkpoint(run / "checkpoint.pt")["config"]["notes"] == "the baseline"
+    assert '"notes": "the baseline"' in (run / "config.json").read_text()
+    assert main([*argv, "--resume", "--notes", "renamed"]) == 0
+    assert read_checkpoint(run / "checkpoint.pt")["config"]["notes"] == "renamed"
