@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "src" / "model" / "schema.json"
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -346,8 +346,8 @@ def load_preset(path: str | Path) -> TrainConfig:
     return TrainConfig(**data)
 
 
-def config_from_args(argv: Sequence[str]) -> TrainConfig:
-    """``[--config=preset.json] [--key=value ...]`` -> validated TrainConfig (the preset first, then overrides)."""
+def _split_preset(argv: Sequence[str]) -> Tuple[Optional[str], List[str]]:
+    """``[--config=preset.json] [--key=value ...]`` -> (the preset's path or None, the overrides)."""
     argv = list(argv)
     preset: Optional[str] = None
     rest: List[str] = []
@@ -365,8 +365,22 @@ def config_from_args(argv: Sequence[str]) -> TrainConfig:
         else:
             rest.append(arg)
         i += 1
+    return preset, rest
+
+
+def config_from_args(argv: Sequence[str]) -> TrainConfig:
+    """``[--config=preset.json] [--key=value ...]`` -> validated TrainConfig (the preset first, then overrides)."""
+    preset, overrides = _split_preset(argv)
     cfg = load_preset(preset) if preset else TrainConfig()
-    return validate_train_config(apply_overrides(cfg, rest))
+    return validate_train_config(apply_overrides(cfg, overrides))
+
+
+def keys_set_by(argv: Sequence[str]) -> FrozenSet[str]:
+    """The top-level config keys that ``argv`` sets itself (not through its preset): ``--architecture.x=1``
+    counts as ``architecture``. Parsed exactly as config_from_args parses, so both spellings count."""
+    _, overrides = _split_preset(argv)
+    return frozenset(arg[2:].partition("=")[0].partition(".")[0]
+                     for arg in _join_separated_values(overrides, _field_types()) if arg.startswith("--"))
 
 
 def config_to_dict(cfg: TrainConfig) -> Dict[str, Any]:

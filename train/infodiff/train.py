@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Collection, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from . import rng
-from .config import ConfigError, TrainConfig, config_from_args, config_from_dict, config_to_dict
+from .config import ConfigError, TrainConfig, config_from_args, config_from_dict, config_to_dict, keys_set_by
 from .data import DataError, global_batch_indices, load_dataset, to_model_space
 from .diffusion import make_schedule
 from .model import build_model, count_parameters
@@ -46,6 +46,9 @@ FORCED_ON_RESUME = ("architecture", "schedule", "image_size", "dataset", "datase
 # Fields that say how a run is driven, not what it learns: a resume may change them without it being recorded.
 BOOKKEEPING = ("data_dir", "out_dir", "checkpoint_every", "eval_every", "eval_images", "log_every", "resume",
                "stop_after_steps", "stop_at_step", "device", "threads", "notes")
+# Bookkeeping that describes the run rather than drives it: a resume keeps the checkpoint's unless the command
+# line sets it again (a baseline's notes differ from its preset's, and a resume that omits them keeps them).
+KEPT_UNLESS_GIVEN = ("notes",)
 EVAL_SEED = 20230717  # fixed t and noise for evaluate(), so eval losses are comparable across steps and runs
 
 
@@ -53,11 +56,11 @@ class NonFiniteLossError(RuntimeError):
     """The loss or the gradient norm became NaN/inf; the weights were not updated with it."""
 
 
-def train(cfg: TrainConfig, new_notes: bool = False) -> Dict[str, Any]:
+def train(cfg: TrainConfig, given: Collection[str] = ()) -> Dict[str, Any]:
     """Runs (or resumes) training as configured; returns a summary {step, eval, wallTimeSeconds, checkpoint}.
 
-    A resume keeps the checkpoint's notes (why the run exists: a baseline's differ from its preset's) unless
-    ``new_notes`` says that cfg.notes was given for this run on purpose (``--notes`` on the command line)."""
+    ``given`` names the keys the command line set itself (config.keys_set_by): on resume, the fields in
+    KEPT_UNLESS_GIVEN come from the checkpoint unless they are among them."""
     # ------------------------------------------------------------------ distributed setup and device
     # torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; a plain `python -m` run is rank 0 of 1.
     rank = int(os.environ.get("RANK", "0"))
@@ -110,8 +113,9 @@ def train(cfg: TrainConfig, new_notes: bool = False) -> Dict[str, Any]:
                 log(f"resume: keeping {key}={json.dumps(saved[key])} from the checkpoint (command line said "
                     f"{json.dumps(merged[key])})")
             merged[key] = saved[key]
-        if not new_notes:
-            merged["notes"] = saved.get("notes", merged["notes"])
+        for key in KEPT_UNLESS_GIVEN:
+            if key not in given:
+                merged[key] = saved.get(key, merged[key])
         cfg = config_from_dict(merged)
         log(f"resume: continuing {checkpoint_path} at step {checkpoint['step']}")
         config_changes = list(checkpoint.get("config_changes", []))
@@ -470,7 +474,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     try:
         cfg = config_from_args(argv)
-        train(cfg, new_notes=any(arg == "--notes" or arg.startswith("--notes=") for arg in argv))
+        train(cfg, given=keys_set_by(argv))
     except (ConfigError, DataError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1

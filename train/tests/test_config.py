@@ -4,7 +4,7 @@ import json
 import pytest
 
 from infodiff.config import (CONFIGS_DIR, SCHEMA_PATH, ConfigError, TrainConfig, config_from_args, config_from_dict,
-                             config_to_dict, load_preset, resolve_architecture, resolve_schedule,
+                             config_to_dict, keys_set_by, load_preset, resolve_architecture, resolve_schedule,
                              validate_train_config)
 
 
@@ -85,6 +85,14 @@ def test_overrides_accept_both_spellings_and_keep_types():
     assert cfg.architecture["baseChannels"] == 8  # the preset's value survives a sibling override
     assert cfg.schedule["kind"] == "cosine"
     assert config_from_args(["--resume", "false"]).resume is False
+
+
+def test_keys_set_by_names_what_the_command_line_sets_in_either_spelling():
+    argv = ["--config", "configs/fmnist_tiny.json", "--notes", "two words", "--steps=7", "--resume",
+            "--architecture.latentDim=4", "--hflip", "false"]
+    assert keys_set_by(argv) == {"notes", "steps", "resume", "architecture", "hflip"}
+    assert keys_set_by(["--config=configs/fmnist_cpu.json", "--notes=x"]) == {"notes"}
+    assert keys_set_by(["--config", "configs/fmnist_cpu.json"]) == frozenset()
 
 
 @pytest.mark.parametrize("args, message", [
