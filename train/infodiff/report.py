@@ -409,6 +409,11 @@ def _met_note(facts: Facts, target_key: str) -> str:
     return f" Note: {note}." if note else ""
 
 
+def _times(count: int) -> str:
+    """'once', 'twice', '3 times'."""
+    return {1: "once", 2: "twice"}.get(count, f"{count:,} times")
+
+
 def fashion_targets(facts: Facts) -> List[TargetResult]:
     """The FashionMNIST targets: probe >= 85%, samples recognisable (>= 80% confidence over 1,000 samples, every
     class present), PSNR >= 30 dB with inversion at 100 steps."""
@@ -472,7 +477,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         else:
             results.append(TargetResult(name, classes_target, "met",
                                         f"all {FASHION_CLASSES} classes, the rarest "
-                                        f"{min(histogram.values())} times.{size_note}{_met_note(facts, 'classes')}"))
+                                        f"{_times(min(histogram.values()))}.{size_note}{_met_note(facts, 'classes')}"))
 
     psnr = facts.metric("reconstruction", f"inversion{PSNR_TARGET_STEPS}", "psnr")
     target = f"reconstruction PSNR >= {PSNR_TARGET:g} dB with inversion at {PSNR_TARGET_STEPS} DDIM steps"

@@ -71,6 +71,11 @@ def test_fashion_targets_met_and_missed_by_how_much():
                                                      fashion_metrics(0.912, 0.85, 1000, every_class, 31.2))))
     assert [r.status for r in met.values()] == ["met"] * 4
     assert met["linear-probe"].detail == "91.2%." and met["reconstruction"].detail == "31.20 dB."
+    assert "the rarest 100 times." in met["every-classes"].detail
+    rare_once = {**every_class, "class 3": 1}
+    once = by_target(report.fashion_targets(facts_for("rare", "fashion-mnist",
+                                                      fashion_metrics(0.9, 0.85, 901, rare_once, 31.2))))
+    assert "the rarest once." in once["every-classes"].detail
 
     one_missing = {**every_class, "class 3": 0}
     missed = by_target(report.fashion_targets(facts_for("weak", "fashion-mnist",
