@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "src" / "model" / "schema.json"
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -287,6 +287,14 @@ def _join_separated_values(args: Sequence[str], types: Dict[str, type]) -> List[
     return joined
 
 
+def _split_overrides(args: Sequence[str]) -> Iterator[Tuple[str, str, str]]:
+    """Each override as (key, '=' or '', raw value): ``--key=value``, ``--key value`` or a bare ``--flag``."""
+    for arg in _join_separated_values(args, _field_types()):
+        if not arg.startswith("--"):
+            raise ConfigError(f"expected --key=value, got {arg!r}")
+        yield arg[2:].partition("=")
+
+
 def apply_overrides(cfg: TrainConfig, args: Sequence[str]) -> TrainConfig:
     """Applies ``--key=value`` or ``--key value`` (bare ``--flag`` for booleans) to a config; unknown keys and
     values of the wrong type are refused.
@@ -295,10 +303,7 @@ def apply_overrides(cfg: TrainConfig, args: Sequence[str]) -> TrainConfig:
     """
     types = _field_types()
     values = dataclasses.asdict(cfg)
-    for arg in _join_separated_values(args, types):
-        if not arg.startswith("--"):
-            raise ConfigError(f"expected --key=value, got {arg!r}")
-        key, has_value, raw = arg[2:].partition("=")
+    for key, has_value, raw in _split_overrides(args):
         if "." in key:
             section, _, sub = key.partition(".")
             if section not in SCHEMA:
@@ -379,8 +384,7 @@ def keys_set_by(argv: Sequence[str]) -> FrozenSet[str]:
     """The top-level config keys that ``argv`` sets itself (not through its preset): ``--architecture.x=1``
     counts as ``architecture``. Parsed exactly as config_from_args parses, so both spellings count."""
     _, overrides = _split_preset(argv)
-    return frozenset(arg[2:].partition("=")[0].partition(".")[0]
-                     for arg in _join_separated_values(overrides, _field_types()) if arg.startswith("--"))
+    return frozenset(key.partition(".")[0] for key, _, _ in _split_overrides(overrides))
 
 
 def config_to_dict(cfg: TrainConfig) -> Dict[str, Any]:
