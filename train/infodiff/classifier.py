@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -181,13 +182,16 @@ def accuracy(model: Classifier, x: torch.Tensor, labels: torch.Tensor) -> Dict[s
 def recognisability(probabilities: Dict[str, torch.Tensor], spec: JudgeSpec) -> Dict:
     """How recognisable a set of samples is, from their per-head class probabilities {head: [N, n]}.
 
-    Returns {"meanConfidence": the mean over heads of the mean max-softmax, "heads": {head: {"meanConfidence",
+    Returns {"meanConfidence": the mean over heads of the mean max-softmax, "confidenceStdErr": its standard error
+    over the samples (so a target can be read against sampling noise), "heads": {head: {"meanConfidence",
     "histogram": {class name: count} of the arg-max classes, "coverage": fraction of the head's classes predicted
     at least once, "entropyBits": entropy of the predicted-class distribution (log2 n for a balanced set)}}}.
     """
     heads = {}
+    per_sample = []  # each sample's confidence averaged over the heads; its mean is meanConfidence
     for name, p in probabilities.items():
         confidence, predicted = p.max(dim=1)
+        per_sample.append(confidence.double())
         names = spec.heads[name]
         counts = np.bincount(predicted.numpy(), minlength=len(names))
         shares = counts / max(1, counts.sum())
@@ -198,7 +202,10 @@ def recognisability(probabilities: Dict[str, torch.Tensor], spec: JudgeSpec) -> 
             'coverage': float((counts > 0).mean()),
             'entropyBits': float(-(nonzero * np.log2(nonzero)).sum()),
         }
-    return {'meanConfidence': float(np.mean([h['meanConfidence'] for h in heads.values()])), 'heads': heads}
+    averaged = torch.stack(per_sample).mean(0)
+    std_err = float(averaged.std() / math.sqrt(len(averaged))) if len(averaged) > 1 else None
+    return {'meanConfidence': float(np.mean([h['meanConfidence'] for h in heads.values()])),
+            'confidenceStdErr': std_err, 'heads': heads}
 
 
 def save_classifier(model: Classifier, spec: JudgeSpec, path: Path, info: Dict) -> None:

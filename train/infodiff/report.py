@@ -373,6 +373,13 @@ def _percent(value: float, decimals: int = 1) -> str:
     return f"{100 * value:.{decimals}f}%"
 
 
+def _confidence(block: Dict[str, Any]) -> str:
+    """A recognisability block's mean confidence, with its standard error over the samples where the metrics
+    carry one ('79.6% ± 0.8'; older metrics files have none)."""
+    std_err = block.get("confidenceStdErr")
+    return _percent(block["meanConfidence"]) + ("" if std_err is None else f" ± {100 * std_err:.1f}")
+
+
 def _shortfall(value: float, target: float) -> Tuple[str, str, str]:
     """A missed value, its target and the gap ('84.97%', '85.00%', '0.03 points short'), with one decimal or
     more (up to three) where one would print the value as the target itself ('85.0%, 0.0 points short')."""
@@ -445,24 +452,28 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         app = _sampler(facts, 1.0, "fitted")
         app_note = "" if app is None else (
             f" The app's prior draws (z from the fitted latent mixture, η = 1): "
-            f"{_percent(app['recognisability']['meanConfidence'])} over {app['sampleCount']:,} samples.")
+            f"{_confidence(app['recognisability'])} over {app['sampleCount']:,} samples.")
         ceiling = max((s for s in facts.metric("samplers") or [] if s.get("prior") == "encoded"),
                       key=lambda s: s["recognisability"]["meanConfidence"], default=None)
         if ceiling is not None:
             app_note += (f" With z = Enc(x) of held-out test images, where the codes really lie (the best any latent "
-                         f"prior can do with this denoiser): {_percent(ceiling['recognisability']['meanConfidence'])} "
+                         f"prior can do with this denoiser): {_confidence(ceiling['recognisability'])} "
                          f"(η = {ceiling['eta']:g}).")
         real = _judge_on_test_images(facts)
         if real is not None:
             app_note += f" The same classifier on real test images: {_percent(real['meanConfidence'])}."
         if count < CONFIDENCE_SAMPLES:
             results.append(TargetResult(name, target, "not measured",
-                                        f"{_percent(confidence)} mean confidence.{size_note}{app_note}"))
+                                        f"{_confidence(samples)} mean confidence.{size_note}{app_note}"))
         elif confidence >= CONFIDENCE_TARGET:
-            results.append(TargetResult(name, target, "met", f"{_percent(confidence)} mean confidence.{app_note}"
+            results.append(TargetResult(name, target, "met", f"{_confidence(samples)} mean confidence.{app_note}"
                                         f"{_met_note(facts, 'confidence')}"))
         else:
             shown, _, gap = _shortfall(confidence, CONFIDENCE_TARGET)
+            std_err = samples.get("confidenceStdErr")
+            if std_err:
+                shown += f" ± {100 * std_err:.1f}"
+                gap += f" ({(CONFIDENCE_TARGET - confidence) / std_err:.1f} standard errors)"
             results.append(TargetResult(name, target, "missed", f"{shown} mean confidence, "
                                         f"{gap}.{app_note}{_reasons(facts, 'confidence')}"))
         histogram = _class_histogram(samples)
@@ -829,10 +840,10 @@ def _recognisable_samples(samples: Dict[str, Any], count: int, judged: str = "sa
     if heads is None or list(heads) == ["class"]:
         histogram = _class_histogram(samples)
         present = sum(1 for n in histogram.values() if n > 0)
-        return f"{_percent(samples['meanConfidence'])}, {present}/{len(histogram)} classes ({counted})"
+        return f"{_confidence(samples)}, {present}/{len(histogram)} classes ({counted})"
     # Shapes: one head per factor; the mean confidence over the factors, and how many see every value.
     covered = sum(1 for head in heads.values() if head["coverage"] == 1.0)
-    return (f"{_percent(samples['meanConfidence'])} (mean of {len(heads)} factors), {covered}/{len(heads)} "
+    return (f"{_confidence(samples)} (mean of {len(heads)} factors), {covered}/{len(heads)} "
             f"factors with every value ({counted})")
 
 

@@ -83,6 +83,7 @@ def test_recognisability_by_hand():
     assert head['histogram']['Ankle boot'] == 1 and sum(head['histogram'].values()) == 4
     assert head['coverage'] == pytest.approx(0.3)
     assert head['entropyBits'] == pytest.approx(-(0.5 * np.log2(0.5) + 2 * 0.25 * np.log2(0.25)))
+    assert result['confidenceStdErr'] == pytest.approx(np.std([0.9, 0.8, 0.7, 1.0], ddof=1) / 2)
 
 
 def test_recognisability_averages_the_heads():
@@ -91,4 +92,5 @@ def test_recognisability_averages_the_heads():
     spec = classifier.JudgeSpec('toy', 1, {'a': tuple('wxyz'), 'b': tuple('wxyz')}, flip=False, path=None)
     result = classifier.recognisability({'a': sure, 'b': unsure}, spec)
     assert result['meanConfidence'] == pytest.approx((1.0 + 0.25) / 2)
+    assert result['confidenceStdErr'] == pytest.approx(0.0)  # every sample averages to 0.625 over the heads
     assert result['heads']['a']['coverage'] == 1.0 and result['heads']['a']['entropyBits'] == pytest.approx(2.0)

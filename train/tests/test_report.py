@@ -94,6 +94,17 @@ def test_a_narrow_miss_is_printed_precisely_enough_to_tell_it_from_the_target():
     assert "79.96% mean confidence, 0.04 points short" in just_short["the"].detail
 
 
+def test_sample_confidence_carries_its_standard_error_where_the_metrics_have_one():
+    metrics = fashion_metrics(0.9, 0.70, 1000, {f"class {k}": 100 for k in range(10)}, 31.0)
+    metrics["recognisability"]["samples"]["confidenceStdErr"] = 0.008
+    metrics["samplers"] = [{"eta": 1.0, "prior": "fitted", "ddimSteps": 20, "frechetDistance": 8.0,
+                            "sampleCount": 1000,
+                            "recognisability": {"meanConfidence": 0.796, "confidenceStdErr": 0.0081}}]
+    missed = by_target(report.fashion_targets(facts_for("noisy", "fashion-mnist", metrics)))["the"]
+    assert "70.0% ± 0.8 mean confidence, 10.0 points short (12.5 standard errors)." in missed.detail
+    assert "The app's prior draws (z from the fitted latent mixture, η = 1): 79.6% ± 0.8 over 1,000" in missed.detail
+
+
 def test_sample_confidence_is_read_beside_the_judges_confidence_on_real_images():
     every_class = {f"class {k}": 100 for k in range(10)}
     metrics = fashion_metrics(0.9, 0.70, 1000, every_class, 31.0)
