@@ -461,7 +461,7 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
                          f"(η = {ceiling['eta']:g}).")
         real = _judge_on_test_images(facts)
         if real is not None:
-            app_note += f" The same classifier on real test images: {_percent(real['meanConfidence'])}."
+            app_note += f" The same classifier on real test images: {_confidence(real)}."
         if count < CONFIDENCE_SAMPLES:
             results.append(TargetResult(name, target, "not measured",
                                         f"{_confidence(samples)} mean confidence.{size_note}{app_note}"))

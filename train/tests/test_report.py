@@ -100,9 +100,11 @@ def test_sample_confidence_carries_its_standard_error_where_the_metrics_have_one
     metrics["samplers"] = [{"eta": 1.0, "prior": "fitted", "ddimSteps": 20, "frechetDistance": 8.0,
                             "sampleCount": 1000,
                             "recognisability": {"meanConfidence": 0.796, "confidenceStdErr": 0.0081}}]
+    metrics["recognisability"]["testImages"] = {"meanConfidence": 0.894, "confidenceStdErr": 0.005}
     missed = by_target(report.fashion_targets(facts_for("noisy", "fashion-mnist", metrics)))["the"]
     assert "70.0% ± 0.8 mean confidence, 10.0 points short (12.5 standard errors)." in missed.detail
     assert "The app's prior draws (z from the fitted latent mixture, η = 1): 79.6% ± 0.8 over 1,000" in missed.detail
+    assert "The same classifier on real test images: 89.4% ± 0.5." in missed.detail
 
 
 def test_sample_confidence_is_read_beside_the_judges_confidence_on_real_images():
