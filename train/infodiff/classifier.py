@@ -188,10 +188,10 @@ def recognisability(probabilities: Dict[str, torch.Tensor], spec: JudgeSpec) -> 
     at least once, "entropyBits": entropy of the predicted-class distribution (log2 n for a balanced set)}}}.
     """
     heads = {}
-    per_sample = []  # each sample's confidence averaged over the heads; its mean is meanConfidence
+    per_sample = []  # per head, each sample's confidence; averaged over the heads below
     for name, p in probabilities.items():
-        confidence, predicted = p.max(dim=1)
-        per_sample.append(confidence.double())
+        confidence, predicted = p.double().max(dim=1)  # double, so the heads' means and the overall one agree
+        per_sample.append(confidence)
         names = spec.heads[name]
         counts = np.bincount(predicted.numpy(), minlength=len(names))
         shares = counts / max(1, counts.sum())
@@ -204,8 +204,7 @@ def recognisability(probabilities: Dict[str, torch.Tensor], spec: JudgeSpec) -> 
         }
     averaged = torch.stack(per_sample).mean(0)
     std_err = float(averaged.std() / math.sqrt(len(averaged))) if len(averaged) > 1 else None
-    return {'meanConfidence': float(np.mean([h['meanConfidence'] for h in heads.values()])),
-            'confidenceStdErr': std_err, 'heads': heads}
+    return {'meanConfidence': float(averaged.mean()), 'confidenceStdErr': std_err, 'heads': heads}
 
 
 def save_classifier(model: Classifier, spec: JudgeSpec, path: Path, info: Dict) -> None:

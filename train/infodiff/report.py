@@ -373,11 +373,16 @@ def _percent(value: float, decimals: int = 1) -> str:
     return f"{100 * value:.{decimals}f}%"
 
 
-def _confidence(block: Dict[str, Any]) -> str:
-    """A recognisability block's mean confidence, with its standard error over the samples where the metrics
-    carry one ('79.6% ± 0.8'; older metrics files have none)."""
+def _std_err_suffix(block: Dict[str, Any]) -> str:
+    """' ± 0.8' from a recognisability block's standard error in points, or '' where the metrics carry none
+    (older metrics files)."""
     std_err = block.get("confidenceStdErr")
-    return _percent(block["meanConfidence"]) + ("" if std_err is None else f" ± {100 * std_err:.1f}")
+    return "" if std_err is None else f" ± {100 * std_err:.1f}"
+
+
+def _confidence(block: Dict[str, Any]) -> str:
+    """A recognisability block's mean confidence with its standard error where known ('79.6% ± 0.8')."""
+    return _percent(block["meanConfidence"]) + _std_err_suffix(block)
 
 
 def _shortfall(value: float, target: float) -> Tuple[str, str, str]:
@@ -471,10 +476,9 @@ def fashion_targets(facts: Facts) -> List[TargetResult]:
         else:
             shown, _, gap = _shortfall(confidence, CONFIDENCE_TARGET)
             std_err = samples.get("confidenceStdErr")
-            if std_err:
-                shown += f" ± {100 * std_err:.1f}"
+            if std_err:  # None in older metrics; 0 only when every sample is equally sure, no unit to count in
                 gap += f" ({(CONFIDENCE_TARGET - confidence) / std_err:.1f} standard errors)"
-            results.append(TargetResult(name, target, "missed", f"{shown} mean confidence, "
+            results.append(TargetResult(name, target, "missed", f"{shown}{_std_err_suffix(samples)} mean confidence, "
                                         f"{gap}.{app_note}{_reasons(facts, 'confidence')}"))
         histogram = _class_histogram(samples)
         absent = [cls for cls, n in histogram.items() if n == 0]
