@@ -5,6 +5,8 @@ Notation (code name -> symbol; DDIM = Song, Meng & Ermon 2021, ICLR):
     xt             -> x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps      (DDPM eq. 4)
     x_noise        -> x_T, the start of sampling, at level alpha_bar[T-1]
     eps            -> eps_theta(x_t, t, z), the network's noise prediction
+    prediction     -> what the network outputs: eps (the teachers), x0, or v = sqrt(a) eps - sqrt(1 - a) x0
+                      (Salimans & Ho 2022, ICLR, §4 and appendix D; distilled students use v)
     x0_pred        -> (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)          (DDIM eq. 12, "predicted x0")
     sigma          -> eta sqrt((1 - a_prev)/(1 - a_t)) sqrt(1 - a_t/a_prev)           (DDIM eq. 16)
     plan           -> tau_0 > ... > tau_{S-1}: the S timesteps visited, from T-1 down to 0
@@ -32,6 +34,7 @@ from .config import resolve_schedule
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[Dict[str, object]], None]
+PARAMETERISATIONS = ("eps", "x0", "v")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,22 @@ def ddim_step(x: torch.Tensor, eps: torch.Tensor, alpha_from: float, alpha_to: f
     return x_next, x0_pred
 
 
+def eps_from_prediction(prediction: torch.Tensor, x: torch.Tensor, alpha: float, parameterisation: str) -> torch.Tensor:
+    """The noise estimate implied by a network output at level alpha (x = sqrt(a) x0 + sqrt(1 - a) eps):
+
+    eps: the output itself;  x0: eps = (x - sqrt(a) x0) / sqrt(1 - a);  v: eps = sqrt(a) v + sqrt(1 - a) x.
+    ddim_step then recovers x0 = sqrt(a) x - sqrt(1 - a) v for v, without eps-prediction's 1/sqrt(a) blow-up
+    at high noise (Salimans & Ho 2022, §4).
+    """
+    if parameterisation == "eps":
+        return prediction
+    if parameterisation == "x0":
+        return (x - math.sqrt(alpha) * prediction) / math.sqrt(1 - alpha)
+    if parameterisation == "v":
+        return math.sqrt(alpha) * prediction + math.sqrt(1 - alpha) * x
+    raise ValueError(f"parameterisation must be one of {', '.join(PARAMETERISATIONS)}, got {parameterisation!r}")
+
+
 def ddim_sigma(eta: float, alpha_t: float, alpha_prev: float) -> float:
     """sigma_t(eta) = eta sqrt((1 - a_prev)/(1 - a_t)) sqrt(1 - a_t/a_prev) (DDIM eq. 16)."""
     if eta == 0:
@@ -123,24 +142,25 @@ def _time_batch(value: int, like: torch.Tensor) -> torch.Tensor:
     return torch.full((like.shape[0],), int(value), dtype=torch.int64, device=like.device)
 
 
-@torch.no_grad()
-def ddim_sample(denoiser: Denoiser, schedule: Schedule, plan: List[int], x_noise: torch.Tensor, z: torch.Tensor,
+def ddim_decode(denoiser: Denoiser, schedule: Schedule, plan: List[int], x_noise: torch.Tensor, z: torch.Tensor,
                 eta: float = 0.0, generator: Optional[torch.Generator] = None,
-                callback: Optional[StepCallback] = None) -> torch.Tensor:
+                callback: Optional[StepCallback] = None, parameterisation: str = "eps") -> torch.Tensor:
     """Decodes x_T [B,C,H,W] with latent z [B,D] along ``plan``; returns x_0 (= x0_pred of the last step).
 
-    For i = 0..S-1: eps = eps_theta(x, tau_i, z); a_t = alpha_bar[tau_i]; a_prev = alpha_bar[tau_{i+1}], or 1 after
-    the last step; x <- ddim_step(x, eps, a_t, a_prev, sigma(eta)). No clipping. ``generator`` draws the eta > 0
-    noise on its own device (any device; see infodiff.rng), then moves it to x's device.
+    For i = 0..S-1: eps = eps_theta(x, tau_i, z) (from the network's output by ``parameterisation``);
+    a_t = alpha_bar[tau_i]; a_prev = alpha_bar[tau_{i+1}], or 1 after the last step;
+    x <- ddim_step(x, eps, a_t, a_prev, sigma(eta)). No clipping. ``generator`` draws the eta > 0 noise on its own
+    device (any device; see infodiff.rng), then moves it to x's device.
     ``callback({'i', 't', 'xt', 'x0_pred'})`` runs after each step with x at the new level.
+    Differentiable (distillation trains through it); ``ddim_sample`` is the same without gradients.
     """
     if not 0 <= eta <= 1:
         raise ValueError(f"DDIM eta must be in [0, 1], got {eta}")
     alpha_bar = schedule.alpha_bar
     x = x_noise
     for i, t in enumerate(plan):
-        eps = denoiser(x, _time_batch(t, x), z)
         alpha_t = float(alpha_bar[t])
+        eps = eps_from_prediction(denoiser(x, _time_batch(t, x), z), x, alpha_t, parameterisation)
         alpha_prev = float(alpha_bar[plan[i + 1]]) if i + 1 < len(plan) else 1.0
         sigma = ddim_sigma(eta, alpha_t, alpha_prev)
         noise = None
@@ -150,6 +170,9 @@ def ddim_sample(denoiser: Denoiser, schedule: Schedule, plan: List[int], x_noise
         if callback is not None:
             callback({"i": i, "t": t, "xt": x, "x0_pred": x0_pred})
     return x
+
+
+ddim_sample = torch.no_grad()(ddim_decode)
 
 
 @torch.no_grad()

@@ -8,9 +8,12 @@
    N(0, 1/fan_in), GroupNorm scales 1 + 0.1 N, biases 0.1 N; the frozen sinusoid table stays exact).
 2. Exports it, float32, to public/models/fixture/ with plausible metadata computed from procedurally drawn
    images by infodiff.export.build_metadata (latent statistics, a Gaussian reference, one attribute direction
-   per drawing class, a gallery of 4 PNGs, one per class).
+   per drawing class, a gallery of 4 PNGs, one per class), and a "student" (docs/model-format.md): a second
+   denoiser with its own seeded random weights, read in v-parameterisation along a 2-call plan, so the app's
+   student previews and their parity are exercised (its images are noise like the teacher's).
 3. Loads that package back with load_web_package and, in float64, writes e2e/fixtures/golden/: encoder,
-   denoiser, 3-step DDIM sampling and DDIM inversion cases (NHWC float32 .npy, t int32) listed in golden.json.
+   denoiser, 3-step DDIM sampling, DDIM inversion and the student's 1- and 2-call decodes (NHWC float32 .npy,
+   t int32) listed in golden.json.
 
 Deterministic: every random draw is seeded, torch runs on one thread and metadata floats are rounded, so a rerun
 writes identical bytes.
@@ -18,6 +21,7 @@ writes identical bytes.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -32,7 +36,7 @@ from .diffusion import ddim_invert, ddim_plan, ddim_sample, make_schedule
 from .export import build_metadata
 from .model import TIME_TABLE_KEY, InfoDiff
 from .objective import ObjectiveConfig
-from .webpackage import load_web_package, state_dict_arrays, write_web_package
+from .webpackage import load_web_package_with_student, state_dict_arrays, student_weight_arrays, write_web_package
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO_ROOT / "public" / "models" / "fixture"
@@ -47,15 +51,18 @@ GOLDEN_BATCH = 2
 GOLDEN_DDIM_STEPS = 3
 GOLDEN_ETA = 0.0
 GOLDEN_TOLERANCE = 1e-4
+STUDENT_WEIGHT_SEED = 4321
+STUDENT_PLAN = [999, 500]
+STUDENT_PARAMETERISATION = "v"
 CREATED_AT = "2025-01-01T00:00:00Z"  # fixed, so reruns are byte-identical
 
 
-def randomize_weights(model: InfoDiff, seed: int = WEIGHT_SEED) -> None:
+def randomize_weights(model: torch.nn.Module, seed: int = WEIGHT_SEED) -> None:
     """Draws every weight so that outputs depend on all of them (see the module docstring)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in model.state_dict(keep_vars=True).items():
-            if name == TIME_TABLE_KEY:
+            if name.endswith(TIME_TABLE_KEY.split("backbone.", 1)[1]):
                 continue
             noise = torch.randn(tensor.shape, generator=generator, dtype=torch.float64)
             if tensor.dim() >= 2:  # conv [out, in, kh, kw] or linear [out, in]
@@ -132,11 +139,16 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         provenance=provenance, display_name="Fixture (random weights)",
         description="A tiny 16x16 model with random weights for tests and parity checks; its images are noise.",
         prior=cfg.prior, gallery_size=len(SHAPE_CLASSES), seed=0, fit_prior=False)
-    write_web_package(package_dir, state_dict_arrays(model.state_dict()), metadata)
+    student = copy.deepcopy(model.backbone)
+    randomize_weights(student, STUDENT_WEIGHT_SEED)
+    metadata["student"] = {"parameterisation": STUDENT_PARAMETERISATION, "plan": STUDENT_PLAN,
+                           "teacherSteps": GOLDEN_DDIM_STEPS, "training": {"steps": 0}, "fidelity": {}}
+    write_web_package(package_dir, {**state_dict_arrays(model.state_dict()), **student_weight_arrays(student)},
+                      metadata)
 
     # ---- golden files, from the package as the app loads it, computed in float64
-    loaded, meta = load_web_package(package_dir)
-    loaded = loaded.double()
+    loaded, meta, loaded_student = load_web_package_with_student(package_dir)
+    loaded, loaded_student = loaded.double(), loaded_student.double()
     size, channels, dim = arch["imageSize"], arch["imageChannels"], arch["latentDim"]
     rng = np.random.default_rng(GOLDEN_SEED)
 
@@ -167,6 +179,10 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         invert_z = loaded.encode(invert_x0_nchw)
         invert_x_noise = ddim_invert(loaded.predict_eps, schedule, plan, invert_x0_nchw, invert_z)
 
+        student_x0 = {calls: ddim_sample(loaded_student, schedule, STUDENT_PLAN[:calls],
+                                         ddim_x_noise.permute(0, 3, 1, 2).double(), ddim_z.double(),
+                                         parameterisation=STUDENT_PARAMETERISATION) for calls in (1, 2)}
+
     files = {
         "encoder_x.npy": encoder_x.numpy(), "encoder_z.npy": encoder_z.float().numpy(),
         "denoiser_xt.npy": denoiser_xt.numpy(), "denoiser_t.npy": denoiser_t.numpy(),
@@ -174,6 +190,7 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         "ddim_xT.npy": ddim_x_noise.numpy(), "ddim_z.npy": ddim_z.numpy(), "ddim_x0.npy": nchw_to_nhwc(ddim_x0),
         "invert_x0.npy": invert_x0.numpy(), "invert_z.npy": invert_z.float().numpy(),
         "invert_xT.npy": nchw_to_nhwc(invert_x_noise),
+        "student_x0.npy": nchw_to_nhwc(student_x0[2]), "student_x0_calls1.npy": nchw_to_nhwc(student_x0[1]),
     }
     for name, array in files.items():
         save_npy(golden_dir / name, array)
@@ -187,6 +204,8 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         "ddimSteps": GOLDEN_DDIM_STEPS,
         "eta": GOLDEN_ETA,
         "ddimTimesteps": plan,
+        "studentPlan": STUDENT_PLAN,
+        "studentParameterisation": STUDENT_PARAMETERISATION,
         "files": sorted(files),
         "cases": {
             "encoder": {"inputs": {"x": "encoder_x.npy"}, "outputs": {"z": "encoder_z.npy"}},
@@ -195,6 +214,8 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
             "ddim": {"inputs": {"xNoise": "ddim_xT.npy", "z": "ddim_z.npy"}, "outputs": {"x0": "ddim_x0.npy"}},
             "invert": {"inputs": {"x0": "invert_x0.npy"},
                        "outputs": {"z": "invert_z.npy", "xNoise": "invert_xT.npy"}},
+            "student": {"inputs": {"xNoise": "ddim_xT.npy", "z": "ddim_z.npy"},
+                        "outputs": {"x0": "student_x0.npy", "x0Calls1": "student_x0_calls1.npy"}},
         },
     }
     (golden_dir / "golden.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -40,10 +40,20 @@ from .latent_prior import fit_latent_mixture, sample_latent_mixture
 from .metrics import reconstruction_psnr
 from .model import InfoDiff
 from .objective import PACKAGE_PRIOR_NAMES, sample_prior
-from .webpackage import load_web_package
+from .webpackage import load_web_package_with_student
 
 TRAVERSAL_VALUES = tuple(round(-1.5 + 0.3 * k, 10) for k in range(11))  # the paper's absolute values, step 0.3
 KNOWN_DATASETS = ('fashion-mnist', 'shapes')
+
+
+@dataclass
+class Student:
+    """A distilled few-call decoder (infodiff.distill; docs/model-format.md, `student`): deterministic DDIM along
+    ``plan`` with the network's output read as ``parameterisation``."""
+
+    denoiser: torch.nn.Module  # an AuxiliaryUNet, eval mode
+    plan: List[int]
+    parameterisation: str
 
 
 @dataclass
@@ -61,6 +71,7 @@ class LoadedModel:
     data_seed: int = 0  # seed of the training-data draw (shapes scenes; the held-out split uses seed + 1000)
     train_size: int = 0  # training images in that draw (the first rows of a file-backed set); 0 = the whole split
     training_steps: Optional[int] = None  # optimiser steps behind these weights (None when the file does not say)
+    student: Optional[Student] = None  # the package's distilled decoder, when it has one
 
     @property
     def device(self) -> torch.device:
@@ -82,7 +93,10 @@ def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
     """Loads a web package folder or a training checkpoint file (EMA weights when it has them)."""
     path = Path(path)
     if path.is_dir():
-        model, metadata = load_web_package(path, device)
+        model, metadata, student_net = load_web_package_with_student(path, device)
+        student = None
+        if student_net is not None:
+            student = Student(student_net, list(metadata['student']['plan']), metadata['student']['parameterisation'])
         provenance = metadata['provenance']
         dataset = provenance['dataset']
         # Packages without provenance.data (converted or older ones) used the data set's default draw.
@@ -92,7 +106,7 @@ def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
                            architecture=metadata['architecture'],
                            dataset=dataset if dataset in KNOWN_DATASETS else 'folder', data_dir='',
                            metadata=metadata, source=str(path), prior=prior, data_seed=draw['seed'],
-                           train_size=draw['size'], training_steps=provenance.get('steps'))
+                           train_size=draw['size'], training_steps=provenance.get('steps'), student=student)
     if path.is_file():
         from .train import load_checkpoint_model  # the training module is heavy (DDP, tqdm); only when needed
 
@@ -143,6 +157,16 @@ def decode(loaded: LoadedModel, x_noise: torch.Tensor, z: torch.Tensor, steps: i
         out.append(ddim_sample(loaded.denoiser, loaded.schedule, plan, x_noise[i:i + batch_size].to(loaded.device),
                                z[i:i + batch_size].to(loaded.device), eta=eta, generator=generator))
     return torch.cat(out)
+
+
+@torch.no_grad()
+def decode_student(loaded: LoadedModel, student: Student, x_noise: torch.Tensor, z: torch.Tensor,
+                   calls: Optional[int] = None, batch_size: int = 64) -> torch.Tensor:
+    """The student's image of x_T [N, C, H, W] and z [N, D] after its first ``calls`` calls (default: all)."""
+    plan = student.plan[:calls or len(student.plan)]
+    return torch.cat([ddim_sample(student.denoiser, loaded.schedule, plan, x_noise[i:i + batch_size].to(loaded.device),
+                                  z[i:i + batch_size].to(loaded.device), parameterisation=student.parameterisation)
+                      for i in range(0, len(x_noise), batch_size)])
 
 
 @torch.no_grad()

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from .config import ConfigError, resolve_architecture, resolve_schedule
-from .model import TIME_TABLE_KEY, InfoDiff, parameter_mismatches
+from .diffusion import PARAMETERISATIONS
+from .model import TIME_TABLE_KEY, AuxiliaryUNet, InfoDiff, expected_parameters, parameter_mismatches
 
 FORMAT = "infodiffusion-explorer/model"
 FORMAT_VERSION = 1
@@ -35,6 +36,7 @@ UNIT_NORM_TOLERANCE = 1e-3
 
 METADATA_KEYS = ("id", "displayName", "description", "architecture", "schedule", "preprocessing", "latent",
                  "dimensionNames", "attributeDirections", "gaussianReference", "gallery", "provenance")
+METADATA_OPTIONAL_KEYS = ("student",)
 PREPROCESSING_KEYS = ("imageSize", "channels", "valueRange", "lightOnDark")
 LATENT_KEYS = ("mean", "std", "min", "max", "prior")
 LATENT_OPTIONAL_KEYS = ("fitted",)
@@ -48,6 +50,9 @@ PROVENANCE_KEYS = ("source", "dataset", "objective", "steps", "batchSize", "wall
 PROVENANCE_OPTIONAL_KEYS = ("data",)
 DATA_KEYS = ("seed", "size")
 SOURCES = ("trained", "converted-official", "fixture")
+STUDENT_KEYS = ("parameterisation", "plan", "teacherSteps", "training", "fidelity")
+STUDENT_PREFIX = "student."  # the student's weights: every backbone.* name again under this prefix
+STUDENT_MAX_CALLS = 8
 LATENT_PRIORS = ("normal", "10mix")
 
 
@@ -130,7 +135,7 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
 
     When ``package_dir`` is given, gallery files must exist inside it.
     """
-    meta = dict(_keys("metadata", metadata, METADATA_KEYS))
+    meta = dict(_keys("metadata", metadata, METADATA_KEYS, METADATA_OPTIONAL_KEYS))
     if not ID_PATTERN.match(_string("metadata.id", meta["id"])):
         raise WebPackageError(f"metadata.id must match [a-z0-9-]+, got {meta['id']!r}")
     _string("metadata.displayName", meta["displayName"])
@@ -225,16 +230,51 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
         data = _keys("metadata.provenance.data", prov["data"], DATA_KEYS)
         _integer("metadata.provenance.data.seed", data["seed"])
         _integer("metadata.provenance.data.size", data["size"], minimum=1)
+    if "student" in meta:
+        _validate_student(meta["student"], meta["schedule"]["timesteps"])
     return meta
+
+
+def _validate_student(student: Any, timesteps: int) -> None:
+    where = "metadata.student"
+    _keys(where, student, STUDENT_KEYS)
+    if student["parameterisation"] not in PARAMETERISATIONS:
+        raise WebPackageError(f"{where}.parameterisation must be one of {', '.join(PARAMETERISATIONS)}, "
+                              f"got {student['parameterisation']!r}")
+    plan = student["plan"]
+    if (not isinstance(plan, list) or not 1 <= len(plan) <= STUDENT_MAX_CALLS
+            or any(isinstance(t, bool) or not isinstance(t, int) for t in plan)):
+        raise WebPackageError(f"{where}.plan must be a list of 1 to {STUDENT_MAX_CALLS} integer timesteps, got {plan!r}")
+    if plan[0] != timesteps - 1 or plan[-1] < 0 or any(b >= a for a, b in zip(plan, plan[1:])):
+        raise WebPackageError(f"{where}.plan must decrease strictly from T - 1 = {timesteps - 1} and stay >= 0, "
+                              f"got {plan}")
+    _integer(f"{where}.teacherSteps", student["teacherSteps"], minimum=1)
+    for key in ("training", "fidelity"):
+        if not isinstance(student[key], dict):
+            raise WebPackageError(f"{where}.{key} must be an object")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Weights
 
-def check_weight_names(weights: Mapping[str, Tuple[int, ...]], architecture: Dict, timesteps: int) -> None:
-    """Refuses any difference between the given name -> shape map and the architecture's expected parameters,
-    listing every missing, unexpected and mis-shaped name in one message."""
-    problems = parameter_mismatches(weights, architecture, timesteps)
+def check_weight_names(weights: Mapping[str, Tuple[int, ...]], architecture: Dict, timesteps: int,
+                       student: bool = False) -> None:
+    """Refuses any difference between the given name -> shape map and the architecture's expected parameters
+    (plus, with ``student``, every backbone.* parameter again under ``student.``), listing every missing,
+    unexpected and mis-shaped name in one message."""
+    own = {n: s for n, s in weights.items() if not n.startswith(STUDENT_PREFIX)}
+    problems = parameter_mismatches(own, architecture, timesteps)
+    students = {n[len(STUDENT_PREFIX):]: s for n, s in weights.items() if n.startswith(STUDENT_PREFIX)}
+    if student:
+        expected = {n: s for n, s in expected_parameters(architecture, timesteps).items() if n.startswith("backbone.")}
+        missing = [STUDENT_PREFIX + n for n in expected if n not in students]
+        unexpected = [STUDENT_PREFIX + n for n in students if n not in expected]
+        shapes = [f"{STUDENT_PREFIX}{n}: shape {list(students[n])}, expected {list(s)}" for n, s in expected.items()
+                  if n in students and tuple(students[n]) != tuple(s)]
+        problems += ([f"missing student weights: {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected student weights: {', '.join(unexpected)}"] if unexpected else []) + shapes
+    elif students:
+        problems.append(f"{len(students)} student.* weights but no metadata.student describing them")
     if problems:
         raise WebPackageError("; ".join(problems))
 
@@ -289,25 +329,31 @@ def write_web_package(out_dir: str | Path, weights: Mapping[str, np.ndarray], me
         if not np.all(np.isfinite(array)):
             raise WebPackageError(f"weight {name} has non-finite values")
         arrays[name] = array
-    check_weight_names({n: a.shape for n, a in arrays.items()}, meta["architecture"], meta["schedule"]["timesteps"])
+    check_weight_names({n: a.shape for n, a in arrays.items()}, meta["architecture"], meta["schedule"]["timesteps"],
+                       student="student" in meta)
 
-    specs: List[Dict[str, Any]] = []
-    chunks: List[bytes] = []
-    for name, array in arrays.items():
-        spec: Dict[str, Any] = {"name": name, "shape": [int(d) for d in array.shape], "dtype": "float32"}
-        # The sinusoid table feeds every time embedding; half precision would shift t by visible amounts.
-        if float16 and name != TIME_TABLE_KEY:
-            half = array.astype("<f2")
-            if not np.all(np.isfinite(half)):
-                raise WebPackageError(f"weight {name} overflows float16")
-            spec["quantization"] = {"dtype": "float16"}
-            chunks.append(half.tobytes(order="C"))
-        else:
-            chunks.append(array.astype("<f4").tobytes(order="C"))
-        specs.append(spec)
-    blob = b"".join(chunks)
-    count = max(1, math.ceil(len(blob) / SHARD_BYTES))
-    paths = [f"group1-shard{m + 1}of{count}.bin" for m in range(count)]
+    # Group 1 holds the model, group 2 the student (when there is one), so a reader can skip the student's shards.
+    members = [[n for n in arrays if not n.startswith(STUDENT_PREFIX)], [n for n in arrays if n.startswith(STUDENT_PREFIX)]]
+    groups: List[Tuple[List[str], List[Dict[str, Any]], bytes]] = []
+    for g, names in enumerate(m for m in members if m):
+        specs: List[Dict[str, Any]] = []
+        chunks: List[bytes] = []
+        for name in names:
+            array = arrays[name]
+            spec: Dict[str, Any] = {"name": name, "shape": [int(d) for d in array.shape], "dtype": "float32"}
+            # The sinusoid table feeds every time embedding; half precision would shift t by visible amounts.
+            if float16 and not name.endswith(TIME_TABLE_KEY):
+                half = array.astype("<f2")
+                if not np.all(np.isfinite(half)):
+                    raise WebPackageError(f"weight {name} overflows float16")
+                spec["quantization"] = {"dtype": "float16"}
+                chunks.append(half.tobytes(order="C"))
+            else:
+                chunks.append(array.astype("<f4").tobytes(order="C"))
+            specs.append(spec)
+        blob = b"".join(chunks)
+        count = max(1, math.ceil(len(blob) / SHARD_BYTES))
+        groups.append(([f"group{g + 1}-shard{m + 1}of{count}.bin" for m in range(count)], specs, blob))
 
     manifest_path = out / MANIFEST_NAME
     if manifest_path.exists():
@@ -315,12 +361,13 @@ def write_web_package(out_dir: str | Path, weights: Mapping[str, np.ndarray], me
     for stale in out.iterdir():
         if SHARD_PATTERN.match(stale.name):
             stale.unlink()
-    for m, shard in enumerate(paths):
-        _atomic_write(out / shard, blob[m * SHARD_BYTES:(m + 1) * SHARD_BYTES])
+    for paths, _, blob in groups:
+        for m, shard in enumerate(paths):
+            _atomic_write(out / shard, blob[m * SHARD_BYTES:(m + 1) * SHARD_BYTES])
     document = {
         "format": FORMAT,
         "formatVersion": FORMAT_VERSION,
-        "weightsManifest": [{"paths": paths, "weights": specs}],
+        "weightsManifest": [{"paths": paths, "weights": specs} for paths, specs, _ in groups],
         "metadata": meta,
     }
     _atomic_write(manifest_path, (format_json(document) + "\n").encode("utf-8"))
@@ -404,16 +451,36 @@ def read_web_package(package_dir: str | Path) -> Tuple["OrderedDict[str, np.ndar
                 f"{where}: the weights use {offset} bytes but the shards hold {len(blob)}")
     if duplicates:
         raise WebPackageError(f"duplicate weight names: {', '.join(duplicates)}")
-    check_weight_names({n: a.shape for n, a in weights.items()}, meta["architecture"], meta["schedule"]["timesteps"])
+    check_weight_names({n: a.shape for n, a in weights.items()}, meta["architecture"], meta["schedule"]["timesteps"],
+                       student="student" in meta)
     return weights, meta
 
 
 def load_web_package(package_dir: str | Path, device: str = "cpu"):
     """(InfoDiff in eval mode, float32, on ``device``, holding the package's weights; validated metadata)."""
+    model, meta, _ = load_web_package_with_student(package_dir, device)
+    return model, meta
+
+
+def load_web_package_with_student(package_dir: str | Path, device: str = "cpu"):
+    """(InfoDiff, metadata, the student's denoiser or None), all in eval mode on ``device``."""
     weights, meta = read_web_package(package_dir)
     model = InfoDiff(meta["architecture"], meta["schedule"]["timesteps"])
-    model.load_state_dict({name: torch.from_numpy(np.array(a)) for name, a in weights.items()}, strict=True)
-    return model.to(device).eval(), meta
+    tensors = {name: torch.from_numpy(np.array(a)) for name, a in weights.items()}
+    model.load_state_dict({n: t for n, t in tensors.items() if not n.startswith(STUDENT_PREFIX)}, strict=True)
+    student = None
+    if "student" in meta:
+        student = AuxiliaryUNet(model.architecture, model.timesteps)
+        prefix = STUDENT_PREFIX + "backbone."
+        student.load_state_dict({n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}, strict=True)
+        student = student.to(device).eval()
+    return model.to(device).eval(), meta, student
+
+
+def student_weight_arrays(student: torch.nn.Module) -> "OrderedDict[str, np.ndarray]":
+    """A student denoiser's weights under their package names (student.backbone.*)."""
+    return OrderedDict((f"{STUDENT_PREFIX}backbone.{name}", array)
+                       for name, array in state_dict_arrays(student.state_dict()).items())
 
 
 def state_dict_arrays(state_dict: Mapping[str, Any]) -> "OrderedDict[str, np.ndarray]":
