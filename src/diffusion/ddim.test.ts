@@ -1,8 +1,8 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OFFICIAL_SCHEDULE } from '../model/config';
-import { ddimInvert, ddimSample, ddimStep, ddimStepCoefficients, type DdimStepInfo, type EpsPredictor } from './ddim';
+import { ddimInvert, ddimSample, ddimStep, ddimStepCoefficients, epsFromPrediction, type DdimStepInfo, type EpsPredictor } from './ddim';
 import { gaussianEpsPredictor } from './gaussianDenoiser';
 import { normalTensor4d } from './normalTensor';
 import { createRng } from './random';
@@ -215,6 +215,87 @@ describe('ddimSample', () => {
     await expect(ddimSample(wrongShape, schedule, [5, 0], xNoise, z)).rejects.toThrow(/eps of shape \[1,2,2,1\]/);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([xNoise, z]);
+  });
+});
+
+describe('students: x0 and v parameterisations', () => {
+  /** ᾱ[t] per image as a [B,1,1,1] column, so a closed-form predictor can use the level it is called at. */
+  const alphaBarTable = tf.tensor1d(Float32Array.from(schedule.alphaBar));
+  const levelOf = (t: tf.Tensor1D): tf.Tensor4D => tf.reshape(tf.gather(alphaBarTable, t), [-1, 1, 1, 1]);
+  afterAll(() => alphaBarTable.dispose());
+
+  /**
+   * The oracle of one known clean image x0: from x_t at level ᾱ it returns the exact x0 ('x0'), or the exact
+   * v = √ᾱ ε - √(1-ᾱ) x0 with ε = (x_t - √ᾱ x0)/√(1-ᾱ) ('v'), or that ε ('eps').
+   */
+  function oracle(x0: tf.Tensor4D, output: 'eps' | 'x0' | 'v'): EpsPredictor {
+    return (xt, t) =>
+      tf.tidy(() => {
+        const a = levelOf(t);
+        const [sqrtA, sqrtOneMinusA] = [tf.sqrt(a), tf.sqrt(tf.sub(1, a))];
+        const eps = tf.div(tf.sub(xt, tf.mul(sqrtA, x0)), sqrtOneMinusA);
+        if (output === 'eps') return eps as tf.Tensor4D;
+        if (output === 'x0') return tf.clone(x0);
+        return tf.sub(tf.mul(sqrtA, eps), tf.mul(sqrtOneMinusA, x0)) as tf.Tensor4D;
+      });
+  }
+
+  it('turns eps, x0 and v outputs into the noise estimate by hand', async () => {
+    const xt = image([1, -2], [1, 1, 2, 1]);
+    const prediction = image([0.5, 0.25], [1, 1, 2, 1]);
+    const a = 0.36; // √ᾱ = 0.6, √(1-ᾱ) = 0.8
+    const cases: ['eps' | 'x0' | 'v', number[]][] = [
+      ['eps', [0.5, 0.25]],
+      ['x0', [(1 - 0.6 * 0.5) / 0.8, (-2 - 0.6 * 0.25) / 0.8]],
+      ['v', [0.6 * 0.5 + 0.8 * 1, 0.6 * 0.25 + 0.8 * -2]],
+    ];
+    for (const [parameterisation, expected] of cases) {
+      const eps = epsFromPrediction(prediction, xt, a, parameterisation);
+      expect(maxAbsDifference(await eps.data(), expected), parameterisation).toBeLessThan(1e-6);
+      eps.dispose();
+    }
+    expect(() => epsFromPrediction(prediction, xt, 1, 'x0')).toThrow(/alphaBar 1/);
+    expect(() => epsFromPrediction(prediction, xt, 0, 'v')).toThrow(/alphaBar must be in \(0, 1\]/);
+    tf.dispose([xt, prediction]);
+  });
+
+  it('reproduces a known x0 in one call from x_T when the predictor returns its exact v or x0', async () => {
+    const x0 = image([0.7, -0.3, 0.1, -0.9], [1, 2, 2, 1]);
+    const xNoise = normalTensor4d(createRng(11), [1, 2, 2, 1]);
+    const z = latent(1);
+    for (const parameterisation of ['v', 'x0'] as const) {
+      const out = await ddimSample(oracle(x0, parameterisation), schedule, [schedule.timesteps - 1], xNoise, z, { parameterisation });
+      expect(maxAbsDifference(await out.data(), [0.7, -0.3, 0.1, -0.9]), parameterisation).toBeLessThan(1e-4);
+      out.dispose();
+    }
+    tf.dispose([x0, xNoise, z]);
+  });
+
+  it('decodes along a multi-call plan exactly as the eps predictor it is equivalent to', async () => {
+    const x0 = image([0.7, -0.3, 0.1, -0.9, 0.2, 0.5], [2, 1, 3, 1]);
+    const xNoise = normalTensor4d(createRng(12), [2, 1, 3, 1]);
+    const z = latent(2);
+    const plan = [999, 600, 250, 40];
+    const steps: number[][] = [];
+    const reference = await ddimSample(oracle(x0, 'eps'), schedule, plan, xNoise, z);
+    const referenceValues = await reference.data();
+    for (const parameterisation of ['v', 'x0'] as const) {
+      const x0Preds: number[] = [];
+      const out = await ddimSample(oracle(x0, parameterisation), schedule, plan, xNoise, z, {
+        parameterisation,
+        onStep: async (step) => {
+          x0Preds.push(maxAbsDifference(await step.x0Pred.data(), [0.7, -0.3, 0.1, -0.9, 0.2, 0.5]));
+        },
+      });
+      // Every call's x0Pred is the oracle's x0 (so its first k calls give its k-call image), and the run
+      // ends where the ε-parameterised run does.
+      steps.push(x0Preds);
+      expect(maxAbsDifference(await out.data(), referenceValues), parameterisation).toBeLessThan(1e-4);
+      out.dispose();
+    }
+    for (const errors of steps) for (const error of errors) expect(error).toBeLessThan(1e-4);
+    await expect(ddimSample(halfOfInput, schedule, plan, xNoise, z, { parameterisation: 'sample' as never })).rejects.toThrow(/parameterisation must be one of eps, x0, v/);
+    tf.dispose([x0, xNoise, z, reference]);
   });
 });
 

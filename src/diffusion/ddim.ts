@@ -17,6 +17,9 @@
  *   directionCoef  -> √(1 - ᾱ_{t-1} - σ_t²), the "direction pointing to x_t"      DDIM eq. (12), second term
  *   xPrev          -> x_{t-1} = √ᾱ_{t-1} x0Pred + directionCoef eps + σ_t noise      DDIM eq. (12)
  *   eta            -> η (0: deterministic DDIM, 1: DDPM-like ancestral noise); one per image where a batch mixes them
+ *   prediction     -> what the network outputs at the step's input: ε (the teachers), x₀, or
+ *                     v = √ᾱ_t ε - √(1-ᾱ_t) x₀ (Salimans & Ho, "Progressive Distillation", ICLR 2022, §4)
+ *   parameterisation -> which of the three; epsFromPrediction turns it into ε before the step
  *
  * Inversion runs the η = 0 step with the pair of levels reversed (from the less noisy to the noisier level),
  * the deterministic encoding of DDIM §4.3, with z fixed to Enc(x_0) (not the official code's re-encoding of x_t).
@@ -26,6 +29,7 @@ import { throwIfAborted } from './abort';
 import { normalTensor4d } from './normalTensor';
 import { createRng } from './random';
 import type { NoiseSchedule } from './schedule';
+import { PARAMETERISATIONS, type Parameterisation } from '../model/metadata';
 
 /**
  * The denoiser seen by the samplers: xt [B,H,W,C], t int32 [B], z [B,D] -> eps [B,H,W,C]. It must not dispose its
@@ -70,6 +74,11 @@ export interface DdimSampleOptions extends DdimRunOptions {
   seed?: number;
   /** Explicit noise when eta > 0: one [B,H,W,C] tensor per step (length S), owned and disposed by the caller. */
   noise?: readonly tf.Tensor4D[];
+  /**
+   * What the predictor returns: 'eps' (default, every teacher), 'x0' or 'v' (a distilled student). Each output is
+   * turned into ε at the level of the step's input before the step (epsFromPrediction).
+   */
+  parameterisation?: Parameterisation;
 }
 
 /** Scalar coefficients of one DDIM step from level alphaBarFrom to level alphaBarTo, computed in float64. */
@@ -112,6 +121,39 @@ export function ddimStepCoefficients(alphaBarFrom: number, alphaBarTo: number, e
     directionCoef: Math.sqrt(Math.max(0, 1 - alphaBarTo - sigma * sigma)),
     sigma,
   };
+}
+
+/**
+ * The noise estimate implied by a network output at level ᾱ, where x_t = √ᾱ x₀ + √(1-ᾱ) ε:
+ *   'eps': the output itself;
+ *   'x0':  ε = (x_t - √ᾱ x₀) / √(1-ᾱ);
+ *   'v':   ε = √ᾱ v + √(1-ᾱ) x_t, from v = √ᾱ ε - √(1-ᾱ) x₀ (Salimans & Ho 2022, §4).
+ * With v, ddimStep then recovers x₀ = √ᾱ x_t - √(1-ᾱ) v, which stays well conditioned at high noise where
+ * ε-prediction divides by a small √ᾱ: why few-call students predict v. Mirrors `eps_from_prediction` in
+ * train/infodiff/diffusion.py; the golden student parity test checks the two agree.
+ * @param prediction [B,H,W,C] the network's output at xt
+ * @param xt [B,H,W,C] the network's input
+ * @param alphaBar ᾱ of xt, in (0, 1); 'x0' needs ᾱ < 1
+ * @returns eps [B,H,W,C]; the caller owns it (for 'eps', a clone: disposing it leaves `prediction` alive). Inputs
+ *   are not disposed.
+ */
+export function epsFromPrediction(prediction: tf.Tensor4D, xt: tf.Tensor4D, alphaBar: number, parameterisation: Parameterisation): tf.Tensor4D {
+  if (!(alphaBar > 0 && alphaBar <= 1)) throw new RangeError(`epsFromPrediction: alphaBar must be in (0, 1], got ${alphaBar}`);
+  const sqrtAlphaBar = Math.sqrt(alphaBar);
+  const sqrtOneMinusAlphaBar = Math.sqrt(1 - alphaBar);
+  switch (parameterisation) {
+    case 'eps':
+      return tf.clone(prediction);
+    case 'x0':
+      if (!(alphaBar < 1)) throw new RangeError('epsFromPrediction: an x0 prediction at alphaBar 1 (a clean input) implies no noise estimate');
+      return tf.tidy(() => tf.div(tf.sub(xt, tf.mul(prediction, sqrtAlphaBar)), sqrtOneMinusAlphaBar) as tf.Tensor4D);
+    case 'v':
+      return tf.tidy(() => tf.add(tf.mul(prediction, sqrtAlphaBar), tf.mul(xt, sqrtOneMinusAlphaBar)) as tf.Tensor4D);
+    default: {
+      const _exhaustive: never = parameterisation;
+      throw new RangeError(`epsFromPrediction: parameterisation must be one of eps, x0, v, got ${JSON.stringify(_exhaustive)}`);
+    }
+  }
 }
 
 /**
@@ -193,7 +235,8 @@ type NoiseForStep = (i: number) => { tensor: tf.Tensor4D; owned: boolean };
 
 /**
  * Runs a chain of DDIM steps, keeping at most one x alive between steps: the previous x_t is disposed as soon as
- * the next exists. The caller's xStart is never disposed.
+ * the next exists. The caller's xStart is never disposed. `parameterisation` says what `eps` returns; inversion
+ * always passes 'eps' (the students are trained to decode, not to invert).
  */
 async function runDdimChain(
   what: string,
@@ -203,6 +246,7 @@ async function runDdimChain(
   z: tf.Tensor2D,
   opts: DdimRunOptions,
   noiseForStep: NoiseForStep | undefined,
+  parameterisation: Parameterisation = 'eps',
 ): Promise<tf.Tensor4D> {
   const batch = xStart.shape[0];
   let x = xStart;
@@ -217,10 +261,12 @@ async function runDdimChain(
       try {
         result = tf.tidy(() => {
           const t = tf.fill([batch], step.t, 'int32') as tf.Tensor1D;
-          const epsPred = eps(x, t, z);
-          if (!tf.util.arraysEqual(epsPred.shape, x.shape)) {
-            throw new Error(`${what}: the denoiser returned eps of shape [${epsPred.shape}] for x_t of shape [${x.shape}]`);
+          const prediction = eps(x, t, z);
+          if (!tf.util.arraysEqual(prediction.shape, x.shape)) {
+            throw new Error(`${what}: the denoiser returned ${parameterisation} of shape [${prediction.shape}] for x_t of shape [${x.shape}]`);
           }
+          // The network's output as a noise estimate at the level of its input (a no-op for ε-prediction).
+          const epsPred = parameterisation === 'eps' ? prediction : epsFromPrediction(prediction, x, step.alphaBarFrom, parameterisation);
           return ddimStep(x, epsPred, coefficients, noise?.tensor, perImage);
         });
       } finally {
@@ -248,7 +294,9 @@ async function runDdimChain(
 /**
  * DDIM sampling from x_T along `plan`: for i = 0..S-1, eps = ε_θ(x, τ_i, z), then one step from ᾱ[τ_i] to
  * ᾱ[τ_{i+1}] (or to 1 after the last step, so the result equals the last x0Pred). No clipping.
- * @param eps the denoiser
+ * A student (opts.parameterisation 'x0' or 'v') decodes through the same chain: its output becomes ε at ᾱ[τ_i]
+ * first, so the last x0Pred is exactly its prediction of x₀.
+ * @param eps the denoiser (or, with opts.parameterisation, a predictor of x0 or v)
  * @param schedule the model's noise schedule
  * @param plan τ, strictly decreasing timesteps (ddimTimesteps(T, S))
  * @param xNoise [B,H,W,C] x_T, at level ᾱ[τ_0]; not disposed
@@ -270,6 +318,10 @@ export async function ddimSample(
   const etas = typeof eta === 'number' ? [eta] : eta;
   if (typeof eta !== 'number' && eta.length !== xNoise.shape[0]) throw new RangeError(`${what}: eta needs one value per image (${xNoise.shape[0]}), got ${eta.length}`);
   for (const e of etas) if (!(e >= 0 && e <= 1)) throw new RangeError(`${what}: eta must be in [0, 1], got ${e}`);
+  const parameterisation = opts.parameterisation ?? 'eps';
+  if (!PARAMETERISATIONS.includes(parameterisation)) {
+    throw new RangeError(`${what}: parameterisation must be one of ${PARAMETERISATIONS.join(', ')}, got ${JSON.stringify(parameterisation)}`);
+  }
   if (opts.seed !== undefined && opts.noise !== undefined) throw new Error(`${what}: pass either opts.seed or opts.noise, not both`);
   let noiseForStep: NoiseForStep | undefined;
   if (etas.some((e) => e > 0)) {
@@ -294,7 +346,7 @@ export async function ddimSample(
   for (let i = 0; i < S; i++) {
     chain.push({ i, t: tau[i], alphaBarFrom: alphaBar[tau[i]], alphaBarTo: i + 1 < S ? alphaBar[tau[i + 1]] : 1, eta });
   }
-  return runDdimChain(what, eps, chain, xNoise, z, opts, noiseForStep);
+  return runDdimChain(what, eps, chain, xNoise, z, opts, noiseForStep, parameterisation);
 }
 
 /**

@@ -5,6 +5,7 @@ export {
   ddimInvert,
   ddimStep,
   ddimStepCoefficients,
+  epsFromPrediction,
   type EpsPredictor,
   type DdimRunOptions,
   type DdimSampleOptions,

@@ -101,6 +101,33 @@ export interface Provenance {
   data?: DataDraw;
 }
 
+/**
+ * What a denoiser outputs at level ᾱ of its input x_t: 'eps' = ε (every teacher); 'x0' = x₀; 'v' =
+ * √ᾱ ε - √(1-ᾱ) x₀ (Salimans & Ho 2022, ICLR, §4). src/diffusion/ddim.ts turns each into ε.
+ */
+export const PARAMETERISATIONS = ['eps', 'x0', 'v'] as const;
+export type Parameterisation = (typeof PARAMETERISATIONS)[number];
+
+/** Most calls a student's plan may list (docs/model-format.md, `student.plan`). */
+export const MAX_STUDENT_CALLS = 8;
+
+/**
+ * `metadata.student`: a copy of the denoiser distilled to reproduce the package's `teacherSteps`-step DDIM decode
+ * in a few calls (direct distillation, Luhman & Luhman 2021; v-prediction after Salimans & Ho 2022). It decodes
+ * (x_T, z) with η = 0 DDIM along `plan`; the first k entries give its k-call image.
+ */
+export interface StudentMetadata {
+  parameterisation: Parameterisation;
+  /** Timesteps of its calls: strictly decreasing, starting at T - 1, 1..MAX_STUDENT_CALLS entries. */
+  plan: number[];
+  /** Steps of the η = 0 DDIM decode it imitates. */
+  teacherSteps: number;
+  /** How it was trained: steps, batchSize, wallTimeSeconds, hardware, teacherSteps (the teacher's optimiser steps). */
+  training: Record<string, unknown>;
+  /** PSNR (dB) of its image against the teacher's on held-out images (infodiff.distill_eval); may be empty. */
+  fidelity: Record<string, unknown>;
+}
+
 export interface ModelMetadata {
   id: string;
   displayName: string;
@@ -114,6 +141,8 @@ export interface ModelMetadata {
   gaussianReference: GaussianReference;
   gallery: GalleryItem[];
   provenance: Provenance;
+  /** Present when the package carries a distilled student (weights `student.backbone.*`). */
+  student?: StudentMetadata;
 }
 
 export const MODEL_FORMAT = 'infodiffusion-explorer/model';
