@@ -4,9 +4,9 @@
  */
 import { ConfigError, resolveArchitecture, resolveSchedule, type ArchitectureConfig } from './config';
 import {
-  LATENT_PRIORS, MODEL_FORMAT, MODEL_FORMAT_VERSION, packedIndex,
+  LATENT_PRIORS, MAX_STUDENT_CALLS, MODEL_FORMAT, MODEL_FORMAT_VERSION, packedIndex, PARAMETERISATIONS,
   type AttributeDirection, type DataDraw, type GalleryItem, type GaussianReference, type LatentMixture, type LatentStats,
-  type ModelMetadata, type Preprocessing, type Provenance,
+  type ModelMetadata, type Preprocessing, type Provenance, type StudentMetadata,
 } from './metadata';
 
 /** Thrown by every model-package reader and writer; the message names the weight, file or field at fault. */
@@ -250,19 +250,42 @@ function parseProvenance(value: unknown): Provenance {
   return provenance;
 }
 
+/**
+ * `metadata.student`: the plan must be one a student can decode along (strictly decreasing timesteps that start
+ * at T - 1, where x_T sits, 1..MAX_STUDENT_CALLS of them); `training` and `fidelity` are free-form records.
+ */
+function parseStudent(value: unknown, timesteps: number): StudentMetadata {
+  const path = 'metadata.student';
+  const s = object(value, path);
+  exactKeys(s, path, ['parameterisation', 'plan', 'teacherSteps', 'training', 'fidelity']);
+  const plan = array(s.plan, `${path}.plan`).map((t, i) => integer(t, `${path}.plan[${i}]`, 0));
+  if (plan.length < 1 || plan.length > MAX_STUDENT_CALLS) fail(`${path}.plan`, `must have 1 to ${MAX_STUDENT_CALLS} entries, got ${plan.length}`);
+  if (plan[0] !== timesteps - 1) fail(`${path}.plan[0]`, `must be T - 1 = ${timesteps - 1} (where x_T sits), got ${plan[0]}`);
+  plan.forEach((t, i) => {
+    if (i > 0 && t >= plan[i - 1]) fail(`${path}.plan`, `must be strictly decreasing, but plan[${i}] = ${t} >= plan[${i - 1}] = ${plan[i - 1]}`);
+  });
+  return {
+    parameterisation: oneOf(s.parameterisation, `${path}.parameterisation`, PARAMETERISATIONS),
+    plan,
+    teacherSteps: integer(s.teacherSteps, `${path}.teacherSteps`, 1),
+    training: object(s.training, `${path}.training`),
+    fidelity: object(s.fidelity, `${path}.fidelity`),
+  };
+}
+
 /** Validates the metadata block and returns it typed, with architecture and schedule fully resolved. */
 export function parseMetadata(value: unknown): ModelMetadata {
   const m = object(value, 'metadata');
   exactKeys(m, 'metadata', [
     'id', 'displayName', 'description', 'architecture', 'schedule', 'preprocessing', 'latent', 'dimensionNames',
     'attributeDirections', 'gaussianReference', 'gallery', 'provenance',
-  ]);
+  ], ['student']);
   const id = string(m.id, 'metadata.id');
   if (!/^[a-z0-9-]+$/.test(id)) fail('metadata.id', `must match [a-z0-9-]+, got ${show(id)}`);
   const architecture = parseConfig(resolveArchitecture, m.architecture);
   const schedule = parseConfig(resolveSchedule, m.schedule);
   const d = architecture.latentDim;
-  return {
+  const metadata: ModelMetadata = {
     id,
     displayName: string(m.displayName, 'metadata.displayName'),
     description: string(m.description, 'metadata.description'),
@@ -276,6 +299,8 @@ export function parseMetadata(value: unknown): ModelMetadata {
     gallery: parseGallery(m.gallery),
     provenance: parseProvenance(m.provenance),
   };
+  if (m.student !== undefined) metadata.student = parseStudent(m.student, schedule.timesteps);
+  return metadata;
 }
 
 function parseWeightSpec(value: unknown, path: string): WeightSpec {

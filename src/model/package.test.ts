@@ -8,8 +8,8 @@ import {
   encodeModelJson, fileMapPackageFiles, loadModelPackage, readModelPackage, urlPackageFiles, writeModelPackage,
   writtenPackageFiles, type FetchLike, type WrittenPackage,
 } from './package';
-import { shapeSize, TIME_TABLE_NAME } from './parameters';
-import { randomParameters, syntheticModelMetadata } from './random';
+import { shapeSize, studentParameters, TIME_TABLE_NAME } from './parameters';
+import { randomParameters, randomStudent, syntheticModelMetadata } from './random';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -239,6 +239,115 @@ describe('loadModelPackage refuses corrupt packages, naming the problem', () => 
     const broken = files(pkg);
     broken.set('model.json', new TextEncoder().encode('{"format": '));
     await expectLoadError(broken, 'model.json is not valid JSON');
+  });
+});
+
+describe('packages with a distilled student', () => {
+  const STUDENT = randomStudent(ARCH, SCHEDULE.timesteps, 11, { plan: [9, 4] });
+  const STUDENT_METADATA = { ...METADATA, student: STUDENT.metadata };
+  const STUDENT_PARAMS = new Map([...PARAMS, ...STUDENT.parameters]);
+  const studentCount = studentParameters(ARCH, SCHEDULE.timesteps).size;
+
+  function writeStudentPackage(options: { float16?: boolean } = {}): WrittenPackage {
+    return writeModelPackage(ARCH, SCHEDULE, STUDENT_METADATA, STUDENT_PARAMS, options);
+  }
+
+  /** eps of a model at one fixed input, as plain numbers. */
+  async function outputAt(predict: (xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D) => tf.Tensor4D): Promise<number[]> {
+    const x = tf.tensor4d(Float32Array.from({ length: 64 }, (_, k) => Math.cos(k)), [1, 8, 8, 1]);
+    const t = tf.tensor1d([7], 'int32');
+    const z = tf.tensor2d([[0.3, -0.2, 0.9]]);
+    const out = predict(x, t, z);
+    const values = Array.from(await out.data());
+    tf.dispose([x, t, z, out]);
+    return values;
+  }
+
+  it('writes the student into group2 and loads it as a second denoiser with its own weights, freed by dispose', async () => {
+    const pkg = writeStudentPackage({ float16: true });
+    expect([...pkg.shards.keys()]).toEqual(['group1-shard1of1.bin', 'group2-shard1of1.bin']);
+    const group2 = pkg.modelJson.weightsManifest[1].weights;
+    expect(group2.map((w) => w.name)).toEqual([...studentParameters(ARCH, SCHEDULE.timesteps).keys()]);
+    expect(group2.find((w) => w.name === `student.${TIME_TABLE_NAME}`)?.quantization).toBeUndefined();
+
+    const before = tf.memory().numTensors;
+    const model = await loadModelPackage(fileMapPackageFiles(files(pkg)));
+    expect(model.metadata.student).toEqual(STUDENT.metadata);
+    const student = model.student!;
+    expect({ plan: student.plan, parameterisation: student.parameterisation, teacherSteps: student.teacherSteps, fidelity: student.fidelity })
+      .toEqual({ plan: [9, 4], parameterisation: 'v', teacherSteps: 20, fidelity: {} });
+
+    // The student's network is the teacher's architecture with the student's weights: a model whose backbone
+    // is the student's gives the same output, and the teacher's differs.
+    const { parameters } = await readModelPackage(fileMapPackageFiles(files(pkg)));
+    const swapped = new Map([...parameters].filter(([name]) => !name.startsWith('student.')));
+    for (const [name, values] of parameters) if (name.startsWith('student.')) swapped.set(name.slice('student.'.length), values);
+    const studentAsTeacher = createInfoDiffusionModel(METADATA, swapped);
+    const [fromStudent, fromSwapped, fromTeacher] = [
+      await outputAt(student.predict), await outputAt((xt, t, z) => studentAsTeacher.predictEps(xt, t, z)), await outputAt((xt, t, z) => model.predictEps(xt, t, z)),
+    ];
+    studentAsTeacher.dispose();
+    expect(fromStudent).toEqual(fromSwapped);
+    expect(fromStudent).not.toEqual(fromTeacher);
+
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const x = tf.zeros([1, 8, 8, 1]) as tf.Tensor4D;
+    const t = tf.tensor1d([0], 'int32');
+    const z = tf.zeros([1, 3]) as tf.Tensor2D;
+    expect(() => student.predict(x, t, z)).toThrow("student.predict: model 'tiny' has been disposed");
+    tf.dispose([x, t, z]);
+  });
+
+  it('loads a package without a student exactly as before: no student, one group', async () => {
+    const pkg = writePackage();
+    expect(pkg.modelJson.weightsManifest).toHaveLength(1);
+    expect('student' in pkg.modelJson.metadata).toBe(false);
+    const model = await loadModelPackage(fileMapPackageFiles(files(pkg)));
+    expect(model.student).toBeUndefined();
+    model.dispose();
+  });
+
+  it('refuses metadata.student without student weights, and student weights without metadata.student', async () => {
+    const pkg = writeStudentPackage();
+    const noWeights = files(pkg, (json) => { json.weightsManifest.splice(1, 1); });
+    noWeights.delete('group2-shard1of1.bin');
+    await expectLoadError(noWeights, `model.json: metadata.student describes a distilled student but the weights hold none of its ${studentCount} student.backbone.* tensors`);
+    await expectLoadError(files(pkg, (json) => { delete json.metadata.student; }), `model.json: the weights hold ${studentCount} student tensor(s) (student.${TIME_TABLE_NAME}, `, 'but metadata.student is absent');
+    expect(() => writeModelPackage(ARCH, SCHEDULE, METADATA, STUDENT_PARAMS)).toThrow(/student tensor\(s\) .* but metadata\.student is absent/);
+    expect(() => writeModelPackage(ARCH, SCHEDULE, STUDENT_METADATA, PARAMS)).toThrow(/weights hold none of its \d+ student\.backbone\.\* tensors/);
+    expect(() => createInfoDiffusionModel(STUDENT_METADATA, PARAMS)).toThrow(/weights hold none of its/);
+  });
+
+  it('refuses part of a student, naming the student weights at fault', async () => {
+    const pkg = writeStudentPackage();
+    await expectLoadError(files(pkg, (json) => {
+      const weights = json.weightsManifest[1].weights;
+      weights.splice(weights.findIndex((w) => w.name === 'student.backbone.head.bias'), 1);
+    }), 'the weights do not match the architecture in metadata: student weights: missing 1 weight(s): student.backbone.head.bias');
+    await expectLoadError(files(pkg, (json) => {
+      json.weightsManifest[1].weights.push({ name: 'student.encoder.head.bias', shape: [4], dtype: 'float32' });
+    }), 'student weights: unexpected 1 weight(s): student.encoder.head.bias');
+    const before = tf.memory().numTensors;
+    const partial = new Map(STUDENT_PARAMS);
+    partial.delete('student.backbone.fc_a.weight');
+    expect(() => createInfoDiffusionModel(STUDENT_METADATA, partial)).toThrow('student weights: missing 1 weight(s): student.backbone.fc_a.weight');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a bad metadata.student, naming the field', async () => {
+    const pkg = writeStudentPackage();
+    const edit = (change: (student: Record<string, unknown>) => void) => files(pkg, (json) => change(json.metadata.student as unknown as Record<string, unknown>));
+    await expectLoadError(edit((s) => { s.plan = [8, 4]; }), 'metadata.student.plan[0] must be T - 1 = 9 (where x_T sits), got 8');
+    await expectLoadError(edit((s) => { s.plan = [9, 4, 4]; }), 'metadata.student.plan must be strictly decreasing, but plan[2] = 4 >= plan[1] = 4');
+    await expectLoadError(edit((s) => { s.plan = []; }), 'metadata.student.plan must have 1 to 8 entries, got 0');
+    await expectLoadError(edit((s) => { s.plan = [9, 8, 7, 6, 5, 4, 3, 2, 1]; }), 'metadata.student.plan must have 1 to 8 entries, got 9');
+    await expectLoadError(edit((s) => { s.plan = [9, 2.5]; }), 'metadata.student.plan[1] must be an integer >= 0, got 2.5');
+    await expectLoadError(edit((s) => { s.parameterisation = 'sample'; }), 'metadata.student.parameterisation must be one of "eps", "x0", "v", got "sample"');
+    await expectLoadError(edit((s) => { s.teacherSteps = 0; }), 'metadata.student.teacherSteps must be an integer >= 1, got 0');
+    await expectLoadError(edit((s) => { s.fidelity = 'good'; }), 'metadata.student.fidelity must be an object, got "good"');
+    await expectLoadError(edit((s) => { delete s.training; }), 'metadata.student is missing field(s) training');
+    await expectLoadError(edit((s) => { s.steps = 3; }), 'metadata.student has unknown field(s) steps');
   });
 });
 

@@ -13,7 +13,10 @@ import {
   bytesPerValue, MAX_SHARD_BYTES, ModelPackageError, parseModelJson,
   type ModelJson, type WeightGroup, type WeightSpec,
 } from './modelJson';
-import { expectedParameters, parameterArrayProblems, parameterSetProblems, shapeSize, TIME_TABLE_NAME } from './parameters';
+import {
+  expectedParameters, packageWeightProblems, parameterArrayProblems, parameterSetProblems, shapeSize, STUDENT_PREFIX, studentParameters,
+  studentPresenceProblem, TIME_TABLE_NAME,
+} from './parameters';
 
 /** Where a package's files come from: a URL folder, files chosen in the browser, or (in Node tools) the disk. */
 export interface PackageFiles {
@@ -199,7 +202,11 @@ export async function readModelPackage(files: PackageFiles, options: LoadOptions
 
   const manifestShapes = new Map<string, number[]>();
   for (const group of weightsManifest) for (const spec of group.weights) manifestShapes.set(spec.name, spec.shape);
-  const problems = parameterSetProblems(expectedParameters(metadata.architecture, metadata.schedule.timesteps), manifestShapes);
+  const { architecture, schedule } = metadata;
+  const hasStudent = metadata.student !== undefined;
+  const presence = studentPresenceProblem(hasStudent, manifestShapes.keys(), studentParameters(architecture, schedule.timesteps).size);
+  if (presence) throw new ModelPackageError(`model.json: ${presence}`);
+  const problems = packageWeightProblems(architecture, schedule.timesteps, hasStudent, manifestShapes, parameterSetProblems);
   if (problems.length > 0) {
     throw new ModelPackageError(`model.json: the weights do not match the architecture in metadata: ${problems.join('; ')}`);
   }
@@ -247,29 +254,24 @@ export interface WriteOptions {
   float16?: boolean;
 }
 
-/**
- * Builds a package in memory, in the format loadModelPackage reads: weights in expectedParameters order,
- * one group split into shards of at most 4 MiB named `group1-shardMofK.bin`. Refuses (ModelPackageError)
- * a weight set that does not match the architecture, non-finite values, values that overflow float16,
- * and metadata the reader would refuse.
- * @param metadata everything but architecture and schedule, which come from the arguments
- */
-export function writeModelPackage(
-  arch: ArchitectureConfig,
-  schedule: ScheduleConfig,
-  metadata: Omit<ModelMetadata, 'architecture' | 'schedule'>,
-  weights: ReadonlyMap<string, Float32Array>,
-  options: WriteOptions = {},
-): WrittenPackage {
-  const expected = expectedParameters(arch, schedule.timesteps);
-  const problems = parameterArrayProblems(expected, weights);
-  if (problems.length > 0) throw new ModelPackageError(`weights do not match the architecture: ${problems.join('; ')}`);
+/** Names stored in float32 even in a float16 package: the frozen sinusoid tables (the teacher's and the student's). */
+const FLOAT32_ONLY = new Set([TIME_TABLE_NAME, `${STUDENT_PREFIX}${TIME_TABLE_NAME}`]);
 
+/**
+ * One weight group: the weights of `expected` in its order, as one byte stream cut into shards of at most
+ * 4 MiB named `group{G}-shardMofK.bin`.
+ */
+function writeGroup(
+  groupNumber: number,
+  expected: Map<string, number[]>,
+  weights: ReadonlyMap<string, Float32Array>,
+  options: WriteOptions,
+): { group: WeightGroup; shards: Map<string, Uint8Array> } {
   const specs: WeightSpec[] = [];
   const chunks: Uint8Array[] = [];
   for (const [name, shape] of expected) {
     const values = weights.get(name) as Float32Array;
-    const quantize = options.float16 === true && name !== TIME_TABLE_NAME;
+    const quantize = options.float16 === true && !FLOAT32_ONLY.has(name);
     const bits = quantize ? float32ToFloat16Bits(values) : null;
     const stored = bits ? float16BitsToFloat32(bits) : values;
     for (let i = 0; i < values.length; i++) {
@@ -296,18 +298,45 @@ export function writeModelPackage(
   const shardCount = Math.max(1, Math.ceil(total / MAX_SHARD_BYTES));
   const shards = new Map<string, Uint8Array>();
   for (let m = 0; m < shardCount; m++) {
-    shards.set(`group1-shard${m + 1}of${shardCount}.bin`, stream.slice(m * MAX_SHARD_BYTES, Math.min(total, (m + 1) * MAX_SHARD_BYTES)));
+    shards.set(`group${groupNumber}-shard${m + 1}of${shardCount}.bin`, stream.slice(m * MAX_SHARD_BYTES, Math.min(total, (m + 1) * MAX_SHARD_BYTES)));
   }
+  return { group: { paths: [...shards.keys()], weights: specs }, shards };
+}
 
+/**
+ * Builds a package in memory, in the format loadModelPackage reads: weights in expectedParameters order,
+ * one group split into shards of at most 4 MiB named `group1-shardMofK.bin`; with `metadata.student`, the
+ * student's `student.backbone.*` weights follow in a second group, `group2-shardMofK.bin`, as
+ * infodiff.export writes them. Refuses (ModelPackageError) a weight set that does not match the architecture
+ * (or a student's weights without metadata.student, and the reverse), non-finite values, values that overflow
+ * float16, and metadata the reader would refuse.
+ * @param metadata everything but architecture and schedule, which come from the arguments
+ */
+export function writeModelPackage(
+  arch: ArchitectureConfig,
+  schedule: ScheduleConfig,
+  metadata: Omit<ModelMetadata, 'architecture' | 'schedule'>,
+  weights: ReadonlyMap<string, Float32Array>,
+  options: WriteOptions = {},
+): WrittenPackage {
+  const hasStudent = metadata.student !== undefined;
+  const student = studentParameters(arch, schedule.timesteps);
+  const presence = studentPresenceProblem(hasStudent, weights.keys(), student.size);
+  if (presence) throw new ModelPackageError(presence);
+  const problems = packageWeightProblems(arch, schedule.timesteps, hasStudent, weights, parameterArrayProblems);
+  if (problems.length > 0) throw new ModelPackageError(`weights do not match the architecture: ${problems.join('; ')}`);
+
+  const groups = [writeGroup(1, expectedParameters(arch, schedule.timesteps), weights, options)];
+  if (hasStudent) groups.push(writeGroup(2, student, weights, options));
   const candidate = {
     format: MODEL_FORMAT,
     formatVersion: MODEL_FORMAT_VERSION,
-    weightsManifest: [{ paths: [...shards.keys()], weights: specs }],
+    weightsManifest: groups.map((g) => g.group),
     metadata: { ...metadata, architecture: arch, schedule },
   };
   // Round-trip through JSON and the reader's own validation, so the writer never emits what the reader refuses.
   const modelJson = parseModelJson(JSON.parse(JSON.stringify(candidate)));
-  return { modelJson, shards };
+  return { modelJson, shards: new Map(groups.flatMap((g) => [...g.shards])) };
 }
 
 /** model.json as the UTF-8 bytes of its JSON text. */

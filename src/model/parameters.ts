@@ -226,6 +226,40 @@ export function expectedParameters(arch: ArchitectureConfig, scheduleTimesteps: 
   return out;
 }
 
+/** Prefix of a distilled student's denoiser weights: `student.backbone.*` (docs/model-format.md, weightsManifest). */
+export const STUDENT_PREFIX = 'student.';
+
+/**
+ * The weights of a package's distilled student: every `backbone.*` entry of expectedParameters (the sinusoid table
+ * included), prefixed `student.`, in the same order. The student is a copy of the denoiser, so it has no encoder.
+ */
+export function studentParameters(arch: ArchitectureConfig, scheduleTimesteps: number): Map<string, number[]> {
+  const out: ShapeMap = new Map();
+  for (const [name, shape] of expectedParameters(arch, scheduleTimesteps)) {
+    if (name.startsWith('backbone.')) out.set(`${STUDENT_PREFIX}${name}`, shape);
+  }
+  return out;
+}
+
+/**
+ * Checks that student weights appear exactly when the metadata describes a student, and returns the problem in
+ * words, or null. Asked before the per-name comparison so that a student dropped from one side is reported as
+ * such, not as hundreds of missing or unexpected names.
+ * @param hasStudent whether metadata.student is present
+ * @param names every weight name of the package
+ */
+export function studentPresenceProblem(hasStudent: boolean, names: Iterable<string>, expectedCount: number): string | null {
+  const studentNames = [...names].filter((name) => name.startsWith(STUDENT_PREFIX));
+  if (hasStudent && studentNames.length === 0) {
+    return `metadata.student describes a distilled student but the weights hold none of its ${expectedCount} ${STUDENT_PREFIX}backbone.* tensors`;
+  }
+  if (!hasStudent && studentNames.length > 0) {
+    const shown = studentNames.slice(0, 3).join(', ') + (studentNames.length > 3 ? ', ...' : '');
+    return `the weights hold ${studentNames.length} student tensor(s) (${shown}) but metadata.student is absent; student weights appear exactly when metadata.student does`;
+  }
+  return null;
+}
+
 /** Number of elements of a shape. */
 export function shapeSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -275,4 +309,25 @@ export function parameterArrayProblems(expected: Map<string, number[]>, arrays: 
     shapes.set(name, shape ?? [values.length]);
   }
   return [...parameterSetProblems(expected, shapes), ...lengthProblems];
+}
+
+/**
+ * Compares a package's weight set (shapes, or flat arrays) with what its metadata implies: the teacher's
+ * expectedParameters, and studentParameters when `hasStudent`. Returns every name or shape problem, the
+ * student's prefixed "student weights:", or [] when they agree. Call studentPresenceProblem first.
+ * @param compare parameterSetProblems or parameterArrayProblems
+ */
+export function packageWeightProblems<V>(
+  arch: ArchitectureConfig,
+  scheduleTimesteps: number,
+  hasStudent: boolean,
+  actual: ReadonlyMap<string, V>,
+  compare: (expected: Map<string, number[]>, actual: Map<string, V>) => string[],
+): string[] {
+  const teacher = new Map<string, V>();
+  const student = new Map<string, V>();
+  for (const [name, value] of actual) (hasStudent && name.startsWith(STUDENT_PREFIX) ? student : teacher).set(name, value);
+  const problems = compare(expectedParameters(arch, scheduleTimesteps), teacher);
+  if (hasStudent) problems.push(...compare(studentParameters(arch, scheduleTimesteps), student).map((p) => `student weights: ${p}`));
+  return problems;
 }

@@ -4,8 +4,8 @@
  */
 import { createRng } from '../diffusion/random';
 import type { ArchitectureConfig, ScheduleConfig } from './config';
-import type { ModelMetadata } from './metadata';
-import { expectedParameters, shapeSize, TIME_TABLE_NAME } from './parameters';
+import type { ModelMetadata, Parameterisation, StudentMetadata } from './metadata';
+import { expectedParameters, shapeSize, STUDENT_PREFIX, TIME_TABLE_NAME } from './parameters';
 
 /** Uniform numbers in [0, 1) for a seed: the project's one seeded stream (src/diffusion/random.ts). */
 export function seededUniform(seed: number): () => number {
@@ -72,6 +72,31 @@ export function randomParameters(arch: ArchitectureConfig, scheduleTimesteps: nu
     out.set(name, values);
   }
   return out;
+}
+
+/**
+ * A random student for a synthetic model (tests, benchmarks): the `student.backbone.*` weights of
+ * studentParameters, drawn as randomParameters draws the teacher's (from another seed, so the two differ), and
+ * a metadata.student block decoding along `plan` (default: two calls, T - 1 and T / 2).
+ */
+export function randomStudent(
+  arch: ArchitectureConfig,
+  scheduleTimesteps: number,
+  seed: number,
+  options: { parameterisation?: Parameterisation; plan?: number[] } = {},
+): { parameters: Map<string, Float32Array>; metadata: StudentMetadata } {
+  const parameters = new Map<string, Float32Array>();
+  for (const [name, values] of randomParameters(arch, scheduleTimesteps, seed)) {
+    if (name.startsWith('backbone.')) parameters.set(`${STUDENT_PREFIX}${name}`, values);
+  }
+  const metadata: StudentMetadata = {
+    parameterisation: options.parameterisation ?? 'v',
+    plan: options.plan ?? [scheduleTimesteps - 1, Math.floor(scheduleTimesteps / 2)],
+    teacherSteps: 20,
+    training: { steps: 0, batchSize: 0, wallTimeSeconds: 0, hardware: 'none', teacherSteps: 0 },
+    fidelity: {},
+  };
+  return { parameters, metadata };
 }
 
 /**

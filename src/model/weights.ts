@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ArchitectureConfig } from './config';
 import type { AttentionWeights, AuxResBlockWeights, EncoderResBlockWeights, ModulationSlot } from './blocks';
 import { createLayerContext, type ConvWeights, type DenseWeights, type GroupNormWeights, type LayerContext } from './layers';
-import { planModules, planResModules, TIME_TABLE_NAME, unetPlan, type ResModule, type UNetPlan } from './parameters';
+import { planModules, planResModules, STUDENT_PREFIX, TIME_TABLE_NAME, unetPlan, type ResModule, type UNetPlan } from './parameters';
 import type { TrunkModule, UNetWeights } from './unet';
 
 /** Parameters by official state_dict name, each a C-order float32 array in the PyTorch shape. */
@@ -298,49 +298,87 @@ function composedLatentHead(converter: WeightConverter, tokens: number, latentDi
   return { kernel: converter.matrix(kernel, tokens, d), bias: converter.vector(bias) };
 }
 
+/** The denoiser's runtime weights from the `backbone.*` parameters the converter reads. */
+function convertDenoiser(converter: WeightConverter, arch: ArchitectureConfig, scheduleTimesteps: number, plan: UNetPlan): DenoiserWeights {
+  const ch = plan.baseChannels;
+  const tdim = plan.timeChannels;
+  const slots = new Map<ResModule, ModulationSlot>();
+  let width = 0;
+  for (const m of planResModules(plan)) {
+    slots.set(m, { offset: width, channels: m.outChannels });
+    width += 2 * m.outChannels;
+  }
+  const slotOf = (m: ResModule): ModulationSlot => slots.get(m) as ModulationSlot;
+  return {
+    timeTable: converter.matrix(converter.raw(TIME_TABLE_NAME, scheduleTimesteps * ch), scheduleTimesteps, ch),
+    timeHidden: converter.dense('backbone.time_embedding.timembedding.1', tdim, ch),
+    timeOut: converter.dense('backbone.time_embedding.timembedding.3', tdim, tdim),
+    latentEmbedding: converter.dense('backbone.fc_a', tdim, arch.latentDim),
+    ...packModulation(converter, plan, slots, width),
+    trunk: converter.trunk('backbone', plan, arch, arch.imageChannels, (prefix, m) => converter.auxResBlock(prefix, m, slotOf(m))),
+  };
+}
+
+/** The constants the layers share (GroupNorm epsilon, pixel-mean rows), tracked by the converter for disposal. */
+function convertContext(converter: WeightConverter, arch: ArchitectureConfig, plan: UNetPlan): LayerContext {
+  const resolutions = new Set(planModules(plan).flatMap((m) => [m.resolution, m.outResolution]));
+  const context = createLayerContext(arch.groupNormGroups, resolutions);
+  converter.track(context.epsilon);
+  for (const row of context.pixelMeanRows.values()) converter.track(row);
+  return context;
+}
+
+/** Runs `build` with a fresh converter; on failure disposes every tensor it made before rethrowing. */
+function allOrNothing<T>(params: ParameterMap, build: (converter: WeightConverter) => T): T {
+  const converter = new WeightConverter(params);
+  try {
+    return build(converter);
+  } catch (error) {
+    for (const tensor of converter.tensors) tensor.dispose();
+    throw error;
+  }
+}
+
 /**
  * Builds every runtime tensor of both networks from PyTorch-layout parameters. The parameter names and
  * shapes must already have been checked against expectedParameters (the loader does this); a missing or
  * short array still fails here, with nothing left allocated.
  */
 export function buildNetworkWeights(arch: ArchitectureConfig, scheduleTimesteps: number, params: ParameterMap): NetworkWeights {
-  const converter = new WeightConverter(params);
-  try {
+  return allOrNothing(params, (converter) => {
     const plan = unetPlan(arch);
-    const ch = plan.baseChannels;
-    const tdim = plan.timeChannels;
-
     const encoder: EncoderWeights = {
       trunk: converter.trunk('encoder', plan, arch, 1, (prefix, m) => converter.encoderResBlock(prefix, m)),
       latentHead: arch.latentHead === 'mu'
         ? composedLatentHead(converter, arch.imageSize * arch.imageSize, arch.latentDim)
         : converter.dense('encoder.fc_a', arch.latentDim, arch.imageSize * arch.imageSize),
     };
-
-    const slots = new Map<ResModule, ModulationSlot>();
-    let width = 0;
-    for (const m of planResModules(plan)) {
-      slots.set(m, { offset: width, channels: m.outChannels });
-      width += 2 * m.outChannels;
-    }
-    const slotOf = (m: ResModule): ModulationSlot => slots.get(m) as ModulationSlot;
-    const denoiser: DenoiserWeights = {
-      timeTable: converter.matrix(converter.raw(TIME_TABLE_NAME, scheduleTimesteps * ch), scheduleTimesteps, ch),
-      timeHidden: converter.dense('backbone.time_embedding.timembedding.1', tdim, ch),
-      timeOut: converter.dense('backbone.time_embedding.timembedding.3', tdim, tdim),
-      latentEmbedding: converter.dense('backbone.fc_a', tdim, arch.latentDim),
-      ...packModulation(converter, plan, slots, width),
-      trunk: converter.trunk('backbone', plan, arch, arch.imageChannels, (prefix, m) => converter.auxResBlock(prefix, m, slotOf(m))),
-    };
-
-    const resolutions = new Set(planModules(plan).flatMap((m) => [m.resolution, m.outResolution]));
-    const context = createLayerContext(arch.groupNormGroups, resolutions);
-    converter.track(context.epsilon);
-    for (const row of context.pixelMeanRows.values()) converter.track(row);
-
+    const denoiser = convertDenoiser(converter, arch, scheduleTimesteps, plan);
+    const context = convertContext(converter, arch, plan);
     return { encoder, denoiser, context, tensors: converter.tensors };
-  } catch (error) {
-    for (const tensor of converter.tensors) tensor.dispose();
-    throw error;
-  }
+  });
+}
+
+/** A distilled student's denoiser: its own tensors and layer context. */
+export interface StudentNetworkWeights {
+  denoiser: DenoiserWeights;
+  context: LayerContext;
+  /** Every tensor above, for disposal. */
+  tensors: tf.Tensor[];
+}
+
+/**
+ * Builds a student's denoiser from its `student.backbone.*` parameters (studentParameters), converted exactly as
+ * the teacher's by reading them without the prefix. It gets its own tensors and layer context, so disposing
+ * either network never touches the other. Same all-or-nothing contract as buildNetworkWeights.
+ */
+export function buildStudentWeights(arch: ArchitectureConfig, scheduleTimesteps: number, params: ParameterMap): StudentNetworkWeights {
+  const unprefixed = new Map<string, Float32Array>();
+  for (const [name, values] of params) if (name.startsWith(STUDENT_PREFIX)) unprefixed.set(name.slice(STUDENT_PREFIX.length), values);
+  return allOrNothing(unprefixed, (converter) => {
+    const plan = unetPlan(arch);
+    const denoiser = convertDenoiser(converter, arch, scheduleTimesteps, plan);
+    const context = convertContext(converter, arch, plan);
+    return { denoiser, context, tensors: converter.tensors };
+  });
 }
