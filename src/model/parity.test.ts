@@ -1,7 +1,8 @@
 /**
  * Golden parity with PyTorch: the fixture package (public/models/fixture) run by the TypeScript runtime on the
  * tfjs CPU backend must reproduce what train/infodiff computes from the same package (in float64), to 1e-4
- * relative error (max|a - b| / max|b|): encoder, denoiser, a 3-step DDIM run and DDIM inversion.
+ * relative error (max|a - b| / max|b|): encoder, denoiser, a 3-step DDIM run, DDIM inversion, and the distilled
+ * student's 1- and 2-call decodes (its own plan and parameterisation).
  *
  * The golden files are written by `cd train && /usr/bin/python3 -m infodiff.fixture` into e2e/fixtures/golden/.
  * When they are missing the tests fail, saying so: a parity check that silently skips cannot catch drift.
@@ -28,6 +29,9 @@ interface GoldenIndex {
   /** The plan PyTorch used; ours must be the same. */
   ddimTimesteps: number[];
   eta: number;
+  /** The student's plan and parameterisation as PyTorch decoded with them (metadata.student of the package). */
+  studentPlan: number[];
+  studentParameterisation: string;
 }
 
 function readGoldenIndex(): GoldenIndex {
@@ -115,6 +119,25 @@ describe('golden parity with PyTorch (fixture model)', () => {
     const x0 = await ddimSample(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, index.ddimSteps), xNoise, z, { eta: index.eta });
     expect(await relativeError(x0, 'ddim_x0.npy')).toBeLessThan(TOLERANCE);
     tf.dispose([xNoise, z, x0]);
+  });
+
+  it("the student's plan and parameterisation are the ones PyTorch decoded with", () => {
+    expect(model.student, 'the fixture package has no student; regenerate it').toBeDefined();
+    expect([...model.student!.plan]).toEqual(index.studentPlan);
+    expect(model.student!.parameterisation).toBe(index.studentParameterisation);
+  });
+
+  it('student decoding matches: its full plan and its first call alone', async () => {
+    const student = model.student!;
+    const xNoise = tensor4d('ddim_xT.npy');
+    const z = tensor2d('ddim_z.npy');
+    const schedule = makeSchedule(model.schedule);
+    const decode = (calls: number) => ddimSample(student.predict, schedule, student.plan.slice(0, calls), xNoise, z, { parameterisation: student.parameterisation });
+    const x0 = await decode(student.plan.length);
+    expect(await relativeError(x0, 'student_x0.npy')).toBeLessThan(TOLERANCE);
+    const x0Calls1 = await decode(1);
+    expect(await relativeError(x0Calls1, 'student_x0_calls1.npy')).toBeLessThan(TOLERANCE);
+    tf.dispose([xNoise, z, x0, x0Calls1]);
   });
 
   it('DDIM inversion with z = Enc(x0) matches', async () => {
