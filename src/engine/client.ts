@@ -153,9 +153,10 @@ export class EngineClient {
   }
 
   /**
-   * DDIM sampling. Latest-wins per `params.channel`: a newer call on the same channel makes this one reject with
-   * an AbortError. With `returnTrajectory`, frames reach `onProgress` as they are computed and the result
-   * collects them all.
+   * DDIM sampling, by the model's denoiser or (`params.decoder: 'student'`, `steps` = its calls) by the package's
+   * distilled student; the engine refuses the student on a model without one. Latest-wins per `params.channel`,
+   * whichever the decoder: a newer call on the same channel makes this one reject with an AbortError. With
+   * `returnTrajectory`, frames reach `onProgress` as they are computed and the result collects them all.
    */
   async sample(params: SampleParams, options: ProgressOptions<StepProgress> = {}): Promise<SampleOutput> {
     const trajectory: TrajectoryFrame[] = [];

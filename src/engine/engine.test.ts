@@ -11,7 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, ddimSample, ddimTimesteps, makeSchedule, normalTensor4d } from '../diffusion/index';
 import { resolveArchitecture, OFFICIAL_SCHEDULE } from '../model/config';
 import { createInfoDiffusionModel, type InfoDiffusionModel } from '../model/model';
-import { randomParameters, syntheticModelMetadata } from '../model/random';
+import { randomParameters, randomStudent, syntheticModelMetadata } from '../model/random';
 import { selectBackend, type ActiveBackend } from './backend';
 import { EngineClient, isAbortError, type EnginePort } from './client';
 import { Engine, type EngineHost } from './engine';
@@ -31,6 +31,13 @@ const PIXELS = ARCH.imageSize * ARCH.imageSize * ARCH.imageChannels;
 
 function syntheticModel(): InfoDiffusionModel {
   return createInfoDiffusionModel(syntheticModelMetadata(ARCH, OFFICIAL_SCHEDULE, 'engine-test'), randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7));
+}
+
+/** The synthetic model with a random v-parameterised student decoding along [999, 600, 200]. */
+function syntheticStudentModel(): InfoDiffusionModel {
+  const student = randomStudent(ARCH, OFFICIAL_SCHEDULE.timesteps, 8, { plan: [999, 600, 200] });
+  const metadata = { ...syntheticModelMetadata(ARCH, OFFICIAL_SCHEDULE, 'engine-student'), student: student.metadata };
+  return createInfoDiffusionModel(metadata, new Map([...randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7), ...student.parameters]));
 }
 
 function images(batch: number, seed = 1): ImageBatch & { data: Float32Array } {
@@ -207,6 +214,62 @@ describe('Engine', () => {
     expect((await harness.result<'stats'>({ kind: 'stats' })).leaks).toEqual([]);
   });
 
+  it("decodes with the student along the first `steps` entries of its plan, exactly as ddimSample with its parameterisation", async () => {
+    harness = new Harness({ loadModel: async () => syntheticStudentModel() });
+    const loaded = await harness.load();
+    expect(loaded.metadata.student?.plan).toEqual([999, 600, 200]);
+    const z = { shape: [2, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2) };
+    const sample = (decoder: 'ddim' | 'student', steps: number) =>
+      harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, decoder, steps, eta: 0 });
+    const [twoCalls, oneCall, teacher] = [await sample('student', 2), await sample('student', 1), await sample('ddim', 2)];
+    expect(twoCalls.denoiserCalls).toBe(2);
+
+    const model = syntheticStudentModel();
+    const student = model.student!;
+    const schedule = makeSchedule(OFFICIAL_SCHEDULE);
+    const xNoise = normalTensor4d(createRng(9), [2, 8, 8, 1]);
+    const zTensor = tf.tensor2d(z.data, [2, ARCH.latentDim]);
+    const decode = (plan: number[]) => ddimSample(student.predict, schedule, plan, xNoise, zTensor, { parameterisation: 'v' });
+    const [expectedTwo, expectedOne] = [await decode([999, 600]), await decode([999])];
+    expect(maxRelativeError(twoCalls.images.data, await expectedTwo.data())).toBeLessThan(1e-6);
+    expect(maxRelativeError(oneCall.images.data, await expectedOne.data())).toBeLessThan(1e-6);
+    // The teacher's two steps (999, 0) are another image: the request really chose the network.
+    expect(maxRelativeError(teacher.images.data, await expectedTwo.data())).toBeGreaterThan(1e-3);
+    tf.dispose([xNoise, zTensor, expectedTwo, expectedOne]);
+    model.dispose();
+    const stats = await harness.result<'stats'>({ kind: 'stats' });
+    expect(stats.leaks).toEqual([]);
+    expect(stats.numTensors).toBe(loaded.baselineTensors);
+  });
+
+  it('supersedes across decoders on one channel: a full render replaces a student preview in flight', async () => {
+    harness = new Harness({ loadModel: async () => syntheticStudentModel() });
+    await harness.load();
+    const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
+    const preview = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 1 }, decoder: 'student', steps: 3, eta: 0 });
+    while (harness.progressOf(preview.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    const full = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 1 }, steps: 4, eta: 1 });
+    expect(await preview.done).toEqual({ id: preview.id, kind: 'aborted', reason: 'superseded' });
+    expect((await full.done).kind).toBe('result');
+  });
+
+  it('refuses the student on a model without one, outside its plan, and with step noise', async () => {
+    harness = new Harness();
+    await harness.load();
+    const z = { shape: [1, 3] as [number, number], data: new Float32Array(3) };
+    const none = await harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 0 }, decoder: 'student', steps: 1, eta: 0 }).done;
+    expect(none).toMatchObject({ kind: 'error', name: 'RequestError', message: "cannot sample with the student: model 'engine-test' has no distilled student (metadata.student)" });
+    await harness.result<'dispose'>({ kind: 'dispose' });
+
+    harness = new Harness({ loadModel: async () => syntheticStudentModel() });
+    await harness.load();
+    const send = (extra: { steps: number; eta: number | number[]; decoder?: unknown }) =>
+      harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 0 }, decoder: 'student', ...extra } as DistributiveOmit<EngineRequest, 'id'>).done;
+    expect(await send({ steps: 4, eta: 0 })).toMatchObject({ kind: 'error', message: "steps must be an integer in 1..3 (the student's calls), got 4" });
+    expect(await send({ steps: 2, eta: 1 })).toMatchObject({ kind: 'error', message: 'the student decodes with deterministic DDIM: eta must be 0 and stepNoise absent, got eta 1' });
+    expect(await send({ steps: 2, eta: 0, decoder: 'fast' })).toMatchObject({ kind: 'error', message: `decoder must be 'ddim' or 'student', got "fast"` });
+  });
+
   it('lets a newer sample on the same channel supersede the running one between steps', async () => {
     harness = new Harness();
     await harness.load();
@@ -263,7 +326,9 @@ describe('Engine', () => {
     const response = await done;
     expect(response).toMatchObject({ kind: 'result', result: { metadata: { id: 'fixture' } } });
     const download = harness.progressOf(id).filter((p) => p.phase === 'download');
-    expect(download.at(-1)).toEqual({ phase: 'download', loadedBytes: files.get('fixture/group1-shard1of1.bin')!.byteLength, totalBytes: files.get('fixture/group1-shard1of1.bin')!.byteLength });
+    // Every shard counts, the student's group2 too when the fixture has one.
+    const shardBytes = [...files].filter(([path]) => path.endsWith('.bin')).reduce((sum, [, bytes]) => sum + bytes.byteLength, 0);
+    expect(download.at(-1)).toEqual({ phase: 'download', loadedBytes: shardBytes, totalBytes: shardBytes });
     files.delete('fixture/group1-shard1of1.bin');
     const broken = await harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' }).done;
     expect(broken).toMatchObject({ kind: 'error', name: 'ModelPackageError', message: 'group1-shard1of1.bin is missing from the chosen files' });

@@ -34,6 +34,7 @@ import {
   type NoiseSchedule,
 } from '../diffusion/index';
 import { fileMapPackageFiles, loadModelPackage, urlPackageFiles, type InfoDiffusionModel, type LoadProgress, type PackageFiles } from '../model/index';
+import type { Parameterisation } from '../model/metadata';
 import { countGpuPrograms, forgetBackend, messageOf, selectBackend, type ActiveBackend, type BackendEnvironment } from './backend';
 import { batchTensor, checkedEta, floatBatch, latentBatch, latentTensor, RequestError, stepNoiseTensors } from './tensors';
 import type {
@@ -112,6 +113,8 @@ interface Loaded {
   model: InfoDiffusionModel;
   schedule: NoiseSchedule;
   eps: EpsPredictor;
+  /** The package's distilled student as a predictor for ddimSample, or null when it has none. */
+  student: { predict: EpsPredictor; plan: readonly number[]; parameterisation: Parameterisation } | null;
   /**
    * Noisy images per network call in the I-MMSE estimators: the largest warm-up batch, so those calls reuse
    * shapes whose programs are already compiled.
@@ -359,7 +362,14 @@ export class Engine {
       signal,
     );
     const loadMs = performance.now() - loadStart;
-    const loaded: Loaded = { model, schedule: makeSchedule(model.schedule), eps: model.predictEps.bind(model), evaluationBatch: Math.max(...warmupBatchSizes) };
+    const student = model.student;
+    const loaded: Loaded = {
+      model,
+      schedule: makeSchedule(model.schedule),
+      eps: model.predictEps.bind(model),
+      student: student ? { predict: student.predict, plan: student.plan, parameterisation: student.parameterisation } : null,
+      evaluationBatch: Math.max(...warmupBatchSizes),
+    };
     try {
       if (signal.aborted) throw new DOMException('load was aborted', 'AbortError');
       const compileStart = performance.now();
@@ -385,8 +395,10 @@ export class Engine {
 
   /**
    * Compiles the programs of the shapes in use before the model is reported ready: encode at batch 1, and a
-   * 2-step DDIM run (denoiser + step arithmetic) at every warm-up batch size. On WebGPU this is compile-only
-   * (pipelines are created asynchronously and nothing is computed, web.md §1.4); elsewhere one real run.
+   * 2-step DDIM run (denoiser + step arithmetic) at every warm-up batch size, plus one student call there when the
+   * package has a student (its network's programs are the teacher's; this adds its output conversion). On WebGPU
+   * this is compile-only (pipelines are created asynchronously and nothing is computed, web.md §1.4); elsewhere
+   * one real run.
    */
   private async warmUp(id: number, loaded: Loaded, batchSizes: number[]): Promise<void> {
     const { imageSize, imageChannels, latentDim } = loaded.model.architecture;
@@ -407,6 +419,8 @@ export class Engine {
         const z = tf.zeros([batch, latentDim]) as tf.Tensor2D;
         try {
           outputs.push(await ddimSample(loaded.eps, loaded.schedule, plan, xNoise, z));
+          const student = loaded.student;
+          if (student) outputs.push(await ddimSample(student.predict, loaded.schedule, student.plan.slice(0, 1), xNoise, z, { parameterisation: student.parameterisation }));
         } finally {
           tf.dispose([xNoise, z]);
         }
@@ -547,9 +561,38 @@ export class Engine {
     }
   }
 
+  /**
+   * The network, plan and parameterisation a sample request decodes with. The student is checked here, at the
+   * boundary, so a request it cannot serve fails with words the UI can show rather than deep in the sampler.
+   */
+  private decoder(loaded: Loaded, request: SampleRequest): { predict: EpsPredictor; plan: Int32Array; parameterisation: Parameterisation } {
+    const decoder = request.decoder ?? 'ddim';
+    switch (decoder) {
+      case 'ddim':
+        return { predict: loaded.eps, plan: this.plan(loaded, request), parameterisation: 'eps' };
+      case 'student': {
+        const student = loaded.student;
+        if (!student) throw new RequestError(`cannot sample with the student: model '${loaded.model.metadata.id}' has no distilled student (metadata.student)`);
+        const calls = student.plan.length;
+        if (!Number.isInteger(request.steps) || request.steps < 1 || request.steps > calls) {
+          throw new RequestError(`steps must be an integer in 1..${calls} (the student's calls), got ${request.steps}`);
+        }
+        const etas = Array.isArray(request.eta) ? request.eta : [request.eta];
+        if (etas.some((e) => e !== 0) || request.stepNoise) {
+          throw new RequestError(`the student decodes with deterministic DDIM: eta must be 0 and stepNoise absent, got eta ${JSON.stringify(request.eta)}`);
+        }
+        return { predict: student.predict, plan: Int32Array.from(student.plan.slice(0, request.steps)), parameterisation: student.parameterisation };
+      }
+      default: {
+        const _exhaustive: never = decoder;
+        throw new RequestError(`decoder must be 'ddim' or 'student', got ${JSON.stringify(_exhaustive)}`);
+      }
+    }
+  }
+
   private async sample(request: SampleRequest, signal: AbortSignal): Promise<JobOutput<'sample'>> {
     const loaded = this.requireModel('sample');
-    const plan = this.plan(loaded, request);
+    const { predict, plan, parameterisation } = this.decoder(loaded, request);
     const start = performance.now();
     const arch = loaded.model.architecture;
     const z = latentTensor(request.z, arch, undefined, 'z');
@@ -574,7 +617,8 @@ export class Engine {
             this.progress(request.id, { phase: 'step', step: step.stepsDone, totalSteps: step.stepsTotal, t: step.t, xt, x0Pred });
           }
         : (step: DdimStepInfo) => this.progress(request.id, { phase: 'step', step: step.stepsDone, totalSteps: step.stepsTotal, t: step.t });
-      const x0 = await ddimSample(loaded.eps, loaded.schedule, plan, xNoise, z, {
+      const x0 = await ddimSample(predict, loaded.schedule, plan, xNoise, z, {
+        parameterisation,
         eta,
         // Step noise is only drawn where some eta > 0.
         seed: stepNoise ? undefined : (request.noiseSeed ?? 0),

@@ -129,9 +129,17 @@ export interface InvertRequest {
 }
 
 /**
+ * Which network decodes a sample request: 'ddim' = the model's denoiser along `steps` evenly spaced DDIM steps;
+ * 'student' = the package's distilled student (metadata.student) along the first `steps` entries of its own
+ * plan, deterministic (eta 0), its outputs turned into noise estimates by its parameterisation.
+ */
+export type Decoder = 'ddim' | 'student';
+
+/**
  * DDIM sampling from x_T, conditioned on z. Latest-wins per `channel`: a newer sample request on the same
- * channel aborts this one between two DDIM steps (it then ends with `aborted`, reason 'superseded').
- * Progress: one 'step' event per DDIM step; with `returnTrajectory` each carries that step's x_t and x0Pred.
+ * channel aborts this one between two DDIM steps (it then ends with `aborted`, reason 'superseded'), whichever
+ * decoder either uses. Progress: one 'step' event per DDIM step; with `returnTrajectory` each carries that step's
+ * x_t and x0Pred.
  */
 export interface SampleRequest {
   id: number;
@@ -140,6 +148,12 @@ export interface SampleRequest {
   channel: string;
   z: LatentBatch;
   noise: NoiseSource;
+  /**
+   * Default 'ddim'. 'student' is refused (error) on a model without one, and with eta > 0 or stepNoise: the
+   * student imitates the deterministic decode.
+   */
+  decoder?: Decoder;
+  /** DDIM steps; with the student, its calls: 1..metadata.student.plan.length. */
   steps: number;
   /**
    * 0 = deterministic DDIM; 1 = DDPM-like variance; one value per latent where the batch mixes them. Fresh noise
