@@ -200,6 +200,7 @@ class Pool:
                 raise DistillError(f'the {split} pool asks for {total} images; the data set has {len(selection)}')
             for k in range(len(done), len(chunks)):
                 chunk = chunks[k]
+                chunk_started = time.time()
                 generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + k + (0 if split == 'train'
                                                                                             else 500_000))
                 images = None
@@ -211,11 +212,13 @@ class Pool:
                 rows_out['regime'] = torch.full((chunk['count'],), REGIMES.index(chunk['regime']), dtype=torch.uint8)
                 done.append(rows_out)
                 built = len(done)
+                state['seconds'] = state.get('seconds', 0.0) + time.time() - chunk_started
                 if built == len(chunks) or built % 8 == 0:
                     _atomic_save(state, self.path)
                     rate = (time.time() - started) / max(1, built)
                     self.log(f'pool {split}: {built}/{len(chunks)} chunks ({rate:.1f} s a chunk this run)')
         _atomic_save(state, self.path)
+        self.seconds = state.get('seconds')  # None for a pool built before its time was recorded
         return {split: {key: torch.cat([c[key] for c in state['done'][split]]) for key in
                         ('x_noise', 'z', 'target', 'regime')} for split in ('train', 'monitor')}
 
@@ -307,7 +310,8 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     teacher = load_model(cfg.teacher, str(device))
     plan = parse_plan(cfg.plan, teacher.schedule.timesteps)
-    pool = Pool(teacher, cfg, out_dir / POOL_NAME, log).build()
+    pool_builder = Pool(teacher, cfg, out_dir / POOL_NAME, log)
+    pool = pool_builder.build()
     train_rows, monitor_rows = pool['train'], pool['monitor']
 
     student = copy.deepcopy(teacher.model.backbone).to(device).eval()  # eval: no dropout; the net has no BN
@@ -333,6 +337,7 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
         _atomic_save({'version': CHECKPOINT_VERSION, 'student': student.state_dict(), 'ema': ema.state_dict(),
                       'optimizer': optimizer.state_dict(), 'step': step, 'config': dataclasses.asdict(cfg),
                       'teacher_steps_trained': teacher.training_steps, 'hardware': hardware,
+                      'pool_seconds': pool_builder.seconds,
                       'wall_time_seconds': wall_before + time.time() - started}, checkpoint_path)
 
     stop = {'signal': None}

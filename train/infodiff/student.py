@@ -1,0 +1,191 @@
+"""Measures a distilled student against its teacher, and puts it into the teacher's web package.
+
+    cd train
+    /usr/bin/python3 -m infodiff.student evaluate --package ../public/models/fashion-mnist \\
+        --checkpoint runs/fmnist-student/checkpoint.pt --out runs/fmnist-student/fidelity.json \\
+        --picture ../docs/results/fashion-mnist-student.png
+    /usr/bin/python3 -m infodiff.student attach --package ../public/models/fashion-mnist \\
+        --checkpoint runs/fmnist-student/checkpoint.pt --fidelity runs/fmnist-student/fidelity.json
+
+evaluate (the targets of the "Instant previews" issue):
+- fidelity: held-out test images, z = Enc(x), x_T = their 20-step DDIM inversion; PSNR of the student's image at
+  1 and 2 calls against the teacher's 20-step image, beside plain DDIM with the same number of calls;
+- prior draws as the app makes them (z from the package's fitted mixture, x_T ~ N(0, I)): the data set's
+  classifier's confidence and class coverage, and the Fréchet distance to test images, for the student and for
+  the settled sampler (20 steps, eta 1) on the same z and x_T.
+attach: writes the student's EMA weights (student.backbone.*, a second weights group) and metadata.student into
+the package, which otherwise stays as it was (docs/model-format.md, `student`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+
+from . import classifier as judges
+from . import metrics, rng
+from .data import balanced_indices
+from .diffusion import ddim_plan
+from .distill import load_student
+from .evaluate import _classifier_input, _repository_path
+from .latent_prior import sample_latent_mixture
+from .sample import (LoadedModel, Student, decode, decode_student, encode, invert, latent_mixture, load_model,
+                     open_dataset, save_grid)
+from .webpackage import read_web_package, student_weight_arrays, write_web_package
+
+PSNR_TARGET_DB = 28.0  # the issue's fidelity target at 2 calls
+PICTURE_COLUMNS = 8
+
+
+def _psnr(images: torch.Tensor, references: torch.Tensor) -> float:
+    return round(float(metrics.reconstruction_psnr(images.double().cpu().numpy(),
+                                                   references.double().cpu().numpy())['psnr']), 3)
+
+
+def _student(loaded: LoadedModel, checkpoint: Optional[str]) -> tuple[Student, Dict[str, Any]]:
+    """The student of a distillation checkpoint (EMA weights), else the package's own."""
+    if checkpoint:
+        net, plan, parameterisation, state = load_student(checkpoint, loaded)
+        return Student(net, plan, parameterisation), state
+    if loaded.student is None:
+        raise ValueError(f'{loaded.source} has no student; pass --checkpoint runs/<name>/checkpoint.pt')
+    return loaded.student, {}
+
+
+@torch.no_grad()
+def evaluate_student(loaded: LoadedModel, student: Student, images: int, teacher_steps: int = 20,
+                     prior_eta: float = 1.0, seed: int = 1, batch_size: int = 64) -> Dict[str, Any]:
+    """Every number of the module docstring, as one JSON-ready dict (plus the tensors the picture needs)."""
+    started = time.time()
+    calls = list(range(1, len(student.plan) + 1))
+    test_set = open_dataset(loaded, 'test')
+    x0 = test_set.batch(torch.tensor(balanced_indices(test_set, images, seed), dtype=torch.int64), loaded.device)
+    z = encode(loaded, x0, batch_size)
+    x_noise = invert(loaded, x0, z, teacher_steps, batch_size)
+    teacher_images = decode(loaded, x_noise, z, teacher_steps, batch_size=batch_size)
+    student_images = {k: decode_student(loaded, student, x_noise, z, k, batch_size) for k in calls}
+    ddim_images = {k: decode(loaded, x_noise, z, k, batch_size=batch_size) for k in calls + [3]}
+    fidelity = {
+        'images': len(x0),
+        'student': {f'calls{k}': _psnr(student_images[k], teacher_images) for k in calls},
+        'plainDdim': {f'calls{k}': _psnr(ddim_images[k], teacher_images) for k in sorted(ddim_images)},
+        'teacherAgainstInput': _psnr(teacher_images, x0),
+    }
+
+    # Prior draws as the app makes them, and the settled sampler's image of the same (z, x_T).
+    generator = torch.Generator().manual_seed(seed)
+    prior_z = sample_latent_mixture(latent_mixture(loaded), images, generator, loaded.device)
+    arch = loaded.architecture
+    prior_noise = rng.normal((images, arch['imageChannels'], arch['imageSize'], arch['imageSize']), generator,
+                             loaded.device)
+    settled = decode(loaded, prior_noise, prior_z, teacher_steps, prior_eta, torch.Generator().manual_seed(seed + 1),
+                     batch_size)
+    prior_student = {k: decode_student(loaded, student, prior_noise, prior_z, k, batch_size) for k in calls}
+    prior = {'samples': images, 'teacher': f'{teacher_steps}-step DDIM, eta {prior_eta:g}',
+             'psnrAgainstSettled': {f'calls{k}': _psnr(prior_student[k], settled) for k in calls}}
+    if loaded.dataset in ('fashion-mnist', 'shapes'):
+        spec = judges.judge_spec(loaded.dataset)
+        judge = judges.load_classifier(spec)
+        reference = judges.predict(judge, _classifier_input(x0)[0])['features'].double().numpy()
+
+        def judged(batch: torch.Tensor) -> Dict[str, Any]:
+            out = judges.predict(judge, _classifier_input(batch)[0])
+            return {'recognisability': judges.recognisability(out['probabilities'], spec),
+                    'frechetDistance': metrics.frechet_distance(out['features'].double().numpy(),
+                                                                reference)['frechetDistance']}
+
+        prior['classifier'] = _repository_path(spec.path)
+        prior['settled'] = judged(settled)
+        prior['student'] = {f'calls{k}': judged(prior_student[k]) for k in calls}
+    result = {'teacherSteps': teacher_steps, 'plan': student.plan, 'parameterisation': student.parameterisation,
+              'fidelity': fidelity, 'prior': prior, 'seconds': round(time.time() - started, 1)}
+    pictures = {'inverted': [teacher_images] + [student_images[k] for k in calls] + [ddim_images[k] for k in calls],
+                'prior': [settled] + [prior_student[k] for k in calls]}
+    return {'result': result, 'pictures': pictures}
+
+
+def fidelity_summary(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The part of an evaluation the package carries (metadata.student.fidelity)."""
+    summary: Dict[str, Any] = {'images': result['fidelity']['images'], 'inverted': result['fidelity']['student'],
+                               'plainDdim': result['fidelity']['plainDdim'],
+                               'prior': result['prior']['psnrAgainstSettled']}
+    if 'student' in result['prior']:
+        summary['priorConfidence'] = {key: round(value['recognisability']['meanConfidence'], 4)
+                                      for key, value in result['prior']['student'].items()}
+        summary['settledConfidence'] = round(result['prior']['settled']['recognisability']['meanConfidence'], 4)
+    return summary
+
+
+def save_picture(pictures: Dict[str, List[torch.Tensor]], path: str | Path, columns: int = PICTURE_COLUMNS) -> Path:
+    """Rows: teacher, student at 1..S calls, plain DDIM at 1..S calls (held-out images); then the settled prior
+    draws and the student's (the first ``columns`` of each)."""
+    rows = [images[:columns].cpu() for images in pictures['inverted'] + pictures['prior']]
+    return save_grid(torch.cat(rows), columns, path, keep_within=1)
+
+
+def attach_student(package_dir: str | Path, checkpoint: str | Path, fidelity: Optional[Dict[str, Any]] = None) -> Path:
+    """Rewrites the package with the checkpoint's student (EMA weights) and its metadata.student."""
+    package_dir = Path(package_dir)
+    weights, meta = read_web_package(package_dir)
+    float16 = any('quantization' in spec for group in json.loads((package_dir / 'model.json').read_text())[
+        'weightsManifest'] for spec in group['weights'])
+    loaded = load_model(package_dir)
+    net, plan, parameterisation, state = load_student(checkpoint, loaded)
+    cfg = state['config']
+    meta = {**meta, 'student': {
+        'parameterisation': parameterisation, 'plan': plan, 'teacherSteps': cfg['teacher_steps'],
+        'training': {'method': 'direct regression of the teacher sampler (infodiff.distill)', 'steps': state['step'],
+                     'batchSize': cfg['batch_size'], 'wallTimeSeconds': round(state['wall_time_seconds'], 1),
+                     'hardware': state['hardware'], 'teacherSteps': loaded.training_steps,
+                     'poolRows': cfg['inverted_images'] + cfg['prior_draws'],
+                     'poolWallTimeSeconds': state.get('pool_seconds')},
+        'fidelity': fidelity_summary(fidelity) if fidelity else {}}}
+    own = {name: array for name, array in weights.items() if not name.startswith('student.')}
+    return write_web_package(package_dir, {**own, **student_weight_arrays(net)}, meta, float16=float16)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m infodiff.student', description=__doc__.split('\n\n')[0])
+    commands = parser.add_subparsers(dest='command', required=True)
+    ev = commands.add_parser('evaluate', help='fidelity and prior-draw quality against the teacher')
+    ev.add_argument('--package', required=True)
+    ev.add_argument('--checkpoint', default='', help='a distillation checkpoint (default: the package\'s student)')
+    ev.add_argument('--images', type=int, default=1000)
+    ev.add_argument('--teacher-steps', type=int, default=20)
+    ev.add_argument('--seed', type=int, default=1)
+    ev.add_argument('--threads', type=int, default=0)
+    ev.add_argument('--out', required=True, help='JSON')
+    ev.add_argument('--picture', default='', help='PNG: teacher, student and plain DDIM side by side')
+    at = commands.add_parser('attach', help='put the student into the package')
+    at.add_argument('--package', required=True)
+    at.add_argument('--checkpoint', required=True)
+    at.add_argument('--fidelity', default='', help='JSON from `evaluate`, summarised into metadata.student.fidelity')
+    args = parser.parse_args(argv)
+    try:
+        if args.command == 'evaluate':
+            if args.threads:
+                torch.set_num_threads(args.threads)
+            loaded = load_model(args.package)
+            student, _ = _student(loaded, args.checkpoint)
+            measured = evaluate_student(loaded, student, args.images, args.teacher_steps, seed=args.seed)
+            measured['result']['command'] = 'python -m infodiff.student ' + ' '.join(argv or sys.argv[1:])
+            Path(args.out).write_text(json.dumps(measured['result'], indent=1) + '\n', encoding='utf-8')
+            print(json.dumps(fidelity_summary(measured['result'])))
+            if args.picture:
+                save_picture(measured['pictures'], args.picture)
+        else:
+            fidelity = json.loads(Path(args.fidelity).read_text(encoding='utf-8')) if args.fidelity else None
+            print(f'student: wrote {attach_student(args.package, args.checkpoint, fidelity)}')
+    except (ValueError, OSError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

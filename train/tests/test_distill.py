@@ -1,0 +1,188 @@
+"""Distillation (infodiff.distill), the student in a package (infodiff.student, webpackage) and its sampler."""
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from infodiff import distill, student as student_tool
+from infodiff.diffusion import ddim_sample, eps_from_prediction, make_schedule
+from infodiff.sample import load_model
+from infodiff.webpackage import WebPackageError, read_web_package, write_web_package
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    """A 150-step run of configs/fmnist_tiny.json (about 20 s): trained enough that its sampler's images are a
+    smooth function of (x_T, z) a student can learn, unlike the 3-step run of conftest's tiny_run."""
+    from infodiff.config import apply_overrides, load_preset, validate_train_config
+    from infodiff.train import train
+
+    out = tmp_path_factory.mktemp("teacher-run")
+    train(validate_train_config(apply_overrides(load_preset("configs/fmnist_tiny.json"), [
+        "--threads=1", "--dataset_size=512", "--eval_images=16", "--steps=150", "--warmup_steps=10",
+        f"--out_dir={out}"])))
+    return out
+
+
+SMALL = ["--inverted_images=48", "--prior_draws=16", "--monitor_images=8", "--chunk=16", "--batch_size=16",
+         "--warmup_steps=2", "--lr=1e-3", "--min_lr=1e-4", "--checkpoint_every=5", "--eval_every=1000",
+         "--log_every=5", "--threads=1", "--teacher_steps=4"]
+
+
+def _config(tiny_run, out_dir, *extra):
+    args = distill.parser().parse_args([f"--teacher={tiny_run / 'checkpoint.pt'}", f"--out_dir={out_dir}", *SMALL,
+                                        *extra])
+    return distill.validate(distill.DistillConfig(**vars(args)))
+
+
+def _pool_loss(run_dir, cfg):
+    """The distillation loss of a run's EMA-free student over its whole pool."""
+    teacher = load_model(cfg.teacher)
+    checkpoint = torch.load(run_dir / distill.CHECKPOINT_NAME)
+    net = distill.load_student(run_dir / distill.CHECKPOINT_NAME, teacher, use_ema=False)[0]
+    pool = torch.load(run_dir / distill.POOL_NAME)
+    rows = {k: torch.cat([c[k] for c in pool["done"]["train"]]) for k in ("x_noise", "z", "target")}
+    plan = distill.parse_plan(cfg.plan, teacher.schedule.timesteps)
+    with torch.no_grad():
+        outputs = distill.student_decode(net, teacher, plan, cfg.parameterisation, rows["x_noise"], rows["z"])
+        return float(distill.distillation_loss(outputs, rows["target"], cfg.early_call_weight)), checkpoint
+
+
+def test_eps_from_prediction_inverts_each_parameterisation():
+    x0, eps, alpha = torch.randn(3, 1, 4, 4), torch.randn(3, 1, 4, 4), 0.3
+    x = math.sqrt(alpha) * x0 + math.sqrt(1 - alpha) * eps
+    v = math.sqrt(alpha) * eps - math.sqrt(1 - alpha) * x0
+    for parameterisation, prediction in (("eps", eps), ("x0", x0), ("v", v)):
+        assert torch.allclose(eps_from_prediction(prediction, x, alpha, parameterisation), eps, atol=1e-5)
+    with pytest.raises(ValueError, match="parameterisation must be one of"):
+        eps_from_prediction(v, x, alpha, "score")
+
+
+def test_a_perfect_v_student_decodes_in_one_call():
+    """A network that outputs the exact v of a known x0 gives that x0 after one call from any x_T."""
+    schedule = make_schedule({"kind": "linear", "timesteps": 1000, "betaStart": 1e-5, "betaEnd": 0.01})
+    target = torch.rand(2, 1, 4, 4) * 2 - 1
+    x_noise = torch.randn(2, 1, 4, 4)
+
+    def oracle(xt, t, z):
+        a = float(schedule.alpha_bar[int(t[0])])
+        eps = (xt - math.sqrt(a) * target) / math.sqrt(1 - a)
+        return math.sqrt(a) * eps - math.sqrt(1 - a) * target
+
+    out = ddim_sample(oracle, schedule, [999], x_noise, torch.zeros(2, 3), parameterisation="v")
+    assert torch.allclose(out, target, atol=1e-4)
+
+
+def test_plans_are_checked():
+    assert distill.parse_plan("999,500", 1000) == [999, 500]
+    for bad in ("500,999", "998,500", "999,999", "999,-1", "a,b", ""):
+        with pytest.raises(distill.DistillError):
+            distill.parse_plan(bad, 1000)
+
+
+def test_distillation_lowers_the_error_and_resumes_exactly(teacher_run, tmp_path):
+    cfg = _config(teacher_run, tmp_path / "a", "--steps=30")
+    distill.distill(cfg)
+    trained, checkpoint = _pool_loss(tmp_path / "a", cfg)
+    assert checkpoint["step"] == 30
+
+    # The same run cut in two (a killed job resumed) ends bit-identical, reusing the pool it built.
+    cut = _config(teacher_run, tmp_path / "b", "--steps=30", "--stop_after_steps=12")
+    distill.distill(cut)
+    assert torch.load(tmp_path / "b" / distill.CHECKPOINT_NAME)["step"] == 12
+    distill.distill(_config(teacher_run, tmp_path / "b", "--steps=30", "--resume"))
+    resumed = torch.load(tmp_path / "b" / distill.CHECKPOINT_NAME)
+    for name, value in checkpoint["student"].items():
+        assert torch.equal(value, resumed["student"][name]), name
+    for name, value in checkpoint["ema"].items():
+        assert torch.equal(value, resumed["ema"][name]), name
+
+    # The teacher's weights as a student (step 0) do worse on the pool than the trained student.
+    zero = _config(teacher_run, tmp_path / "c", "--steps=1", "--lr=1e-12", "--min_lr=1e-12")
+    distill.distill(zero)
+    untrained, _ = _pool_loss(tmp_path / "c", zero)
+    assert trained < 0.8 * untrained, (trained, untrained)
+
+
+def test_a_checkpoint_is_not_overwritten_without_resume(tiny_run, tmp_path):
+    cfg = _config(tiny_run, tmp_path / "a", "--steps=2")
+    distill.distill(cfg)
+    with pytest.raises(distill.DistillError, match="pass --resume"):
+        distill.distill(cfg)
+
+
+@pytest.fixture(scope="module")
+def student_package(teacher_run, tmp_path_factory):
+    """The 150-step teacher exported as a package, and a 20-step student of it: (package dir, run dir)."""
+    from infodiff.export import export_checkpoint
+
+    root = tmp_path_factory.mktemp("student-package")
+    package = root / "tiny"
+    export_checkpoint(teacher_run / "checkpoint.pt", package, update_index=False, max_images=256)
+    run = root / "run"
+    args = distill.parser().parse_args([f"--teacher={package}", f"--out_dir={run}", *SMALL, "--steps=20"])
+    distill.distill(distill.validate(distill.DistillConfig(**vars(args))))
+    return package, run
+
+
+def test_the_student_is_measured_and_round_trips_through_the_package(student_package, tmp_path):
+    package, run = student_package
+    teacher = load_model(package)
+    net, plan, parameterisation, _ = distill.load_student(run / distill.CHECKPOINT_NAME, teacher)
+    measured = student_tool.evaluate_student(teacher, student_tool.Student(net, plan, parameterisation), images=16,
+                                             teacher_steps=4)
+    result = measured["result"]
+    assert set(result["fidelity"]["student"]) == {"calls1", "calls2"}
+    assert set(result["fidelity"]["plainDdim"]) == {"calls1", "calls2", "calls3"}
+    assert all(np.isfinite(v) for v in result["fidelity"]["student"].values())
+    heads = result["prior"]["settled"]["recognisability"]["heads"]
+    assert sum(heads["class"]["histogram"].values()) == 16
+    assert student_tool.save_picture(measured["pictures"], tmp_path / "student.png").is_file()
+
+    student_tool.attach_student(package, run / distill.CHECKPOINT_NAME, result)
+    loaded = load_model(package)
+    meta = loaded.metadata["student"]
+    assert meta["plan"] == [999, 500] and meta["parameterisation"] == "v" and meta["teacherSteps"] == 4
+    assert meta["fidelity"]["inverted"] == result["fidelity"]["student"]
+    assert meta["training"]["steps"] == 20
+    manifest = json.loads((package / "model.json").read_text())
+    assert [g["paths"] for g in manifest["weightsManifest"]] == [["group1-shard1of1.bin"], ["group2-shard1of1.bin"]]
+    # The package's student is the checkpoint's EMA student, up to float16 storage.
+    x_noise, z = torch.randn(2, 1, 16, 16), torch.randn(2, loaded.architecture["latentDim"])
+    from infodiff.sample import decode_student
+    ours = decode_student(loaded, loaded.student, x_noise, z)
+    theirs = decode_student(teacher, student_tool.Student(net, plan, parameterisation), x_noise, z)
+    assert torch.allclose(ours, theirs, atol=0.05), float((ours - theirs).abs().max())
+    # Attaching again replaces the student rather than adding a second one.
+    student_tool.attach_student(package, run / distill.CHECKPOINT_NAME)
+    assert len(json.loads((package / "model.json").read_text())["weightsManifest"]) == 2
+
+
+def test_the_package_readers_refuse_a_student_that_does_not_fit(student_package, tmp_path):
+    package, _ = student_package
+    weights, meta = read_web_package(package)
+    if "student" not in meta:
+        pytest.skip("needs the attached student of the previous test")
+    own = {n: a for n, a in weights.items() if not n.startswith("student.")}
+    students = {n: a for n, a in weights.items() if n.startswith("student.")}
+    cases = [
+        ({**own}, meta, "missing student weights: student.backbone."),
+        (weights, {k: v for k, v in meta.items() if k != "student"}, "student.* weights but no metadata.student"),
+        ({**own, **{n: a for n, a in students.items() if not n.endswith("head.weight")}}, meta,
+         "missing student weights: student.backbone.head.weight"),
+        (weights, {**meta, "student": {**meta["student"], "parameterisation": "score"}},
+         "metadata.student.parameterisation must be one of eps, x0, v"),
+        (weights, {**meta, "student": {**meta["student"], "plan": [500, 999]}},
+         "metadata.student.plan must decrease strictly from T - 1 = 999"),
+        (weights, {**meta, "student": {**meta["student"], "plan": []}},
+         "metadata.student.plan must be a list of 1 to 8 integer timesteps"),
+        (weights, {**meta, "student": {k: v for k, v in meta["student"].items() if k != "teacherSteps"}},
+         "metadata.student: missing teacherSteps"),
+    ]
+    for k, (case_weights, case_meta, message) in enumerate(cases):
+        out = tmp_path / f"case{k}"
+        shutil.copytree(package / "gallery", out / "gallery")
+        with pytest.raises(WebPackageError, match=message.replace(".", r"\.").replace("*", r"\*")):
+            write_web_package(out, case_weights, case_meta)
