@@ -1,8 +1,9 @@
 /**
  * What the user made, kept in IndexedDB so a reload (or a crash, or a lost GPU) loses nothing: uploaded images
- * as their original bytes, saved latents, and the working session per model (z, locks, x_T, steps).
+ * as their original bytes, saved latents, and the working session per model (z, locks, x_T, steps, previews).
  * Plain IndexedDB, promise-wrapped; the factory is injectable so Vitest runs it on fake-indexeddb.
  */
+import type { PreviewDecoder } from '../state/latentSlice';
 import type { StochasticSampling } from '../state/stochasticSampling';
 import type { NoiseOrigin } from './shareState';
 
@@ -43,6 +44,8 @@ export interface SessionRecord {
   xNoise: Float32Array;
   stochastic?: StochasticSampling | null;
   steps: number;
+  /** The previews setting (student or DDIM preview steps); absent in records stored before it existed. */
+  previews?: PreviewDecoder;
   updatedAt: number;
 }
 

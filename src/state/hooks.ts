@@ -93,8 +93,16 @@ const selectZ = (s: ExplorerState) => s.z;
 /** The whole z. Re-renders on every change of any dimension: only for views that need all of it. */
 export const useLatentVector = () => useExplorer(selectZ);
 
-const selectSampling = (s: ExplorerState) => ({ steps: s.steps, previewSteps: s.previewSteps, seed: s.seed, eta: s.noise?.stochastic?.eta ?? 0 });
-/** Step counts, the last seed and the η the main view renders with. Re-renders when one changes. */
+const selectSampling = (s: ExplorerState) => ({
+  steps: s.steps,
+  previewSteps: s.previewSteps,
+  previewDecoder: s.previewDecoder,
+  /** The student's calls per frame, or null when the model has no student. */
+  studentCalls: s.model?.metadata.student?.plan.length ?? null,
+  seed: s.seed,
+  eta: s.noise?.stochastic?.eta ?? 0,
+});
+/** Step counts, the previews setting, the last seed and the η the main view renders with. Re-renders when one changes. */
 export const useSamplingSettings = () => useExplorer(useShallow(selectSampling));
 
 const selectRenderStatus = (s: ExplorerState) => s.renderStatus;

@@ -19,6 +19,14 @@ export const DEFAULT_PREVIEW_STEPS = 3;
 
 export type ReferenceKind = 'encoded' | 'sampled' | 'saved' | 'link';
 
+/**
+ * Who draws the frames shown while z changes, before the full sampler's settled frame: the package's distilled
+ * student (when it has one), or DDIM with `previewSteps` steps.
+ */
+export type PreviewDecoder = 'student' | 'ddim';
+/** A model with a student previews with it unless the user chose otherwise: a student call costs one DDIM step. */
+export const DEFAULT_PREVIEW_DECODER: PreviewDecoder = 'student';
+
 export interface LatentSlice {
   z: number[];
   /** What "reset" returns to and the slider marks: the encoded z of the current image, or the z it started from. */
@@ -28,6 +36,8 @@ export interface LatentSlice {
   noise: NoiseState | null;
   steps: number;
   previewSteps: number;
+  /** The previews setting; it matters only for a model with a student (see studentPreviewCalls in renderLoop.ts). */
+  previewDecoder: PreviewDecoder;
   /** True while a slider is held (pointer down or key held): renders use previewSteps. */
   adjusting: boolean;
   /** Seed of the last prior draw (z and x_T), shown in the sampler's seed field. */
@@ -49,6 +59,7 @@ export interface LatentSlice {
   sampleFromPrior(seed: number, steps?: number): void;
   setSteps(steps: number): void;
   setPreviewSteps(steps: number): void;
+  setPreviewDecoder(decoder: PreviewDecoder): void;
   /** Makes a saved or rendered (z, x_T) pair current. */
   applySnapshot(snapshot: LatentSnapshot, referenceKind: ReferenceKind): void;
   /** Moves z along attribute direction `index` so its score becomes `target`. */
@@ -83,6 +94,7 @@ export const initialLatentState = {
   noise: null,
   steps: DEFAULT_STEPS,
   previewSteps: DEFAULT_PREVIEW_STEPS,
+  previewDecoder: DEFAULT_PREVIEW_DECODER,
   adjusting: false,
   seed: 0,
 } satisfies Partial<LatentSlice>;
@@ -138,6 +150,7 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
         noise,
         steps,
         previewSteps: Math.min(DEFAULT_PREVIEW_STEPS, steps),
+        previewDecoder: session.previews ?? get().previewDecoder,
         seed: origin?.kind === 'seed' ? origin.seed : get().seed,
       });
       if (origin && origin.kind !== 'seed') await get().restoreSource(origin);
@@ -158,8 +171,8 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       },
 
       clearModelState() {
-        const steps = get().steps;
-        set({ ...initialLatentState, steps, previewSteps: Math.min(DEFAULT_PREVIEW_STEPS, steps) });
+        const { steps, previewDecoder } = get();
+        set({ ...initialLatentState, steps, previewSteps: Math.min(DEFAULT_PREVIEW_STEPS, steps), previewDecoder });
         get().clearInput();
         get().clearRender();
         get().clearTools();
@@ -225,6 +238,10 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
 
       setPreviewSteps(previewSteps) {
         set({ previewSteps: Math.min(previewSteps, get().steps) });
+      },
+
+      setPreviewDecoder(previewDecoder) {
+        set({ previewDecoder });
       },
 
       applySnapshot(snapshot, referenceKind) {

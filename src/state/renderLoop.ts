@@ -1,31 +1,43 @@
 /**
  * Keeps the main view in step with z, outside React (zustand "state outside components"): it subscribes to the
- * store, works out which image is wanted (z, x_T, steps; few preview steps while a slider is held), and asks
- * the engine for it on the 'main-view' channel.
+ * store, works out which image is wanted (z, x_T, steps; a preview while a slider is held), and asks the engine
+ * for it on the 'main-view' channel.
+ *
+ * Previews: with a package's distilled student (metadata.student) and the previews setting on 'student', every
+ * frame while a slider is held is the student's (its whole plan, a few network calls), and every other change of
+ * z (a click on the track, a key, a typed value, a new draw) shows the student's frame of the new inputs at once
+ * and then the full sampler's. Otherwise previews are DDIM with `previewSteps` steps, shown only while a slider
+ * is held. Either way the settled frame is always the full sampler's, so nothing shown as final changes.
  *
  * Pacing, so the engine never works on a queue of stale frames:
  * - one render in flight at a time; while a slider is held, a change waits for the render in flight to
  *   finish, and then the newest state (not every intermediate one) is rendered, so dragging shows frames at
  *   the engine's pace;
  * - any other change, and the full-quality render on release, supersede what is in flight: the engine aborts
- *   the old render between DDIM steps (latest-wins per channel).
+ *   the old render between DDIM steps (latest-wins per channel, whichever decoder either render uses).
  */
 import type { StoreApi } from 'zustand';
 import { isAbortError } from '../engine/client';
 import type { ModelMetadata } from '../model/metadata';
+import type { Decoder } from '../engine/protocol';
 import type { ExplorerEngine } from './types';
 import { frameFromBatch, renderKey, type RenderQuality } from './renderSlice';
 import type { ExplorerState } from './store';
 import { describeError } from './describeError';
 import { samplerParams, type StochasticSampling } from './stochasticSampling';
 
-interface RenderJob {
+/** What a render draws: its inputs' key, the decoder, and that decoder's steps (the student's: its calls). */
+interface Rendered {
   key: string;
+  decoder: Decoder;
+  steps: number;
+}
+
+interface RenderJob extends Rendered {
   z: number[];
   xNoise: Float32Array;
   stochastic: StochasticSampling | null;
-  steps: number;
-  /** 'preview' when it uses fewer steps than the full-quality setting. */
+  /** 'student' for the student's frames, 'preview' for DDIM with fewer steps than the full-quality setting. */
   quality: RenderQuality;
   /** Asked for while a slider is held: paced by the engine rather than superseding. */
   interactive: boolean;
@@ -35,15 +47,50 @@ interface RenderJob {
 /** The window frames per second are averaged over: long enough to hold two frames of a slow software GPU. */
 const FPS_WINDOW_MS = 5000;
 
-/** The render the current state asks for, or null when nothing can be rendered (no model, engine down). */
+/** The student's calls per preview when the previews are the student's (the model has one, the setting asks), else null. */
+export function studentPreviewCalls(state: Pick<ExplorerState, 'model' | 'previewDecoder'>): number | null {
+  const student = state.model?.metadata.student;
+  return student && state.previewDecoder === 'student' ? student.plan.length : null;
+}
+
+/**
+ * The render the current state asks for, or null when nothing can be rendered (no model, engine down): the
+ * full sampler's, or while a slider is held the preview (the student's, or DDIM with the preview steps).
+ */
 export function wantedRender(state: ExplorerState): RenderJob | null {
   const metadata = state.model?.metadata;
   if (!metadata || state.loadStatus.kind !== 'ready' || state.engineFailure || !state.noise) return null;
   if (state.z.length !== metadata.architecture.latentDim) return null;
-  const steps = state.adjusting ? Math.min(state.previewSteps, state.steps) : state.steps;
-  const quality: RenderQuality = steps < state.steps ? 'preview' : 'full';
   const { id, xNoise, stochastic } = state.noise;
-  return { key: renderKey(state.z, id), z: state.z, xNoise, stochastic, steps, quality, interactive: state.adjusting, metadata };
+  const inputs = { key: renderKey(state.z, id), z: state.z, xNoise, stochastic, interactive: state.adjusting, metadata };
+  const studentCalls = studentPreviewCalls(state);
+  if (state.adjusting && studentCalls !== null) return { ...inputs, decoder: 'student', steps: studentCalls, quality: 'student' };
+  const steps = state.adjusting ? Math.min(state.previewSteps, state.steps) : state.steps;
+  return { ...inputs, decoder: 'ddim', steps, quality: steps < state.steps ? 'preview' : 'full' };
+}
+
+/** The student's frame of the same inputs as `job`, shown before the full sampler's; null when previews are DDIM's. */
+function studentFrameOf(state: ExplorerState, job: RenderJob): RenderJob | null {
+  const calls = studentPreviewCalls(state);
+  return calls === null || job.decoder === 'student' ? null : { ...job, decoder: 'student', steps: calls, quality: 'student' };
+}
+
+/** What the frame on screen draws. */
+function renderedOf(frame: ExplorerState['frame']): Rendered | null {
+  return frame ? { key: frame.key, decoder: frame.quality === 'student' ? 'student' : 'ddim', steps: frame.steps } : null;
+}
+
+/**
+ * Whether `shown` (on screen or in flight) already gives what `job` wants. Only the full sampler's frame with
+ * the wanted steps settles a released slider or a discrete change. While a slider is held any frame of the same
+ * inputs at least as good as the preview does (pressing a slider does not re-render the frame on screen at
+ * lower quality): for a student preview any frame, for a DDIM preview a DDIM frame with at least its steps.
+ */
+function covers(shown: Rendered | null, job: RenderJob): boolean {
+  if (!shown || shown.key !== job.key) return false;
+  if (!job.interactive) return shown.decoder === 'ddim' && shown.steps === job.steps;
+  if (job.decoder === 'student') return true;
+  return shown.decoder === 'ddim' && shown.steps >= job.steps;
 }
 
 /** Starts the loop; returns the function that stops it (and abandons the render in flight). */
@@ -76,7 +123,8 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
           z: { shape: [1, job.z.length], data: Float32Array.from(job.z) },
           noise: { kind: 'tensor', xNoise: { shape: [1, imageSize, imageSize, channels], data: job.xNoise } },
           steps: job.steps,
-          ...samplerParams([job.stochastic], job.steps, job.metadata),
+          // The student imitates the deterministic decode, so it takes no step noise whatever x_T's sampler.
+          ...(job.decoder === 'student' ? { decoder: 'student' as const, eta: 0 } : samplerParams([job.stochastic], job.steps, job.metadata)),
         },
         {
           signal: controller.signal,
@@ -93,7 +141,7 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
           const latencyMs = shownAt - (dirtySince ?? startedAt);
           // Changes made after this render started are not in it: the next frame's latency counts from its start.
           const wanted = wantedRender(store.getState());
-          dirtySince = !wanted || covers(job.key, job.steps, wanted) ? null : startedAt;
+          dirtySince = !wanted || covers(job, wanted) ? null : startedAt;
           store.getState().presentFrame(frameFromBatch(result.images, job.metadata, 0), job.key, job.steps, {
             quality: job.quality,
             latencyMs,
@@ -119,19 +167,11 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
     inFlight = null;
   }
 
-  /**
-   * Whether a render with `key` and `steps` already gives what `job` wants: the same steps, or, while a slider
-   * is held, at least as many (pressing a slider does not re-render the frame on screen at lower quality).
-   */
-  function covers(key: string | undefined, steps: number | undefined, job: RenderJob): boolean {
-    if (key !== job.key || steps === undefined) return false;
-    return job.interactive ? steps >= job.steps : steps === job.steps;
-  }
-
   function update(state: ExplorerState): void {
     const job = wantedRender(state);
     if (!job) return;
-    if (covers(state.frame?.key, state.frame?.steps, job)) {
+    const shown = renderedOf(state.frame);
+    if (covers(shown, job)) {
       if (inFlight) {
         abandon();
         state.setRenderStatus({ kind: 'idle' });
@@ -139,9 +179,16 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
       dirtySince = null;
       return;
     }
-    if (inFlight && covers(inFlight.key, inFlight.steps, job)) return;
+    if (inFlight && covers(inFlight, job)) return;
     // A failed render is not retried by itself; the next change of z tries again.
     dirtySince ??= now();
+    // A change of the inputs outside a held slider shows the student's frame of them first, at once (it
+    // supersedes what is in flight); the full sampler's follows when it lands. One already coming is awaited.
+    const first = !job.interactive && shown?.key !== job.key ? studentFrameOf(state, job) : null;
+    if (first) {
+      if (inFlight?.key !== first.key || inFlight.decoder !== 'student') start(first);
+      return;
+    }
     // While a slider is held, a change waits for the interactive render in flight (frames at the engine's
     // pace); any other change, and the release, supersede it.
     if (!inFlight || !job.interactive || !inFlight.interactive) start(job);
@@ -153,6 +200,7 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
       state.noise !== previous.noise ||
       state.steps !== previous.steps ||
       state.previewSteps !== previous.previewSteps ||
+      state.previewDecoder !== previous.previewDecoder ||
       state.adjusting !== previous.adjusting ||
       state.loadStatus !== previous.loadStatus ||
       state.engineFailure !== previous.engineFailure ||

@@ -10,7 +10,28 @@ import type { ModelMetadata } from '../model/metadata';
 import type { ExplorerState } from './store';
 import type { Frame } from './types';
 
-export type RenderQuality = 'preview' | 'full';
+/**
+ * Which decoder made a frame: 'student' = the package's distilled student (steps = its calls); 'preview' = DDIM
+ * with the preview steps; 'full' = the full sampler, the only quality a settled frame has.
+ */
+export type RenderQuality = 'student' | 'preview' | 'full';
+
+/** The words the status line uses for a frame's decoder: "student, 2 calls", "DDIM, 3 steps (preview)", "DDIM, 20 steps". */
+export function decoderLabel(quality: RenderQuality, steps: number): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  switch (quality) {
+    case 'student':
+      return `student, ${plural(steps, 'call')}`;
+    case 'preview':
+      return `DDIM, ${plural(steps, 'step')} (preview)`;
+    case 'full':
+      return `DDIM, ${plural(steps, 'step')}`;
+    default: {
+      const _exhaustive: never = quality;
+      return String(_exhaustive);
+    }
+  }
+}
 
 export interface MainFrame extends Frame {
   /** renderKey of the inputs this frame shows; the loop renders whenever the wanted key differs. */
@@ -18,6 +39,7 @@ export interface MainFrame extends Frame {
   /** Increases with every frame shown: e2e tests wait on it (`data-render-id`). */
   renderId: number;
   quality: RenderQuality;
+  /** DDIM steps, or the student's calls when quality is 'student'. */
   steps: number;
   /** From the input change to this frame on screen; null for frames not caused by an input (a reconstruction). */
   latencyMs: number | null;

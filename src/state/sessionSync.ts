@@ -1,5 +1,5 @@
 /**
- * Writes the working session (z, locks, x_T, steps) of the loaded model to IndexedDB whenever it settles, so a
+ * Writes the working session (z, locks, x_T, steps, previews setting) of the loaded model to IndexedDB whenever it settles, so a
  * reload, a crash or a lost GPU loses nothing. Runs outside React as a store subscription; writes wait until
  * no slider is held and the values have been still for a moment, so a drag costs one write, not hundreds.
  */
@@ -22,6 +22,7 @@ export function sessionRecordOf(state: ExplorerState): SessionRecord | null {
     xNoise: noise.xNoise,
     stochastic: noise.stochastic,
     steps: state.steps,
+    previews: state.previewDecoder,
     updatedAt: Date.now(),
   };
 }
@@ -41,7 +42,8 @@ export function connectSessionSync(store: ExplorerStore): () => void {
   }
 
   const unsubscribe = store.subscribe((state, previous) => {
-    const changed = state.z !== previous.z || state.locked !== previous.locked || state.noise !== previous.noise || state.steps !== previous.steps;
+    const changed = state.z !== previous.z || state.locked !== previous.locked || state.noise !== previous.noise || state.steps !== previous.steps ||
+      state.previewDecoder !== previous.previewDecoder;
     const released = previous.adjusting && !state.adjusting;
     if ((!changed && !released) || state.adjusting) return;
     if (timer) clearTimeout(timer);

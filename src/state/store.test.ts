@@ -4,7 +4,8 @@ import { connectRenderLoop } from './renderLoop';
 import { connectSessionSync, SESSION_WRITE_DELAY_MS } from './sessionSync';
 import { createExplorerStore, type ExplorerStore } from './store';
 import { priorSampling, stepNoiseDraws } from './stochasticSampling';
-import { FAKE_LATENT_DIM, FAKE_SIZE, fakeMetadata, flush } from './testing/fakeEngine';
+import { decoderLabel } from './renderSlice';
+import { FAKE_LATENT_DIM, FAKE_SIZE, FAKE_STUDENT, fakeMetadata, flush, STUDENT_SHIFT } from './testing/fakeEngine';
 import { BASE_URL, createTestDeps, type TestDeps } from './testing/fakeDeps';
 
 const cleanups: (() => void)[] = [];
@@ -155,6 +156,114 @@ describe('live rendering', () => {
     expect(store.getState()).toMatchObject({ engineFailure: null, backendChoice: 'wasm', loadStatus: { kind: 'ready' } });
     expect(store.getState().z[1]).toBe(0.9);
     expect(samplesOn(deps, 'main-view')).toHaveLength(rendersBefore + 1);
+  });
+});
+
+describe('student previews', () => {
+  const withStudent = () => fakeMetadata({ student: FAKE_STUDENT });
+  const lastMain = (deps: TestDeps) => samplesOn(deps, 'main-view').at(-1);
+
+  it('shows student frames while a slider is held and settles on the full sampler with step noise on release', async () => {
+    const { store, deps } = setup({ manualSamples: true, metadata: withStudent() });
+    await store.getState().start({ steps: 10 });
+    // The first image too: the student's frame at once, then the full sampler's.
+    expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', decoder: 'student', steps: 2, batch: 1, z: expect.any(Array), eta: 0 }]);
+    await deps.engine.releaseSample();
+    expect(store.getState().frame).toMatchObject({ quality: 'student', steps: 2 });
+    expect(lastMain(deps)).toMatchObject({ steps: 10, eta: 1 });
+    expect(lastMain(deps)?.decoder).toBeUndefined();
+    await deps.engine.releaseSample();
+    expect(store.getState().frame).toMatchObject({ quality: 'full', steps: 10 });
+
+    const state = store.getState();
+    state.beginAdjust();
+    state.setLatentValue(0, 1);
+    expect(lastMain(deps)).toMatchObject({ decoder: 'student', steps: 2, eta: 0, z: [1, state.z[1], state.z[2]] });
+    state.setLatentValue(0, 1.5);
+    state.setLatentValue(0, 2);
+    expect(samplesOn(deps, 'main-view')).toHaveLength(3);
+    await deps.engine.releaseSample();
+    // x0 = x_T + z_0 + STUDENT_SHIFT · calls in the fake; then only the newest value is rendered next.
+    expect(store.getState().frame).toMatchObject({ quality: 'student', steps: 2 });
+    expect(store.getState().frame!.pixels[0]).toBeCloseTo(store.getState().noise!.xNoise[0] + 1 + 2 * STUDENT_SHIFT, 5);
+    expect(lastMain(deps)).toMatchObject({ decoder: 'student', z: [2, state.z[1], state.z[2]] });
+    await deps.engine.releaseSample();
+    expect(store.getState().renderStatus).toEqual({ kind: 'idle' });
+    const rendersBeforeRelease = samplesOn(deps, 'main-view').length;
+
+    store.getState().endAdjust();
+    expect(samplesOn(deps, 'main-view')).toHaveLength(rendersBeforeRelease + 1);
+    expect(lastMain(deps)).toMatchObject({ steps: 10, eta: 1, z: [2, state.z[1], state.z[2]] });
+    await deps.engine.releaseSample();
+    const frame = store.getState().frame!;
+    expect(frame).toMatchObject({ quality: 'full', steps: 10 });
+    expect(frame.pixels[0]).toBeCloseTo(store.getState().noise!.xNoise[0] + 2 + meanStepNoise(0, 10, 0), 5);
+  });
+
+  it('renders a discrete change with the student at once, then the full sampler; a newer change supersedes both', async () => {
+    const { store, deps } = setup({ manualSamples: true, metadata: withStudent() });
+    await store.getState().start({ steps: 10 });
+    await deps.engine.releaseSample();
+    await deps.engine.releaseSample();
+    const before = samplesOn(deps, 'main-view').length;
+    store.getState().setLatentValue(1, 0.5); // a typed value, a click on the track, an attribute score
+    expect(lastMain(deps)).toMatchObject({ decoder: 'student', steps: 2 });
+    store.getState().setLatentValue(1, 0.75); // before the student's frame lands: its render is superseded
+    expect(samplesOn(deps, 'main-view')).toHaveLength(before + 2);
+    expect(lastMain(deps)).toMatchObject({ decoder: 'student', z: [store.getState().z[0], 0.75, store.getState().z[2]] });
+    await deps.engine.releaseSample(); // the superseded one: never shown
+    await deps.engine.releaseSample();
+    expect(store.getState().frame).toMatchObject({ quality: 'student', steps: 2 });
+    expect(lastMain(deps)).toMatchObject({ steps: 10, eta: 1 });
+    await deps.engine.releaseSample();
+    expect(store.getState().frame).toMatchObject({ quality: 'full', steps: 10 });
+    expect(samplesOn(deps, 'main-view')).toHaveLength(before + 3);
+    expect(store.getState().frame!.latencyMs).toBeGreaterThan(0);
+  });
+
+  it('with previews set to the full sampler, or on a model without a student, renders exactly as DDIM previews do', async () => {
+    const { store, deps } = setup({ metadata: withStudent() });
+    cleanups.push(connectSessionSync(store));
+    await store.getState().start({ steps: 10 });
+    await flush();
+    store.getState().setPreviewDecoder('ddim');
+    const before = samplesOn(deps, 'main-view').length;
+    store.getState().setLatentValue(0, 0.5);
+    await flush();
+    expect(samplesOn(deps, 'main-view').slice(before)).toEqual([{ kind: 'sample', channel: 'main-view', steps: 10, batch: 1, z: expect.any(Array), eta: 1 }]);
+    store.getState().beginAdjust();
+    store.getState().setLatentValue(0, 0.6);
+    await flush();
+    expect(store.getState().frame).toMatchObject({ quality: 'preview', steps: 3 });
+    store.getState().endAdjust();
+    await flush();
+    expect(store.getState().frame).toMatchObject({ quality: 'full', steps: 10 });
+    expect(samplesOn(deps, 'main-view').slice(before).some((c) => c.decoder === 'student')).toBe(false);
+
+    // The setting is kept with the session, like the step count.
+    await new Promise((resolve) => setTimeout(resolve, SESSION_WRITE_DELAY_MS + 50));
+    const second = setup({ idb: deps.idb, metadata: withStudent() });
+    await second.store.getState().start({});
+    expect(second.store.getState().previewDecoder).toBe('ddim');
+
+    // No student: the default setting changes nothing.
+    const plain = setup();
+    await plain.store.getState().start({});
+    plain.store.getState().setLatentValue(0, 1);
+    plain.store.getState().beginAdjust();
+    plain.store.getState().setLatentValue(0, 1.2);
+    await flush();
+    plain.store.getState().endAdjust();
+    await flush();
+    expect(plain.store.getState().previewDecoder).toBe('student');
+    expect(samplesOn(plain.deps, 'main-view').map((c) => [c.decoder, c.steps])).toEqual([[undefined, 20], [undefined, 20], [undefined, 3], [undefined, 20]]);
+  });
+
+  it('names the decoder of the frame on screen', () => {
+    expect(decoderLabel('student', 2)).toBe('student, 2 calls');
+    expect(decoderLabel('student', 1)).toBe('student, 1 call');
+    expect(decoderLabel('preview', 3)).toBe('DDIM, 3 steps (preview)');
+    expect(decoderLabel('full', 20)).toBe('DDIM, 20 steps');
   });
 });
 

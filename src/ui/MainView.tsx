@@ -1,7 +1,7 @@
 import { useCallback, useRef, useState } from 'react';
 import { downloadBlob, encodePng, scaleFor, upscaleNearest } from '../app/exportImage';
 import { mainFrameSelector, useAction, useEngineFailure, useHasFrame, useLoadedModel, useRenderStatus, useRenderTiming, useSamplingSettings, useStoreApi, useTransientSubscription } from '../state/hooks';
-import type { MainFrame } from '../state/renderSlice';
+import { decoderLabel, type MainFrame } from '../state/renderSlice';
 import { drawFrame } from './PixelCanvas';
 import { PriorSampler } from './PriorSampler';
 
@@ -44,10 +44,9 @@ function RenderStats() {
         <dd data-testid="stats.fps">{fps === null ? '–' : fps.toFixed(1)}</dd>
       </div>
       <div>
-        <dt>Steps</dt>
-        <dd>
-          {steps ?? '–'}
-          {quality === 'preview' ? ' (preview)' : ''}
+        <dt>Frame</dt>
+        <dd data-testid="stats.decoder" title="The decoder that drew the image on screen: the distilled student or DDIM previews while z changes, then the full sampler">
+          {quality === null || steps === null ? '–' : decoderLabel(quality, steps)}
         </dd>
       </div>
       <div className="render-state">

@@ -11,11 +11,12 @@ function parseBounded(text: string, min: number, max: number): number | null {
 
 /** "Sample from the prior": z ~ p(z) (the model's own prior) and x_T ~ N(0, I) from one seed, with the step counts used for rendering. */
 export function PriorSampler() {
-  const { steps, previewSteps, seed } = useSamplingSettings();
+  const { steps, previewSteps, previewDecoder, studentCalls, seed } = useSamplingSettings();
   const model = useLoadedModel();
   const sampleFromPrior = useAction('sampleFromPrior');
   const setSteps = useAction('setSteps');
   const setPreviewSteps = useAction('setPreviewSteps');
+  const setPreviewDecoder = useAction('setPreviewDecoder');
   const [seedText, setSeedText] = useState(String(seed));
   // A seed set elsewhere (a link, a restored session) replaces what the field shows.
   const [shownSeed, setShownSeed] = useState(seed);
@@ -67,6 +68,20 @@ export function PriorSampler() {
             }}
           />
         </div>
+        {studentCalls !== null && (
+          <div className="field">
+            <label htmlFor={`${id}-previews`}>Previews</label>
+            <select
+              id={`${id}-previews`}
+              value={previewDecoder}
+              title="Who draws the image while z changes, before the full sampler's: the model's distilled student (a few network calls), or DDIM with the preview steps"
+              onChange={(event) => setPreviewDecoder(event.target.value === 'ddim' ? 'ddim' : 'student')}
+            >
+              <option value="student">student ({studentCalls} {studentCalls === 1 ? 'call' : 'calls'})</option>
+              <option value="ddim">full sampler ({previewSteps} {previewSteps === 1 ? 'step' : 'steps'})</option>
+            </select>
+          </div>
+        )}
       </div>
       <div className="button-row">
         <button type="submit" className="button" disabled={!model || seedValue === null}>

@@ -1,8 +1,9 @@
 /**
  * A closed-form stand-in for the engine, for store tests in Node. Its "model" is exact and invertible, so
  * results can be checked by hand:
- *   encode: z_k = mean(x) + k;  invert: x_T = x - z_0;  sample: x0 = x_T + z_0 + η (mean over steps of the step noise).
- * Hence decoding an image's own (z, x_T) with η = 0 gives the image back. Sampling can run in manual mode, where each
+ *   encode: z_k = mean(x) + k;  invert: x_T = x - z_0;  sample: x0 = x_T + z_0 + η (mean over steps of the step noise);
+ *   sample with the student (a metadata with `student`): x0 = x_T + z_0 + STUDENT_SHIFT · calls.
+ * Hence decoding an image's own (z, x_T) with η = 0 gives the image back, and a student frame is told apart. Sampling can run in manual mode, where each
  * call waits until the test releases it, to check pacing and cancellation.
  */
 import type { EngineEvent, FloatImageBatch, LoadResult, Progress } from '../../engine/protocol';
@@ -12,6 +13,11 @@ import type { ExplorerEngine } from '../types';
 
 export const FAKE_SIZE = 4;
 export const FAKE_LATENT_DIM = 3;
+/** What each student call adds to the fake decode, so a test can tell a student frame from the full sampler's. */
+export const STUDENT_SHIFT = 0.25;
+
+/** A metadata.student block for the fake model: a v student of two calls. */
+export const FAKE_STUDENT = { parameterisation: 'v', plan: [999, 500], teacherSteps: 20, training: {}, fidelity: {} } satisfies ModelMetadata['student'];
 
 export function fakeMetadata(overrides: Partial<ModelMetadata> = {}): ModelMetadata {
   const d = FAKE_SIZE * FAKE_SIZE;
@@ -66,7 +72,7 @@ function abortError(message: string): DOMException {
 
 export interface FakeEngine extends ExplorerEngine {
   /** Every call made, in order: kind plus the arguments that matter. */
-  calls: { kind: string; channel?: string; steps?: number; batch?: number; z?: number[]; eta?: number | number[] }[];
+  calls: { kind: string; channel?: string; decoder?: 'student'; steps?: number; batch?: number; z?: number[]; eta?: number | number[] }[];
   /** Sample calls waiting in manual mode. */
   pendingSamples: PendingSample[];
   /** Releases the oldest waiting sample call. */
@@ -136,9 +142,18 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
 
     sample(params, callOptions = {}): Promise<SampleOutput> {
       const batch = params.z.shape[0];
-      engine.calls.push({ kind: 'sample', channel: params.channel, steps: params.steps, batch, z: Array.from(params.z.data.subarray(0, FAKE_LATENT_DIM)), eta: params.eta });
+      const student = params.decoder === 'student';
+      engine.calls.push({
+        kind: 'sample', channel: params.channel, ...(student ? { decoder: 'student' as const } : {}), steps: params.steps, batch,
+        z: Array.from(params.z.data.subarray(0, FAKE_LATENT_DIM)), eta: params.eta,
+      });
       latestByChannel.get(params.channel)?.(abortError('superseded'));
       return new Promise<SampleOutput>((resolve, reject) => {
+        // The real engine's refusal, at the same boundary.
+        if (student && !metadata.student) {
+          reject(new Error(`cannot sample with the student: model '${metadata.id}' has no distilled student (metadata.student)`));
+          return;
+        }
         latestByChannel.set(params.channel, reject);
         const signal = callOptions.signal;
         if (signal?.aborted) {
@@ -160,6 +175,7 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
           };
           const data = Float32Array.from(xNoise.data, (v, i) => {
             const b = Math.floor(i / perImage);
+            if (student) return Number(v) + params.z.data[b * latentDim] + STUDENT_SHIFT * params.steps;
             return Number(v) + params.z.data[b * latentDim] + etaOf(b) * meanStepNoise(i);
           });
           const steps: Progress[] = Array.from({ length: params.steps }, (_, i) => ({
