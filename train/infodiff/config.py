@@ -336,7 +336,13 @@ def load_preset(path: str | Path) -> TrainConfig:
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+        text = f.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        # One line a person can act on (main() prints ConfigError without a traceback): the file, then where and
+        # what json found, e.g. "line 3, column 5: Expecting ',' delimiter".
+        raise ConfigError(f"{path} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object")
     data = {k: v for k, v in data.items() if k != "$comment"}

@@ -129,6 +129,20 @@ def test_preset_with_unknown_key_is_refused(tmp_path):
         load_preset(path)
 
 
+def test_malformed_preset_is_one_line_naming_the_file_and_the_json_error(tmp_path, capsys):
+    from infodiff.train import main
+
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "steps": 3\n  "lr": 1e-4\n}\n')  # a missing comma on line 2
+    with pytest.raises(ConfigError) as err:
+        load_preset(path)
+    assert str(err.value) == f"{path} is not valid JSON: line 3, column 3: Expecting ',' delimiter"
+    assert main(["--config", str(path)]) == 1
+    out = capsys.readouterr()
+    assert out.err == f"error: {path} is not valid JSON: line 3, column 3: Expecting ',' delimiter\n"
+    assert "Traceback" not in out.err + out.out
+
+
 def test_preset_integers_widen_to_float_fields(tmp_path):
     path = tmp_path / "ints.json"
     path.write_text(json.dumps({"lr": 1, "min_lr": 0}))
