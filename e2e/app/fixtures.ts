@@ -21,10 +21,34 @@ export function imagePath(name: string): string {
 export class Explorer {
   readonly modelSelect: Locator;
   readonly backendBadge: Locator;
+  /** The render statistics' "Frame" row: which decoder drew the image on screen ("student, 2 calls", "DDIM, 2 steps"). */
+  readonly frameDecoder: Locator;
+  /** The "Previews" setting (student / full sampler), shown only for a model with a distilled student. */
+  readonly previews: Locator;
+  /** The main view: the generated image with its status lines. */
+  readonly mainView: Locator;
 
   constructor(readonly page: Page) {
     this.modelSelect = page.getByLabel('Model', { exact: true });
     this.backendBadge = page.getByLabel(/^Backend:/);
+    this.frameDecoder = page.getByTestId('stats.decoder');
+    this.previews = page.getByLabel('Previews', { exact: true });
+    this.mainView = page.getByRole('region', { name: 'Generated image' });
+  }
+
+  /** Starts recording every `data-quality` the generated image takes ('student', 'preview', 'full'). */
+  async recordFrameQualities(): Promise<void> {
+    await this.page.evaluate(() => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="view.main.canvas"]')!;
+      const seen: string[] = [];
+      (window as unknown as { __qualities: string[] }).__qualities = seen;
+      new MutationObserver(() => seen.push(canvas.dataset.quality ?? '')).observe(canvas, { attributes: true, attributeFilter: ['data-render-id'] });
+    });
+  }
+
+  /** The qualities recorded since recordFrameQualities, one per frame shown, and clears the record. */
+  async takeFrameQualities(): Promise<string[]> {
+    return this.page.evaluate(() => (window as unknown as { __qualities: string[] }).__qualities.splice(0));
   }
 
   /** Opens the app (transitions off: the app honours reduced motion) and waits for the first generated frame. */
