@@ -7,14 +7,15 @@
  *   npx tsx src/cli/infodiff.ts invert  --model DIR --images x.npy [--z z.npy] --steps S --out xT.npy
  *   npx tsx src/cli/infodiff.ts nll     --model DIR --images x.npy --samples K [--seed N] --out nll.json
  *
- * Every command takes `--backend wasm|cpu` (default wasm: the tfjs WASM backend runs the fixture's denoiser
+ * Every command runs its batch in chunks (`--chunk N` images, default 32) with a progress line per chunk, so any
+ * batch size fits in memory, and takes `--backend wasm|cpu` (default wasm: the tfjs WASM backend runs the fixture's denoiser
  * tens of times faster than the plain-JS CPU backend in Node; see docs/benchmarks.md).
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../engine/backend';
-import { CliError, denoiseCommand, encodeCommand, invertCommand, nllCommand, sampleCommand, type Log } from './commands';
+import { CliError, DEFAULT_CHUNK_SIZE, denoiseCommand, encodeCommand, invertCommand, nllCommand, sampleCommand, type Log } from './commands';
 
 type FlagType = 'path' | 'integer' | 'number';
 
@@ -35,6 +36,7 @@ const integer = (help: string, required = true): FlagSpec => ({ type: 'integer',
 const number = (help: string, required = true): FlagSpec => ({ type: 'number', required, help });
 
 const MODEL = path('model package folder (holding model.json)');
+const CHUNK = integer(`images per chunk (default ${DEFAULT_CHUNK_SIZE}); bounds the memory a batch needs`, false);
 
 /** Values as the parser produced them; each command's spec guarantees which keys exist and their types. */
 type Values = Record<string, string | number>;
@@ -46,8 +48,8 @@ const optNum = (values: Values, key: string): number | undefined => values[key] 
 export const COMMANDS: Record<string, CommandSpec> = {
   encode: {
     summary: 'encode images to latents z = Enc(x)',
-    flags: { model: MODEL, images: path('images [B,H,W,C], float32 in [-1,1] (or uint8 0..255)'), out: path('output z.npy [B,D]') },
-    run: (v, log) => encodeCommand({ model: str(v, 'model'), images: str(v, 'images'), out: str(v, 'out') }, log),
+    flags: { model: MODEL, images: path('images [B,H,W,C], float32 in [-1,1] (or uint8 0..255)'), out: path('output z.npy [B,D]'), chunk: CHUNK },
+    run: (v, log) => encodeCommand({ model: str(v, 'model'), images: str(v, 'images'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') }, log),
   },
   denoise: {
     summary: 'one denoiser call eps_theta(x_t, t, z)',
@@ -57,8 +59,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
       t: path('timesteps [B] int32 (or int64), each in 0..T-1'),
       z: path('latents [B,D] float32'),
       out: path('output eps.npy [B,H,W,C]'),
+      chunk: CHUNK,
     },
-    run: (v, log) => denoiseCommand({ model: str(v, 'model'), xt: str(v, 'xt'), t: str(v, 't'), z: str(v, 'z'), out: str(v, 'out') }, log),
+    run: (v, log) =>
+      denoiseCommand({ model: str(v, 'model'), xt: str(v, 'xt'), t: str(v, 't'), z: str(v, 'z'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') }, log),
   },
   sample: {
     summary: 'DDIM sampling from x_T conditioned on z',
@@ -69,8 +73,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
       seed: integer('seed of x_T ~ N(0, I) when --xT is absent (default 0)', false),
       steps: integer('DDIM steps S (network calls)'),
       eta: number('DDIM eta in [0, 1] (default 0: deterministic)', false),
-      'noise-seed': integer('seed of the per-step noise when eta > 0 (default 0)', false),
+      'noise-seed': integer('seed of the per-step noise when eta > 0 (default 0; later chunks derive theirs from it)', false),
       out: path('output x0.npy [B,H,W,C]'),
+      chunk: CHUNK,
     },
     run: (v, log) =>
       sampleCommand(
@@ -83,6 +88,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
           eta: optNum(v, 'eta') ?? 0,
           noiseSeed: optNum(v, 'noise-seed'),
           out: str(v, 'out'),
+          chunkSize: optNum(v, 'chunk'),
         },
         log,
       ),
@@ -95,8 +101,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
       z: path('latents [B,D] to condition on (default Enc(x0))', false),
       steps: integer('DDIM steps S (network calls)'),
       out: path('output xT.npy [B,H,W,C]'),
+      chunk: CHUNK,
     },
-    run: (v, log) => invertCommand({ model: str(v, 'model'), images: str(v, 'images'), z: optStr(v, 'z'), steps: num(v, 'steps'), out: str(v, 'out') }, log),
+    run: (v, log) =>
+      invertCommand(
+        { model: str(v, 'model'), images: str(v, 'images'), z: optStr(v, 'z'), steps: num(v, 'steps'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') },
+        log,
+      ),
   },
   nll: {
     summary: 'negative log-likelihood in bits/dim by I-MMSE (Information-Theoretic Diffusion)',
@@ -106,8 +117,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
       samples: integer('K log-SNR samples per image (K denoiser evaluations)'),
       seed: integer('seed of the draws (default 0)', false),
       out: path('output nll.json'),
+      chunk: CHUNK,
     },
-    run: (v, log) => nllCommand({ model: str(v, 'model'), images: str(v, 'images'), samples: num(v, 'samples'), seed: optNum(v, 'seed'), out: str(v, 'out') }, log),
+    run: (v, log) =>
+      nllCommand(
+        { model: str(v, 'model'), images: str(v, 'images'), samples: num(v, 'samples'), seed: optNum(v, 'seed'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') },
+        log,
+      ),
   },
 };
 
