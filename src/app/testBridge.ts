@@ -12,6 +12,8 @@ export interface ExplorerTestApi {
   modelId(): string | null;
   /** renderId of the frame on screen (0 before the first). */
   lastRenderId(): number;
+  /** The frame on screen: its id, decoder quality and latency (null before the first frame). */
+  frameTiming(): { renderId: number; quality: string | null; latencyMs: number | null };
   /** Sum of the frame's RGBA bytes: equal images give equal checksums. */
   frameChecksum(): number | null;
   z(): number[];
@@ -32,6 +34,10 @@ export function installTestBridge(store: ExplorerStore, engine: { stats(): Promi
     backend: () => store.getState().backend,
     modelId: () => store.getState().model?.id ?? null,
     lastRenderId: () => store.getState().frame?.renderId ?? 0,
+    frameTiming: () => {
+      const frame = store.getState().frame;
+      return { renderId: frame?.renderId ?? 0, quality: frame?.quality ?? null, latencyMs: frame?.latencyMs ?? null };
+    },
     frameChecksum: () => {
       const frame = store.getState().frame;
       return frame ? frame.rgba.reduce((sum, v) => sum + v, 0) : null;
