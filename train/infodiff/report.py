@@ -58,6 +58,7 @@ from .data import DataError, balanced_indices
 from .diffusion import make_schedule
 from .latent_prior import describe as describe_mixture
 from .model import TIME_TABLE_KEY, expected_parameters
+from .report_students import read_students, students_section
 from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, load_images, load_model, open_dataset,
                      package_mixture, sample_images, save_grid, traversal)
 from .train import CHECKPOINT_NAME, config_change_clauses, describe_config_changes, read_checkpoint
@@ -955,8 +956,9 @@ def _factor_table(facts: Facts) -> List[str]:
 
 
 def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], command: str,
-                    markdown_path: Path, created_at: str) -> str:
-    """The results page (docs/results.md) from the gathered facts and the drawn pictures."""
+                    markdown_path: Path, created_at: str, sections: Sequence[str] = ()) -> str:
+    """The results page (docs/results.md) from the gathered facts and the drawn pictures; ``sections`` (Markdown
+    lines, e.g. report_students.students_section) go before Reproduce."""
     lines = [
         "# Results",
         "",
@@ -1062,6 +1064,7 @@ def render_markdown(facts: Sequence[Facts], pictures: Dict[str, List[Picture]], 
                 caption = picture.caption[0].upper() + picture.caption[1:] + "."
                 lines += ["", f"![{alt}]({Path(link).as_posix()})", "", caption]
 
+    lines += list(sections)
     lines += ["", "## Reproduce", "", "Every command runs from `train/` with Debian's `/usr/bin/python3`.", "", "```sh",
               "cd train"]
     for f in facts:
@@ -1103,7 +1106,11 @@ def make_report(manifest: str | Path, markdown: str | Path, images: str | Path, 
             pictures[f.entry.name] = draw_pictures(load_model(source, device), f.entry.name, _shown(source),
                                                    images, steps, seed, batch_size)
     created_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    text = render_markdown(facts, pictures, command or "python -m infodiff.report", markdown, created_at)
+    students = read_students(json.loads(Path(manifest).read_text(encoding="utf-8")), [e.name for e in entries],
+                             str(manifest))
+    image_link = Path(os.path.relpath(images.resolve(), markdown.resolve().parent)).as_posix()
+    sections = students_section(students, {f.entry.name: f.wall_time_seconds for f in facts}, image_link)
+    text = render_markdown(facts, pictures, command or "python -m infodiff.report", markdown, created_at, sections)
     markdown.parent.mkdir(parents=True, exist_ok=True)
     tmp = markdown.with_name(markdown.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

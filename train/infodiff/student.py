@@ -128,6 +128,16 @@ def save_picture(pictures: Dict[str, List[torch.Tensor]], path: str | Path, colu
     return save_grid(torch.cat(rows), columns, path, keep_within=1)
 
 
+def training_summary(state: Dict[str, Any], teacher: LoadedModel) -> Dict[str, Any]:
+    """What a distillation checkpoint says about its cost, for the package and the results page."""
+    cfg = state['config']
+    return {'method': 'direct regression of the teacher sampler (infodiff.distill)', 'steps': state['step'],
+            'plannedSteps': cfg['steps'], 'batchSize': cfg['batch_size'],
+            'wallTimeSeconds': round(state['wall_time_seconds'], 1), 'hardware': state['hardware'],
+            'teacherSteps': teacher.training_steps, 'poolRows': cfg['inverted_images'] + cfg['prior_draws'],
+            'poolWallTimeSeconds': state.get('pool_seconds')}
+
+
 def attach_student(package_dir: str | Path, checkpoint: str | Path, fidelity: Optional[Dict[str, Any]] = None) -> Path:
     """Rewrites the package with the checkpoint's student (EMA weights) and its metadata.student."""
     package_dir = Path(package_dir)
@@ -139,11 +149,7 @@ def attach_student(package_dir: str | Path, checkpoint: str | Path, fidelity: Op
     cfg = state['config']
     meta = {**meta, 'student': {
         'parameterisation': parameterisation, 'plan': plan, 'teacherSteps': cfg['teacher_steps'],
-        'training': {'method': 'direct regression of the teacher sampler (infodiff.distill)', 'steps': state['step'],
-                     'batchSize': cfg['batch_size'], 'wallTimeSeconds': round(state['wall_time_seconds'], 1),
-                     'hardware': state['hardware'], 'teacherSteps': loaded.training_steps,
-                     'poolRows': cfg['inverted_images'] + cfg['prior_draws'],
-                     'poolWallTimeSeconds': state.get('pool_seconds')},
+        'training': training_summary(state, loaded),
         'fidelity': fidelity_summary(fidelity) if fidelity else {}}}
     own = {name: array for name, array in weights.items() if not name.startswith('student.')}
     return write_web_package(package_dir, {**own, **student_weight_arrays(net)}, meta, float16=float16)
@@ -171,8 +177,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.threads:
                 torch.set_num_threads(args.threads)
             loaded = load_model(args.package)
-            student, _ = _student(loaded, args.checkpoint)
+            student, state = _student(loaded, args.checkpoint)
             measured = evaluate_student(loaded, student, args.images, args.teacher_steps, seed=args.seed)
+            measured['result']['training'] = (training_summary(state, loaded) if state
+                                              else loaded.metadata['student']['training'])
             measured['result']['command'] = 'python -m infodiff.student ' + ' '.join(argv or sys.argv[1:])
             Path(args.out).write_text(json.dumps(measured['result'], indent=1) + '\n', encoding='utf-8')
             print(json.dumps(fidelity_summary(measured['result'])))

@@ -186,3 +186,43 @@ def test_the_package_readers_refuse_a_student_that_does_not_fit(student_package,
         shutil.copytree(package / "gallery", out / "gallery")
         with pytest.raises(WebPackageError, match=message.replace(".", r"\.").replace("*", r"\*")):
             write_web_package(out, case_weights, case_meta)
+
+
+def _fake_result(psnr2, confidence, coverage_classes, fd, settled_fd, steps=100, wall=3600.0, pool=1800.0):
+    histogram = {f"c{k}": (5 if k < coverage_classes else 0) for k in range(10)}
+    judged = {"recognisability": {"meanConfidence": confidence,
+                                  "heads": {"class": {"meanConfidence": confidence, "histogram": histogram,
+                                                      "coverage": coverage_classes / 10}}},
+              "frechetDistance": fd}
+    settled = {"recognisability": {"meanConfidence": 0.82, "heads": {"class": {
+        "meanConfidence": 0.82, "histogram": {f"c{k}": 5 for k in range(10)}, "coverage": 1.0}}},
+        "frechetDistance": settled_fd}
+    return {"plan": [999, 500], "parameterisation": "v", "command": "python -m infodiff.student evaluate ...",
+            "fidelity": {"images": 1000, "student": {"calls1": psnr2 - 3, "calls2": psnr2},
+                         "plainDdim": {"calls1": 16.4, "calls2": 16.4, "calls3": 23.0}},
+            "prior": {"settled": settled, "student": {"calls1": judged, "calls2": judged}},
+            "training": {"steps": steps, "plannedSteps": 100, "wallTimeSeconds": wall, "poolWallTimeSeconds": pool,
+                         "hardware": "CPU, 1 thread(s)"}}
+
+
+def test_the_report_judges_each_student_target_from_its_numbers(tmp_path):
+    from infodiff import report_students as rs
+
+    teacher_seconds = 20 * 3600.0
+    met = {t: s for t, s, _ in rs.targets(_fake_result(29.0, 0.85, 10, 5.0, 4.0), teacher_seconds)}
+    assert list(met.values()) == ["met"] * 4
+    missed = rs.targets(_fake_result(27.0, 0.85, 9, 7.0, 4.0, steps=50, wall=9 * 3600.0, pool=2 * 3600.0),
+                        teacher_seconds)
+    assert [s for _, s, _ in missed] == ["missed", "missed", "missed", "missed"]
+    assert "1.00 dB short" in missed[0][2] and "(1.75x)" in missed[2][2] and "at step 50 of 100" in missed[3][2]
+
+    path = tmp_path / "fidelity.json"
+    path.write_text(json.dumps(_fake_result(29.0, 0.85, 10, 5.0, 4.0)))
+    entries = rs.read_students({"students": [{"name": "s", "teacher": "t", "fidelity": str(path),
+                                              "picture": "s.png"}]}, ["t"], "manifest")
+    lines = rs.students_section(entries, {"t": teacher_seconds}, "results")
+    row = next(line for line in lines if line.startswith("| s |"))
+    assert "26.0 dB / 29.0 dB" in row and "16.4 dB / 16.4 dB / 23.0 dB" in row and "20h00m" in row
+    assert "![s: teacher, student and plain DDIM](results/s.png)" in lines
+    with pytest.raises(ValueError, match="teacher 'x' is not an entry of models"):
+        rs.read_students({"students": [{"name": "s", "teacher": "x", "fidelity": "f"}]}, ["t"], "manifest")
