@@ -151,7 +151,8 @@ def ddim_decode(denoiser: Denoiser, schedule: Schedule, plan: List[int], x_noise
     a_t = alpha_bar[tau_i]; a_prev = alpha_bar[tau_{i+1}], or 1 after the last step;
     x <- ddim_step(x, eps, a_t, a_prev, sigma(eta)). No clipping. ``generator`` draws the eta > 0 noise on its own
     device (any device; see infodiff.rng), then moves it to x's device.
-    ``callback({'i', 't', 'xt', 'x0_pred'})`` runs after each step with x at the new level.
+    ``callback({'i', 't', 'xt', 'x_next', 'x0_pred'})`` runs after each step: t is the timestep the network was
+    called at, xt the step's input and x_next its output (the same meaning as onStep in src/diffusion/ddim.ts).
     Differentiable (distillation trains through it); ``ddim_sample`` is the same without gradients.
     """
     if not 0 <= eta <= 1:
@@ -166,9 +167,10 @@ def ddim_decode(denoiser: Denoiser, schedule: Schedule, plan: List[int], x_noise
         noise = None
         if sigma > 0:
             noise = rng.normal(x.shape, generator, x.device, x.dtype)
-        x, x0_pred = ddim_step(x, eps, alpha_t, alpha_prev, sigma, noise)
+        x_next, x0_pred = ddim_step(x, eps, alpha_t, alpha_prev, sigma, noise)
         if callback is not None:
-            callback({"i": i, "t": t, "xt": x, "x0_pred": x0_pred})
+            callback({"i": i, "t": t, "xt": x, "x_next": x_next, "x0_pred": x0_pred})
+        x = x_next
     return x
 
 
@@ -183,6 +185,7 @@ def ddim_invert(denoiser: Denoiser, schedule: Schedule, plan: List[int], x0: tor
     For i = S-1 down to 0: the network is evaluated at tEval = tau[min(i+1, S-1)], on x at level
     a_cur = alpha_bar[tau_{i+1}] (or 1 for the clean start); x <- ddim_step(x, eps, a_cur, alpha_bar[tau_i]).
     The result sits at level alpha_bar[tau_0] = alpha_bar[T-1], where sampling starts; S network calls.
+    ``callback`` as in ddim_decode (t = tEval, the timestep the network was called at).
     """
     alpha_bar = schedule.alpha_bar
     x = x0
@@ -191,7 +194,8 @@ def ddim_invert(denoiser: Denoiser, schedule: Schedule, plan: List[int], x0: tor
         t_eval = plan[min(i + 1, last)]
         alpha_cur = float(alpha_bar[plan[i + 1]]) if i + 1 <= last else 1.0
         eps = denoiser(x, _time_batch(t_eval, x), z)
-        x, x0_pred = ddim_step(x, eps, alpha_cur, float(alpha_bar[plan[i]]))
+        x_next, x0_pred = ddim_step(x, eps, alpha_cur, float(alpha_bar[plan[i]]))
         if callback is not None:
-            callback({"i": i, "t": plan[i], "xt": x, "x0_pred": x0_pred})
+            callback({"i": i, "t": t_eval, "xt": x, "x_next": x_next, "x0_pred": x0_pred})
+        x = x_next
     return x

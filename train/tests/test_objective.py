@@ -82,6 +82,9 @@ def test_ddim_recovers_a_point_mass_from_any_start(eta):
     assert torch.allclose(x0, target.expand_as(x0), atol=1e-9)
     assert [s["t"] for s in seen] == ddim_plan(1000, 7)
     assert all(torch.allclose(s["x0_pred"], target.expand_as(x0), atol=1e-9) for s in seen)
+    # xt is each step's input and x_next its output, as onStep's xt in src/diffusion/ddim.ts.
+    assert torch.equal(seen[0]["xt"], x_noise) and torch.equal(seen[-1]["x_next"], x0)
+    assert all(torch.equal(a["x_next"], b["xt"]) for a, b in zip(seen, seen[1:]))
 
 
 def test_ddim_sampling_and_inversion_follow_the_shared_convention_literally():
