@@ -6,7 +6,8 @@
  * normalisation, the affine, the activation and their small helpers), about 80% of all launches of a
  * denoiser call. One launch per GroupNorm (reading the modulated affine in place) cuts a call from ~1,300
  * launches to under 300; on WebGPU the launch overhead, not arithmetic, dominates a small U-Net. Other
- * backends (WebGL, WASM) use the composite in layers.ts, which computes the same function.
+ * backends use the composites in layers.ts, which compute the same function: WASM `groupNormPooled`, WebGL
+ * `groupNormComposite`.
  *
  * Kernel contract (both backends): inputs x [B, H, W, C] float32, scale and shift [S, W] float32 with S = 1
  * (one affine for the batch) or S = B (per sample); attrs groups, epsilon, silu, and the columns

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setUpCpuBackendWithLeakCheck } from './testing/leakGuard';
 import { hasGroupNormKernel } from './groupNormKernel';
 import {
-  conv3x3, createLayerContext, disposeLayerContext, groupNorm, groupNormComposite, linear, pointwiseConv, silu, upsampleNearest2x,
-  type ConvWeights, type DenseWeights, type GroupNormAffine, type LayerContext,
+  conv3x3, createLayerContext, disposeLayerContext, GROUP_NORM_MATMUL_ON_WASM_FLAG, groupNorm, groupNormComposite, groupNormPooled, linear, pointwiseConv,
+  silu, upsampleNearest2x, type ConvWeights, type DenseWeights, type GroupNormAffine, type LayerContext,
 } from './layers';
 import { seededNormal } from './random';
 import { featureMap, featureMapToNhwc, nhwcToFeatureMap, refConv2d, refGroupNorm, relativeError } from './testing/torchReference';
@@ -33,7 +33,8 @@ function referenceNhwc(data: Float32Array, [b, h, w, c]: number[], fn: (x: Retur
 
 const GROUP_NORMS = [
   ['fused kernel', (x: tf.Tensor4D, affine: GroupNormAffine, ctx: LayerContext) => groupNorm(x, affine, ctx)],
-  ['composite (backends without the kernel)', groupNormComposite],
+  ['matmul composite (WebGL)', groupNormComposite],
+  ['pooled composite (WASM)', groupNormPooled],
 ] as const;
 
 /** A plain [1, C] or per-sample [B, C] affine starting at column 0. */
@@ -140,6 +141,87 @@ describe('groupNorm', () => {
       'scale/shift [1 or B, >= column + C]; got x [1,2,2,2], scale [1,3] from column 2, shift [1,3] from column 0',
     );
     tf.dispose([x, gamma]);
+    disposeLayerContext(ctx);
+  });
+});
+
+/** Random [B, H, W, C] data and an affine: shared [1, C] rows, or per-sample rows packed in one [B, C + 5] matrix. */
+function groupNormCase(b: number, size: number, c: number, affine: 'shared' | 'packed per sample', seed: number) {
+  const x = tf.tensor4d(randomArray(b * size * size * c, seed, 1.5, 0.3), [b, size, size, c]);
+  if (affine === 'shared') {
+    const gamma = tf.tensor2d(randomArray(c, seed + 1, 0.3, 1), [1, c]);
+    const beta = tf.tensor2d(randomArray(c, seed + 2, 0.3), [1, c]);
+    return { x, affine: affineOf(gamma, beta), tensors: [x, gamma, beta] };
+  }
+  // Packed rows [B, C + 5]: gamma in columns 1..C, beta in columns 4..C+3 (overlapping ranges are allowed).
+  const packed = tf.tensor2d(randomArray(b * (c + 5), seed + 3, 0.5, 0.8), [b, c + 5]);
+  return { x, affine: { gamma: packed, beta: packed, gammaColumn: 1, betaColumn: 4 }, tensors: [x, packed] };
+}
+
+describe('groupNormPooled on the WASM backend, against the matmul composite', () => {
+  beforeAll(async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+    await tf.setBackend('wasm');
+  });
+  afterAll(async () => {
+    tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, false);
+    await tf.setBackend('cpu');
+  });
+
+  // [batch, map size, channels, groups]: one to four channels per group, maps whose pixel count 16 divides
+  // (long broadcast rows) and ones it does not (6x6: rows of 4 pixels; 3x3: of 1).
+  const CASES: [number, number, number, number][] = [
+    [1, 32, 16, 16], [11, 32, 16, 16],
+    [1, 16, 32, 16], [11, 16, 32, 16],
+    [1, 8, 48, 16], [11, 8, 48, 16],
+    [1, 8, 32, 8], [11, 8, 32, 8],
+    [1, 6, 12, 3], [11, 3, 8, 1],
+  ];
+  for (const affine of ['shared', 'packed per sample'] as const) {
+    it.each(CASES)(`batch %i, %ix%i maps of %i channels in groups of C / %i, ${affine} affine: within 1e-5`, async (b, size, c, groups) => {
+      const ctx = createLayerContext(groups, [size]);
+      const { x, affine: rows, tensors } = groupNormCase(b, size, c, affine, 40 + b + c);
+      const [pooled, composite] = tf.tidy(() => [groupNormPooled(x, rows, ctx), groupNormComposite(x, rows, ctx)]);
+      expect(pooled.shape).toEqual([b, size, size, c]);
+      expect(relativeError(await pooled.data(), await composite.data())).toBeLessThan(1e-5);
+      tf.dispose([...tensors, pooled, composite]);
+      disposeLayerContext(ctx);
+    });
+  }
+
+  it('stays accurate when the mean is far larger than the spread, at batch 1 and 11', async () => {
+    for (const b of [1, 11]) {
+      const data = randomArray(b * 4 * 4 * 4, 9, 0.01, 300);
+      const ctx = createLayerContext(2, [4]);
+      const x = tf.tensor4d(data, [b, 4, 4, 4]);
+      const ones = tf.ones([1, 4]) as tf.Tensor2D;
+      const zeros = tf.zeros([1, 4]) as tf.Tensor2D;
+      const y = tf.tidy(() => groupNormPooled(x, affineOf(ones, zeros), ctx));
+      const expected = [...Array(b).keys()].flatMap((n) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, n, 4, 4, 4), 2, [1, 1, 1, 1], [0, 0, 0, 0]))]);
+      // As in the CPU test above: float32 inputs near 300 carry ~3e-5 absolute rounding, ~3e-3 of the spread.
+      expect(relativeError(await y.data(), expected)).toBeLessThan(1e-2);
+      tf.dispose([x, ones, zeros, y]);
+      disposeLayerContext(ctx);
+    }
+  });
+
+  it('groupNorm runs the pooled composite on WASM, and the matmul composite under the flag', async () => {
+    const ctx = createLayerContext(4, [8]);
+    const { x, affine, tensors } = groupNormCase(2, 8, 16, 'shared', 60);
+    const kernelsOf = async () => {
+      const info = await tf.profile(() => tf.tidy(() => groupNorm(x, affine, ctx, 'silu')));
+      tf.dispose(info.result as tf.Tensor);
+      return info.kernelNames;
+    };
+    const pooledKernels = await kernelsOf();
+    tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, true);
+    const matmulKernels = await kernelsOf();
+    tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, false);
+    expect(pooledKernels).toContain('AvgPool');
+    expect(pooledKernels).not.toContain('BatchMatMul');
+    expect(matmulKernels).toContain('BatchMatMul');
+    expect(matmulKernels).not.toContain('AvgPool');
+    tf.dispose(tensors);
     disposeLayerContext(ctx);
   });
 });

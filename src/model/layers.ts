@@ -106,10 +106,19 @@ export function silu<T extends tf.Tensor>(x: T): T {
 }
 
 /**
+ * The tfjs environment flag that puts WASM back on the earlier matrix-product composite
+ * (`groupNormComposite`) instead of `groupNormPooled`. For before/after measurements only (`npm run bench`
+ * measures both in one run); the app never sets it. `tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, true)`.
+ */
+export const GROUP_NORM_MATMUL_ON_WASM_FLAG = 'INFODIFF_GROUP_NORM_MATMUL_ON_WASM';
+tf.env().registerFlag(GROUP_NORM_MATMUL_ON_WASM_FLAG, () => false);
+
+/**
  * GroupNorm over an NHWC map with a per-channel affine that may differ per sample, optionally followed by
  * SiLU: y = (x - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per sample and group over all pixels
  * (biased variance, eps 1e-5, as PyTorch's nn.GroupNorm). Runs the fused kernel (groupNormKernel.ts) where
- * the active backend has one, else the composite below.
+ * the active backend has one (CPU, WebGPU); on WASM the pooled composite; elsewhere (WebGL) the matrix-product
+ * composite, which is the one measured there.
  * @param x [B, H, W, C], C divisible by ctx.groups
  * @returns [B, H, W, C]
  */
@@ -120,7 +129,8 @@ export function groupNorm(x: tf.Tensor4D, affine: GroupNormAffine, ctx: LayerCon
     };
     return tf.engine().runKernel(GROUP_NORM_KERNEL, { x, scale: affine.gamma, shift: affine.beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   }
-  const y = groupNormComposite(x, affine, ctx);
+  const pooled = tf.getBackend() === 'wasm' && !tf.env().getBool(GROUP_NORM_MATMUL_ON_WASM_FLAG);
+  const y = pooled ? groupNormPooled(x, affine, ctx) : groupNormComposite(x, affine, ctx);
   return activation === 'silu' ? silu(y) : y;
 }
 
@@ -164,6 +174,101 @@ export function groupNormComposite(x: tf.Tensor4D, affine: GroupNormAffine, ctx:
   const scale = tf.mul(invStd, gamma); // [B, 1, G, C/G]
   const shift = tf.sub(beta, tf.mul(groupMean, scale));
   return tf.reshape(tf.add(tf.mul(grouped, scale), shift), [b, h, w, c]);
+}
+
+/**
+ * Mean over all pixels per sample and channel, one average pool over the whole map (XNNPACK on WASM). Run as
+ * the kernel itself: the tf.avgPool op appends a Cast to the input dtype, one more launch per call.
+ * @param x [B, H, W, C] float32
+ * @returns [B, 1, 1, C]
+ */
+function pixelMean(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  const attrs = { filterSize: [h, w], strides: 1, pad: 'valid' };
+  return tf.engine().runKernel(tf.AvgPool, { x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * Pixels per row (k) when a per-channel row [B, 1, 1, C] is repeated to [B, 1, k, C] before it meets the
+ * full map viewed as [B, H*W/k, k*C]. Why: XNNPACK's broadcasting binary ops work one innermost run of the
+ * broadcast operand at a time, so [B, H*W, C] against [B, 1, C] runs B*H*W tiny rows of C (at C = 16, 4x
+ * slower than a same-shape op at batch 1 and 12x at batch 11); rows of k*C (256 at k = 16, C = 16) run at
+ * nearly the same-shape speed, and repeating the row is one small resize.
+ */
+const BROADCAST_ROW_PIXELS = 16;
+
+/** Largest power of two <= BROADCAST_ROW_PIXELS that divides `tokens`. */
+function broadcastRowPixels(tokens: number): number {
+  let k = 1;
+  while (2 * k <= BROADCAST_ROW_PIXELS && tokens % (2 * k) === 0) k *= 2;
+  return k;
+}
+
+/**
+ * Repeats per-channel values along pixels: [B, 1, 1, C] -> [B, 1, k * C] (nearest-neighbour resize of a 1x1
+ * map, an exact copy), to meet a map viewed as [B, H*W/k, k*C].
+ */
+function repeatAlongPixels(rows: tf.Tensor, k: number): tf.Tensor3D {
+  const [b, , , c] = rows.shape;
+  if (k === 1) return tf.reshape(rows, [b, 1, c]);
+  return tf.reshape(tf.image.resizeNearestNeighbor(rows as tf.Tensor4D, [1, k], false, false), [b, 1, k * c]);
+}
+
+/**
+ * GroupNorm from tfjs ops shaped for the WASM backend (same function and contract as groupNormComposite,
+ * which is its test reference).
+ *
+ * Why the shape of this code: on WASM a kernel launch costs a few microseconds, the same as a pass over a
+ * 32x32x16 map, and the earlier composite paid for a batched BatchMatMul (a scalar loop in tfjs-backend-wasm
+ * when batched), a Tile (a JavaScript loop) and a [B, 1, G, 1] broadcast whose innermost run is a group of
+ * one or two channels. Here:
+ * - per-channel statistics come from one whole-map average pool each (XNNPACK, any batch);
+ * - the squared deviations are taken about each channel's own mean, broadcast in long rows
+ *   (repeatAlongPixels), and the group variance is recovered exactly from the channel statistics as
+ *   mean over the group of (var_c + (mean_c - mean_g)^2) (all channels of a group hold the same number of
+ *   pixels), so the full map is never centred on a group-shaped broadcast;
+ * - at batch 1 the whole normalisation and affine is one FusedBatchNorm launch (its statistics are shared by
+ *   the one sample, and it centres before it scales); at batch > 1 the per-sample scale and shift are folded
+ *   as in groupNormComposite and applied in long rows.
+ * Two passes (mean, then squared deviations) keep the variance accurate when |mean| >> std.
+ * @param x [B, H, W, C] float32, C divisible by ctx.groups
+ * @returns [B, H, W, C]
+ */
+export function groupNormPooled(x: tf.Tensor4D, affine: GroupNormAffine, ctx: LayerContext): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const groups = ctx.groups;
+  if (c % groups !== 0) throw new Error(`groupNorm: ${c} channels do not split into ${groups} groups`);
+  const groupSize = c / groups;
+  const tokens = h * w;
+  const k = broadcastRowPixels(tokens);
+  const rows = (t: tf.Tensor) => tf.reshape(t, [b, tokens / k, k * c]);
+
+  const channelMean = pixelMean(x); // [B, 1, 1, C]
+  const squares = tf.squaredDifference(rows(x), repeatAlongPixels(channelMean, k));
+  const channelVariance = pixelMean(tf.reshape(squares, [b, h, w, c])); // about each channel's own mean
+  const gamma = affineColumns(affine.gamma, affine.gammaColumn, c); // [1 or B, C]
+  const beta = affineColumns(affine.beta, affine.betaColumn, c);
+
+  // Group statistics [B, 1, G, 1]; with one channel per group they are the channel statistics.
+  let groupMean: tf.Tensor = tf.reshape(channelMean, [b, 1, groups, groupSize]);
+  let groupVariance: tf.Tensor = tf.reshape(channelVariance, [b, 1, groups, groupSize]);
+  if (groupSize > 1) {
+    const mean = tf.mean(groupMean, 3, true);
+    groupVariance = tf.mean(tf.add(groupVariance, tf.squaredDifference(groupMean, mean)), 3, true);
+    groupMean = mean;
+  }
+
+  if (b === 1) {
+    // FusedBatchNorm takes per-channel [C] statistics: repeat each group's value over its channels.
+    const perChannel = (t: tf.Tensor) =>
+      groupSize === 1 ? tf.reshape(t, [c]) : tf.reshape(tf.image.resizeNearestNeighbor(tf.reshape(t, [1, groups, 1, 1]) as tf.Tensor4D, [groups, groupSize], false, false), [c]);
+    return tf.batchNorm(x, perChannel(groupMean), perChannel(groupVariance), tf.reshape(beta, [c]), tf.reshape(gamma, [c]), GROUP_NORM_EPSILON) as tf.Tensor4D;
+  }
+  const affineShape = [gamma.shape[0], 1, groups, groupSize];
+  const scale = tf.mul(tf.rsqrt(tf.add(groupVariance, ctx.epsilon)), tf.reshape(gamma, affineShape)); // [B, 1, G, C/G]
+  const shift = tf.sub(tf.reshape(beta, affineShape), tf.mul(groupMean, scale));
+  const perPixelRow = (t: tf.Tensor) => repeatAlongPixels(tf.reshape(t, [b, 1, 1, c]), k);
+  return tf.reshape(tf.add(tf.mul(rows(x), perPixelRow(scale)), perPixelRow(shift)), [b, h, w, c]);
 }
 
 /**

@@ -2,7 +2,8 @@
  * Golden parity with PyTorch: the fixture package (public/models/fixture) run by the TypeScript runtime on the
  * tfjs CPU backend must reproduce what train/infodiff computes from the same package (in float64), to 1e-4
  * relative error (max|a - b| / max|b|): encoder, denoiser, a 3-step DDIM run, DDIM inversion, and the distilled
- * student's 1- and 2-call decodes (its own plan and parameterisation).
+ * student's 1- and 2-call decodes (its own plan and parameterisation); the encoder and denoiser also on the WASM
+ * backend, whose GroupNorm is the pooled composite of layers.ts rather than the fused kernel.
  *
  * The golden files are written by `cd train && /usr/bin/python3 -m infodiff.fixture` into e2e/fixtures/golden/.
  * When they are missing the tests fail, saying so: a parity check that silently skips cannot catch drift.
@@ -148,5 +149,36 @@ describe('golden parity with PyTorch (fixture model)', () => {
     const xNoise = await ddimInvert(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, index.ddimSteps), x0, z);
     expect(await relativeError(xNoise, 'invert_xT.npy')).toBeLessThan(TOLERANCE);
     tf.dispose([x0, z, xNoise]);
+  });
+});
+
+describe('golden parity with PyTorch on the WASM backend (pooled GroupNorm composite)', () => {
+  let model: InfoDiffusionModel;
+  let tensorsBefore: number;
+
+  beforeAll(async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+    await tf.setBackend('wasm');
+    const index = readGoldenIndex();
+    tensorsBefore = tf.memory().numTensors;
+    model = await loadModelPackage(fsPackageFiles(join(ROOT, index.model)));
+  });
+
+  afterAll(async () => {
+    model?.dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    await tf.setBackend('cpu');
+  });
+
+  it('encoder and denoiser match', async () => {
+    const x = tensor4d('encoder_x.npy');
+    const z = model.encode(x);
+    expect(await relativeError(z, 'encoder_z.npy')).toBeLessThan(TOLERANCE);
+    const xt = tensor4d('denoiser_xt.npy');
+    const t = tf.tensor1d(npyToInt32(readGolden('denoiser_t.npy')), 'int32');
+    const zDenoiser = tensor2d('denoiser_z.npy');
+    const eps = model.predictEps(xt, t, zDenoiser);
+    expect(await relativeError(eps, 'denoiser_eps.npy')).toBeLessThan(TOLERANCE);
+    tf.dispose([x, z, xt, t, zDenoiser, eps]);
   });
 });
