@@ -4,8 +4,9 @@
  * repeating its final item; padding frames are dropped. Each row samples with its own x_T's sampler, and its
  * step noise does not depend on the other rows, so a row renders what the main view would. Batches run one
  * after another, so a job's own batches never supersede each other on their channel; aborting `signal` stops
- * between batches.
+ * between batches. renderInBatchesRefined runs a student pass first where the model has a student.
  */
+import type { Decoder } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import { GRID_BATCH } from './modelSlice';
 import { framesFromBatch } from './renderSlice';
@@ -19,7 +20,10 @@ export interface BatchItem {
 
 export interface BatchRenderOptions {
   channel: string;
+  /** DDIM steps, or the student's calls with decoder 'student'. */
   steps: number;
+  /** Default 'ddim'. The student decodes deterministically: no step noise, whatever each x_T's sampler. */
+  decoder?: Decoder;
   signal: AbortSignal;
   /** Called after each batch with every frame so far, in item order. */
   onFrames?: (frames: Frame[]) => void;
@@ -45,7 +49,9 @@ export async function renderInBatches(engine: ExplorerEngine, metadata: ModelMet
         z: { shape: [GRID_BATCH, latentDim], data: z },
         noise: { kind: 'tensor', xNoise: { shape: [GRID_BATCH, imageSize, imageSize, channels], data: xNoise } },
         steps: options.steps,
-        ...samplerParams(rows.map((item) => item.noise.stochastic), options.steps, metadata),
+        ...(options.decoder === 'student'
+          ? { decoder: 'student' as const, eta: 0 }
+          : samplerParams(rows.map((item) => item.noise.stochastic), options.steps, metadata)),
       },
       { signal: options.signal },
     );
@@ -53,4 +59,36 @@ export async function renderInBatches(engine: ExplorerEngine, metadata: ModelMet
     options.onFrames?.(frames.slice());
   }
   return frames;
+}
+
+export interface RefinedRenderOptions extends Omit<BatchRenderOptions, 'decoder' | 'onFrames'> {
+  /** The student's calls when its previews are on (studentPreviewCalls), else null: one full-sampler pass only. */
+  studentCalls: number | null;
+  /**
+   * Called after each batch with a frame for every item rendered so far: during the first pass the student's,
+   * then the full sampler's replacing them in order; `refined` counts the full sampler's frames among them.
+   */
+  onFrames?: (frames: Frame[], progress: { pass: 'student' | 'full'; refined: number }) => void;
+}
+
+/**
+ * Renders the items with the student first, when its previews are on, so a grid or strip fills in at once, and
+ * then with the full sampler, whose frames replace the student's one batch at a time: what is left on screen is
+ * always the full sampler's, as in the main view. Returns the full sampler's frames.
+ */
+export async function renderInBatchesRefined(engine: ExplorerEngine, metadata: ModelMetadata, items: readonly BatchItem[], options: RefinedRenderOptions): Promise<Frame[]> {
+  const { studentCalls, onFrames, ...rest } = options;
+  let preview: Frame[] = [];
+  if (studentCalls !== null) {
+    preview = await renderInBatches(engine, metadata, items, {
+      ...rest,
+      decoder: 'student',
+      steps: studentCalls,
+      onFrames: (frames) => onFrames?.(frames, { pass: 'student', refined: 0 }),
+    });
+  }
+  return renderInBatches(engine, metadata, items, {
+    ...rest,
+    onFrames: (frames) => onFrames?.([...frames, ...preview.slice(frames.length)], { pass: 'full', refined: frames.length }),
+  });
 }

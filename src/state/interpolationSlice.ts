@@ -7,7 +7,8 @@ import type { StateCreator } from 'zustand';
 import { fractions, lerp, quarterCircle, slerp } from '../app/latentMath';
 import { isAbortError } from '../engine/client';
 import type { SliceContext } from './deps';
-import { renderInBatches } from './batchRender';
+import { renderInBatchesRefined } from './batchRender';
+import { studentPreviewCalls } from './latentSlice';
 import { mixSampling } from './stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type LatentSnapshot, type NoiseState, type TaskStatus } from './types';
@@ -100,20 +101,25 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
       if (!metadata) return;
       const signal = jobs.start(`interpolation-${name}`);
       const total = snapshots.length;
-      setFrameSet(name, { frames: [], snapshots, status: { kind: 'running', label: 'Rendering', done: 0, total } });
+      const studentCalls = studentPreviewCalls(get());
+      setFrameSet(name, { frames: [], snapshots, status: { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total } });
       try {
-        const frames = await renderInBatches(
+        // The student's frames first where it has one (the player can play them at once), then the full sampler's.
+        const frames = await renderInBatchesRefined(
           deps.engine,
           metadata,
           snapshots,
           {
             channel: `interpolation-${name}`,
             steps: get().steps,
+            studentCalls,
             signal,
-            onFrames: (sofar) => {
-              if (jobs.isCurrent(`interpolation-${name}`, signal)) {
-                setFrameSet(name, { frames: sofar, snapshots, status: { kind: 'running', label: 'Rendering', done: sofar.length, total } });
-              }
+            onFrames: (sofar, { pass, refined }) => {
+              if (!jobs.isCurrent(`interpolation-${name}`, signal)) return;
+              const status: TaskStatus = pass === 'student'
+                ? { kind: 'running', label: 'Student preview', done: sofar.length, total }
+                : { kind: 'running', label: 'Rendering', done: refined, total };
+              setFrameSet(name, { frames: sofar, snapshots, status });
             },
           },
         );

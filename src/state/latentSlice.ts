@@ -66,6 +66,15 @@ export interface LatentSlice {
   setAttributeScore(index: number, target: number): void;
 }
 
+/**
+ * The student's calls per frame when previews are the student's (the model has one and the setting asks for
+ * it), else null. The main view, grids and strips all ask this one question.
+ */
+export function studentPreviewCalls(state: { model: { metadata: ModelMetadata } | null; previewDecoder: PreviewDecoder }): number | null {
+  const student = state.model?.metadata.student;
+  return student && state.previewDecoder === 'student' ? student.plan.length : null;
+}
+
 export function imageElementCount(metadata: ModelMetadata): number {
   const { imageSize, channels } = metadata.preprocessing;
   return imageSize * imageSize * channels;

@@ -24,6 +24,7 @@ import type { ExplorerEngine } from './types';
 import { frameFromBatch, renderKey, type RenderQuality } from './renderSlice';
 import type { ExplorerState } from './store';
 import { describeError } from './describeError';
+import { studentPreviewCalls } from './latentSlice';
 import { samplerParams, type StochasticSampling } from './stochasticSampling';
 
 /** What a render draws: its inputs' key, the decoder, and that decoder's steps (the student's: its calls). */
@@ -46,12 +47,6 @@ interface RenderJob extends Rendered {
 
 /** The window frames per second are averaged over: long enough to hold two frames of a slow software GPU. */
 const FPS_WINDOW_MS = 5000;
-
-/** The student's calls per preview when the previews are the student's (the model has one, the setting asks), else null. */
-export function studentPreviewCalls(state: Pick<ExplorerState, 'model' | 'previewDecoder'>): number | null {
-  const student = state.model?.metadata.student;
-  return student && state.previewDecoder === 'student' ? student.plan.length : null;
-}
 
 /**
  * The render the current state asks for, or null when nothing can be rendered (no model, engine down): the

@@ -259,6 +259,41 @@ describe('student previews', () => {
     expect(samplesOn(plain.deps, 'main-view').map((c) => [c.decoder, c.steps])).toEqual([[undefined, 20], [undefined, 20], [undefined, 3], [undefined, 20]]);
   });
 
+  it('fills traversals and interpolation strips with student frames first, then refines them with the full sampler', async () => {
+    const { store, deps } = setup({ metadata: withStudent() });
+    await store.getState().start({});
+    await flush();
+    const seen: { label: string; firstPixel: number | undefined }[] = [];
+    cleanups.push(store.subscribe((state) => {
+      const status = state.traversal.status;
+      if (status.kind === 'running') seen.push({ label: status.label, firstPixel: state.traversal.rows[0].frames[0]?.pixels[0] });
+    }));
+    store.getState().setTraversalLength(5);
+    await store.getState().renderTraversal();
+    // 15 images in batches of 8: two student batches (2 calls, eta 0), then two full-sampler batches.
+    expect(samplesOn(deps, 'traversal').map((c) => [c.decoder, c.steps, c.batch, c.eta])).toEqual([
+      ['student', 2, 8, 0], ['student', 2, 8, 0], [undefined, 20, 8, 1], [undefined, 20, 8, 1],
+    ]);
+    const { rows, base } = store.getState().traversal;
+    const xNoise0 = base!.noise.xNoise[0];
+    // While refining, the first cell showed the student's image; at the end every cell is the full sampler's.
+    const studentPixel = xNoise0 + rows[0].values[0] + 2 * STUDENT_SHIFT;
+    expect(seen.some((s) => s.label === 'Student preview' && s.firstPixel !== undefined && Math.abs(s.firstPixel - studentPixel) < 1e-5)).toBe(true);
+    expect(seen.at(-1)?.label).toBe('Rendering');
+    expect(rows[0].frames[0].pixels[0]).toBeCloseTo(xNoise0 + rows[0].values[0] + meanStepNoise(0, 20, 0), 5);
+    expect(store.getState().traversal.status).toEqual({ kind: 'done' });
+
+    store.getState().setEndpointFromCurrent('a');
+    store.getState().sampleFromPrior(5);
+    await flush();
+    store.getState().setEndpointFromCurrent('b');
+    store.getState().setStripLength(3);
+    await store.getState().renderStrip();
+    expect(samplesOn(deps, 'interpolation-strip').map((c) => c.decoder)).toEqual(['student', undefined]);
+    const { strip, endpoints } = store.getState();
+    expect(strip.frames[2].pixels[0]).toBeCloseTo(endpoints.b!.thumbnail!.pixels[0], 5);
+  });
+
   it('names the decoder of the frame on screen', () => {
     expect(decoderLabel('student', 2)).toBe('student, 2 calls');
     expect(decoderLabel('student', 1)).toBe('student, 1 call');

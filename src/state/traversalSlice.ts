@@ -1,14 +1,16 @@
 /**
  * Latent traversals in the paper's layout (shared/research/infodiffusion.md §3.3): one row per latent
  * dimension, that dimension set to N values across its spread while the rest of z and x_T stay fixed. Rows fill
- * in batch by batch; they can be sorted by how much they change the image, and any cell made current.
+ * in batch by batch (the student's frames first where the model has one, then the full sampler's); they can be
+ * sorted by how much they change the image, and any cell made current.
  */
 import type { StateCreator } from 'zustand';
 import { linspace, rowVariation } from '../app/latentMath';
 import { isAbortError } from '../engine/client';
 import type { LatentStats } from '../model/metadata';
 import type { SliceContext } from './deps';
-import { renderInBatches } from './batchRender';
+import { renderInBatchesRefined } from './batchRender';
+import { studentPreviewCalls } from './latentSlice';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type NoiseState, type TaskStatus } from './types';
 import { describeError } from './describeError';
@@ -83,15 +85,20 @@ export function createTraversalSlice({ deps, jobs }: SliceContext): StateCreator
       const items = emptyRows.flatMap((row) =>
         row.values.map((value) => ({ z: z.map((v, k) => (k === row.dim ? value : v)), noise })),
       );
-      const running = (done: number): TaskStatus => ({ kind: 'running', label: 'Rendering', done, total: items.length });
-      set({ traversal: { rows: emptyRows, base, status: running(0) } });
+      const studentCalls = studentPreviewCalls(get());
+      const running = (label: string, done: number): TaskStatus => ({ kind: 'running', label, done, total: items.length });
+      set({ traversal: { rows: emptyRows, base, status: running(studentCalls === null ? 'Rendering' : 'Student preview', 0) } });
       try {
-        const frames = await renderInBatches(deps.engine, metadata, items, {
+        // The student's frames first where it has one, then the full sampler's in their place.
+        const frames = await renderInBatchesRefined(deps.engine, metadata, items, {
           channel: 'traversal',
           steps: get().steps,
+          studentCalls,
           signal,
-          onFrames: (sofar) => {
-            if (jobs.isCurrent('traversal', signal)) set({ traversal: { rows: fillRows(emptyRows, sofar, length), base, status: running(sofar.length) } });
+          onFrames: (sofar, { pass, refined }) => {
+            if (!jobs.isCurrent('traversal', signal)) return;
+            const status = pass === 'student' ? running('Student preview', sofar.length) : running('Rendering', refined);
+            set({ traversal: { rows: fillRows(emptyRows, sofar, length), base, status } });
           },
         });
         if (jobs.isCurrent('traversal', signal)) set({ traversal: { rows: fillRows(emptyRows, frames, length), base, status: { kind: 'done' } } });
