@@ -20,6 +20,39 @@ test.describe('tools', () => {
     expect(await explorer.z()).not.toEqual(zBefore);
   });
 
+  test('attribute sliders follow arrow keys, Home/End and programmatic changes, and z moves with them', async ({ explorer, tools, page }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const panel = await tools.open('Attributes');
+    const slider = panel.getByRole('slider').first();
+    const score = panel.locator('output').first();
+    const zDistance = (a: number[], b: number[]) => Math.hypot(...a.map((v, k) => v - b[k]));
+    /** Presses `key` and waits until the slider and its score read `expected`; returns how far z moved. */
+    const press = async (key: string, expected: number) => {
+      const zBefore = await explorer.z();
+      await page.keyboard.press(key);
+      await expect(slider).toHaveValue(String(expected));
+      await expect(score).toHaveText(`${expected >= 0 ? '+' : ''}${expected.toFixed(2)}`);
+      await expect.poll(async () => Number(await slider.inputValue())).toBe(expected); // it stays: no snap back
+      return zDistance(await explorer.z(), zBefore);
+    };
+    await slider.focus();
+    const start = Number(await slider.inputValue());
+    // The first step leaves the encoded score for the slider's grid of 0.02; after that z moves exactly as far as
+    // the score along the unit direction, 0.02 per arrow step, not by a rounding error (it moved 1e-7 before).
+    expect(await press('ArrowRight', Number((start + 0.02).toFixed(2)))).toBeGreaterThan(0.001);
+    expect(await press('ArrowUp', Number((start + 0.04).toFixed(2)))).toBeCloseTo(0.02, 3);
+    expect(await press('End', 4)).toBeGreaterThan(1);
+    expect(await press('Home', -4)).toBeCloseTo(8, 3);
+    await press('PageUp', -3.2);
+    // A programmatic change (what assistive technology and scripts do) sets the score too.
+    await slider.fill('1.5');
+    await expect(score).toHaveText('+1.50');
+    await expect(slider).toHaveValue('1.5');
+    await explorer.waitForSettled();
+    await explorer.screenshot('attribute-keyboard');
+  });
+
   test('interpolation: two endpoints, a strip, a player, a 2-D grid, and a frame made current', async ({ explorer, tools, page }) => {
     await explorer.open();
     await explorer.waitForSettled();

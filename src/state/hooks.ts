@@ -6,6 +6,7 @@
 import { createContext, createElement, useContext, useEffect, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
+import { attributeScore } from '../app/latentMath';
 import type { ExplorerState, ExplorerStore } from './store';
 
 const StoreContext = createContext<ExplorerStore | null>(null);
@@ -88,6 +89,17 @@ export const useLatentReference = (dim: number) =>
 
 /** Whether dimension `dim` is locked. Re-renders only when that lock flips. */
 export const useLatentLocked = (dim: number) => useExplorer((s) => s.locked[dim] ?? false);
+
+/**
+ * The score of z along attribute direction `index` (latentMath.attributeScore), or null before a model with that
+ * direction is loaded. Not deferred: a slider whose value lags its own change would be set back by the browser's
+ * trailing change event. Re-renders when that score changes.
+ */
+export const useAttributeScore = (index: number) =>
+  useExplorer((s) => {
+    const direction = s.model?.metadata.attributeDirections[index];
+    return direction && direction.vector.length === s.z.length ? attributeScore(s.z, direction) : null;
+  });
 
 const selectZ = (s: ExplorerState) => s.z;
 /** The whole z. Re-renders on every change of any dimension: only for views that need all of it. */

@@ -1,16 +1,33 @@
-import { useDeferredValue, useId, type KeyboardEvent } from 'react';
-import { attributeScore } from '../app/latentMath';
-import { useAction, useLatentVector, useModelMetadata } from '../state/hooks';
+import { useId, type KeyboardEvent } from 'react';
+import { useAction, useAttributeScore, useLatentDim, useModelMetadata } from '../state/hooks';
 import type { AttributeDirection } from '../model/metadata';
 
 /** Scores span this many units either side of the boundary (z has roughly unit spread per direction). */
 const SCORE_RANGE = 4;
+/** The slider's step; the range ends are integers, so the grid of steps is the multiples of SCORE_STEP. */
+const SCORE_STEP = 0.02;
 
-function AttributeSlider({ direction, index, score }: { direction: AttributeDirection; index: number; score: number }) {
+/**
+ * A score rounded to the slider's grid and written as the browser writes it ("-0.06", not "-0.0600000001").
+ * A range input keeps only on-grid values: given the raw score, it would store the rounded one, and React, seeing
+ * the two differ, reports that rounded value as a change, which moved z back each time a key moved it (issue 32).
+ */
+function onGrid(score: number): string {
+  return String(Number((Math.round(score / SCORE_STEP) * SCORE_STEP).toFixed(2)));
+}
+
+/**
+ * One attribute direction: a native range input over its score. Keys (arrows, Page, Home, End), pointer and
+ * programmatic changes all arrive as change events and set the score exactly. The row reads its own score, not a
+ * deferred copy of z, so the value React holds is never older than the one the user just set.
+ */
+function AttributeSlider({ direction, index }: { direction: AttributeDirection; index: number }) {
+  const score = useAttributeScore(index);
   const setAttributeScore = useAction('setAttributeScore');
   const beginAdjust = useAction('beginAdjust');
   const endAdjust = useAction('endAdjust');
   const id = useId();
+  if (score === null) return null;
   const min = Math.min(-SCORE_RANGE, Math.floor(score));
   const max = Math.max(SCORE_RANGE, Math.ceil(score));
   return (
@@ -22,14 +39,14 @@ function AttributeSlider({ direction, index, score }: { direction: AttributeDire
         aria-label={`Attribute ${direction.name}`}
         min={min}
         max={max}
-        step={0.02}
-        value={score}
+        step={SCORE_STEP}
+        value={onGrid(score)}
         onPointerDown={() => {
           beginAdjust();
           window.addEventListener('pointerup', endAdjust, { once: true });
         }}
         onKeyDown={(event: KeyboardEvent) => {
-          if (event.key.startsWith('Arrow') || event.key.startsWith('Page')) beginAdjust();
+          if (event.key.startsWith('Arrow') || event.key.startsWith('Page') || event.key === 'Home' || event.key === 'End') beginAdjust();
         }}
         onKeyUp={endAdjust}
         onBlur={endAdjust}
@@ -46,8 +63,7 @@ function AttributeSlider({ direction, index, score }: { direction: AttributeDire
 /** Sliders along the model's attribute directions, applied to the current z (locked dimensions stay). */
 export function AttributePanel() {
   const metadata = useModelMetadata();
-  // Deferred: while a latent slider is dragged, the scores follow at low priority instead of inside each input event.
-  const z = useDeferredValue(useLatentVector());
+  const latentDim = useLatentDim();
   const directions = metadata?.attributeDirections ?? [];
   const groups = [...new Set(directions.map((d) => d.group))];
   return (
@@ -69,7 +85,7 @@ export function AttributePanel() {
               <h4>{group}</h4>
               <ul>
                 {directions.map((direction, index) =>
-                  direction.group === group && z.length === direction.vector.length ? <AttributeSlider key={direction.name} direction={direction} index={index} score={attributeScore(z, direction)} /> : null,
+                  direction.group === group && latentDim === direction.vector.length ? <AttributeSlider key={direction.name} direction={direction} index={index} /> : null,
                 )}
               </ul>
             </div>
