@@ -6,6 +6,16 @@
 import { expect, test } from './fixtures';
 
 test.describe('tools', () => {
+  test('forward noising names ᾱ in lower case, though its labels are set in capitals', async ({ explorer, tools }) => {
+    await explorer.open();
+    await explorer.waitForSettled();
+    const noising = await tools.open('Forward noising');
+    // innerText is what is drawn (after text-transform); uppercasing ᾱ gives Ᾱ, a different symbol.
+    await expect(noising.getByRole('term').first()).toHaveText('ᾱ (SIGNAL SHARE)', { useInnerText: true });
+    await expect(noising.getByRole('term').nth(1)).toHaveText('NOISE SHARE √(1−ᾱ)', { useInnerText: true });
+    await explorer.screenshot('noising-alpha-bar');
+  });
+
   test('attribute sliders move z along a direction', async ({ explorer, tools, page }) => {
     await explorer.open();
     await explorer.waitForSettled();

@@ -47,11 +47,15 @@ export function NoisingPanel() {
             </figure>
             <dl className="facts">
               <div>
-                <dt>ᾱ (signal share)</dt>
+                <dt>
+                  <span className="symbol">ᾱ</span> (signal share)
+                </dt>
                 <dd>{alphaBar.toFixed(4)}</dd>
               </div>
               <div>
-                <dt>Noise share √(1−ᾱ)</dt>
+                <dt>
+                  Noise share <span className="symbol">√(1−ᾱ)</span>
+                </dt>
                 <dd>{Math.sqrt(1 - alphaBar).toFixed(4)}</dd>
               </div>
               <div>
