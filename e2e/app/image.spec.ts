@@ -50,6 +50,19 @@ test.describe('images in', () => {
     await expect(inputPanel.notes).toHaveCount(0); // gallery images are already at the model's size and polarity
   });
 
+  test('a HEIC photo is refused with what to do, not a generic decode error', async ({ explorer, inputPanel }) => {
+    await explorer.open();
+    // The first bytes of an iPhone photo: an ISO-BMFF ftyp box with the 'heic' brand, then (cut short) its meta box.
+    const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic'), Buffer.from([0, 0, 0, 0]), Buffer.from('mif1heic')]);
+    const heic = Buffer.concat([ftyp, Buffer.from([0, 0, 0, 12]), Buffer.from('meta'), Buffer.alloc(64)]);
+    await inputPanel.upload.setInputFiles({ name: 'IMG_0001.HEIC', mimeType: 'image/heic', buffer: heic });
+    await expect(inputPanel.error).toHaveText("HEIC images can't be decoded by this browser; convert to PNG or JPEG.");
+    // The same bytes without a MIME type (some file pickers give none) are recognised by their header.
+    await inputPanel.upload.setInputFiles({ name: 'photo.heif', mimeType: '', buffer: heic });
+    await expect(inputPanel.error).toHaveText("HEIC images can't be decoded by this browser; convert to PNG or JPEG.");
+    await explorer.screenshot('image-heic');
+  });
+
   test('awkward files get a clear message or a note, and the app keeps working', async ({ explorer, inputPanel }) => {
     await explorer.open();
 

@@ -59,6 +59,18 @@ describe('readImageHeader', () => {
     });
   });
 
+  it('recognises HEIC by its ftyp brands, major or compatible, and leaves AVIF alone', () => {
+    /** An ISO-BMFF ftyp box (major brand, minor version 0, compatible brands) followed by a few bytes. */
+    const ftyp = (major: string, compatible: string[]) => {
+      const body = [...chars(major), 0, 0, 0, 0, ...compatible.flatMap(chars)];
+      return new Uint8Array([...be32(8 + body.length), ...chars('ftyp'), ...body, 0, 0, 0, 8, ...chars('meta')]);
+    };
+    expect(readImageHeader(ftyp('heic', ['mif1', 'heic'])).format).toBe('heic');
+    expect(readImageHeader(ftyp('mif1', ['mif1', 'heix'])).format).toBe('heic');
+    expect(readImageHeader(ftyp('avif', ['mif1', 'avif', 'miaf'])).format).toBe('unknown');
+    expect(readImageHeader(ftyp('isom', ['isom', 'mp41'])).format).toBe('unknown');
+  });
+
   it('survives truncated headers without throwing', () => {
     const truncated = png(32, 32).subarray(0, 20);
     expect(readImageHeader(truncated)).toMatchObject({ format: 'png', width: null, height: null });

@@ -5,7 +5,7 @@
  * read from the headers here and reported to the user.
  */
 
-export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'bmp' | 'svg' | 'unknown';
+export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'bmp' | 'svg' | 'heic' | 'unknown';
 
 export interface ImageHeaderInfo {
   format: ImageFormat;
@@ -133,6 +133,21 @@ function readWebp(bytes: Uint8Array, view: DataView): ImageHeaderInfo {
   return info;
 }
 
+/** ftyp brands of HEVC-coded HEIF images (what phones save as .heic/.heif); AVIF's brands are not among them. */
+const HEIC_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs']);
+
+/**
+ * True for an ISO-BMFF file whose ftyp box names a HEIC brand, as major or compatible brand. A generic HEIF
+ * ('mif1') that also lists 'avif' is an AVIF image, which browsers decode, so only HEVC brands count.
+ */
+function looksLikeHeic(bytes: Uint8Array, view: DataView): boolean {
+  if (ascii(bytes, 4, 4) !== 'ftyp' || bytes.length < 16) return false;
+  const boxEnd = Math.min(view.getUint32(0), bytes.length);
+  const brands = [ascii(bytes, 8, 4)];
+  for (let offset = 16; offset + 4 <= boxEnd; offset += 4) brands.push(ascii(bytes, offset, 4));
+  return brands.some((brand) => HEIC_BRANDS.has(brand));
+}
+
 function looksLikeSvg(bytes: Uint8Array): boolean {
   const head = new TextDecoder().decode(bytes.subarray(0, 512)).trimStart().toLowerCase();
   return head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg'));
@@ -148,6 +163,7 @@ export function readImageHeader(bytes: Uint8Array): ImageHeaderInfo {
   if (ascii(bytes, 0, 2) === 'BM' && bytes.length >= 26) {
     return { format: 'bmp', width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)), animated: false };
   }
+  if (looksLikeHeic(bytes, view)) return { format: 'heic', width: null, height: null, animated: false };
   if (looksLikeSvg(bytes)) return { format: 'svg', width: null, height: null, animated: false };
   return { format: 'unknown', width: null, height: null, animated: false };
 }

@@ -49,10 +49,17 @@ function checkHeader(bytes: Uint8Array, mimeType: string): ReturnType<typeof rea
   return header;
 }
 
+/** What phones call their HEIC photos; a file may carry the MIME type with bytes this module does not recognise. */
+const HEIC_MIME_TYPES = new Set(['image/heic', 'image/heif', 'image/heic-sequence', 'image/heif-sequence']);
+
 async function decode(bytes: Uint8Array, mimeType: string, format: ImageFormat): Promise<ImageBitmap> {
   try {
     return await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mimeType }));
   } catch {
+    // Safari decodes HEIC, so it is tried first; Chrome and Firefox cannot, and the user can fix that in one step.
+    if (format === 'heic' || HEIC_MIME_TYPES.has(mimeType.toLowerCase())) {
+      throw new ImageInputError("HEIC images can't be decoded by this browser; convert to PNG or JPEG.");
+    }
     const what = format === 'unknown' ? 'this file' : `this ${format.toUpperCase()} file`;
     throw new ImageInputError(`The browser could not decode ${what}: it is damaged or in a format it cannot read.`);
   }
