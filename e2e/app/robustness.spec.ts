@@ -91,4 +91,15 @@ test.describe('robustness', () => {
     await expect(page.getByRole('alert').filter({ hasText: 'z must be a comma-separated list of numbers' })).toBeVisible();
     await expect(page.getByRole('alert').filter({ hasText: 'seed "-3" is not an integer' })).toBeVisible();
   });
+
+  test("a link with values outside the app's ranges names each with its range and applies neither", async ({ explorer, page }) => {
+    await explorer.open('?model=fixture&backend=webgpu&steps=1000&seed=4&z=1e30,0,0,0,0,0');
+    await expect(page.getByRole('alert').filter({ hasText: 'z[0] = 1e+30 is outside the range -20 to 20, so z was not applied' })).toBeVisible();
+    await expect(page.getByRole('alert').filter({ hasText: 'steps 1000 is outside the range 1 to 200, so the steps were not applied' })).toBeVisible();
+    await explorer.waitForSettled();
+    // Not applied: the seed's prior draw with the default steps, not z = 1e30 (a blank grey image) at 1000 steps.
+    expect(Math.max(...(await explorer.z()).map(Math.abs))).toBeLessThan(20);
+    await expect(page.getByRole('form', { name: 'Sample from the prior' }).getByLabel('Steps', { exact: true })).toHaveValue('20');
+    await explorer.screenshot('link-out-of-range');
+  });
 });

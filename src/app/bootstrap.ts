@@ -10,7 +10,7 @@ import { createExplorerStore, type ExplorerStore } from '../state/store';
 import type { ExplorerEngine } from '../state/types';
 import { prepareImage } from './imageInput';
 import { openExplorerDb } from './persistence';
-import { parseShareState } from './shareState';
+import { readShareLink } from './shareState';
 import { installTestBridge } from './testBridge';
 import { connectUrlSync } from './urlSync';
 
@@ -60,7 +60,7 @@ export function bootstrap(): ExplorerStore {
   connectUrlSync(store, window.history, window.location);
   if (navigator.webdriver || import.meta.env.DEV) installTestBridge(store, engine, inject);
 
-  const { state: share, problems } = parseShareState(window.location.search);
+  const { state: share, problems } = readShareLink(window.location.search);
   for (const problem of problems) store.getState().addNotice('error', `The link could not be used fully: ${problem}.`);
   void store.getState().start(share);
   return store;

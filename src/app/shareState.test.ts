@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatShareState, parseShareState } from './shareState';
+import { MAX_LINK_LATENT, MAX_STEPS, formatShareState, parseShareState, readShareLink } from './shareState';
 
 describe('share state in the URL', () => {
   it('round-trips model, backend, z, seed and steps', () => {
@@ -31,6 +31,23 @@ describe('share state in the URL', () => {
       'z must be a comma-separated list of numbers',
       'seed "-4" is not an integer between 0 and 4294967295',
       'steps "0" is not an integer between 1 and 1000',
+    ]);
+  });
+
+  it("refuses values outside the app's ranges, naming the parameter and its range, and applies the rest", () => {
+    expect(readShareLink('?model=fixture&z=0.5,1e30,2&seed=3&steps=1000')).toEqual({
+      state: { model: 'fixture', noise: { kind: 'seed', seed: 3 } },
+      problems: [
+        `z[1] = 1e+30 is outside the range -${MAX_LINK_LATENT} to ${MAX_LINK_LATENT}, so z was not applied`,
+        `steps 1000 is outside the range 1 to ${MAX_STEPS}, so the steps were not applied`,
+      ],
+    });
+    expect(readShareLink(`?z=-${MAX_LINK_LATENT},3.25&steps=${MAX_STEPS}`)).toEqual({ state: { z: [-MAX_LINK_LATENT, 3.25], steps: MAX_STEPS }, problems: [] });
+    expect(readShareLink(`?steps=${MAX_STEPS + 1}`).problems).toEqual([`steps ${MAX_STEPS + 1} is outside the range 1 to ${MAX_STEPS}, so the steps were not applied`]);
+    // Syntax problems come first, then range problems; both in the one banner list.
+    expect(readShareLink('?seed=-1&z=99').problems).toEqual([
+      'seed "-1" is not an integer between 0 and 4294967295',
+      `z[0] = 99 is outside the range -${MAX_LINK_LATENT} to ${MAX_LINK_LATENT}, so z was not applied`,
     ]);
   });
 

@@ -2,6 +2,8 @@
  * The state that makes an image, written to and read from the page URL so a link reproduces it:
  * `?model=fashion-mnist&z=0.12,-1.5,...&seed=7&steps=20` or `...&src=gallery:3`. Parsing never throws: a value
  * that does not parse is left out and named in `problems`, for the app to show, and the rest still applies.
+ * `readShareLink` then holds what parsed to the app's ranges (checkShareRanges) the same way: a value outside them
+ * is named with its range and not applied.
  */
 import type { BackendChoice } from '../engine/protocol';
 import { BACKEND_NAMES } from '../engine/protocol';
@@ -28,7 +30,20 @@ export interface ParsedShareState {
  * float32 z, so a link reproduces the image bit for bit rather than nearly.
  */
 const Z_SIGNIFICANT_DIGITS = 9;
-export const MAX_STEPS = 1000;
+/** The most DDIM steps a link's syntax allows: no bundled schedule has more than 1000 timesteps. */
+const MAX_LINK_STEPS = 1000;
+/**
+ * The most full-quality DDIM steps the app renders with (the Steps field's maximum, and a link's). 100 steps is the
+ * pipeline's high-fidelity inversion setting (docs/results.md); a 1000-step render takes about 27 s on WebAssembly,
+ * so a link could otherwise leave the page unusable.
+ */
+export const MAX_STEPS = 200;
+/**
+ * The largest |z_k| a link may set. The bundled models encode their training sets within ±4 and the sliders span a
+ * few standard deviations; 20 leaves room for codes pushed past that by edits, while z = 1e30 (which renders a
+ * blank grey image) is refused.
+ */
+export const MAX_LINK_LATENT = 20;
 
 function parseInteger(text: string, min: number, max: number): number | null {
   if (!/^-?\d+$/.test(text)) return null;
@@ -77,11 +92,37 @@ export function parseShareState(search: string): ParsedShareState {
 
   const steps = params.get('steps');
   if (steps !== null) {
-    const value = parseInteger(steps, 1, MAX_STEPS);
+    const value = parseInteger(steps, 1, MAX_LINK_STEPS);
     if (value !== null) state.steps = value;
-    else problems.push(`steps "${steps}" is not an integer between 1 and ${MAX_STEPS}`);
+    else problems.push(`steps "${steps}" is not an integer between 1 and ${MAX_LINK_STEPS}`);
   }
   return { state, problems };
+}
+
+/**
+ * Holds parsed values to the app's ranges: z within ±MAX_LINK_LATENT and steps within 1..MAX_STEPS. A value outside
+ * is removed from the state and named, with its range, in the problems (after parseShareState's own).
+ */
+export function checkShareRanges({ state, problems }: ParsedShareState): ParsedShareState {
+  const checked: ShareState = { ...state };
+  const found = [...problems];
+  if (checked.z) {
+    const k = checked.z.findIndex((v) => Math.abs(v) > MAX_LINK_LATENT);
+    if (k >= 0) {
+      found.push(`z[${k}] = ${checked.z[k]} is outside the range -${MAX_LINK_LATENT} to ${MAX_LINK_LATENT}, so z was not applied`);
+      delete checked.z;
+    }
+  }
+  if (checked.steps !== undefined && checked.steps > MAX_STEPS) {
+    found.push(`steps ${checked.steps} is outside the range 1 to ${MAX_STEPS}, so the steps were not applied`);
+    delete checked.steps;
+  }
+  return { state: checked, problems: found };
+}
+
+/** What the app reads from its URL: the parsed link, held to the app's ranges. */
+export function readShareLink(search: string): ParsedShareState {
+  return checkShareRanges(parseShareState(search));
 }
 
 /**
