@@ -166,6 +166,10 @@ class TrainConfig:
     device: str = "auto"  # 'auto' (CUDA if present), 'cpu' or 'cuda'
     threads: int = 0  # CPU threads for torch; 0 = all cores
     notes: str = ""  # free text copied into the exported package's provenance.notes (why this preset exists)
+    # A web package (e.g. ../public/models/fashion-mnist) whose weights start a run that has no checkpoint: model and
+    # EMA from the package (its EMA weights, float16-rounded when it ships float16), a fresh optimiser, the step count
+    # and the package's architecture and schedule taken from it. For when the full checkpoint is gone.
+    init_from_package: str = ""
 
 
 def _field_types() -> Dict[str, type]:

@@ -45,7 +45,8 @@ CHECKPOINT_VERSION = 1
 FORCED_ON_RESUME = ("architecture", "schedule", "image_size", "dataset", "dataset_size", "seed")
 # Fields that say how a run is driven, not what it learns: a resume may change them without it being recorded.
 BOOKKEEPING = ("data_dir", "out_dir", "checkpoint_every", "eval_every", "eval_images", "log_every", "resume",
-               "stop_after_steps", "stop_at_step", "device", "threads", "notes")
+               "stop_after_steps", "stop_at_step", "device", "threads", "notes",
+               "init_from_package")  # read only when a run starts; recorded in config_changes then
 # Bookkeeping that describes the run rather than drives it: a resume keeps the checkpoint's unless the command
 # line sets it again (a baseline's notes differ from its preset's, and a resume that omits them keeps them).
 KEPT_UNLESS_GIVEN = ("notes",)
@@ -124,10 +125,33 @@ def train(cfg: TrainConfig, given: Collection[str] = ()) -> Dict[str, Any]:
             config_changes.append({"step": checkpoint["step"], "changes": changed})
             log("resume: the run continues with a changed configuration (recorded in the checkpoint and log): "
                 + config_change_clauses(config_changes[-1:]))
-    elif cfg.resume:
-        log(f"resume: no {checkpoint_path} yet, starting from scratch")
     elif checkpoint_path.is_file():
         raise ConfigError(f"{checkpoint_path} exists; pass --resume to continue it or choose another --out_dir")
+    elif cfg.resume and not cfg.init_from_package:
+        log(f"resume: no {checkpoint_path} yet, starting from scratch")
+
+    # ------------------------------------------------------------------ or start from a package's weights
+    package: Optional[Dict[str, Any]] = None
+    if checkpoint is None and cfg.init_from_package:
+        package = read_package_start(cfg.init_from_package)
+        merged = config_to_dict(cfg)
+        for key in ("architecture", "schedule"):
+            if merged[key] != package[key]:
+                log(f"init: taking {key}={json.dumps(package[key])} from the package (the config said "
+                    f"{json.dumps(merged[key])})")
+            merged[key] = package[key]
+        merged["image_size"] = package["architecture"]["imageSize"]
+        cfg = config_from_dict(merged)
+        if cfg.steps <= package["step"]:
+            raise ConfigError(f"{cfg.init_from_package} was trained for {package['step']} steps; --steps must be "
+                              f"larger to train on from it, got {cfg.steps}")
+        # Recorded like a changing resume, so the exported provenance says where the run restarted and how.
+        changed = {"init_from_package": ["", cfg.init_from_package], "optimizer": ["continued", "fresh"]}
+        config_changes = [{"step": package["step"], "changes": changed}]
+        log(f"init: model and EMA from {cfg.init_from_package} at step {package['step']}, with a fresh optimiser")
+    elif cfg.init_from_package:
+        log(f"init: {checkpoint_path} exists, so --init_from_package is ignored and the checkpoint continues")
+
     if master:
         _atomic_write_text(out_dir / "config.json", json.dumps(config_to_dict(cfg), indent=2) + "\n")
         if changed:
@@ -183,6 +207,15 @@ def train(cfg: TrainConfig, given: Collection[str] = ()) -> Dict[str, Any]:
             noise.manual_seed(cfg.seed * 1009 + rank + 1 + step)
             torch.manual_seed(cfg.seed * 7919 + rank + step)
         del checkpoint  # the state dicts are copied into the modules; free the CPU copies
+    elif package is not None:
+        # Only the weights survive in a package: AdamW's moments start from zero (warm-up is not repeated, since
+        # lr_at continues at the package's step), and the data order continues from that step.
+        raw_model.load_state_dict(package["weights"])
+        if ema is not None:
+            ema.load_state_dict(package["weights"])
+        step = package["step"]
+        wall_time_before = package["wall_time_seconds"]
+        del package
     counts = count_parameters(raw_model)
     ranks = f" x {world} ranks" if world > 1 else ""
     hardware = (f"{torch.cuda.get_device_name(device)}{ranks} (torch {torch.__version__})" if use_cuda
@@ -450,6 +483,20 @@ def read_checkpoint(path: str | Path) -> Dict[str, Any]:
     """A training checkpoint as a dict of CPU tensors and plain data. weights_only=False because the file holds
     numpy and Python RNG states, which torch >= 2.6 refuses by default; only open checkpoints you wrote."""
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def read_package_start(package_dir: str | Path) -> Dict[str, Any]:
+    """What --init_from_package takes from a web package: its weights as a state dict (the exported EMA weights,
+    float32), architecture, schedule, training step and wall time (0 where its provenance does not say)."""
+    from .webpackage import WebPackageError, load_web_package
+
+    try:
+        model, meta = load_web_package(package_dir)
+    except (OSError, WebPackageError) as err:
+        raise ConfigError(f"--init_from_package: cannot read {package_dir}: {err}") from None
+    provenance = meta.get("provenance") or {}
+    return {"weights": model.state_dict(), "architecture": meta["architecture"], "schedule": meta["schedule"],
+            "step": int(provenance.get("steps") or 0), "wall_time_seconds": float(provenance.get("wallTimeSeconds") or 0)}
 
 
 def load_checkpoint_model(path: str | Path, use_ema: bool = True, device: str = "cpu"):
