@@ -102,4 +102,28 @@ test.describe('robustness', () => {
     await expect(page.getByRole('form', { name: 'Sample from the prior' }).getByLabel('Steps', { exact: true })).toHaveValue('20');
     await explorer.screenshot('link-out-of-range');
   });
+
+  test('a save that storage refuses says so in the banner and the Saved tab, with no uncaught error', async ({ explorer, tools, page }) => {
+    const uncaught: string[] = [];
+    page.on('pageerror', (error) => uncaught.push(error.message));
+    // IndexedDB at its quota: put() into the saved latents throws synchronously, as some browsers do.
+    await page.addInitScript(() => {
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+        if (this.name === 'latents') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        return put.apply(this, args);
+      };
+    });
+    await explorer.open();
+    await explorer.waitForSettled();
+    await page.getByRole('button', { name: 'Save latent' }).click();
+    await expect(page.getByRole('alert').filter({ hasText: 'The latent "Latent 1" could not be stored, so it lasts only until the page closes: The quota has been exceeded.' })).toBeVisible();
+    const saved = await tools.open('Saved');
+    await expect(saved).toContainText('the last save failed, so what is marked "not stored" lasts only until the page closes');
+    await expect(saved).not.toContainText('they survive reloads');
+    await expect(saved.getByRole('alert')).toHaveText('Saving failed: The quota has been exceeded. Free some browser storage (or leave private browsing) and save again.');
+    await expect(saved.getByRole('listitem').filter({ hasText: 'Latent 1 (not stored)' })).toBeVisible();
+    await explorer.screenshot('save-failed');
+    expect(uncaught).toEqual([]);
+  });
 });

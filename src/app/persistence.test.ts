@@ -63,3 +63,15 @@ describe('ExplorerDb', () => {
     expect(uploadId(new Uint8Array([1, 2, 3]))).not.toBe(uploadId(new Uint8Array([1, 2, 4])));
   });
 });
+
+describe('ExplorerDb write failures', () => {
+  it('turns a put() that throws synchronously into a rejected promise, so callers can report it', async () => {
+    db = await openExplorerDb(new IDBFactory());
+    // A function cannot be cloned: IndexedDB's put() throws DataCloneError before it returns a request.
+    const uncloneable = { ...latent('x', 'fixture', 1), z: (() => 1) as unknown as number[] };
+    const written = db.putLatent(uncloneable);
+    expect(written).toBeInstanceOf(Promise);
+    await expect(written).rejects.toThrow(/clone/i);
+    expect(await db.listLatents('fixture')).toEqual([]);
+  });
+});

@@ -100,10 +100,16 @@ export function openExplorerDb(factory: IDBFactory = indexedDB, name = DB_NAME):
 }
 
 function wrap(db: IDBDatabase): ExplorerDb {
-  const put = (store: string, value: unknown) => {
-    const transaction = db.transaction(store, 'readwrite');
-    transaction.objectStore(store).put(value);
-    return transactionDone(transaction);
+  const put = (store: string, value: unknown): Promise<void> => {
+    // transaction() and put() throw synchronously (DataCloneError, InvalidStateError on a closing database, some
+    // browsers' QuotaExceededError); callers handle a rejected promise, so turn the throw into one.
+    try {
+      const transaction = db.transaction(store, 'readwrite');
+      transaction.objectStore(store).put(value);
+      return transactionDone(transaction);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   };
   const get = <T>(store: string, key: string) => requestToPromise<T | undefined>(db.transaction(store).objectStore(store).get(key));
   return {

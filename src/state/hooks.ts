@@ -148,8 +148,8 @@ const selectInput = (s: ExplorerState) => ({
 /** The user's image, its processing state and its reconstruction. Re-renders when any changes (each inversion step). */
 export const useInput = () => useExplorer(useShallow(selectInput));
 
-const selectLibrary = (s: ExplorerState) => ({ savedLatents: s.savedLatents, storage: s.storage });
-/** Saved latents of this model and whether storage works. Re-renders when either changes. */
+const selectLibrary = (s: ExplorerState) => ({ savedLatents: s.savedLatents, storage: s.storage, saveFailure: s.saveFailure, unstoredLatentIds: s.unstoredLatentIds });
+/** Saved latents of this model, whether storage works and whether the last save failed. Re-renders when any changes. */
 export const useLibrary = () => useExplorer(useShallow(selectLibrary));
 
 const selectNotices = (s: ExplorerState) => s.notices;

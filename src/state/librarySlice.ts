@@ -15,6 +15,13 @@ export type StorageState = 'unknown' | 'ready' | 'unavailable';
 export interface LibrarySlice {
   savedLatents: SavedLatent[];
   storage: StorageState;
+  /**
+   * Why the last failed save of a latent failed (quota, an aborted transaction, a put() that threw), until a later
+   * save succeeds; null when saving works. The Saved tab then stops promising that saved latents survive reloads.
+   */
+  saveFailure: string | null;
+  /** Ids of listed latents whose save failed: they last only until the page closes. */
+  unstoredLatentIds: string[];
 
   loadLibrary(): Promise<void>;
   saveCurrentLatent(name?: string): Promise<void>;
@@ -28,6 +35,8 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
   return (set, get) => ({
     savedLatents: [],
     storage: 'unknown',
+    saveFailure: null,
+    unstoredLatentIds: [],
 
     async loadLibrary() {
       const modelId = get().model?.id;
@@ -64,11 +73,19 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
         get().addNotice('warning', 'Storage is unavailable in this browser: the saved latent lasts until the page is closed.');
         return;
       }
-      await storage.putLatent(latent).catch((error: unknown) => get().addNotice('error', `The latent could not be stored: ${describeError(error)}`));
+      try {
+        // Inside try, so a put() that throws before it returns a promise is caught like a rejected one.
+        await storage.putLatent(latent);
+        if (get().saveFailure !== null) set({ saveFailure: null });
+      } catch (error) {
+        const reason = describeError(error);
+        set({ saveFailure: reason, unstoredLatentIds: [...get().unstoredLatentIds, latent.id] });
+        get().addNotice('error', `The latent "${latent.name}" could not be stored, so it lasts only until the page closes: ${reason}`);
+      }
     },
 
     async deleteSavedLatent(id) {
-      set({ savedLatents: get().savedLatents.filter((l) => l.id !== id) });
+      set({ savedLatents: get().savedLatents.filter((l) => l.id !== id), unstoredLatentIds: get().unstoredLatentIds.filter((u) => u !== id) });
       const storage = await db();
       await storage?.deleteLatent(id).catch((error: unknown) => get().addNotice('error', `The latent could not be deleted from storage: ${describeError(error)}`));
     },
