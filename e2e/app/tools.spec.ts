@@ -6,13 +6,15 @@
 import { expect, test } from './fixtures';
 
 test.describe('tools', () => {
-  test('forward noising names ᾱ in lower case, though its labels are set in capitals', async ({ explorer, tools }) => {
+  test('forward noising names ᾱ and t in lower case, though its labels are set in capitals', async ({ explorer, tools }) => {
     await explorer.open();
     await explorer.waitForSettled();
     const noising = await tools.open('Forward noising');
     // innerText is what is drawn (after text-transform); uppercasing ᾱ gives Ᾱ, a different symbol.
     await expect(noising.getByRole('term').first()).toHaveText('ᾱ (SIGNAL SHARE)', { useInnerText: true });
     await expect(noising.getByRole('term').nth(1)).toHaveText('NOISE SHARE √(1−ᾱ)', { useInnerText: true });
+    // t is a timestep, T their number: the case is the meaning.
+    await expect(noising.getByRole('term').nth(2)).toHaveText('NEAREST TIMESTEP t', { useInnerText: true });
     await explorer.screenshot('noising-alpha-bar');
   });
 

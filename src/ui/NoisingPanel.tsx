@@ -59,7 +59,9 @@ export function NoisingPanel() {
                 <dd>{Math.sqrt(1 - alphaBar).toFixed(4)}</dd>
               </div>
               <div>
-                <dt>Nearest timestep t</dt>
+                <dt>
+                  Nearest timestep <span className="symbol">t</span>
+                </dt>
                 <dd>{forwardNoise ? forwardNoise.nearestTimestep : '–'}</dd>
               </div>
             </dl>
