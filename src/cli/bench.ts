@@ -13,8 +13,11 @@
  * Per model and backend: cold start (worker start + weights + compile-only warm-up at batch 1 and 11), ms per
  * denoiser call at batch 1 and 11, ms per image for 5/10/20 DDIM steps, encode and 20-step inversion time,
  * kernels per denoiser call (tfjs profile: on WebGPU each kernel is one compute dispatch unless it ran on the
- * CPU-forward path) and FLOPs per call (model stats). Numbers are recorded, not asserted: JSON in
- * bench-results/, a Markdown table beside it (copied into docs/benchmarks.md by hand, with the machine).
+ * CPU-forward path) and FLOPs per call (model stats). With Node WASM in the run, also the denoiser's ms per
+ * call with the pooled GroupNorm composite (what WASM runs) against the earlier matmul composite (the
+ * INFODIFF_GROUP_NORM_MATMUL_ON_WASM flag), the two interleaved call by call in one engine so that the load of a
+ * shared machine falls on both alike. Numbers are recorded, not asserted: JSON in bench-results/, a Markdown
+ * table beside it (copied into docs/benchmarks.md by hand, with the machine).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, platform } from 'node:os';
@@ -34,6 +37,7 @@ import {
   writeModelPackage,
   writtenPackageFiles,
 } from '../model/index';
+import { GROUP_NORM_MATMUL_ON_WASM_FLAG } from '../model/layers';
 import { selectBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
 import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ProfileResult, ResultByKind } from '../engine/protocol';
@@ -72,6 +76,16 @@ export interface ModelBench {
   denoiserFlops: number;
   encoderFlops: number;
   backends: BackendBench[];
+  /** Node WASM only: the two GroupNorm composites side by side (absent when Node WASM was not run). */
+  groupNormComparison?: GroupNormComparison;
+}
+
+/** Denoiser ms per call on Node WASM, pooled GroupNorm composite (current) against the matmul one (before). */
+export interface GroupNormComparison {
+  /** Rounds; each times one call per composite and batch size, in alternation. */
+  rounds: number;
+  kernelsPerCall: Record<'batch1' | 'batch11', { pooled: number; matmul: number }>;
+  callMs: Record<'batch1' | 'batch11', { pooled: number[]; matmul: number[] }>;
 }
 
 interface Options {
@@ -204,8 +218,8 @@ async function benchBrowserBackend(page: Page, modelPath: string, backend: Backe
   }
 }
 
-/** The engine core in this Node process on `backend`: what the CLI gets. */
-async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats: number, log: (line: string) => void): Promise<BackendBench> {
+/** An engine core in this Node process, loaded with the package in `folder` on `backend`: what the CLI gets. */
+async function startNodeEngine(folder: string, backend: 'wasm' | 'cpu') {
   const pending = new Map<number, (response: EngineResponse) => void>();
   const engine = new Engine({
     post: (message) => {
@@ -225,7 +239,12 @@ async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats
   };
   const begin = performance.now();
   const load = await request<'load'>({ kind: 'load', source: { kind: 'url', baseUrl: folder }, backend, warmupBatchSizes: [1, GRID_BATCH] });
-  const coldStartMs = performance.now() - begin;
+  return { request, load, coldStartMs: performance.now() - begin };
+}
+
+/** The engine core in this Node process on `backend`: what the CLI gets. */
+async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats: number, log: (line: string) => void): Promise<BackendBench> {
+  const { request, load, coldStartMs } = await startNodeEngine(folder, backend);
   const plain = (data: ArrayLike<number>) => Float32Array.from(data);
   const measured = await measure({
     profile: (batchSize, repeatCount) => request<'profile'>({ kind: 'profile', batchSize, repeats: repeatCount }),
@@ -244,6 +263,38 @@ async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats
     compileMs: load.compileMs,
     ...measured,
   };
+}
+
+/**
+ * Node WASM, one engine: the denoiser with the pooled GroupNorm composite and with the matmul composite, one
+ * timed call of each in turn per round (a round-robin, so a busy spell of the machine hits both), at batch 1
+ * and 11. The flag is a process-wide tfjs setting; it is restored before returning.
+ */
+async function benchGroupNormComparison(folder: string, rounds: number, log: (line: string) => void): Promise<GroupNormComparison> {
+  const { request } = await startNodeEngine(folder, 'wasm');
+  const comparison: GroupNormComparison = {
+    rounds,
+    kernelsPerCall: { batch1: { pooled: 0, matmul: 0 }, batch11: { pooled: 0, matmul: 0 } },
+    callMs: { batch1: { pooled: [], matmul: [] }, batch11: { pooled: [], matmul: [] } },
+  };
+  try {
+    for (const [key, batchSize] of [['batch1', 1], ['batch11', GRID_BATCH]] as const) {
+      for (let round = 0; round < rounds; round++) {
+        for (const composite of ['pooled', 'matmul'] as const) {
+          tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, composite === 'matmul');
+          const profile = await request<'profile'>({ kind: 'profile', batchSize, repeats: 1 });
+          comparison.callMs[key][composite].push(...profile.callMs);
+          comparison.kernelsPerCall[key][composite] = profile.kernelsPerCall;
+        }
+      }
+    }
+  } finally {
+    tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, false);
+    await request<'dispose'>({ kind: 'dispose' });
+  }
+  const { batch1, batch11 } = comparison.callMs;
+  log(`  node wasm GroupNorm: pooled ${median(batch1.pooled).toFixed(1)} / ${median(batch11.pooled).toFixed(1)} ms, matmul ${median(batch1.matmul).toFixed(1)} / ${median(batch11.matmul).toFixed(1)} ms per call (batch 1 / ${GRID_BATCH})`);
+  return comparison;
 }
 
 const fmt = (value: number | undefined, digits = 1): string => (value === undefined ? '–' : value >= 100 ? value.toFixed(0) : value.toFixed(digits));
@@ -268,7 +319,24 @@ export function markdownTable(model: ModelBench): string {
         `${fmt(b.msPerImage?.['10'])} | ${fmt(b.msPerImage?.['20'])} | ${fmt(b.encodeMs)} | ${fmt(b.invertMs)} | ${b.kernelsPerCall ?? '–'} | ${b.dispatchesPerCall ?? '–'} |`,
     );
   }
+  if (model.groupNormComparison) lines.push('', groupNormComparisonTable(model.groupNormComparison));
   return lines.join('\n');
+}
+
+/** The GroupNorm before/after table: medians of the interleaved calls, and their ratio. */
+export function groupNormComparisonTable(comparison: GroupNormComparison): string {
+  const { batch1, batch11 } = comparison.callMs;
+  const row = (label: string, composite: 'pooled' | 'matmul') =>
+    `| ${label} | ${fmt(median(batch1[composite]))} | ${fmt(median(batch11[composite]))} | ${comparison.kernelsPerCall.batch1[composite]} | ${comparison.kernelsPerCall.batch11[composite]} |`;
+  return [
+    `Node WASM, GroupNorm composites side by side (median of ${comparison.rounds} interleaved calls each):`,
+    '',
+    `| GroupNorm on WASM | ms/call b1 | ms/call b${GRID_BATCH} | kernels/call b1 | kernels/call b${GRID_BATCH} |`,
+    '|---|---|---|---|---|',
+    row('matmul composite (before)', 'matmul'),
+    row('pooled composite (now)', 'pooled'),
+    `| before / now | ${(median(batch1.matmul) / median(batch1.pooled)).toFixed(2)}x | ${(median(batch11.matmul) / median(batch11.pooled)).toFixed(2)}x | | |`,
+  ].join('\n');
 }
 
 /**
@@ -322,6 +390,7 @@ async function main(): Promise<void> {
         first ??= load;
       }
       for (const backend of options.nodeBackends) backends.push(await benchNodeBackend(folder, backend, options.repeats, log));
+      const groupNormComparison = options.nodeBackends.includes('wasm') ? await benchGroupNormComparison(folder, Math.max(5, options.repeats), log) : undefined;
       const model = await loadModelPackage(fsPackageFiles(folder));
       models.push({
         folder: folder.startsWith(REPO_ROOT) ? folder.slice(REPO_ROOT.length + 1) : folder,
@@ -331,6 +400,7 @@ async function main(): Promise<void> {
         denoiserFlops: model.stats.denoiserFlops,
         encoderFlops: model.stats.encoderFlops,
         backends,
+        groupNormComparison,
       });
       model.dispose();
     }
