@@ -228,6 +228,9 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       sampleFromPrior(seed, steps) {
         const metadata = requireModel();
         if (!metadata) return;
+        // A prior draw is not the user's image: "Your image" (and the views that analyse it) let go of it, so
+        // nothing on screen claims the new picture came from the old upload.
+        get().clearInput();
         const z = samplePrior(metadata.latent, metadata.architecture.latentDim, seed);
         const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
         set({
