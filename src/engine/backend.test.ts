@@ -29,6 +29,13 @@ describe('selectBackend', () => {
     );
   });
 
+  it('says how many threads WASM runs and which binary it loaded', async () => {
+    const { report } = await selectBackend('wasm');
+    // Node has no SharedArrayBuffer-backed wasm threads for tfjs: one thread, the single-threaded SIMD binary.
+    expect(report.probes.find((p) => p.backend === 'wasm')?.note).toMatch(/^WebAssembly CPU kernels \(XNNPACK\): 1 thread( of \d+ logical cores)?, SIMD binary, no threads$/);
+    expect(report.reason).toContain("forced: backend 'wasm' was requested (WebAssembly CPU kernels (XNNPACK): 1 thread");
+  });
+
   it('falls back from a forced backend that cannot start, and says so', async () => {
     const { report } = await selectBackend('webgpu');
     expect(report.backend).toBe('wasm');

@@ -211,6 +211,23 @@ async function start(name: BackendName, environment: BackendEnvironment): Promis
   }
 }
 
+/**
+ * What the running WASM backend executes, for the report: its XNNPACK thread count and which of tfjs's three
+ * binaries it loaded. The threaded binary needs SharedArrayBuffer, i.e. a cross-origin isolated page
+ * (vite.config.ts, public/coi-serviceworker.js); tfjs then runs at most half the logical cores (so one thread
+ * on a two-core machine), never more than its own cap.
+ */
+export async function describeRunningWasm(): Promise<string> {
+  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+  const [simd, threaded] = await Promise.all([tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')]);
+  const threads = getThreadsCount();
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  const binary = threaded && simd ? 'threaded SIMD binary' : simd ? 'SIMD binary, no threads' : 'plain binary, no threads';
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
+  const why = !threaded && isolated === false ? ' (the page is not cross-origin isolated)' : '';
+  return `WebAssembly CPU kernels (XNNPACK): ${threads} thread${threads === 1 ? '' : 's'}${cores ? ` of ${cores} logical cores` : ''}, ${binary}${why}`;
+}
+
 /** The GPUDevice of the running WebGPU backend (tfjs keeps it as a public field). */
 function webGpuDevice(): GpuDeviceLike | null {
   const backend = tf.findBackend('webgpu') as unknown as { device?: GpuDeviceLike } | null;
@@ -250,6 +267,10 @@ export async function selectBackend(choice: BackendChoice, environment: BackendE
       return false;
     }
     const failure = await start(name, environment);
+    if (failure === null && name === 'wasm') {
+      probes.push({ backend: name, usable: true, note: await describeRunningWasm() });
+      return true;
+    }
     probes.push({ backend: name, usable: failure === null, note: failure === null ? note : `${note}; failed to start: ${failure}` });
     return failure === null;
   };
