@@ -182,7 +182,6 @@ class Pool:
                                    'delete it or use another --out_dir')
             state = saved
         mixture = latent_mixture(self.teacher, seed=self.cfg.seed)
-        started = time.time()
         for split in ('monitor', 'train'):
             chunks = self._chunks(split)
             done: List[Dict[str, torch.Tensor]] = state['done'][split]
@@ -198,7 +197,8 @@ class Pool:
                 selection = balanced_indices(dataset, total, self.cfg.seed)
             if len(selection) < total:
                 raise DistillError(f'the {split} pool asks for {total} images; the data set has {len(selection)}')
-            for k in range(len(done), len(chunks)):
+            first, started = len(done), time.time()
+            for k in range(first, len(chunks)):
                 chunk = chunks[k]
                 chunk_started = time.time()
                 generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + k + (0 if split == 'train'
@@ -215,7 +215,7 @@ class Pool:
                 state['seconds'] = state.get('seconds', 0.0) + time.time() - chunk_started
                 if built == len(chunks) or built % 8 == 0:
                     _atomic_save(state, self.path)
-                    rate = (time.time() - started) / max(1, built)
+                    rate = (time.time() - started) / max(1, built - first)
                     self.log(f'pool {split}: {built}/{len(chunks)} chunks ({rate:.1f} s a chunk this run)')
         _atomic_save(state, self.path)
         self.seconds = state.get('seconds')  # None for a pool built before its time was recorded
