@@ -24,7 +24,7 @@ interface GaussianData {
   mean: number[];
   variances: number[];
   reference: GaussianReference;
-  eps: ReturnType<typeof gaussianEpsPredictor>;
+  predictEps: ReturnType<typeof gaussianEpsPredictor>;
   draw(seed: number): Float32Array;
 }
 
@@ -51,7 +51,7 @@ function gaussianData(shape: [number, number, number], logVarianceRange: [number
     mean,
     variances,
     reference,
-    eps: gaussianEpsPredictor(schedule, mean, variances, shape),
+    predictEps: gaussianEpsPredictor(schedule, mean, variances, shape),
     draw: (drawSeed) => Float32Array.from(createRng(drawSeed).normals(d), (n, k) => mean[k] + Math.sqrt(variances[k]) * n),
   };
 }
@@ -83,7 +83,7 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
         const values = data.draw(drawSeed);
         const x = tf.tensor4d(values, [1, ...shape]);
         const before = tf.memory().numTensors;
-        const estimate = await estimateNll(data.eps, schedule, data.reference, x, z, { dequantize: false, seed: drawSeed, samples, batchSize });
+        const estimate = await estimateNll(data.predictEps, schedule, data.reference, x, z, { dequantize: false, seed: drawSeed, samples, batchSize });
         expect(tf.memory().numTensors).toBe(before);
         const bitsPerNat = 1 / (data.d * Math.LN2);
         const exact = exactNats(data, values);
@@ -112,7 +112,7 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
     const values = data.draw(9);
     const x = tf.tensor4d(values, [1, 4, 4, 2]);
     const z = noLatent();
-    const estimate = await estimateNll(data.eps, schedule, data.reference, x, z, { seed: 3 });
+    const estimate = await estimateNll(data.predictEps, schedule, data.reference, x, z, { seed: 3 });
     // E over u ~ U(-δ/2, δ/2) of (x + u - m)² / (2v) adds δ²/(24 v) per dimension.
     const step = 2 / 255;
     const dequantisationNats = data.variances.reduce((acc, v) => acc + step ** 2 / (24 * v), 0);
@@ -127,7 +127,7 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
     const x = tf.tensor4d(data.draw(4), [1, 4, 4, 2]);
     const z = noLatent();
     const run = (seed: number, batchSize: number): ReturnType<typeof estimateNll> =>
-      estimateNll(data.eps, schedule, data.reference, x, z, { samples: 64, seed, batchSize });
+      estimateNll(data.predictEps, schedule, data.reference, x, z, { samples: 64, seed, batchSize });
     const [first, again, regrouped, otherSeed] = [await run(1, 16), await run(1, 16), await run(1, 64), await run(2, 16)];
     expect(again.bitsPerDim).toBe(first.bitsPerDim);
     expect(regrouped.bitsPerDim).toBeCloseTo(first.bitsPerDim, 5);
@@ -192,7 +192,7 @@ describe('estimateNll calling a timestep network', () => {
     let calls = 0;
     const counting = (xt: tf.Tensor4D, t: tf.Tensor1D, zb: tf.Tensor2D, logSnr: Float64Array): tf.Tensor4D => {
       calls += 1;
-      return data.eps(xt, t, zb, logSnr);
+      return data.predictEps(xt, t, zb, logSnr);
     };
     const run = estimateNll(counting, schedule, data.reference, x, z, {
       batchSize: 16,
@@ -216,7 +216,7 @@ describe('mmseCurve', () => {
     const x = tf.tensor4d(data.draw(1), [1, 4, 4, 1]);
     const z = noLatent();
     const before = tf.memory().numTensors;
-    const curve = await mmseCurve(data.eps, schedule, data.reference, x, z, { points: 9, repeats: 3, batchSize: 8 });
+    const curve = await mmseCurve(data.predictEps, schedule, data.reference, x, z, { points: 9, repeats: 3, batchSize: 8 });
     expect(tf.memory().numTensors).toBe(before);
     const { logSnrLoc: loc, logSnrScale: scale } = data.reference;
     expect(curve.logSnr).toHaveLength(9);
@@ -238,7 +238,7 @@ describe('mmseCurve', () => {
     const x = tf.tensor4d(values, [1, 4, 4, 2]);
     const z = noLatent();
     const repeats = 32;
-    const curve = await mmseCurve(data.eps, schedule, data.reference, x, z, { points: 12, repeats, seed: 2 });
+    const curve = await mmseCurve(data.predictEps, schedule, data.reference, x, z, { points: 12, repeats, seed: 2 });
     curve.logSnr.forEach((a, j) => {
       // Per dimension e = A ε - B with A = γv/(γv+1), B = √γ (x - m)/(γv+1): E e² = A² + B², Var e² = 2A⁴ + 4A²B².
       const gamma = Math.exp(a);
@@ -264,7 +264,7 @@ describe('mmseCurve', () => {
     let gaussian: number[] = [];
     for (let n = 0; n < images; n++) {
       const x = tf.tensor4d(data.draw(100 + n), [1, 4, 4, 1]);
-      const curve = await mmseCurve(data.eps, schedule, data.reference, x, z, { points, repeats: 1, seed: n });
+      const curve = await mmseCurve(data.predictEps, schedule, data.reference, x, z, { points, repeats: 1, seed: n });
       curve.mmse.forEach((m, j) => (total[j] += m / images));
       gaussian = curve.gaussian;
       x.dispose();

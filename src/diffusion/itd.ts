@@ -182,7 +182,7 @@ function imageToNoise(x: tf.Tensor4D, dequantize: boolean, rng: Rng): tf.Tensor4
  */
 async function squaredErrorsAtLogSnr(
   what: string,
-  eps: ItdEpsPredictor,
+  predictEps: ItdEpsPredictor,
   schedule: NoiseSchedule,
   xTilde: tf.Tensor4D,
   z: tf.Tensor2D,
@@ -211,7 +211,7 @@ async function squaredErrorsAtLogSnr(
       const noise = normalTensor4d(rng, [n, height, width, channels]);
       const xt = tf.add(tf.mul(xTilde, signalScale), tf.mul(noise, perSample(sqrtOneMinusAlphaBar))) as tf.Tensor4D;
       const t = tf.tensor1d(timestepForLogSnr(schedule, batchLogSnr), 'int32');
-      const epsPred = eps(xt, t, tf.tile(z, [n, 1]), batchLogSnr);
+      const epsPred = predictEps(xt, t, tf.tile(z, [n, 1]), batchLogSnr);
       if (!tf.util.arraysEqual(epsPred.shape, xt.shape)) {
         throw new Error(`${what}: the denoiser returned eps of shape [${epsPred.shape}] for x_t of shape [${xt.shape}]`);
       }
@@ -266,14 +266,14 @@ function truncatedLogisticSamples(loc: number, scale: number, K: number, rng: Rn
 
 /**
  * -log p(x) of one image by the I-MMSE identity with the control variate of itd.md §5.1 step 8 (see the header).
- * @param eps the denoiser (an EpsPredictor will do)
+ * @param predictEps the denoiser (an EpsPredictor will do)
  * @param schedule the model's schedule, for the log-SNR -> timestep mapping
  * @param reference the model package's gaussianReference (mean, variance, spectrum, logistic μ and s)
  * @param x [1,H,W,C] the image in [-1, 1] model space; not disposed
  * @param z [1,D] its latent; not disposed
  */
 export async function estimateNll(
-  eps: ItdEpsPredictor,
+  predictEps: ItdEpsPredictor,
   schedule: NoiseSchedule,
   reference: GaussianReference,
   x: tf.Tensor4D,
@@ -296,7 +296,7 @@ export async function estimateNll(
     } finally {
       distanceTensor.dispose();
     }
-    const errors = await squaredErrorsAtLogSnr(what, eps, schedule, xTilde, z, referenceMean, prepared.variance, logSnr, rng, opts);
+    const errors = await squaredErrorsAtLogSnr(what, predictEps, schedule, xTilde, z, referenceMean, prepared.variance, logSnr, rng, opts);
 
     const controlled = new Float64Array(K);
     const plain = new Float64Array(K);
@@ -335,7 +335,7 @@ export async function estimateNll(
  * @param z [1,D] its latent; not disposed
  */
 export async function mmseCurve(
-  eps: ItdEpsPredictor,
+  predictEps: ItdEpsPredictor,
   schedule: NoiseSchedule,
   reference: GaussianReference,
   x: tf.Tensor4D,
@@ -355,7 +355,7 @@ export async function mmseCurve(
   const xTilde = imageToNoise(x, opts.dequantize ?? false, rng);
   const referenceMean = tf.tensor4d(Float32Array.from(reference.mean), x.shape);
   try {
-    const errors = await squaredErrorsAtLogSnr(what, eps, schedule, xTilde, z, referenceMean, prepared.variance, logSnr, rng, opts);
+    const errors = await squaredErrorsAtLogSnr(what, predictEps, schedule, xTilde, z, referenceMean, prepared.variance, logSnr, rng, opts);
     const mmse = grid.map((_, j) => {
       let total = 0;
       for (let r = 0; r < repeats; r++) total += errors.modelError[j * repeats + r];

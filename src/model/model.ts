@@ -68,7 +68,8 @@ function describe(tensor: tf.Tensor): string {
   return `${tensor.dtype} [${tensor.shape.join(', ')}]`;
 }
 
-class LoadedModel implements InfoDiffusionModel {
+/** An InfoDiffusionModel over a package's weights; callers see only the interface (createInfoDiffusionModel). */
+class PackageModel implements InfoDiffusionModel {
   readonly architecture: ArchitectureConfig;
   readonly schedule: ScheduleConfig;
   readonly stats: { parameters: number; denoiserFlops: number; encoderFlops: number };
@@ -168,5 +169,5 @@ export function createInfoDiffusionModel(metadata: ModelMetadata, parameters: Pa
     for (const tensor of weights.tensors) tensor.dispose();
     throw error;
   }
-  return new LoadedModel(metadata, weights, studentWeights);
+  return new PackageModel(metadata, weights, studentWeights);
 }
