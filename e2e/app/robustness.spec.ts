@@ -5,7 +5,8 @@
  */
 import { chromium } from '@playwright/test';
 import { CHROMIUM, QUIET_ARGS } from '../../playwright.config';
-import { Explorer, expect, FIXTURE_URL, test } from './fixtures';
+import { Explorer, expect, FIXTURE_URL, test, Tools } from './fixtures';
+import type { Page } from '@playwright/test';
 
 test.describe('robustness', () => {
   test('every request stays on the page origin, and the CSP allows no other', async ({ explorer, inputPanel, page, baseURL }) => {
@@ -125,5 +126,59 @@ test.describe('robustness', () => {
     await expect(saved.getByRole('listitem').filter({ hasText: 'Latent 1 (not stored)' })).toBeVisible();
     await explorer.screenshot('save-failed');
     expect(uncaught).toEqual([]);
+  });
+
+  test("two tabs: a reload restores its own tab's session, and the Saved list is the same in both", async ({ explorer, tools, page, context }) => {
+    /** z of the model's latest stored session (any tab), read from IndexedDB; null before one is written. */
+    const storedZ = (on: Page) =>
+      on.evaluate(
+        () =>
+          new Promise<number[] | null>((resolve) => {
+            const open = indexedDB.open('infodiffusion-explorer');
+            open.onsuccess = () => {
+              const get = open.result.transaction('sessions').objectStore('sessions').get('fixture');
+              get.onsuccess = () => {
+                resolve((get.result as { z: number[] } | undefined)?.z ?? null);
+                open.result.close();
+              };
+            };
+          }),
+      );
+    const drawFromPrior = async (on: Page, seed: string) => {
+      const sampler = on.getByRole('form', { name: 'Sample from the prior' });
+      await sampler.getByLabel('Seed').fill(seed);
+      await sampler.getByRole('button', { name: 'Sample from the prior' }).click();
+    };
+
+    await explorer.open();
+    await drawFromPrior(page, '5');
+    await explorer.waitForSettled();
+    const zA = await explorer.z();
+    await expect.poll(() => storedZ(page)).toEqual(zA);
+
+    const pageB = await context.newPage();
+    const explorerB = new Explorer(pageB);
+    await explorerB.open();
+    await drawFromPrior(pageB, '9');
+    await explorerB.waitForSettled();
+    const zB = await explorerB.z();
+    expect(zB).not.toEqual(zA);
+    await expect.poll(() => storedZ(pageB)).toEqual(zB); // tab B wrote last
+
+    // Tab A reopens the app without a z in its URL: its own session comes back, not tab B's later one.
+    await explorer.open('?model=fixture&backend=webgpu&steps=2');
+    expect(await explorer.z()).toEqual(zA);
+    await explorer.waitForSettled();
+
+    // A latent saved in tab A appears in tab B's open Saved list without a reload.
+    const savedB = await new Tools(pageB).open('Saved');
+    await expect(savedB.getByRole('listitem')).toHaveCount(0);
+    await page.getByRole('button', { name: 'Save latent' }).click();
+    await expect(savedB.getByRole('list', { name: 'Saved latents' }).getByRole('listitem')).toHaveCount(1);
+    await explorerB.screenshot('two-tabs-saved-in-b');
+    const savedA = await tools.open('Saved');
+    await savedA.getByRole('button', { name: 'Delete Latent 1' }).click();
+    await expect(savedB.getByRole('listitem')).toHaveCount(0);
+    await pageB.close();
   });
 });

@@ -4,15 +4,36 @@
  */
 import { EngineClient } from '../engine/client';
 import type { EngineEvent } from '../engine/protocol';
+import { connectLibrarySync } from '../state/librarySync';
 import { connectRenderLoop } from '../state/renderLoop';
 import { connectSessionSync } from '../state/sessionSync';
 import { createExplorerStore, type ExplorerStore } from '../state/store';
 import type { ExplorerEngine } from '../state/types';
 import { prepareImage } from './imageInput';
-import { openExplorerDb } from './persistence';
+import { DB_NAME, openExplorerDb } from './persistence';
 import { readShareLink } from './shareState';
 import { installTestBridge } from './testBridge';
 import { connectUrlSync } from './urlSync';
+
+const TAB_ID_KEY = 'infodiffusion-explorer:tab';
+
+/**
+ * This tab's id, kept in sessionStorage: a reload keeps it, another tab gets its own, so each tab restores its
+ * own session (persistence.ts). Undefined where sessionStorage is unavailable: sessions are then per model only.
+ */
+function tabId(): string | undefined {
+  try {
+    let id = sessionStorage.getItem(TAB_ID_KEY);
+    if (!id) {
+      // randomUUID needs a secure context; a page served over plain HTTP on a LAN address is not one.
+      id = typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+      sessionStorage.setItem(TAB_ID_KEY, id);
+    }
+    return id;
+  } catch {
+    return undefined;
+  }
+}
 
 async function fetchSameOrigin(url: string): Promise<ArrayBuffer> {
   const response = await fetch(url, { credentials: 'same-origin' });
@@ -49,7 +70,7 @@ export function bootstrap(): ExplorerStore {
   const { engine, inject } = engineWithEventInjection(client);
   const store = createExplorerStore({
     engine,
-    openDb: () => openExplorerDb(),
+    openDb: () => openExplorerDb(indexedDB, DB_NAME, tabId()),
     fetchBytes: fetchSameOrigin,
     prepareImage,
     baseUrl: document.baseURI,
@@ -57,6 +78,7 @@ export function bootstrap(): ExplorerStore {
   });
   connectRenderLoop(store, engine, () => performance.now());
   connectSessionSync(store);
+  connectLibrarySync(store);
   connectUrlSync(store, window.history, window.location);
   if (navigator.webdriver || import.meta.env.DEV) installTestBridge(store, engine, inject);
 

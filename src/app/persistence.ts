@@ -2,6 +2,10 @@
  * What the user made, kept in IndexedDB so a reload (or a crash, or a lost GPU) loses nothing: uploaded images
  * as their original bytes, saved latents, and the working session per model (z, locks, x_T, steps, previews).
  * Plain IndexedDB, promise-wrapped; the factory is injectable so Vitest runs it on fake-indexeddb.
+ *
+ * Several tabs share the database. Sessions are kept per tab (under the tab's id, which survives its reloads) as
+ * well as per model, so reloading a tab restores that tab's session, and a new tab starts from the latest one.
+ * Saved latents are shared: a change is announced on a BroadcastChannel so the other tabs reload their list.
  */
 import type { PreviewDecoder } from '../state/latentSlice';
 import type { StochasticSampling } from '../state/stochasticSampling';
@@ -56,16 +60,25 @@ export interface ExplorerDb {
   /** Saved latents of one model, oldest first. */
   listLatents(modelId: string): Promise<SavedLatent[]>;
   deleteLatent(id: string): Promise<void>;
+  /** Stores the session as this tab's and as the model's latest. */
   putSession(session: SessionRecord): Promise<void>;
+  /** This tab's session of the model if it has one (a reload), else the model's latest from any tab. */
   getSession(modelId: string): Promise<SessionRecord | undefined>;
+  /** Calls `listener` when another tab saves or deletes a latent; returns the function that stops it. */
+  onLibraryChange(listener: () => void): () => void;
   close(): void;
 }
 
 export const DB_NAME = 'infodiffusion-explorer';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const UPLOADS = 'uploads';
 const LATENTS = 'latents';
+/** The latest session per model, from whichever tab wrote last: where a new tab starts. */
 const SESSIONS = 'sessions';
+/** Each tab's own session per model (added in version 2), keyed [modelId, tabId]. */
+const TAB_SESSIONS = 'tabSessions';
+/** A tab's sessions not written for this long are dropped when any tab writes its own: closed tabs leave them. */
+export const TAB_SESSION_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
 
 function requestToPromise<T>(request: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -83,8 +96,11 @@ function transactionDone(transaction: IDBTransaction): Promise<void> {
   });
 }
 
-/** Opens (creating or upgrading) the explorer's database. Rejects where storage is unavailable. */
-export function openExplorerDb(factory: IDBFactory = indexedDB, name = DB_NAME): Promise<ExplorerDb> {
+/**
+ * Opens (creating or upgrading) the explorer's database. Rejects where storage is unavailable.
+ * @param tabId this tab's id (stable across its reloads); without one, sessions are kept per model only
+ */
+export function openExplorerDb(factory: IDBFactory = indexedDB, name = DB_NAME, tabId?: string): Promise<ExplorerDb> {
   return new Promise((resolve, reject) => {
     const open = factory.open(name, DB_VERSION);
     open.onupgradeneeded = () => {
@@ -92,42 +108,87 @@ export function openExplorerDb(factory: IDBFactory = indexedDB, name = DB_NAME):
       if (!db.objectStoreNames.contains(UPLOADS)) db.createObjectStore(UPLOADS, { keyPath: 'id' });
       if (!db.objectStoreNames.contains(LATENTS)) db.createObjectStore(LATENTS, { keyPath: 'id' }).createIndex('modelId', 'modelId');
       if (!db.objectStoreNames.contains(SESSIONS)) db.createObjectStore(SESSIONS, { keyPath: 'modelId' });
+      if (!db.objectStoreNames.contains(TAB_SESSIONS)) db.createObjectStore(TAB_SESSIONS, { keyPath: ['modelId', 'tabId'] });
     };
     open.onerror = () => reject(open.error ?? new Error('IndexedDB could not be opened'));
     open.onblocked = () => reject(new Error('IndexedDB is blocked by another tab holding an older version open'));
-    open.onsuccess = () => resolve(wrap(open.result));
+    open.onsuccess = () => resolve(wrap(open.result, name, tabId));
   });
 }
 
-function wrap(db: IDBDatabase): ExplorerDb {
-  const put = (store: string, value: unknown): Promise<void> => {
-    // transaction() and put() throw synchronously (DataCloneError, InvalidStateError on a closing database, some
-    // browsers' QuotaExceededError); callers handle a rejected promise, so turn the throw into one.
-    try {
-      const transaction = db.transaction(store, 'readwrite');
-      transaction.objectStore(store).put(value);
-      return transactionDone(transaction);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+/**
+ * Runs `write` in one readwrite transaction over `stores` and resolves when it commits. transaction() and put()
+ * throw synchronously (DataCloneError, InvalidStateError on a closing database, some browsers'
+ * QuotaExceededError); callers handle a rejected promise, so the throw becomes one.
+ */
+function writeTransaction(db: IDBDatabase, stores: string[], write: (transaction: IDBTransaction) => void): Promise<void> {
+  try {
+    const transaction = db.transaction(stores, 'readwrite');
+    write(transaction);
+    return transactionDone(transaction);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** Deletes the tab sessions that no tab has written for TAB_SESSION_MAX_AGE_MS, inside `transaction`. */
+function dropStaleTabSessions(transaction: IDBTransaction, now: number): void {
+  const cursorRequest = transaction.objectStore(TAB_SESSIONS).openCursor();
+  cursorRequest.onsuccess = () => {
+    const cursor = cursorRequest.result;
+    if (!cursor) return;
+    if (now - (cursor.value as SessionRecord).updatedAt > TAB_SESSION_MAX_AGE_MS) cursor.delete();
+    cursor.continue();
   };
-  const get = <T>(store: string, key: string) => requestToPromise<T | undefined>(db.transaction(store).objectStore(store).get(key));
+}
+
+function wrap(db: IDBDatabase, name: string, tabId: string | undefined): ExplorerDb {
+  // A newer version opened in another tab (after a deploy) waits until this connection closes; let it go.
+  db.onversionchange = () => db.close();
+  const put = (store: string, value: unknown): Promise<void> => writeTransaction(db, [store], (transaction) => transaction.objectStore(store).put(value));
+  const get = <T>(store: string, key: IDBValidKey) => requestToPromise<T | undefined>(db.transaction(store).objectStore(store).get(key));
+  // Another tab's saves and deletions; a channel never hears its own messages, so this tab does not reload for its own.
+  const library = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(`${name}:library`);
+  const announce = (written: Promise<void>) => written.then(() => library?.postMessage({ kind: 'latents-changed' }));
   return {
     putUpload: (upload) => put(UPLOADS, upload),
     getUpload: (id) => get<StoredUpload>(UPLOADS, id),
-    putLatent: (latent) => put(LATENTS, latent),
+    putLatent: (latent) => announce(put(LATENTS, latent)),
     listLatents: async (modelId) => {
       const all = await requestToPromise<SavedLatent[]>(db.transaction(LATENTS).objectStore(LATENTS).index('modelId').getAll(modelId));
       return all.sort((a, b) => a.createdAt - b.createdAt);
     },
-    deleteLatent: (id) => {
-      const transaction = db.transaction(LATENTS, 'readwrite');
-      transaction.objectStore(LATENTS).delete(id);
-      return transactionDone(transaction);
+    deleteLatent: (id) => announce(writeTransaction(db, [LATENTS], (transaction) => transaction.objectStore(LATENTS).delete(id))),
+    putSession: (session) => {
+      if (tabId === undefined) return put(SESSIONS, session);
+      return writeTransaction(db, [SESSIONS, TAB_SESSIONS], (transaction) => {
+        transaction.objectStore(SESSIONS).put(session);
+        transaction.objectStore(TAB_SESSIONS).put({ ...session, tabId });
+        dropStaleTabSessions(transaction, session.updatedAt);
+      });
     },
-    putSession: (session) => put(SESSIONS, session),
-    getSession: (modelId) => get<SessionRecord>(SESSIONS, modelId),
-    close: () => db.close(),
+    getSession: async (modelId) => {
+      if (tabId !== undefined) {
+        const own = await get<SessionRecord & { tabId: string }>(TAB_SESSIONS, [modelId, tabId]);
+        if (own) {
+          const { tabId: _, ...session } = own;
+          return session;
+        }
+      }
+      return get<SessionRecord>(SESSIONS, modelId);
+    },
+    onLibraryChange: (listener) => {
+      if (!library) return () => {};
+      const onMessage = (event: MessageEvent) => {
+        if ((event.data as { kind?: string } | null)?.kind === 'latents-changed') listener();
+      };
+      library.addEventListener('message', onMessage);
+      return () => library.removeEventListener('message', onMessage);
+    },
+    close: () => {
+      library?.close();
+      db.close();
+    },
   };
 }
 

@@ -23,6 +23,7 @@ export interface LibrarySlice {
   /** Ids of listed latents whose save failed: they last only until the page closes. */
   unstoredLatentIds: string[];
 
+  /** Reads this model's saved latents from storage (at load, and when another tab changed them). */
   loadLibrary(): Promise<void>;
   saveCurrentLatent(name?: string): Promise<void>;
   deleteSavedLatent(id: string): Promise<void>;
@@ -43,8 +44,10 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
       const storage = await db();
       if (!modelId || !storage) return;
       try {
-        const savedLatents = await storage.listLatents(modelId);
-        if (get().model?.id === modelId) set({ savedLatents });
+        const stored = await storage.listLatents(modelId);
+        // Latents whose save failed exist only in this tab's list; a reload of the list keeps them.
+        const unstored = get().savedLatents.filter((l) => get().unstoredLatentIds.includes(l.id) && l.modelId === modelId);
+        if (get().model?.id === modelId) set({ savedLatents: [...stored, ...unstored] });
       } catch (error) {
         get().addNotice('warning', `Saved latents could not be read: ${describeError(error)}`);
       }
