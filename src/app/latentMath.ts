@@ -5,6 +5,7 @@
  * nothing here touches the GPU.
  */
 import { createRng } from '../diffusion/random';
+export { slerp } from '../diffusion/slerp';
 import { conditionMixture, drawFromMixture, mixtureFromCovariances } from './gaussianMixture';
 import type { AttributeDirection, LatentMixture, LatentStats } from '../model/metadata';
 
@@ -128,32 +129,6 @@ export function quarterCircle(z1: readonly number[], z2: readonly number[], e: n
 /** Straight line z(e) = (1 - e) z1 + e z2. */
 export function lerp(z1: readonly number[], z2: readonly number[], e: number): number[] {
   return z1.map((v, k) => (1 - e) * v + e * z2[k]);
-}
-
-/**
- * Spherical interpolation of two x_T, as InfoDiffusion interpolates inverted noise: theta = arccos of the
- * cosine similarity. Nearly parallel inputs fall back to the straight line, where slerp's 1/sin(theta) blows up.
- */
-export function slerp(a: Float32Array, b: Float32Array, e: number): Float32Array {
-  let dot = 0;
-  let normA = 0;
-  let normB = 0;
-  for (let i = 0; i < a.length; i += 1) {
-    dot += a[i] * b[i];
-    normA += a[i] * a[i];
-    normB += b[i] * b[i];
-  }
-  const cosine = Math.min(1, Math.max(-1, dot / Math.sqrt(normA * normB || 1)));
-  const theta = Math.acos(cosine);
-  const out = new Float32Array(a.length);
-  if (Math.sin(theta) < 1e-6) {
-    for (let i = 0; i < a.length; i += 1) out[i] = (1 - e) * a[i] + e * b[i];
-    return out;
-  }
-  const wa = Math.sin((1 - e) * theta) / Math.sin(theta);
-  const wb = Math.sin(e * theta) / Math.sin(theta);
-  for (let i = 0; i < a.length; i += 1) out[i] = wa * a[i] + wb * b[i];
-  return out;
 }
 
 /** count evenly spaced fractions 0 .. 1 inclusive (a single frame sits at 0). */

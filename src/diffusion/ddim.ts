@@ -33,7 +33,8 @@ import { PARAMETERISATIONS, type Parameterisation } from '../model/metadata';
 
 /**
  * The denoiser seen by the samplers: xt [B,H,W,C], t int32 [B], z [B,D] -> eps [B,H,W,C]. It must not dispose its
- * inputs; the caller owns the result. `model.predictEps.bind(model)` satisfies it.
+ * inputs; the caller owns the result. `model.predictEps.bind(model)` satisfies it. Named `predictEps`
+ * wherever it is passed; `eps` is always a tensor (ε).
  */
 export type EpsPredictor = (xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D) => tf.Tensor4D;
 
@@ -235,12 +236,12 @@ type NoiseForStep = (i: number) => { tensor: tf.Tensor4D; owned: boolean };
 
 /**
  * Runs a chain of DDIM steps, keeping at most one x alive between steps: the previous x_t is disposed as soon as
- * the next exists. The caller's xStart is never disposed. `parameterisation` says what `eps` returns; inversion
+ * the next exists. The caller's xStart is never disposed. `parameterisation` says what `predictEps` returns; inversion
  * always passes 'eps' (the students are trained to decode, not to invert).
  */
 async function runDdimChain(
   what: string,
-  eps: EpsPredictor,
+  predictEps: EpsPredictor,
   chain: readonly ChainStep[],
   xStart: tf.Tensor4D,
   z: tf.Tensor2D,
@@ -261,7 +262,7 @@ async function runDdimChain(
       try {
         result = tf.tidy(() => {
           const t = tf.fill([batch], step.t, 'int32') as tf.Tensor1D;
-          const prediction = eps(x, t, z);
+          const prediction = predictEps(x, t, z);
           if (!tf.util.arraysEqual(prediction.shape, x.shape)) {
             throw new Error(`${what}: the denoiser returned ${parameterisation} of shape [${prediction.shape}] for x_t of shape [${x.shape}]`);
           }
@@ -296,7 +297,7 @@ async function runDdimChain(
  * ᾱ[τ_{i+1}] (or to 1 after the last step, so the result equals the last x0Pred). No clipping.
  * A student (opts.parameterisation 'x0' or 'v') decodes through the same chain: its output becomes ε at ᾱ[τ_i]
  * first, so the last x0Pred is exactly its prediction of x₀.
- * @param eps the denoiser (or, with opts.parameterisation, a predictor of x0 or v)
+ * @param predictEps the denoiser (or, with opts.parameterisation, a predictor of x0 or v)
  * @param schedule the model's noise schedule
  * @param plan τ, strictly decreasing timesteps (ddimTimesteps(T, S))
  * @param xNoise [B,H,W,C] x_T, at level ᾱ[τ_0]; not disposed
@@ -304,7 +305,7 @@ async function runDdimChain(
  * @returns [B,H,W,C] x_0 in model space; the caller disposes it
  */
 export async function ddimSample(
-  eps: EpsPredictor,
+  predictEps: EpsPredictor,
   schedule: NoiseSchedule,
   plan: ArrayLike<number>,
   xNoise: tf.Tensor4D,
@@ -317,7 +318,7 @@ export async function ddimSample(
   const eta = opts.eta ?? 0;
   const etas = typeof eta === 'number' ? [eta] : eta;
   if (typeof eta !== 'number' && eta.length !== xNoise.shape[0]) throw new RangeError(`${what}: eta needs one value per image (${xNoise.shape[0]}), got ${eta.length}`);
-  for (const e of etas) if (!(e >= 0 && e <= 1)) throw new RangeError(`${what}: eta must be in [0, 1], got ${e}`);
+  // Each η's range is asserted where σ is computed (ddimStepCoefficients), at the first step.
   const parameterisation = opts.parameterisation ?? 'eps';
   if (!PARAMETERISATIONS.includes(parameterisation)) {
     throw new RangeError(`${what}: parameterisation must be one of ${PARAMETERISATIONS.join(', ')}, got ${JSON.stringify(parameterisation)}`);
@@ -346,7 +347,7 @@ export async function ddimSample(
   for (let i = 0; i < S; i++) {
     chain.push({ i, t: tau[i], alphaBarFrom: alphaBar[tau[i]], alphaBarTo: i + 1 < S ? alphaBar[tau[i + 1]] : 1, eta });
   }
-  return runDdimChain(what, eps, chain, xNoise, z, opts, noiseForStep, parameterisation);
+  return runDdimChain(what, predictEps, chain, xNoise, z, opts, noiseForStep, parameterisation);
 }
 
 /**
@@ -358,7 +359,7 @@ export async function ddimSample(
  * @returns [B,H,W,C] x_T; the caller disposes it
  */
 export async function ddimInvert(
-  eps: EpsPredictor,
+  predictEps: EpsPredictor,
   schedule: NoiseSchedule,
   plan: ArrayLike<number>,
   x0: tf.Tensor4D,
@@ -374,5 +375,5 @@ export async function ddimInvert(
   for (let i = S - 1; i >= 0; i--) {
     chain.push({ i, t: tau[Math.min(i + 1, S - 1)], alphaBarFrom: i + 1 < S ? alphaBar[tau[i + 1]] : 1, alphaBarTo: alphaBar[tau[i]], eta: 0 });
   }
-  return runDdimChain(what, eps, chain, x0, z, opts, undefined);
+  return runDdimChain(what, predictEps, chain, x0, z, opts, undefined);
 }

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, ddimSample, ddimTimesteps, makeSchedule, normalTensor4d } from '../diffusion/index';
+import { slerp } from '../diffusion/slerp';
 import { resolveArchitecture, OFFICIAL_SCHEDULE } from '../model/config';
 import { createInfoDiffusionModel, type InfoDiffusionModel } from '../model/model';
 import { randomParameters, randomStudent, syntheticModelMetadata } from '../model/random';
@@ -189,6 +190,31 @@ describe('Engine', () => {
     model.dispose();
   });
 
+  it('draws the step noise from per-latent sources bit for bit as the main thread used to ship it', async () => {
+    harness = new Harness();
+    await harness.load();
+    const z = { shape: [3, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2, -0.4, 0.1, 0.9) };
+    const steps = 3;
+    const sources = [{ kind: 'seed' as const, seed: 5 }, null, { kind: 'slerp' as const, a: { kind: 'seed' as const, seed: 5 }, b: { kind: 'seed' as const, seed: 6 }, e: 0.3 }];
+    // The old way: the main thread's draws (x_T's stream continued, slerped per step), laid out [steps, batch, H, W, C].
+    const seedDraws = (seed: number) => createRng(seed).normals((steps + 1) * PIXELS).subarray(PIXELS);
+    const [five, six] = [seedDraws(5), seedDraws(6)];
+    const perStep = (draws: Float32Array, s: number) => draws.subarray(s * PIXELS, (s + 1) * PIXELS);
+    const shipped = new Float32Array(steps * 3 * PIXELS);
+    for (let s = 0; s < steps; s++) {
+      shipped.set(perStep(five, s), (s * 3 + 0) * PIXELS);
+      shipped.set(slerp(perStep(five, s), perStep(six, s), 0.3), (s * 3 + 2) * PIXELS);
+    }
+    const common = { kind: 'sample' as const, channel: 'a', noise: { kind: 'seed' as const, seed: 9 }, steps, eta: [1, 0, 0.7] };
+    const old = await harness.result<'sample'>({ ...common, z: { ...z, data: z.data.slice() }, stepNoise: { shape: [steps, 3, 8, 8, 1], data: shipped } });
+    const drawn = await harness.result<'sample'>({ ...common, z: { ...z, data: z.data.slice() }, stepNoiseSources: sources });
+    expect(Array.from(drawn.images.data)).toEqual(Array.from(old.images.data));
+    // Drawn again from the engine's cache, still the same frame.
+    const again = await harness.result<'sample'>({ ...common, z: { ...z, data: z.data.slice() }, stepNoiseSources: sources });
+    expect(Array.from(again.images.data)).toEqual(Array.from(old.images.data));
+    expect((await harness.result<'stats'>({ kind: 'stats' })).leaks).toEqual([]);
+  });
+
   it('samples with one eta per latent and explicit per-step noise exactly as ddimSample does', async () => {
     harness = new Harness();
     await harness.load();
@@ -356,6 +382,12 @@ describe('Engine', () => {
     const stepNoise = { shape: [3, 1, 8, 8, 1] as [number, number, number, number, number], data: new Float32Array(3 * 64) };
     const wrongSteps = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 1, stepNoise }).done;
     expect(wrongSteps).toMatchObject({ kind: 'error', message: 'stepNoise must have shape [2, 1, 8, 8, 1] (steps, batch, image), got [3, 1, 8, 8, 1]' });
+    const sampleWith = (extra: object) => harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 1, ...extra }).done;
+    const seedSource = { kind: 'seed', seed: 1 } as const;
+    expect(await sampleWith({ stepNoiseSources: [seedSource, seedSource] })).toMatchObject({ kind: 'error', message: 'stepNoiseSources must hold one source (or null) per latent (1), got 2' });
+    expect(await sampleWith({ stepNoiseSources: [{ kind: 'seed', seed: 1.5 }] })).toMatchObject({ kind: 'error', message: 'stepNoiseSources[0].seed must be an integer, got 1.5' });
+    expect(await sampleWith({ stepNoiseSources: [{ kind: 'slerp', a: seedSource, b: seedSource, e: 2 }] })).toMatchObject({ kind: 'error', message: 'stepNoiseSources[0].e must be in [0, 1], got 2' });
+    expect(await sampleWith({ stepNoiseSources: [seedSource], stepNoise })).toMatchObject({ kind: 'error', message: 'give stepNoise or stepNoiseSources, not both' });
     const u8 = await harness.send({ kind: 'encode', images: { shape: [1, 8, 8, 1], data: new Uint8Array(64).fill(255) } }).done;
     expect(u8.kind).toBe('result');
   });

@@ -41,6 +41,20 @@ export interface StepNoiseBatch {
   data: Float32Array;
 }
 
+/**
+ * Where one image's stochastic-DDIM step noise comes from, as plain data; the engine draws it (stepNoise.ts).
+ * Every step's noise is a function of the source alone, never of a batch's other rows, so an image renders the
+ * same alone and in a grid.
+ */
+export type StepNoiseSource =
+  /**
+   * The seed's standard normals that follow x_T's own: createRng(seed).normals((steps + 1) * n) is x_T (its first
+   * n values, n = H * W * C) and then one image of noise per step.
+   */
+  | { kind: 'seed'; seed: number }
+  /** Each step's noise slerped between two sources' at fraction e in [0, 1] (a frame between two stochastic ends). */
+  | { kind: 'slerp'; a: StepNoiseSource; b: StepNoiseSource; e: number };
+
 /** A batch of latent codes z, shape [batch, latentDim]. */
 export interface LatentBatch {
   shape: [number, number];
@@ -149,7 +163,7 @@ export interface SampleRequest {
   z: LatentBatch;
   noise: NoiseSource;
   /**
-   * Default 'ddim'. 'student' is refused (error) on a model without one, and with eta > 0 or stepNoise: the
+   * Default 'ddim'. 'student' is refused (error) on a model without one, and with eta > 0 or step noise: the
    * student imitates the deterministic decode.
    */
   decoder?: Decoder;
@@ -157,12 +171,17 @@ export interface SampleRequest {
   steps: number;
   /**
    * 0 = deterministic DDIM; 1 = DDPM-like variance; one value per latent where the batch mixes them. Fresh noise
-   * for eta > 0 comes from `stepNoise` if given, else from `noiseSeed`.
+   * for eta > 0 comes from `stepNoiseSources` or `stepNoise` if given (at most one of them), else from `noiseSeed`.
    */
   eta: number | number[];
   /** Seed for the per-step noise when eta > 0 (default 0), drawn for the whole batch at once. */
   noiseSeed?: number;
-  /** Explicit per-step noise, for callers that need a row's noise to stay the same in any batch. */
+  /**
+   * Each latent's own step noise, drawn by the engine: one source per latent, null for a row with eta 0 (it gets
+   * zeros). What the explorer sends, so a row's noise stays the same in any batch without crossing the boundary.
+   */
+  stepNoiseSources?: (StepNoiseSource | null)[];
+  /** Explicit per-step noise [steps, batch, H, W, C], for callers that bring their own. */
   stepNoise?: StepNoiseBatch;
   /** Stream x_t (each step's input) and x0Pred per step in progress events. */
   returnTrajectory?: boolean;

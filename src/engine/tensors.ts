@@ -1,6 +1,7 @@
 /**
- * Conversions between protocol payloads (typed arrays with shapes) and tensors, with the checks that turn a
- * malformed request into a message naming the field, the expected and the actual shape.
+ * Conversions between protocol payloads (typed arrays with shapes) and tensors, and the payload checks that turn a
+ * malformed request into a message naming the field, the expected and the actual shape. validation.ts runs the
+ * checks when a request arrives; the conversions after it trust them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchitectureConfig } from '../model/config';
@@ -24,13 +25,12 @@ export function modelSpaceValues(data: Float32Array | Uint8Array): Float32Array 
 }
 
 /**
- * An image batch as a tensor, checked against the model: NHWC with H = W = imageSize and C = imageChannels.
- * @param images the payload; float32 model space or u8 0..255
+ * Checks an image batch against the model: NHWC with H = W = imageSize and C = imageChannels.
  * @param what the request field, for error messages
  * @param expectedBatch when given, the batch size the images must have
- * @returns float32 [B,H,W,C] in model space; the caller disposes it
+ * @returns the batch size
  */
-export function batchTensor(images: ImageBatch, arch: ArchitectureConfig, what: string, expectedBatch?: number): tf.Tensor4D {
+export function checkImageBatch(images: ImageBatch, arch: ArchitectureConfig, what: string, expectedBatch?: number): number {
   const shape = images?.shape;
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
     throw new RequestError(`${what}.shape must be [batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`);
@@ -50,15 +50,24 @@ export function batchTensor(images: ImageBatch, arch: ArchitectureConfig, what: 
   if (expectedBatch !== undefined && batch !== expectedBatch) {
     throw new RequestError(`${what} has batch ${batch}, but the request has ${expectedBatch} latent(s)`);
   }
-  return tf.tensor4d(modelSpaceValues(images.data), shape, 'float32');
+  return batch;
 }
 
 /**
- * A latent batch as a tensor, checked against the model's latentDim.
- * @param expectedBatch when given, the batch size z must have (one latent per image)
- * @returns float32 [B, latentDim]; the caller disposes it
+ * An image batch as a tensor; checkImageBatch has passed it.
+ * @param images the payload; float32 model space or u8 0..255
+ * @returns float32 [B,H,W,C] in model space; the caller disposes it
  */
-export function latentTensor(latents: LatentBatch, arch: ArchitectureConfig, expectedBatch: number | undefined, what: string): tf.Tensor2D {
+export function imageTensor(images: ImageBatch): tf.Tensor4D {
+  return tf.tensor4d(modelSpaceValues(images.data), images.shape, 'float32');
+}
+
+/**
+ * Checks a latent batch against the model's latentDim; every value must be finite.
+ * @param expectedBatch when given, the batch size z must have (one latent per image)
+ * @returns the batch size
+ */
+export function checkLatentBatch(latents: LatentBatch, arch: ArchitectureConfig, expectedBatch: number | undefined, what: string): number {
   const shape = latents?.shape;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
     throw new RequestError(`${what}.shape must be [batch, latentDim] of positive integers, got ${JSON.stringify(shape)}`);
@@ -75,7 +84,15 @@ export function latentTensor(latents: LatentBatch, arch: ArchitectureConfig, exp
   for (let k = 0; k < latents.data.length; k++) {
     if (!Number.isFinite(latents.data[k])) throw new RequestError(`${what}.data[${k}] is ${latents.data[k]}; latents must be finite`);
   }
-  return tf.tensor2d(latents.data, shape, 'float32');
+  return batch;
+}
+
+/**
+ * A latent batch as a tensor; checkLatentBatch has passed it.
+ * @returns float32 [B, latentDim]; the caller disposes it
+ */
+export function latentTensor(latents: LatentBatch): tf.Tensor2D {
+  return tf.tensor2d(latents.data, latents.shape, 'float32');
 }
 
 /**
@@ -97,16 +114,8 @@ export async function latentBatch(t: tf.Tensor2D): Promise<LatentBatch> {
   return { shape: [t.shape[0], t.shape[1]], data: await ownedValues(t) };
 }
 
-/** The request's eta, checked: one value in [0, 1], or one per latent of the batch. */
-export function checkedEta(eta: unknown, batch: number): number | number[] {
-  const values = Array.isArray(eta) ? eta : [eta];
-  if (Array.isArray(eta) && eta.length !== batch) throw new RequestError(`eta must be one number or one per latent (${batch}), got ${eta.length} values`);
-  for (const e of values) if (typeof e !== 'number' || !(e >= 0 && e <= 1)) throw new RequestError(`eta must be in [0, 1], got ${String(e)}`);
-  return Array.isArray(eta) ? (eta as number[]) : (eta as number);
-}
-
-/** Explicit per-step noise [steps, batch, H, W, C] as one [batch, H, W, C] tensor per step, checked against the request. */
-export function stepNoiseTensors(noise: StepNoiseBatch, arch: ArchitectureConfig, steps: number, batch: number): tf.Tensor4D[] {
+/** Checks explicit per-step noise [steps, batch, H, W, C] against the request's steps, batch and the model. */
+export function checkStepNoiseBatch(noise: StepNoiseBatch, arch: ArchitectureConfig, steps: number, batch: number): void {
   const shape = noise?.shape;
   if (!Array.isArray(shape) || shape.length !== 5 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
     throw new RequestError(`stepNoise.shape must be [steps, batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`);
@@ -116,6 +125,11 @@ export function stepNoiseTensors(noise: StepNoiseBatch, arch: ArchitectureConfig
   if (!tf.util.arraysEqual(shape, expected)) throw new RequestError(`stepNoise must have shape [${expected.join(', ')}] (steps, batch, image), got [${shape.join(', ')}]`);
   const perStep = batch * arch.imageSize * arch.imageSize * arch.imageChannels;
   if (noise.data.length !== steps * perStep) throw new RequestError(`stepNoise.data has ${noise.data.length} values, but its shape needs ${steps * perStep}`);
-  const stepShape: [number, number, number, number] = [batch, arch.imageSize, arch.imageSize, arch.imageChannels];
+}
+
+/** Per-step noise [steps, batch, H, W, C] (checked, or drawn by the engine) as one [batch, H, W, C] tensor per step. */
+export function stepNoiseTensors(noise: StepNoiseBatch): tf.Tensor4D[] {
+  const [steps, ...stepShape] = noise.shape;
+  const perStep = noise.data.length / steps;
   return Array.from({ length: steps }, (_, i) => tf.tensor4d(noise.data.subarray(i * perStep, (i + 1) * perStep), stepShape, 'float32'));
 }
