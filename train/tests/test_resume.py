@@ -85,3 +85,41 @@ def test_a_resume_keeps_the_runs_notes_unless_new_ones_are_given(tmp_path):
     assert '"notes": "the baseline"' in (run / "config.json").read_text()
     assert main([*argv, "--resume", "--notes", "renamed"]) == 0
     assert read_checkpoint(run / "checkpoint.pt")["config"]["notes"] == "renamed"
+
+
+def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(tmp_path, monkeypatch):
+    """The checkpoint is written to a temporary file and renamed: a kill in the middle of the write (here, torch.save
+    dying halfway through the second checkpoint) leaves the previous checkpoint whole, and resuming from it ends
+    exactly where an uninterrupted run ends."""
+    straight = tiny_config(tmp_path / "straight")
+    train(straight)
+
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def dying_save(payload, path):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the checkpoint at step 8
+            real_save(payload, path)
+            data = open(path, "rb").read()
+            open(path, "wb").write(data[: len(data) // 2])  # half the bytes on disk, then the process dies
+            raise KeyboardInterrupt("killed while writing the checkpoint")
+        real_save(payload, path)
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    killed = tiny_config(tmp_path / "killed")
+    try:
+        train(killed)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the run should have died in its second checkpoint write")
+    monkeypatch.setattr(torch, "save", real_save)
+    assert read_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 4  # the previous one, whole
+
+    assert train(tiny_config(tmp_path / "killed", "--resume"))["step"] == 12
+    a = read_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = read_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    for section in ("model", "ema"):
+        for name in a[section]:
+            assert torch.equal(a[section][name], b[section][name]), f"{section} {name} differs after the killed write"
