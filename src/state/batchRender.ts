@@ -51,7 +51,7 @@ export async function renderInBatches(engine: ExplorerEngine, metadata: ModelMet
         steps: options.steps,
         ...(options.decoder === 'student'
           ? { decoder: 'student' as const, eta: 0 }
-          : samplerParams(rows.map((item) => item.noise.stochastic), options.steps, metadata)),
+          : samplerParams(rows.map((item) => item.noise.stochastic))),
       },
       { signal: options.signal },
     );

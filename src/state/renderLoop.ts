@@ -119,7 +119,7 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
           noise: { kind: 'tensor', xNoise: { shape: [1, imageSize, imageSize, channels], data: job.xNoise } },
           steps: job.steps,
           // The student imitates the deterministic decode, so it takes no step noise whatever x_T's sampler.
-          ...(job.decoder === 'student' ? { decoder: 'student' as const, eta: 0 } : samplerParams([job.stochastic], job.steps, job.metadata)),
+          ...(job.decoder === 'student' ? { decoder: 'student' as const, eta: 0 } : samplerParams([job.stochastic])),
         },
         {
           signal: controller.signal,

@@ -1,29 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { normalDraws, slerp } from '../app/latentMath';
 import { storedNoise } from './latentSlice';
-import { mixSampling, priorSampling, samplerParams, stepNoiseDraws } from './stochasticSampling';
-import { fakeMetadata, FAKE_SIZE } from './testing/fakeEngine';
+import { mixSampling, priorSampling, samplerParams } from './stochasticSampling';
+import { FAKE_SIZE } from './testing/fakeEngine';
 
 const PIXELS = FAKE_SIZE * FAKE_SIZE;
-
-describe('step noise', () => {
-  it("continues the seed's stream after x_T, deterministically", () => {
-    const draws = stepNoiseDraws({ kind: 'seed', seed: 7 }, 3, PIXELS);
-    expect(Array.from(draws)).toEqual(Array.from(normalDraws(4 * PIXELS, 7).subarray(PIXELS)));
-    // x_T is the stream's start, so the step noise is not x_T again.
-    expect(Array.from(draws.subarray(0, PIXELS))).not.toEqual(Array.from(normalDraws(PIXELS, 7)));
-    expect(stepNoiseDraws({ kind: 'seed', seed: 7 }, 3, PIXELS)).toBe(draws);
-  });
-
-  it('slerps each step on its own between two sources', () => {
-    const [a, b] = [stepNoiseDraws({ kind: 'seed', seed: 1 }, 2, PIXELS), stepNoiseDraws({ kind: 'seed', seed: 2 }, 2, PIXELS)];
-    const mixed = stepNoiseDraws({ kind: 'slerp', a: { kind: 'seed', seed: 1 }, b: { kind: 'seed', seed: 2 }, e: 0.25 }, 2, PIXELS);
-    for (const s of [0, 1]) {
-      const range = [s * PIXELS, (s + 1) * PIXELS] as const;
-      expect(Array.from(mixed.subarray(...range))).toEqual(Array.from(slerp(a.subarray(...range), b.subarray(...range), 0.25)));
-    }
-  });
-});
 
 describe('mixSampling', () => {
   const [one, five] = [priorSampling(1), priorSampling(5)];
@@ -45,24 +25,18 @@ describe('mixSampling', () => {
 });
 
 describe('samplerParams', () => {
-  const metadata = fakeMetadata();
-
   it('asks for deterministic DDIM when no row is stochastic', () => {
-    expect(samplerParams([null, null], 4, metadata)).toEqual({ eta: 0 });
+    expect(samplerParams([null, null])).toEqual({ eta: 0 });
   });
 
-  it("lays out each row's own step noise [steps, batch, H, W, C], the same in any batch", () => {
-    const alone = samplerParams([priorSampling(3)], 2, metadata);
-    const batched = samplerParams([null, priorSampling(3), { eta: 0.5, stepNoise: { kind: 'seed', seed: 9 } }], 2, metadata);
+  // The engine lays each source's draws out per row (src/engine/stepNoise.test.ts), the same in any batch.
+  it("names each row's own step-noise source, the same in any batch", () => {
+    const alone = samplerParams([priorSampling(3)]);
+    const batched = samplerParams([null, priorSampling(3), { eta: 0.5, stepNoise: { kind: 'seed', seed: 9 } }]);
     expect(alone.eta).toBe(1);
     expect(batched.eta).toEqual([0, 1, 0.5]);
-    expect(batched.stepNoise!.shape).toEqual([2, 3, FAKE_SIZE, FAKE_SIZE, 1]);
-    const row = (params: typeof batched, batch: number, s: number, b: number) => Array.from(params.stepNoise!.data.subarray((s * batch + b) * PIXELS, (s * batch + b + 1) * PIXELS));
-    for (const s of [0, 1]) {
-      expect(row(batched, 3, s, 1)).toEqual(row(alone, 1, s, 0));
-      expect(row(batched, 3, s, 0)).toEqual(new Array(PIXELS).fill(0));
-    }
-    expect(samplerParams([priorSampling(3), priorSampling(4)], 2, metadata).eta).toBe(1);
+    expect(batched.stepNoiseSources).toEqual([null, alone.stepNoiseSources![0], { kind: 'seed', seed: 9 }]);
+    expect(samplerParams([priorSampling(3), priorSampling(4)]).eta).toBe(1);
   });
 });
 

@@ -7,18 +7,12 @@
  *   maps back to the image.
  *
  * The fresh noise of every step is a function of the x_T's noise state alone (never of a batch's other rows),
- * so a traversal row or an interpolation end with the main view's z and x_T renders the main view's image.
+ * so a traversal row or an interpolation end with the main view's z and x_T renders the main view's image. The
+ * engine draws it from the source each request names (src/engine/stepNoise.ts); nothing is drawn here.
  */
-import { normalDraws, slerp } from '../app/latentMath';
-import type { StepNoiseBatch } from '../engine/protocol';
-import type { ModelMetadata } from '../model/metadata';
+import type { SampleRequest, StepNoiseSource } from '../engine/protocol';
 
-/** Where the noise added at each DDIM step comes from. */
-export type StepNoiseSource =
-  /** The seed's normals that follow x_T's own (normalDraws(seed) is x_T, then one image per step). */
-  | { kind: 'seed'; seed: number }
-  /** Each step's noise slerped between two sources' (a frame between two stochastic endpoints). */
-  | { kind: 'slerp'; a: StepNoiseSource; b: StepNoiseSource; e: number };
+export type { StepNoiseSource };
 
 /** Stochastic DDIM: η in (0, 1] and the per-step noise. */
 export interface StochasticSampling {
@@ -46,56 +40,15 @@ export function mixSampling(a: StochasticSampling | null, b: StochasticSampling 
   return { eta, stepNoise: { kind: 'slerp', a: a.stepNoise, b: b.stepNoise, e } };
 }
 
-/** Recently drawn step noise: a drag re-renders the same x_T many times, a traversal uses one x_T per row. */
-const drawCache = new Map<string, Float32Array>();
-const DRAW_CACHE_SIZE = 16;
-
-/**
- * The noise of `steps` steps of one image, step after step (length steps * imageCount). The array is shared
- * with the cache: read it, never write it.
- */
-export function stepNoiseDraws(source: StepNoiseSource, steps: number, imageCount: number): Float32Array {
-  const key = `${JSON.stringify(source)}|${steps}|${imageCount}`;
-  const cached = drawCache.get(key);
-  if (cached) return cached;
-  let draws: Float32Array;
-  if (source.kind === 'seed') {
-    draws = normalDraws((steps + 1) * imageCount, source.seed).subarray(imageCount);
-  } else {
-    const [a, b] = [stepNoiseDraws(source.a, steps, imageCount), stepNoiseDraws(source.b, steps, imageCount)];
-    draws = new Float32Array(steps * imageCount);
-    for (let s = 0; s < steps; s += 1) {
-      const range = [s * imageCount, (s + 1) * imageCount] as const;
-      draws.set(slerp(a.subarray(...range), b.subarray(...range), source.e), s * imageCount);
-    }
-  }
-  if (drawCache.size >= DRAW_CACHE_SIZE) drawCache.delete(drawCache.keys().next().value!);
-  drawCache.set(key, draws);
-  return draws;
-}
-
 /**
  * The sampler part of a sample request whose rows have these samplers: η 0 when every row is deterministic,
- * else η per row (one number when they agree) and each row's own step noise.
+ * else η per row (one number when they agree) and each row's own step-noise source (null for an η = 0 row).
  */
-export function samplerParams(
-  rows: readonly (StochasticSampling | null)[],
-  steps: number,
-  metadata: ModelMetadata,
-): { eta: number | number[]; stepNoise?: StepNoiseBatch } {
+export function samplerParams(rows: readonly (StochasticSampling | null)[]): Pick<SampleRequest, 'eta' | 'stepNoiseSources'> {
   if (rows.every((row) => row === null)) return { eta: 0 };
   const etas = rows.map((row) => row?.eta ?? 0);
-  const { imageSize, channels } = metadata.preprocessing;
-  const imageCount = imageSize * imageSize * channels;
-  const batch = rows.length;
-  const data = new Float32Array(steps * batch * imageCount);
-  rows.forEach((row, b) => {
-    if (!row) return;
-    const draws = stepNoiseDraws(row.stepNoise, steps, imageCount);
-    for (let s = 0; s < steps; s += 1) data.set(draws.subarray(s * imageCount, (s + 1) * imageCount), (s * batch + b) * imageCount);
-  });
   return {
     eta: etas.every((eta) => eta === etas[0]) ? etas[0] : etas,
-    stepNoise: { shape: [steps, batch, imageSize, imageSize, channels], data },
+    stepNoiseSources: rows.map((row) => row?.stepNoise ?? null),
   };
 }

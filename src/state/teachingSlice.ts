@@ -93,7 +93,7 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
             z: { shape: [1, z.length], data: Float32Array.from(z) },
             noise: { kind: 'tensor', xNoise: batchOf(metadata, noise.xNoise) },
             steps,
-            ...samplerParams([noise.stochastic], steps, metadata),
+            ...samplerParams([noise.stochastic]),
             returnTrajectory: true,
           },
           {

@@ -9,6 +9,7 @@
 import type { EngineEvent, FloatImageBatch, LoadResult, Progress } from '../../engine/protocol';
 import type { SampleOutput, SampleParams } from '../../engine/client';
 import type { ModelMetadata } from '../../model/metadata';
+import { StepNoiseDrawer } from '../../engine/stepNoise';
 import type { ExplorerEngine } from '../types';
 
 export const FAKE_SIZE = 4;
@@ -167,10 +168,12 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
           const xNoise = params.noise.xNoise;
           const perImage = xNoise.data.length / batch;
           const etaOf = (b: number) => (typeof params.eta === 'number' ? params.eta : params.eta[b]);
+          // The step noise the real engine draws from each row's source, laid out as it lays it out.
+          const stepNoise = params.stepNoiseSources ? new StepNoiseDrawer().batch(params.stepNoiseSources, params.steps, [xNoise.shape[1], xNoise.shape[2], xNoise.shape[3]]) : params.stepNoise;
           const meanStepNoise = (i: number) => {
-            if (!params.stepNoise) return 0;
+            if (!stepNoise) return 0;
             let sum = 0;
-            for (let s = 0; s < params.steps; s += 1) sum += params.stepNoise.data[s * batch * perImage + i];
+            for (let s = 0; s < params.steps; s += 1) sum += stepNoise.data[s * batch * perImage + i];
             return sum / params.steps;
           };
           const data = Float32Array.from(xNoise.data, (v, i) => {
