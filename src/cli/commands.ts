@@ -236,7 +236,10 @@ const stepLogger = (log: Log, what: string) => (info: { stepsDone: number; steps
 
 /** What every command takes besides its files. */
 interface ChunkOption {
-  /** Images per chunk (default DEFAULT_CHUNK_SIZE); the results do not depend on it, except sample's step noise at eta > 0. */
+  /**
+   * Images per chunk (default DEFAULT_CHUNK_SIZE). Results do not depend on it beyond float32 rounding (the WASM
+   * kernels block their sums by batch size), except sample's step noise at eta > 0 (see SampleOptions.noiseSeed).
+   */
   chunkSize?: number;
 }
 
@@ -249,7 +252,7 @@ const imageShape = (model: InfoDiffusionModel, batch: number): [number, number, 
   model.architecture.imageChannels,
 ];
 
-/** Enc(x) of images [b0, b1), chunk by chunk; the latents [B*D] on the host. */
+/** Enc(x) of every image, chunk by chunk; the latents [B*D] on the host. */
 function encodeInChunks(model: InfoDiffusionModel, x: HostImages, chunkSize: number, log: Log, what: string): Promise<Float32Array> {
   const perImage = PER_IMAGE(model);
   return inChunks(x.shape[0], chunkSize, PER_LATENT(model), { log, what }, async (b0, b1) => {
