@@ -68,7 +68,7 @@ class DistillConfig:
     prior_eta: float = 1.0  # the app's prior draws settle with stochastic DDIM (README, "Samplers")
     plan: str = '999,500'  # the student's timesteps, one network call each (the 3-step plan's first two)
     parameterisation: str = 'v'
-    inverted_images: int = 10240  # pool rows of inverted training images
+    inverted_images: int = 4096  # pool rows of inverted training images
     prior_draws: int = 4096  # pool rows of prior draws
     monitor_images: int = 64  # held-out rows of each regime, scored every eval_every steps
     chunk: int = 64  # pool rows built per batch of teacher calls
