@@ -63,6 +63,15 @@ test.describe('images in', () => {
     await explorer.screenshot('image-heic');
   });
 
+  test('an SVG drawing and an empty file are refused with what to do', async ({ explorer, inputPanel }) => {
+    await explorer.open();
+    const svg = Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>');
+    await inputPanel.upload.setInputFiles({ name: 'logo.svg', mimeType: 'image/svg+xml', buffer: svg });
+    await expect(inputPanel.error).toHaveText('SVG drawings are not supported: export the drawing as a PNG first.');
+    await inputPanel.upload.setInputFiles({ name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) });
+    await expect(inputPanel.error).toHaveText('The file is empty.');
+  });
+
   test('awkward files get a clear message or a note, and the app keeps working', async ({ explorer, inputPanel }) => {
     await explorer.open();
 
