@@ -4,7 +4,7 @@
  *
  *   npm run bench -- <model folder> [<model folder> ...] [--synthetic train/configs/<preset>.json ...]
  *                    [--backends webgpu,webgl,wasm,cpu] [--node-backends wasm,cpu] [--repeats N]
- *                    [--out bench-results/name.json] [--no-build]
+ *                    [--onnx <onnx_export folder> ...] [--out bench-results/name.json] [--no-build]
  *
  * `--synthetic` benchmarks a model of a training preset's architecture with random weights (written once into
  * node_modules/.cache/infodiff-bench/): timings do not depend on the weights, so the size of a model can be
@@ -16,20 +16,24 @@
  * CPU-forward path) and FLOPs per call (model stats). With Node WASM in the run, also the denoiser's ms per
  * call with the pooled GroupNorm composite (what WASM runs) against the earlier matmul composite (the
  * INFODIFF_GROUP_NORM_MATMUL_ON_WASM flag), the two interleaved call by call in one engine so that the load of a
- * shared machine falls on both alike. Numbers are recorded, not asserted: JSON in bench-results/, a Markdown
+ * shared machine falls on both alike. With `--onnx <folder>` (written by `python3 -m infodiff.onnx_export`), the
+ * same denoiser in onnxruntime-web's WASM execution provider, 1 and 2 threads, in the same Chromium, as the peer
+ * to beat. Numbers are recorded, not asserted: JSON in bench-results/, a Markdown
  * table beside it (copied into docs/benchmarks.md by hand, with the machine).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, platform } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { chromium, type Page } from '@playwright/test';
+import { existsSync, readFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs-core';
 import { CHROMIUM, QUIET_ARGS, WEBGPU_ARGS } from '../../playwright.config';
 import type { HarnessApi, HarnessLoad, PlainImages, PlainLatents } from '../../e2e/harness/api';
 import { createRng } from '../diffusion/index';
 import {
   loadModelPackage,
+  npyToFloat32,
+  parseNpy,
   randomParameters,
   resolveArchitecture,
   resolveSchedule,
@@ -38,6 +42,7 @@ import {
   writtenPackageFiles,
 } from '../model/index';
 import { GROUP_NORM_MATMUL_ON_WASM_FLAG } from '../model/layers';
+import { CROSS_ORIGIN_ISOLATION_HEADERS } from '../../vite.config';
 import { selectBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
 import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ProfileResult, ResultByKind } from '../engine/protocol';
@@ -78,6 +83,35 @@ export interface ModelBench {
   backends: BackendBench[];
   /** Node WASM only: the two GroupNorm composites side by side (absent when Node WASM was not run). */
   groupNormComparison?: GroupNormComparison;
+  /** onnxruntime-web against the browser tfjs WASM engine (only with --onnx for this model). */
+  peerComparison?: PeerComparison;
+}
+
+/** onnxruntime-web running the package's denoiser exported to ONNX, in the same Chromium. */
+export interface PeerBench {
+  runtime: string;
+  /** Threads asked of onnxruntime-web (more than 1 needs a cross-origin isolated page). */
+  threads: number;
+  crossOriginIsolated?: boolean;
+  /** Timed calls (after one untimed call per batch size), ms. */
+  callMs?: { batch1: number[]; batch11: number[] };
+  /** max|ort - torch| / max|torch| of eps on the export's check batch (PyTorch's output written by onnx_export). */
+  relativeErrorVsTorch?: number;
+  unavailable?: string;
+}
+
+/**
+ * Browser tfjs WASM (the engine worker of the harness page) and onnxruntime-web, one denoiser call of each in
+ * turn per round, so the load of a shared machine falls on all alike.
+ */
+export interface PeerComparison {
+  rounds: number;
+  /** Timed calls of each runtime per round (after its own untimed call). */
+  callsPerRound: number;
+  /** The tfjs engine's backend note (binary and threads). */
+  tfjsBackend: string;
+  tfjsCallMs: { batch1: number[]; batch11: number[] };
+  peers: PeerBench[];
 }
 
 /** Denoiser ms per call on Node WASM, pooled GroupNorm composite (current) against the matmul one (before). */
@@ -96,10 +130,12 @@ interface Options {
   repeats: number;
   out?: string;
   build: boolean;
+  /** onnx_export output folders, matched to models by the modelId in their onnx_export.json. */
+  onnx: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true };
+  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true, onnx: [] };
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
     const value = () => {
@@ -113,6 +149,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--out') options.out = value();
     else if (arg === '--no-build') options.build = false;
     else if (arg === '--synthetic') options.synthetic.push(resolve(value()));
+    else if (arg === '--onnx') options.onnx.push(resolve(value()));
     else if (arg.startsWith('--')) throw new Error(`unknown flag ${arg}`);
     else options.folders.push(resolve(arg));
   }
@@ -120,6 +157,9 @@ function parseArgs(argv: string[]): Options {
     throw new Error('usage: npm run bench -- <model folder> [...] [--synthetic preset.json] [--backends webgpu,webgl,wasm,cpu] [--repeats N] [--out file.json] [--no-build]');
   }
   for (const folder of options.folders) if (!existsSync(join(folder, 'model.json'))) throw new Error(`${folder} holds no model.json`);
+  for (const folder of options.onnx) {
+    if (!existsSync(join(folder, 'onnx_export.json'))) throw new Error(`${folder} holds no onnx_export.json (write it with: cd train && python3 -m infodiff.onnx_export)`);
+  }
   for (const b of options.backends) if (!['webgpu', 'webgl', 'wasm', 'cpu'].includes(b)) throw new Error(`unknown backend ${b}`);
   if (!Number.isInteger(options.repeats) || options.repeats < 1) throw new Error('--repeats must be a positive integer');
   return options;
@@ -297,6 +337,152 @@ async function benchGroupNormComparison(folder: string, rounds: number, log: (li
   return comparison;
 }
 
+
+const ORT_DIST = join(REPO_ROOT, 'node_modules/onnxruntime-web/dist');
+
+/** What onnx_export.json says (train/infodiff/onnx_export.py). */
+interface OnnxExport {
+  modelId: string;
+  inputs: { xt: number[]; z: number[] };
+}
+
+/** The slice of onnxruntime-web's API the peer uses in the page. */
+interface OrtModule {
+  env: { wasm: { numThreads: number; wasmPaths: string } };
+  Tensor: new (type: string, data: Float32Array | BigInt64Array, dims: number[]) => unknown;
+  InferenceSession: { create(url: string, options: object): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }> };
+}
+
+/** An onnxruntime-web session on the exported denoiser, in its own page of the peer server. */
+interface OnnxPeer {
+  bench: PeerBench;
+  /** One untimed call at `batch` (seeded inputs), then `count` timed ones, ms each. */
+  calls(batch: number, count: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens onnxruntime-web's WASM execution provider on the exported denoiser in a fresh page of the peer server
+ * (its thread count is fixed per page), and checks eps of the export's check batch against PyTorch's.
+ */
+async function openOnnxPeer(browser: Browser, origin: string, onnxDir: string, threads: number, log: (line: string) => void): Promise<OnnxPeer | PeerBench> {
+  const version = (JSON.parse(readFileSync(join(ORT_DIST, '../package.json'), 'utf8')) as { version: string }).version;
+  const runtime = `onnxruntime-web ${version} wasm`;
+  const exported = JSON.parse(readFileSync(join(onnxDir, 'onnx_export.json'), 'utf8')) as OnnxExport;
+  const npy = (name: string) => parseNpy(readFileSync(join(onnxDir, `check_${name}.npy`)));
+  const check = { xt: Array.from(npyToFloat32(npy('xt'))), t: Array.from(npyToFloat32(npy('t'))), z: Array.from(npyToFloat32(npy('z'))), batch: npy('t').shape[0] };
+  const expected = npyToFloat32(npy('eps'));
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${origin}peer.html`);
+    // tsx compiles this file with esbuild's keepNames, which wraps the named helpers inside the evaluated functions
+    // in `__name(...)` calls; the page has no such helper, so give it a no-op one (a string, so nothing wraps it).
+    await page.evaluate('globalThis.__name = (fn) => fn');
+    const opened = await page.evaluate(
+      async ({ ortUrl, wasmPaths, modelUrl, threadCount, checkBatch, imageShape, latentDim }) => {
+        const ort = (await import(ortUrl)) as OrtModule;
+        ort.env.wasm.numThreads = threadCount;
+        ort.env.wasm.wasmPaths = wasmPaths;
+        // No spin-waiting between runs: idle pool threads that spin would steal the cores from the calls they
+        // are interleaved with (tfjs's, the other peer's) on a small machine.
+        const session = await ort.InferenceSession.create(modelUrl, {
+          executionProviders: ['wasm'],
+          graphOptimizationLevel: 'all',
+          extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+        });
+        const pixels = imageShape.reduce((a, b) => a * b, 1);
+        const feeds = (batch: number, xt: number[], t: number[], z: number[]) => ({
+          xt: new ort.Tensor('float32', Float32Array.from(xt), [batch, ...imageShape]),
+          t: new ort.Tensor('int64', BigInt64Array.from(t, (v) => BigInt(Math.round(v))), [batch]),
+          z: new ort.Tensor('float32', Float32Array.from(z), [batch, latentDim]),
+        });
+        const eps = Array.from((await session.run(feeds(checkBatch.batch, checkBatch.xt, checkBatch.t, checkBatch.z))).eps.data);
+        const seeded = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(12.9898 * (i + 1) + seed) * 0.9);
+        // As the engine's profile request: one untimed call (warm caches), then the timed ones.
+        (globalThis as { __peerCalls?: (batch: number, count: number) => Promise<number[]> }).__peerCalls = async (batch: number, count: number) => {
+          const input = feeds(batch, seeded(batch * pixels, 1), new Array(batch).fill(500), seeded(batch * latentDim, 2));
+          await session.run(input);
+          const callMs: number[] = [];
+          for (let k = 0; k < count; k++) {
+            const begin = performance.now();
+            (await session.run(input)).eps.data.at(0);
+            callMs.push(performance.now() - begin);
+          }
+          return callMs;
+        };
+        return { eps, isolated: crossOriginIsolated };
+      },
+      {
+        ortUrl: `${origin}ort/ort.wasm.min.mjs`,
+        wasmPaths: `${origin}ort/`,
+        modelUrl: `${origin}onnx/denoiser.onnx`,
+        threadCount: threads,
+        checkBatch: check,
+        imageShape: exported.inputs.xt,
+        latentDim: exported.inputs.z[0],
+      },
+    );
+    let diff = 0;
+    let scale = 0;
+    expected.forEach((b, k) => {
+      diff = Math.max(diff, Math.abs(opened.eps[k] - b));
+      scale = Math.max(scale, Math.abs(b));
+    });
+    log(`  ${runtime}, ${threads} thread(s)${opened.isolated ? ', isolated page' : ''}: eps vs PyTorch ${(diff / scale).toExponential(1)}`);
+    return {
+      bench: { runtime, threads, crossOriginIsolated: opened.isolated, callMs: { batch1: [], batch11: [] }, relativeErrorVsTorch: diff / scale },
+      calls: (batch, count) =>
+        page.evaluate(([b, n]) => (globalThis as { __peerCalls?: (batch: number, count: number) => Promise<number[]> }).__peerCalls!(b, n), [batch, count] as const),
+      close: () => page.close(),
+    };
+  } catch (error) {
+    await page.close();
+    return { runtime, threads, unavailable: `failed: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** Timed calls per runtime and round in the peer comparison. */
+const PEER_BLOCK = 3;
+
+/**
+ * tfjs WASM in the harness page's engine worker against onnxruntime-web with 1 and 2 threads, round-robin in
+ * blocks: per round each runtime makes one untimed call (the other runtimes have just evicted its weights from
+ * the caches, which costs a JavaScript-heavy runtime more) and PEER_BLOCK timed calls, at batch 1, then at 11.
+ */
+async function comparePeers(browser: Browser, harness: Page, modelPath: string, onnxDir: string, rounds: number, log: (line: string) => void): Promise<PeerComparison> {
+  const peerServer = await startPeerServer(onnxDir, join(REPO_ROOT, 'node_modules/.cache/infodiff-bench/peer'));
+  const name = 'bench-peer-tfjs';
+  const opened: (OnnxPeer | PeerBench)[] = [];
+  try {
+    for (const threads of [1, 2]) opened.push(await openOnnxPeer(browser, peerServer.origin, onnxDir, threads, log));
+    await call(harness, 'createEngine', name);
+    const load = await call(harness, 'load', name, { modelPath, backend: 'wasm', warmupBatchSizes: [1, GRID_BATCH] });
+    const comparison: PeerComparison = { rounds, callsPerRound: PEER_BLOCK, tfjsBackend: load.backend.probes.find((p) => p.backend === 'wasm')?.note ?? '', tfjsCallMs: { batch1: [], batch11: [] }, peers: [] };
+    const live = opened.filter((peer): peer is OnnxPeer => 'calls' in peer);
+    for (const [key, batchSize] of [['batch1', 1], ['batch11', GRID_BATCH]] as const) {
+      for (let round = 0; round < rounds; round++) {
+        comparison.tfjsCallMs[key].push(...(await call(harness, 'profile', name, { batchSize, repeats: PEER_BLOCK })).callMs);
+        for (const peer of live) peer.bench.callMs![key].push(...(await peer.calls(batchSize, PEER_BLOCK)));
+      }
+    }
+    comparison.peers = opened.map((peer) => ('calls' in peer ? peer.bench : peer));
+    const summary = (v: { batch1: number[]; batch11: number[] }) => `${median(v.batch1).toFixed(1)} / ${median(v.batch11).toFixed(1)} ms`;
+    log(`  tfjs wasm ${summary(comparison.tfjsCallMs)}; ${live.map((p) => `${p.bench.runtime} ${p.bench.threads} thread(s) ${summary(p.bench.callMs!)}`).join('; ')} (batch 1 / ${GRID_BATCH})`);
+    return comparison;
+  } finally {
+    await call(harness, 'terminate', name).catch(() => undefined);
+    for (const peer of opened) if ('calls' in peer) await peer.close();
+    await peerServer.close();
+  }
+}
+
+/** Serves onnxruntime-web's files, an onnx_export folder and an empty page, cross-origin isolated (threads). */
+async function startPeerServer(onnxDir: string, cacheDir: string) {
+  await mkdir(cacheDir, { recursive: true });
+  await writeFile(join(cacheDir, 'peer.html'), '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>onnxruntime-web peer</title></head><body></body></html>\n');
+  return startStaticServer(cacheDir, { '/ort/': ORT_DIST, '/onnx/': onnxDir }, 0, CROSS_ORIGIN_ISOLATION_HEADERS);
+}
+
 const fmt = (value: number | undefined, digits = 1): string => (value === undefined ? '–' : value >= 100 ? value.toFixed(0) : value.toFixed(digits));
 
 export function markdownTable(model: ModelBench): string {
@@ -319,7 +505,34 @@ export function markdownTable(model: ModelBench): string {
         `${fmt(b.msPerImage?.['10'])} | ${fmt(b.msPerImage?.['20'])} | ${fmt(b.encodeMs)} | ${fmt(b.invertMs)} | ${b.kernelsPerCall ?? '–'} | ${b.dispatchesPerCall ?? '–'} |`,
     );
   }
+  if (model.peerComparison) lines.push('', peerTable(model.peerComparison));
   if (model.groupNormComparison) lines.push('', groupNormComparisonTable(model.groupNormComparison));
+  return lines.join('\n');
+}
+
+/** tfjs WASM and onnxruntime-web side by side: medians of the interleaved calls, and tfjs / peer. */
+export function peerTable(comparison: PeerComparison): string {
+  const ours = comparison.tfjsCallMs;
+  const lines = [
+    `The peer, in the same Chromium: the same denoiser exported to ONNX (\`train/infodiff/onnx_export.py\`) in onnxruntime-web, ` +
+      `timed in turn with this runtime's WASM engine (${comparison.rounds} rounds of one untimed and ${comparison.callsPerRound} timed calls each; medians):`,
+    '',
+    `| runtime | threads | ms/call b1 | ms/call b${GRID_BATCH} | tfjs / this, b1 | tfjs / this, b${GRID_BATCH} | eps vs PyTorch (max rel. error) |`,
+    '|---|---|---|---|---|---|---|',
+    `| tfjs wasm (this runtime) | ${comparison.tfjsBackend.replace(/^.*?: /, '').replace(/\|/g, '/')} | ${fmt(median(ours.batch1))} | ${fmt(median(ours.batch11))} | 1.00x | 1.00x | see parity tests |`,
+  ];
+  for (const peer of comparison.peers) {
+    if (peer.unavailable || !peer.callMs) {
+      lines.push(`| ${peer.runtime} | ${peer.threads} | ${(peer.unavailable ?? 'no calls').replace(/\|/g, '/')} | | | | |`);
+      continue;
+    }
+    const threads = `${peer.threads}${peer.threads > 1 ? (peer.crossOriginIsolated ? ' (isolated page)' : ' asked, page not isolated') : ''}`;
+    const ratio = (key: 'batch1' | 'batch11') => `${(median(ours[key]) / median(peer.callMs![key])).toFixed(2)}x`;
+    lines.push(
+      `| ${peer.runtime} | ${threads} | ${fmt(median(peer.callMs.batch1))} | ${fmt(median(peer.callMs.batch11))} | ${ratio('batch1')} | ${ratio('batch11')} | ` +
+        `${peer.relativeErrorVsTorch?.toExponential(1) ?? '–'} |`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -365,9 +578,13 @@ async function main(): Promise<void> {
     log('building the harness page...');
     await buildHarness(distDir);
   }
+  // The package's stats are read in this process too; without a Node backend in the run, give it the CPU one.
+  if (options.nodeBackends.length === 0) await selectBackend('cpu');
   const mounts = Object.fromEntries(options.folders.map((folder, k) => [`/bench-models/${k}/`, folder]));
   const server = await startStaticServer(distDir, mounts);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...WEBGPU_ARGS], headless: true });
+  // The peer comparison keeps several pages open and times them in turn: none may be throttled as a background tab.
+  const unthrottled = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...WEBGPU_ARGS, ...unthrottled], headless: true });
   const models: ModelBench[] = [];
   let chromiumVersion = '';
   try {
@@ -392,6 +609,8 @@ async function main(): Promise<void> {
       for (const backend of options.nodeBackends) backends.push(await benchNodeBackend(folder, backend, options.repeats, log));
       const groupNormComparison = options.nodeBackends.includes('wasm') ? await benchGroupNormComparison(folder, Math.max(5, options.repeats), log) : undefined;
       const model = await loadModelPackage(fsPackageFiles(folder));
+      const onnxDir = options.onnx.find((dir) => (JSON.parse(readFileSync(join(dir, 'onnx_export.json'), 'utf8')) as OnnxExport).modelId === model.metadata.id);
+      const peerComparison = onnxDir ? await comparePeers(browser, page, `bench-models/${k}/`, onnxDir, Math.max(3, Math.ceil(options.repeats / PEER_BLOCK)), log) : undefined;
       models.push({
         folder: folder.startsWith(REPO_ROOT) ? folder.slice(REPO_ROOT.length + 1) : folder,
         modelId: model.metadata.id,
@@ -401,6 +620,7 @@ async function main(): Promise<void> {
         encoderFlops: model.stats.encoderFlops,
         backends,
         groupNormComparison,
+        peerComparison,
       });
       model.dispose();
     }

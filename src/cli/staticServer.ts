@@ -32,8 +32,9 @@ export interface StaticServer {
  * @param root folder served at /
  * @param mounts URL prefix (like '/bench-models/0/') -> folder
  * @param port 0 (default) picks a free port
+ * @param headers extra response headers on every file (e.g. COOP/COEP for a cross-origin isolated page)
  */
-export async function startStaticServer(root: string, mounts: Record<string, string> = {}, port = 0): Promise<StaticServer> {
+export async function startStaticServer(root: string, mounts: Record<string, string> = {}, port = 0, headers: Record<string, string> = {}): Promise<StaticServer> {
   const table = Object.entries(mounts).map(([prefix, folder]) => ({ prefix: prefix.endsWith('/') ? prefix : `${prefix}/`, folder: resolve(folder) }));
   const server: Server = createServer(async (request, response) => {
     const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
@@ -52,7 +53,7 @@ export async function startStaticServer(root: string, mounts: Record<string, str
       response.writeHead(404).end(`not found: ${pathname}`);
       return;
     }
-    response.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    response.writeHead(200, { ...headers, 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
     createReadStream(file).pipe(response);
   });
   await new Promise<void>((resolveListen) => server.listen(port, '127.0.0.1', resolveListen));
