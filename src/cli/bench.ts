@@ -4,7 +4,8 @@
  *
  *   npm run bench -- <model folder> [<model folder> ...] [--synthetic train/configs/<preset>.json ...]
  *                    [--backends webgpu,webgl,wasm,cpu] [--node-backends wasm,cpu] [--repeats N]
- *                    [--onnx <onnx_export folder> ...] [--out bench-results/name.json] [--no-build]
+ *                    [--onnx <onnx_export folder> ...] [--gpu swiftshader|hardware] [--out bench-results/name.json]
+ *                    [--no-build]
  *
  * `--synthetic` benchmarks a model of a training preset's architecture with random weights (written once into
  * node_modules/.cache/infodiff-bench/): timings do not depend on the weights, so the size of a model can be
@@ -27,7 +28,7 @@ import { basename, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs-core';
-import { CHROMIUM, QUIET_ARGS, WEBGPU_ARGS } from '../../playwright.config';
+import { CHROMIUM, HARDWARE_GPU_ARGS, QUIET_ARGS, WEBGPU_ARGS } from '../../playwright.config';
 import type { HarnessApi, HarnessLoad, PlainImages, PlainLatents } from '../../e2e/harness/api';
 import { createRng } from '../diffusion/index';
 import {
@@ -43,7 +44,7 @@ import {
 } from '../model/index';
 import { GROUP_NORM_MATMUL_ON_WASM_FLAG } from '../model/layers';
 import { CROSS_ORIGIN_ISOLATION_HEADERS } from '../../vite.config';
-import { selectBackend } from '../engine/backend';
+import { isSoftwareAdapter, selectBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
 import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ProfileResult, ResultByKind } from '../engine/protocol';
 import { buildHarness, REPO_ROOT } from './buildHarness';
@@ -132,10 +133,15 @@ interface Options {
   build: boolean;
   /** onnx_export output folders, matched to models by the modelId in their onnx_export.json. */
   onnx: string[];
+  /**
+   * 'swiftshader' (default): Chromium's software GPU, as the e2e tests run. 'hardware': the machine's GPU over
+   * Vulkan; a WebGPU or WebGL backend that still lands on a software adapter is refused, not measured.
+   */
+  gpu: 'swiftshader' | 'hardware';
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true, onnx: [] };
+  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true, onnx: [], gpu: 'swiftshader' };
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
     const value = () => {
@@ -150,6 +156,11 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--no-build') options.build = false;
     else if (arg === '--synthetic') options.synthetic.push(resolve(value()));
     else if (arg === '--onnx') options.onnx.push(resolve(value()));
+    else if (arg === '--gpu') {
+      const gpu = value();
+      if (gpu !== 'swiftshader' && gpu !== 'hardware') throw new Error(`--gpu takes swiftshader or hardware, got ${gpu}`);
+      options.gpu = gpu;
+    }
     else if (arg.startsWith('--')) throw new Error(`unknown flag ${arg}`);
     else options.folders.push(resolve(arg));
   }
@@ -221,7 +232,16 @@ async function measure(target: BenchTarget, arch: HarnessLoad['architecture'], r
   };
 }
 
-async function benchBrowserBackend(page: Page, modelPath: string, backend: BackendName, repeats: number, log: (line: string) => void): Promise<{ bench: BackendBench; load?: HarnessLoad }> {
+/** Why a WebGPU or WebGL backend that loaded is not a real GPU (a software adapter or renderer), or null. */
+function softwareGpu(load: HarnessLoad): string | null {
+  const { backend, adapter, probes } = load.backend;
+  if (backend === 'webgpu' && adapter && isSoftwareAdapter(adapter)) return `software WebGPU adapter (${adapter.vendor} ${adapter.architecture}), not a real GPU`;
+  const note = probes.find((probe) => probe.backend === backend)?.note ?? '';
+  if (backend === 'webgl' && note.startsWith('software')) return `${note}, not a real GPU`;
+  return null;
+}
+
+async function benchBrowserBackend(page: Page, modelPath: string, backend: BackendName, repeats: number, requireHardwareGpu: boolean, log: (line: string) => void): Promise<{ bench: BackendBench; load?: HarnessLoad }> {
   const name = `bench-${backend}`;
   await call(page, 'createEngine', name);
   try {
@@ -229,6 +249,8 @@ async function benchBrowserBackend(page: Page, modelPath: string, backend: Backe
     if (load.backend.backend !== backend) {
       return { bench: { runtime: 'browser', backend, unavailable: load.backend.reason, adapter: load.backend.adapter } };
     }
+    const software = requireHardwareGpu ? softwareGpu(load) : null;
+    if (software) return { bench: { runtime: 'browser', backend, unavailable: software, adapter: load.backend.adapter } };
     log(`  ${backend}: ready in ${load.wallMs.toFixed(0)} ms (${load.backend.reason})`);
     const measured = await measure({
       profile: (batchSize, repeatCount) => call(page, 'profile', name, { batchSize, repeats: repeatCount }),
@@ -584,7 +606,8 @@ async function main(): Promise<void> {
   const server = await startStaticServer(distDir, mounts);
   // The peer comparison keeps several pages open and times them in turn: none may be throttled as a background tab.
   const unthrottled = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...WEBGPU_ARGS, ...unthrottled], headless: true });
+  const gpuArgs = options.gpu === 'hardware' ? HARDWARE_GPU_ARGS : WEBGPU_ARGS;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...gpuArgs, ...unthrottled], headless: true });
   const models: ModelBench[] = [];
   let chromiumVersion = '';
   try {
@@ -601,7 +624,7 @@ async function main(): Promise<void> {
       const backends: BackendBench[] = [];
       let first: HarnessLoad | undefined;
       for (const backend of options.backends) {
-        const { bench, load } = await benchBrowserBackend(page, `bench-models/${k}/`, backend, options.repeats, log);
+        const { bench, load } = await benchBrowserBackend(page, `bench-models/${k}/`, backend, options.repeats, options.gpu === 'hardware', log);
         if (bench.unavailable) log(`  ${backend}: unavailable (${bench.unavailable})`);
         backends.push(bench);
         first ??= load;
@@ -651,6 +674,13 @@ async function main(): Promise<void> {
   ].join('\n\n');
   await writeFile(out.replace(/\.json$/, '.md'), `${markdown}\n`);
   process.stdout.write(`${markdown}\n\nwrote ${out}\n`);
+  if (options.gpu === 'hardware') {
+    const missing = models.flatMap((m) => m.backends.filter((b) => (b.backend === 'webgpu' || b.backend === 'webgl') && b.unavailable).map((b) => `${m.modelId} ${b.backend}: ${b.unavailable}`));
+    if (missing.length > 0) {
+      process.stderr.write(`bench: --gpu hardware, but no real GPU for: ${missing.join('; ')}\n`);
+      process.exitCode = 2;
+    }
+  }
 }
 
 main().catch((error: unknown) => {
