@@ -17,14 +17,14 @@ import os
 import re
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, NoReturn, Tuple
 
 import numpy as np
 import torch
 
 from .config import ConfigError, resolve_architecture, resolve_schedule
-from .diffusion import PARAMETERISATIONS
 from .model import TIME_TABLE_KEY, AuxiliaryUNet, InfoDiff, expected_parameters, parameter_mismatches
+from .schema_check import SchemaViolation, check_schema, js_number, load_model_schema, show
 
 FORMAT = "infodiffusion-explorer/model"
 FORMAT_VERSION = 1
@@ -34,26 +34,8 @@ SHARD_PATTERN = re.compile(r"^group(\d+)-shard(\d+)of(\d+)\.bin$")
 ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
 UNIT_NORM_TOLERANCE = 1e-3
 
-METADATA_KEYS = ("id", "displayName", "description", "architecture", "schedule", "preprocessing", "latent",
-                 "dimensionNames", "attributeDirections", "gaussianReference", "gallery", "provenance")
-METADATA_OPTIONAL_KEYS = ("student",)
-PREPROCESSING_KEYS = ("imageSize", "channels", "valueRange", "lightOnDark")
-LATENT_KEYS = ("mean", "std", "min", "max", "prior")
-LATENT_OPTIONAL_KEYS = ("fitted",)
-FITTED_KEYS = ("kind", "fittedOn", "weights", "means", "scaleTril")
-WEIGHT_SUM_TOLERANCE = 1e-3
-DIRECTION_KEYS = ("name", "group", "vector", "bias")
-REFERENCE_KEYS = ("kind", "mean", "variance", "logEigenvalues", "logSnrLoc", "logSnrScale")
-GALLERY_KEYS = ("file", "label")
-PROVENANCE_KEYS = ("source", "dataset", "objective", "steps", "batchSize", "wallTimeSeconds", "hardware", "ema",
-                   "metrics", "createdAt", "notes")
-PROVENANCE_OPTIONAL_KEYS = ("data",)
-DATA_KEYS = ("seed", "size")
-SOURCES = ("trained", "converted-official", "fixture")
-STUDENT_KEYS = ("parameterisation", "plan", "teacherSteps", "training", "fidelity")
 STUDENT_PREFIX = "student."  # the student's weights: every backbone.* name again under this prefix
-STUDENT_MAX_CALLS = 8
-LATENT_PRIORS = ("normal", "10mix")
+WEIGHT_SUM_TOLERANCE = 1e-3
 
 
 class WebPackageError(ValueError):
@@ -61,73 +43,105 @@ class WebPackageError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Metadata validation
+# Metadata validation: the structure from src/model/contract/model.schema.json (shared with the web runtime), then
+# the rules a schema cannot say, in the order and words of src/model/modelJson.ts.
 
-def _keys(where: str, value: Any, keys: Tuple[str, ...], optional: Tuple[str, ...] = ()) -> Dict[str, Any]:
-    if not isinstance(value, dict):
-        raise WebPackageError(f"{where} must be an object")
-    missing = [k for k in keys if k not in value]
-    unknown = [k for k in value if k not in keys and k not in optional]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing)}")
-        if unknown:
-            parts.append(f"unknown {', '.join(unknown)}")
-        raise WebPackageError(f"{where}: {'; '.join(parts)}")
-    return value
+MODEL_SCHEMA = load_model_schema()
+METADATA_SCHEMA = MODEL_SCHEMA["properties"]["metadata"]
 
 
-def _number(where: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise WebPackageError(f"{where} must be a finite number, got {value!r}")
-    return float(value)
+def _fail(path: str, problem: str) -> NoReturn:
+    raise WebPackageError(f"model.json: {path} {problem}")
 
 
-def _integer(where: str, value: Any, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise WebPackageError(f"{where} must be an integer >= {minimum}, got {value!r}")
-    return value
+def _check_structure(value: Any, schema: Dict[str, Any], path: str) -> None:
+    try:
+        check_schema(value, schema, path)
+    except SchemaViolation as err:
+        raise WebPackageError(f"model.json: {err}") from None
 
 
-def _string(where: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise WebPackageError(f"{where} must be a string, got {value!r}")
-    return value
+def _length(values: List[Any], path: str, expected: int, what: str) -> None:
+    if len(values) != expected:
+        _fail(path, f"must have {expected} entries ({what}), got {len(values)}")
 
 
-def _vector(where: str, value: Any, length: int) -> np.ndarray:
-    if not isinstance(value, list) or len(value) != length:
-        got = len(value) if isinstance(value, list) else type(value).__name__
-        raise WebPackageError(f"{where} must be a list of {length} numbers, got {got}")
-    for i, v in enumerate(value):
-        _number(f"{where}[{i}]", v)
-    return np.asarray(value, dtype=np.float64)
+def _check_fitted(fitted: Dict[str, Any], dim: int) -> None:
+    """metadata.latent.fitted: a Gaussian mixture (infodiff.latent_prior) whose factors are valid Cholesky ones."""
+    where = "metadata.latent.fitted"
+    weights = fitted["weights"]
+    total = 0.0
+    for w in weights:  # left to right, as the web reader sums
+        total += w
+    if abs(total - 1) > WEIGHT_SUM_TOLERANCE:
+        _fail(f"{where}.weights", f"must be positive and sum to 1, sum to {js_number(total)}")
+    for key, length, what in (("means", dim, "latentDim"),
+                              ("scaleTril", dim * (dim + 1) // 2, "latentDim (latentDim + 1) / 2")):
+        _length(fitted[key], f"{where}.{key}", len(weights), "one per component")
+        for k, row in enumerate(fitted[key]):
+            _length(row, f"{where}.{key}[{k}]", length, what)
+    for k, row in enumerate(fitted["scaleTril"]):
+        for i in range(dim):
+            value = row[(i + 1) * (i + 2) // 2 - 1]  # L[i, i] in the packed row
+            if not value > 0:
+                _fail(f"{where}.scaleTril[{k}]",
+                      f"must have a positive diagonal (a Cholesky factor); L[{i}][{i}] is {js_number(value)}")
 
 
 def _validate_fitted(fitted: Any, dim: int) -> None:
-    """metadata.latent.fitted: a Gaussian mixture (infodiff.latent_prior) whose factors are valid Cholesky ones."""
-    where = "metadata.latent.fitted"
-    _keys(where, fitted, FITTED_KEYS)
-    if fitted["kind"] != "gaussianMixture":
-        raise WebPackageError(f"{where}.kind must be \"gaussianMixture\", got {fitted['kind']!r}")
-    _integer(f"{where}.fittedOn", fitted["fittedOn"], minimum=1)
-    weights = fitted["weights"]
-    if not isinstance(weights, list) or not weights:
-        raise WebPackageError(f"{where}.weights must be a non-empty list of numbers")
-    weights = _vector(f"{where}.weights", weights, len(weights))
-    if (weights <= 0).any() or abs(weights.sum() - 1) > WEIGHT_SUM_TOLERANCE:
-        raise WebPackageError(f"{where}.weights must be positive and sum to 1, sum to {weights.sum():.6f}")
-    for key, length in (("means", dim), ("scaleTril", dim * (dim + 1) // 2)):
-        rows = fitted[key]
-        if not isinstance(rows, list) or len(rows) != len(weights):
-            raise WebPackageError(f"{where}.{key} must hold one row per component ({len(weights)})")
-        for k, row in enumerate(rows):
-            _vector(f"{where}.{key}[{k}]", row, length)
-    diagonal = [(i + 1) * (i + 2) // 2 - 1 for i in range(dim)]  # L[i, i] in the packed rows
-    for k, row in enumerate(fitted["scaleTril"]):
-        if min(row[i] for i in diagonal) <= 0:
-            raise WebPackageError(f"{where}.scaleTril[{k}] must have a positive diagonal (a Cholesky factor)")
+    """metadata.latent.fitted alone, schema and rules: what infodiff.latent_prior's fit must pass."""
+    _check_structure(fitted, METADATA_SCHEMA["properties"]["latent"]["properties"]["fitted"], "metadata.latent.fitted")
+    _check_fitted(fitted, dim)
+
+
+def _metadata_rules(meta: Dict[str, Any]) -> None:
+    """The rules of a schema-valid metadata block (architecture and schedule resolved) that a schema cannot say."""
+    arch, timesteps = meta["architecture"], meta["schedule"]["timesteps"]
+    dim = arch["latentDim"]
+    pixels = arch["imageSize"] ** 2 * arch["imageChannels"]
+
+    pre = meta["preprocessing"]
+    if pre["imageSize"] != arch["imageSize"]:
+        _fail("metadata.preprocessing.imageSize",
+              f"must equal architecture.imageSize {arch['imageSize']}, got {show(pre['imageSize'])}")
+    if pre["channels"] != arch["imageChannels"]:
+        _fail("metadata.preprocessing.channels",
+              f"must equal architecture.imageChannels {arch['imageChannels']}, got {show(pre['channels'])}")
+    low, high = pre["valueRange"]
+    if not low < high:
+        _fail("metadata.preprocessing.valueRange", f"must be increasing, got [{js_number(low)}, {js_number(high)}]")
+
+    latent = meta["latent"]
+    for key in ("mean", "std", "min", "max"):
+        _length(latent[key], f"metadata.latent.{key}", dim, "latentDim")
+    if latent["prior"] == "10mix" and dim % 2 != 0:
+        _fail("metadata.latent.prior", f"'10mix' draws pairs of dimensions, but latentDim {dim} is odd")
+    for i, (lo, hi) in enumerate(zip(latent["min"], latent["max"])):
+        if lo > hi:
+            _fail(f"metadata.latent.min[{i}]", f"must be <= max[{i}] ({js_number(hi)}), got {js_number(lo)}")
+    if "fitted" in latent:
+        _check_fitted(latent["fitted"], dim)
+
+    _length(meta["dimensionNames"], "metadata.dimensionNames", dim, "latentDim")
+    for k, direction in enumerate(meta["attributeDirections"]):
+        where = f"metadata.attributeDirections[{k}].vector"
+        _length(direction["vector"], where, dim, "latentDim")
+        norm = math.hypot(*direction["vector"])
+        if abs(norm - 1) > UNIT_NORM_TOLERANCE:
+            _fail(where, f"must have unit norm, got norm {js_number(norm)}")
+    for key in ("mean", "logEigenvalues"):
+        _length(meta["gaussianReference"][key], f"metadata.gaussianReference.{key}", pixels, "H*W*C")
+
+    if "student" in meta:
+        # The plan must be one a student can decode along: strictly decreasing timesteps that start at T - 1, where
+        # x_T sits (its length, 1..8 calls, is the schema's).
+        plan = meta["student"]["plan"]
+        if plan[0] != timesteps - 1:
+            _fail("metadata.student.plan[0]", f"must be T - 1 = {timesteps - 1} (where x_T sits), got {js_number(plan[0])}")
+        for i in range(1, len(plan)):
+            if plan[i] >= plan[i - 1]:
+                _fail("metadata.student.plan", f"must be strictly decreasing, but plan[{i}] = {js_number(plan[i])} >= "
+                                               f"plan[{i - 1}] = {js_number(plan[i - 1])}")
 
 
 def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[str, Any]:
@@ -135,123 +149,53 @@ def validate_metadata(metadata: Any, package_dir: Path | None = None) -> Dict[st
 
     When ``package_dir`` is given, gallery files must exist inside it.
     """
-    meta = dict(_keys("metadata", metadata, METADATA_KEYS, METADATA_OPTIONAL_KEYS))
-    if not ID_PATTERN.match(_string("metadata.id", meta["id"])):
-        raise WebPackageError(f"metadata.id must match [a-z0-9-]+, got {meta['id']!r}")
-    _string("metadata.displayName", meta["displayName"])
-    _string("metadata.description", meta["description"])
+    _check_structure(metadata, METADATA_SCHEMA, "metadata")
+    meta = dict(metadata)
     try:
         meta["architecture"] = resolve_architecture(meta["architecture"])
         meta["schedule"] = resolve_schedule(meta["schedule"])
     except ConfigError as err:
-        raise WebPackageError(f"metadata: {err}") from None
-    arch = meta["architecture"]
-    dim = arch["latentDim"]
-    pixels = arch["imageSize"] ** 2 * arch["imageChannels"]
-
-    pre = _keys("metadata.preprocessing", meta["preprocessing"], PREPROCESSING_KEYS)
-    if pre["imageSize"] != arch["imageSize"]:
-        raise WebPackageError(
-            f"metadata.preprocessing.imageSize {pre['imageSize']} differs from architecture.imageSize {arch['imageSize']}")
-    if pre["channels"] != arch["imageChannels"]:
-        raise WebPackageError(
-            f"metadata.preprocessing.channels {pre['channels']} differs from architecture.imageChannels "
-            f"{arch['imageChannels']}")
-    value_range = pre["valueRange"]
-    if (not isinstance(value_range, list) or len(value_range) != 2
-            or _number("metadata.preprocessing.valueRange[0]", value_range[0])
-            >= _number("metadata.preprocessing.valueRange[1]", value_range[1])):
-        raise WebPackageError(f"metadata.preprocessing.valueRange must be [low, high] with low < high, got {value_range!r}")
-    if not isinstance(pre["lightOnDark"], bool):
-        raise WebPackageError("metadata.preprocessing.lightOnDark must be true or false")
-
-    latent = _keys("metadata.latent", meta["latent"], LATENT_KEYS, LATENT_OPTIONAL_KEYS)
-    for key in ("mean", "std", "min", "max"):
-        _vector(f"metadata.latent.{key}", latent[key], dim)
-    if latent["prior"] not in LATENT_PRIORS:
-        raise WebPackageError(f"metadata.latent.prior must be \"normal\" or \"10mix\", got {latent['prior']!r}")
-    if "fitted" in latent:
-        _validate_fitted(latent["fitted"], dim)
-
-    names = meta["dimensionNames"]
-    if not isinstance(names, list) or len(names) != dim or any(n is not None and not isinstance(n, str) for n in names):
-        raise WebPackageError(f"metadata.dimensionNames must be a list of {dim} strings or nulls")
-
-    if not isinstance(meta["attributeDirections"], list):
-        raise WebPackageError("metadata.attributeDirections must be a list")
-    for k, direction in enumerate(meta["attributeDirections"]):
-        where = f"metadata.attributeDirections[{k}]"
-        _keys(where, direction, DIRECTION_KEYS)
-        _string(f"{where}.name", direction["name"])
-        _string(f"{where}.group", direction["group"])
-        norm = float(np.linalg.norm(_vector(f"{where}.vector", direction["vector"], dim)))
-        if abs(norm - 1) > UNIT_NORM_TOLERANCE:
-            raise WebPackageError(f"{where}.vector must have unit norm, has {norm:.6f}")
-        _number(f"{where}.bias", direction["bias"])
-
-    ref = _keys("metadata.gaussianReference", meta["gaussianReference"], REFERENCE_KEYS)
-    if ref["kind"] not in ("spectrum", "diagonal"):
-        raise WebPackageError(f"metadata.gaussianReference.kind must be \"spectrum\" or \"diagonal\", got {ref['kind']!r}")
-    _vector("metadata.gaussianReference.mean", ref["mean"], pixels)
-    _vector("metadata.gaussianReference.logEigenvalues", ref["logEigenvalues"], pixels)
-    if _number("metadata.gaussianReference.variance", ref["variance"]) <= 0:
-        raise WebPackageError("metadata.gaussianReference.variance must be > 0")
-    _number("metadata.gaussianReference.logSnrLoc", ref["logSnrLoc"])
-    if _number("metadata.gaussianReference.logSnrScale", ref["logSnrScale"]) <= 0:
-        raise WebPackageError("metadata.gaussianReference.logSnrScale must be > 0")
-
-    if not isinstance(meta["gallery"], list):
-        raise WebPackageError("metadata.gallery must be a list")
-    for k, item in enumerate(meta["gallery"]):
-        where = f"metadata.gallery[{k}]"
-        _keys(where, item, GALLERY_KEYS)
-        file = _string(f"{where}.file", item["file"])
-        _string(f"{where}.label", item["label"])
-        if file.startswith("/") or ".." in Path(file).parts or not file.endswith(".png"):
-            raise WebPackageError(f"{where}.file must be a relative .png path inside the package, got {file!r}")
-        if package_dir is not None and not (package_dir / file).is_file():
-            raise WebPackageError(f"{where}.file {file!r} does not exist in {package_dir}")
-
-    prov = _keys("metadata.provenance", meta["provenance"], PROVENANCE_KEYS, PROVENANCE_OPTIONAL_KEYS)
-    if prov["source"] not in SOURCES:
-        raise WebPackageError(f"metadata.provenance.source must be one of {', '.join(SOURCES)}, got {prov['source']!r}")
-    for key in ("dataset", "hardware", "createdAt", "notes"):
-        _string(f"metadata.provenance.{key}", prov[key])
-    for key in ("objective", "metrics"):
-        if not isinstance(prov[key], dict):
-            raise WebPackageError(f"metadata.provenance.{key} must be an object")
-    _integer("metadata.provenance.steps", prov["steps"])
-    _integer("metadata.provenance.batchSize", prov["batchSize"])
-    if _number("metadata.provenance.wallTimeSeconds", prov["wallTimeSeconds"]) < 0:
-        raise WebPackageError("metadata.provenance.wallTimeSeconds must be >= 0")
-    if not isinstance(prov["ema"], bool):
-        raise WebPackageError("metadata.provenance.ema must be true or false")
-    if "data" in prov:
-        data = _keys("metadata.provenance.data", prov["data"], DATA_KEYS)
-        _integer("metadata.provenance.data.seed", data["seed"])
-        _integer("metadata.provenance.data.size", data["size"], minimum=1)
-    if "student" in meta:
-        _validate_student(meta["student"], meta["schedule"]["timesteps"])
+        raise WebPackageError(f"model.json: metadata.{err}") from None
+    _metadata_rules(meta)
+    if package_dir is not None:
+        for k, item in enumerate(meta["gallery"]):
+            if not (package_dir / item["file"]).is_file():
+                raise WebPackageError(f"metadata.gallery[{k}].file {item['file']!r} does not exist in {package_dir}")
     return meta
 
 
-def _validate_student(student: Any, timesteps: int) -> None:
-    where = "metadata.student"
-    _keys(where, student, STUDENT_KEYS)
-    if student["parameterisation"] not in PARAMETERISATIONS:
-        raise WebPackageError(f"{where}.parameterisation must be one of {', '.join(PARAMETERISATIONS)}, "
-                              f"got {student['parameterisation']!r}")
-    plan = student["plan"]
-    if (not isinstance(plan, list) or not 1 <= len(plan) <= STUDENT_MAX_CALLS
-            or any(isinstance(t, bool) or not isinstance(t, int) for t in plan)):
-        raise WebPackageError(f"{where}.plan must be a list of 1 to {STUDENT_MAX_CALLS} integer timesteps, got {plan!r}")
-    if plan[0] != timesteps - 1 or plan[-1] < 0 or any(b >= a for a, b in zip(plan, plan[1:])):
-        raise WebPackageError(f"{where}.plan must decrease strictly from T - 1 = {timesteps - 1} and stay >= 0, "
-                              f"got {plan}")
-    _integer(f"{where}.teacherSteps", student["teacherSteps"], minimum=1)
-    for key in ("training", "fidelity"):
-        if not isinstance(student[key], dict):
-            raise WebPackageError(f"{where}.{key} must be an object")
+def validate_model_json(document: Any, package_dir: Path | None = None) -> Dict[str, Any]:
+    """Checks a parsed model.json as the web reader's ``parseModelJson`` does, with the same messages; returns
+    the validated metadata (architecture and schedule resolved). Shard bytes are checked by the reader."""
+    if not isinstance(document, dict):
+        _fail("(root)", f"must be an object, got {show(document)}")
+    if not _same_json(document.get("format"), FORMAT):
+        _fail("format", f"must be {json.dumps(FORMAT)}, got {show(document.get('format'))}")
+    if not _same_json(document.get("formatVersion"), FORMAT_VERSION):
+        _fail("formatVersion", f"{show(document.get('formatVersion'))} is not supported "
+                               f"(this reader knows version {FORMAT_VERSION})")
+    _check_structure(document, MODEL_SCHEMA, "(root)")
+    meta = validate_metadata(document["metadata"], package_dir)
+    groups = document["weightsManifest"]
+    for g, group in enumerate(groups):
+        for m, shard in enumerate(group["paths"]):
+            expected = f"group{g + 1}-shard{m + 1}of{len(group['paths'])}.bin"
+            if shard != expected:
+                _fail(f"weightsManifest[{g}].paths[{m}]", f"must be {json.dumps(expected)}, got {show(shard)}")
+    seen: set = set()
+    duplicates: List[str] = []
+    for group in groups:
+        for spec in group["weights"]:
+            if spec["name"] in seen and spec["name"] not in duplicates:
+                duplicates.append(spec["name"])
+            seen.add(spec["name"])
+    if duplicates:
+        _fail("weightsManifest", f"lists weight(s) more than once: {', '.join(duplicates)}")
+    return meta
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    return not isinstance(a, bool) and a == b
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -384,56 +328,21 @@ def read_web_package(package_dir: str | Path) -> Tuple["OrderedDict[str, np.ndar
         document = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise WebPackageError(f"{manifest_path} is not valid JSON: {err}") from None
-    _keys(str(manifest_path), document, ("format", "formatVersion", "weightsManifest", "metadata"))
-    if document["format"] != FORMAT:
-        raise WebPackageError(f"{manifest_path}: format must be {FORMAT!r}, got {document['format']!r}")
-    if document["formatVersion"] != FORMAT_VERSION:
-        raise WebPackageError(
-            f"{manifest_path}: formatVersion {document['formatVersion']!r} is not supported (this reader knows {FORMAT_VERSION})")
-    meta = validate_metadata(document["metadata"], root)
-    groups = document["weightsManifest"]
-    if not isinstance(groups, list) or not groups:
-        raise WebPackageError(f"{manifest_path}: weightsManifest must be a non-empty list of groups")
+    meta = validate_model_json(document, root)
 
     weights: "OrderedDict[str, np.ndarray]" = OrderedDict()
-    duplicates: List[str] = []
-    for g, group in enumerate(groups):
-        where = f"weightsManifest[{g}]"
-        _keys(where, group, ("paths", "weights"))
-        paths = group["paths"]
-        if not isinstance(paths, list) or not paths:
-            raise WebPackageError(f"{where}.paths must be a non-empty list")
-        for m, shard in enumerate(paths):
-            expected_name = f"group{g + 1}-shard{m + 1}of{len(paths)}.bin"
-            if shard != expected_name:
-                raise WebPackageError(f"{where}.paths[{m}] must be {expected_name!r}, got {shard!r}")
+    for g, group in enumerate(document["weightsManifest"]):
+        for shard in group["paths"]:
             size = (root / shard).stat().st_size if (root / shard).is_file() else None
             if size is None:
                 raise WebPackageError(f"shard {shard} listed in the manifest does not exist in {root}")
             if size > SHARD_BYTES:
                 raise WebPackageError(f"shard {shard} has {size} bytes; shards are at most {SHARD_BYTES}")
-        blob = b"".join((root / shard).read_bytes() for shard in paths)
-        if not isinstance(group["weights"], list):
-            raise WebPackageError(f"{where}.weights must be a list")
+        blob = b"".join((root / shard).read_bytes() for shard in group["paths"])
         offset = 0
-        for w, spec in enumerate(group["weights"]):
-            spec_where = f"{where}.weights[{w}]"
-            if not isinstance(spec, dict) or not {"name", "shape", "dtype"} <= set(spec) or not set(spec) <= {
-                    "name", "shape", "dtype", "quantization"}:
-                raise WebPackageError(f"{spec_where} must have name, shape, dtype and optionally quantization")
-            name = _string(f"{spec_where}.name", spec["name"])
-            shape = spec["shape"]
-            if not isinstance(shape, list) or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
-                raise WebPackageError(f"weight {name}: shape must be a list of non-negative integers, got {shape!r}")
-            if spec["dtype"] != "float32":
-                raise WebPackageError(f"weight {name}: dtype must be float32, got {spec['dtype']!r}")
-            quantization = spec.get("quantization")
-            if quantization is None:
-                stored = np.dtype("<f4")
-            elif quantization == {"dtype": "float16"}:
-                stored = np.dtype("<f2")
-            else:
-                raise WebPackageError(f"weight {name}: quantization must be absent or {{\"dtype\": \"float16\"}}, got {quantization!r}")
+        for spec in group["weights"]:
+            name, shape = spec["name"], [int(d) for d in spec["shape"]]
+            stored = np.dtype("<f2") if "quantization" in spec else np.dtype("<f4")
             count = int(np.prod(shape)) if shape else 1
             nbytes = count * stored.itemsize
             if offset + nbytes > len(blob):
@@ -441,16 +350,12 @@ def read_web_package(package_dir: str | Path) -> Tuple["OrderedDict[str, np.ndar
                     f"weight {name}: needs bytes {offset}..{offset + nbytes} but the shards of group {g + 1} hold {len(blob)}")
             values = np.frombuffer(blob, dtype=stored, count=count, offset=offset).astype(np.float32).reshape(shape)
             offset += nbytes
-            if name in weights:
-                duplicates.append(name)
             if not np.all(np.isfinite(values)):
                 raise WebPackageError(f"weight {name} has non-finite values")
             weights[name] = values
         if offset != len(blob):
             raise WebPackageError(
-                f"{where}: the weights use {offset} bytes but the shards hold {len(blob)}")
-    if duplicates:
-        raise WebPackageError(f"duplicate weight names: {', '.join(duplicates)}")
+                f"weightsManifest[{g}]: the weights use {offset} bytes but the shards hold {len(blob)}")
     check_weight_names({n: a.shape for n, a in weights.items()}, meta["architecture"], meta["schedule"]["timesteps"],
                        student="student" in meta)
     return weights, meta

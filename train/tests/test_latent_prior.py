@@ -72,9 +72,9 @@ def test_the_package_validator_names_what_is_wrong():
     cases = [
         (broken(lambda f: f.update(kind="flow")), 'kind must be "gaussianMixture"'),
         (broken(lambda f: f.update(weights=[0.7, 0.7])), "positive and sum to 1"),
-        (broken(lambda f: f["means"].pop()), "means must hold one row per component"),
+        (broken(lambda f: f["means"].pop()), "means must have 2 entries"),
         (broken(lambda f: f["scaleTril"][1].__setitem__(2, -1.0)), "scaleTril[1] must have a positive diagonal"),
-        (broken(lambda f: f["means"][0].append(0.0)), "means[0] must be a list of 3 numbers"),
+        (broken(lambda f: f["means"][0].append(0.0)), "means[0] must have 3 entries"),
     ]
     for fitted, message in cases:
         with pytest.raises(WebPackageError, match=message.replace("[", r"\[").replace("]", r"\]")):

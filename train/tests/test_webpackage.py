@@ -9,8 +9,9 @@ import torch
 
 from infodiff.config import load_preset, validate_train_config
 from infodiff.model import TIME_TABLE_KEY, build_model
+from infodiff.schema_check import CONTRACT_DIR
 from infodiff.webpackage import (SHARD_BYTES, WebPackageError, load_web_package, read_web_package,
-                                 state_dict_arrays, write_web_package)
+                                 state_dict_arrays, validate_model_json, write_web_package)
 
 FIXTURE = validate_train_config(load_preset("configs/fixture.json")).architecture
 OFFICIAL_FMNIST = {"imageSize": 32, "baseChannels": 32, "channelMultipliers": [1, 2, 2, 2], "latentDim": 32}
@@ -140,30 +141,30 @@ def test_optional_fields_of_the_format_are_accepted(tmp_path, fixture_model):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda m: m.pop("gallery"), "metadata: missing gallery"),
-    (lambda m: m.update(extra=1), "metadata: unknown extra"),
+    (lambda m: m.pop("gallery"), "metadata is missing field(s) gallery"),
+    (lambda m: m.update(extra=1), "metadata has unknown field(s) extra"),
     (lambda m: m.update(id="Bad_Id"), "metadata.id must match [a-z0-9-]+"),
-    (lambda m: m["architecture"].update(latentDim=0), "metadata: architecture.latentDim must be >= 1"),
-    (lambda m: m["preprocessing"].update(imageSize=32), "preprocessing.imageSize 32 differs from architecture.imageSize 16"),
-    (lambda m: m["preprocessing"].update(valueRange=[1, -1]), "valueRange must be [low, high]"),
-    (lambda m: m["latent"].update(std=[1.0]), "metadata.latent.std must be a list of 6 numbers, got 1"),
-    (lambda m: m["latent"].update(prior="roll"), 'metadata.latent.prior must be "normal" or "10mix", got \'roll\''),
-    (lambda m: m.update(dimensionNames=[None] * 5), "metadata.dimensionNames must be a list of 6"),
-    (lambda m: m["attributeDirections"][0].update(vector=[2.0] + [0.0] * 5), "must have unit norm, has 2.000000"),
+    (lambda m: m["architecture"].update(latentDim=0), "metadata.architecture.latentDim must be >= 1"),
+    (lambda m: m["preprocessing"].update(imageSize=32), "metadata.preprocessing.imageSize must equal architecture.imageSize 16, got 32"),
+    (lambda m: m["preprocessing"].update(valueRange=[1, -1]), "metadata.preprocessing.valueRange must be increasing, got [1, -1]"),
+    (lambda m: m["latent"].update(std=[1.0]), "metadata.latent.std must have 6 entries (latentDim), got 1"),
+    (lambda m: m["latent"].update(prior="roll"), 'metadata.latent.prior must be one of "normal", "10mix", got "roll"'),
+    (lambda m: m.update(dimensionNames=[None] * 5), "metadata.dimensionNames must have 6 entries (latentDim), got 5"),
+    (lambda m: m["attributeDirections"][0].update(vector=[2.0] + [0.0] * 5), "must have unit norm, got norm 2"),
     (lambda m: m["attributeDirections"][0].update(bias=float("nan")), "attributeDirections[0].bias must be a finite number"),
-    (lambda m: m["gaussianReference"].update(kind="full"), 'gaussianReference.kind must be "spectrum" or "diagonal"'),
-    (lambda m: m["gaussianReference"].update(mean=[0.0] * 255), "gaussianReference.mean must be a list of 256"),
+    (lambda m: m["gaussianReference"].update(kind="full"), 'gaussianReference.kind must be one of "spectrum", "diagonal", got "full"'),
+    (lambda m: m["gaussianReference"].update(mean=[0.0] * 255), "gaussianReference.mean must have 256 entries (H*W*C), got 255"),
     (lambda m: m["gaussianReference"].update(variance=0), "gaussianReference.variance must be > 0"),
     (lambda m: m.update(gallery=[{"file": "gallery/0.png", "label": "x"}]), "gallery[0].file 'gallery/0.png' does not exist"),
-    (lambda m: m.update(gallery=[{"file": "../x.png", "label": "x"}]), "must be a relative .png path"),
-    (lambda m: m["provenance"].update(source="downloaded"), "provenance.source must be one of trained"),
+    (lambda m: m.update(gallery=[{"file": "../x.png", "label": "x"}]), "must be a relative path inside the package to a .png file"),
+    (lambda m: m["provenance"].update(source="downloaded"), 'provenance.source must be one of "trained"'),
     (lambda m: m["provenance"].update(steps=-1), "provenance.steps must be an integer >= 0"),
     (lambda m: m["provenance"].update(ema="yes"), "provenance.ema must be true or false"),
-    (lambda m: m["provenance"].update(data={"seed": 1}), "metadata.provenance.data: missing size"),
+    (lambda m: m["provenance"].update(data={"seed": 1}), "metadata.provenance.data is missing field(s) size"),
     (lambda m: m["provenance"].update(data={"seed": 1, "size": 0}), "provenance.data.size must be an integer >= 1"),
     (lambda m: m["provenance"].update(data={"seed": -2, "size": 5}), "provenance.data.seed must be an integer >= 0"),
-    (lambda m: m["provenance"].update(data={"seed": 1, "size": 5, "order": 2}), "provenance.data: unknown order"),
-    (lambda m: m["provenance"].update(command="x"), "metadata.provenance: unknown command"),
+    (lambda m: m["provenance"].update(data={"seed": 1, "size": 5, "order": 2}), "provenance.data has unknown field(s) order"),
+    (lambda m: m["provenance"].update(command="x"), "metadata.provenance has unknown field(s) command"),
 ])
 def test_metadata_refusals(tmp_path, fixture_model, edit, message):
     metadata = copy.deepcopy(metadata_for(FIXTURE))
@@ -171,6 +172,25 @@ def test_metadata_refusals(tmp_path, fixture_model, edit, message):
     with pytest.raises(WebPackageError) as err:
         write(tmp_path / "pkg", fixture_model, metadata)
     assert message in str(err.value)
+
+
+# ------------------------------------------------------------------ the contract shared with the web reader
+
+CONTRACT_CASES = json.loads((CONTRACT_DIR / "invalid" / "cases.json").read_text())
+
+
+def test_the_contract_document_is_valid():
+    meta = validate_model_json(json.loads((CONTRACT_DIR / "valid.json").read_text()))
+    assert meta["student"]["plan"] == [9, 4]
+
+
+@pytest.mark.parametrize("case", CONTRACT_CASES, ids=[c["file"] for c in CONTRACT_CASES])
+def test_contract_refusals_match_the_web_reader(case):
+    """Every invalid model.json of src/model/contract/invalid/ is refused with the message src/model/contract.test.ts
+    expects from the web reader, word for word."""
+    with pytest.raises(WebPackageError) as err:
+        validate_model_json(json.loads((CONTRACT_DIR / "invalid" / case["file"]).read_text()))
+    assert str(err.value) == case["message"]
 
 
 # ------------------------------------------------------------------ refusals on read
@@ -182,16 +202,16 @@ def edit_manifest(path, change):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format="tfjs-layers"), "format must be 'infodiffusion-explorer/model'"),
+    (lambda d: d.update(format="tfjs-layers"), 'format must be "infodiffusion-explorer/model"'),
     (lambda d: d.update(formatVersion=2), "formatVersion 2 is not supported"),
-    (lambda d: d["weightsManifest"][0]["weights"][3].update(dtype="int32"), "dtype must be float32, got 'int32'"),
-    (lambda d: d["weightsManifest"][0]["weights"][3].update(quantization={"dtype": "uint8"}), "quantization must be absent"),
+    (lambda d: d["weightsManifest"][0]["weights"][3].update(dtype="int32"), 'weights[3].dtype must be "float32", got "int32"'),
+    (lambda d: d["weightsManifest"][0]["weights"][3].update(quantization={"dtype": "uint8"}), 'weights[3].quantization.dtype must be "float16", got "uint8"'),
     (lambda d: d["weightsManifest"][0]["weights"][3].update(shape=[8, 32]), "wrong shapes: backbone.time_embedding.timembedding.3.weight [8, 32] (expected [16, 16])"),
     (lambda d: d["weightsManifest"][0]["weights"].pop(), "the weights use"),
     (lambda d: d["weightsManifest"][0]["weights"][4].update(name=d["weightsManifest"][0]["weights"][3]["name"]),
-     "duplicate weight names: backbone.time_embedding.timembedding.3.weight"),
-    (lambda d: d["weightsManifest"][0].update(paths=["weights.bin"]), "paths[0] must be 'group1-shard1of1.bin'"),
-    (lambda d: d.pop("metadata"), "missing metadata"),
+     "lists weight(s) more than once: backbone.time_embedding.timembedding.3.weight"),
+    (lambda d: d["weightsManifest"][0].update(paths=["weights.bin"]), 'paths[0] must be "group1-shard1of1.bin"'),
+    (lambda d: d.pop("metadata"), "(root) is missing field(s) metadata"),
 ])
 def test_read_refusals(tmp_path, fixture_model, change, message):
     write(tmp_path / "pkg", fixture_model)
