@@ -603,7 +603,8 @@ async function main(): Promise<void> {
   // The package's stats are read in this process too; without a Node backend in the run, give it the CPU one.
   if (options.nodeBackends.length === 0) await selectBackend('cpu');
   const mounts = Object.fromEntries(options.folders.map((folder, k) => [`/bench-models/${k}/`, folder]));
-  const server = await startStaticServer(distDir, mounts);
+  // Cross-origin isolated, as the app is served (vite.config.ts): tfjs WASM runs its threaded binary here too.
+  const server = await startStaticServer(distDir, mounts, 0, CROSS_ORIGIN_ISOLATION_HEADERS);
   // The peer comparison keeps several pages open and times them in turn: none may be throttled as a background tab.
   const unthrottled = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
   const gpuArgs = options.gpu === 'hardware' ? HARDWARE_GPU_ARGS : WEBGPU_ARGS;

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { build } from 'vite';
+import { tfjsWasmThreadsSurviveMinification } from '../../vite.config';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -15,7 +16,9 @@ export async function buildHarness(outDir: string): Promise<string> {
     base: './',
     logLevel: 'warn',
     publicDir: false,
-    worker: { format: 'es' },
+    // As the app's build: the threaded WASM binary must start in the minified worker (the bench serves the page
+    // cross-origin isolated, as the app is served).
+    worker: { format: 'es', plugins: () => [tfjsWasmThreadsSurviveMinification()] },
     build: {
       outDir,
       emptyOutDir: true,
