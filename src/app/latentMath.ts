@@ -1,8 +1,8 @@
 /**
  * Small-vector arithmetic the explorer does on the main thread: slider ranges from the latent statistics, a
- * seeded prior, interpolation paths (InfoDiffusion's quarter circle in z, slerp of x_T; shared/research/
- * infodiffusion.md §3.4) and attribute edits. Latents are number[] of length latentDim, x_T a Float32Array;
- * nothing here touches the GPU.
+ * seeded prior, interpolation paths (InfoDiffusion's quarter circle in z, slerp of x_T, as the official code's
+ * `run.py --mode interpolate` does; docs/sources.md §1.6) and attribute edits. Latents are number[] of length
+ * latentDim, x_T a Float32Array; nothing here touches the GPU.
  */
 import { createRng } from '../diffusion/random';
 export { slerp } from '../diffusion/slerp';

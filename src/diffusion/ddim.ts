@@ -1,7 +1,8 @@
 /**
  * DDIM sampling and inversion (Song, Meng & Ermon, "Denoising Diffusion Implicit Models", ICLR 2021) for the
  * z-conditioned InfoDiffusion denoiser. Formulas are the project's shared convention (the PyTorch side uses the
- * same ones and the golden parity files check them); see docs/model-format.md and the brief's "DDIM plan".
+ * same ones and the golden parity files check them); the step plan and where it differs from the official code are in
+ * docs/sources.md §3 and §1.5.
  *
  * Notation (code name -> paper symbol -> source):
  *   alphaBar[t]    -> ᾱ_t (written α_t in DDIM)        forward marginal q(x_t | x_0) = N(√ᾱ_t x_0, (1 - ᾱ_t) I)

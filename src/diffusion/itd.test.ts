@@ -211,7 +211,7 @@ describe('estimateNll calling a timestep network', () => {
 });
 
 describe('mmseCurve', () => {
-  it('lays out the grid and the reference curves of itd.md §5.2', async () => {
+  it('lays out the grid and the reference curves of docs/sources.md §2.7', async () => {
     const data = gaussianData([4, 4, 1], [-3, 0], 10);
     const x = tf.tensor4d(data.draw(1), [1, 4, 4, 1]);
     const z = noLatent();

@@ -1,29 +1,31 @@
 /**
  * Information-Theoretic Diffusion (Kong, Brekelmans & Ver Steeg, ICLR 2023): the negative log-likelihood of one
  * image by the pointwise I-MMSE identity, and its MMSE-versus-log-SNR curve, from an eps-prediction denoiser.
- * Reference: shared/research/itd.md §1.3-1.5 (identities) and §5 (recipe). Natural logs throughout.
+ * Sources: the paper's I-MMSE identity and its likelihood against a Gaussian reference, the authors' code
+ * (kxh001/ITdiffusion) for the log-SNR sampling, and our control variate; docs/sources.md §2 gives each with its
+ * file (cited below as §2.x). Natural logs throughout.
  *
  * Notation (code name -> ITD symbol -> source):
- *   logSnr         -> α = log γ, the log signal-to-noise ratio           itd.md §1.1
+ *   logSnr         -> α = log γ, the log signal-to-noise ratio           §2.1
  *   alphaBar       -> ᾱ = σ(α), so 1 - ᾱ = σ(-α)                         VP channel z = √σ(α) x + √σ(-α) ε
- *   x, xTilde      -> x and its uniform dequantisation x̃ = x + δ(r - ½), δ = 2/255     §5.1 step 1
- *   eps, epsPred   -> ε ~ N(0, I) and ε̂ = ε_θ(z_α, t(α))                §5.1 step 4
- *   modelError     -> m_k = ‖ε_k - ε̂_k‖², summed over the d dimensions   §5.1 step 5
+ *   x, xTilde      -> x and its uniform dequantisation x̃ = x + δ(r - ½), δ = 2/255     §2.4
+ *   eps, epsPred   -> ε ~ N(0, I) and ε̂ = ε_θ(z_α, t(α))                §2.7
+ *   modelError     -> m_k = ‖ε_k - ε̂_k‖², summed over the d dimensions   §2.7
  *   linearError    -> ‖ε_k - ε̂_lin,k‖², the same for the reference's predictor, same ε_k
- *   mmse           -> mmse_ε(x, α) = E_ε ‖ε - ε̂‖²                        §1.2
- *   gaussianMmse   -> mmse_g(α) = Σ_i σ(α + ln λ_i)                      §1.3
- *   hGaussian      -> h_g = d/2 ln(2πe) + ½ Σ_i ln λ_i                   §1.3
- *   loc, scale     -> μ, s of the truncated logistic over α              §1.5
- *   LOGISTIC_CLIP  -> c = 4                                               §1.5
- *   weight         -> w = s tanh(c/2) / (σ(ξ) σ(-ξ)), ξ = (α - μ)/s       §1.5
- *   epsLinear      -> ε̂_lin = √(1-ᾱ)(z - √ᾱ m)/(ᾱ v + 1 - ᾱ), the exact predictor of N(m, v I)   §5.1 step 8
+ *   mmse           -> mmse_ε(x, α) = E_ε ‖ε - ε̂‖²                        §2.2
+ *   gaussianMmse   -> mmse_g(α) = Σ_i σ(α + ln λ_i)                      §2.3
+ *   hGaussian      -> h_g = d/2 ln(2πe) + ½ Σ_i ln λ_i                   §2.3
+ *   loc, scale     -> μ, s of the truncated logistic over α              §2.5
+ *   LOGISTIC_CLIP  -> c = 4                                               §2.5
+ *   weight         -> w = s tanh(c/2) / (σ(ξ) σ(-ξ)), ξ = (α - μ)/s       §2.5
+ *   epsLinear      -> ε̂_lin = √(1-ᾱ)(z - √ᾱ m)/(ᾱ v + 1 - ᾱ), the exact predictor of N(m, v I)   §2.7
  *
- * The estimate (control-variate form, §5.1 step 8):
+ * The estimate (control-variate form, docs/sources.md §2.7):
  *   -ln p(x̃) = -ln N(x̃; m, v I) + ½ ∫ [mmse_ε(x̃, α) - mmse_lin(x̃, α)] dα
  *            ≈ d/2 ln(2πv) + ‖x̃ - m‖²/(2v) + (1/K) Σ_k ½ w_k (‖ε_k - ε̂_k‖² - ‖ε_k - ε̂_lin,k‖²)
  * Why this form: the I-MMSE identity holds pointwise for any denoiser pair, and N(m, v I)'s own denoiser gives
  * exactly -ln N(x̃; m, v I) in closed form, so only the model-versus-linear difference is integrated, with the same
- * ε_k in both terms. That difference vanishes like e^{2α} at low SNR (the plain step-6 integrand m_k - mmse_g(α)
+ * ε_k in both terms. That difference vanishes like e^{2α} at low SNR (the plain integrand m_k - mmse_g(α) of §2.3
  * only like e^{α}) and it shares the noise of m_k, so it is less truncated by the clip and less noisy: 4-8x smaller
  * standard errors on Gaussian data resembling N(m, v I), about 2x on a spectrum spread over e^-7..1 (the tests).
  * It is exact in expectation over the ε_k and the stratified α_k, up to the part of the integral outside
@@ -84,7 +86,7 @@ export interface NllEstimate {
   bitsPerDim8bit: number;
   /** Standard error of bitsPerDim (and of bitsPerDim8bit), from the spread of the K terms. */
   stdErr: number;
-  /** The plain §5.1 step-6 estimate h_g + ½ mean(w (m - mmse_g)) on the same draws, for comparison. */
+  /** The plain estimate h_g + ½ mean(w (m - mmse_g)) (docs/sources.md §2.3) on the same draws, for comparison. */
   withoutControlVariate: { bitsPerDim: number; stdErr: number };
   /** Network invocations (each on a batch). */
   denoiserCalls: number;
@@ -248,7 +250,7 @@ function meanAndStdErr(terms: Float64Array): { mean: number; stdErr: number } {
 /**
  * Samples K log-SNRs from the logistic(μ, s) truncated to [μ - cs, μ + cs], stratified (one uniform draw in each
  * of K equal-probability strata, which keeps the estimate unbiased and removes most of the sampling noise), with
- * their importance weights w = 1/density (itd.md §1.5).
+ * their importance weights w = 1/density (docs/sources.md §2.5, after `logistic_integrate` in the ITD code).
  */
 function truncatedLogisticSamples(loc: number, scale: number, K: number, rng: Rng): { logSnr: Float64Array; weight: Float64Array } {
   const low = sigmoid(-LOGISTIC_CLIP);
@@ -265,7 +267,7 @@ function truncatedLogisticSamples(loc: number, scale: number, K: number, rng: Rn
 }
 
 /**
- * -log p(x) of one image by the I-MMSE identity with the control variate of itd.md §5.1 step 8 (see the header).
+ * -log p(x) of one image by the I-MMSE identity with the control variate of docs/sources.md §2.7 (see the header).
  * @param predictEps the denoiser (an EpsPredictor will do)
  * @param schedule the model's schedule, for the log-SNR -> timestep mapping
  * @param reference the model package's gaussianReference (mean, variance, spectrum, logistic μ and s)
@@ -330,7 +332,8 @@ export async function estimateNll(
 }
 
 /**
- * The model's MMSE curve for one image on linspace(μ - 4s, μ + 4s) (itd.md §5.2), with the reference curves.
+ * The model's MMSE curve for one image on linspace(μ - 4s, μ + 4s) (docs/sources.md §2.7), with the reference
+ * curves.
  * @param x [1,H,W,C] the image in [-1, 1] model space; not disposed
  * @param z [1,D] its latent; not disposed
  */

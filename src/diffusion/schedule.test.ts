@@ -21,7 +21,7 @@ describe('makeSchedule, linear', () => {
     expectStrictlyDecreasing(s.alphaBar);
   });
 
-  it('gives the DDPM log-SNR values of itd.md §2 (beta 1e-4 -> 0.02)', () => {
+  it('gives the DDPM log-SNR values of docs/sources.md §2.6 (beta 1e-4 -> 0.02)', () => {
     const s = makeSchedule(DDPM_SCHEDULE);
     expect(s.logSnr[0]).toBeCloseTo(Math.log(0.9999 / 0.0001), 10);
     expect(s.logSnr[0]).toBeCloseTo(9.21, 2);

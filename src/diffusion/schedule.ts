@@ -105,8 +105,8 @@ function nearestTimestep(logSnr: Float64Array, target: number): number {
 }
 
 /**
- * The integer timestep whose log-SNR is nearest to the given one (ITD's logsnr2t, itd.md §2, on the schedule's own
- * grid). Values above logSnr[0] map to 0 and values below logSnr[T-1] to T-1.
+ * The integer timestep whose log-SNR is nearest to the given one (the ITD code's logsnr2t, docs/sources.md §2.6, on
+ * the schedule's own grid). Values above logSnr[0] map to 0 and values below logSnr[T-1] to T-1.
  */
 export function timestepForLogSnr(schedule: NoiseSchedule, logSnr: number): number;
 export function timestepForLogSnr(schedule: NoiseSchedule, logSnr: ArrayLike<number>): Int32Array;

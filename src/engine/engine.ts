@@ -345,8 +345,8 @@ export class Engine {
    * Compiles the programs of the shapes in use before the model is reported ready: encode at batch 1, and a
    * 2-step DDIM run (denoiser + step arithmetic) at every warm-up batch size, plus one student call there when the
    * package has a student (its network's programs are the teacher's; this adds its output conversion). On WebGPU
-   * this is compile-only (pipelines are created asynchronously and nothing is computed, web.md §1.4); elsewhere
-   * one real run.
+   * this is compile-only (pipelines are created asynchronously and nothing is computed: tfjs-backend-webgpu's
+   * WEBGPU_ENGINE_COMPILE_ONLY flag, docs/sources.md §4); elsewhere one real run.
    */
   private async warmUp(loaded: ReadyModel, batchSizes: readonly number[], context: RequestContext): Promise<void> {
     const { imageSize, imageChannels, latentDim } = loaded.model.architecture;

@@ -188,9 +188,9 @@ export interface SampleRequest {
 }
 
 /**
- * -log p(x) by the I-MMSE estimator (shared/research/itd.md §5) with K log-SNR samples per image, conditioned on
- * z (default Enc(x)). Costs K denoiser evaluations per image, run in batches of the largest warm-up batch size;
- * progress: 'calls' events (evaluations done of total). `samples` must be at least 2.
+ * -log p(x) by the I-MMSE estimator (Kong et al., ICLR 2023; docs/sources.md §2.7) with K log-SNR samples per
+ * image, conditioned on z (default Enc(x)). Costs K denoiser evaluations per image, run in batches of the largest
+ * warm-up batch size; progress: 'calls' events (evaluations done of total). `samples` must be at least 2.
  */
 export interface NllRequest {
   id: number;
@@ -203,7 +203,7 @@ export interface NllRequest {
 }
 
 /**
- * The MMSE curve m(logSnr) of one image (itd.md §5.2) on a grid of `points` log-SNR values spread over the
+ * The MMSE curve m(logSnr) of one image (docs/sources.md §2.7) on a grid of `points` log-SNR values spread over the
  * reference's range, averaged over `repeats` noise draws, conditioned on z (default Enc(x)). Takes a batch of
  * exactly one image. Progress: 'calls' events.
  */
@@ -332,7 +332,7 @@ export interface SampleResult {
   elapsedMs: number;
 }
 
-/** One image's likelihood estimate (itd.md §5.1); natural-log terms converted to bits per dimension. */
+/** One image's likelihood estimate (docs/sources.md §2.7); natural-log terms converted to bits per dimension. */
 export interface NllEstimate {
   /** -log p(x) / (d ln 2) for the continuous density in [-1, 1] space; negative values are normal. */
   bitsPerDim: number;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveArchitecture } from './config';
 import { expectedParameters, parameterCount, parameterSetProblems, planModules, shapeSize, unetPlan } from './parameters';
 
-/** main branch, FashionMNIST, a_dim 32 (shared/research/infodiffusion.md §2.4). */
+/** The official code's main branch, FashionMNIST, a_dim 32 (docs/sources.md §1.3-1.4). */
 const FMNIST = resolveArchitecture({
   imageSize: 32, imageChannels: 1, baseChannels: 32, channelMultipliers: [1, 2, 2, 2], numResBlocks: 2,
   attentionLevels: [2], latentDim: 32, groupNormGroups: 32,

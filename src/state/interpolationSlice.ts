@@ -1,7 +1,8 @@
 /**
- * Interpolation between two (z, x_T) endpoints, as InfoDiffusion does it (shared/research/infodiffusion.md
- * §3.4): z along a quarter circle (or a straight line), x_T by slerp. A strip of frames between A and B, and a
- * 2-D grid between four corners A (top left), B (top right), C (bottom left), D (bottom right).
+ * Interpolation between two (z, x_T) endpoints, as the official InfoDiffusion code does it (`run.py --mode
+ * interpolate`, docs/sources.md §1.6): z along a quarter circle (or a straight line), x_T by slerp. A strip of
+ * frames between A and B, and a 2-D grid between four corners A (top left), B (top right), C (bottom left), D
+ * (bottom right).
  */
 import type { StateCreator } from 'zustand';
 import { fractions, lerp, quarterCircle, slerp } from '../app/latentMath';

@@ -1,7 +1,7 @@
 /**
- * Latent traversals in the paper's layout (shared/research/infodiffusion.md §3.3): one row per latent
- * dimension, that dimension set to N values across its spread while the rest of z and x_T stay fixed. Rows fill
- * in batch by batch (the student's frames first where the model has one, then the full sampler's); they can be
+ * Latent traversals in the official code's layout (`run.py --mode disentangle`, docs/sources.md §1.6): one row
+ * per latent dimension, that dimension set to N values across its spread while the rest of z and x_T stay fixed.
+ * Rows fill in batch by batch (the student's frames first where the model has one, then the full sampler's); they can be
  * sorted by how much they change the image, and any cell made current.
  */
 import type { StateCreator } from 'zustand';

@@ -3,7 +3,7 @@
 The official `main` branch (isjakewong/InfoDiffusion, run.py `save_model`) writes `models/{exp}/model-{epoch}.pth`,
 a bare `torch.save(model.state_dict())` of `InfoDiff` with `backbone.*` and `encoder.*` keys and nothing else: no
 config, no EMA. The architecture is therefore rebuilt from the dataset name and a_dim exactly as the official
-`get_dataset_config` / `InfoDiff.__init__` do (shared/research/infodiffusion.md §2.3):
+`get_dataset_config` / `InfoDiff.__init__` do (docs/sources.md §1.3):
 
     dataset        input      ch   attention at          ch_mult, res blocks, dropout, GN groups (all datasets)
     fmnist, mnist  1x32x32    32   8x8   (level 2)       [1, 2, 2, 2], 2, 0.1, 32

@@ -13,7 +13,7 @@ Notation (code name -> symbol; DDIM = Song, Meng & Ermon 2021, ICLR):
 
 The formulas are the project's shared conventions (the TypeScript runtime in src/diffusion uses the same, and
 the golden files written by infodiff.fixture check one against the other). Two deliberate differences from the
-official code (shared/research/infodiffusion.md §3): we skip steps with a plan whose step i uses level
+official code (its `sampling.py`; docs/sources.md §1.5 and §3): we skip steps with a plan whose step i uses level
 alpha_bar[tau_i] consistently with training (the official DDIM is off by one index), and inversion keeps z fixed
 to Enc(x_0) instead of re-encoding the noisy x_t.
 

@@ -76,7 +76,7 @@ def gaussian_reference(images_nhwc: np.ndarray) -> Dict[str, Any]:
 
     kind 'spectrum' (eigenvalues of the covariance) when N > d and d <= SPECTRUM_MAX_PIXELS, else 'diagonal'
     (per-pixel variances). logSnrLoc = -mean(ln lambda), logSnrScale = sqrt(1 + (3/pi) var(ln lambda))
-    (shared/research/itd.md §1.5). Moments accumulate in float64 over row chunks, so float32 input suffices.
+    (the ITD code's `dataset_info`, docs/sources.md §2.5). Moments accumulate in float64 over row chunks, so float32 input suffices.
     """
     n = len(images_nhwc)
     flat = images_nhwc.reshape(n, -1)

@@ -1,26 +1,28 @@
 """Information-Theoretic Diffusion (Kong, Brekelmans & Ver Steeg, ICLR 2023) in PyTorch: -log p(x) per image by
 the pointwise I-MMSE identity, and the MMSE-versus-log-SNR curve, from an eps-prediction denoiser.
 
-The same estimator as the web runtime (src/diffusion/itd.ts), so numbers agree between the two; reference:
-shared/research/itd.md §1.3-1.5 (identities) and §5 (recipe). Natural logs throughout.
+The same estimator as the web runtime (src/diffusion/itd.ts), so numbers agree between the two. Sources: the paper's
+I-MMSE identity and its likelihood against a Gaussian reference, the authors' code (kxh001/ITdiffusion) for the
+log-SNR sampling, and our control variate; docs/sources.md §2 gives each with its file (cited below as §2.x).
+Natural logs throughout.
 
 Notation (code name -> ITD symbol -> source):
-    log_snr          -> alpha = log gamma, the log signal-to-noise ratio             itd.md §1.1
+    log_snr          -> alpha = log gamma, the log signal-to-noise ratio             §2.1
     alpha_bar        -> sigma(alpha), so 1 - alpha_bar = sigma(-alpha)             VP channel
-    x, x_tilde       -> x and its dequantisation x + delta (r - 1/2), delta = 2/255  §5.1 step 1
+    x, x_tilde       -> x and its dequantisation x + delta (r - 1/2), delta = 2/255  §2.4
     xt               -> the noisy image sqrt(sigma(alpha)) x~ + sqrt(sigma(-alpha)) eps (ITD calls it z;
                         here z is the InfoDiffusion latent the denoiser is conditioned on)
-    eps, eps_pred    -> eps ~ N(0, I) and eps_theta(xt, t(alpha), z)                 §5.1 step 4
-    model_error      -> m_k = ||eps_k - eps_pred_k||^2 summed over the d dimensions  §5.1 step 5
+    eps, eps_pred    -> eps ~ N(0, I) and eps_theta(xt, t(alpha), z)                 §2.7
+    model_error      -> m_k = ||eps_k - eps_pred_k||^2 summed over the d dimensions  §2.7
     linear_error     -> ||eps_k - eps_linear_k||^2, the same for the reference's predictor, same eps_k
-    gaussian_mmse    -> mmse_g(alpha) = sum_i sigma(alpha + ln lambda_i)            §1.3
-    h_gaussian       -> h_g = d/2 ln(2 pi e) + 1/2 sum_i ln lambda_i                 §1.3
-    loc, scale       -> mu, s of the truncated logistic over alpha                   §1.5
-    LOGISTIC_CLIP    -> c = 4                                                        §1.5
-    weight           -> w = s tanh(c/2) / (sigma(xi) sigma(-xi)), xi = (alpha - mu)/s §1.5
-    eps_linear       -> sqrt(1-ab)(xt - sqrt(ab) m)/(ab v + 1 - ab), the exact predictor of N(m, v I) §5.1 step 8
+    gaussian_mmse    -> mmse_g(alpha) = sum_i sigma(alpha + ln lambda_i)            §2.3
+    h_gaussian       -> h_g = d/2 ln(2 pi e) + 1/2 sum_i ln lambda_i                 §2.3
+    loc, scale       -> mu, s of the truncated logistic over alpha                   §2.5
+    LOGISTIC_CLIP    -> c = 4                                                        §2.5
+    weight           -> w = s tanh(c/2) / (sigma(xi) sigma(-xi)), xi = (alpha - mu)/s §2.5
+    eps_linear       -> sqrt(1-ab)(xt - sqrt(ab) m)/(ab v + 1 - ab), the exact predictor of N(m, v I) §2.7
 
-The estimate (control-variate form, §5.1 step 8):
+The estimate (control-variate form, docs/sources.md §2.7):
     -ln p(x~) = -ln N(x~; m, v I) + 1/2 int [mmse_eps(x~, alpha) - mmse_lin(x~, alpha)] d alpha
               ~ d/2 ln(2 pi v) + ||x~ - m||^2/(2v)
                 + (1/K) sum_k 1/2 w_k (||eps_k - eps_pred_k||^2 - ||eps_k - eps_lin_k||^2)
@@ -49,7 +51,7 @@ from . import rng
 
 LOGISTIC_CLIP = 4.0
 QUANTISATION_STEP = 2.0 / 255.0  # spacing of the 256 u8 levels in [-1, 1]: u maps to u/127.5 - 1
-BITS_8BIT_OFFSET = math.log2(127.5)  # bits/dim in [-1, 1] -> bits/dim of 8-bit data (itd.md §1.4)
+BITS_8BIT_OFFSET = math.log2(127.5)  # bits/dim in [-1, 1] -> bits/dim of 8-bit data (docs/sources.md §2.4)
 
 # eps_fn(xt [B,...], t int64 [B], z [B,D], log_snr float64 [B]) -> eps [B,...]
 ItdDenoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -153,7 +155,7 @@ def timestep_for_log_snr(alpha_bar: np.ndarray, log_snr: np.ndarray) -> np.ndarr
 def truncated_logistic_samples(loc: float, scale: float, count: int, generator: torch.Generator):
     """K log-SNRs from the logistic(mu, s) truncated to [mu - c s, mu + c s], stratified (one uniform draw in each
     of K equal-probability strata: unbiased, with most of the sampling noise removed), and their importance
-    weights w = 1 / density (itd.md §1.5).
+    weights w = 1 / density (docs/sources.md §2.5, after `logistic_integrate` in the ITD code).
 
     Returns (log_snr float64 [K], weight float64 [K]).
     """
@@ -169,7 +171,7 @@ def truncated_logistic_samples(loc: float, scale: float, count: int, generator: 
 def estimate_nll(eps_fn: ItdDenoiser, alpha_bar: np.ndarray, reference: GaussianReference, x: torch.Tensor,
                  z: torch.Tensor, samples: int = 256, dequantize: bool = True, batch_size: int = 64,
                  generator: Optional[torch.Generator] = None) -> Dict:
-    """-log p(x) of each image by I-MMSE with the control variate of itd.md §5.1 step 8 (see the module doc).
+    """-log p(x) of each image by I-MMSE with the control variate of docs/sources.md §2.7 (see the module doc).
 
     Args:
         eps_fn: denoiser (xt, t, z, log_snr) -> eps; e.g. `network_denoiser(model)`.
@@ -234,7 +236,7 @@ def estimate_nll(eps_fn: ItdDenoiser, alpha_bar: np.ndarray, reference: Gaussian
 def mmse_curve(eps_fn: ItdDenoiser, alpha_bar: np.ndarray, reference: GaussianReference, x: torch.Tensor,
                z: torch.Tensor, points: int = 64, repeats: int = 4, dequantize: bool = False, batch_size: int = 64,
                generator: Optional[torch.Generator] = None) -> Dict:
-    """The MMSE curve on linspace(mu - c s, mu + c s) (itd.md §5.2), averaged over images and noise draws.
+    """The MMSE curve on linspace(mu - c s, mu + c s) (docs/sources.md §2.7), averaged over images and noise draws.
 
     Args: as `estimate_nll`; `points` grid values, `repeats` noise draws per value and image.
     Returns:

@@ -1,6 +1,6 @@
 """Representation and image metrics, each a function returning a JSON-ready dict.
 
-- `linear_probe`: the official latent-quality protocol (shared/research/infodiffusion.md §5.1): KFold(5, shuffle,
+- `linear_probe`: the official latent-quality protocol (`eval_disentanglement.py`, docs/sources.md §1.7): KFold(5, shuffle,
   random_state=0), a StandardScaler fitted on the training fold, one LogisticRegression per attribute, accuracy
   as mean ± std over folds.
 - `mlp_probe`: the same protocol with a small MLP: what a non-linear read-out finds in the codes.

@@ -1,6 +1,6 @@
 """InfoDiffusion networks with the official `main`-branch module structure and state_dict names.
 
-Two U-Nets of identical layout (shared/research/infodiffusion.md §2):
+Two U-Nets of identical layout (the official `models.py` `Encoder` and `AuxiliaryUNet`; docs/sources.md §1.3-1.4):
 
 * ``encoder`` (``Encoder``): x [B,C,H,W] -> U-Net without time input -> 1-channel map -> flatten ->
   ``fc_a`` -> a [B,D] (deterministic z); ``fc_mu``/``fc_var`` give (mu, log_var) for the KL variants.

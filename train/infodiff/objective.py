@@ -1,6 +1,6 @@
 """The InfoDiffusion training objective, one wrapper used by training and evaluation alike.
 
-Per batch of clean images x in [-1, 1] (official ``InfoDiff.loss_fn``, shared/research/infodiffusion.md §1.2):
+Per batch of clean images x in [-1, 1] (official ``models.py`` ``InfoDiff.loss_fn``, docs/sources.md §1.1):
 
     t ~ U{0..T-1}, eps ~ N(0, I), x_t = sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps
     (a, mu, log_var) = Enc(x)                       (the clean image is encoded, not x_t)

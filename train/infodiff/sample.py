@@ -11,7 +11,7 @@ model space: FashionMNIST stays light-on-dark grayscale.
     python -m infodiff.sample traversal   --model ../public/models/fashion-mnist --index 92 --out traversal.png
     python -m infodiff.sample interpolate --model ../public/models/fashion-mnist --index 0 --index-b 1 --out interp.png
 
-Layouts (after the official `--mode` outputs, shared/research/infodiffusion.md §3):
+Layouts (after the official `run.py --mode` outputs, docs/sources.md §1.6):
     samples      z from the model's prior (N(0, I), or the 10mix mixture for models regularised towards it)
                  and x_T ~ N(0, I), a square-ish grid.
     reconstruct  three rows: the originals; decoded from their DDIM-inverted x_T; decoded from fresh noise x_T

@@ -46,7 +46,7 @@ def _res_block_prefix(name):
 def test_the_synthetic_checkpoint_has_the_official_crossattn_count():
     state = _official_state_dict()
     crossattn = [k for k in state if '.crossattn.' in k]
-    # shared/research/infodiffusion.md §2.4: 969 tensors for main FMNIST a_dim 32, 220 of them crossattn.
+    # docs/sources.md §1.4: 969 tensors for main FMNIST a_dim 32, 220 of them crossattn.
     assert len(state) == 969 and len(crossattn) == 220
     assert sum(state[k].numel() for k in crossattn) == 306496
 

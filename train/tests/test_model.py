@@ -28,7 +28,7 @@ def test_expected_parameters_equal_the_state_dict(arch):
 
 
 def test_official_fmnist_matches_the_research_numbers():
-    """shared/research/infodiffusion.md §2.4: 969 tensors of which 220 dead crossattn -> 749 live;
+    """docs/sources.md §1.4 (the official InfoDiff, counted): 969 tensors of which 220 dead crossattn -> 749 live;
     5,844,610 elements minus 306,496 crossattn = 5,538,114, of which 32,000 the frozen table."""
     model = InfoDiff(OFFICIAL_FMNIST, 1000)
     counts = count_parameters(model)

@@ -22,7 +22,7 @@ def test_official_linear_schedule_hand_values():
     assert s.betas[1] == pytest.approx(1e-5 + (1e-2 - 1e-5) / 999, rel=1e-12)
     assert s.alpha_bar[0] == pytest.approx(0.99999, rel=1e-12)
     assert s.alpha_bar[1] == pytest.approx((1 - 1e-5) * (1 - (1e-5 + (1e-2 - 1e-5) / 999)), rel=1e-12)
-    # shared/research/infodiffusion.md §1.3: alpha_bar_499 = 0.285, alpha_bar_999 = 0.00659
+    # the official schedule's values (docs/sources.md §1.2): alpha_bar_499 = 0.285, alpha_bar_999 = 0.00659
     assert s.alpha_bar[499] == pytest.approx(0.285, abs=5e-4)
     assert s.alpha_bar[999] == pytest.approx(0.00659, abs=5e-5)
     assert np.all(np.diff(s.log_snr()) < 0)
@@ -88,7 +88,8 @@ def test_ddim_recovers_a_point_mass_from_any_start(eta):
 
 
 def test_ddim_sampling_and_inversion_follow_the_shared_convention_literally():
-    """A nonlinear closed-form denoiser; every line below is the brief's formula, written out once more."""
+    """A nonlinear closed-form denoiser; every line below is DDIM's Eq. (12) on the plan of docs/sources.md §3, written
+    out once more."""
     schedule = make_schedule({"timesteps": 50})
     ab = schedule.alpha_bar
     plan = ddim_plan(50, 4)
