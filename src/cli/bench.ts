@@ -5,7 +5,11 @@
  *   npm run bench -- <model folder> [<model folder> ...] [--synthetic train/configs/<preset>.json ...]
  *                    [--backends webgpu,webgl,wasm,cpu] [--node-backends wasm,cpu] [--repeats N]
  *                    [--onnx <onnx_export folder> ...] [--gpu swiftshader|hardware] [--out bench-results/name.json]
- *                    [--no-build]
+ *                    [--no-build] [--drag [--drag-backend wasm] [--drag-ms 8000]]
+ *
+ * `--drag` also drags a latent slider in the built app (src/cli/benchDrag.ts) for each bundled model given
+ * (public/models/<id>), with the model's distilled student previews and with DDIM previews, side by side: frames
+ * per second while the slider is held and the median latency from a change to its frame.
  *
  * `--synthetic` benchmarks a model of a training preset's architecture with random weights (written once into
  * node_modules/.cache/infodiff-bench/): timings do not depend on the weights, so the size of a model can be
@@ -47,7 +51,8 @@ import { CROSS_ORIGIN_ISOLATION_HEADERS } from '../../vite.config';
 import { isSoftwareAdapter, selectBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
 import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ProfileResult, ResultByKind } from '../engine/protocol';
-import { buildHarness, REPO_ROOT } from './buildHarness';
+import { benchSliderDrag, dragTable, type DragOptions, type DragResult } from './benchDrag';
+import { buildApp, buildHarness, REPO_ROOT } from './buildHarness';
 import { fsPackageFiles } from './fsPackageFiles';
 import { startStaticServer } from './staticServer';
 
@@ -86,6 +91,8 @@ export interface ModelBench {
   groupNormComparison?: GroupNormComparison;
   /** onnxruntime-web against the browser tfjs WASM engine (only with --onnx for this model). */
   peerComparison?: PeerComparison;
+  /** The slider drag in the built app, student and DDIM previews (only with --drag). */
+  drag?: { options: Omit<DragOptions, 'origin'>; results: DragResult[] };
 }
 
 /** onnxruntime-web running the package's denoiser exported to ONNX, in the same Chromium. */
@@ -138,10 +145,12 @@ interface Options {
    * Vulkan; a WebGPU or WebGL backend that still lands on a software adapter is refused, not measured.
    */
   gpu: 'swiftshader' | 'hardware';
+  /** Drag a slider in the built app on this backend (--drag); null: no drag. */
+  drag: { backend: string; dragMs: number } | null;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true, onnx: [], gpu: 'swiftshader' };
+  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true, onnx: [], gpu: 'swiftshader', drag: null };
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
     const value = () => {
@@ -156,6 +165,9 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--no-build') options.build = false;
     else if (arg === '--synthetic') options.synthetic.push(resolve(value()));
     else if (arg === '--onnx') options.onnx.push(resolve(value()));
+    else if (arg === '--drag') options.drag = { backend: 'wasm', dragMs: 8000, ...options.drag };
+    else if (arg === '--drag-backend') options.drag = { dragMs: 8000, ...options.drag, backend: value() };
+    else if (arg === '--drag-ms') options.drag = { backend: 'wasm', ...options.drag, dragMs: Number(value()) };
     else if (arg === '--gpu') {
       const gpu = value();
       if (gpu !== 'swiftshader' && gpu !== 'hardware') throw new Error(`--gpu takes swiftshader or hardware, got ${gpu}`);
@@ -529,6 +541,7 @@ export function markdownTable(model: ModelBench): string {
   }
   if (model.peerComparison) lines.push('', peerTable(model.peerComparison));
   if (model.groupNormComparison) lines.push('', groupNormComparisonTable(model.groupNormComparison));
+  if (model.drag) lines.push('', dragTable(model.drag.results, model.drag.options));
   return lines.join('\n');
 }
 
@@ -574,6 +587,19 @@ export function groupNormComparisonTable(comparison: GroupNormComparison): strin
   ].join('\n');
 }
 
+/** The slider drag of one bundled model (src/cli/benchDrag.ts); undefined, with a log line, when it cannot run. */
+async function benchDrag(browser: Browser, origin: string, modelId: string, drag: { backend: string; dragMs: number },
+  log: (line: string) => void): Promise<ModelBench['drag']> {
+  const options = { modelId, backend: drag.backend, dragMs: drag.dragMs, moveEveryMs: 50 };
+  log(`  slider drag on ${drag.backend}, ${drag.dragMs} ms per setting`);
+  try {
+    return { options, results: await benchSliderDrag(browser, { ...options, origin }) };
+  } catch (error) {
+    log(`  slider drag: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
 /**
  * Writes a random-weight package with the architecture and schedule of a training preset (train/configs/*.json:
  * `architecture` without imageSize, `image_size`, `schedule`) and returns its folder.
@@ -609,6 +635,12 @@ async function main(): Promise<void> {
   const unthrottled = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
   const gpuArgs = options.gpu === 'hardware' ? HARDWARE_GPU_ARGS : WEBGPU_ARGS;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...gpuArgs, ...unthrottled], headless: true });
+  let appServer: Awaited<ReturnType<typeof startStaticServer>> | null = null;
+  if (options.drag) {
+    log('building the app for the slider drag...');
+    const appDir = await buildApp(join(REPO_ROOT, 'node_modules/.cache/infodiff-bench/app'));
+    appServer = await startStaticServer(appDir, {}, 0, CROSS_ORIGIN_ISOLATION_HEADERS);
+  }
   const models: ModelBench[] = [];
   let chromiumVersion = '';
   try {
@@ -635,6 +667,7 @@ async function main(): Promise<void> {
       const model = await loadModelPackage(fsPackageFiles(folder));
       const onnxDir = options.onnx.find((dir) => (JSON.parse(readFileSync(join(dir, 'onnx_export.json'), 'utf8')) as OnnxExport).modelId === model.metadata.id);
       const peerComparison = onnxDir ? await comparePeers(browser, page, `bench-models/${k}/`, onnxDir, Math.max(3, Math.ceil(options.repeats / PEER_BLOCK)), log) : undefined;
+      const drag = appServer && options.drag ? await benchDrag(browser, appServer.origin, model.metadata.id, options.drag, log) : undefined;
       models.push({
         folder: folder.startsWith(REPO_ROOT) ? folder.slice(REPO_ROOT.length + 1) : folder,
         modelId: model.metadata.id,
@@ -645,12 +678,14 @@ async function main(): Promise<void> {
         backends,
         groupNormComparison,
         peerComparison,
+        drag,
       });
       model.dispose();
     }
   } finally {
     await browser.close();
     await server.close();
+    await appServer?.close();
   }
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown',

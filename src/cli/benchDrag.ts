@@ -135,7 +135,7 @@ export async function benchSliderDrag(browser: Browser, options: DragOptions): P
 }
 
 /** The Markdown table of a drag run, ratios against the DDIM previews. */
-export function dragTable(results: readonly DragResult[], options: DragOptions): string {
+export function dragTable(results: readonly DragResult[], options: Omit<DragOptions, 'origin'>): string {
   const ddim = results.find((r) => r.mode === 'ddim');
   const rows = results.map((r) => {
     const ratio = ddim && ddim.framesPerSecond > 0 ? ` (${(r.framesPerSecond / ddim.framesPerSecond).toFixed(2)}x)` : '';

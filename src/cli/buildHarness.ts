@@ -1,6 +1,7 @@
 /**
- * Builds only the engine harness page (e2e/harness/index.html, with the engine worker and the WASM binaries) for
- * the benchmark, into a cache folder. Model packages are not copied: the benchmark serves them from where they are.
+ * Builds the pages the benchmark drives, into cache folders: the engine harness (e2e/harness/index.html, with the
+ * engine worker and the WASM binaries; model packages are not copied, the benchmark serves them from where they
+ * are) and, for the slider drag, the app itself with its bundled models.
  */
 import { resolve } from 'node:path';
 import { build } from 'vite';
@@ -26,5 +27,11 @@ export async function buildHarness(outDir: string): Promise<string> {
       rollupOptions: { input: { harness: resolve(REPO_ROOT, 'e2e/harness/index.html') } },
     },
   });
+  return outDir;
+}
+
+/** Builds the app itself (index.html, with the project's Vite config and the bundled models) into `outDir`. */
+export async function buildApp(outDir: string): Promise<string> {
+  await build({ root: REPO_ROOT, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
   return outDir;
 }
