@@ -590,7 +590,7 @@ export function groupNormComparisonTable(comparison: GroupNormComparison): strin
 /** The slider drag of one bundled model (src/cli/benchDrag.ts); undefined, with a log line, when it cannot run. */
 async function benchDrag(browser: Browser, origin: string, modelId: string, drag: { backend: string; dragMs: number },
   log: (line: string) => void): Promise<ModelBench['drag']> {
-  const options = { modelId, backend: drag.backend, dragMs: drag.dragMs, moveEveryMs: 50 };
+  const options = { modelId, backend: drag.backend, dragMs: drag.dragMs, moveEveryMs: 16 };
   log(`  slider drag on ${drag.backend}, ${drag.dragMs} ms per setting`);
   try {
     return { options, results: await benchSliderDrag(browser, { ...options, origin }) };

@@ -21,7 +21,7 @@ export interface DragOptions {
   modelId: string;
   backend: string;
   dragMs: number;
-  /** Pointer moves this often: about a person's drag on a trackpad. */
+  /** Pointer moves this often: 16 ms is a 60 Hz pointer, so the frame rate measures the app, not the script. */
   moveEveryMs: number;
 }
 
