@@ -3,7 +3,7 @@
  *
  * Automatic order: hardware WebGPU -> hardware WebGL -> WASM -> CPU. A software adapter (SwiftShader, or one
  * that calls itself a fallback adapter) counts as no GPU: on a machine without a GPU it is tens of times slower
- * than WASM (shared/research/web.md §7). A forced backend (`?backend=webgpu`) is used even when it is software,
+ * than WASM (docs/sources.md §4). A forced backend (`?backend=webgpu`) is used even when it is software,
  * so tests can exercise WebGPU on SwiftShader; when it cannot start at all, the automatic order takes over and
  * the report says why.
  *
