@@ -8,6 +8,7 @@ export {
   encodeModelJson, fileMapPackageFiles, loadModelPackage, readModelPackage, urlPackageFiles, writeModelPackage, writtenPackageFiles,
   type FetchLike, type LoadOptions, type LoadProgress, type PackageContents, type PackageFiles, type WriteOptions, type WrittenPackage,
 } from './package';
+export { PackageFileError } from './package';
 export { ModelPackageError, parseMetadata, parseModelJson, type ModelJson, type WeightGroup, type WeightSpec } from './modelJson';
 export {
   expectedParameters, parameterCount, planModules, STUDENT_PREFIX, studentParameters, TIME_TABLE_NAME, unetPlan,

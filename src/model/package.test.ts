@@ -6,7 +6,7 @@ import { createInfoDiffusionModel } from './model';
 import { ModelPackageError, type ModelJson } from './modelJson';
 import {
   encodeModelJson, fileMapPackageFiles, loadModelPackage, readModelPackage, urlPackageFiles, writeModelPackage,
-  writtenPackageFiles, type FetchLike, type WrittenPackage,
+  PackageFileError, writtenPackageFiles, type FetchLike, type WrittenPackage,
 } from './package';
 import { shapeSize, studentParameters, TIME_TABLE_NAME } from './parameters';
 import { randomParameters, randomStudent, syntheticModelMetadata } from './random';
@@ -168,6 +168,49 @@ describe('loadModelPackage refuses corrupt packages, naming the problem', () => 
     const shard = map.get('group1-shard1of1.bin') as Uint8Array;
     map.set('group1-shard1of1.bin', shard.slice(0, shard.length - 10));
     await expectLoadError(map, 'short shard', 'weight encoder.fc_var.bias', 'group1-shard1of1.bin', `holds ${shard.length - 10} bytes, its weights need ${shard.length}`);
+  });
+
+  it('names the file at fault, and keeps byte offsets out of the summary, in a group of two shards', async () => {
+    // The one shard cut in two files, as a package over the 4 MiB shard size is written.
+    const split = (map: Map<string, Uint8Array>, edit?: (first: Uint8Array, second: Uint8Array) => void) => {
+      const whole = map.get('group1-shard1of1.bin') as Uint8Array;
+      const half = Math.floor(whole.length / 2);
+      const [first, second] = [whole.slice(0, half), whole.slice(half)];
+      edit?.(first, second);
+      const json = structuredClone(pkg.modelJson);
+      json.weightsManifest[0].paths = ['group1-shard1of2.bin', 'group1-shard2of2.bin'];
+      map.delete('group1-shard1of1.bin');
+      map.set('model.json', encodeModelJson(json));
+      map.set('group1-shard1of2.bin', first);
+      map.set('group1-shard2of2.bin', second);
+      return map;
+    };
+    const refusal = async (map: Map<string, Uint8Array>) => {
+      const error = await loadModelPackage(fileMapPackageFiles(map)).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(PackageFileError);
+      return error as PackageFileError;
+    };
+
+    const short = split(files(pkg));
+    short.set('group1-shard2of2.bin', (short.get('group1-shard2of2.bin') as Uint8Array).slice(0, -10));
+    const shortError = await refusal(short);
+    expect(shortError.file).toBe('group1-shard2of2.bin');
+    expect(shortError.summary).toMatch(/^group1-shard2of2.bin is too short: weight group 1 \(group1-shard1of2.bin, group1-shard2of2.bin\) holds \d+ bytes, its weights need \d+$/);
+    expect(shortError.details).toMatch(/^short shard: weight encoder.fc_var.bias needs bytes \d+\.\.\d+ but group1-shard2of2.bin ends the data at byte \d+$/);
+
+    const nan = split(files(pkg), (first) => new DataView(first.buffer).setFloat32(0, NaN, true));
+    const nanError = await refusal(nan);
+    expect(nanError.file).toBe('group1-shard1of2.bin');
+    expect(nanError.details).toBe('byte 0 of weight group 1');
+
+    const missing = split(files(pkg));
+    missing.delete('group1-shard1of2.bin');
+    expect((await refusal(missing)).file).toBe('group1-shard1of2.bin');
+
+    const badJson = files(pkg, (json) => { json.metadata.latent.mean = [0, 0]; });
+    const jsonError = await refusal(badJson);
+    expect(jsonError.file).toBe('model.json');
+    expect(jsonError.details).toBeNull();
   });
 
   it('trailing bytes after the last weight', async () => {

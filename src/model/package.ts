@@ -18,6 +18,24 @@ import {
   studentPresenceProblem, TIME_TABLE_NAME,
 } from './parameters';
 
+/**
+ * A package failure traced to one file of the package. `file` names it ("group1-shard1of1.bin", "model.json"),
+ * `summary` says what is wrong in words a person can act on, and `details` keeps what only a developer needs
+ * (byte offsets, indices); the message joins the two, as the command line prints it.
+ */
+export class PackageFileError extends ModelPackageError {
+  readonly file: string;
+  readonly summary: string;
+  readonly details: string | null;
+
+  constructor(file: string, summary: string, details: string | null = null, options?: ErrorOptions) {
+    super(details ? `${summary} (${details})` : summary, options);
+    this.file = file;
+    this.summary = summary;
+    this.details = details;
+  }
+}
+
 /** Where a package's files come from: a URL folder, files chosen in the browser, or (in Node tools) the disk. */
 export interface PackageFiles {
   /** Reads one file of the package by its path relative to the package folder (e.g. `model.json`). */
@@ -37,7 +55,7 @@ export function urlPackageFiles(baseUrl: string, fetchFn: FetchLike = (url) => f
     async read(path: string): Promise<ArrayBuffer> {
       const url = `${base}${path}`;
       const response = await fetchFn(url);
-      if (!response.ok) throw new ModelPackageError(`cannot fetch ${url}: HTTP ${response.status} ${response.statusText}`.trim());
+      if (!response.ok) throw new PackageFileError(path, `cannot fetch ${url}: HTTP ${response.status} ${response.statusText}`.trim());
       return response.arrayBuffer();
     },
   };
@@ -54,10 +72,10 @@ export function fileMapPackageFiles(map: ReadonlyMap<string, Blob | ArrayBuffer 
       let entry = map.get(path);
       if (entry === undefined) {
         const matches = [...map.keys()].filter((key) => key.endsWith(`/${path}`));
-        if (matches.length > 1) throw new ModelPackageError(`${path} is ambiguous among the chosen files: ${matches.join(', ')}`);
+        if (matches.length > 1) throw new PackageFileError(path, `${path} is ambiguous among the chosen files: ${matches.join(', ')}`);
         if (matches.length === 1) entry = map.get(matches[0]);
       }
-      if (entry === undefined) throw new ModelPackageError(`${path} is missing from the chosen files`);
+      if (entry === undefined) throw new PackageFileError(path, `${path} is missing from the chosen files`);
       if (entry instanceof ArrayBuffer) return entry;
       if (entry instanceof Uint8Array) return entry.slice().buffer as ArrayBuffer;
       return entry.arrayBuffer();
@@ -90,8 +108,8 @@ async function readFile(files: PackageFiles, path: string): Promise<Uint8Array> 
   try {
     return new Uint8Array(await files.read(path));
   } catch (error) {
-    if (error instanceof ModelPackageError) throw error;
-    throw new ModelPackageError(`cannot read ${path}: ${errorMessage(error)}`);
+    if (error instanceof PackageFileError) throw error;
+    throw new PackageFileError(path, error instanceof ModelPackageError ? error.message : `cannot read ${path}: ${errorMessage(error)}`);
   }
 }
 
@@ -100,17 +118,27 @@ function decodeModelJson(bytes: Uint8Array): unknown {
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new ModelPackageError('model.json is not valid UTF-8');
+    throw new PackageFileError('model.json', 'model.json is not valid UTF-8');
   }
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ModelPackageError(`model.json is not valid JSON: ${errorMessage(error)}`);
+    throw new PackageFileError('model.json', `model.json is not valid JSON: ${errorMessage(error)}`);
   }
 }
 
 function groupBytes(group: WeightGroup): number {
   return group.weights.reduce((sum, spec) => sum + shapeSize(spec.shape) * bytesPerValue(spec), 0);
+}
+
+/** Runs a model.json check: a refusal without a file of its own is model.json's. */
+function inModelJson<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ModelPackageError && !(error instanceof PackageFileError)) throw new PackageFileError('model.json', error.message, null, { cause: error });
+    throw error;
+  }
 }
 
 /** Little-endian float32 values starting at any byte offset. */
@@ -156,10 +184,13 @@ function decodeGroup(group: WeightGroup, index: number, shards: Uint8Array[], ou
       }
       offset += size;
     }
+    // The group's data ends in its last shard: that file is short (or long), whichever shard was cut.
+    const file = group.paths[group.paths.length - 1];
+    const summary = `${file} is ${actual < needed ? 'too short' : 'too long'}: weight group ${index + 1} (${files}) holds ${actual} bytes, its weights need ${needed}`;
     const detail = cutOff
       ? `short shard: weight ${cutOff.name} needs bytes ${cutStart}..${cutStart + shapeSize(cutOff.shape) * bytesPerValue(cutOff)} but ${shardAt(group, shardSizes, cutStart)} ends the data at byte ${actual}`
       : `${actual - needed} unexpected trailing byte(s)`;
-    throw new ModelPackageError(`weight group ${index + 1} (${files}) holds ${actual} bytes, its weights need ${needed}: ${detail}`);
+    throw new PackageFileError(file, summary, detail);
   }
   const bytes = new Uint8Array(actual);
   let position = 0;
@@ -173,7 +204,8 @@ function decodeGroup(group: WeightGroup, index: number, shards: Uint8Array[], ou
     const values = spec.quantization ? readFloat16(bytes, offset, count) : readFloat32(bytes, offset, count);
     for (let i = 0; i < count; i++) {
       if (!Number.isFinite(values[i])) {
-        throw new ModelPackageError(`weight ${spec.name} (in ${shardAt(group, shardSizes, offset)}) has a non-finite value ${values[i]} at index ${i}`);
+        const file = shardAt(group, shardSizes, offset);
+        throw new PackageFileError(file, `weight ${spec.name} (in ${file}) has a non-finite value ${values[i]} at index ${i}`, `byte ${offset + i * bytesPerValue(spec)} of weight group ${index + 1}`);
       }
     }
     out.set(spec.name, values);
@@ -197,7 +229,8 @@ export interface PackageContents {
 export async function readModelPackage(files: PackageFiles, options: LoadOptions = {}): Promise<PackageContents> {
   const { onProgress, signal } = options;
   signal?.throwIfAborted();
-  const modelJson = parseModelJson(decodeModelJson(await readFile(files, 'model.json')));
+  const readBytes = await readFile(files, 'model.json');
+  const modelJson = inModelJson(() => parseModelJson(decodeModelJson(readBytes)));
   const { metadata, weightsManifest } = modelJson;
 
   const manifestShapes = new Map<string, number[]>();
@@ -205,10 +238,10 @@ export async function readModelPackage(files: PackageFiles, options: LoadOptions
   const { architecture, schedule } = metadata;
   const hasStudent = metadata.student !== undefined;
   const presence = studentPresenceProblem(hasStudent, manifestShapes.keys(), studentParameters(architecture, schedule.timesteps).size);
-  if (presence) throw new ModelPackageError(`model.json: ${presence}`);
+  if (presence) throw new PackageFileError('model.json', `model.json: ${presence}`);
   const problems = packageWeightProblems(architecture, schedule.timesteps, hasStudent, manifestShapes, parameterSetProblems);
   if (problems.length > 0) {
-    throw new ModelPackageError(`model.json: the weights do not match the architecture in metadata: ${problems.join('; ')}`);
+    throw new PackageFileError('model.json', `model.json: the weights do not match the architecture in metadata: ${problems.join('; ')}`);
   }
 
   const totalBytes = weightsManifest.reduce((sum, group) => sum + groupBytes(group), 0);
@@ -217,7 +250,7 @@ export async function readModelPackage(files: PackageFiles, options: LoadOptions
   signal?.throwIfAborted();
   const shardsByGroup = await Promise.all(weightsManifest.map((group) => Promise.all(group.paths.map(async (path) => {
     const bytes = await readFile(files, path);
-    if (bytes.length > MAX_SHARD_BYTES) throw new ModelPackageError(`${path} is ${bytes.length} bytes, over the ${MAX_SHARD_BYTES}-byte shard limit`);
+    if (bytes.length > MAX_SHARD_BYTES) throw new PackageFileError(path, `${path} is ${bytes.length} bytes, over the ${MAX_SHARD_BYTES}-byte shard limit`);
     loadedBytes += bytes.length;
     onProgress?.({ loadedBytes, totalBytes });
     return bytes;
