@@ -51,6 +51,8 @@ export class EngineError extends Error {
     message: string,
     readonly engineErrorName: string,
     readonly requestKind: RequestKind,
+    /** A model package refusal: the file at fault and the byte offsets kept apart (ErrorResponse). */
+    readonly fault: { file?: string; details?: string } = {},
   ) {
     super(message);
     this.name = 'EngineError';
@@ -260,7 +262,7 @@ export class EngineClient {
         return;
       case 'error':
         this.settle(message.id, pending);
-        pending.reject(new EngineError(message.message, message.name, pending.kind));
+        pending.reject(new EngineError(message.message, message.name, pending.kind, { file: message.file, details: message.details }));
         return;
       case 'aborted':
         this.settle(message.id, pending);

@@ -41,6 +41,16 @@ function syntheticStudentModel(): InfoDiffusionModel {
   return createInfoDiffusionModel(metadata, new Map([...randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7), ...student.parameters]));
 }
 
+/** The fixture package's files by package path. */
+function readFixture(folder: string, manifest: { weightsManifest: { paths: string[] }[] }): Map<string, ArrayBuffer> {
+  const files = new Map<string, ArrayBuffer>();
+  for (const path of ['model.json', ...manifest.weightsManifest.flatMap((group) => group.paths)]) {
+    const bytes = readFileSync(join(folder, path));
+    files.set(path, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  }
+  return files;
+}
+
 function images(batch: number, seed = 1): ImageBatch & { data: Float32Array } {
   const rng = createRng(seed);
   const data = Float32Array.from(rng.uniforms(batch * PIXELS), (u) => 2 * u - 1);
@@ -358,6 +368,30 @@ describe('Engine', () => {
     files.delete('fixture/group1-shard1of1.bin');
     const broken = await harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' }).done;
     expect(broken).toMatchObject({ kind: 'error', name: 'ModelPackageError', message: 'group1-shard1of1.bin is missing from the chosen files' });
+  });
+
+  it('stages a new package: a load that fails keeps the loaded model usable, and names the file at fault', async () => {
+    const folder = resolve(import.meta.dirname, '../../public/models/fixture');
+    const manifest = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    const files = readFixture(folder, manifest);
+    files.set('group1-shard1of1.bin', (files.get('group1-shard1of1.bin') as ArrayBuffer).slice(0, 100));
+    harness = new Harness({ loadModel: undefined });
+    const good = await harness.result<'load'>({ kind: 'load', source: { kind: 'files', files: readFixture(folder, manifest) }, backend: 'cpu' });
+    expect(good.metadata.id).toBe('fixture');
+
+    const broken = await harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' }).done;
+    expect(broken).toMatchObject({ kind: 'error', name: 'ModelPackageError', file: 'group1-shard1of1.bin', message: expect.stringMatching(/^group1-shard1of1.bin is too short: weight group 1/) });
+    expect((broken as { message: string }).message).not.toMatch(/needs bytes/);
+    expect((broken as { details?: string }).details).toMatch(/^short shard: weight .* needs bytes \d+\.\.\d+ but group1-shard1of1.bin ends the data at byte 100$/);
+
+    // The fixture is still loaded: it samples, and nothing of the refused package was left behind.
+    const z = { shape: [1, good.metadata.architecture.latentDim] as [number, number], data: new Float32Array(good.metadata.architecture.latentDim) };
+    const sampled = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 1 }, steps: 2, eta: 0 });
+    expect(sampled.images.shape[0]).toBe(1);
+    const stats = await harness.result<'stats'>({ kind: 'stats' });
+    expect(stats.modelId).toBe('fixture');
+    expect(stats.numTensors).toBe(good.baselineTensors);
+    expect(stats.leaks).toEqual([]);
   });
 
   it('refuses malformed requests with messages that name the problem', async () => {

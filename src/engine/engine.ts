@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ddimSample, ddimTimesteps, isAbortError, makeSchedule } from '../diffusion/index';
-import { fileMapPackageFiles, loadModelPackage, urlPackageFiles, type InfoDiffusionModel, type LoadProgress, type PackageFiles } from '../model/index';
+import { fileMapPackageFiles, loadModelPackage, PackageFileError, urlPackageFiles, type InfoDiffusionModel, type LoadProgress, type PackageFiles } from '../model/index';
 import { forgetBackend, messageOf, selectBackend, type ActiveBackend, type BackendEnvironment } from './backend';
 import type {
   AbortedResponse,
@@ -30,6 +30,7 @@ import type {
   EngineRequest,
   EngineResponse,
   EngineStats,
+  ErrorResponse,
   LeakReport,
   LoadRequest,
   LoadResult,
@@ -108,6 +109,15 @@ function packageFilesOf(source: ModelSource): PackageFiles {
 
 function loadModelFromSource(source: ModelSource, onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<InfoDiffusionModel> {
   return loadModelPackage(packageFilesOf(source), { onProgress, signal });
+}
+
+/** An error's terminal response; a package refusal traced to a file names it, with its byte offsets apart. */
+function errorResponse(id: number, error: unknown): ErrorResponse {
+  const name = error instanceof Error ? error.name : 'Error';
+  if (error instanceof PackageFileError) {
+    return { id, kind: 'error', name, message: error.summary, file: error.file, ...(error.details ? { details: error.details } : {}) };
+  }
+  return { id, kind: 'error', name, message: messageOf(error) };
 }
 
 export class Engine {
@@ -211,7 +221,7 @@ export class Engine {
       if (job.controller.signal.aborted && isAbortError(error)) {
         this.finish(job, { id: job.request.id, kind: 'aborted', reason: job.abortReason ?? 'cancelled' });
       } else {
-        this.finish(job, { id: job.request.id, kind: 'error', name: error instanceof Error ? error.name : 'Error', message: messageOf(error) });
+        this.finish(job, errorResponse(job.request.id, error));
       }
     }
     if (generation === this.generation) this.checkLeaks(job);
@@ -285,11 +295,17 @@ export class Engine {
   // Lifecycle
   // ------------------------------------------------------------------------------------------------------
 
+  /**
+   * Loads a package into a staging slot: the model loaded now stays loaded and usable (its requests wait in the
+   * queue behind this one) until the new one has been read, validated, built and warmed up; only then is it
+   * released and the new one swapped in. A load that fails leaves the current model as it was. A change of
+   * backend cannot stage (tensors live on one backend), so it releases the current model first.
+   */
   private async load(request: LoadRequest, context: RequestContext): Promise<LoadResult> {
     const warmupBatchSizes = checkedWarmupBatchSizes(request);
-    this.release();
     const choice = request.backend ?? 'auto';
     if (!this.backend || this.backendChoice !== choice) {
+      this.release();
       this.backend = null;
       const select = this.host.selectBackend ?? selectBackend;
       const active = await select(choice, this.host.backendEnvironment ?? {});
@@ -313,7 +329,7 @@ export class Engine {
     );
     const loadMs = performance.now() - loadStart;
     const student = model.student;
-    const loaded: ReadyModel = {
+    const staged: ReadyModel = {
       model,
       schedule: makeSchedule(model.schedule),
       predictEps: model.predictEps.bind(model),
@@ -323,9 +339,11 @@ export class Engine {
     try {
       if (context.signal.aborted) throw new DOMException('load was aborted', 'AbortError');
       const compileStart = performance.now();
-      await this.warmUp(loaded, warmupBatchSizes, context);
+      await this.warmUp(staged, warmupBatchSizes, context);
       const compileMs = performance.now() - compileStart;
-      this.loaded = loaded;
+      // The swap: the staged model is whole and warm, so the current one can go.
+      this.release();
+      this.loaded = staged;
       this.baselineTensors = tf.memory().numTensors;
       return {
         metadata: model.metadata,

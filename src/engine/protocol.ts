@@ -486,6 +486,10 @@ export interface ErrorResponse {
   message: string;
   /** The error's class name ('ConfigError', 'PackageError', 'DeviceLostError', ...). */
   name: string;
+  /** A model package refusal traced to one of its files: that file ("group1-shard1of2.bin", "model.json"). */
+  file?: string;
+  /** What only a developer needs (byte offsets, indices), kept out of `message`. */
+  details?: string;
 }
 
 export interface AbortedResponse {
