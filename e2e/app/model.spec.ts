@@ -57,6 +57,46 @@ test.describe('model picker', () => {
     await expect(page.getByRole('alert')).toHaveCount(0);
   });
 
+  test('a malformed model opened over a working one names the file at fault and keeps the working model', async ({ explorer, inputPanel, latentPanel, page }) => {
+    await explorer.open();
+    await inputPanel.uploadImage('boot-on-white.png');
+    await inputPanel.waitForEncoded();
+    let rendered = await explorer.bridge('lastRenderId');
+    await latentPanel.slider(1).press('ArrowRight');
+    await explorer.waitForRender(rendered);
+    await explorer.waitForSettled();
+    const z = await explorer.z();
+    const checksum = await explorer.bridge('frameChecksum');
+
+    // model.json with a first shard cut short at byte 100.
+    await page.getByRole('button', { name: 'Open a model…' }).click();
+    await page.getByLabel('Model files').setInputFiles([
+      { name: 'model.json', mimeType: 'application/json', buffer: readFileSync(`${FIXTURE_DIR}model.json`) },
+      { name: 'group1-shard1of1.bin', mimeType: 'application/octet-stream', buffer: readFileSync(`${FIXTURE_DIR}group1-shard1of1.bin`).subarray(0, 100) },
+      { name: 'group2-shard1of1.bin', mimeType: 'application/octet-stream', buffer: readFileSync(`${FIXTURE_DIR}group2-shard1of1.bin`) },
+    ]);
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText('The model could not be loaded: group1-shard1of1.bin is at fault.');
+    await expect(alert).toContainText('group1-shard1of1.bin is too short');
+    await expect(alert).toContainText('Fixture (random weights) is still loaded, with your image, z and edits.');
+    // Byte offsets wait behind the details toggle.
+    const details = alert.getByText(/^short shard: weight .* needs bytes \d+\.\.\d+ but group1-shard1of1.bin ends the data at byte 100$/);
+    await expect(details).toBeHidden();
+    await alert.getByText('Details', { exact: true }).click();
+    await expect(details).toBeVisible();
+    await explorer.screenshot('model-malformed-kept');
+
+    // Nothing the person made is gone, and the model still renders.
+    await expect(explorer.mainView).not.toContainText('No model loaded');
+    expect(await explorer.bridge('modelId')).toBe('fixture');
+    expect(await explorer.z()).toEqual(z);
+    expect(await explorer.bridge('frameChecksum')).toBe(checksum);
+    await expect(inputPanel.reconstruction).not.toHaveAttribute('data-empty', 'true');
+    rendered = await explorer.bridge('lastRenderId');
+    await latentPanel.slider(1).press('ArrowRight');
+    await explorer.waitForRender(rendered);
+  });
+
   test('opens a model folder from disk, gallery included, showing bytes then shader compilation', async ({ explorer, page }) => {
     await explorer.open();
     await page.getByRole('button', { name: 'Open a model…' }).click();

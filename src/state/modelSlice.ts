@@ -11,6 +11,7 @@ import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import type { ExplorerState } from './store';
 import { describeError } from './describeError';
+import { EngineError } from '../engine/client';
 
 /** Batch sizes the engine compiles shaders for at load: the live view, and the batches grids render in. */
 export const GRID_BATCH = 8;
@@ -42,7 +43,17 @@ export type LoadStatus =
   | { kind: 'idle' }
   | { kind: 'loading'; label: string; progress: Progress | null }
   | { kind: 'ready' }
-  | { kind: 'error'; label: string; message: string };
+  | {
+      kind: 'error';
+      label: string;
+      message: string;
+      /** The package file at fault ("group1-shard2of2.bin", "model.json"), when the refusal names one. */
+      file?: string;
+      /** What only a developer needs (byte offsets), shown behind a toggle. */
+      details?: string;
+      /** The model that stays loaded and usable because the new one failed (its display name). */
+      kept?: string;
+    };
 
 export interface LoadedModel {
   id: string;
@@ -129,9 +140,11 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
      */
     async function loadPackage(source: ModelSource, origin: ModelOrigin, label: string, backend: BackendChoice, keepSession = false): Promise<void> {
       const generation = ++loadGeneration;
+      // A new model is staged (the engine swaps only on success), so the current one, with the person's image, z
+      // and edits, stays until the new one is ready; a reload of the same model keeps the session anyway.
+      const current = get().model;
       jobs.abortAll();
-      if (!keepSession) get().clearModelState();
-      set({ loadStatus: { kind: 'loading', label, progress: null }, engineFailure: null, ...(keepSession ? {} : { model: null }) });
+      set({ loadStatus: { kind: 'loading', label, progress: null }, engineFailure: null });
       try {
         const result = await deps.engine.load(source, {
           backend,
@@ -142,6 +155,7 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         });
         if (generation !== loadGeneration) return;
         const metadata = result.metadata;
+        if (!keepSession) get().clearModelState();
         set({
           model: { id: metadata.id, metadata, origin, stats: result.stats, loadMs: result.loadMs, compileMs: result.compileMs },
           backend: result.backend,
@@ -156,7 +170,21 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         await get().beginSession(share);
       } catch (error) {
         if (generation !== loadGeneration) return;
-        set({ loadStatus: { kind: 'error', label, message: describeError(error) }, ...(keepSession ? {} : { model: null }) });
+        const fault = error instanceof EngineError ? error.fault : {};
+        // The engine keeps its current model when a load fails, unless the backend had to change under it.
+        const kept = current && (keepSession || backend === get().backendChoice) ? current.metadata.displayName : undefined;
+        set({
+          loadStatus: {
+            kind: 'error',
+            label,
+            message: describeError(error),
+            ...(fault.file ? { file: fault.file } : {}),
+            ...(fault.details ? { details: fault.details } : {}),
+            ...(kept && !keepSession ? { kept } : {}),
+          },
+          ...(kept ? {} : { model: null }),
+        });
+        if (kept) get().invalidateFrame();
       }
     }
 

@@ -54,7 +54,9 @@ const FPS_WINDOW_MS = 5000;
  */
 export function wantedRender(state: ExplorerState): RenderJob | null {
   const metadata = state.model?.metadata;
-  if (!metadata || state.loadStatus.kind !== 'ready' || state.engineFailure || !state.noise) return null;
+  // A failed load that kept the current model leaves it usable; any other load status but ready renders nothing.
+  const usable = state.loadStatus.kind === 'ready' || (state.loadStatus.kind === 'error' && state.loadStatus.kept !== undefined);
+  if (!metadata || !usable || state.engineFailure || !state.noise) return null;
   if (state.z.length !== metadata.architecture.latentDim) return null;
   const { id, xNoise, stochastic } = state.noise;
   const inputs = { key: renderKey(state.z, id), z: state.z, xNoise, stochastic, interactive: state.adjusting, metadata };

@@ -6,6 +6,7 @@ import { createExplorerStore, type ExplorerStore } from './store';
 import { stepNoiseDraws } from '../engine/stepNoise';
 import { priorSampling } from './stochasticSampling';
 import { decoderLabel } from './renderSlice';
+import { EngineError } from '../engine/client';
 import { FAKE_LATENT_DIM, FAKE_SIZE, FAKE_STUDENT, fakeMetadata, flush, STUDENT_SHIFT } from './testing/fakeEngine';
 import { BASE_URL, createTestDeps, type TestDeps } from './testing/fakeDeps';
 
@@ -85,6 +86,47 @@ describe('model picker and start-up', () => {
     deps.engine.loadError = null;
     await store.getState().openBundledModel('fixture');
     expect(store.getState().loadStatus).toEqual({ kind: 'ready' });
+  });
+
+  it('keeps the working model, its image, z and edits when a newly opened model fails, naming the file at fault', async () => {
+    const { store, deps } = setup();
+    await store.getState().start({});
+    await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
+    store.getState().setLatentValue(1, 1.25);
+    await flush();
+    const before = store.getState();
+    const { model, z, source, frame } = before;
+    expect(model?.id).toBe('fixture');
+
+    deps.engine.loadError = new EngineError('group1-shard2of2.bin is too short: weight group 1 holds 90 bytes, its weights need 100', 'ModelPackageError', 'load', {
+      file: 'group1-shard2of2.bin',
+      details: 'short shard: weight backbone.head.bias needs bytes 88..100 but group1-shard2of2.bin ends the data at byte 90',
+    });
+    const opened = store.getState().openModelFiles([new File(['{}'], 'model.json'), new File([new Uint8Array(90)], 'group1-shard2of2.bin')]);
+    // While the new model loads, the current one stays: nothing the person made is cleared.
+    expect(store.getState().model).toBe(model);
+    expect(store.getState().z).toBe(z);
+    await opened;
+    await flush();
+    const after = store.getState();
+    expect(after.loadStatus).toEqual({
+      kind: 'error',
+      label: 'model.json',
+      message: 'group1-shard2of2.bin is too short: weight group 1 holds 90 bytes, its weights need 100',
+      file: 'group1-shard2of2.bin',
+      details: 'short shard: weight backbone.head.bias needs bytes 88..100 but group1-shard2of2.bin ends the data at byte 90',
+      kept: 'Fixture',
+    });
+    expect(after.model).toBe(model);
+    expect(after.z).toEqual(z);
+    expect(after.source).toBe(source);
+    expect(after.frame?.pixels).toEqual(frame?.pixels);
+
+    // ... and it is still usable: a change of z renders.
+    const renders = samplesOn(deps, 'main-view').length;
+    store.getState().setLatentValue(0, -0.5);
+    await flush();
+    expect(samplesOn(deps, 'main-view').length).toBeGreaterThan(renders);
   });
 
   it('refuses a model URL on another origin and a file pick without model.json, naming the problem', async () => {

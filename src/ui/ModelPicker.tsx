@@ -140,11 +140,21 @@ export function ModelStatus() {
       )}
       {loadStatus.kind === 'loading' && <LoadProgress status={loadStatus} />}
       {loadStatus.kind === 'error' && (
-        <p className="banner banner-error" role="alert">
-          <span>
-            <strong>{loadStatus.label} could not be loaded.</strong> {loadStatus.message}
-          </span>
-        </p>
+        <div className="banner banner-error" role="alert">
+          <div>
+            <p>
+              <strong>{loadStatus.file ? `The model could not be loaded: ${loadStatus.file} is at fault.` : `${loadStatus.label} could not be loaded.`}</strong> {loadStatus.message}
+              {/[.!?]$/.test(loadStatus.message) ? '' : '.'}
+            </p>
+            {loadStatus.kept && <p>{loadStatus.kept} is still loaded, with your image, z and edits.</p>}
+            {loadStatus.details && (
+              <details className="load-error-details">
+                <summary>Details</summary>
+                <code>{loadStatus.details}</code>
+              </details>
+            )}
+          </div>
+        </div>
       )}
     </>
   );
