@@ -7,6 +7,9 @@ import { chromium } from '@playwright/test';
 import { CHROMIUM, QUIET_ARGS } from '../../playwright.config';
 import { Explorer, expect, FIXTURE_URL, test, Tools } from './fixtures';
 import type { Page } from '@playwright/test';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURE_DIR = fileURLToPath(new URL('../../public/models/fixture/', import.meta.url));
 
 test.describe('robustness', () => {
   test('every request stays on the page origin, and the CSP allows no other', async ({ explorer, inputPanel, page, baseURL }) => {
@@ -102,6 +105,47 @@ test.describe('robustness', () => {
     expect(Math.max(...(await explorer.z()).map(Math.abs))).toBeLessThan(20);
     await expect(page.getByRole('form', { name: 'Sample from the prior' }).getByLabel('Steps', { exact: true })).toHaveValue('20');
     await explorer.screenshot('link-out-of-range');
+  });
+
+  test('copying a link made from an uploaded image says the image does not travel, offers what does, and a model switch clears it', async ({ explorer, inputPanel, page, context }) => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    await explorer.open();
+    const copyLink = explorer.mainView.getByRole('button', { name: 'Copy link' });
+    const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+
+    // A prior draw travels whole: the plain confirmation.
+    await copyLink.click();
+    await expect(explorer.mainView.getByRole('status').filter({ hasText: 'Link copied' })).toHaveText('Link copied');
+    expect(await clipboard()).toMatch(/[?&]seed=\d+/);
+
+    // An uploaded image does not: say so, and offer the seeded link and the PNG.
+    await inputPanel.uploadImage('boot-on-white.png');
+    await inputPanel.waitForEncoded();
+    await expect(explorer.mainView.getByText('Link copied')).toHaveCount(0);
+    await expect.poll(() => page.evaluate(() => location.search)).toContain('src=upload:');
+    await copyLink.click();
+    const warning = explorer.mainView.getByRole('status').filter({ hasText: 'cannot carry your uploaded image' });
+    await expect(warning).toContainText('Link copied, but it cannot carry your uploaded image.');
+    await expect(warning).toContainText('anyone else who opens the link sees this z decoded from other noise, a different picture.');
+    await expect(warning.getByRole('button', { name: 'Download PNG' })).toBeVisible();
+    await explorer.screenshot('share-link-upload');
+    expect(await clipboard()).toContain('src=upload:');
+    await warning.getByRole('button', { name: 'Copy the seeded link' }).click();
+    await expect(explorer.mainView.getByRole('status').filter({ hasText: /^Link with seed \d+ copied$/ })).toBeVisible();
+    const seeded = new URL(await clipboard());
+    expect(seeded.searchParams.get('src')).toBeNull();
+    expect(seeded.searchParams.get('seed')).toMatch(/^\d+$/);
+    expect(seeded.searchParams.get('z')).toBe(new URL(page.url()).searchParams.get('z'));
+
+    // Another model loads: what was copied no longer describes anything on screen.
+    await copyLink.click();
+    await expect(warning).toBeVisible();
+    const before = await explorer.bridge('lastRenderId');
+    await page.getByRole('button', { name: 'Open a model…' }).click();
+    await page.getByLabel('Model folder').setInputFiles(FIXTURE_DIR);
+    await explorer.waitForRender(before);
+    await expect(explorer.modelSelect).toContainText('(opened)');
+    await expect(explorer.mainView.getByText(/copied/)).toHaveCount(0);
   });
 
   test('a save that storage refuses says so in the banner and the Saved tab, with no uncaught error', async ({ explorer, tools, page }) => {

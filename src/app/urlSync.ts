@@ -16,6 +16,20 @@ export function shareStateOf(state: ExplorerState): ShareState {
   };
 }
 
+/**
+ * Whether a link to this state shows anyone else the image on screen. An uploaded image's x_T lives only in this
+ * browser, so the link carries z and the upload's id, and anyone else sees z decoded from seeded noise instead: a
+ * different picture. What does travel: z with x_T from a seed (`seededSearch`, the same picture for everyone, not
+ * this one), or the image itself as a PNG file.
+ */
+export type LinkTravel = { travels: true } | { travels: false; seed: number; seededSearch: string };
+
+export function linkTravel(state: ExplorerState, currentSearch: string): LinkTravel {
+  if (state.noise?.origin?.kind !== 'upload') return { travels: true };
+  const seed = state.seed;
+  return { travels: false, seed, seededSearch: formatShareState({ ...shareStateOf(state), noise: { kind: 'seed', seed } }, currentSearch) };
+}
+
 /** Starts syncing; returns the function that stops it. */
 export function connectUrlSync(store: ExplorerStore, history: History, location: Location): () => void {
   return store.subscribe((state, previous) => {

@@ -117,6 +117,10 @@ const selectSampling = (s: ExplorerState) => ({
 /** Step counts, the previews setting, the last seed and the η the main view renders with. Re-renders when one changes. */
 export const useSamplingSettings = () => useExplorer(useShallow(selectSampling));
 
+const selectNoiseId = (s: ExplorerState) => s.noise?.id ?? null;
+/** The id of the current x_T ("seed:7", a gallery image's, an upload's): which image source z is decoded from. */
+export const useNoiseId = () => useExplorer(selectNoiseId);
+
 const selectRenderStatus = (s: ExplorerState) => s.renderStatus;
 /** The main view's render in progress or its error. Re-renders on every DDIM step while rendering. */
 export const useRenderStatus = () => useExplorer(selectRenderStatus);

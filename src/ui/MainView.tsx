@@ -1,6 +1,7 @@
 import { useCallback, useRef, useState } from 'react';
 import { downloadBlob, encodePng, scaleFor, upscaleNearest } from '../app/exportImage';
-import { mainFrameSelector, useAction, useEngineFailure, useHasFrame, useLoadedModel, useRenderStatus, useRenderTiming, useSamplingSettings, useStoreApi, useTransientSubscription } from '../state/hooks';
+import { linkTravel } from '../app/urlSync';
+import { mainFrameSelector, useAction, useEngineFailure, useHasFrame, useLoadedModel, useNoiseId, useRenderStatus, useRenderTiming, useSamplingSettings, useStoreApi, useTransientSubscription } from '../state/hooks';
 import { decoderLabel, type MainFrame } from '../state/renderSlice';
 import { drawFrame } from './PixelCanvas';
 import { PriorSampler } from './PriorSampler';
@@ -57,12 +58,25 @@ function RenderStats() {
   );
 }
 
+/** What the last "Copy link" said, for the model it was copied under (a model switch makes it stale). */
+interface CopyReport {
+  model: unknown;
+  noiseId: string | null;
+  text: string;
+  /** The link cannot carry the image: what would travel instead. */
+  seeded: { seed: number; href: string } | null;
+}
+
 function ExportActions() {
   const store = useStoreApi();
   const model = useLoadedModel();
   const hasFrame = useHasFrame();
   const saveCurrentLatent = useAction('saveCurrentLatent');
-  const [copyState, setCopyState] = useState<string | null>(null);
+  const noiseId = useNoiseId();
+  const [report, setReport] = useState<CopyReport | null>(null);
+  // What was copied belongs to the model and the image source it was copied under: once another model loads, or
+  // another image (an upload, a prior draw) replaces x_T, it no longer describes what is on screen.
+  const copyReport = report && report.model === model && report.noiseId === noiseId ? report : null;
 
   const downloadPng = async () => {
     const frame = store.getState().frame;
@@ -70,13 +84,23 @@ function ExportActions() {
     const big = upscaleNearest(frame, scaleFor(frame.size, 512));
     downloadBlob(await encodePng(big.rgba, big.size, big.size), `${model?.id ?? 'infodiffusion'}-${frame.renderId}.png`);
   };
-  const copyLink = async () => {
+  const copy = async (href: string, copied: string, fallback: string) => {
     try {
-      await navigator.clipboard.writeText(window.location.href);
-      setCopyState('Link copied');
+      await navigator.clipboard.writeText(href);
+      return copied;
     } catch {
-      setCopyState('Copy the address bar: it holds the link');
+      return fallback;
     }
+  };
+  const copyLink = async () => {
+    const travel = linkTravel(store.getState(), window.location.search);
+    const text = await copy(window.location.href, 'Link copied', 'Copy the address bar: it holds the link');
+    const seeded = travel.travels ? null : { seed: travel.seed, href: `${window.location.origin}${window.location.pathname}${travel.seededSearch}${window.location.hash}` };
+    setReport({ model, noiseId, text, seeded });
+  };
+  const copySeededLink = async (seeded: { seed: number; href: string }) => {
+    const text = await copy(seeded.href, `Link with seed ${seeded.seed} copied`, `Copy this link: ${seeded.href}`);
+    setReport({ model, noiseId, text, seeded: null });
   };
   return (
     <div className="export-actions">
@@ -89,10 +113,32 @@ function ExportActions() {
       <button type="button" className="button button-secondary" disabled={!hasFrame} onClick={() => void saveCurrentLatent()}>
         Save latent
       </button>
-      {copyState && (
+      {copyReport && !copyReport.seeded && (
         <span className="hint" role="status">
-          {copyState}
+          {copyReport.text}
         </span>
+      )}
+      {copyReport?.seeded && (
+        <div className="banner banner-warning link-warning" role="status">
+          <div>
+            <p>
+              <strong>{copyReport.text}, but it cannot carry your uploaded image.</strong> The image stays in this browser: anyone else who opens the
+              link sees this z decoded from other noise, a different picture.
+            </p>
+            <p>
+              What travels: this z with x_T drawn from seed {copyReport.seeded.seed} (one picture for everyone, though not this one), or this picture
+              as a PNG file they can open as their image. Saved latents stay in this browser.
+            </p>
+          </div>
+          <div className="banner-actions">
+            <button type="button" className="button button-secondary" onClick={() => void copySeededLink(copyReport.seeded!)}>
+              Copy the seeded link
+            </button>
+            <button type="button" className="button button-secondary" onClick={() => void downloadPng()}>
+              Download PNG
+            </button>
+          </div>
+        </div>
       )}
     </div>
   );
