@@ -50,6 +50,32 @@ test.describe('latent panel', () => {
     await explorer.screenshot('latent-panel');
   });
 
+  test('the image seed and the randomise seed are labelled as the different things they are, and Steps says its range', async ({ explorer, latentPanel, page }) => {
+    await explorer.open();
+    const sampler = page.getByRole('form', { name: 'Sample from the prior' });
+    // The sampler's seed names a whole image (z, x_T, step noise) and goes into links ...
+    const imageSeed = sampler.getByLabel('Image seed', { exact: true });
+    await expect(imageSeed).toBeVisible();
+    await expect(imageSeed).toHaveAttribute('title', /z, x_T and the step noise of a prior draw; a link carries it/);
+    // ... the panel's draws only the unlocked dimensions of z, with a visible label that says so.
+    const label = latentPanel.region.getByText('Randomise seed (unlocked z only)', { exact: true });
+    expect((await label.boundingBox())?.width ?? 0).toBeGreaterThan(40);
+    await expect(latentPanel.region.getByLabel('Randomise seed (unlocked z only)', { exact: true })).toHaveAttribute('title', /x_T and the image seed .* stay/);
+
+    // Randomise leaves the image seed, and the link's seed, alone.
+    const seedBefore = await imageSeed.inputValue();
+    await latentPanel.region.getByRole('button', { name: 'Randomise' }).click();
+    await expect.poll(() => page.evaluate(() => new URL(location.href).searchParams.get('seed'))).toBe(seedBefore);
+    await expect(imageSeed).toHaveValue(seedBefore);
+
+    // The Steps field says the range a link and the field share (MAX_STEPS).
+    const steps = sampler.getByLabel('Steps', { exact: true });
+    await expect(steps).toHaveAttribute('max', '200');
+    await expect(steps).toHaveAccessibleDescription('1 to 200');
+    await expect(sampler.getByText('1 to 200', { exact: true })).toBeVisible();
+    await explorer.screenshot('seeds-and-steps');
+  });
+
   test('sampling from the prior puts model, z, seed and steps in the URL, and the link reproduces the image', async ({ explorer, page, browser }) => {
     await explorer.open();
     const sampler = page.getByRole('form', { name: 'Sample from the prior' });

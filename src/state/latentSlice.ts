@@ -5,12 +5,17 @@
  */
 import type { StateCreator } from 'zustand';
 import { applyAttribute, normalDraws, randomiseUnlocked, samplePrior } from '../app/latentMath';
-import type { NoiseOrigin, ShareState } from '../app/shareState';
+import { MAX_STEPS, type NoiseOrigin, type ShareState } from '../app/shareState';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import type { ExplorerState } from './store';
 import { priorSampling, type StochasticSampling } from './stochasticSampling';
 import type { LatentSnapshot, NoiseState } from './types';
+
+/** A step count held to 1..MAX_STEPS (src/app/shareState.ts owns the range, for the Steps field and links alike). */
+export function clampSteps(steps: number): number {
+  return Math.min(MAX_STEPS, Math.max(1, Math.round(steps)));
+}
 
 /** Full-quality DDIM steps when neither the link nor a stored session says otherwise. */
 export const DEFAULT_STEPS = 20;
@@ -150,7 +155,8 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       if (!session || session.z.length !== dim || !(session.xNoise instanceof Float32Array) || session.xNoise.length !== imageElementCount(metadata)) return false;
       const origin = session.noise;
       const noise = storedNoise(origin, `session:${session.updatedAt}`, session);
-      const steps = linkSteps ?? session.steps;
+      // A session stored when the app allowed more steps comes back within today's range.
+      const steps = clampSteps(linkSteps ?? session.steps);
       set({
         z: session.z,
         zReference: session.zEncoded ?? session.z,
@@ -244,7 +250,8 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
         });
       },
 
-      setSteps(steps) {
+      setSteps(wanted) {
+        const steps = clampSteps(wanted);
         set({ steps, previewSteps: Math.min(get().previewSteps, steps) });
       },
 

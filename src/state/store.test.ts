@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { samplePrior } from '../app/latentMath';
+import { MAX_STEPS } from '../app/shareState';
 import { connectRenderLoop } from './renderLoop';
 import { connectSessionSync, SESSION_WRITE_DELAY_MS } from './sessionSync';
 import { createExplorerStore, type ExplorerStore } from './store';
@@ -428,6 +429,27 @@ describe('keeping what the user made', () => {
     expect(state.source?.name).toBe('bag.png');
     expect(state.savedLatents.map((l) => l.name)).toEqual(['My bag']);
     expect(Array.from(state.noise!.xNoise)).toEqual(Array.from(first.store.getState().noise!.xNoise));
+  });
+});
+
+describe('steps', () => {
+  it('holds the steps to 1..MAX_STEPS, whether typed, set or restored from a session stored with more', async () => {
+    const first = setup();
+    cleanups.push(connectSessionSync(first.store));
+    await first.store.getState().start({});
+    first.store.getState().setSteps(1000);
+    expect(first.store.getState().steps).toBe(MAX_STEPS);
+    first.store.getState().setSteps(0);
+    expect(first.store.getState().steps).toBe(1);
+    // A session written when the app allowed 1000 steps.
+    first.store.setState({ steps: 1000 });
+    await new Promise((resolve) => setTimeout(resolve, SESSION_WRITE_DELAY_MS + 50));
+
+    const second = setup({ idb: first.deps.idb });
+    await second.store.getState().start({});
+    await flush();
+    expect(second.store.getState().steps).toBe(MAX_STEPS);
+    expect(samplesOn(second.deps, 'main-view').at(-1)?.steps).toBe(MAX_STEPS);
   });
 });
 

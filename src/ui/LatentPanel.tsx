@@ -116,10 +116,20 @@ export function LatentPanel() {
           Reset all
         </button>
         <div className="input-group">
-          <label htmlFor={seedId} className="visually-hidden">
-            Randomise seed
+          {/* Not the sampler's image seed: this one draws only the unlocked dimensions of z, and x_T stays (see PriorSampler). */}
+          <label htmlFor={seedId} className="field-label">
+            Randomise seed (unlocked z only)
           </label>
-          <input id={seedId} type="number" min={0} className="seed-input" value={seedText} onChange={(event) => setSeedText(event.target.value)} aria-invalid={!seedValid} title="Seed for the random draw" />
+          <input
+            id={seedId}
+            type="number"
+            min={0}
+            className="seed-input"
+            value={seedText}
+            onChange={(event) => setSeedText(event.target.value)}
+            aria-invalid={!seedValid}
+            title="Draws the unlocked dimensions of z; x_T and the image seed under the generated image stay as they are"
+          />
           <button
             type="button"
             className="button button-secondary"

@@ -37,8 +37,17 @@ export function PriorSampler() {
       {model && <p className="hint">z ~ {priorLabel(model.metadata.latent)}, {priorReason(model.metadata.latent)}; x_T ~ N(0, I) and the noise of every step (stochastic DDIM, η = 1); all from the seed.</p>}
       <div className="prior-sampler-fields">
         <div className="field">
-          <label htmlFor={`${id}-seed`}>Seed</label>
-          <input id={`${id}-seed`} type="number" min={0} step={1} value={seedText} onChange={(event) => setSeedText(event.target.value)} aria-invalid={seedValue === null} />
+          <label htmlFor={`${id}-seed`}>Image seed</label>
+          <input
+            id={`${id}-seed`}
+            type="number"
+            min={0}
+            step={1}
+            value={seedText}
+            onChange={(event) => setSeedText(event.target.value)}
+            aria-invalid={seedValue === null}
+            title="Names a whole image: z, x_T and the step noise of a prior draw; a link carries it as seed="
+          />
         </div>
         <div className="field">
           <label htmlFor={`${id}-steps`}>Steps</label>
@@ -47,12 +56,16 @@ export function PriorSampler() {
             type="number"
             min={1}
             max={MAX_STEPS}
+            aria-describedby={`${id}-steps-range`}
             value={steps}
             onChange={(event) => {
               const value = parseBounded(event.target.value, 1, MAX_STEPS);
               if (value !== null) setSteps(value);
             }}
           />
+          <span id={`${id}-steps-range`} className="field-range">
+            1 to {MAX_STEPS}
+          </span>
         </div>
         <div className="field">
           <label htmlFor={`${id}-preview`}>Preview steps</label>
@@ -61,12 +74,16 @@ export function PriorSampler() {
             type="number"
             min={1}
             max={steps}
+            aria-describedby={`${id}-preview-range`}
             value={previewSteps}
             onChange={(event) => {
               const value = parseBounded(event.target.value, 1, steps);
               if (value !== null) setPreviewSteps(value);
             }}
           />
+          <span id={`${id}-preview-range`} className="field-range">
+            1 to {steps}
+          </span>
         </div>
         {studentCalls !== null && (
           <div className="field">
