@@ -122,9 +122,12 @@ test.describe('tools', () => {
 
     const trajectory = await tools.open('Trajectory');
     await trajectory.getByRole('button', { name: 'Show the trajectory of the current image' }).click();
-    await expect(trajectory.getByRole('img', { name: 'x_t after step 2' })).toBeVisible();
-    await trajectory.getByLabel('Step', { exact: true }).fill('0');
-    await expect(trajectory.getByRole('img', { name: 'Predicted x0 at step 1' })).toBeVisible();
+    // It opens at the first step, where x_t and the predicted x0 differ, once both steps are in.
+    await expect(trajectory.getByText('1 / 2', { exact: true })).toBeVisible();
+    await expect(trajectory.getByRole('img', { name: 'x_t after step 1' })).toBeVisible();
+    await explorer.screenshot('trajectory-opening');
+    await trajectory.getByLabel('Step', { exact: true }).fill('1');
+    await expect(trajectory.getByRole('img', { name: 'Predicted x0 at step 2' })).toBeVisible();
     await explorer.screenshot('trajectory');
 
     const noising = await tools.open('Forward noising');

@@ -517,6 +517,22 @@ describe('grids', () => {
 });
 
 describe('teaching views', () => {
+  it('opens the trajectory at its first step (where x_t and the predicted x0 differ) and stays there while it fills', async () => {
+    const { store } = setup();
+    await store.getState().start({ steps: 4 });
+    const positions: number[] = [];
+    const unsubscribe = store.subscribe((state) => {
+      if (state.trajectory.steps.length > 0) positions.push(state.trajectoryPosition);
+    });
+    await store.getState().runTrajectory();
+    unsubscribe();
+    expect(positions.length).toBeGreaterThan(0);
+    expect(new Set(positions)).toEqual(new Set([0]));
+    expect(store.getState().trajectory.steps).toHaveLength(4);
+    store.getState().setTrajectoryPosition(3);
+    expect(store.getState().trajectoryPosition).toBe(3);
+  });
+
   it('collects the trajectory step by step and computes the I-MMSE view of the user image', async () => {
     const { store } = setup();
     await store.getState().start({ steps: 4 });
@@ -527,7 +543,7 @@ describe('teaching views', () => {
       [3, 997],
       [4, 996],
     ]);
-    expect(store.getState().trajectoryPosition).toBe(3);
+    expect(store.getState().trajectoryPosition).toBe(0);
     await store.getState().openGalleryItem(0);
     await store.getState().runImmse();
     expect(store.getState().immse).toMatchObject({ imageLabel: 'Ankle boot', nll: { bitsPerDim: -4, stdErr: 0.05 }, status: { kind: 'done' } });

@@ -101,10 +101,9 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
             onProgress: (progress) => {
               if (!progress.xt || !progress.x0Pred || !jobs.isCurrent('trajectory', signal)) return;
               collected.push({ step: progress.step, t: progress.t, xt: frameFromBatch(progress.xt, metadata, 0), x0Pred: frameFromBatch(progress.x0Pred, metadata, 0) });
-              set({
-                trajectory: { steps: collected.slice(), status: { kind: 'running', label: 'Denoising', done: progress.step, total: progress.totalSteps } },
-                trajectoryPosition: collected.length - 1,
-              });
+              // The view stays at the first step (set above): there x_t is still mostly noise and the predicted x0 is the
+              // network's first guess, so the two panels differ; at the last step both show the finished image.
+              set({ trajectory: { steps: collected.slice(), status: { kind: 'running', label: 'Denoising', done: progress.step, total: progress.totalSteps } } });
             },
           },
         );
