@@ -29,12 +29,16 @@ function formatMegabytes(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MB`;
 }
 
+/** Why a file of `size` bytes is refused for its size alone, or null: asked before its bytes are read. */
+export function fileSizeProblem(size: number): string | null {
+  return size > MAX_FILE_BYTES ? `The file is ${formatMegabytes(size)}; images up to ${formatMegabytes(MAX_FILE_BYTES)} are accepted.` : null;
+}
+
 /** Refusals that the header alone justifies. */
 function checkHeader(bytes: Uint8Array, mimeType: string): ReturnType<typeof readImageHeader> {
   if (bytes.length === 0) throw new ImageInputError('The file is empty.');
-  if (bytes.length > MAX_FILE_BYTES) {
-    throw new ImageInputError(`The file is ${formatMegabytes(bytes.length)}; images up to ${formatMegabytes(MAX_FILE_BYTES)} are accepted.`);
-  }
+  const tooLarge = fileSizeProblem(bytes.length);
+  if (tooLarge) throw new ImageInputError(tooLarge);
   const header = readImageHeader(bytes);
   if (header.format === 'svg') throw new ImageInputError('SVG drawings are not supported: export the drawing as a PNG first.');
   if (header.format === 'unknown' && !mimeType.startsWith('image/')) {

@@ -3,6 +3,7 @@
  * previous upload, so neither the input panel nor the views that analyse "the user image" show a stale one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { fileSizeProblem, MAX_FILE_BYTES } from '../app/imageInput';
 import { analysisImage } from './teachingSlice';
 import { connectRenderLoop } from './renderLoop';
 import { createExplorerStore } from './store';
@@ -39,5 +40,31 @@ describe('the input after a prior draw', () => {
     await flush();
     expect(store.getState().source?.name).toBe('bag.png');
     expect(store.getState().referenceKind).toBe('encoded');
+  });
+});
+
+describe('a file over 64 MB', () => {
+  it('is refused by its size before its bytes are read, and the previous image stays', async () => {
+    const deps = createTestDeps();
+    const store = createExplorerStore(deps);
+    cleanups.push(connectRenderLoop(store, deps.engine, deps.now));
+    cleanups.push(() => store.getState().reset());
+    await store.getState().start({});
+    await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
+    await flush();
+    const source = store.getState().source;
+    expect(source?.name).toBe('shoe.png');
+
+    // A Blob that says 65 MB without holding them: reading it would fail the test.
+    let read = false;
+    const huge = { size: 65 * 2 ** 20, type: 'image/png', arrayBuffer: () => { read = true; return Promise.resolve(new ArrayBuffer(0)); } } as unknown as Blob;
+    await store.getState().openImageFile(huge, 'holiday.png');
+    expect(read).toBe(false);
+    expect(store.getState().inputStatus).toEqual({ kind: 'error', message: 'The file is 65.0 MB; images up to 64.0 MB are accepted.' });
+    expect(store.getState().source).toBe(source);
+
+    // The limit itself: 64 MB is accepted by size, one byte more is not.
+    expect(fileSizeProblem(MAX_FILE_BYTES)).toBeNull();
+    expect(fileSizeProblem(MAX_FILE_BYTES + 1)).toMatch(/^The file is .* MB; images up to 64.0 MB are accepted.$/);
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { StateCreator } from 'zustand';
 import { isAbortError } from '../engine/client';
-import type { PreparedImage } from '../app/imageInput';
+import { fileSizeProblem, type PreparedImage } from '../app/imageInput';
 import { reconstructionPsnr } from '../app/imageQuality';
 import { uploadId } from '../app/persistence';
 import type { NoiseOrigin } from '../app/shareState';
@@ -105,6 +105,12 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
 
       async openImageFile(file, name) {
         const fileName = name ?? ((file as File).name || 'pasted image');
+        // Refused by its size before a byte is read: a 2 GB video dropped by mistake never reaches memory.
+        const tooLarge = fileSizeProblem(file.size);
+        if (tooLarge) {
+          set({ inputStatus: { kind: 'error', message: tooLarge } });
+          return;
+        }
         let bytes: ArrayBuffer;
         try {
           bytes = await file.arrayBuffer();
