@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-FIDELITY_TARGET_DB = 28.0
-CONFIDENCE_TARGET = 0.80
-FD_RATIO_TARGET = 1.5
-HEAD_SLACK = 0.03
-BUDGET_SHARE = 0.5
+from .report_targets import STUDENT_TARGETS
+
+# The thresholds are data, in train/targets.json ("students"), beside the models' targets.
+FIDELITY_TARGET_DB = STUDENT_TARGETS["fidelity"]["threshold"]
+CONFIDENCE_TARGET = STUDENT_TARGETS["confidence"]["threshold"]
+FD_RATIO_TARGET = STUDENT_TARGETS["frechetRatio"]["threshold"]
+HEAD_SLACK = STUDENT_TARGETS["headSlack"]["threshold"]
+BUDGET_SHARE = STUDENT_TARGETS["budgetShare"]["threshold"]
 STUDENT_KEYS = ("name", "teacher", "fidelity", "picture", "notes")
 
 
