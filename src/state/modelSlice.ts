@@ -285,12 +285,9 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         for (const [path, bytes] of packageFiles.files) {
           if (!path.endsWith('.bin')) assets[path] = bytes.slice(0);
         }
-        await loadPackage(
-          { kind: 'files', files: packageFiles.files },
-          { kind: 'files', label: packageFiles.label, assets },
-          packageFiles.label,
-          get().backendChoice,
-        );
+        // Loose files are labelled "model.json", which would blame model.json for a short shard: say what was chosen.
+        const label = packageFiles.label === 'model.json' ? 'the chosen files' : packageFiles.label;
+        await loadPackage({ kind: 'files', files: packageFiles.files }, { kind: 'files', label: packageFiles.label, assets }, label, get().backendChoice);
       },
 
       async reloadModel(backend) {

@@ -112,7 +112,7 @@ describe('model picker and start-up', () => {
     const after = store.getState();
     expect(after.loadStatus).toEqual({
       kind: 'error',
-      label: 'model.json',
+      label: 'the chosen files',
       message: 'group1-shard2of2.bin is too short: weight group 1 holds 90 bytes, its weights need 100',
       file: 'group1-shard2of2.bin',
       details: 'short shard: weight backbone.head.bias needs bytes 88..100 but group1-shard2of2.bin ends the data at byte 90',

@@ -127,6 +127,10 @@ export function ModelPicker() {
   );
 }
 
+function startOfSentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** Model loading progress, or why the model, or the model list, could not be loaded. */
 export function ModelStatus() {
   const loadStatus = useLoadStatus();
@@ -143,9 +147,14 @@ export function ModelStatus() {
         <div className="banner banner-error" role="alert">
           <div>
             <p>
-              <strong>{loadStatus.file ? `The model could not be loaded: ${loadStatus.file} is at fault.` : `${loadStatus.label} could not be loaded.`}</strong> {loadStatus.message}
+              <strong>{startOfSentence(loadStatus.label)} could not be loaded.</strong> {loadStatus.message}
               {/[.!?]$/.test(loadStatus.message) ? '' : '.'}
             </p>
+            {loadStatus.file && (
+              <p>
+                File at fault: <code>{loadStatus.file}</code>
+              </p>
+            )}
             {loadStatus.kept && <p>{loadStatus.kept} is still loaded, with your image, z and edits.</p>}
             {loadStatus.details && (
               <details className="load-error-details">
