@@ -264,6 +264,12 @@ def score(student, teacher: LoadedModel, plan: Sequence[int], parameterisation: 
     return result
 
 
+def ema_decay_at(cfg: DistillConfig, step: int) -> float:
+    """min(ema_decay, (1 + step) / (10 + step)): the EMA forgets the starting weights within the first hundreds of
+    steps instead of keeping 0.999^step of them (the warm-up of diffusers' EMAModel.get_decay)."""
+    return min(cfg.ema_decay, (1 + step) / (10 + step))
+
+
 def lr_at(cfg: DistillConfig, step: int) -> float:
     """Linear warm-up, then cosine from lr to min_lr over the remaining steps."""
     if step < cfg.warmup_steps:
@@ -364,8 +370,9 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
                 raise DistillError(f'non-finite loss or gradient at step {step}; the last checkpoint is intact')
             optimizer.step()
             with torch.no_grad():
+                decay = ema_decay_at(cfg, step)
                 for e, p in zip(ema.parameters(), student.parameters()):
-                    e.lerp_(p, 1 - cfg.ema_decay)
+                    e.lerp_(p, 1 - decay)
             step += 1
             interval['loss'] += float(loss)
             interval['n'] += 1
@@ -378,8 +385,9 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
                     f.write(json.dumps(record) + '\n')
                 interval = {'loss': 0.0, 'n': 0, 'start': time.time()}
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                monitor = score(ema, teacher, plan, cfg.parameterisation, monitor_rows)
-                log(f'step {step} monitor (EMA, PSNR dB against the teacher): {monitor}')
+                monitor = {'ema': score(ema, teacher, plan, cfg.parameterisation, monitor_rows),
+                           'raw': score(student, teacher, plan, cfg.parameterisation, monitor_rows)}
+                log(f'step {step} monitor (PSNR dB against the teacher): {monitor}')
                 with open(log_path, 'a') as f:
                     f.write(json.dumps({'step': step, 'monitor': monitor}) + '\n')
             if step % cfg.checkpoint_every == 0:

@@ -47,10 +47,11 @@ def _psnr(images: torch.Tensor, references: torch.Tensor) -> float:
                                                    references.double().cpu().numpy())['psnr']), 3)
 
 
-def _student(loaded: LoadedModel, checkpoint: Optional[str]) -> tuple[Student, Dict[str, Any]]:
-    """The student of a distillation checkpoint (EMA weights), else the package's own."""
+def _student(loaded: LoadedModel, checkpoint: Optional[str], raw: bool = False) -> tuple[Student, Dict[str, Any]]:
+    """The student of a distillation checkpoint (EMA weights, or the optimiser's with ``raw``), else the package's."""
     if checkpoint:
-        net, plan, parameterisation, state = load_student(checkpoint, loaded)
+        net, plan, parameterisation, state = load_student(checkpoint, loaded, use_ema=not raw)
+        state = {**state, 'weights': 'raw' if raw else 'ema'}
         return Student(net, plan, parameterisation), state
     if loaded.student is None:
         raise ValueError(f'{loaded.source} has no student; pass --checkpoint runs/<name>/checkpoint.pt')
@@ -132,20 +133,24 @@ def training_summary(state: Dict[str, Any], teacher: LoadedModel) -> Dict[str, A
     """What a distillation checkpoint says about its cost, for the package and the results page."""
     cfg = state['config']
     return {'method': 'direct regression of the teacher sampler (infodiff.distill)', 'steps': state['step'],
+            'weights': state.get('weights', 'ema'),
             'plannedSteps': cfg['steps'], 'batchSize': cfg['batch_size'],
             'wallTimeSeconds': round(state['wall_time_seconds'], 1), 'hardware': state['hardware'],
             'teacherSteps': teacher.training_steps, 'poolRows': cfg['inverted_images'] + cfg['prior_draws'],
             'poolWallTimeSeconds': state.get('pool_seconds')}
 
 
-def attach_student(package_dir: str | Path, checkpoint: str | Path, fidelity: Optional[Dict[str, Any]] = None) -> Path:
-    """Rewrites the package with the checkpoint's student (EMA weights) and its metadata.student."""
+def attach_student(package_dir: str | Path, checkpoint: str | Path, fidelity: Optional[Dict[str, Any]] = None,
+                   raw: bool = False) -> Path:
+    """Rewrites the package with the checkpoint's student (EMA weights, or the optimiser's with ``raw``: early in a
+    run the EMA still holds much of the starting point) and its metadata.student."""
     package_dir = Path(package_dir)
     weights, meta = read_web_package(package_dir)
     float16 = any('quantization' in spec for group in json.loads((package_dir / 'model.json').read_text())[
         'weightsManifest'] for spec in group['weights'])
     loaded = load_model(package_dir)
-    net, plan, parameterisation, state = load_student(checkpoint, loaded)
+    student, state = _student(loaded, str(checkpoint), raw)
+    net, plan, parameterisation = student.denoiser, student.plan, student.parameterisation
     cfg = state['config']
     meta = {**meta, 'student': {
         'parameterisation': parameterisation, 'plan': plan, 'teacherSteps': cfg['teacher_steps'],
@@ -161,6 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ev = commands.add_parser('evaluate', help='fidelity and prior-draw quality against the teacher')
     ev.add_argument('--package', required=True)
     ev.add_argument('--checkpoint', default='', help='a distillation checkpoint (default: the package\'s student)')
+    ev.add_argument('--raw', action='store_true', help='the optimiser\'s weights instead of the EMA')
     ev.add_argument('--images', type=int, default=1000)
     ev.add_argument('--teacher-steps', type=int, default=20)
     ev.add_argument('--seed', type=int, default=1)
@@ -171,13 +177,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     at.add_argument('--package', required=True)
     at.add_argument('--checkpoint', required=True)
     at.add_argument('--fidelity', default='', help='JSON from `evaluate`, summarised into metadata.student.fidelity')
+    at.add_argument('--raw', action='store_true', help='the optimiser\'s weights instead of the EMA')
     args = parser.parse_args(argv)
     try:
         if args.command == 'evaluate':
             if args.threads:
                 torch.set_num_threads(args.threads)
             loaded = load_model(args.package)
-            student, state = _student(loaded, args.checkpoint)
+            student, state = _student(loaded, args.checkpoint, args.raw)
             measured = evaluate_student(loaded, student, args.images, args.teacher_steps, seed=args.seed)
             measured['result']['training'] = (training_summary(state, loaded) if state
                                               else loaded.metadata['student']['training'])
@@ -188,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 save_picture(measured['pictures'], args.picture)
         else:
             fidelity = json.loads(Path(args.fidelity).read_text(encoding='utf-8')) if args.fidelity else None
-            print(f'student: wrote {attach_student(args.package, args.checkpoint, fidelity)}')
+            print(f'student: wrote {attach_student(args.package, args.checkpoint, fidelity, args.raw)}')
     except (ValueError, OSError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
