@@ -41,8 +41,10 @@ from .train import CHECKPOINT_NAME
 
 
 def make_report(manifest: str | Path, markdown: str | Path, images: str | Path, steps: int = 50, seed: int = 0,
-                skip_images: bool = False, command: str = "", device: str = "cpu", batch_size: int = 64) -> Path:
-    """Reads the manifest's files, draws the pictures (unless ``skip_images``) and writes the page; returns it."""
+                skip_images: bool = False, command: str = "", device: str = "cpu", batch_size: int = 64,
+                keep_images: bool = False) -> Path:
+    """Reads the manifest's files, draws the pictures (unless ``skip_images``; ``keep_images`` describes the ones
+    already drawn) and writes the page; returns it."""
     entries = read_manifest(manifest)
     facts = [gather(entry) for entry in entries]
     markdown, images = Path(markdown), Path(images)
@@ -54,9 +56,9 @@ def make_report(manifest: str | Path, markdown: str | Path, images: str | Path, 
                 f.entry.run / CHECKPOINT_NAME if f.config is not None else None)
             if source is None:
                 continue
-            print(f"report: drawing {f.entry.name} from {source}", flush=True)
+            print(f"report: {'describing' if keep_images else 'drawing'} {f.entry.name} from {source}", flush=True)
             pictures[f.entry.name] = draw_pictures(load_model(source, device), f.entry.name, shown(source),
-                                                   images, steps, seed, batch_size)
+                                                   images, steps, seed, batch_size, redraw=not keep_images)
     created_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     students = read_students(json.loads(Path(manifest).read_text(encoding="utf-8")), [e.name for e in entries],
                              str(manifest))
@@ -81,6 +83,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps for every image (inversion included)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the samples and the choice of test images")
     parser.add_argument("--skip-images", action="store_true", help="tables, targets and commands only")
+    parser.add_argument("--keep-images", action="store_true",
+                        help="link the pictures already in --images instead of drawing them again (minutes of CPU)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
@@ -91,7 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "cpu" if args.device == "auto" else args.device
     try:
         make_report(args.manifest, args.markdown, args.images, args.steps, args.seed, args.skip_images,
-                    "python -m infodiff.report " + shlex.join(argv), device, args.batch_size)
+                    "python -m infodiff.report " + shlex.join(argv), device, args.batch_size, args.keep_images)
     except (ValueError, OSError, DataError) as err:  # user-facing problems: say what, without a traceback
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -133,7 +133,7 @@ def students_section(entries: Sequence[StudentEntry], teacher_seconds: Dict[str,
              "PSNR of the student's image against the teacher's 20-step image of the same held-out image (z = Enc(x), "
              "x_T its 20-step inversion), beside plain DDIM with as many calls; prior draws are made as the app makes "
              "them (z from the fitted mixture, x_T ~ N(0, I)) and judged by the data set's classifier against the "
-             "settled sampler (20 steps, η = 1) on the same z and x_T.", ""]
+             "settled sampler (20 steps, η = 1) on the same z and x_T."]
     rows = []
     missing = []
     results = {}
@@ -159,7 +159,7 @@ def students_section(entries: Sequence[StudentEntry], teacher_seconds: Dict[str,
                     f"| {_hours(teacher_seconds.get(entry.teacher))} "
                     f"| {student_cells} | {ddim_cells} | {confidence}; FD {fd} | {settled_confidence}; FD {settled_fd} |")
     if rows:
-        lines += ["| student | plan | distillation cost | teacher's training | PSNR, 1 / 2 calls | plain DDIM, 1 / 2 / 3 steps "
+        lines += ["", "| student | plan | distillation cost | teacher's training | PSNR, 1 / 2 calls | plain DDIM, 1 / 2 / 3 steps "
                   "| prior draws (student) | prior draws (settled) |",
                   "|---|---|---|---|---|---|---|---|", *rows]
     if missing:
