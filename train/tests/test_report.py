@@ -336,6 +336,11 @@ def test_report_on_a_tiny_run_package_and_metrics(tiny_run, tmp_path, capsys, un
             "--device", "cpu"]
     assert report.main(argv) == 0
     page = markdown.read_text()
+    # --keep-images writes the same page from the pictures already drawn (only the command line differs).
+    assert report.main(argv + ["--keep-images"]) == 0
+    assert markdown.read_text().split("## Reproduce")[0].split("\n", 3)[3] == page.split("## Reproduce")[0].split("\n", 3)[3]
+    assert report.main(argv + ["--keep-images", "--images", str(tmp_path / "none")]) == 1
+    assert report.main(argv) == 0
 
     # The key sections, in order.
     headings = [line for line in page.splitlines() if line.startswith("## ") or line.startswith("### ")]
