@@ -19,12 +19,17 @@ export default tseslint.config(
   },
   {
     files: ['src/model/**', 'src/diffusion/**', 'src/engine/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['react', 'react-dom', 'zustand', '**/ui/**', '**/state/**'] }] },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['react', 'react-dom', 'zustand', '**/ui/**', '**/state/**'] }],
+    },
   },
   {
     files: ['src/ui/**', 'src/state/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@tensorflow/*', '**/model/*', '**/diffusion/*', '!**/model/metadata', '!**/model/metadata.ts'] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['@tensorflow/*', '**/model/*', '**/diffusion/*', '!**/model/metadata', '!**/model/metadata.ts'] },
+      ],
     },
   },
 );

@@ -16,8 +16,18 @@ export const WEBGPU_ARGS = [
  * Flags for a real GPU (the benchmark's `--gpu hardware`, scripts/bench-real-gpu.sh): WebGPU and ANGLE over the
  * machine's Vulkan driver instead of SwiftShader, and no blocklist, so a headless server GPU is used.
  */
-export const HARDWARE_GPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist'];
-export const QUIET_ARGS = ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const HARDWARE_GPU_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-angle=vulkan',
+  '--ignore-gpu-blocklist',
+];
+export const QUIET_ARGS = [
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 export default defineConfig({
   testDir: 'e2e',

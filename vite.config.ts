@@ -35,12 +35,16 @@ export function tfjsWasmThreadsSurviveMinification(): Plugin {
     name: 'tfjs-wasm-threads-survive-minification',
     apply: 'build',
     transform(code, id) {
-      if (!/@tensorflow[\\/]tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/.test(id)) return null;
+      if (!/@tensorflow[\\/]tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/.test(id))
+        return null;
       if (!code.includes(THREADED_FACTORY_OPENING)) {
         // A tfjs upgrade changed the glue: fail the build rather than ship a threaded backend that cannot start.
-        this.error(`${id} no longer contains "${THREADED_FACTORY_OPENING}"; re-check the threaded WASM workaround in vite.config.ts`);
+        this.error(
+          `${id} no longer contains "${THREADED_FACTORY_OPENING}"; re-check the threaded WASM workaround in vite.config.ts`,
+        );
       }
-      const local = "var _scriptDir = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;";
+      const local =
+        "var _scriptDir = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;";
       return { code: code.replace(THREADED_FACTORY_OPENING, `${THREADED_FACTORY_OPENING}\n${local}`), map: null };
     },
   };

@@ -20,7 +20,7 @@ step "PyTorch pipeline tests"
 
 step "Typecheck and lint"
 npx tsc -p tsconfig.json --noEmit
-npx eslint .
+npm run --silent lint
 
 step "Unit tests (Vitest, tfjs CPU backend)"
 npx vitest run

@@ -47,12 +47,17 @@ async function expectNoLeak(harness: EngineHarness, engine: string, after: strin
 }
 
 test.describe('engine runtime', () => {
-  test('WebGPU matches the CPU backend within 1e-4 and every job returns to the tensor baseline', async ({ engineHarness: harness }, testInfo) => {
+  test('WebGPU matches the CPU backend within 1e-4 and every job returns to the tensor baseline', async ({
+    engineHarness: harness,
+  }, testInfo) => {
     await harness.call('createEngine', 'gpu');
     await harness.call('createEngine', 'cpu');
     const gpu = await harness.call('load', 'gpu', { modelPath: FIXTURE, backend: 'webgpu' });
     const cpu = await harness.call('load', 'cpu', { modelPath: FIXTURE, backend: 'cpu' });
-    await testInfo.attach('backends.json', { body: JSON.stringify({ gpu: gpu.backend, cpu: cpu.backend }, null, 2), contentType: 'application/json' });
+    await testInfo.attach('backends.json', {
+      body: JSON.stringify({ gpu: gpu.backend, cpu: cpu.backend }, null, 2),
+      contentType: 'application/json',
+    });
 
     // It really is WebGPU, on this machine's software adapter.
     expect(gpu.backend.backend).toBe('webgpu');
@@ -97,22 +102,38 @@ test.describe('engine runtime', () => {
     await expectNoLeak(harness, 'cpu', 'every job');
   });
 
-  test('a newer render on the same channel supersedes the running one between DDIM steps', async ({ engineHarness: harness }) => {
+  test('a newer render on the same channel supersedes the running one between DDIM steps', async ({
+    engineHarness: harness,
+  }) => {
     await harness.call('createEngine', 'gpu');
     const loaded = await harness.call('load', 'gpu', { modelPath: FIXTURE, backend: 'webgpu' });
-    const z = { shape: [1, loaded.architecture.latentDim] as [number, number], data: new Array<number>(loaded.architecture.latentDim).fill(0.5) };
-    const outcome = await harness.call('supersede', 'gpu', { channel: 'view', z, seed: 1, steps: 25 }, { channel: 'view', z, seed: 2, steps: 2 });
+    const z = {
+      shape: [1, loaded.architecture.latentDim] as [number, number],
+      data: new Array<number>(loaded.architecture.latentDim).fill(0.5),
+    };
+    const outcome = await harness.call(
+      'supersede',
+      'gpu',
+      { channel: 'view', z, seed: 1, steps: 25 },
+      { channel: 'view', z, seed: 2, steps: 2 },
+    );
     expect(outcome).toMatchObject({ first: 'aborted', second: 'result' });
     expect(outcome.firstSteps).toBeGreaterThanOrEqual(1);
     expect(outcome.firstSteps).toBeLessThan(25);
     await expectNoLeak(harness, 'gpu', 'a superseded render');
   });
 
-  test('automatic selection treats the SwiftShader adapter as no GPU and says so', async ({ engineHarness: harness }) => {
+  test('automatic selection treats the SwiftShader adapter as no GPU and says so', async ({
+    engineHarness: harness,
+  }) => {
     await harness.call('createEngine', 'auto');
     const loaded = await harness.call('load', 'auto', { modelPath: FIXTURE });
     expect(loaded.backend.backend).toBe('wasm');
-    expect(loaded.backend.probes[0]).toMatchObject({ backend: 'webgpu', usable: false, note: expect.stringContaining('software adapter') });
+    expect(loaded.backend.probes[0]).toMatchObject({
+      backend: 'webgpu',
+      usable: false,
+      note: expect.stringContaining('software adapter'),
+    });
     expect(loaded.backend.reason).toMatch(/^wasm chosen because webgpu: software adapter .* treated as no GPU/);
     expect(loaded.backend.adapter?.architecture).toBe('swiftshader');
     const z = await harness.call('encode', 'auto', testImages(loaded.architecture, 1));

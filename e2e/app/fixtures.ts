@@ -42,7 +42,10 @@ export class Explorer {
       const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="view.main.canvas"]')!;
       const seen: string[] = [];
       (window as unknown as { __qualities: string[] }).__qualities = seen;
-      new MutationObserver(() => seen.push(canvas.dataset.quality ?? '')).observe(canvas, { attributes: true, attributeFilter: ['data-render-id'] });
+      new MutationObserver(() => seen.push(canvas.dataset.quality ?? '')).observe(canvas, {
+        attributes: true,
+        attributeFilter: ['data-render-id'],
+      });
     });
   }
 
@@ -74,7 +77,9 @@ export class Explorer {
   }
 
   /** Calls a method of the app's test bridge in the page. */
-  async bridge<K extends 'lastRenderId' | 'frameChecksum' | 'modelId'>(method: K): Promise<ReturnType<ExplorerTestApi[K]>> {
+  async bridge<K extends 'lastRenderId' | 'frameChecksum' | 'modelId'>(
+    method: K,
+  ): Promise<ReturnType<ExplorerTestApi[K]>> {
     return this.page.evaluate((name) => window.__explorerTest![name]() as never, method);
   }
 
@@ -191,7 +196,10 @@ export class LatentPanel {
    * moves) or `maxMs` has passed, then releases. Returns whether `holdUntil` was met while the mouse was down:
    * waiting on an outcome rather than a fixed time keeps the drag long enough on a slow software GPU.
    */
-  async dragSlider(k: number, options: { minMs: number; maxMs?: number; holdUntil?: () => Promise<boolean> }): Promise<boolean> {
+  async dragSlider(
+    k: number,
+    options: { minMs: number; maxMs?: number; holdUntil?: () => Promise<boolean> },
+  ): Promise<boolean> {
     const { minMs, maxMs = minMs, holdUntil = async () => true } = options;
     const box = await this.slider(k).boundingBox();
     if (!box) throw new Error(`slider ${k} is not visible`);

@@ -6,10 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { expect, imagePath, test } from './fixtures';
 
-const FIXTURE_GALLERY: { label: string }[] = JSON.parse(readFileSync(new URL('../../public/models/fixture/model.json', import.meta.url), 'utf-8')).metadata.gallery;
+const FIXTURE_GALLERY: { label: string }[] = JSON.parse(
+  readFileSync(new URL('../../public/models/fixture/model.json', import.meta.url), 'utf-8'),
+).metadata.gallery;
 
 test.describe('images in', () => {
-  test('an upload is cropped, inverted, encoded and reconstructed, and becomes the current image', async ({ explorer, inputPanel, page }) => {
+  test('an upload is cropped, inverted, encoded and reconstructed, and becomes the current image', async ({
+    explorer,
+    inputPanel,
+    page,
+  }) => {
     await explorer.open();
     const zBefore = await explorer.z();
     const renderBefore = await explorer.bridge('lastRenderId');
@@ -28,7 +34,10 @@ test.describe('images in', () => {
     await explorer.waitForRender(renderBefore);
     await expect(page.getByTestId('view.sampler')).toHaveText('DDIM, 2 steps, η = 0');
     expect(await explorer.z()).not.toEqual(zBefore);
-    await expect(page.getByRole('slider', { name: 'Latent dimension 1', exact: true })).toHaveAttribute('aria-valuetext', (await explorer.z())[0].toFixed(2));
+    await expect(page.getByRole('slider', { name: 'Latent dimension 1', exact: true })).toHaveAttribute(
+      'aria-valuetext',
+      (await explorer.z())[0].toFixed(2),
+    );
     await explorer.screenshot('image-uploaded');
   });
 
@@ -53,7 +62,12 @@ test.describe('images in', () => {
   test('a HEIC photo is refused with what to do, not a generic decode error', async ({ explorer, inputPanel }) => {
     await explorer.open();
     // The first bytes of an iPhone photo: an ISO-BMFF ftyp box with the 'heic' brand, then (cut short) its meta box.
-    const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic'), Buffer.from([0, 0, 0, 0]), Buffer.from('mif1heic')]);
+    const ftyp = Buffer.concat([
+      Buffer.from([0, 0, 0, 24]),
+      Buffer.from('ftypheic'),
+      Buffer.from([0, 0, 0, 0]),
+      Buffer.from('mif1heic'),
+    ]);
     const heic = Buffer.concat([ftyp, Buffer.from([0, 0, 0, 12]), Buffer.from('meta'), Buffer.alloc(64)]);
     await inputPanel.upload.setInputFiles({ name: 'IMG_0001.HEIC', mimeType: 'image/heic', buffer: heic });
     await expect(inputPanel.error).toHaveText("HEIC images can't be decoded by this browser; convert to PNG or JPEG.");
@@ -65,7 +79,9 @@ test.describe('images in', () => {
 
   test('an SVG drawing and an empty file are refused with what to do', async ({ explorer, inputPanel }) => {
     await explorer.open();
-    const svg = Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>');
+    const svg = Buffer.from(
+      '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>',
+    );
     await inputPanel.upload.setInputFiles({ name: 'logo.svg', mimeType: 'image/svg+xml', buffer: svg });
     await expect(inputPanel.error).toHaveText('SVG drawings are not supported: export the drawing as a PNG first.');
     await inputPanel.upload.setInputFiles({ name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) });
@@ -76,13 +92,17 @@ test.describe('images in', () => {
     await explorer.open();
 
     await inputPanel.uploadImage('notes.txt');
-    await expect(inputPanel.error).toHaveText('This file is not an image (text/plain): choose a PNG, JPEG, GIF, WebP or BMP file.');
+    await expect(inputPanel.error).toHaveText(
+      'This file is not an image (text/plain): choose a PNG, JPEG, GIF, WebP or BMP file.',
+    );
 
     await inputPanel.uploadImage('truncated.png');
     await expect(inputPanel.error).toContainText('The browser could not decode this PNG file');
 
     await inputPanel.uploadImage('huge-header.png');
-    await expect(inputPanel.error).toHaveText('The image is 20000 x 20000 pixels; images up to 64 megapixels are accepted.');
+    await expect(inputPanel.error).toHaveText(
+      'The image is 20000 x 20000 pixels; images up to 64 megapixels are accepted.',
+    );
 
     await inputPanel.uploadImage('animated-bar.gif');
     await inputPanel.waitForEncoded();

@@ -50,7 +50,11 @@ test.describe('latent panel', () => {
     await explorer.screenshot('latent-panel');
   });
 
-  test('the image seed and the randomise seed are labelled as the different things they are, and Steps says its range', async ({ explorer, latentPanel, page }) => {
+  test('the image seed and the randomise seed are labelled as the different things they are, and Steps says its range', async ({
+    explorer,
+    latentPanel,
+    page,
+  }) => {
     await explorer.open();
     const sampler = page.getByRole('form', { name: 'Sample from the prior' });
     // The sampler's seed names a whole image (z, x_T, step noise) and goes into links ...
@@ -60,7 +64,10 @@ test.describe('latent panel', () => {
     // ... the panel's draws only the unlocked dimensions of z, with a visible label that says so.
     const label = latentPanel.region.getByText('Randomise seed (unlocked z only)', { exact: true });
     expect((await label.boundingBox())?.width ?? 0).toBeGreaterThan(40);
-    await expect(latentPanel.region.getByLabel('Randomise seed (unlocked z only)', { exact: true })).toHaveAttribute('title', /x_T and the image seed .* stay/);
+    await expect(latentPanel.region.getByLabel('Randomise seed (unlocked z only)', { exact: true })).toHaveAttribute(
+      'title',
+      /x_T and the image seed .* stay/,
+    );
 
     // Randomise leaves the image seed, and the link's seed, alone.
     const seedBefore = await imageSeed.inputValue();
@@ -76,7 +83,11 @@ test.describe('latent panel', () => {
     await explorer.screenshot('seeds-and-steps');
   });
 
-  test('sampling from the prior puts model, z, seed and steps in the URL, and the link reproduces the image', async ({ explorer, page, browser }) => {
+  test('sampling from the prior puts model, z, seed and steps in the URL, and the link reproduces the image', async ({
+    explorer,
+    page,
+    browser,
+  }) => {
     await explorer.open();
     const sampler = page.getByRole('form', { name: 'Sample from the prior' });
     await sampler.getByLabel('Seed').fill('7');
@@ -111,7 +122,11 @@ test.describe('latent panel', () => {
     // One retry, same assertions.
     test.describe.configure({ retries: 1 });
 
-    test('a long drag stays responsive: no long task, live frames, a changed image and no tensor growth', async ({ explorer, latentPanel, page }) => {
+    test('a long drag stays responsive: no long task, live frames, a changed image and no tensor growth', async ({
+      explorer,
+      latentPanel,
+      page,
+    }) => {
       await explorer.open();
       await explorer.waitForSettled();
       const tensorsBefore = (await explorer.engineStats()).numTensors;

@@ -9,7 +9,10 @@ import { expect, test } from './fixtures';
 const FIXTURE_DIR = fileURLToPath(new URL('../../public/models/fixture/', import.meta.url));
 
 test.describe('model picker', () => {
-  test('loads the fixture on WebGPU, says which adapter and why, and lists it as a test fixture', async ({ explorer, page }) => {
+  test('loads the fixture on WebGPU, says which adapter and why, and lists it as a test fixture', async ({
+    explorer,
+    page,
+  }) => {
     await explorer.open();
     await expect(explorer.modelSelect).toHaveValue('fixture');
     await expect(explorer.modelSelect.getByRole('option', { name: /Fixture.*\(test fixture\)/ })).toHaveCount(1);
@@ -40,7 +43,11 @@ test.describe('model picker', () => {
 
     // A model.json whose manifest names a shard that is not there.
     await page.getByRole('button', { name: 'Open a model…' }).click();
-    await page.getByLabel('Model files').setInputFiles([{ name: 'model.json', mimeType: 'application/json', buffer: readFileSync(`${FIXTURE_DIR}model.json`) }]);
+    await page
+      .getByLabel('Model files')
+      .setInputFiles([
+        { name: 'model.json', mimeType: 'application/json', buffer: readFileSync(`${FIXTURE_DIR}model.json`) },
+      ]);
     await expect(page.getByRole('alert')).toContainText('could not be loaded');
     await explorer.screenshot('model-malformed');
 
@@ -57,7 +64,12 @@ test.describe('model picker', () => {
     await expect(page.getByRole('alert')).toHaveCount(0);
   });
 
-  test('a malformed model opened over a working one names the file at fault and keeps the working model', async ({ explorer, inputPanel, latentPanel, page }) => {
+  test('a malformed model opened over a working one names the file at fault and keeps the working model', async ({
+    explorer,
+    inputPanel,
+    latentPanel,
+    page,
+  }) => {
     await explorer.open();
     await inputPanel.uploadImage('boot-on-white.png');
     await inputPanel.waitForEncoded();
@@ -72,8 +84,16 @@ test.describe('model picker', () => {
     await page.getByRole('button', { name: 'Open a model…' }).click();
     await page.getByLabel('Model files').setInputFiles([
       { name: 'model.json', mimeType: 'application/json', buffer: readFileSync(`${FIXTURE_DIR}model.json`) },
-      { name: 'group1-shard1of1.bin', mimeType: 'application/octet-stream', buffer: readFileSync(`${FIXTURE_DIR}group1-shard1of1.bin`).subarray(0, 100) },
-      { name: 'group2-shard1of1.bin', mimeType: 'application/octet-stream', buffer: readFileSync(`${FIXTURE_DIR}group2-shard1of1.bin`) },
+      {
+        name: 'group1-shard1of1.bin',
+        mimeType: 'application/octet-stream',
+        buffer: readFileSync(`${FIXTURE_DIR}group1-shard1of1.bin`).subarray(0, 100),
+      },
+      {
+        name: 'group2-shard1of1.bin',
+        mimeType: 'application/octet-stream',
+        buffer: readFileSync(`${FIXTURE_DIR}group2-shard1of1.bin`),
+      },
     ]);
     const alert = page.getByRole('alert');
     await expect(alert).toContainText('The chosen files could not be loaded.');
@@ -82,7 +102,9 @@ test.describe('model picker', () => {
     await expect(alert).toContainText('group1-shard1of1.bin is too short');
     await expect(alert).toContainText('Fixture (random weights) is still loaded, with your image, z and edits.');
     // Byte offsets wait behind the details toggle.
-    const details = alert.getByText(/^short shard: weight .* needs bytes \d+\.\.\d+ but group1-shard1of1.bin ends the data at byte 100$/);
+    const details = alert.getByText(
+      /^short shard: weight .* needs bytes \d+\.\.\d+ but group1-shard1of1.bin ends the data at byte 100$/,
+    );
     await expect(details).toBeHidden();
     await alert.getByText('Details', { exact: true }).click();
     await expect(details).toBeVisible();
@@ -99,7 +121,10 @@ test.describe('model picker', () => {
     await explorer.waitForRender(rendered);
   });
 
-  test('opens a model folder from disk, gallery included, showing bytes then shader compilation', async ({ explorer, page }) => {
+  test('opens a model folder from disk, gallery included, showing bytes then shader compilation', async ({
+    explorer,
+    page,
+  }) => {
     await explorer.open();
     await page.getByRole('button', { name: 'Open a model…' }).click();
     const before = await explorer.bridge('lastRenderId');

@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 const FIXTURE_DIR = fileURLToPath(new URL('../../public/models/fixture/', import.meta.url));
 
 test.describe('robustness', () => {
-  test('every request stays on the page origin, and the CSP allows no other', async ({ explorer, inputPanel, page, baseURL }) => {
+  test('every request stays on the page origin, and the CSP allows no other', async ({
+    explorer,
+    inputPanel,
+    page,
+    baseURL,
+  }) => {
     const origin = new URL(baseURL!).origin;
     const foreign: string[] = [];
     page.on('request', (request) => {
@@ -28,7 +33,12 @@ test.describe('robustness', () => {
     expect(csp).toContain("default-src 'self'");
     expect(csp).not.toMatch(/https?:/);
     // The policy is enforced: a fetch to another origin fails in the page.
-    const blocked = await page.evaluate(() => fetch('https://example.com/').then(() => 'allowed', (error: Error) => error.name));
+    const blocked = await page.evaluate(() =>
+      fetch('https://example.com/').then(
+        () => 'allowed',
+        (error: Error) => error.name,
+      ),
+    );
     expect(blocked).toBe('TypeError');
   });
 
@@ -53,14 +63,24 @@ test.describe('robustness', () => {
     }
   });
 
-  test('a GPU device lost mid-render: a clear message, nothing lost, and the way back', async ({ explorer, latentPanel, page }) => {
+  test('a GPU device lost mid-render: a clear message, nothing lost, and the way back', async ({
+    explorer,
+    latentPanel,
+    page,
+  }) => {
     await explorer.open();
     await explorer.waitForSettled();
     // Start a render, and lose the device while it runs.
     await latentPanel.slider(1).focus();
     await page.keyboard.press('PageUp');
     await expect(page.getByRole('progressbar', { name: 'Render progress' })).toBeVisible();
-    await page.evaluate(() => window.__explorerTest!.injectEngineEvent({ type: 'deviceLost', backend: 'webgpu', message: 'Device was destroyed.' }));
+    await page.evaluate(() =>
+      window.__explorerTest!.injectEngineEvent({
+        type: 'deviceLost',
+        backend: 'webgpu',
+        message: 'Device was destroyed.',
+      }),
+    );
     const banner = page.getByRole('alert').filter({ hasText: 'The image engine stopped.' });
     await expect(banner).toContainText('The GPU device was lost (webgpu): Device was destroyed.');
     await explorer.screenshot('device-lost');
@@ -92,22 +112,40 @@ test.describe('robustness', () => {
 
   test('a link with bad values says what it ignored', async ({ explorer, page }) => {
     await explorer.open(`${FIXTURE_URL}&z=1,banana&seed=-3`);
-    await expect(page.getByRole('alert').filter({ hasText: 'z must be a comma-separated list of numbers' })).toBeVisible();
+    await expect(
+      page.getByRole('alert').filter({ hasText: 'z must be a comma-separated list of numbers' }),
+    ).toBeVisible();
     await expect(page.getByRole('alert').filter({ hasText: 'seed "-3" is not an integer' })).toBeVisible();
   });
 
-  test("a link with values outside the app's ranges names each with its range and applies neither", async ({ explorer, page }) => {
+  test("a link with values outside the app's ranges names each with its range and applies neither", async ({
+    explorer,
+    page,
+  }) => {
     await explorer.open('?model=fixture&backend=webgpu&steps=1000&seed=4&z=1e30,0,0,0,0,0');
-    await expect(page.getByRole('alert').filter({ hasText: 'z[0] = 1e+30 is outside the range -20 to 20, so z was not applied' })).toBeVisible();
-    await expect(page.getByRole('alert').filter({ hasText: 'steps 1000 is outside the range 1 to 200, so the steps were not applied' })).toBeVisible();
+    await expect(
+      page.getByRole('alert').filter({ hasText: 'z[0] = 1e+30 is outside the range -20 to 20, so z was not applied' }),
+    ).toBeVisible();
+    await expect(
+      page
+        .getByRole('alert')
+        .filter({ hasText: 'steps 1000 is outside the range 1 to 200, so the steps were not applied' }),
+    ).toBeVisible();
     await explorer.waitForSettled();
     // Not applied: the seed's prior draw with the default steps, not z = 1e30 (a blank grey image) at 1000 steps.
     expect(Math.max(...(await explorer.z()).map(Math.abs))).toBeLessThan(20);
-    await expect(page.getByRole('form', { name: 'Sample from the prior' }).getByLabel('Steps', { exact: true })).toHaveValue('20');
+    await expect(
+      page.getByRole('form', { name: 'Sample from the prior' }).getByLabel('Steps', { exact: true }),
+    ).toHaveValue('20');
     await explorer.screenshot('link-out-of-range');
   });
 
-  test('copying a link made from an uploaded image says the image does not travel, offers what does, and a model switch clears it', async ({ explorer, inputPanel, page, context }) => {
+  test('copying a link made from an uploaded image says the image does not travel, offers what does, and a model switch clears it', async ({
+    explorer,
+    inputPanel,
+    page,
+    context,
+  }) => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     await explorer.open();
     const copyLink = explorer.mainView.getByRole('button', { name: 'Copy link' });
@@ -126,12 +164,16 @@ test.describe('robustness', () => {
     await copyLink.click();
     const warning = explorer.mainView.getByRole('status').filter({ hasText: 'cannot carry your uploaded image' });
     await expect(warning).toContainText('Link copied, but it cannot carry your uploaded image.');
-    await expect(warning).toContainText('anyone else who opens the link sees this z decoded from other noise, a different picture.');
+    await expect(warning).toContainText(
+      'anyone else who opens the link sees this z decoded from other noise, a different picture.',
+    );
     await expect(warning.getByRole('button', { name: 'Download PNG' })).toBeVisible();
     await explorer.screenshot('share-link-upload');
     expect(await clipboard()).toContain('src=upload:');
     await warning.getByRole('button', { name: 'Copy the seeded link' }).click();
-    await expect(explorer.mainView.getByRole('status').filter({ hasText: /^Link with seed \d+ copied$/ })).toBeVisible();
+    await expect(
+      explorer.mainView.getByRole('status').filter({ hasText: /^Link with seed \d+ copied$/ }),
+    ).toBeVisible();
     const seeded = new URL(await clipboard());
     expect(seeded.searchParams.get('src')).toBeNull();
     expect(seeded.searchParams.get('seed')).toMatch(/^\d+$/);
@@ -148,7 +190,11 @@ test.describe('robustness', () => {
     await expect(explorer.mainView.getByText(/copied/)).toHaveCount(0);
   });
 
-  test('a save that storage refuses says so in the banner and the Saved tab, with no uncaught error', async ({ explorer, tools, page }) => {
+  test('a save that storage refuses says so in the banner and the Saved tab, with no uncaught error', async ({
+    explorer,
+    tools,
+    page,
+  }) => {
     const uncaught: string[] = [];
     page.on('pageerror', (error) => uncaught.push(error.message));
     // IndexedDB at its quota: put() into the saved latents throws synchronously, as some browsers do.
@@ -162,17 +208,31 @@ test.describe('robustness', () => {
     await explorer.open();
     await explorer.waitForSettled();
     await page.getByRole('button', { name: 'Save latent' }).click();
-    await expect(page.getByRole('alert').filter({ hasText: 'The latent "Latent 1" could not be stored, so it lasts only until the page closes: The quota has been exceeded.' })).toBeVisible();
+    await expect(
+      page.getByRole('alert').filter({
+        hasText:
+          'The latent "Latent 1" could not be stored, so it lasts only until the page closes: The quota has been exceeded.',
+      }),
+    ).toBeVisible();
     const saved = await tools.open('Saved');
-    await expect(saved).toContainText('the last save failed, so what is marked "not stored" lasts only until the page closes');
+    await expect(saved).toContainText(
+      'the last save failed, so what is marked "not stored" lasts only until the page closes',
+    );
     await expect(saved).not.toContainText('they survive reloads');
-    await expect(saved.getByRole('alert')).toHaveText('Saving failed: The quota has been exceeded. Free some browser storage (or leave private browsing) and save again.');
+    await expect(saved.getByRole('alert')).toHaveText(
+      'Saving failed: The quota has been exceeded. Free some browser storage (or leave private browsing) and save again.',
+    );
     await expect(saved.getByRole('listitem').filter({ hasText: 'Latent 1 (not stored)' })).toBeVisible();
     await explorer.screenshot('save-failed');
     expect(uncaught).toEqual([]);
   });
 
-  test("two tabs: a reload restores its own tab's session, and the Saved list is the same in both", async ({ explorer, tools, page, context }) => {
+  test("two tabs: a reload restores its own tab's session, and the Saved list is the same in both", async ({
+    explorer,
+    tools,
+    page,
+    context,
+  }) => {
     /** z of the model's latest stored session (any tab), read from IndexedDB; null before one is written. */
     const storedZ = (on: Page) =>
       on.evaluate(

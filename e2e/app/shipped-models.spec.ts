@@ -14,18 +14,30 @@ interface ModelsIndex {
   models: { id: string; path: string; default?: boolean }[];
 }
 
-const readPublic = (path: string): unknown => JSON.parse(readFileSync(fileURLToPath(new URL(`../../public/${path}`, import.meta.url)), 'utf8'));
+const readPublic = (path: string): unknown =>
+  JSON.parse(readFileSync(fileURLToPath(new URL(`../../public/${path}`, import.meta.url)), 'utf8'));
 const INDEX = readPublic('models/index.json') as ModelsIndex;
 const metadataOf = (id: string) =>
-  (readPublic(`models/${id}/model.json`) as { metadata: { displayName: string; description: string; provenance: { metrics: Record<string, unknown> } } }).metadata;
+  (
+    readPublic(`models/${id}/model.json`) as {
+      metadata: { displayName: string; description: string; provenance: { metrics: Record<string, unknown> } };
+    }
+  ).metadata;
 const SHIPPED = INDEX.models.filter((entry) => entry.id !== 'fixture');
 
 test('public/models/index.json names one default model, a trained one', () => {
-  expect(INDEX.models.filter((entry) => entry.default).map((entry) => entry.id)).toEqual([SHIPPED.find((entry) => entry.default)?.id]);
+  expect(INDEX.models.filter((entry) => entry.default).map((entry) => entry.id)).toEqual([
+    SHIPPED.find((entry) => entry.default)?.id,
+  ]);
 });
 
 for (const shipped of SHIPPED) {
-  test(`shipped model ${shipped.id} loads on WebGPU, reconstructs a gallery image and follows a slider`, async ({ explorer, inputPanel, latentPanel, page }) => {
+  test(`shipped model ${shipped.id} loads on WebGPU, reconstructs a gallery image and follows a slider`, async ({
+    explorer,
+    inputPanel,
+    latentPanel,
+    page,
+  }) => {
     test.setTimeout(600_000);
     await explorer.open(shipped.default ? '?backend=webgpu&steps=2' : `?backend=webgpu&steps=2&model=${shipped.id}`);
     expect(await explorer.bridge('modelId')).toBe(shipped.id);
@@ -40,7 +52,8 @@ for (const shipped of SHIPPED) {
     await expect(card).toContainText('Linear probe of z');
     await expect(card).toContainText(/Measured at\s*step [\d,]+/);
     // A shapes package measures which factors z decides; its card says so, factor by factor.
-    if ('factorSwap' in provenance.metrics) await expect(card).toContainText(/What z decides \(factor swap\)\s*floor hue \d+%/);
+    if ('factorSwap' in provenance.metrics)
+      await expect(card).toContainText(/What z decides \(factor swap\)\s*floor hue \d+%/);
     await explorer.screenshot(`shipped-${shipped.id}-card`);
     await page.getByTitle('About this model').click();
     await explorer.waitForSettled();
@@ -68,7 +81,10 @@ for (const shipped of SHIPPED) {
 const MIN_WASM_PSNR_DB = 25;
 
 for (const shipped of SHIPPED) {
-  test(`shipped model ${shipped.id} reconstructs a gallery image on WASM at the default steps as faithfully as the pipeline does`, async ({ explorer, inputPanel }) => {
+  test(`shipped model ${shipped.id} reconstructs a gallery image on WASM at the default steps as faithfully as the pipeline does`, async ({
+    explorer,
+    inputPanel,
+  }) => {
     test.setTimeout(300_000);
     await explorer.open(`?backend=wasm&model=${shipped.id}`);
     expect((await explorer.backend())?.backend).toBe('wasm');

@@ -8,7 +8,11 @@
 import { expect, test } from './fixtures';
 
 test.describe('student previews', () => {
-  test('a held slider shows student frames; the settled frame is the full sampler\'s image', async ({ explorer, latentPanel, page }) => {
+  test("a held slider shows student frames; the settled frame is the full sampler's image", async ({
+    explorer,
+    latentPanel,
+    page,
+  }) => {
     await explorer.open();
     await explorer.waitForSettled();
     await expect(explorer.previews).toHaveValue('student');
@@ -23,10 +27,15 @@ test.describe('student previews', () => {
       minMs: 1000,
       maxMs: 60_000,
       holdUntil: async () => {
-        const held = (await image.getAttribute('data-quality')) === 'student' && (await explorer.frameDecoder.textContent()) === 'student, 2 calls';
+        const held =
+          (await image.getAttribute('data-quality')) === 'student' &&
+          (await explorer.frameDecoder.textContent()) === 'student, 2 calls';
         if (held && !shot) {
           await explorer.mainView.screenshot({ path: test.info().outputPath('student-preview-held.png') });
-          await test.info().attach('student-preview-held', { path: test.info().outputPath('student-preview-held.png'), contentType: 'image/png' });
+          await test.info().attach('student-preview-held', {
+            path: test.info().outputPath('student-preview-held.png'),
+            contentType: 'image/png',
+          });
           shot = true;
         }
         return held;
@@ -60,13 +69,22 @@ test.describe('student previews', () => {
     await expect(explorer.frameDecoder).toHaveText('DDIM, 2 steps');
   });
 
-  test('a package without a student behaves as before: no setting, no student frame', async ({ explorer, latentPanel, page }) => {
+  test('a package without a student behaves as before: no setting, no student frame', async ({
+    explorer,
+    latentPanel,
+    page,
+  }) => {
     // Served to the page and to the engine worker alike: the fixture's model.json without its student.
     await page.context().route('**/models/fixture/model.json', async (route) => {
       const response = await route.fetch();
-      const json = (await response.json()) as { metadata: Record<string, unknown>; weightsManifest: { paths: string[] }[] };
+      const json = (await response.json()) as {
+        metadata: Record<string, unknown>;
+        weightsManifest: { paths: string[] }[];
+      };
       delete json.metadata.student;
-      json.weightsManifest = json.weightsManifest.filter((group) => !group.paths.some((path) => path.startsWith('group2-')));
+      json.weightsManifest = json.weightsManifest.filter(
+        (group) => !group.paths.some((path) => path.startsWith('group2-')),
+      );
       await route.fulfill({ response, json });
     });
     await explorer.open();

@@ -36,11 +36,16 @@ async function expectThreadedWasmRendering(explorer: Explorer, page: Page, name:
   expect(await explorer.bridge('lastRenderId')).toBeGreaterThan(0);
   const stats = await explorer.engineStats();
   expect(stats.leaks).toEqual([]);
-  await test.info().attach(`${name}-backend.json`, { body: JSON.stringify(report, null, 2), contentType: 'application/json' });
+  await test
+    .info()
+    .attach(`${name}-backend.json`, { body: JSON.stringify(report, null, 2), contentType: 'application/json' });
   await explorer.screenshot(name);
 }
 
-test('served with COOP/COEP, the app is cross-origin isolated and renders on the threaded WASM binary', async ({ explorer, page }) => {
+test('served with COOP/COEP, the app is cross-origin isolated and renders on the threaded WASM binary', async ({
+  explorer,
+  page,
+}) => {
   const response = await page.goto(WASM_FIXTURE_URL);
   expect(response?.headers()['cross-origin-embedder-policy']).toBe('require-corp');
   expect(await isolated(page)).toBe(true);
@@ -52,7 +57,13 @@ test('served with COOP/COEP, the app is cross-origin isolated and renders on the
 async function startHeaderStrippingProxy(upstream: URL): Promise<{ origin: string; server: Server }> {
   const server = createServer((incoming, outgoing) => {
     const forwarded = httpRequest(
-      { host: upstream.hostname, port: upstream.port, path: incoming.url, method: incoming.method, headers: incoming.headers },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: incoming.url,
+        method: incoming.method,
+        headers: incoming.headers,
+      },
       (answer) => {
         const headers = { ...answer.headers };
         delete headers['cross-origin-opener-policy'];
@@ -68,14 +79,20 @@ async function startHeaderStrippingProxy(upstream: URL): Promise<{ origin: strin
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-test('on a host that sends no COOP/COEP, our service worker isolates the page and the threaded binary renders', async ({ explorer, page, baseURL }) => {
+test('on a host that sends no COOP/COEP, our service worker isolates the page and the threaded binary renders', async ({
+  explorer,
+  page,
+  baseURL,
+}) => {
   const proxy = await startHeaderStrippingProxy(new URL(baseURL!));
   try {
     const response = await page.goto(new URL(WASM_FIXTURE_URL, proxy.origin).href);
     expect(response?.headers()['cross-origin-embedder-policy']).toBeUndefined();
     // The service worker registers, takes control and reloads the page once; the reloaded document is isolated.
     await expect.poll(() => isolated(page)).toBe(true);
-    expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toMatch(/\/coi-serviceworker\.js$/);
+    expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toMatch(
+      /\/coi-serviceworker\.js$/,
+    );
     await explorer.waitForRender(0);
     await expectThreadedWasmRendering(explorer, page, 'threads-service-worker');
   } finally {

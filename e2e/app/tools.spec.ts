@@ -6,7 +6,10 @@
 import { expect, test } from './fixtures';
 
 test.describe('tools', () => {
-  test('forward noising names ᾱ and t in lower case, though its labels are set in capitals', async ({ explorer, tools }) => {
+  test('forward noising names ᾱ and t in lower case, though its labels are set in capitals', async ({
+    explorer,
+    tools,
+  }) => {
     await explorer.open();
     await explorer.waitForSettled();
     const noising = await tools.open('Forward noising');
@@ -32,7 +35,11 @@ test.describe('tools', () => {
     expect(await explorer.z()).not.toEqual(zBefore);
   });
 
-  test('attribute sliders follow arrow keys, Home/End and programmatic changes, and z moves with them', async ({ explorer, tools, page }) => {
+  test('attribute sliders follow arrow keys, Home/End and programmatic changes, and z moves with them', async ({
+    explorer,
+    tools,
+    page,
+  }) => {
     await explorer.open();
     await explorer.waitForSettled();
     const panel = await tools.open('Attributes');
@@ -65,7 +72,11 @@ test.describe('tools', () => {
     await explorer.screenshot('attribute-keyboard');
   });
 
-  test('interpolation: two endpoints, a strip, a player, a 2-D grid, and a frame made current', async ({ explorer, tools, page }) => {
+  test('interpolation: two endpoints, a strip, a player, a 2-D grid, and a frame made current', async ({
+    explorer,
+    tools,
+    page,
+  }) => {
     await explorer.open();
     await explorer.waitForSettled();
     const panel = await tools.open('Interpolate');
@@ -112,7 +123,10 @@ test.describe('tools', () => {
     await panel.getByLabel('Sort by how much the image changes').check();
     await explorer.screenshot('traversals');
     const rendered = await explorer.bridge('lastRenderId');
-    await grid.getByRole('button', { name: /^Dimension 1 at .*: make current$/ }).last().click();
+    await grid
+      .getByRole('button', { name: /^Dimension 1 at .*: make current$/ })
+      .last()
+      .click();
     await explorer.waitForRender(rendered);
   });
 
@@ -143,7 +157,12 @@ test.describe('tools', () => {
     await explorer.screenshot('immse');
   });
 
-  test('saved latents and the session survive a reload; PNG download', async ({ explorer, tools, latentPanel, page }) => {
+  test('saved latents and the session survive a reload; PNG download', async ({
+    explorer,
+    tools,
+    latentPanel,
+    page,
+  }) => {
     await explorer.open();
     await explorer.waitForSettled();
     await latentPanel.slider(1).focus();

@@ -83,9 +83,21 @@ export interface HarnessApi {
   encode(name: string, images: PlainImages): Promise<PlainLatents & { elapsedMs: number; wallMs: number }>;
   sample(name: string, params: HarnessSampleParams): Promise<HarnessSample>;
   invert(name: string, images: PlainImages, params: { steps: number; z?: PlainLatents }): Promise<HarnessInvert>;
-  nll(name: string, images: PlainImages, params: { samples: number; seed?: number; z?: PlainLatents }): Promise<NllResult>;
-  mmseCurve(name: string, images: PlainImages, params: { points: number; repeats: number; seed?: number }): Promise<MmseCurveResult>;
-  forwardNoise(name: string, images: PlainImages, params: { logSnr: number; seed: number }): Promise<{ xt: PlainImages; alphaBar: number; nearestTimestep: number }>;
+  nll(
+    name: string,
+    images: PlainImages,
+    params: { samples: number; seed?: number; z?: PlainLatents },
+  ): Promise<NllResult>;
+  mmseCurve(
+    name: string,
+    images: PlainImages,
+    params: { points: number; repeats: number; seed?: number },
+  ): Promise<MmseCurveResult>;
+  forwardNoise(
+    name: string,
+    images: PlainImages,
+    params: { logSnr: number; seed: number },
+  ): Promise<{ xt: PlainImages; alphaBar: number; nearestTimestep: number }>;
   profile(name: string, params: { batchSize: number; repeats: number }): Promise<ProfileResult>;
   /** Two sample requests on one channel, the second sent while the first runs: latest-wins in action. */
   supersede(name: string, first: HarnessSampleParams, second: HarnessSampleParams): Promise<HarnessSupersede>;

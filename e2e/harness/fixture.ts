@@ -17,7 +17,10 @@ export class EngineHarness {
   }
 
   /** Calls `window.__harness[method](...args)` in the page and returns its (JSON) result. */
-  call<K extends keyof HarnessApi>(method: K, ...args: Parameters<HarnessApi[K]>): Promise<Awaited<ReturnType<HarnessApi[K]>>> {
+  call<K extends keyof HarnessApi>(
+    method: K,
+    ...args: Parameters<HarnessApi[K]>
+  ): Promise<Awaited<ReturnType<HarnessApi[K]>>> {
     return this.page.evaluate(
       ([name, callArgs]) => (window.__harness[name] as (...a: unknown[]) => unknown)(...(callArgs as unknown[])),
       [method, args] as const,

@@ -3,7 +3,14 @@
  * engine workers, through the same `EngineClient` the app uses.
  */
 import { EngineClient, isAbortError } from '../../src/engine/client';
-import type { EngineEvent, FloatImageBatch, ImageBatch, LatentBatch, NoiseSource, SampleRequest } from '../../src/engine/protocol';
+import type {
+  EngineEvent,
+  FloatImageBatch,
+  ImageBatch,
+  LatentBatch,
+  NoiseSource,
+  SampleRequest,
+} from '../../src/engine/protocol';
 import type { HarnessApi, HarnessSampleParams, HarnessSupersede, PlainImages, PlainLatents } from './api';
 
 interface NamedEngine {
@@ -71,7 +78,13 @@ const harness: HarnessApi = {
       },
     );
     const { metadata, ...rest } = result;
-    return { ...rest, modelId: metadata.id, architecture: metadata.architecture, wallMs: performance.now() - begin, phases };
+    return {
+      ...rest,
+      modelId: metadata.id,
+      architecture: metadata.architecture,
+      wallMs: performance.now() - begin,
+      phases,
+    };
   },
 
   async encode(name, images) {
@@ -95,12 +108,24 @@ const harness: HarnessApi = {
 
   async invert(name, images, params) {
     const begin = performance.now();
-    const result = await engine(name).client.invert(toImages(images), { steps: params.steps, z: params.z ? toLatents(params.z) : undefined });
-    return { xNoise: fromImages(result.xNoise), z: fromLatents(result.z), elapsedMs: result.elapsedMs, wallMs: performance.now() - begin };
+    const result = await engine(name).client.invert(toImages(images), {
+      steps: params.steps,
+      z: params.z ? toLatents(params.z) : undefined,
+    });
+    return {
+      xNoise: fromImages(result.xNoise),
+      z: fromLatents(result.z),
+      elapsedMs: result.elapsedMs,
+      wallMs: performance.now() - begin,
+    };
   },
 
   nll(name, images, params) {
-    return engine(name).client.nll(toImages(images), { samples: params.samples, seed: params.seed, z: params.z ? toLatents(params.z) : undefined });
+    return engine(name).client.nll(toImages(images), {
+      samples: params.samples,
+      seed: params.seed,
+      z: params.z ? toLatents(params.z) : undefined,
+    });
   },
 
   mmseCurve(name, images, params) {

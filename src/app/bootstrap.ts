@@ -26,7 +26,10 @@ function tabId(): string | undefined {
     let id = sessionStorage.getItem(TAB_ID_KEY);
     if (!id) {
       // randomUUID needs a secure context; a page served over plain HTTP on a LAN address is not one.
-      id = typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+      id =
+        typeof crypto.randomUUID === 'function'
+          ? crypto.randomUUID()
+          : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
       sessionStorage.setItem(TAB_ID_KEY, id);
     }
     return id;
@@ -45,7 +48,10 @@ async function fetchSameOrigin(url: string): Promise<ArrayBuffer> {
  * The engine as the store sees it: the client's methods, plus a way for the test bridge to deliver an event
  * (a simulated device loss) through the same listeners the engine's own events reach.
  */
-function engineWithEventInjection(client: EngineClient): { engine: ExplorerEngine; inject: (event: EngineEvent) => void } {
+function engineWithEventInjection(client: EngineClient): {
+  engine: ExplorerEngine;
+  inject: (event: EngineEvent) => void;
+} {
   const listeners = new Set<(event: EngineEvent) => void>();
   client.onEvent((event) => listeners.forEach((listener) => listener(event)));
   const engine: ExplorerEngine = {

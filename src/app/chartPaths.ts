@@ -30,7 +30,12 @@ export function linePath(box: PlotBox, xs: readonly number[], ys: readonly numbe
 }
 
 /** The closed region between two curves on the same xs: along `upper`, back along `lower`. */
-export function bandPath(box: PlotBox, xs: readonly number[], upper: readonly number[], lower: readonly number[]): string {
+export function bandPath(
+  box: PlotBox,
+  xs: readonly number[],
+  upper: readonly number[],
+  lower: readonly number[],
+): string {
   const forward = xs.map((x, i) => `${i === 0 ? 'M' : 'L'}${point(box, x, upper[i])}`);
   const back = xs.map((_, i) => xs.length - 1 - i).map((i) => `L${point(box, xs[i], lower[i])}`);
   return `${forward.join('')}${back.join('')}Z`;

@@ -24,7 +24,12 @@ export function upscaleNearest(image: RgbaImage, factor: number): RgbaImage {
 }
 
 /** Tiles equally sized square images into a columns-wide grid with a gap (filled with `background`), row-major. */
-export function tileImages(images: readonly RgbaImage[], columns: number, gap: number, background = 255): { rgba: Uint8ClampedArray; width: number; height: number } {
+export function tileImages(
+  images: readonly RgbaImage[],
+  columns: number,
+  gap: number,
+  background = 255,
+): { rgba: Uint8ClampedArray; width: number; height: number } {
   const size = images[0].size;
   const rows = Math.ceil(images.length / columns);
   const width = columns * size + (columns - 1) * gap;
@@ -33,7 +38,8 @@ export function tileImages(images: readonly RgbaImage[], columns: number, gap: n
   images.forEach((image, i) => {
     const left = (i % columns) * (size + gap);
     const top = Math.floor(i / columns) * (size + gap);
-    for (let y = 0; y < size; y += 1) rgba.set(image.rgba.subarray(y * size * 4, (y + 1) * size * 4), 4 * ((top + y) * width + left));
+    for (let y = 0; y < size; y += 1)
+      rgba.set(image.rgba.subarray(y * size * 4, (y + 1) * size * 4), 4 * ((top + y) * width + left));
   });
   return { rgba, width, height };
 }
@@ -44,7 +50,10 @@ export function scaleFor(size: number, target: number): number {
 }
 
 /** Animated GIF, looping forever, one palette for all frames (model images share their colours). */
-export function encodeGif(frames: readonly { rgba: Uint8ClampedArray; width: number; height: number }[], delayMs: number): Uint8Array {
+export function encodeGif(
+  frames: readonly { rgba: Uint8ClampedArray; width: number; height: number }[],
+  delayMs: number,
+): Uint8Array {
   const all = new Uint8ClampedArray(frames.reduce((n, f) => n + f.rgba.length, 0));
   let offset = 0;
   for (const frame of frames) {
@@ -53,7 +62,14 @@ export function encodeGif(frames: readonly { rgba: Uint8ClampedArray; width: num
   }
   const palette = quantize(all, 256);
   const gif = GIFEncoder();
-  frames.forEach((frame, i) => gif.writeFrame(applyPalette(frame.rgba, palette), frame.width, frame.height, i === 0 ? { palette, delay: delayMs, repeat: 0 } : { delay: delayMs }));
+  frames.forEach((frame, i) =>
+    gif.writeFrame(
+      applyPalette(frame.rgba, palette),
+      frame.width,
+      frame.height,
+      i === 0 ? { palette, delay: delayMs, repeat: 0 } : { delay: delayMs },
+    ),
+  );
   gif.finish();
   return gif.bytes();
 }

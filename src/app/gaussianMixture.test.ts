@@ -24,7 +24,9 @@ const MU_3D = [1, -2, 0.5];
 describe('mixtureFromCovariances', () => {
   it('stores a lower Cholesky factor whose L L^T is the covariance', () => {
     const mixture = mixtureFromCovariances([1], [MU_3D], [SIGMA_3D]);
-    covarianceOf(mixture.scaleTril[0], 3).forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(SIGMA_3D[i][j], 12)));
+    covarianceOf(mixture.scaleTril[0], 3).forEach((row, i) =>
+      row.forEach((v, j) => expect(v).toBeCloseTo(SIGMA_3D[i][j], 12)),
+    );
   });
 });
 
@@ -51,18 +53,43 @@ describe('conditionMixture', () => {
     // Know dimensions 0 and 2; the free one's variance is 1 - S_1K S_KK^-1 S_K1 with a 2x2 inverse.
     const conditional = conditionMixture(mixtureFromCovariances([1], [MU_3D], [SIGMA_3D]), [2, undefined, 1]);
     const det = 2 * 1.5 - 0.16;
-    const inverse = [[1.5 / det, 0.4 / det], [0.4 / det, 2 / det]];
+    const inverse = [
+      [1.5 / det, 0.4 / det],
+      [0.4 / det, 2 / det],
+    ];
     const cross = [0.6, 0.3];
     const residual = [2 - MU_3D[0], 1 - MU_3D[2]];
-    const gain = [cross[0] * inverse[0][0] + cross[1] * inverse[1][0], cross[0] * inverse[0][1] + cross[1] * inverse[1][1]];
+    const gain = [
+      cross[0] * inverse[0][0] + cross[1] * inverse[1][0],
+      cross[0] * inverse[0][1] + cross[1] * inverse[1][1],
+    ];
     expect(conditional.means[0][0]).toBeCloseTo(MU_3D[1] + gain[0] * residual[0] + gain[1] * residual[1], 12);
-    expect(covarianceOf(conditional.scaleTril[0], 1)[0][0]).toBeCloseTo(1 - gain[0] * cross[0] - gain[1] * cross[1], 12);
+    expect(covarianceOf(conditional.scaleTril[0], 1)[0][0]).toBeCloseTo(
+      1 - gain[0] * cross[0] - gain[1] * cross[1],
+      12,
+    );
   });
 
   it('reweights components by how likely each makes the known values', () => {
     // Unit-variance components at x = -1 and x = 2, weights 0.3 / 0.7; knowing x = 0:
     // w ∝ 0.3 exp(-1/2) : 0.7 exp(-2).
-    const mixture = mixtureFromCovariances([0.3, 0.7], [[-1, 0], [2, 0]], [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]);
+    const mixture = mixtureFromCovariances(
+      [0.3, 0.7],
+      [
+        [-1, 0],
+        [2, 0],
+      ],
+      [
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ],
+    );
     const conditional = conditionMixture(mixture, [0, undefined]);
     const [a, b] = [0.3 * Math.exp(-0.5), 0.7 * Math.exp(-2)];
     expect(conditional.weights[0]).toBeCloseTo(a / (a + b), 12);
@@ -70,7 +97,23 @@ describe('conditionMixture', () => {
   });
 
   it('stays finite for a known value far from every component', () => {
-    const mixture = mixtureFromCovariances([0.5, 0.5], [[-1, 0], [1, 0]], [[[0.01, 0], [0, 1]], [[0.01, 0], [0, 1]]]);
+    const mixture = mixtureFromCovariances(
+      [0.5, 0.5],
+      [
+        [-1, 0],
+        [1, 0],
+      ],
+      [
+        [
+          [0.01, 0],
+          [0, 1],
+        ],
+        [
+          [0.01, 0],
+          [0, 1],
+        ],
+      ],
+    );
     const conditional = conditionMixture(mixture, [1000, undefined]);
     expect(conditional.weights.every(Number.isFinite)).toBe(true);
     expect(conditional.weights[1]).toBeCloseTo(1, 12);
@@ -78,7 +121,13 @@ describe('conditionMixture', () => {
 
   it('collapses onto the mean when the known coordinates determine the rest', () => {
     // Perfectly correlated pair: y = x exactly, so knowing x leaves y no spread (not NaN).
-    const degenerate: LatentMixture = { kind: 'gaussianMixture', fittedOn: 1, weights: [1], means: [[0, 0]], scaleTril: [[1, 1, 0]] };
+    const degenerate: LatentMixture = {
+      kind: 'gaussianMixture',
+      fittedOn: 1,
+      weights: [1],
+      means: [[0, 0]],
+      scaleTril: [[1, 1, 0]],
+    };
     const draw = drawFromMixture(conditionMixture(degenerate, [0.7, undefined]), createRng(3));
     expect(draw[0]).toBeCloseTo(0.7, 5);
   });

@@ -27,7 +27,13 @@ export function drawFromMixture(mixture: LatentMixture, rng: Rng): number[] {
 
 /** A mixture from covariance matrices (each symmetric positive definite), factored as `latent.fitted` stores it. */
 export function mixtureFromCovariances(weights: number[], means: number[][], covariances: Matrix[]): LatentMixture {
-  return { kind: 'gaussianMixture', fittedOn: 0, weights, means, scaleTril: covariances.map((sigma) => packLower(cholesky(sigma))) };
+  return {
+    kind: 'gaussianMixture',
+    fittedOn: 0,
+    weights,
+    means,
+    scaleTril: covariances.map((sigma) => packLower(cholesky(sigma))),
+  };
 }
 
 /**
@@ -48,12 +54,17 @@ export function conditionMixture(mixture: LatentMixture, known: readonly (number
   mixture.means.forEach((mu, k) => {
     const sigma = covariance(mixture.scaleTril[k], mu.length);
     const c = cholesky(pick(sigma, knownDims, knownDims));
-    const a = forwardSolve(c, knownDims.map((d) => [known[d]! - mu[d]])).map((row) => row[0]);
+    const a = forwardSolve(
+      c,
+      knownDims.map((d) => [known[d]! - mu[d]]),
+    ).map((row) => row[0]);
     const b = forwardSolve(c, pick(sigma, knownDims, freeDims));
     const logDet = c.reduce((sum, row, i) => sum + 2 * Math.log(row[i]), 0);
     logWeights.push(Math.log(mixture.weights[k]) - 0.5 * dot(a, a) - 0.5 * logDet);
     means.push(freeDims.map((d, f) => mu[d] + a.reduce((sum, ai, i) => sum + b[i][f] * ai, 0)));
-    const conditional = freeDims.map((d, f) => freeDims.map((e, g) => sigma[d][e] - b.reduce((sum, row) => sum + row[f] * row[g], 0)));
+    const conditional = freeDims.map((d, f) =>
+      freeDims.map((e, g) => sigma[d][e] - b.reduce((sum, row) => sum + row[f] * row[g], 0)),
+    );
     scaleTril.push(packLower(cholesky(conditional)));
   });
   // Normalise in log space: a locked value far from every component underflows every plain density to 0.
@@ -101,11 +112,13 @@ function cholesky(matrix: Matrix): Matrix {
 function forwardSolve(l: Matrix, b: Matrix): Matrix {
   const x: Matrix = [];
   for (let i = 0; i < l.length; i++) {
-    x.push(b[i].map((value, col) => {
-      let sum = value;
-      for (let m = 0; m < i; m++) sum -= l[i][m] * x[m][col];
-      return sum / l[i][i];
-    }));
+    x.push(
+      b[i].map((value, col) => {
+        let sum = value;
+        for (let m = 0; m < i; m++) sum -= l[i][m] * x[m][col];
+        return sum / l[i][i];
+      }),
+    );
   }
   return x;
 }

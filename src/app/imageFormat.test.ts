@@ -13,7 +13,19 @@ function pngChunk(type: string, data: number[]): number[] {
 }
 function png(width: number, height: number, extraChunks: number[] = []): Uint8Array {
   const ihdr = pngChunk('IHDR', [...be32(width), ...be32(height), 8, 6, 0, 0, 0]);
-  return new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...ihdr, ...extraChunks, ...pngChunk('IDAT', [1, 2, 3])]);
+  return new Uint8Array([
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
+    ...ihdr,
+    ...extraChunks,
+    ...pngChunk('IDAT', [1, 2, 3]),
+  ]);
 }
 /** A GIF with a 2-colour global table and `frames` 1x1 image descriptors, each with one data sub-block. */
 function gif(frames: number): Uint8Array {
@@ -50,7 +62,10 @@ describe('readImageHeader', () => {
   });
 
   it('recognises SVG text and leaves other bytes unknown', () => {
-    expect(readImageHeader(new TextEncoder().encode('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>')).format).toBe('svg');
+    expect(
+      readImageHeader(new TextEncoder().encode('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>'))
+        .format,
+    ).toBe('svg');
     expect(readImageHeader(new TextEncoder().encode('hello, this is a text file'))).toEqual({
       format: 'unknown',
       width: null,

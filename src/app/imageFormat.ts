@@ -161,7 +161,12 @@ export function readImageHeader(bytes: Uint8Array): ImageHeaderInfo {
   if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a') return readGif(bytes, view);
   if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 4) === 'WEBP') return readWebp(bytes, view);
   if (ascii(bytes, 0, 2) === 'BM' && bytes.length >= 26) {
-    return { format: 'bmp', width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)), animated: false };
+    return {
+      format: 'bmp',
+      width: Math.abs(view.getInt32(18, true)),
+      height: Math.abs(view.getInt32(22, true)),
+      animated: false,
+    };
   }
   if (looksLikeHeic(bytes, view)) return { format: 'heic', width: null, height: null, animated: false };
   if (looksLikeSvg(bytes)) return { format: 'svg', width: null, height: null, animated: false };

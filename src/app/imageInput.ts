@@ -31,7 +31,9 @@ function formatMegabytes(bytes: number): string {
 
 /** Why a file of `size` bytes is refused for its size alone, or null: asked before its bytes are read. */
 export function fileSizeProblem(size: number): string | null {
-  return size > MAX_FILE_BYTES ? `The file is ${formatMegabytes(size)}; images up to ${formatMegabytes(MAX_FILE_BYTES)} are accepted.` : null;
+  return size > MAX_FILE_BYTES
+    ? `The file is ${formatMegabytes(size)}; images up to ${formatMegabytes(MAX_FILE_BYTES)} are accepted.`
+    : null;
 }
 
 /** Refusals that the header alone justifies. */
@@ -40,11 +42,15 @@ function checkHeader(bytes: Uint8Array, mimeType: string): ReturnType<typeof rea
   const tooLarge = fileSizeProblem(bytes.length);
   if (tooLarge) throw new ImageInputError(tooLarge);
   const header = readImageHeader(bytes);
-  if (header.format === 'svg') throw new ImageInputError('SVG drawings are not supported: export the drawing as a PNG first.');
+  if (header.format === 'svg')
+    throw new ImageInputError('SVG drawings are not supported: export the drawing as a PNG first.');
   if (header.format === 'unknown' && !mimeType.startsWith('image/')) {
-    throw new ImageInputError(`This file is not an image${mimeType ? ` (${mimeType})` : ''}: choose a PNG, JPEG, GIF, WebP or BMP file.`);
+    throw new ImageInputError(
+      `This file is not an image${mimeType ? ` (${mimeType})` : ''}: choose a PNG, JPEG, GIF, WebP or BMP file.`,
+    );
   }
-  if (header.width === 0 || header.height === 0) throw new ImageInputError('The image header says it has no pixels: the file is damaged.');
+  if (header.width === 0 || header.height === 0)
+    throw new ImageInputError('The image header says it has no pixels: the file is damaged.');
   if (header.width !== null && header.height !== null && header.width * header.height > MAX_SOURCE_PIXELS) {
     throw new ImageInputError(
       `The image is ${header.width} x ${header.height} pixels; images up to ${Math.round(MAX_SOURCE_PIXELS / 1e6)} megapixels are accepted.`,
@@ -113,11 +119,14 @@ export async function prepareImage(bytes: Uint8Array, mimeType: string, prep: Pr
     if (header.animated) notes.push('Animated image: only its first frame is used.');
     if (width !== height) notes.push(`Centre-cropped from ${width} x ${height} to a square.`);
     if (Math.min(width, height) < prep.imageSize) {
-      notes.push(`Small image (${width} x ${height}): enlarged to ${prep.imageSize} x ${prep.imageSize}, so it looks blurred to the model.`);
+      notes.push(
+        `Small image (${width} x ${height}): enlarged to ${prep.imageSize} x ${prep.imageSize}, so it looks blurred to the model.`,
+      );
     }
     const input = toModelInput(cropAndResize(bitmap, prep.imageSize), prep);
     if (input.flattenedAlpha) notes.push('Transparent areas were filled with a plain background.');
-    if (input.inverted) notes.push('Dark-on-light image inverted: this model was trained on light objects on a dark background.');
+    if (input.inverted)
+      notes.push('Dark-on-light image inverted: this model was trained on light objects on a dark background.');
     return { ...input, format: header.format, sourceWidth: width, sourceHeight: height, notes };
   } finally {
     bitmap.close();

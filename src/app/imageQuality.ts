@@ -8,7 +8,11 @@
 const MSE_FLOOR = 1e-10;
 
 /** PSNR in dB of `image` against `reference`, model-space pixels of the same length in `valueRange`. */
-export function reconstructionPsnr(image: Float32Array, reference: Float32Array, valueRange: readonly [number, number]): number {
+export function reconstructionPsnr(
+  image: Float32Array,
+  reference: Float32Array,
+  valueRange: readonly [number, number],
+): number {
   if (image.length !== reference.length || image.length === 0) {
     throw new Error(`PSNR needs two images of the same size, got ${image.length} and ${reference.length} values`);
   }

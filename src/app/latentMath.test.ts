@@ -15,7 +15,13 @@ import {
   sliderRange,
 } from './latentMath';
 
-const STATS: LatentStats = { mean: [0, 1, 0], std: [1, 0.5, 0], min: [-2, -4, -0.1], max: [2, 2, 0.1], prior: 'normal' };
+const STATS: LatentStats = {
+  mean: [0, 1, 0],
+  std: [1, 0.5, 0],
+  min: [-2, -4, -0.1],
+  max: [2, 2, 0.1],
+  prior: 'normal',
+};
 
 describe('sliderRange', () => {
   it('spans mean +- 3 std', () => {
@@ -89,9 +95,15 @@ const MIXTURE: LatentMixture = {
   kind: 'gaussianMixture',
   fittedOn: 60000,
   weights: [0.75, 0.25],
-  means: [[5, 0], [-5, 0]],
+  means: [
+    [5, 0],
+    [-5, 0],
+  ],
   // L = [[1, 0], [0.9, sqrt(1 - 0.81)]]: unit variances, correlation 0.9; then L = 0.2 I.
-  scaleTril: [[1, 0.9, Math.sqrt(0.19)], [0.2, 0, 0.2]],
+  scaleTril: [
+    [1, 0.9, Math.sqrt(0.19)],
+    [0.2, 0, 0.2],
+  ],
 };
 
 describe('fitted latent mixture', () => {
@@ -101,7 +113,8 @@ describe('fitted latent mixture', () => {
   const light = draws.filter(([x]) => x <= 0);
   const moments = (rows: number[][]) => {
     const mean = [0, 1].map((d) => rows.reduce((s, r) => s + r[d], 0) / rows.length);
-    const cov = (a: number, b: number) => rows.reduce((s, r) => s + (r[a] - mean[a]) * (r[b] - mean[b]), 0) / rows.length;
+    const cov = (a: number, b: number) =>
+      rows.reduce((s, r) => s + (r[a] - mean[a]) * (r[b] - mean[b]), 0) / rows.length;
     return { mean, varX: cov(0, 0), varY: cov(1, 1), corr: cov(0, 1) / Math.sqrt(cov(0, 0) * cov(1, 1)) };
   };
 
@@ -138,7 +151,9 @@ describe('fitted latent mixture', () => {
   });
   it('names itself and says why it is used', () => {
     expect(priorLabel(source)).toBe('a 2-component Gaussian mixture fitted to 60,000 encoded training images');
-    expect(priorReason(source)).toBe("where this model's codes lie (the N(0, I) its encoder was trained towards is far from them)");
+    expect(priorReason(source)).toBe(
+      "where this model's codes lie (the N(0, I) its encoder was trained towards is far from them)",
+    );
     expect(priorLabel(NORMAL)).toBe('N(0, I)');
     expect(priorReason(MIX)).toBe("the prior this model's encoder was trained towards");
   });

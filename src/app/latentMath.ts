@@ -53,7 +53,10 @@ const TEN_MIX_PAIR: LatentMixture = (() => {
     const [c, s] = [Math.cos(a), Math.sin(a)];
     // R diag(radial, tangential) R^T
     const offDiagonal = (radial - tangential) * c * s;
-    return [[radial * c * c + tangential * s * s, offDiagonal], [offDiagonal, radial * s * s + tangential * c * c]];
+    return [
+      [radial * c * c + tangential * s * s, offDiagonal],
+      [offDiagonal, radial * s * s + tangential * c * c],
+    ];
   });
   const means = angles.map((a) => [1.4 * Math.cos(a), 1.4 * Math.sin(a)]);
   return mixtureFromCovariances(new Array<number>(components).fill(1 / components), means, covariances);
@@ -66,7 +69,10 @@ export type PriorSource = Pick<LatentStats, 'prior' | 'fitted'>;
 function mixtureBlocks(source: PriorSource, latentDim: number): { dims: number[]; mixture: LatentMixture }[] | null {
   if (source.fitted) return [{ dims: Array.from({ length: latentDim }, (_, d) => d), mixture: source.fitted }];
   if (source.prior === 'normal') return null;
-  return Array.from({ length: latentDim / 2 }, (_, pair) => ({ dims: [2 * pair, 2 * pair + 1], mixture: TEN_MIX_PAIR }));
+  return Array.from({ length: latentDim / 2 }, (_, pair) => ({
+    dims: [2 * pair, 2 * pair + 1],
+    mixture: TEN_MIX_PAIR,
+  }));
 }
 
 /**
@@ -83,7 +89,12 @@ export function samplePrior(source: PriorSource, latentDim: number, seed: number
  * keep their value: under a mixture, locked coordinates say which components (and where in them) the rest
  * is likely to be. With nothing locked it is samplePrior's draw for the same seed.
  */
-export function randomiseUnlocked(z: readonly number[], locked: readonly boolean[], source: PriorSource, seed: number): number[] {
+export function randomiseUnlocked(
+  z: readonly number[],
+  locked: readonly boolean[],
+  source: PriorSource,
+  seed: number,
+): number[] {
   const blocks = mixtureBlocks(source, z.length);
   if (!blocks) {
     const draw = normalDraws(z.length, seed);
@@ -151,7 +162,12 @@ export function attributeScore(z: readonly number[], direction: AttributeDirecti
  * Moves z along an attribute direction so that its score becomes `target`; the unit-norm vector makes the
  * step length equal the score change. Locked dimensions stay where they are.
  */
-export function applyAttribute(z: readonly number[], direction: AttributeDirection, target: number, locked: readonly boolean[] = []): number[] {
+export function applyAttribute(
+  z: readonly number[],
+  direction: AttributeDirection,
+  target: number,
+  locked: readonly boolean[] = [],
+): number[] {
   const delta = target - attributeScore(z, direction);
   return z.map((v, k) => (locked[k] ? v : v + delta * direction.vector[k]));
 }

@@ -79,12 +79,20 @@ function appSampler(metrics: Record<string, unknown>, fittedPrior: boolean): Rec
   const samplers = at(metrics, ['samplers']);
   if (!Array.isArray(samplers)) return undefined;
   const prior = fittedPrior ? 'fitted' : 'model';
-  return samplers.find((s): s is Record<string, unknown> => typeof s === 'object' && s !== null && s.prior === prior && s.eta === 1);
+  return samplers.find(
+    (s): s is Record<string, unknown> => typeof s === 'object' && s !== null && s.prior === prior && s.eta === 1,
+  );
 }
 
 /** '; 27.4 as this app samples (fitted mixture, η = 1)' and the like, or '' when nothing was measured. */
-function asTheAppSamples(measured: number | undefined, format: (value: number) => string, fittedPrior: boolean): string {
-  return measured === undefined ? '' : `; ${format(measured)} as this app samples (${fittedPrior ? 'fitted mixture' : 'z ~ N(0, I)'}, η = 1)`;
+function asTheAppSamples(
+  measured: number | undefined,
+  format: (value: number) => string,
+  fittedPrior: boolean,
+): string {
+  return measured === undefined
+    ? ''
+    : `; ${format(measured)} as this app samples (${fittedPrior ? 'fitted mixture' : 'z ~ N(0, I)'}, η = 1)`;
 }
 
 /** ' with z ~ N(0, I), η = 0': the sampler of the headline FD and confidence, as evaluate.py recorded it. */
@@ -98,12 +106,16 @@ function metricRows(metrics: Record<string, unknown>, fittedPrior: boolean): Mod
   const rows: ModelCardRow[] = [];
   const probe = numberAt(metrics, 'linearProbe', 'meanAccuracy');
   if (probe !== undefined) {
-    rows.push({ label: 'Linear probe of z', value: `${percent(probe)}${overFactors(at(metrics, ['linearProbe', 'attributes']))}, 5-fold` });
+    rows.push({
+      label: 'Linear probe of z',
+      value: `${percent(probe)}${overFactors(at(metrics, ['linearProbe', 'attributes']))}, 5-fold`,
+    });
   }
   const dci = numberAt(metrics, 'dci', 'disentanglement');
   if (dci !== undefined) rows.push({ label: 'Disentanglement (DCI)', value: dci.toFixed(3) });
   const swapped = swapShares(at(metrics, ['factorSwap', 'factors']));
-  if (swapped) rows.push({ label: 'What z decides (factor swap)', value: `${swapped}; the rest follows the starting noise x_T` });
+  if (swapped)
+    rows.push({ label: 'What z decides (factor swap)', value: `${swapped}; the rest follows the starting noise x_T` });
   const app = appSampler(metrics, fittedPrior);
   // The headline sampler is named only when the app's own is shown beside it.
   const headline = app ? headlineSampler(metrics) : '';
@@ -112,7 +124,10 @@ function metricRows(metrics: Record<string, unknown>, fittedPrior: boolean): Mod
   if (fd !== undefined) {
     const samples = numberAt(metrics, 'frechetDistance', 'sampleCount');
     const appFd = asTheAppSamples(numberAt(app, 'frechetDistance'), oneDecimal, fittedPrior);
-    rows.push({ label: 'Fréchet distance of samples', value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}${headline}${appFd}` });
+    rows.push({
+      label: 'Fréchet distance of samples',
+      value: `${fd.toFixed(1)}${samples ? ` (${count(samples)} samples)` : ''}${headline}${appFd}`,
+    });
   }
   const confidence = numberAt(metrics, 'recognisability', 'samples', 'meanConfidence');
   if (confidence !== undefined) {
@@ -120,14 +135,19 @@ function metricRows(metrics: Record<string, unknown>, fittedPrior: boolean): Mod
     const appConfidence = asTheAppSamples(numberAt(app, 'recognisability', 'meanConfidence'), percent, fittedPrior);
     const real = numberAt(metrics, 'recognisability', 'testImages', 'meanConfidence');
     const onRealImages = real === undefined ? '' : `; ${percent(real)} on real test images`;
-    rows.push({ label: "Classifier's confidence on samples", value: `${percent(confidence)}${overFactors(heads)}${headline}${appConfidence}${onRealImages}` });
+    rows.push({
+      label: "Classifier's confidence on samples",
+      value: `${percent(confidence)}${overFactors(heads)}${headline}${appConfidence}${onRealImages}`,
+    });
   }
   const nll = numberAt(metrics, 'nll', 'bitsPerDim8bit');
   if (nll !== undefined) rows.push({ label: '−log p(x | z)', value: `${nll.toFixed(2)} bits/dim (I-MMSE)` });
   const psnr = numberAt(metrics, 'reconstruction', 'inversion100', 'psnr');
-  if (psnr !== undefined) rows.push({ label: 'Reconstruction', value: `${psnr.toFixed(1)} dB PSNR (100-step inversion)` });
+  if (psnr !== undefined)
+    rows.push({ label: 'Reconstruction', value: `${psnr.toFixed(1)} dB PSNR (100-step inversion)` });
   const measuredAt = numberAt(metrics, 'model', 'trainingSteps');
-  if (rows.length > 0 && measuredAt !== undefined) rows.push({ label: 'Measured at', value: `step ${count(measuredAt)}` });
+  if (rows.length > 0 && measuredAt !== undefined)
+    rows.push({ label: 'Measured at', value: `step ${count(measuredAt)}` });
   return rows;
 }
 
@@ -140,7 +160,9 @@ function studentFact(metadata: ModelMetadata): ModelCardRow | undefined {
   const student = metadata.student;
   if (!student) return undefined;
   const calls = student.plan.length;
-  const parts = [`a distilled student draws the image while z changes: ${calls} ${calls === 1 ? 'call' : 'calls'} (${student.parameterisation}-prediction) standing in for the ${student.teacherSteps}-step sampler`];
+  const parts = [
+    `a distilled student draws the image while z changes: ${calls} ${calls === 1 ? 'call' : 'calls'} (${student.parameterisation}-prediction) standing in for the ${student.teacherSteps}-step sampler`,
+  ];
   const last = numberAt(student.fidelity, 'inverted', `calls${calls}`);
   if (last !== undefined) {
     const first = calls > 1 ? numberAt(student.fidelity, 'inverted', 'calls1') : undefined;
@@ -156,7 +178,8 @@ function studentFact(metadata: ModelMetadata): ModelCardRow | undefined {
   const steps = numberAt(student.training, 'steps');
   const seconds = numberAt(student.training, 'wallTimeSeconds');
   if (metadata.provenance.source === 'fixture') parts.push('random weights');
-  else if (steps !== undefined) parts.push(`distilled in ${count(steps)} steps${seconds !== undefined ? `, ${formatDuration(seconds)}` : ''}`);
+  else if (steps !== undefined)
+    parts.push(`distilled in ${count(steps)} steps${seconds !== undefined ? `, ${formatDuration(seconds)}` : ''}`);
   return { label: 'Previews', value: parts.join('; ') };
 }
 
@@ -167,15 +190,20 @@ export function modelCard(metadata: ModelMetadata): ModelCard {
   const prior = latent.prior === '10mix' ? 'ten-Gaussian mixture prior' : 'N(0, I) prior';
   const facts: ModelCardRow[] = [
     { label: 'Data', value: `${provenance.dataset}, ${arch.imageSize}×${arch.imageSize} ${colour}` },
-    { label: 'Latent', value: `${arch.latentDim} dimensions, ${prior}${latent.fitted ? `; samples from a ${latent.fitted.weights.length}-component mixture fitted to the codes` : ''}` },
+    {
+      label: 'Latent',
+      value: `${arch.latentDim} dimensions, ${prior}${latent.fitted ? `; samples from a ${latent.fitted.weights.length}-component mixture fitted to the codes` : ''}`,
+    },
     { label: 'Objective', value: objectiveText(provenance.objective) },
   ];
   if (provenance.source === 'fixture') {
     facts.push({ label: 'Weights', value: 'random (a test fixture, not a trained model)' });
   } else {
-    const how = provenance.source === 'converted-official' ? 'converted from an official checkpoint' : 'trained by train/';
+    const how =
+      provenance.source === 'converted-official' ? 'converted from an official checkpoint' : 'trained by train/';
     // A converted checkpoint may not know its budget: its provenance then says 0.
-    const budget = provenance.steps > 0 ? `${count(provenance.steps)} steps of batch ${provenance.batchSize}` : 'steps unknown';
+    const budget =
+      provenance.steps > 0 ? `${count(provenance.steps)} steps of batch ${provenance.batchSize}` : 'steps unknown';
     const time = provenance.wallTimeSeconds > 0 ? `, ${formatDuration(provenance.wallTimeSeconds)}` : '';
     facts.push({ label: 'Training', value: `${budget}${time} on ${provenance.hardware} (${how})` });
   }

@@ -25,7 +25,9 @@ describe('packageFilesFromPick', () => {
   });
 
   it('refuses a pick without model.json, or with two', () => {
-    expect(() => packageFilesFromPick([{ path: 'group1-shard1of1.bin', bytes: bytes(1) }])).toThrow(/No model.json among the chosen files/);
+    expect(() => packageFilesFromPick([{ path: 'group1-shard1of1.bin', bytes: bytes(1) }])).toThrow(
+      /No model.json among the chosen files/,
+    );
     expect(() =>
       packageFilesFromPick([
         { path: 'a/model.json', bytes: bytes(1) },

@@ -28,10 +28,14 @@ export class ModelFilesError extends Error {
 export function packageFilesFromPick(picked: readonly PickedFile[]): PackageFiles {
   const manifests = picked.filter((file) => file.path === 'model.json' || file.path.endsWith('/model.json'));
   if (manifests.length === 0) {
-    throw new ModelFilesError('No model.json among the chosen files: choose model.json together with its .bin shards, or the whole model folder.');
+    throw new ModelFilesError(
+      'No model.json among the chosen files: choose model.json together with its .bin shards, or the whole model folder.',
+    );
   }
   if (manifests.length > 1) {
-    throw new ModelFilesError(`The chosen files hold ${manifests.length} model.json files (${manifests.map((m) => m.path).join(', ')}): choose one model's folder.`);
+    throw new ModelFilesError(
+      `The chosen files hold ${manifests.length} model.json files (${manifests.map((m) => m.path).join(', ')}): choose one model's folder.`,
+    );
   }
   const folder = manifests[0].path.slice(0, manifests[0].path.length - 'model.json'.length);
   const files = new Map<string, ArrayBuffer>();

@@ -1,6 +1,13 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openExplorerDb, TAB_SESSION_MAX_AGE_MS, uploadId, type ExplorerDb, type SavedLatent, type SessionRecord } from './persistence';
+import {
+  openExplorerDb,
+  TAB_SESSION_MAX_AGE_MS,
+  uploadId,
+  type ExplorerDb,
+  type SavedLatent,
+  type SessionRecord,
+} from './persistence';
 
 let db: ExplorerDb | null = null;
 afterEach(() => {

@@ -106,9 +106,11 @@ export function openExplorerDb(factory: IDBFactory = indexedDB, name = DB_NAME, 
     open.onupgradeneeded = () => {
       const db = open.result;
       if (!db.objectStoreNames.contains(UPLOADS)) db.createObjectStore(UPLOADS, { keyPath: 'id' });
-      if (!db.objectStoreNames.contains(LATENTS)) db.createObjectStore(LATENTS, { keyPath: 'id' }).createIndex('modelId', 'modelId');
+      if (!db.objectStoreNames.contains(LATENTS))
+        db.createObjectStore(LATENTS, { keyPath: 'id' }).createIndex('modelId', 'modelId');
       if (!db.objectStoreNames.contains(SESSIONS)) db.createObjectStore(SESSIONS, { keyPath: 'modelId' });
-      if (!db.objectStoreNames.contains(TAB_SESSIONS)) db.createObjectStore(TAB_SESSIONS, { keyPath: ['modelId', 'tabId'] });
+      if (!db.objectStoreNames.contains(TAB_SESSIONS))
+        db.createObjectStore(TAB_SESSIONS, { keyPath: ['modelId', 'tabId'] });
     };
     open.onerror = () => reject(open.error ?? new Error('IndexedDB could not be opened'));
     open.onblocked = () => reject(new Error('IndexedDB is blocked by another tab holding an older version open'));
@@ -121,7 +123,11 @@ export function openExplorerDb(factory: IDBFactory = indexedDB, name = DB_NAME, 
  * throw synchronously (DataCloneError, InvalidStateError on a closing database, some browsers'
  * QuotaExceededError); callers handle a rejected promise, so the throw becomes one.
  */
-function writeTransaction(db: IDBDatabase, stores: string[], write: (transaction: IDBTransaction) => void): Promise<void> {
+function writeTransaction(
+  db: IDBDatabase,
+  stores: string[],
+  write: (transaction: IDBTransaction) => void,
+): Promise<void> {
   try {
     const transaction = db.transaction(stores, 'readwrite');
     write(transaction);
@@ -145,8 +151,10 @@ function dropStaleTabSessions(transaction: IDBTransaction, now: number): void {
 function wrap(db: IDBDatabase, name: string, tabId: string | undefined): ExplorerDb {
   // A newer version opened in another tab (after a deploy) waits until this connection closes; let it go.
   db.onversionchange = () => db.close();
-  const put = (store: string, value: unknown): Promise<void> => writeTransaction(db, [store], (transaction) => transaction.objectStore(store).put(value));
-  const get = <T>(store: string, key: IDBValidKey) => requestToPromise<T | undefined>(db.transaction(store).objectStore(store).get(key));
+  const put = (store: string, value: unknown): Promise<void> =>
+    writeTransaction(db, [store], (transaction) => transaction.objectStore(store).put(value));
+  const get = <T>(store: string, key: IDBValidKey) =>
+    requestToPromise<T | undefined>(db.transaction(store).objectStore(store).get(key));
   // Another tab's saves and deletions; a channel never hears its own messages, so this tab does not reload for its own.
   const library = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(`${name}:library`);
   const announce = (written: Promise<void>) => written.then(() => library?.postMessage({ kind: 'latents-changed' }));
@@ -155,10 +163,13 @@ function wrap(db: IDBDatabase, name: string, tabId: string | undefined): Explore
     getUpload: (id) => get<StoredUpload>(UPLOADS, id),
     putLatent: (latent) => announce(put(LATENTS, latent)),
     listLatents: async (modelId) => {
-      const all = await requestToPromise<SavedLatent[]>(db.transaction(LATENTS).objectStore(LATENTS).index('modelId').getAll(modelId));
+      const all = await requestToPromise<SavedLatent[]>(
+        db.transaction(LATENTS).objectStore(LATENTS).index('modelId').getAll(modelId),
+      );
       return all.sort((a, b) => a.createdAt - b.createdAt);
     },
-    deleteLatent: (id) => announce(writeTransaction(db, [LATENTS], (transaction) => transaction.objectStore(LATENTS).delete(id))),
+    deleteLatent: (id) =>
+      announce(writeTransaction(db, [LATENTS], (transaction) => transaction.objectStore(LATENTS).delete(id))),
     putSession: (session) => {
       if (tabId === undefined) return put(SESSIONS, session);
       return writeTransaction(db, [SESSIONS, TAB_SESSIONS], (transaction) => {

@@ -50,7 +50,9 @@ describe('toModelInput', () => {
   });
 
   it('refuses pixels of the wrong size, naming the expected size', () => {
-    expect(() => toModelInput(new Uint8ClampedArray(8 * 8 * 4), GRAY_LIGHT_ON_DARK)).toThrow(/expected 4x4 RGBA \(64 bytes\), got 256/);
+    expect(() => toModelInput(new Uint8ClampedArray(8 * 8 * 4), GRAY_LIGHT_ON_DARK)).toThrow(
+      /expected 4x4 RGBA \(64 bytes\), got 256/,
+    );
   });
 });
 
@@ -65,7 +67,9 @@ describe('flattenAlpha', () => {
   });
 
   it('puts light content on black and leaves opaque images untouched', () => {
-    expect(Array.from(flattenAlpha(image(4, [9, 9, 9, 0], [240, 240, 240, 255])).rgba.subarray(0, 4))).toEqual([0, 0, 0, 255]);
+    expect(Array.from(flattenAlpha(image(4, [9, 9, 9, 0], [240, 240, 240, 255])).rgba.subarray(0, 4))).toEqual([
+      0, 0, 0, 255,
+    ]);
     const opaque = image(4, [1, 2, 3, 255]);
     expect(flattenAlpha(opaque)).toEqual({ rgba: opaque, flattened: false });
   });

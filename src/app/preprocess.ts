@@ -120,7 +120,11 @@ export function toModelInput(rgba: Uint8ClampedArray, prep: Preprocessing): Mode
  * Model-space pixels back to displayable RGBA: the inverse of the value mapping, clamped, grayscale repeated.
  * @param pixels length size*size*channels, NHWC without N.
  */
-export function modelPixelsToRgba(pixels: Float32Array, channels: 1 | 3, valueRange: [number, number]): Uint8ClampedArray {
+export function modelPixelsToRgba(
+  pixels: Float32Array,
+  channels: 1 | 3,
+  valueRange: [number, number],
+): Uint8ClampedArray {
   const [lo, hi] = valueRange;
   const count = pixels.length / channels;
   const rgba = new Uint8ClampedArray(count * 4);

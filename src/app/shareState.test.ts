@@ -3,7 +3,13 @@ import { MAX_LINK_LATENT, MAX_STEPS, formatShareState, parseShareState, readShar
 
 describe('share state in the URL', () => {
   it('round-trips model, backend, z, seed and steps', () => {
-    const state = { model: 'fashion-mnist', backend: 'webgpu' as const, z: [0.5, -1.2345678912, 0], noise: { kind: 'seed' as const, seed: 7 }, steps: 20 };
+    const state = {
+      model: 'fashion-mnist',
+      backend: 'webgpu' as const,
+      z: [0.5, -1.2345678912, 0],
+      noise: { kind: 'seed' as const, seed: 7 },
+      steps: 20,
+    };
     const search = formatShareState(state);
     expect(search).toBe('?model=fashion-mnist&backend=webgpu&seed=7&steps=20&z=0.5,-1.23456789,0');
     expect(parseShareState(search)).toEqual({ state: { ...state, z: [0.5, -1.23456789, 0] }, problems: [] });
@@ -42,8 +48,13 @@ describe('share state in the URL', () => {
         `steps 1000 is outside the range 1 to ${MAX_STEPS}, so the steps were not applied`,
       ],
     });
-    expect(readShareLink(`?z=-${MAX_LINK_LATENT},3.25&steps=${MAX_STEPS}`)).toEqual({ state: { z: [-MAX_LINK_LATENT, 3.25], steps: MAX_STEPS }, problems: [] });
-    expect(readShareLink(`?steps=${MAX_STEPS + 1}`).problems).toEqual([`steps ${MAX_STEPS + 1} is outside the range 1 to ${MAX_STEPS}, so the steps were not applied`]);
+    expect(readShareLink(`?z=-${MAX_LINK_LATENT},3.25&steps=${MAX_STEPS}`)).toEqual({
+      state: { z: [-MAX_LINK_LATENT, 3.25], steps: MAX_STEPS },
+      problems: [],
+    });
+    expect(readShareLink(`?steps=${MAX_STEPS + 1}`).problems).toEqual([
+      `steps ${MAX_STEPS + 1} is outside the range 1 to ${MAX_STEPS}, so the steps were not applied`,
+    ]);
     // Syntax problems come first, then range problems; both in the one banner list.
     expect(readShareLink('?seed=-1&z=99').problems).toEqual([
       'seed "-1" is not an integer between 0 and 4294967295',

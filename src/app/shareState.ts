@@ -9,7 +9,8 @@ import type { BackendChoice } from '../engine/protocol';
 import { BACKEND_NAMES } from '../engine/protocol';
 
 /** Where x_T comes from: a seeded prior draw, or the inversion of a gallery image or of a stored upload. */
-export type NoiseOrigin = { kind: 'seed'; seed: number } | { kind: 'gallery'; index: number } | { kind: 'upload'; id: string };
+export type NoiseOrigin =
+  { kind: 'seed'; seed: number } | { kind: 'gallery'; index: number } | { kind: 'upload'; id: string };
 
 export interface ShareState {
   model?: string;
@@ -65,7 +66,8 @@ export function parseShareState(search: string): ParsedShareState {
 
   const backend = params.get('backend');
   if (backend !== null) {
-    if (backend === 'auto' || (BACKEND_NAMES as readonly string[]).includes(backend)) state.backend = backend as BackendChoice;
+    if (backend === 'auto' || (BACKEND_NAMES as readonly string[]).includes(backend))
+      state.backend = backend as BackendChoice;
     else problems.push(`backend "${backend}" is not one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
 
@@ -109,7 +111,9 @@ export function checkShareRanges({ state, problems }: ParsedShareState): ParsedS
   if (checked.z) {
     const k = checked.z.findIndex((v) => Math.abs(v) > MAX_LINK_LATENT);
     if (k >= 0) {
-      found.push(`z[${k}] = ${checked.z[k]} is outside the range -${MAX_LINK_LATENT} to ${MAX_LINK_LATENT}, so z was not applied`);
+      found.push(
+        `z[${k}] = ${checked.z[k]} is outside the range -${MAX_LINK_LATENT} to ${MAX_LINK_LATENT}, so z was not applied`,
+      );
       delete checked.z;
     }
   }

@@ -29,7 +29,11 @@ declare global {
   }
 }
 
-export function installTestBridge(store: ExplorerStore, engine: { stats(): Promise<EngineStats> }, inject: (event: EngineEvent) => void): void {
+export function installTestBridge(
+  store: ExplorerStore,
+  engine: { stats(): Promise<EngineStats> },
+  inject: (event: EngineEvent) => void,
+): void {
   window.__explorerTest = {
     backend: () => store.getState().backend,
     modelId: () => store.getState().model?.id ?? null,

@@ -27,7 +27,11 @@ export type LinkTravel = { travels: true } | { travels: false; seed: number; see
 export function linkTravel(state: ExplorerState, currentSearch: string): LinkTravel {
   if (state.noise?.origin?.kind !== 'upload') return { travels: true };
   const seed = state.seed;
-  return { travels: false, seed, seededSearch: formatShareState({ ...shareStateOf(state), noise: { kind: 'seed', seed } }, currentSearch) };
+  return {
+    travels: false,
+    seed,
+    seededSearch: formatShareState({ ...shareStateOf(state), noise: { kind: 'seed', seed } }, currentSearch),
+  };
 }
 
 /** Starts syncing; returns the function that stops it. */
@@ -43,6 +47,7 @@ export function connectUrlSync(store: ExplorerStore, history: History, location:
       previous.adjusting;
     if (!changed) return;
     const search = formatShareState(shareStateOf(state), location.search);
-    if (search !== location.search) history.replaceState(history.state, '', `${location.pathname}${search}${location.hash}`);
+    if (search !== location.search)
+      history.replaceState(history.state, '', `${location.pathname}${search}${location.hash}`);
   });
 }

@@ -50,7 +50,14 @@ import { GROUP_NORM_MATMUL_ON_WASM_FLAG } from '../model/layers';
 import { CROSS_ORIGIN_ISOLATION_HEADERS } from '../../vite.config';
 import { isSoftwareAdapter, selectBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
-import type { AdapterInfo, BackendName, EngineRequest, EngineResponse, ProfileResult, ResultByKind } from '../engine/protocol';
+import type {
+  AdapterInfo,
+  BackendName,
+  EngineRequest,
+  EngineResponse,
+  ProfileResult,
+  ResultByKind,
+} from '../engine/protocol';
 import { benchSliderDrag, dragTable, type DragOptions, type DragResult } from './benchDrag';
 import { buildApp, buildHarness, REPO_ROOT } from './buildHarness';
 import { fsPackageFiles } from './fsPackageFiles';
@@ -150,7 +157,17 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { folders: [], synthetic: [], backends: ['webgpu', 'webgl', 'wasm', 'cpu'], nodeBackends: ['wasm', 'cpu'], repeats: 5, build: true, onnx: [], gpu: 'swiftshader', drag: null };
+  const options: Options = {
+    folders: [],
+    synthetic: [],
+    backends: ['webgpu', 'webgl', 'wasm', 'cpu'],
+    nodeBackends: ['wasm', 'cpu'],
+    repeats: 5,
+    build: true,
+    onnx: [],
+    gpu: 'swiftshader',
+    drag: null,
+  };
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
     const value = () => {
@@ -170,21 +187,29 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--drag-ms') options.drag = { backend: 'wasm', ...options.drag, dragMs: Number(value()) };
     else if (arg === '--gpu') {
       const gpu = value();
-      if (gpu !== 'swiftshader' && gpu !== 'hardware') throw new Error(`--gpu takes swiftshader or hardware, got ${gpu}`);
+      if (gpu !== 'swiftshader' && gpu !== 'hardware')
+        throw new Error(`--gpu takes swiftshader or hardware, got ${gpu}`);
       options.gpu = gpu;
-    }
-    else if (arg.startsWith('--')) throw new Error(`unknown flag ${arg}`);
+    } else if (arg.startsWith('--')) throw new Error(`unknown flag ${arg}`);
     else options.folders.push(resolve(arg));
   }
   if (options.folders.length + options.synthetic.length === 0) {
-    throw new Error('usage: npm run bench -- <model folder> [...] [--synthetic preset.json] [--backends webgpu,webgl,wasm,cpu] [--repeats N] [--out file.json] [--no-build]');
+    throw new Error(
+      'usage: npm run bench -- <model folder> [...] [--synthetic preset.json] [--backends webgpu,webgl,wasm,cpu] [--repeats N] [--out file.json] [--no-build]',
+    );
   }
-  for (const folder of options.folders) if (!existsSync(join(folder, 'model.json'))) throw new Error(`${folder} holds no model.json`);
+  for (const folder of options.folders)
+    if (!existsSync(join(folder, 'model.json'))) throw new Error(`${folder} holds no model.json`);
   for (const folder of options.onnx) {
-    if (!existsSync(join(folder, 'onnx_export.json'))) throw new Error(`${folder} holds no onnx_export.json (write it with: cd train && python3 -m infodiff.onnx_export)`);
+    if (!existsSync(join(folder, 'onnx_export.json')))
+      throw new Error(
+        `${folder} holds no onnx_export.json (write it with: cd train && python3 -m infodiff.onnx_export)`,
+      );
   }
-  for (const b of options.backends) if (!['webgpu', 'webgl', 'wasm', 'cpu'].includes(b)) throw new Error(`unknown backend ${b}`);
-  if (!Number.isInteger(options.repeats) || options.repeats < 1) throw new Error('--repeats must be a positive integer');
+  for (const b of options.backends)
+    if (!['webgpu', 'webgl', 'wasm', 'cpu'].includes(b)) throw new Error(`unknown backend ${b}`);
+  if (!Number.isInteger(options.repeats) || options.repeats < 1)
+    throw new Error('--repeats must be a positive integer');
   return options;
 }
 
@@ -196,7 +221,10 @@ const median = (values: number[]): number => {
 
 function testImage(arch: HarnessLoad['architecture'], batch: number): PlainImages {
   const pixels = arch.imageSize * arch.imageSize * arch.imageChannels;
-  return { shape: [batch, arch.imageSize, arch.imageSize, arch.imageChannels], data: Array.from(createRng(1).uniforms(batch * pixels), (u) => 2 * u - 1) };
+  return {
+    shape: [batch, arch.imageSize, arch.imageSize, arch.imageChannels],
+    data: Array.from(createRng(1).uniforms(batch * pixels), (u) => 2 * u - 1),
+  };
 }
 
 function testLatents(latentDim: number, batch: number): PlainLatents {
@@ -204,11 +232,15 @@ function testLatents(latentDim: number, batch: number): PlainLatents {
 }
 
 /** Calls window.__harness[method](...args) in the page. */
-function call<K extends keyof HarnessApi>(page: Page, method: K, ...args: Parameters<HarnessApi[K]>): Promise<Awaited<ReturnType<HarnessApi[K]>>> {
-  return page.evaluate(
-    ([m, a]) => (window.__harness[m] as (...x: unknown[]) => unknown)(...(a as unknown[])),
-    [method, args] as const,
-  ) as Promise<Awaited<ReturnType<HarnessApi[K]>>>;
+function call<K extends keyof HarnessApi>(
+  page: Page,
+  method: K,
+  ...args: Parameters<HarnessApi[K]>
+): Promise<Awaited<ReturnType<HarnessApi[K]>>> {
+  return page.evaluate(([m, a]) => (window.__harness[m] as (...x: unknown[]) => unknown)(...(a as unknown[])), [
+    method,
+    args,
+  ] as const) as Promise<Awaited<ReturnType<HarnessApi[K]>>>;
 }
 
 /** What a backend is asked to do for one row of the table, whichever runtime it lives in. */
@@ -220,13 +252,24 @@ interface BenchTarget {
   invert(image: PlainImages, steps: number): Promise<number>;
 }
 
-type Measurements = Pick<BackendBench, 'msPerCall' | 'msPerImage' | 'encodeMs' | 'invertMs' | 'kernelsPerCall' | 'dispatchesPerCall' | 'topKernels'>;
+type Measurements = Pick<
+  BackendBench,
+  'msPerCall' | 'msPerImage' | 'encodeMs' | 'invertMs' | 'kernelsPerCall' | 'dispatchesPerCall' | 'topKernels'
+>;
 
 /** The same measurement sequence on every backend, so the rows compare like with like. */
-async function measure(target: BenchTarget, arch: HarnessLoad['architecture'], repeats: number, label: string, log: (line: string) => void): Promise<Measurements> {
+async function measure(
+  target: BenchTarget,
+  arch: HarnessLoad['architecture'],
+  repeats: number,
+  label: string,
+  log: (line: string) => void,
+): Promise<Measurements> {
   const profile1 = await target.profile(1, repeats);
   const profile11 = await target.profile(GRID_BATCH, Math.max(1, Math.ceil(repeats / 2)));
-  log(`  ${label}: ${profile1.msPerCall.toFixed(1)} ms/call at batch 1, ${profile11.msPerCall.toFixed(1)} at batch ${GRID_BATCH}, ${profile1.kernelsPerCall} kernels, ${profile1.dispatchesPerCall ?? '-'} GPU dispatches`);
+  log(
+    `  ${label}: ${profile1.msPerCall.toFixed(1)} ms/call at batch 1, ${profile11.msPerCall.toFixed(1)} at batch ${GRID_BATCH}, ${profile1.kernelsPerCall} kernels, ${profile1.dispatchesPerCall ?? '-'} GPU dispatches`,
+  );
   const z = testLatents(arch.latentDim, 1);
   const msPerImage: Record<string, number> = {};
   for (const steps of SAMPLE_STEPS) msPerImage[steps] = await target.sample(z, steps);
@@ -240,36 +283,55 @@ async function measure(target: BenchTarget, arch: HarnessLoad['architecture'], r
     invertMs: await target.invert(image, INVERT_STEPS),
     kernelsPerCall: profile1.kernelsPerCall,
     dispatchesPerCall: profile1.dispatchesPerCall,
-    topKernels: Object.entries(profile1.kernelCounts).sort((a, b) => b[1] - a[1]).slice(0, 8),
+    topKernels: Object.entries(profile1.kernelCounts)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8),
   };
 }
 
 /** Why a WebGPU or WebGL backend that loaded is not a real GPU (a software adapter or renderer), or null. */
 function softwareGpu(load: HarnessLoad): string | null {
   const { backend, adapter, probes } = load.backend;
-  if (backend === 'webgpu' && adapter && isSoftwareAdapter(adapter)) return `software WebGPU adapter (${adapter.vendor} ${adapter.architecture}), not a real GPU`;
+  if (backend === 'webgpu' && adapter && isSoftwareAdapter(adapter))
+    return `software WebGPU adapter (${adapter.vendor} ${adapter.architecture}), not a real GPU`;
   const note = probes.find((probe) => probe.backend === backend)?.note ?? '';
   if (backend === 'webgl' && note.startsWith('software')) return `${note}, not a real GPU`;
   return null;
 }
 
-async function benchBrowserBackend(page: Page, modelPath: string, backend: BackendName, repeats: number, requireHardwareGpu: boolean, log: (line: string) => void): Promise<{ bench: BackendBench; load?: HarnessLoad }> {
+async function benchBrowserBackend(
+  page: Page,
+  modelPath: string,
+  backend: BackendName,
+  repeats: number,
+  requireHardwareGpu: boolean,
+  log: (line: string) => void,
+): Promise<{ bench: BackendBench; load?: HarnessLoad }> {
   const name = `bench-${backend}`;
   await call(page, 'createEngine', name);
   try {
     const load = await call(page, 'load', name, { modelPath, backend, warmupBatchSizes: [1, GRID_BATCH] });
     if (load.backend.backend !== backend) {
-      return { bench: { runtime: 'browser', backend, unavailable: load.backend.reason, adapter: load.backend.adapter } };
+      return {
+        bench: { runtime: 'browser', backend, unavailable: load.backend.reason, adapter: load.backend.adapter },
+      };
     }
     const software = requireHardwareGpu ? softwareGpu(load) : null;
-    if (software) return { bench: { runtime: 'browser', backend, unavailable: software, adapter: load.backend.adapter } };
+    if (software)
+      return { bench: { runtime: 'browser', backend, unavailable: software, adapter: load.backend.adapter } };
     log(`  ${backend}: ready in ${load.wallMs.toFixed(0)} ms (${load.backend.reason})`);
-    const measured = await measure({
-      profile: (batchSize, repeatCount) => call(page, 'profile', name, { batchSize, repeats: repeatCount }),
-      sample: async (z, steps) => (await call(page, 'sample', name, { z, seed: 1, steps })).elapsedMs,
-      encode: async (image) => (await call(page, 'encode', name, image)).elapsedMs,
-      invert: async (image, steps) => (await call(page, 'invert', name, image, { steps })).elapsedMs,
-    }, load.architecture, repeats, backend, log);
+    const measured = await measure(
+      {
+        profile: (batchSize, repeatCount) => call(page, 'profile', name, { batchSize, repeats: repeatCount }),
+        sample: async (z, steps) => (await call(page, 'sample', name, { z, seed: 1, steps })).elapsedMs,
+        encode: async (image) => (await call(page, 'encode', name, image)).elapsedMs,
+        invert: async (image, steps) => (await call(page, 'invert', name, image, { steps })).elapsedMs,
+      },
+      load.architecture,
+      repeats,
+      backend,
+      log,
+    );
     const stats = await call(page, 'stats', name);
     if (stats.leaks.length > 0) log(`  ${backend}: LEAK ${JSON.stringify(stats.leaks)}`);
     return {
@@ -303,7 +365,9 @@ async function startNodeEngine(folder: string, backend: 'wasm' | 'cpu') {
     loadModel: (_source, onProgress, signal) => loadModelPackage(fsPackageFiles(folder), { onProgress, signal }),
   });
   let nextId = 1;
-  const request = async <K extends EngineRequest['kind']>(body: Omit<Extract<EngineRequest, { kind: K }>, 'id'>): Promise<ResultByKind[K]> => {
+  const request = async <K extends EngineRequest['kind']>(
+    body: Omit<Extract<EngineRequest, { kind: K }>, 'id'>,
+  ): Promise<ResultByKind[K]> => {
     const id = nextId++;
     const done = new Promise<EngineResponse>((resolveDone) => pending.set(id, resolveDone));
     engine.receive({ ...body, id } as EngineRequest);
@@ -312,20 +376,50 @@ async function startNodeEngine(folder: string, backend: 'wasm' | 'cpu') {
     return response.result as ResultByKind[K];
   };
   const begin = performance.now();
-  const load = await request<'load'>({ kind: 'load', source: { kind: 'url', baseUrl: folder }, backend, warmupBatchSizes: [1, GRID_BATCH] });
+  const load = await request<'load'>({
+    kind: 'load',
+    source: { kind: 'url', baseUrl: folder },
+    backend,
+    warmupBatchSizes: [1, GRID_BATCH],
+  });
   return { request, load, coldStartMs: performance.now() - begin };
 }
 
 /** The engine core in this Node process on `backend`: what the CLI gets. */
-async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats: number, log: (line: string) => void): Promise<BackendBench> {
+async function benchNodeBackend(
+  folder: string,
+  backend: 'wasm' | 'cpu',
+  repeats: number,
+  log: (line: string) => void,
+): Promise<BackendBench> {
   const { request, load, coldStartMs } = await startNodeEngine(folder, backend);
   const plain = (data: ArrayLike<number>) => Float32Array.from(data);
-  const measured = await measure({
-    profile: (batchSize, repeatCount) => request<'profile'>({ kind: 'profile', batchSize, repeats: repeatCount }),
-    sample: async (z, steps) => (await request<'sample'>({ kind: 'sample', channel: 'bench', z: { shape: z.shape, data: plain(z.data) }, noise: { kind: 'seed', seed: 1 }, steps, eta: 0 })).elapsedMs,
-    encode: async (image) => (await request<'encode'>({ kind: 'encode', images: { shape: image.shape, data: plain(image.data) } })).elapsedMs,
-    invert: async (image, steps) => (await request<'invert'>({ kind: 'invert', images: { shape: image.shape, data: plain(image.data) }, steps })).elapsedMs,
-  }, load.metadata.architecture, repeats, `node ${backend}`, log);
+  const measured = await measure(
+    {
+      profile: (batchSize, repeatCount) => request<'profile'>({ kind: 'profile', batchSize, repeats: repeatCount }),
+      sample: async (z, steps) =>
+        (
+          await request<'sample'>({
+            kind: 'sample',
+            channel: 'bench',
+            z: { shape: z.shape, data: plain(z.data) },
+            noise: { kind: 'seed', seed: 1 },
+            steps,
+            eta: 0,
+          })
+        ).elapsedMs,
+      encode: async (image) =>
+        (await request<'encode'>({ kind: 'encode', images: { shape: image.shape, data: plain(image.data) } }))
+          .elapsedMs,
+      invert: async (image, steps) =>
+        (await request<'invert'>({ kind: 'invert', images: { shape: image.shape, data: plain(image.data) }, steps }))
+          .elapsedMs,
+    },
+    load.metadata.architecture,
+    repeats,
+    `node ${backend}`,
+    log,
+  );
   await request<'dispose'>({ kind: 'dispose' });
   return {
     runtime: 'node',
@@ -344,7 +438,11 @@ async function benchNodeBackend(folder: string, backend: 'wasm' | 'cpu', repeats
  * timed call of each in turn per round (a round-robin, so a busy spell of the machine hits both), at batch 1
  * and 11. The flag is a process-wide tfjs setting; it is restored before returning.
  */
-async function benchGroupNormComparison(folder: string, rounds: number, log: (line: string) => void): Promise<GroupNormComparison> {
+async function benchGroupNormComparison(
+  folder: string,
+  rounds: number,
+  log: (line: string) => void,
+): Promise<GroupNormComparison> {
   const { request } = await startNodeEngine(folder, 'wasm');
   const comparison: GroupNormComparison = {
     rounds,
@@ -352,7 +450,10 @@ async function benchGroupNormComparison(folder: string, rounds: number, log: (li
     callMs: { batch1: { pooled: [], matmul: [] }, batch11: { pooled: [], matmul: [] } },
   };
   try {
-    for (const [key, batchSize] of [['batch1', 1], ['batch11', GRID_BATCH]] as const) {
+    for (const [key, batchSize] of [
+      ['batch1', 1],
+      ['batch11', GRID_BATCH],
+    ] as const) {
       for (let round = 0; round < rounds; round++) {
         for (const composite of ['pooled', 'matmul'] as const) {
           tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, composite === 'matmul');
@@ -367,10 +468,11 @@ async function benchGroupNormComparison(folder: string, rounds: number, log: (li
     await request<'dispose'>({ kind: 'dispose' });
   }
   const { batch1, batch11 } = comparison.callMs;
-  log(`  node wasm GroupNorm: pooled ${median(batch1.pooled).toFixed(1)} / ${median(batch11.pooled).toFixed(1)} ms, matmul ${median(batch1.matmul).toFixed(1)} / ${median(batch11.matmul).toFixed(1)} ms per call (batch 1 / ${GRID_BATCH})`);
+  log(
+    `  node wasm GroupNorm: pooled ${median(batch1.pooled).toFixed(1)} / ${median(batch11.pooled).toFixed(1)} ms, matmul ${median(batch1.matmul).toFixed(1)} / ${median(batch11.matmul).toFixed(1)} ms per call (batch 1 / ${GRID_BATCH})`,
+  );
   return comparison;
 }
-
 
 const ORT_DIST = join(REPO_ROOT, 'node_modules/onnxruntime-web/dist');
 
@@ -384,7 +486,12 @@ interface OnnxExport {
 interface OrtModule {
   env: { wasm: { numThreads: number; wasmPaths: string } };
   Tensor: new (type: string, data: Float32Array | BigInt64Array, dims: number[]) => unknown;
-  InferenceSession: { create(url: string, options: object): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }> };
+  InferenceSession: {
+    create(
+      url: string,
+      options: object,
+    ): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }>;
+  };
 }
 
 /** An onnxruntime-web session on the exported denoiser, in its own page of the peer server. */
@@ -399,12 +506,23 @@ interface OnnxPeer {
  * Opens onnxruntime-web's WASM execution provider on the exported denoiser in a fresh page of the peer server
  * (its thread count is fixed per page), and checks eps of the export's check batch against PyTorch's.
  */
-async function openOnnxPeer(browser: Browser, origin: string, onnxDir: string, threads: number, log: (line: string) => void): Promise<OnnxPeer | PeerBench> {
+async function openOnnxPeer(
+  browser: Browser,
+  origin: string,
+  onnxDir: string,
+  threads: number,
+  log: (line: string) => void,
+): Promise<OnnxPeer | PeerBench> {
   const version = (JSON.parse(readFileSync(join(ORT_DIST, '../package.json'), 'utf8')) as { version: string }).version;
   const runtime = `onnxruntime-web ${version} wasm`;
   const exported = JSON.parse(readFileSync(join(onnxDir, 'onnx_export.json'), 'utf8')) as OnnxExport;
   const npy = (name: string) => parseNpy(readFileSync(join(onnxDir, `check_${name}.npy`)));
-  const check = { xt: Array.from(npyToFloat32(npy('xt'))), t: Array.from(npyToFloat32(npy('t'))), z: Array.from(npyToFloat32(npy('z'))), batch: npy('t').shape[0] };
+  const check = {
+    xt: Array.from(npyToFloat32(npy('xt'))),
+    t: Array.from(npyToFloat32(npy('t'))),
+    z: Array.from(npyToFloat32(npy('z'))),
+    batch: npy('t').shape[0],
+  };
   const expected = npyToFloat32(npy('eps'));
   const page = await browser.newPage();
   try {
@@ -427,14 +545,29 @@ async function openOnnxPeer(browser: Browser, origin: string, onnxDir: string, t
         const pixels = imageShape.reduce((a, b) => a * b, 1);
         const feeds = (batch: number, xt: number[], t: number[], z: number[]) => ({
           xt: new ort.Tensor('float32', Float32Array.from(xt), [batch, ...imageShape]),
-          t: new ort.Tensor('int64', BigInt64Array.from(t, (v) => BigInt(Math.round(v))), [batch]),
+          t: new ort.Tensor(
+            'int64',
+            BigInt64Array.from(t, (v) => BigInt(Math.round(v))),
+            [batch],
+          ),
           z: new ort.Tensor('float32', Float32Array.from(z), [batch, latentDim]),
         });
-        const eps = Array.from((await session.run(feeds(checkBatch.batch, checkBatch.xt, checkBatch.t, checkBatch.z))).eps.data);
-        const seeded = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(12.9898 * (i + 1) + seed) * 0.9);
+        const eps = Array.from(
+          (await session.run(feeds(checkBatch.batch, checkBatch.xt, checkBatch.t, checkBatch.z))).eps.data,
+        );
+        const seeded = (n: number, seed: number) =>
+          Array.from({ length: n }, (_, i) => Math.sin(12.9898 * (i + 1) + seed) * 0.9);
         // As the engine's profile request: one untimed call (warm caches), then the timed ones.
-        (globalThis as { __peerCalls?: (batch: number, count: number) => Promise<number[]> }).__peerCalls = async (batch: number, count: number) => {
-          const input = feeds(batch, seeded(batch * pixels, 1), new Array(batch).fill(500), seeded(batch * latentDim, 2));
+        (globalThis as { __peerCalls?: (batch: number, count: number) => Promise<number[]> }).__peerCalls = async (
+          batch: number,
+          count: number,
+        ) => {
+          const input = feeds(
+            batch,
+            seeded(batch * pixels, 1),
+            new Array(batch).fill(500),
+            seeded(batch * latentDim, 2),
+          );
           await session.run(input);
           const callMs: number[] = [];
           for (let k = 0; k < count; k++) {
@@ -462,11 +595,23 @@ async function openOnnxPeer(browser: Browser, origin: string, onnxDir: string, t
       diff = Math.max(diff, Math.abs(opened.eps[k] - b));
       scale = Math.max(scale, Math.abs(b));
     });
-    log(`  ${runtime}, ${threads} thread(s)${opened.isolated ? ', isolated page' : ''}: eps vs PyTorch ${(diff / scale).toExponential(1)}`);
+    log(
+      `  ${runtime}, ${threads} thread(s)${opened.isolated ? ', isolated page' : ''}: eps vs PyTorch ${(diff / scale).toExponential(1)}`,
+    );
     return {
-      bench: { runtime, threads, crossOriginIsolated: opened.isolated, callMs: { batch1: [], batch11: [] }, relativeErrorVsTorch: diff / scale },
+      bench: {
+        runtime,
+        threads,
+        crossOriginIsolated: opened.isolated,
+        callMs: { batch1: [], batch11: [] },
+        relativeErrorVsTorch: diff / scale,
+      },
       calls: (batch, count) =>
-        page.evaluate(([b, n]) => (globalThis as { __peerCalls?: (batch: number, count: number) => Promise<number[]> }).__peerCalls!(b, n), [batch, count] as const),
+        page.evaluate(
+          ([b, n]) =>
+            (globalThis as { __peerCalls?: (batch: number, count: number) => Promise<number[]> }).__peerCalls!(b, n),
+          [batch, count] as const,
+        ),
       close: () => page.close(),
     };
   } catch (error) {
@@ -483,7 +628,14 @@ const PEER_BLOCK = 3;
  * blocks: per round each runtime makes one untimed call (the other runtimes have just evicted its weights from
  * the caches, which costs a JavaScript-heavy runtime more) and PEER_BLOCK timed calls, at batch 1, then at 11.
  */
-async function comparePeers(browser: Browser, harness: Page, modelPath: string, onnxDir: string, rounds: number, log: (line: string) => void): Promise<PeerComparison> {
+async function comparePeers(
+  browser: Browser,
+  harness: Page,
+  modelPath: string,
+  onnxDir: string,
+  rounds: number,
+  log: (line: string) => void,
+): Promise<PeerComparison> {
   const peerServer = await startPeerServer(onnxDir, join(REPO_ROOT, 'node_modules/.cache/infodiff-bench/peer'));
   const name = 'bench-peer-tfjs';
   const opened: (OnnxPeer | PeerBench)[] = [];
@@ -491,17 +643,31 @@ async function comparePeers(browser: Browser, harness: Page, modelPath: string, 
     for (const threads of [1, 2]) opened.push(await openOnnxPeer(browser, peerServer.origin, onnxDir, threads, log));
     await call(harness, 'createEngine', name);
     const load = await call(harness, 'load', name, { modelPath, backend: 'wasm', warmupBatchSizes: [1, GRID_BATCH] });
-    const comparison: PeerComparison = { rounds, callsPerRound: PEER_BLOCK, tfjsBackend: load.backend.probes.find((p) => p.backend === 'wasm')?.note ?? '', tfjsCallMs: { batch1: [], batch11: [] }, peers: [] };
+    const comparison: PeerComparison = {
+      rounds,
+      callsPerRound: PEER_BLOCK,
+      tfjsBackend: load.backend.probes.find((p) => p.backend === 'wasm')?.note ?? '',
+      tfjsCallMs: { batch1: [], batch11: [] },
+      peers: [],
+    };
     const live = opened.filter((peer): peer is OnnxPeer => 'calls' in peer);
-    for (const [key, batchSize] of [['batch1', 1], ['batch11', GRID_BATCH]] as const) {
+    for (const [key, batchSize] of [
+      ['batch1', 1],
+      ['batch11', GRID_BATCH],
+    ] as const) {
       for (let round = 0; round < rounds; round++) {
-        comparison.tfjsCallMs[key].push(...(await call(harness, 'profile', name, { batchSize, repeats: PEER_BLOCK })).callMs);
+        comparison.tfjsCallMs[key].push(
+          ...(await call(harness, 'profile', name, { batchSize, repeats: PEER_BLOCK })).callMs,
+        );
         for (const peer of live) peer.bench.callMs![key].push(...(await peer.calls(batchSize, PEER_BLOCK)));
       }
     }
     comparison.peers = opened.map((peer) => ('calls' in peer ? peer.bench : peer));
-    const summary = (v: { batch1: number[]; batch11: number[] }) => `${median(v.batch1).toFixed(1)} / ${median(v.batch11).toFixed(1)} ms`;
-    log(`  tfjs wasm ${summary(comparison.tfjsCallMs)}; ${live.map((p) => `${p.bench.runtime} ${p.bench.threads} thread(s) ${summary(p.bench.callMs!)}`).join('; ')} (batch 1 / ${GRID_BATCH})`);
+    const summary = (v: { batch1: number[]; batch11: number[] }) =>
+      `${median(v.batch1).toFixed(1)} / ${median(v.batch11).toFixed(1)} ms`;
+    log(
+      `  tfjs wasm ${summary(comparison.tfjsCallMs)}; ${live.map((p) => `${p.bench.runtime} ${p.bench.threads} thread(s) ${summary(p.bench.callMs!)}`).join('; ')} (batch 1 / ${GRID_BATCH})`,
+    );
     return comparison;
   } finally {
     await call(harness, 'terminate', name).catch(() => undefined);
@@ -513,11 +679,15 @@ async function comparePeers(browser: Browser, harness: Page, modelPath: string, 
 /** Serves onnxruntime-web's files, an onnx_export folder and an empty page, cross-origin isolated (threads). */
 async function startPeerServer(onnxDir: string, cacheDir: string) {
   await mkdir(cacheDir, { recursive: true });
-  await writeFile(join(cacheDir, 'peer.html'), '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>onnxruntime-web peer</title></head><body></body></html>\n');
+  await writeFile(
+    join(cacheDir, 'peer.html'),
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>onnxruntime-web peer</title></head><body></body></html>\n',
+  );
   return startStaticServer(cacheDir, { '/ort/': ORT_DIST, '/onnx/': onnxDir }, 0, CROSS_ORIGIN_ISOLATION_HEADERS);
 }
 
-const fmt = (value: number | undefined, digits = 1): string => (value === undefined ? '–' : value >= 100 ? value.toFixed(0) : value.toFixed(digits));
+const fmt = (value: number | undefined, digits = 1): string =>
+  value === undefined ? '–' : value >= 100 ? value.toFixed(0) : value.toFixed(digits);
 
 export function markdownTable(model: ModelBench): string {
   const lines = [
@@ -531,7 +701,9 @@ export function markdownTable(model: ModelBench): string {
   ];
   for (const b of model.backends) {
     if (b.unavailable) {
-      lines.push(`| ${b.runtime} | ${b.backend} | unavailable: ${b.unavailable.split('\n')[0].replace(/\|/g, '/')} | | | | | | | | | |`);
+      lines.push(
+        `| ${b.runtime} | ${b.backend} | unavailable: ${b.unavailable.split('\n')[0].replace(/\|/g, '/')} | | | | | | | | | |`,
+      );
       continue;
     }
     lines.push(
@@ -558,7 +730,9 @@ export function peerTable(comparison: PeerComparison): string {
   ];
   for (const peer of comparison.peers) {
     if (peer.unavailable || !peer.callMs) {
-      lines.push(`| ${peer.runtime} | ${peer.threads} | ${(peer.unavailable ?? 'no calls').replace(/\|/g, '/')} | | | | |`);
+      lines.push(
+        `| ${peer.runtime} | ${peer.threads} | ${(peer.unavailable ?? 'no calls').replace(/\|/g, '/')} | | | | |`,
+      );
       continue;
     }
     const threads = `${peer.threads}${peer.threads > 1 ? (peer.crossOriginIsolated ? ' (isolated page)' : ' asked, page not isolated') : ''}`;
@@ -588,8 +762,13 @@ export function groupNormComparisonTable(comparison: GroupNormComparison): strin
 }
 
 /** The slider drag of one bundled model (src/cli/benchDrag.ts); undefined, with a log line, when it cannot run. */
-async function benchDrag(browser: Browser, origin: string, modelId: string, drag: { backend: string; dragMs: number },
-  log: (line: string) => void): Promise<ModelBench['drag']> {
+async function benchDrag(
+  browser: Browser,
+  origin: string,
+  modelId: string,
+  drag: { backend: string; dragMs: number },
+  log: (line: string) => void,
+): Promise<ModelBench['drag']> {
   const options = { modelId, backend: drag.backend, dragMs: drag.dragMs, moveEveryMs: 16 };
   log(`  slider drag on ${drag.backend}, ${drag.dragMs} ms per setting`);
   try {
@@ -605,10 +784,19 @@ async function benchDrag(browser: Browser, origin: string, modelId: string, drag
  * `architecture` without imageSize, `image_size`, `schedule`) and returns its folder.
  */
 async function syntheticPackage(presetPath: string, cacheDir: string): Promise<string> {
-  const preset = JSON.parse(await readFile(presetPath, 'utf8')) as { architecture: Record<string, unknown>; image_size?: number; schedule?: unknown };
-  const arch = resolveArchitecture({ ...preset.architecture, ...(preset.image_size ? { imageSize: preset.image_size } : {}) });
+  const preset = JSON.parse(await readFile(presetPath, 'utf8')) as {
+    architecture: Record<string, unknown>;
+    image_size?: number;
+    schedule?: unknown;
+  };
+  const arch = resolveArchitecture({
+    ...preset.architecture,
+    ...(preset.image_size ? { imageSize: preset.image_size } : {}),
+  });
   const schedule = resolveSchedule(preset.schedule ?? {});
-  const id = `synthetic-${basename(presetPath, '.json').replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`;
+  const id = `synthetic-${basename(presetPath, '.json')
+    .replace(/[^a-z0-9]+/gi, '-')
+    .toLowerCase()}`;
   const { architecture: _architecture, schedule: _schedule, ...metadata } = syntheticModelMetadata(arch, schedule, id);
   const written = writeModelPackage(arch, schedule, metadata, randomParameters(arch, schedule.timesteps, 1));
   const folder = join(cacheDir, id);
@@ -620,7 +808,8 @@ async function syntheticPackage(presetPath: string, cacheDir: string): Promise<s
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  for (const preset of options.synthetic) options.folders.push(await syntheticPackage(preset, join(REPO_ROOT, 'node_modules/.cache/infodiff-bench')));
+  for (const preset of options.synthetic)
+    options.folders.push(await syntheticPackage(preset, join(REPO_ROOT, 'node_modules/.cache/infodiff-bench')));
   const distDir = join(REPO_ROOT, 'node_modules/.cache/infodiff-bench/dist');
   if (options.build || !existsSync(join(distDir, 'e2e/harness/index.html'))) {
     log('building the harness page...');
@@ -632,9 +821,17 @@ async function main(): Promise<void> {
   // Cross-origin isolated, as the app is served (vite.config.ts): tfjs WASM runs its threaded binary here too.
   const server = await startStaticServer(distDir, mounts, 0, CROSS_ORIGIN_ISOLATION_HEADERS);
   // The peer comparison keeps several pages open and times them in turn: none may be throttled as a background tab.
-  const unthrottled = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
+  const unthrottled = [
+    '--disable-background-timer-throttling',
+    '--disable-renderer-backgrounding',
+    '--disable-backgrounding-occluded-windows',
+  ];
   const gpuArgs = options.gpu === 'hardware' ? HARDWARE_GPU_ARGS : WEBGPU_ARGS;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...QUIET_ARGS, ...gpuArgs, ...unthrottled], headless: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...QUIET_ARGS, ...gpuArgs, ...unthrottled],
+    headless: true,
+  });
   let appServer: Awaited<ReturnType<typeof startStaticServer>> | null = null;
   if (options.drag) {
     log('building the app for the slider drag...');
@@ -657,17 +854,42 @@ async function main(): Promise<void> {
       const backends: BackendBench[] = [];
       let first: HarnessLoad | undefined;
       for (const backend of options.backends) {
-        const { bench, load } = await benchBrowserBackend(page, `bench-models/${k}/`, backend, options.repeats, options.gpu === 'hardware', log);
+        const { bench, load } = await benchBrowserBackend(
+          page,
+          `bench-models/${k}/`,
+          backend,
+          options.repeats,
+          options.gpu === 'hardware',
+          log,
+        );
         if (bench.unavailable) log(`  ${backend}: unavailable (${bench.unavailable})`);
         backends.push(bench);
         first ??= load;
       }
-      for (const backend of options.nodeBackends) backends.push(await benchNodeBackend(folder, backend, options.repeats, log));
-      const groupNormComparison = options.nodeBackends.includes('wasm') ? await benchGroupNormComparison(folder, Math.max(5, options.repeats), log) : undefined;
+      for (const backend of options.nodeBackends)
+        backends.push(await benchNodeBackend(folder, backend, options.repeats, log));
+      const groupNormComparison = options.nodeBackends.includes('wasm')
+        ? await benchGroupNormComparison(folder, Math.max(5, options.repeats), log)
+        : undefined;
       const model = await loadModelPackage(fsPackageFiles(folder));
-      const onnxDir = options.onnx.find((dir) => (JSON.parse(readFileSync(join(dir, 'onnx_export.json'), 'utf8')) as OnnxExport).modelId === model.metadata.id);
-      const peerComparison = onnxDir ? await comparePeers(browser, page, `bench-models/${k}/`, onnxDir, Math.max(3, Math.ceil(options.repeats / PEER_BLOCK)), log) : undefined;
-      const drag = appServer && options.drag ? await benchDrag(browser, appServer.origin, model.metadata.id, options.drag, log) : undefined;
+      const onnxDir = options.onnx.find(
+        (dir) =>
+          (JSON.parse(readFileSync(join(dir, 'onnx_export.json'), 'utf8')) as OnnxExport).modelId === model.metadata.id,
+      );
+      const peerComparison = onnxDir
+        ? await comparePeers(
+            browser,
+            page,
+            `bench-models/${k}/`,
+            onnxDir,
+            Math.max(3, Math.ceil(options.repeats / PEER_BLOCK)),
+            log,
+          )
+        : undefined;
+      const drag =
+        appServer && options.drag
+          ? await benchDrag(browser, appServer.origin, model.metadata.id, options.drag, log)
+          : undefined;
       models.push({
         folder: folder.startsWith(REPO_ROOT) ? folder.slice(REPO_ROOT.length + 1) : folder,
         modelId: model.metadata.id,
@@ -699,7 +921,9 @@ async function main(): Promise<void> {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
   const report = { createdAt: new Date().toISOString(), command, machine, models };
   const stamp = report.createdAt.replace(/[:.]/g, '-');
-  const out = options.out ? resolve(options.out) : join(REPO_ROOT, 'bench-results', `bench-${models.map((m) => m.modelId).join('+')}-${stamp}.json`);
+  const out = options.out
+    ? resolve(options.out)
+    : join(REPO_ROOT, 'bench-results', `bench-${models.map((m) => m.modelId).join('+')}-${stamp}.json`);
   await mkdir(resolve(out, '..'), { recursive: true });
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   const markdown = [
@@ -711,7 +935,11 @@ async function main(): Promise<void> {
   await writeFile(out.replace(/\.json$/, '.md'), `${markdown}\n`);
   process.stdout.write(`${markdown}\n\nwrote ${out}\n`);
   if (options.gpu === 'hardware') {
-    const missing = models.flatMap((m) => m.backends.filter((b) => (b.backend === 'webgpu' || b.backend === 'webgl') && b.unavailable).map((b) => `${m.modelId} ${b.backend}: ${b.unavailable}`));
+    const missing = models.flatMap((m) =>
+      m.backends
+        .filter((b) => (b.backend === 'webgpu' || b.backend === 'webgl') && b.unavailable)
+        .map((b) => `${m.modelId} ${b.backend}: ${b.unavailable}`),
+    );
     if (missing.length > 0) {
       process.stderr.write(`bench: --gpu hardware, but no real GPU for: ${missing.join('; ')}\n`);
       process.exitCode = 2;

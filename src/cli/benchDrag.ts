@@ -54,11 +54,15 @@ declare global {
 async function waitSettled(page: Page): Promise<void> {
   const image = page.getByRole('img', { name: 'Generated image' });
   await image.waitFor();
-  await page.waitForFunction(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="view.main.canvas"]');
-    const ready = [...document.querySelectorAll('[role="status"]')].some((s) => s.textContent === 'Ready');
-    return canvas?.dataset.quality === 'full' && ready;
-  }, undefined, { timeout: 180_000 });
+  await page.waitForFunction(
+    () => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="view.main.canvas"]');
+      const ready = [...document.querySelectorAll('[role="status"]')].some((s) => s.textContent === 'Ready');
+      return canvas?.dataset.quality === 'full' && ready;
+    },
+    undefined,
+    { timeout: 180_000 },
+  );
 }
 
 /** Drags latent slider 1 back and forth for `dragMs`; returns the frames logged while held and the timings. */
@@ -97,7 +101,10 @@ async function dragOnce(page: Page, mode: DragMode, options: DragOptions): Promi
   const settledAt = await page.evaluate(() => performance.now());
   const log = await page.evaluate(() => window.__dragLog!);
   const held = log.filter((f) => f.t > downAt && f.t <= upAt);
-  const latencies = held.map((f) => f.latencyMs).filter((v): v is number => v !== null).sort((a, b) => a - b);
+  const latencies = held
+    .map((f) => f.latencyMs)
+    .filter((v): v is number => v !== null)
+    .sort((a, b) => a - b);
   const byQuality: Record<string, number> = {};
   for (const f of held) byQuality[f.quality] = (byQuality[f.quality] ?? 0) + 1;
   const heldMs = upAt - downAt;
@@ -121,7 +128,9 @@ export async function benchSliderDrag(browser: Browser, options: DragOptions): P
     await page.goto(`${options.origin}?model=${options.modelId}&backend=${options.backend}`);
     await waitSettled(page);
     if ((await page.getByLabel('Previews', { exact: true }).count()) === 0) {
-      throw new Error(`model '${options.modelId}' has no distilled student: the drag compares student and DDIM previews`);
+      throw new Error(
+        `model '${options.modelId}' has no distilled student: the drag compares student and DDIM previews`,
+      );
     }
     // A short unmeasured drag with each setting first: the first frames of a decoder pay for compiling its
     // kernels and growing buffers, which would count against whichever setting happened to run first.
@@ -138,8 +147,11 @@ export async function benchSliderDrag(browser: Browser, options: DragOptions): P
 export function dragTable(results: readonly DragResult[], options: Omit<DragOptions, 'origin'>): string {
   const ddim = results.find((r) => r.mode === 'ddim');
   const rows = results.map((r) => {
-    const ratio = ddim && ddim.framesPerSecond > 0 ? ` (${(r.framesPerSecond / ddim.framesPerSecond).toFixed(2)}x)` : '';
-    const qualities = Object.entries(r.byQuality).map(([q, n]) => `${q} ${n}`).join(', ');
+    const ratio =
+      ddim && ddim.framesPerSecond > 0 ? ` (${(r.framesPerSecond / ddim.framesPerSecond).toFixed(2)}x)` : '';
+    const qualities = Object.entries(r.byQuality)
+      .map(([q, n]) => `${q} ${n}`)
+      .join(', ');
     const latency = r.medianLatencyMs === null ? '–' : `${Math.round(r.medianLatencyMs)}`;
     return `| ${r.label} | ${r.framesPerSecond.toFixed(2)}${ratio} | ${latency} | ${r.framesWhileHeld} (${qualities}) | ${r.settleMs} |`;
   });

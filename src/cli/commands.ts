@@ -13,7 +13,16 @@ import { stat, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, ddimInvert, ddimSample, ddimTimesteps, estimateNll, makeSchedule } from '../diffusion/index';
-import { loadModelPackage, npyArray, npyToFloat32, npyToInt32, parseNpy, serializeNpy, type InfoDiffusionModel, type NpyArray } from '../model/index';
+import {
+  loadModelPackage,
+  npyArray,
+  npyToFloat32,
+  npyToInt32,
+  parseNpy,
+  serializeNpy,
+  type InfoDiffusionModel,
+  type NpyArray,
+} from '../model/index';
 import { fsPackageFiles } from './fsPackageFiles';
 
 /** A refusal of the command line or of an input file; printed without a stack trace. */
@@ -38,7 +47,11 @@ async function readNpyFile(path: string, what: string): Promise<NpyArray> {
     bytes = await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'ENOENT' ? `${what}: file not found: ${path}` : `${what}: cannot read ${path}: ${(error as Error).message}`);
+    throw new CliError(
+      code === 'ENOENT'
+        ? `${what}: file not found: ${path}`
+        : `${what}: cannot read ${path}: ${(error as Error).message}`,
+    );
   }
   try {
     return parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -133,7 +146,8 @@ async function inChunks(
     const b0 = k * chunkSize;
     const b1 = Math.min(batch, b0 + chunkSize);
     const values = await run(b0, b1, k);
-    if (values.length !== (b1 - b0) * outPerImage) throw new Error(`chunk ${k + 1}: expected ${(b1 - b0) * outPerImage} values, got ${values.length}`);
+    if (values.length !== (b1 - b0) * outPerImage)
+      throw new Error(`chunk ${k + 1}: expected ${(b1 - b0) * outPerImage} values, got ${values.length}`);
     out.set(values, b0 * outPerImage);
     progress.log(`${progress.what}: images ${b0 + 1}-${b1} of ${batch} done (chunk ${k + 1}/${chunks})`);
   }
@@ -141,7 +155,13 @@ async function inChunks(
 }
 
 /** Rows [b0, b1) of a host array of `perRow` values per row, as a tensor of `shape` (its first entry is b1 - b0). */
-function rows<R extends tf.Rank>(values: Float32Array, perRow: number, b0: number, b1: number, shape: number[]): tf.Tensor<R> {
+function rows<R extends tf.Rank>(
+  values: Float32Array,
+  perRow: number,
+  b0: number,
+  b1: number,
+  shape: number[],
+): tf.Tensor<R> {
   return tf.tensor<tf.Rank>(values.subarray(b0 * perRow, b1 * perRow), shape) as tf.Tensor<R>;
 }
 
@@ -175,14 +195,23 @@ interface HostImages {
  * Reads NHWC images and checks them against the model: shape, batch, and values (finite; with `pixels`, also
  * within IMAGE_VALUE_LIMIT). They stay on the host; chunks are uploaded as they run.
  */
-async function readImages(path: string, model: InfoDiffusionModel, what: string, expectedBatch?: number, pixels = true): Promise<HostImages> {
+async function readImages(
+  path: string,
+  model: InfoDiffusionModel,
+  what: string,
+  expectedBatch?: number,
+  pixels = true,
+): Promise<HostImages> {
   const array = await readNpyFile(path, what);
   const { imageSize, imageChannels } = model.architecture;
   const [batch, height, width, channels] = array.shape;
   if (array.shape.length !== 4 || height !== imageSize || width !== imageSize || channels !== imageChannels) {
-    throw new CliError(`${what}: ${path} has shape ${shapeText(array.shape)}; this model takes NHWC [B, ${imageSize}, ${imageSize}, ${imageChannels}]`);
+    throw new CliError(
+      `${what}: ${path} has shape ${shapeText(array.shape)}; this model takes NHWC [B, ${imageSize}, ${imageSize}, ${imageChannels}]`,
+    );
   }
-  if (expectedBatch !== undefined && batch !== expectedBatch) throw new CliError(`${what}: ${path} has batch ${batch}, expected ${expectedBatch}`);
+  if (expectedBatch !== undefined && batch !== expectedBatch)
+    throw new CliError(`${what}: ${path} has batch ${batch}, expected ${expectedBatch}`);
   let values: Float32Array;
   try {
     values = imageValues(array);
@@ -197,11 +226,13 @@ async function readImages(path: string, model: InfoDiffusionModel, what: string,
 async function readLatents(path: string, model: InfoDiffusionModel, expectedBatch?: number): Promise<Float32Array> {
   const array = await readNpyFile(path, '--z');
   const d = model.architecture.latentDim;
-  if (array.shape.length !== 2 || array.shape[1] !== d) throw new CliError(`--z: ${path} has shape ${shapeText(array.shape)}; this model takes [B, ${d}]`);
+  if (array.shape.length !== 2 || array.shape[1] !== d)
+    throw new CliError(`--z: ${path} has shape ${shapeText(array.shape)}; this model takes [B, ${d}]`);
   if (expectedBatch !== undefined && array.shape[0] !== expectedBatch) {
     throw new CliError(`--z: ${path} has batch ${array.shape[0]}, but there are ${expectedBatch} image(s)`);
   }
-  if (array.dtype !== '<f4' && array.dtype !== '<f8') throw new CliError(`--z: ${path} must be float32 or float64, got ${array.dtype}`);
+  if (array.dtype !== '<f4' && array.dtype !== '<f8')
+    throw new CliError(`--z: ${path} must be float32 or float64, got ${array.dtype}`);
   const values = npyToFloat32(array);
   checkValues(values, array.shape, '--z', path);
   return values;
@@ -210,8 +241,10 @@ async function readLatents(path: string, model: InfoDiffusionModel, expectedBatc
 /** Reads timesteps [B] as int32 onto the host, checking each lies in 0..T-1. */
 async function readTimesteps(path: string, model: InfoDiffusionModel, batch: number): Promise<Int32Array> {
   const array = await readNpyFile(path, '--t');
-  if (array.dtype !== '<i4' && array.dtype !== '<i8') throw new CliError(`--t: ${path} must hold integers (int32 or int64), got ${array.dtype}`);
-  if (array.shape.length !== 1 || array.shape[0] !== batch) throw new CliError(`--t: ${path} has shape ${shapeText(array.shape)}; expected [${batch}]`);
+  if (array.dtype !== '<i4' && array.dtype !== '<i8')
+    throw new CliError(`--t: ${path} must hold integers (int32 or int64), got ${array.dtype}`);
+  if (array.shape.length !== 1 || array.shape[0] !== batch)
+    throw new CliError(`--t: ${path} has shape ${shapeText(array.shape)}; expected [${batch}]`);
   const T = model.schedule.timesteps;
   let values: Int32Array;
   try {
@@ -227,7 +260,8 @@ async function readTimesteps(path: string, model: InfoDiffusionModel, batch: num
 
 function checkSteps(steps: number, model: InfoDiffusionModel): Int32Array {
   const T = model.schedule.timesteps;
-  if (!Number.isInteger(steps) || steps < 1 || steps > T) throw new CliError(`--steps must be an integer in 1..${T}, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > T)
+    throw new CliError(`--steps must be an integer in 1..${T}, got ${steps}`);
   return ddimTimesteps(T, steps);
 }
 
@@ -253,7 +287,13 @@ const imageShape = (model: InfoDiffusionModel, batch: number): [number, number, 
 ];
 
 /** Enc(x) of every image, chunk by chunk; the latents [B*D] on the host. */
-function encodeInChunks(model: InfoDiffusionModel, x: HostImages, chunkSize: number, log: Log, what: string): Promise<Float32Array> {
+function encodeInChunks(
+  model: InfoDiffusionModel,
+  x: HostImages,
+  chunkSize: number,
+  log: Log,
+  what: string,
+): Promise<Float32Array> {
   const perImage = PER_IMAGE(model);
   return inChunks(x.shape[0], chunkSize, PER_LATENT(model), { log, what }, async (b0, b1) => {
     const xb = rows<tf.Rank.R4>(x.values, perImage, b0, b1, imageShape(model, b1 - b0));
@@ -354,7 +394,8 @@ export function chunkNoiseSeed(noiseSeed: number, chunk: number): number {
 
 /** DDIM sampling from x_T conditioned on z. Returns the shape written. */
 export async function sampleCommand(options: SampleOptions, log: Log): Promise<number[]> {
-  if (options.xT !== undefined && options.seed !== undefined) throw new CliError('give either --xT or --seed, not both');
+  if (options.xT !== undefined && options.seed !== undefined)
+    throw new CliError('give either --xT or --seed, not both');
   if (!(options.eta >= 0 && options.eta <= 1)) throw new CliError(`--eta must be in [0, 1], got ${options.eta}`);
   const chunkSize = checkChunkSize(options.chunkSize);
   await checkOutFolder(options.out);
@@ -367,10 +408,16 @@ export async function sampleCommand(options: SampleOptions, log: Log): Promise<n
     const shape = imageShape(model, batch);
     const perImage = PER_IMAGE(model);
     // The whole x_T is drawn on the host from one stream, so each image's x_T is the same whatever the chunking.
-    const xNoise = options.xT !== undefined ? (await readImages(options.xT, model, '--xT', batch, false)).values : createRng(options.seed ?? 0).normals(batch * perImage);
+    const xNoise =
+      options.xT !== undefined
+        ? (await readImages(options.xT, model, '--xT', batch, false)).values
+        : createRng(options.seed ?? 0).normals(batch * perImage);
     const schedule = makeSchedule(model.schedule);
     const x0 = await inChunks(batch, chunkSize, perImage, { log, what: 'sample' }, async (b0, b1, chunk) => {
-      const inputs = [rows<tf.Rank.R4>(xNoise, perImage, b0, b1, imageShape(model, b1 - b0)), rows<tf.Rank.R2>(z, d, b0, b1, [b1 - b0, d])] as const;
+      const inputs = [
+        rows<tf.Rank.R4>(xNoise, perImage, b0, b1, imageShape(model, b1 - b0)),
+        rows<tf.Rank.R2>(z, d, b0, b1, [b1 - b0, d]),
+      ] as const;
       try {
         return await take(
           await ddimSample(model.predictEps.bind(model), schedule, plan, inputs[0], inputs[1], {
@@ -417,7 +464,9 @@ export async function invertCommand(options: InvertOptions, log: Log): Promise<n
       const xb = rows<tf.Rank.R4>(x0.values, perImage, b0, b1, imageShape(model, b1 - b0));
       const zb = givenZ !== undefined ? rows<tf.Rank.R2>(givenZ, d, b0, b1, [b1 - b0, d]) : model.encode(xb);
       try {
-        return await take(await ddimInvert(model.predictEps.bind(model), schedule, plan, xb, zb, { onStep: stepLogger(log, 'invert') }));
+        return await take(
+          await ddimInvert(model.predictEps.bind(model), schedule, plan, xb, zb, { onStep: stepLogger(log, 'invert') }),
+        );
       } finally {
         tf.dispose([xb, zb]);
       }
@@ -454,7 +503,8 @@ export interface NllReport {
  * the report.
  */
 export async function nllCommand(options: NllOptions, log: Log): Promise<NllReport> {
-  if (!Number.isInteger(options.samples) || options.samples < 2) throw new CliError(`--samples must be an integer >= 2, got ${options.samples}`);
+  if (!Number.isInteger(options.samples) || options.samples < 2)
+    throw new CliError(`--samples must be an integer >= 2, got ${options.samples}`);
   const chunkSize = checkChunkSize(options.chunkSize);
   await checkOutFolder(options.out);
   const seed = options.seed ?? 0;
@@ -471,8 +521,17 @@ export async function nllCommand(options: NllOptions, log: Log): Promise<NllRepo
       const xb = rows<tf.Rank.R4>(x.values, perImage, b, b + 1, imageShape(model, 1));
       const zb = rows<tf.Rank.R2>(z, d, b, b + 1, [1, d]);
       try {
-        const e = await estimateNll(model.predictEps.bind(model), schedule, model.metadata.gaussianReference, xb, zb, { samples: options.samples, seed: seed + b });
-        estimates.push({ bitsPerDim: e.bitsPerDim, bitsPerDim8bit: e.bitsPerDim8bit, stdErr: e.stdErr, nats: e.nats, denoiserCalls: e.denoiserCalls });
+        const e = await estimateNll(model.predictEps.bind(model), schedule, model.metadata.gaussianReference, xb, zb, {
+          samples: options.samples,
+          seed: seed + b,
+        });
+        estimates.push({
+          bitsPerDim: e.bitsPerDim,
+          bitsPerDim8bit: e.bitsPerDim8bit,
+          stdErr: e.stdErr,
+          nats: e.nats,
+          denoiserCalls: e.denoiserCalls,
+        });
         log(`nll: image ${b + 1}/${batch}: ${e.bitsPerDim8bit.toFixed(3)} bits/dim (8-bit) +- ${e.stdErr.toFixed(3)}`);
       } finally {
         tf.dispose([xb, zb]);
@@ -485,7 +544,14 @@ export async function nllCommand(options: NllOptions, log: Log): Promise<NllRepo
       // Independent estimates: the standard error of their mean.
       stdErr: Math.sqrt(estimates.reduce((s, e) => s + e.stdErr ** 2, 0)) / n,
     };
-    const report: NllReport = { model: options.model, images: options.images, samples: options.samples, seed, estimates, mean };
+    const report: NllReport = {
+      model: options.model,
+      images: options.images,
+      samples: options.samples,
+      seed,
+      estimates,
+      mean,
+    };
     await writeOut(options.out, `${JSON.stringify(report, null, 2)}\n`);
     log(`nll: wrote ${n} estimate(s) to ${options.out}`);
     return report;

@@ -23,7 +23,11 @@ export function fsPackageFiles(folder: string): PackageFiles {
         bytes = await readFile(file);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        throw new Error(code === 'ENOENT' ? `model package file not found: ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+        throw new Error(
+          code === 'ENOENT'
+            ? `model package file not found: ${file}`
+            : `cannot read ${file}: ${(error as Error).message}`,
+        );
       }
       // A Buffer may be a slice of a shared pool: copy out exactly its bytes.
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;

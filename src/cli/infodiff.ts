@@ -15,7 +15,16 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../engine/backend';
-import { CliError, DEFAULT_CHUNK_SIZE, denoiseCommand, encodeCommand, invertCommand, nllCommand, sampleCommand, type Log } from './commands';
+import {
+  CliError,
+  DEFAULT_CHUNK_SIZE,
+  denoiseCommand,
+  encodeCommand,
+  invertCommand,
+  nllCommand,
+  sampleCommand,
+  type Log,
+} from './commands';
 
 type FlagType = 'path' | 'integer' | 'number';
 
@@ -48,8 +57,17 @@ const optNum = (values: Values, key: string): number | undefined => values[key] 
 export const COMMANDS: Record<string, CommandSpec> = {
   encode: {
     summary: 'encode images to latents z = Enc(x)',
-    flags: { model: MODEL, images: path('images [B,H,W,C], float32 in [-1,1] (or uint8 0..255)'), out: path('output z.npy [B,D]'), chunk: CHUNK },
-    run: (v, log) => encodeCommand({ model: str(v, 'model'), images: str(v, 'images'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') }, log),
+    flags: {
+      model: MODEL,
+      images: path('images [B,H,W,C], float32 in [-1,1] (or uint8 0..255)'),
+      out: path('output z.npy [B,D]'),
+      chunk: CHUNK,
+    },
+    run: (v, log) =>
+      encodeCommand(
+        { model: str(v, 'model'), images: str(v, 'images'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') },
+        log,
+      ),
   },
   denoise: {
     summary: 'one denoiser call eps_theta(x_t, t, z)',
@@ -62,7 +80,17 @@ export const COMMANDS: Record<string, CommandSpec> = {
       chunk: CHUNK,
     },
     run: (v, log) =>
-      denoiseCommand({ model: str(v, 'model'), xt: str(v, 'xt'), t: str(v, 't'), z: str(v, 'z'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') }, log),
+      denoiseCommand(
+        {
+          model: str(v, 'model'),
+          xt: str(v, 'xt'),
+          t: str(v, 't'),
+          z: str(v, 'z'),
+          out: str(v, 'out'),
+          chunkSize: optNum(v, 'chunk'),
+        },
+        log,
+      ),
   },
   sample: {
     summary: 'DDIM sampling from x_T conditioned on z',
@@ -73,7 +101,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
       seed: integer('seed of x_T ~ N(0, I) when --xT is absent (default 0)', false),
       steps: integer('DDIM steps S (network calls)'),
       eta: number('DDIM eta in [0, 1] (default 0: deterministic)', false),
-      'noise-seed': integer('seed of the per-step noise when eta > 0 (default 0; later chunks derive theirs from it)', false),
+      'noise-seed': integer(
+        'seed of the per-step noise when eta > 0 (default 0; later chunks derive theirs from it)',
+        false,
+      ),
       out: path('output x0.npy [B,H,W,C]'),
       chunk: CHUNK,
     },
@@ -105,7 +136,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     run: (v, log) =>
       invertCommand(
-        { model: str(v, 'model'), images: str(v, 'images'), z: optStr(v, 'z'), steps: num(v, 'steps'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') },
+        {
+          model: str(v, 'model'),
+          images: str(v, 'images'),
+          z: optStr(v, 'z'),
+          steps: num(v, 'steps'),
+          out: str(v, 'out'),
+          chunkSize: optNum(v, 'chunk'),
+        },
         log,
       ),
   },
@@ -121,7 +159,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     run: (v, log) =>
       nllCommand(
-        { model: str(v, 'model'), images: str(v, 'images'), samples: num(v, 'samples'), seed: optNum(v, 'seed'), out: str(v, 'out'), chunkSize: optNum(v, 'chunk') },
+        {
+          model: str(v, 'model'),
+          images: str(v, 'images'),
+          samples: num(v, 'samples'),
+          seed: optNum(v, 'seed'),
+          out: str(v, 'out'),
+          chunkSize: optNum(v, 'chunk'),
+        },
         log,
       ),
   },
@@ -149,7 +194,12 @@ export function parseFlags(command: string, args: string[]): { values: Values; b
       continue;
     }
     const flag = spec.flags[name];
-    if (!flag) throw new CliError(`${command} has no flag --${name}; flags: ${Object.keys(spec.flags).map((f) => `--${f}`).join(', ')}, --backend`);
+    if (!flag)
+      throw new CliError(
+        `${command} has no flag --${name}; flags: ${Object.keys(spec.flags)
+          .map((f) => `--${f}`)
+          .join(', ')}, --backend`,
+      );
     if (name in values) throw new CliError(`--${name} is given twice`);
     raw = raw.trim();
     if (flag.type === 'path') {
@@ -163,7 +213,9 @@ export function parseFlags(command: string, args: string[]): { values: Values; b
       values[name] = value;
     }
   }
-  const missing = Object.entries(spec.flags).filter(([name, flag]) => flag.required && !(name in values)).map(([name]) => `--${name}`);
+  const missing = Object.entries(spec.flags)
+    .filter(([name, flag]) => flag.required && !(name in values))
+    .map(([name]) => `--${name}`);
   if (missing.length > 0) throw new CliError(`${command} needs ${missing.join(', ')}`);
   return { values, backend };
 }
@@ -172,7 +224,8 @@ export function usage(): string {
   const lines = ['usage: npx tsx src/cli/infodiff.ts <command> [flags] [--backend wasm|cpu]', ''];
   for (const [name, spec] of Object.entries(COMMANDS)) {
     lines.push(`  ${name}: ${spec.summary}`);
-    for (const [flag, f] of Object.entries(spec.flags)) lines.push(`      --${flag}${f.required ? '' : ' (optional)'}  ${f.help}`);
+    for (const [flag, f] of Object.entries(spec.flags))
+      lines.push(`      --${flag}${f.required ? '' : ' (optional)'}  ${f.help}`);
   }
   return lines.join('\n');
 }
@@ -200,12 +253,15 @@ export async function main(argv: string[], log: Log = (line) => process.stderr.w
     await COMMANDS[command].run(parsed.values, log);
     return 0;
   } catch (error) {
-    log(`infodiff ${command}: ${error instanceof CliError ? error.message : (error as Error).stack ?? String(error)}`);
+    log(
+      `infodiff ${command}: ${error instanceof CliError ? error.message : ((error as Error).stack ?? String(error))}`,
+    );
     return 1;
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (invokedDirectly) {
   // Let the event loop drain (the WASM backend holds no handles), then exit with the command's code.
   main(process.argv.slice(2)).then((code) => {

@@ -34,8 +34,16 @@ export interface StaticServer {
  * @param port 0 (default) picks a free port
  * @param headers extra response headers on every file (e.g. COOP/COEP for a cross-origin isolated page)
  */
-export async function startStaticServer(root: string, mounts: Record<string, string> = {}, port = 0, headers: Record<string, string> = {}): Promise<StaticServer> {
-  const table = Object.entries(mounts).map(([prefix, folder]) => ({ prefix: prefix.endsWith('/') ? prefix : `${prefix}/`, folder: resolve(folder) }));
+export async function startStaticServer(
+  root: string,
+  mounts: Record<string, string> = {},
+  port = 0,
+  headers: Record<string, string> = {},
+): Promise<StaticServer> {
+  const table = Object.entries(mounts).map(([prefix, folder]) => ({
+    prefix: prefix.endsWith('/') ? prefix : `${prefix}/`,
+    folder: resolve(folder),
+  }));
   const server: Server = createServer(async (request, response) => {
     const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
     const mount = table.find((m) => pathname.startsWith(m.prefix));
@@ -53,13 +61,18 @@ export async function startStaticServer(root: string, mounts: Record<string, str
       response.writeHead(404).end(`not found: ${pathname}`);
       return;
     }
-    response.writeHead(200, { ...headers, 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    response.writeHead(200, {
+      ...headers,
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-store',
+    });
     createReadStream(file).pipe(response);
   });
   await new Promise<void>((resolveListen) => server.listen(port, '127.0.0.1', resolveListen));
   const address = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${address.port}/`,
-    close: () => new Promise<void>((resolveClose, reject) => server.close((error) => (error ? reject(error) : resolveClose()))),
+    close: () =>
+      new Promise<void>((resolveClose, reject) => server.close((error) => (error ? reject(error) : resolveClose()))),
   };
 }

@@ -2,7 +2,15 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OFFICIAL_SCHEDULE } from '../model/config';
-import { ddimInvert, ddimSample, ddimStep, ddimStepCoefficients, epsFromPrediction, type DdimStepInfo, type EpsPredictor } from './ddim';
+import {
+  ddimInvert,
+  ddimSample,
+  ddimStep,
+  ddimStepCoefficients,
+  epsFromPrediction,
+  type DdimStepInfo,
+  type EpsPredictor,
+} from './ddim';
 import { gaussianEpsPredictor } from './gaussianDenoiser';
 import { normalTensor4d } from './normalTensor';
 import { createRng } from './random';
@@ -19,7 +27,8 @@ const schedule = makeSchedule(OFFICIAL_SCHEDULE);
 const halfOfInput: EpsPredictor = (xt) => tf.mul(xt, 0.5);
 
 /** eps = z[:, 0] * x_t: each image's result depends on its own latent only. */
-const scaledByLatent: EpsPredictor = (xt, _t, z) => tf.tidy(() => tf.mul(xt, tf.reshape(tf.slice(z, [0, 0], [-1, 1]), [-1, 1, 1, 1])));
+const scaledByLatent: EpsPredictor = (xt, _t, z) =>
+  tf.tidy(() => tf.mul(xt, tf.reshape(tf.slice(z, [0, 0], [-1, 1]), [-1, 1, 1, 1])));
 
 const image = (values: number[], shape: [number, number, number, number]): tf.Tensor4D => tf.tensor4d(values, shape);
 const latent = (batch: number, value = 0.2): tf.Tensor2D => tf.fill([batch, 3], value) as tf.Tensor2D;
@@ -66,7 +75,9 @@ describe('ddimStep', () => {
     const c = ddimStepCoefficients(0.5, 0.8, 0.5);
     const { xPrev, x0Pred } = ddimStep(xt, eps, c, noise);
     const x0Expected = [(1 - Math.sqrt(0.5) * 0.5) / Math.sqrt(0.5), (-2 - Math.sqrt(0.5) * 0.25) / Math.sqrt(0.5)];
-    const xPrevExpected = x0Expected.map((x0, k) => Math.sqrt(0.8) * x0 + c.directionCoef * [0.5, 0.25][k] + c.sigma * [2, -1][k]);
+    const xPrevExpected = x0Expected.map(
+      (x0, k) => Math.sqrt(0.8) * x0 + c.directionCoef * [0.5, 0.25][k] + c.sigma * [2, -1][k],
+    );
     expect(maxAbsDifference(await x0Pred.data(), x0Expected)).toBeLessThan(1e-6);
     expect(maxAbsDifference(await xPrev.data(), xPrevExpected)).toBeLessThan(1e-6);
     expect(() => ddimStep(xt, eps, c)).toThrow(/noise/);
@@ -84,7 +95,12 @@ describe('ddimSample', () => {
     const afterFirst = Math.sqrt(a2) * shrink(a1) + 0.5 * Math.sqrt(1 - a2);
     const factor = afterFirst * shrink(a2);
     const x0 = await ddimSample(halfOfInput, schedule, [600, 200], xNoise, z);
-    expect(maxAbsDifference(await x0.data(), [0.4, -1.2, 2].map((v) => v * factor))).toBeLessThan(1e-5 * Math.abs(factor) * 2);
+    expect(
+      maxAbsDifference(
+        await x0.data(),
+        [0.4, -1.2, 2].map((v) => v * factor),
+      ),
+    ).toBeLessThan(1e-5 * Math.abs(factor) * 2);
     tf.dispose([xNoise, z, x0]);
   });
 
@@ -121,7 +137,9 @@ describe('ddimSample', () => {
       expect(maxAbsDifference(mixedValues.slice(b * 4, b * 4 + 4), await alone.data())).toBeLessThan(1e-5);
       tf.dispose([alone, x, zb, ...rowNoise]);
     }
-    await expect(ddimSample(halfOfInput, schedule, plan, xNoise, z, { eta: [0, 1], noise })).rejects.toThrow(/one value per image/);
+    await expect(ddimSample(halfOfInput, schedule, plan, xNoise, z, { eta: [0, 1], noise })).rejects.toThrow(
+      /one value per image/,
+    );
     tf.dispose([xNoise, z, mixed, ...noise]);
   });
 
@@ -207,9 +225,15 @@ describe('ddimSample', () => {
     const twoLatents = latent(2);
     await expect(ddimSample(halfOfInput, schedule, [5, 0], xNoise, twoLatents)).rejects.toThrow(/z must be \[B,D\]/);
     twoLatents.dispose();
-    await expect(ddimSample(halfOfInput, schedule, [5, 0], xNoise, z, { eta: 0.5 })).rejects.toThrow(/opts.seed or opts.noise/);
-    await expect(ddimSample(halfOfInput, schedule, [5, 0], xNoise, z, { eta: 0.5, seed: 1, noise: [] })).rejects.toThrow(/not both/);
-    await expect(ddimSample(halfOfInput, schedule, [5, 0], xNoise, z, { eta: 0.5, noise: [xNoise] })).rejects.toThrow(/one tensor per step/);
+    await expect(ddimSample(halfOfInput, schedule, [5, 0], xNoise, z, { eta: 0.5 })).rejects.toThrow(
+      /opts.seed or opts.noise/,
+    );
+    await expect(
+      ddimSample(halfOfInput, schedule, [5, 0], xNoise, z, { eta: 0.5, seed: 1, noise: [] }),
+    ).rejects.toThrow(/not both/);
+    await expect(ddimSample(halfOfInput, schedule, [5, 0], xNoise, z, { eta: 0.5, noise: [xNoise] })).rejects.toThrow(
+      /one tensor per step/,
+    );
     await expect(ddimSample(halfOfInput, schedule, [5, 0], xNoise, z, { eta: 2 })).rejects.toThrow(/eta/);
     const wrongShape: EpsPredictor = () => tf.zeros([1, 2, 2, 1]);
     await expect(ddimSample(wrongShape, schedule, [5, 0], xNoise, z)).rejects.toThrow(/eps of shape \[1,2,2,1\]/);
@@ -264,7 +288,9 @@ describe('students: x0 and v parameterisations', () => {
     const xNoise = normalTensor4d(createRng(11), [1, 2, 2, 1]);
     const z = latent(1);
     for (const parameterisation of ['v', 'x0'] as const) {
-      const out = await ddimSample(oracle(x0, parameterisation), schedule, [schedule.timesteps - 1], xNoise, z, { parameterisation });
+      const out = await ddimSample(oracle(x0, parameterisation), schedule, [schedule.timesteps - 1], xNoise, z, {
+        parameterisation,
+      });
       expect(maxAbsDifference(await out.data(), [0.7, -0.3, 0.1, -0.9]), parameterisation).toBeLessThan(1e-4);
       out.dispose();
     }
@@ -294,7 +320,9 @@ describe('students: x0 and v parameterisations', () => {
       out.dispose();
     }
     for (const errors of steps) for (const error of errors) expect(error).toBeLessThan(1e-4);
-    await expect(ddimSample(halfOfInput, schedule, plan, xNoise, z, { parameterisation: 'sample' as never })).rejects.toThrow(/parameterisation must be one of eps, x0, v/);
+    await expect(
+      ddimSample(halfOfInput, schedule, plan, xNoise, z, { parameterisation: 'sample' as never }),
+    ).rejects.toThrow(/parameterisation must be one of eps, x0, v/);
     tf.dispose([x0, xNoise, z, reference]);
   });
 });
@@ -321,7 +349,9 @@ describe('abort and failures', () => {
     expect(tf.memory().numTensors).toBe(before);
 
     const aborted = AbortSignal.abort();
-    await expect(ddimInvert(counting, schedule, ddimTimesteps(1000, 10), xNoise, z, { signal: aborted })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(
+      ddimInvert(counting, schedule, ddimTimesteps(1000, 10), xNoise, z, { signal: aborted }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBe(3);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([xNoise, z]);
@@ -343,7 +373,9 @@ describe('abort and failures', () => {
       if (calls === 3) throw new Error('device lost');
       return tf.mul(xt, 0.5);
     };
-    await expect(ddimInvert(failingNetwork, schedule, ddimTimesteps(1000, 5), xNoise, z)).rejects.toThrow('device lost');
+    await expect(ddimInvert(failingNetwork, schedule, ddimTimesteps(1000, 5), xNoise, z)).rejects.toThrow(
+      'device lost',
+    );
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([xNoise, z]);
   });
@@ -366,7 +398,9 @@ describe('ddimInvert', () => {
       return tf.mul(xt, 0.5);
     };
     const steps: number[] = [];
-    const xNoise = await ddimInvert(recording, schedule, [999, 500, 0], x0, z, { onStep: ({ i }) => void steps.push(i) });
+    const xNoise = await ddimInvert(recording, schedule, [999, 500, 0], x0, z, {
+      onStep: ({ i }) => void steps.push(i),
+    });
     expect(calledAt).toEqual([0, 0, 500]);
     expect(steps).toEqual([2, 1, 0]);
     tf.dispose([x0, z, xNoise]);

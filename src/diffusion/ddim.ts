@@ -105,13 +105,17 @@ export interface DdimStepCoefficients {
  * @param eta η in [0, 1]; with eta > 0 the step must go towards less noise (alphaBarTo >= alphaBarFrom)
  */
 export function ddimStepCoefficients(alphaBarFrom: number, alphaBarTo: number, eta: number): DdimStepCoefficients {
-  if (!(alphaBarFrom > 0 && alphaBarFrom <= 1)) throw new RangeError(`ddimStepCoefficients: alphaBarFrom must be in (0, 1], got ${alphaBarFrom}`);
-  if (!(alphaBarTo > 0 && alphaBarTo <= 1)) throw new RangeError(`ddimStepCoefficients: alphaBarTo must be in (0, 1], got ${alphaBarTo}`);
+  if (!(alphaBarFrom > 0 && alphaBarFrom <= 1))
+    throw new RangeError(`ddimStepCoefficients: alphaBarFrom must be in (0, 1], got ${alphaBarFrom}`);
+  if (!(alphaBarTo > 0 && alphaBarTo <= 1))
+    throw new RangeError(`ddimStepCoefficients: alphaBarTo must be in (0, 1], got ${alphaBarTo}`);
   if (!(eta >= 0 && eta <= 1)) throw new RangeError(`ddimStepCoefficients: eta must be in [0, 1], got ${eta}`);
   let sigma = 0;
   if (eta > 0) {
     if (!(alphaBarTo >= alphaBarFrom && alphaBarFrom < 1)) {
-      throw new RangeError(`ddimStepCoefficients: eta > 0 needs a denoising step (alphaBarFrom ${alphaBarFrom} < 1 and <= alphaBarTo ${alphaBarTo})`);
+      throw new RangeError(
+        `ddimStepCoefficients: eta > 0 needs a denoising step (alphaBarFrom ${alphaBarFrom} < 1 and <= alphaBarTo ${alphaBarTo})`,
+      );
     }
     sigma = eta * Math.sqrt((1 - alphaBarTo) / (1 - alphaBarFrom)) * Math.sqrt(1 - alphaBarFrom / alphaBarTo);
   }
@@ -139,21 +143,32 @@ export function ddimStepCoefficients(alphaBarFrom: number, alphaBarTo: number, e
  * @returns eps [B,H,W,C]; the caller owns it (for 'eps', a clone: disposing it leaves `prediction` alive). Inputs
  *   are not disposed.
  */
-export function epsFromPrediction(prediction: tf.Tensor4D, xt: tf.Tensor4D, alphaBar: number, parameterisation: Parameterisation): tf.Tensor4D {
-  if (!(alphaBar > 0 && alphaBar <= 1)) throw new RangeError(`epsFromPrediction: alphaBar must be in (0, 1], got ${alphaBar}`);
+export function epsFromPrediction(
+  prediction: tf.Tensor4D,
+  xt: tf.Tensor4D,
+  alphaBar: number,
+  parameterisation: Parameterisation,
+): tf.Tensor4D {
+  if (!(alphaBar > 0 && alphaBar <= 1))
+    throw new RangeError(`epsFromPrediction: alphaBar must be in (0, 1], got ${alphaBar}`);
   const sqrtAlphaBar = Math.sqrt(alphaBar);
   const sqrtOneMinusAlphaBar = Math.sqrt(1 - alphaBar);
   switch (parameterisation) {
     case 'eps':
       return tf.clone(prediction);
     case 'x0':
-      if (!(alphaBar < 1)) throw new RangeError('epsFromPrediction: an x0 prediction at alphaBar 1 (a clean input) implies no noise estimate');
+      if (!(alphaBar < 1))
+        throw new RangeError(
+          'epsFromPrediction: an x0 prediction at alphaBar 1 (a clean input) implies no noise estimate',
+        );
       return tf.tidy(() => tf.div(tf.sub(xt, tf.mul(prediction, sqrtAlphaBar)), sqrtOneMinusAlphaBar) as tf.Tensor4D);
     case 'v':
       return tf.tidy(() => tf.add(tf.mul(prediction, sqrtAlphaBar), tf.mul(xt, sqrtOneMinusAlphaBar)) as tf.Tensor4D);
     default: {
       const _exhaustive: never = parameterisation;
-      throw new RangeError(`epsFromPrediction: parameterisation must be one of eps, x0, v, got ${JSON.stringify(_exhaustive)}`);
+      throw new RangeError(
+        `epsFromPrediction: parameterisation must be one of eps, x0, v, got ${JSON.stringify(_exhaustive)}`,
+      );
     }
   }
 }
@@ -205,8 +220,12 @@ interface ChainStep {
  * The step's coefficients; where the images have different η, also one set per image, and the batch's own set
  * is the one with the largest σ (so σ > 0 says whether the step needs noise).
  */
-function chainStepCoefficients(step: ChainStep): { coefficients: DdimStepCoefficients; perImage?: DdimStepCoefficients[] } {
-  if (typeof step.eta === 'number') return { coefficients: ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, step.eta) };
+function chainStepCoefficients(step: ChainStep): {
+  coefficients: DdimStepCoefficients;
+  perImage?: DdimStepCoefficients[];
+} {
+  if (typeof step.eta === 'number')
+    return { coefficients: ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, step.eta) };
   const perImage = step.eta.map((eta) => ddimStepCoefficients(step.alphaBarFrom, step.alphaBarTo, eta));
   return { coefficients: perImage.reduce((a, b) => (b.sigma > a.sigma ? b : a)), perImage };
 }
@@ -220,7 +239,10 @@ function checkedPlan(schedule: NoiseSchedule, plan: ArrayLike<number>, what: str
     if (!Number.isInteger(t) || t < 0 || t >= schedule.timesteps) {
       throw new RangeError(`${what}: plan[${i}] = ${t} is not a timestep in 0..${schedule.timesteps - 1}`);
     }
-    if (i > 0 && t >= plan[i - 1]) throw new RangeError(`${what}: the plan must be strictly decreasing, but plan[${i}] = ${t} >= plan[${i - 1}] = ${plan[i - 1]}`);
+    if (i > 0 && t >= plan[i - 1])
+      throw new RangeError(
+        `${what}: the plan must be strictly decreasing, but plan[${i}] = ${t} >= plan[${i - 1}] = ${plan[i - 1]}`,
+      );
   }
   return checked;
 }
@@ -228,7 +250,9 @@ function checkedPlan(schedule: NoiseSchedule, plan: ArrayLike<number>, what: str
 function checkConditioning(x: tf.Tensor4D, z: tf.Tensor2D, what: string): void {
   if (x.rank !== 4) throw new RangeError(`${what}: x must be [B,H,W,C], got shape [${x.shape}]`);
   if (z.rank !== 2 || z.shape[0] !== x.shape[0]) {
-    throw new RangeError(`${what}: z must be [B,D] with B = ${x.shape[0]} (one latent per image), got shape [${z.shape}]`);
+    throw new RangeError(
+      `${what}: z must be [B,D] with B = ${x.shape[0]} (one latent per image), got shape [${z.shape}]`,
+    );
   }
 }
 
@@ -265,10 +289,15 @@ async function runDdimChain(
           const t = tf.fill([batch], step.t, 'int32') as tf.Tensor1D;
           const prediction = predictEps(x, t, z);
           if (!tf.util.arraysEqual(prediction.shape, x.shape)) {
-            throw new Error(`${what}: the denoiser returned ${parameterisation} of shape [${prediction.shape}] for x_t of shape [${x.shape}]`);
+            throw new Error(
+              `${what}: the denoiser returned ${parameterisation} of shape [${prediction.shape}] for x_t of shape [${x.shape}]`,
+            );
           }
           // The network's output as a noise estimate at the level of its input (a no-op for ε-prediction).
-          const epsPred = parameterisation === 'eps' ? prediction : epsFromPrediction(prediction, x, step.alphaBarFrom, parameterisation);
+          const epsPred =
+            parameterisation === 'eps'
+              ? prediction
+              : epsFromPrediction(prediction, x, step.alphaBarFrom, parameterisation);
           return ddimStep(x, epsPred, coefficients, noise?.tensor, perImage);
         });
       } finally {
@@ -279,7 +308,15 @@ async function runDdimChain(
       x = result.xPrev;
       ownsX = true;
       try {
-        if (opts.onStep) await opts.onStep({ i: step.i, t: step.t, xt, x0Pred: result.x0Pred, stepsDone: k + 1, stepsTotal: chain.length });
+        if (opts.onStep)
+          await opts.onStep({
+            i: step.i,
+            t: step.t,
+            xt,
+            x0Pred: result.x0Pred,
+            stepsDone: k + 1,
+            stepsTotal: chain.length,
+          });
       } finally {
         result.x0Pred.dispose();
         if (ownsXt) xt.dispose();
@@ -318,20 +355,26 @@ export async function ddimSample(
   checkConditioning(xNoise, z, what);
   const eta = opts.eta ?? 0;
   const etas = typeof eta === 'number' ? [eta] : eta;
-  if (typeof eta !== 'number' && eta.length !== xNoise.shape[0]) throw new RangeError(`${what}: eta needs one value per image (${xNoise.shape[0]}), got ${eta.length}`);
+  if (typeof eta !== 'number' && eta.length !== xNoise.shape[0])
+    throw new RangeError(`${what}: eta needs one value per image (${xNoise.shape[0]}), got ${eta.length}`);
   // Each η's range is asserted where σ is computed (ddimStepCoefficients), at the first step.
   const parameterisation = opts.parameterisation ?? 'eps';
   if (!PARAMETERISATIONS.includes(parameterisation)) {
-    throw new RangeError(`${what}: parameterisation must be one of ${PARAMETERISATIONS.join(', ')}, got ${JSON.stringify(parameterisation)}`);
+    throw new RangeError(
+      `${what}: parameterisation must be one of ${PARAMETERISATIONS.join(', ')}, got ${JSON.stringify(parameterisation)}`,
+    );
   }
-  if (opts.seed !== undefined && opts.noise !== undefined) throw new Error(`${what}: pass either opts.seed or opts.noise, not both`);
+  if (opts.seed !== undefined && opts.noise !== undefined)
+    throw new Error(`${what}: pass either opts.seed or opts.noise, not both`);
   let noiseForStep: NoiseForStep | undefined;
   if (etas.some((e) => e > 0)) {
     if (opts.noise !== undefined) {
       const noise = opts.noise;
-      if (noise.length !== tau.length) throw new RangeError(`${what}: opts.noise needs one tensor per step (${tau.length}), got ${noise.length}`);
+      if (noise.length !== tau.length)
+        throw new RangeError(`${what}: opts.noise needs one tensor per step (${tau.length}), got ${noise.length}`);
       noise.forEach((n, i) => {
-        if (!tf.util.arraysEqual(n.shape, xNoise.shape)) throw new RangeError(`${what}: opts.noise[${i}] has shape [${n.shape}], expected [${xNoise.shape}]`);
+        if (!tf.util.arraysEqual(n.shape, xNoise.shape))
+          throw new RangeError(`${what}: opts.noise[${i}] has shape [${n.shape}], expected [${xNoise.shape}]`);
       });
       noiseForStep = (i) => ({ tensor: noise[i], owned: false });
     } else if (opts.seed !== undefined) {
@@ -374,7 +417,13 @@ export async function ddimInvert(
   const S = tau.length;
   const chain: ChainStep[] = [];
   for (let i = S - 1; i >= 0; i--) {
-    chain.push({ i, t: tau[Math.min(i + 1, S - 1)], alphaBarFrom: i + 1 < S ? alphaBar[tau[i + 1]] : 1, alphaBarTo: alphaBar[tau[i]], eta: 0 });
+    chain.push({
+      i,
+      t: tau[Math.min(i + 1, S - 1)],
+      alphaBarFrom: i + 1 < S ? alphaBar[tau[i + 1]] : 1,
+      alphaBarTo: alphaBar[tau[i]],
+      eta: 0,
+    });
   }
   return runDdimChain(what, predictEps, chain, x0, z, opts, undefined);
 }

@@ -11,7 +11,12 @@ import { sigmoid } from './sigmoid';
  * xt [B,H,W,C], t int32 [B], z [B,D] (ignored), optional exact logSnr [B] -> eps [B,H,W,C]. It satisfies both
  * EpsPredictor and ItdEpsPredictor. Inputs are not disposed; the caller owns the result.
  */
-export type GaussianEpsPredictor = (xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D, logSnr?: Float64Array) => tf.Tensor4D;
+export type GaussianEpsPredictor = (
+  xt: tf.Tensor4D,
+  t: tf.Tensor1D,
+  z: tf.Tensor2D,
+  logSnr?: Float64Array,
+) => tf.Tensor4D;
 
 /**
  * The posterior-mean noise prediction for data x ~ N(mean, diag(variances)) noised as x_t = √ᾱ x + √(1-ᾱ) ε:
@@ -29,9 +34,12 @@ export function gaussianEpsPredictor(
 ): GaussianEpsPredictor {
   const d = imageShape[0] * imageShape[1] * imageShape[2];
   if (mean.length !== d || variances.length !== d) {
-    throw new RangeError(`gaussianEpsPredictor: mean and variances need d = ${d} entries, got ${mean.length} and ${variances.length}`);
+    throw new RangeError(
+      `gaussianEpsPredictor: mean and variances need d = ${d} entries, got ${mean.length} and ${variances.length}`,
+    );
   }
-  if (Array.from(variances).some((v) => !(v > 0))) throw new RangeError('gaussianEpsPredictor: variances must be positive');
+  if (Array.from(variances).some((v) => !(v > 0)))
+    throw new RangeError('gaussianEpsPredictor: variances must be positive');
   const meanValues = Float32Array.from(mean);
   const varianceValues = Float32Array.from(variances);
   // Square roots taken in float64: in float32, 1 - ᾱ would lose all its digits near t = 0.
@@ -45,8 +53,14 @@ export function gaussianEpsPredictor(
       const [sqrtAlphaBar, sqrtOneMinusAlphaBar] =
         logSnr !== undefined
           ? [
-              tf.tensor4d(Float32Array.from(logSnr, (a) => Math.sqrt(sigmoid(a))), levelShape),
-              tf.tensor4d(Float32Array.from(logSnr, (a) => Math.sqrt(sigmoid(-a))), levelShape),
+              tf.tensor4d(
+                Float32Array.from(logSnr, (a) => Math.sqrt(sigmoid(a))),
+                levelShape,
+              ),
+              tf.tensor4d(
+                Float32Array.from(logSnr, (a) => Math.sqrt(sigmoid(-a))),
+                levelShape,
+              ),
             ]
           : [
               tf.reshape(tf.gather(tf.tensor1d(sqrtAlphaBarTable), t), levelShape),

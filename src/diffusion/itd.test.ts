@@ -52,14 +52,16 @@ function gaussianData(shape: [number, number, number], logVarianceRange: [number
     variances,
     reference,
     predictEps: gaussianEpsPredictor(schedule, mean, variances, shape),
-    draw: (drawSeed) => Float32Array.from(createRng(drawSeed).normals(d), (n, k) => mean[k] + Math.sqrt(variances[k]) * n),
+    draw: (drawSeed) =>
+      Float32Array.from(createRng(drawSeed).normals(d), (n, k) => mean[k] + Math.sqrt(variances[k]) * n),
   };
 }
 
 /** -ln N(x; mean, diag(variances)) in nats. */
 function exactNats(data: GaussianData, x: ArrayLike<number>): number {
   let total = 0;
-  for (let k = 0; k < data.d; k++) total += 0.5 * Math.log(2 * Math.PI * data.variances[k]) + (x[k] - data.mean[k]) ** 2 / (2 * data.variances[k]);
+  for (let k = 0; k < data.d; k++)
+    total += 0.5 * Math.log(2 * Math.PI * data.variances[k]) + (x[k] - data.mean[k]) ** 2 / (2 * data.variances[k]);
   return total;
 }
 
@@ -69,10 +71,22 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
   // The last case spreads the variances over e^-7..1 and uses many samples, so the integrated part
   // -log N(x; m, diag v) + log N(x; m, v̄ I) is dozens of standard errors: a wrong weight or factor cannot hide.
   // The scalar control variate fits such a spread data set less well, hence its smaller variance reduction.
-  const cases: Array<{ name: string; shape: [number, number, number]; logVarianceRange: [number, number]; samples: number; minimumStdErrReduction: number }> = [
+  const cases: Array<{
+    name: string;
+    shape: [number, number, number];
+    logVarianceRange: [number, number];
+    samples: number;
+    minimumStdErrReduction: number;
+  }> = [
     { name: 'd = 16', shape: [4, 4, 1], logVarianceRange: [-3, 0], samples: 256, minimumStdErrReduction: 3 },
     { name: 'd = 32', shape: [4, 4, 2], logVarianceRange: [-3, 0], samples: 256, minimumStdErrReduction: 3 },
-    { name: 'd = 64, wide spectrum', shape: [8, 8, 1], logVarianceRange: [-7, 0], samples: 4096, minimumStdErrReduction: 1.5 },
+    {
+      name: 'd = 64, wide spectrum',
+      shape: [8, 8, 1],
+      logVarianceRange: [-7, 0],
+      samples: 4096,
+      minimumStdErrReduction: 1.5,
+    },
   ];
   for (const { name, shape, logVarianceRange, samples, minimumStdErrReduction } of cases) {
     it(`returns -log N(x; m, diag v) within 3 standard errors (${name})`, async () => {
@@ -83,7 +97,12 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
         const values = data.draw(drawSeed);
         const x = tf.tensor4d(values, [1, ...shape]);
         const before = tf.memory().numTensors;
-        const estimate = await estimateNll(data.predictEps, schedule, data.reference, x, z, { dequantize: false, seed: drawSeed, samples, batchSize });
+        const estimate = await estimateNll(data.predictEps, schedule, data.reference, x, z, {
+          dequantize: false,
+          seed: drawSeed,
+          samples,
+          batchSize,
+        });
         expect(tf.memory().numTensors).toBe(before);
         const bitsPerNat = 1 / (data.d * Math.LN2);
         const exact = exactNats(data, values);
@@ -96,7 +115,10 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
         expect(estimate.denoiserEvaluations).toBe(samples);
         if (samples >= 4096) {
           const scalarReferenceNats = values.reduce(
-            (acc, v, k) => acc + 0.5 * Math.log(2 * Math.PI * data.reference.variance) + (v - data.mean[k]) ** 2 / (2 * data.reference.variance),
+            (acc, v, k) =>
+              acc +
+              0.5 * Math.log(2 * Math.PI * data.reference.variance) +
+              (v - data.mean[k]) ** 2 / (2 * data.reference.variance),
             0,
           );
           expect(Math.abs(exact - scalarReferenceNats) * bitsPerNat).toBeGreaterThan(30 * estimate.stdErr);
@@ -128,7 +150,12 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
     const z = noLatent();
     const run = (seed: number, batchSize: number): ReturnType<typeof estimateNll> =>
       estimateNll(data.predictEps, schedule, data.reference, x, z, { samples: 64, seed, batchSize });
-    const [first, again, regrouped, otherSeed] = [await run(1, 16), await run(1, 16), await run(1, 64), await run(2, 16)];
+    const [first, again, regrouped, otherSeed] = [
+      await run(1, 16),
+      await run(1, 16),
+      await run(1, 64),
+      await run(2, 16),
+    ];
     expect(again.bitsPerDim).toBe(first.bitsPerDim);
     expect(regrouped.bitsPerDim).toBeCloseTo(first.bitsPerDim, 5);
     expect(regrouped.denoiserCalls).toBe(1);
@@ -145,7 +172,10 @@ describe('estimateNll calling a timestep network', () => {
     const z = tf.tensor2d([[0.5, -1]]);
     const batchSizes: number[] = [];
     const mismatches: string[] = [];
-    const [low, high] = [data.reference.logSnrLoc - LOGISTIC_CLIP * data.reference.logSnrScale, data.reference.logSnrLoc + LOGISTIC_CLIP * data.reference.logSnrScale];
+    const [low, high] = [
+      data.reference.logSnrLoc - LOGISTIC_CLIP * data.reference.logSnrScale,
+      data.reference.logSnrLoc + LOGISTIC_CLIP * data.reference.logSnrScale,
+    ];
     const recording = (xt: tf.Tensor4D, t: tf.Tensor1D, zBatch: tf.Tensor2D, logSnr: Float64Array): tf.Tensor4D => {
       batchSizes.push(xt.shape[0]);
       const timesteps = t.dataSync();
@@ -174,8 +204,12 @@ describe('estimateNll calling a timestep network', () => {
     expect(Number.isFinite(estimate.bitsPerDim)).toBe(true);
     const before = tf.memory().numTensors;
     const shortMean = { ...data.reference, mean: data.reference.mean.slice(1) };
-    await expect(estimateNll(network, schedule, shortMean, x, z)).rejects.toThrow(/mean has 3 entries, the image has d = 4/);
-    await expect(estimateNll(network, schedule, data.reference, x, z, { samples: 1 })).rejects.toThrow(/samples must be an integer >= 2/);
+    await expect(estimateNll(network, schedule, shortMean, x, z)).rejects.toThrow(
+      /mean has 3 entries, the image has d = 4/,
+    );
+    await expect(estimateNll(network, schedule, data.reference, x, z, { samples: 1 })).rejects.toThrow(
+      /samples must be an integer >= 2/,
+    );
     const pair = tf.concat([x, x]) as tf.Tensor4D;
     await expect(estimateNll(network, schedule, data.reference, pair, z)).rejects.toThrow(/one image \[1,H,W,C\]/);
     pair.dispose();
@@ -203,7 +237,9 @@ describe('estimateNll calling a timestep network', () => {
     });
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBe(2);
-    await expect(mmseCurve(counting, schedule, data.reference, x, z, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(
+      mmseCurve(counting, schedule, data.reference, x, z, { signal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBe(2);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, z]);
@@ -216,7 +252,11 @@ describe('mmseCurve', () => {
     const x = tf.tensor4d(data.draw(1), [1, 4, 4, 1]);
     const z = noLatent();
     const before = tf.memory().numTensors;
-    const curve = await mmseCurve(data.predictEps, schedule, data.reference, x, z, { points: 9, repeats: 3, batchSize: 8 });
+    const curve = await mmseCurve(data.predictEps, schedule, data.reference, x, z, {
+      points: 9,
+      repeats: 3,
+      batchSize: 8,
+    });
     expect(tf.memory().numTensors).toBe(before);
     const { logSnrLoc: loc, logSnrScale: scale } = data.reference;
     expect(curve.logSnr).toHaveLength(9);
@@ -225,7 +265,10 @@ describe('mmseCurve', () => {
     expect(curve.logSnr[4]).toBeCloseTo(loc, 12);
     curve.logSnr.forEach((a, j) => {
       expect(curve.standardNormal[j]).toBeCloseTo(16 * sigmoid(a), 12);
-      expect(curve.gaussian[j]).toBeCloseTo(data.variances.reduce((acc, v) => acc + sigmoid(a + Math.log(v)), 0), 10);
+      expect(curve.gaussian[j]).toBeCloseTo(
+        data.variances.reduce((acc, v) => acc + sigmoid(a + Math.log(v)), 0),
+        10,
+      );
       expect(curve.xSpaceMmse[j]).toBeCloseTo(Math.exp(-a) * curve.mmse[j], 10);
     });
     expect(curve.denoiserCalls).toBe(Math.ceil(27 / 8));
@@ -270,9 +313,14 @@ describe('mmseCurve', () => {
       x.dispose();
     }
     // Over x ~ data and ε, each dimension's error is N(0, σ(α + ln v_i)), so Var ‖e‖² = 2 Σ σ(α + ln v_i)².
-    const logSnr = Array.from({ length: points }, (_, j) => data.reference.logSnrLoc + data.reference.logSnrScale * (-4 + (8 * j) / (points - 1)));
+    const logSnr = Array.from(
+      { length: points },
+      (_, j) => data.reference.logSnrLoc + data.reference.logSnrScale * (-4 + (8 * j) / (points - 1)),
+    );
     logSnr.forEach((a, j) => {
-      const spread = Math.sqrt((2 * data.variances.reduce((acc, v) => acc + sigmoid(a + Math.log(v)) ** 2, 0)) / images);
+      const spread = Math.sqrt(
+        (2 * data.variances.reduce((acc, v) => acc + sigmoid(a + Math.log(v)) ** 2, 0)) / images,
+      );
       expect(Math.abs(total[j] - gaussian[j])).toBeLessThan(5 * spread);
     });
     z.dispose();

@@ -131,21 +131,33 @@ interface PreparedReference {
   variance: number;
 }
 
-function prepareReference(reference: GaussianReference, x: tf.Tensor4D, z: tf.Tensor2D, what: string): PreparedReference {
-  if (x.rank !== 4 || x.shape[0] !== 1) throw new RangeError(`${what}: x must be one image [1,H,W,C], got shape [${x.shape}]`);
+function prepareReference(
+  reference: GaussianReference,
+  x: tf.Tensor4D,
+  z: tf.Tensor2D,
+  what: string,
+): PreparedReference {
+  if (x.rank !== 4 || x.shape[0] !== 1)
+    throw new RangeError(`${what}: x must be one image [1,H,W,C], got shape [${x.shape}]`);
   if (z.rank !== 2 || z.shape[0] !== 1) throw new RangeError(`${what}: z must be [1,D], got shape [${z.shape}]`);
   const dimensions = x.size;
   if (reference.mean.length !== dimensions) {
-    throw new RangeError(`${what}: gaussianReference.mean has ${reference.mean.length} entries, the image has d = ${dimensions}`);
+    throw new RangeError(
+      `${what}: gaussianReference.mean has ${reference.mean.length} entries, the image has d = ${dimensions}`,
+    );
   }
   if (reference.logEigenvalues.length !== dimensions) {
-    throw new RangeError(`${what}: gaussianReference.logEigenvalues has ${reference.logEigenvalues.length} entries, the image has d = ${dimensions}`);
+    throw new RangeError(
+      `${what}: gaussianReference.logEigenvalues has ${reference.logEigenvalues.length} entries, the image has d = ${dimensions}`,
+    );
   }
   if (!(reference.variance > 0 && Number.isFinite(reference.variance))) {
     throw new RangeError(`${what}: gaussianReference.variance must be positive, got ${reference.variance}`);
   }
   if (!(reference.logSnrScale > 0 && Number.isFinite(reference.logSnrScale)) || !Number.isFinite(reference.logSnrLoc)) {
-    throw new RangeError(`${what}: gaussianReference needs a finite logSnrLoc and a positive logSnrScale, got ${reference.logSnrLoc}, ${reference.logSnrScale}`);
+    throw new RangeError(
+      `${what}: gaussianReference needs a finite logSnrLoc and a positive logSnrScale, got ${reference.logSnrLoc}, ${reference.logSnrScale}`,
+    );
   }
   const logEigenvalues = Float64Array.from(reference.logEigenvalues);
   const sumLogEigenvalues = logEigenvalues.reduce((a, b) => a + b, 0);
@@ -167,7 +179,8 @@ function gaussianMmse(logEigenvalues: Float64Array, logSnr: number): number {
 }
 
 function positiveInteger(value: number, name: string, what: string, minimum = 1): number {
-  if (!Number.isInteger(value) || value < minimum) throw new RangeError(`${what}: ${name} must be an integer >= ${minimum}, got ${value}`);
+  if (!Number.isInteger(value) || value < minimum)
+    throw new RangeError(`${what}: ${name} must be an integer >= ${minimum}, got ${value}`);
   return value;
 }
 
@@ -206,7 +219,10 @@ async function squaredErrorsAtLogSnr(
     const n = batchLogSnr.length;
     const sqrtAlphaBar = Float32Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(a)));
     const sqrtOneMinusAlphaBar = Float32Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(-a)));
-    const linearGain = Float32Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(-a)) / (sigmoid(a) * variance + sigmoid(-a)));
+    const linearGain = Float32Array.from(
+      batchLogSnr,
+      (a) => Math.sqrt(sigmoid(-a)) / (sigmoid(a) * variance + sigmoid(-a)),
+    );
     const errors = tf.tidy(() => {
       const perSample = (values: Float32Array): tf.Tensor4D => tf.tensor4d(values, [n, 1, 1, 1]);
       const signalScale = perSample(sqrtAlphaBar);
@@ -215,7 +231,9 @@ async function squaredErrorsAtLogSnr(
       const t = tf.tensor1d(timestepForLogSnr(schedule, batchLogSnr), 'int32');
       const epsPred = predictEps(xt, t, tf.tile(z, [n, 1]), batchLogSnr);
       if (!tf.util.arraysEqual(epsPred.shape, xt.shape)) {
-        throw new Error(`${what}: the denoiser returned eps of shape [${epsPred.shape}] for x_t of shape [${xt.shape}]`);
+        throw new Error(
+          `${what}: the denoiser returned eps of shape [${epsPred.shape}] for x_t of shape [${xt.shape}]`,
+        );
       }
       const epsLinear = tf.mul(tf.sub(xt, tf.mul(referenceMean, signalScale)), perSample(linearGain));
       const modelError = tf.sum(tf.square(tf.sub(noise, epsPred)), [1, 2, 3]);
@@ -252,7 +270,12 @@ function meanAndStdErr(terms: Float64Array): { mean: number; stdErr: number } {
  * of K equal-probability strata, which keeps the estimate unbiased and removes most of the sampling noise), with
  * their importance weights w = 1/density (docs/sources.md §2.5, after `logistic_integrate` in the ITD code).
  */
-function truncatedLogisticSamples(loc: number, scale: number, K: number, rng: Rng): { logSnr: Float64Array; weight: Float64Array } {
+function truncatedLogisticSamples(
+  loc: number,
+  scale: number,
+  K: number,
+  rng: Rng,
+): { logSnr: Float64Array; weight: Float64Array } {
   const low = sigmoid(-LOGISTIC_CLIP);
   const keptMass = sigmoid(LOGISTIC_CLIP) - low;
   const logSnr = new Float64Array(K);
@@ -298,7 +321,18 @@ export async function estimateNll(
     } finally {
       distanceTensor.dispose();
     }
-    const errors = await squaredErrorsAtLogSnr(what, predictEps, schedule, xTilde, z, referenceMean, prepared.variance, logSnr, rng, opts);
+    const errors = await squaredErrorsAtLogSnr(
+      what,
+      predictEps,
+      schedule,
+      xTilde,
+      z,
+      referenceMean,
+      prepared.variance,
+      logSnr,
+      rng,
+      opts,
+    );
 
     const controlled = new Float64Array(K);
     const plain = new Float64Array(K);
@@ -358,7 +392,18 @@ export async function mmseCurve(
   const xTilde = imageToNoise(x, opts.dequantize ?? false, rng);
   const referenceMean = tf.tensor4d(Float32Array.from(reference.mean), x.shape);
   try {
-    const errors = await squaredErrorsAtLogSnr(what, predictEps, schedule, xTilde, z, referenceMean, prepared.variance, logSnr, rng, opts);
+    const errors = await squaredErrorsAtLogSnr(
+      what,
+      predictEps,
+      schedule,
+      xTilde,
+      z,
+      referenceMean,
+      prepared.variance,
+      logSnr,
+      rng,
+      opts,
+    );
     const mmse = grid.map((_, j) => {
       let total = 0;
       for (let r = 0; r < repeats; r++) total += errors.modelError[j * repeats + r];

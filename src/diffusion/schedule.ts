@@ -46,7 +46,8 @@ function cosineBetas(T: number, offset: number): Float64Array {
 export function makeSchedule(cfg: ScheduleConfig): NoiseSchedule {
   const config = resolveSchedule(cfg);
   const T = config.timesteps;
-  const betas = config.kind === 'linear' ? linearBetas(T, config.betaStart, config.betaEnd) : cosineBetas(T, config.cosineOffset);
+  const betas =
+    config.kind === 'linear' ? linearBetas(T, config.betaStart, config.betaEnd) : cosineBetas(T, config.cosineOffset);
   const alphas = new Float64Array(T);
   const alphaBar = new Float64Array(T);
   const logSnr = new Float64Array(T);

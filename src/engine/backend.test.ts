@@ -32,19 +32,29 @@ describe('selectBackend', () => {
   it('says how many threads WASM runs and which binary it loaded', async () => {
     const { report } = await selectBackend('wasm');
     // Node has no SharedArrayBuffer-backed wasm threads for tfjs: one thread, the single-threaded SIMD binary.
-    expect(report.probes.find((p) => p.backend === 'wasm')?.note).toMatch(/^WebAssembly CPU kernels \(XNNPACK\): 1 thread( of \d+ logical cores)?, SIMD binary, no threads$/);
-    expect(report.reason).toContain("forced: backend 'wasm' was requested (WebAssembly CPU kernels (XNNPACK): 1 thread");
+    expect(report.probes.find((p) => p.backend === 'wasm')?.note).toMatch(
+      /^WebAssembly CPU kernels \(XNNPACK\): 1 thread( of \d+ logical cores)?, SIMD binary, no threads$/,
+    );
+    expect(report.reason).toContain(
+      "forced: backend 'wasm' was requested (WebAssembly CPU kernels (XNNPACK): 1 thread",
+    );
   });
 
   it('falls back from a forced backend that cannot start, and says so', async () => {
     const { report } = await selectBackend('webgpu');
     expect(report.backend).toBe('wasm');
-    expect(report.reason).toMatch(/^forced backend 'webgpu' is unavailable; fell back\. wasm chosen because webgpu: navigator\.gpu is missing/);
+    expect(report.reason).toMatch(
+      /^forced backend 'webgpu' is unavailable; fell back\. wasm chosen because webgpu: navigator\.gpu is missing/,
+    );
   });
 
   it('uses a forced backend that works', async () => {
     const { report } = await selectBackend('cpu');
-    expect(report).toMatchObject({ backend: 'cpu', reason: "forced: backend 'cpu' was requested (plain JavaScript CPU kernels)", adapter: null });
+    expect(report).toMatchObject({
+      backend: 'cpu',
+      reason: "forced: backend 'cpu' was requested (plain JavaScript CPU kernels)",
+      adapter: null,
+    });
     expect(tf.getBackend()).toBe('cpu');
   });
 });
@@ -60,7 +70,11 @@ describe('software GPU detection', () => {
   });
 
   it('treats SwiftShader, llvmpipe and Microsoft Basic Render as software WebGL renderers', () => {
-    expect(isSoftwareRenderer('ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)')).toBe(true);
+    expect(
+      isSoftwareRenderer(
+        'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)',
+      ),
+    ).toBe(true);
     expect(isSoftwareRenderer('llvmpipe (LLVM 15.0.6, 256 bits)')).toBe(true);
     expect(isSoftwareRenderer('ANGLE (Microsoft, Microsoft Basic Render Driver Direct3D11)')).toBe(true);
     expect(isSoftwareRenderer('ANGLE (NVIDIA, NVIDIA GeForce RTX 4090 Direct3D11 vs_5_0 ps_5_0)')).toBe(false);
@@ -72,7 +86,13 @@ describe('forgetBackend', () => {
     const name = 'lost-device-test' as BackendName;
     const cpu = tf.findBackend('cpu') as tf.KernelBackend;
     // It never computes: it only has to exist and fail to dispose, as a WebGPU backend on a lost device may.
-    tf.registerBackend(name, () => Object.assign(Object.create(cpu) as tf.KernelBackend, { dispose: () => { throw new Error('device lost'); } }));
+    tf.registerBackend(name, () =>
+      Object.assign(Object.create(cpu) as tf.KernelBackend, {
+        dispose: () => {
+          throw new Error('device lost');
+        },
+      }),
+    );
     expect(await tf.setBackend(name)).toBe(true);
     // tfjs alone leaves it registered: removeBackend throws before it unregisters anything.
     expect(() => tf.removeBackend(name)).toThrow('device lost');

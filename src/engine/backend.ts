@@ -15,7 +15,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AdapterInfo, BackendChoice, BackendName, BackendProbe, BackendReport } from './protocol';
 
 /** The WASM binaries tfjs-backend-wasm may fetch, by file name. */
-export type WasmBinaryPaths = Partial<Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', string>>;
+export type WasmBinaryPaths = Partial<
+  Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', string>
+>;
 
 export interface BackendEnvironment {
   /** Browser: URLs of the .wasm files emitted by the bundler. Node: omit (the package finds its own files). */
@@ -49,7 +51,10 @@ interface GpuAdapterLike {
   isFallbackAdapter?: boolean;
   features: { has(name: string): boolean };
   limits: Record<string, number>;
-  requestDevice(descriptor?: { requiredFeatures?: string[]; requiredLimits?: Record<string, number> }): Promise<GpuDeviceLike>;
+  requestDevice(descriptor?: {
+    requiredFeatures?: string[];
+    requiredLimits?: Record<string, number>;
+  }): Promise<GpuDeviceLike>;
 }
 interface GpuLike {
   requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null>;
@@ -89,16 +94,33 @@ interface WebGpuProbe {
 
 async function probeWebGpu(): Promise<WebGpuProbe> {
   const gpu = navigatorGpu();
-  if (!gpu) return { probe: { backend: 'webgpu', usable: false, note: 'navigator.gpu is missing (no WebGPU in this browser or runtime)' }, adapter: null, software: false };
+  if (!gpu)
+    return {
+      probe: {
+        backend: 'webgpu',
+        usable: false,
+        note: 'navigator.gpu is missing (no WebGPU in this browser or runtime)',
+      },
+      adapter: null,
+      software: false,
+    };
   let adapter: GpuAdapterLike | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (error) {
-    return { probe: { backend: 'webgpu', usable: false, note: `requestAdapter failed: ${messageOf(error)}` }, adapter: null, software: false };
+    return {
+      probe: { backend: 'webgpu', usable: false, note: `requestAdapter failed: ${messageOf(error)}` },
+      adapter: null,
+      software: false,
+    };
   }
   if (!adapter) {
     return {
-      probe: { backend: 'webgpu', usable: false, note: 'requestAdapter() returned null (no adapter; Chromium on Linux needs --enable-unsafe-webgpu)' },
+      probe: {
+        backend: 'webgpu',
+        usable: false,
+        note: 'requestAdapter() returned null (no adapter; Chromium on Linux needs --enable-unsafe-webgpu)',
+      },
       adapter: null,
       software: false,
     };
@@ -124,12 +146,19 @@ interface WebGlProbe {
 
 function probeWebGl(): WebGlProbe {
   const OffscreenCanvasCtor = (globalThis as { OffscreenCanvas?: typeof OffscreenCanvas }).OffscreenCanvas;
-  if (!OffscreenCanvasCtor) return { probe: { backend: 'webgl', usable: false, note: 'OffscreenCanvas is missing (no WebGL here)' }, software: false };
+  if (!OffscreenCanvasCtor)
+    return {
+      probe: { backend: 'webgl', usable: false, note: 'OffscreenCanvas is missing (no WebGL here)' },
+      software: false,
+    };
   let gl: WebGL2RenderingContext | null = null;
   try {
     gl = new OffscreenCanvasCtor(1, 1).getContext('webgl2');
   } catch (error) {
-    return { probe: { backend: 'webgl', usable: false, note: `WebGL2 context failed: ${messageOf(error)}` }, software: false };
+    return {
+      probe: { backend: 'webgl', usable: false, note: `WebGL2 context failed: ${messageOf(error)}` },
+      software: false,
+    };
   }
   if (!gl) return { probe: { backend: 'webgl', usable: false, note: 'no WebGL2 context' }, software: false };
   const debugInfo = gl.getExtension('WEBGL_debug_renderer_info');
@@ -137,7 +166,10 @@ function probeWebGl(): WebGlProbe {
   // The probe's context would otherwise count against the browser's context limit until garbage collection.
   gl.getExtension('WEBGL_lose_context')?.loseContext();
   const software = isSoftwareRenderer(renderer);
-  return { probe: { backend: 'webgl', usable: true, note: `${software ? 'software' : 'hardware'} renderer (${renderer})` }, software };
+  return {
+    probe: { backend: 'webgl', usable: true, note: `${software ? 'software' : 'hardware'} renderer (${renderer})` },
+    software,
+  };
 }
 
 /**
@@ -153,9 +185,13 @@ async function registerWebGpu(): Promise<void> {
     'webgpu',
     async () => {
       const gpu = navigatorGpu();
-      const adapter = await gpu?.requestAdapter({ powerPreference: tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU') ? 'low-power' : 'high-performance' });
+      const adapter = await gpu?.requestAdapter({
+        powerPreference: tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU') ? 'low-power' : 'high-performance',
+      });
       if (!adapter) throw new Error('WebGPU adapter disappeared between probe and start');
-      const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((feature) => adapter.features.has(feature));
+      const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((feature) =>
+        adapter.features.has(feature),
+      );
       // Ask for the adapter's own maxima: the defaults (128 MiB bindings) would cap batch size on big models.
       const limitNames = [
         'maxComputeWorkgroupStorageSize',
@@ -219,10 +255,14 @@ async function start(name: BackendName, environment: BackendEnvironment): Promis
  */
 export async function describeRunningWasm(): Promise<string> {
   const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
-  const [simd, threaded] = await Promise.all([tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')]);
+  const [simd, threaded] = await Promise.all([
+    tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+    tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+  ]);
   const threads = getThreadsCount();
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  const binary = threaded && simd ? 'threaded SIMD binary' : simd ? 'SIMD binary, no threads' : 'plain binary, no threads';
+  const binary =
+    threaded && simd ? 'threaded SIMD binary' : simd ? 'SIMD binary, no threads' : 'plain binary, no threads';
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
   const why = !threaded && isolated === false ? ' (the page is not cross-origin isolated)' : '';
   return `WebAssembly CPU kernels (XNNPACK): ${threads} thread${threads === 1 ? '' : 's'}${cores ? ` of ${cores} logical cores` : ''}, ${binary}${why}`;
@@ -238,7 +278,10 @@ function webGpuDevice(): GpuDeviceLike | null {
  * Chooses and starts a backend. `choice` 'auto' follows the automatic order; a name forces that backend and
  * falls back to the automatic order only when it cannot start. The returned report says what was tried and why.
  */
-export async function selectBackend(choice: BackendChoice, environment: BackendEnvironment = {}): Promise<ActiveBackend> {
+export async function selectBackend(
+  choice: BackendChoice,
+  environment: BackendEnvironment = {},
+): Promise<ActiveBackend> {
   const probes: BackendProbe[] = [];
   let adapter: AdapterInfo | null = null;
 
@@ -271,7 +314,11 @@ export async function selectBackend(choice: BackendChoice, environment: BackendE
       probes.push({ backend: name, usable: true, note: await describeRunningWasm() });
       return true;
     }
-    probes.push({ backend: name, usable: failure === null, note: failure === null ? note : `${note}; failed to start: ${failure}` });
+    probes.push({
+      backend: name,
+      usable: failure === null,
+      note: failure === null ? note : `${note}; failed to start: ${failure}`,
+    });
     return failure === null;
   };
 
@@ -280,20 +327,26 @@ export async function selectBackend(choice: BackendChoice, environment: BackendE
     return {
       report: { backend: name, reason, adapter, probes },
       deviceLost: lostDevice
-        ? lostDevice.lost.then((info) => (info.reason === 'destroyed' ? new Promise<string>(() => {}) : info.message || 'GPU device lost'))
+        ? lostDevice.lost.then((info) =>
+            info.reason === 'destroyed' ? new Promise<string>(() => {}) : info.message || 'GPU device lost',
+          )
         : null,
     };
   };
 
   if (choice !== 'auto') {
-    if (await attempt(choice, true)) return finish(choice, `forced: backend '${choice}' was requested (${probes[probes.length - 1].note})`);
+    if (await attempt(choice, true))
+      return finish(choice, `forced: backend '${choice}' was requested (${probes[probes.length - 1].note})`);
   }
   for (const name of AUTO_ORDER) {
     if (name === choice) continue;
     if (await attempt(name, false)) {
       const passedOver = probes.filter((p) => !p.usable).map((p) => `${p.backend}: ${p.note}`);
       const prefix = choice === 'auto' ? '' : `forced backend '${choice}' is unavailable; fell back. `;
-      const why = passedOver.length > 0 ? `${prefix}${name} chosen because ${passedOver.join('; ')}` : `${prefix}${name} is the first choice and works`;
+      const why =
+        passedOver.length > 0
+          ? `${prefix}${name} chosen because ${passedOver.join('; ')}`
+          : `${prefix}${name} is the first choice and works`;
       return finish(name, why);
     }
   }

@@ -61,7 +61,9 @@ export class EngineError extends Error {
 
 /** True for the rejection of an aborted or superseded request. */
 export function isAbortError(error: unknown): boolean {
-  return error instanceof DOMException ? error.name === 'AbortError' : (error as { name?: unknown })?.name === 'AbortError';
+  return error instanceof DOMException
+    ? error.name === 'AbortError'
+    : (error as { name?: unknown })?.name === 'AbortError';
 }
 
 function abortError(message: string): DOMException {
@@ -118,9 +120,16 @@ export class EngineClient {
   private terminated = false;
 
   constructor(port?: EnginePort) {
-    this.port = port ?? (new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'infodiffusion-engine' }) as EnginePort);
+    this.port =
+      port ??
+      (new Worker(new URL('./worker.ts', import.meta.url), {
+        type: 'module',
+        name: 'infodiffusion-engine',
+      }) as EnginePort);
     this.port.addEventListener('message', (event: MessageEvent<EngineResponse>) => this.receive(event.data));
-    this.port.addEventListener('error', (event: ErrorEvent) => this.crash(event.message || 'the engine worker failed to start'));
+    this.port.addEventListener('error', (event: ErrorEvent) =>
+      this.crash(event.message || 'the engine worker failed to start'),
+    );
   }
 
   /** Subscribe to engine-wide events (backend chosen, device lost, leak, worker crash). Returns the unsubscribe. */
@@ -136,7 +145,8 @@ export class EngineClient {
   load(source: ModelSource, options: LoadOptions = {}): Promise<LoadResult> {
     const transfer = source.kind === 'files' ? transferablesOf(source.files) : [];
     // The worker resolves relative URLs against its own script's URL, so hand it an absolute one.
-    const resolved: ModelSource = source.kind === 'url' ? { kind: 'url', baseUrl: absoluteFolderUrl(source.baseUrl) } : source;
+    const resolved: ModelSource =
+      source.kind === 'url' ? { kind: 'url', baseUrl: absoluteFolderUrl(source.baseUrl) } : source;
     return this.call(
       { kind: 'load', source: resolved, backend: options.backend, warmupBatchSizes: options.warmupBatchSizes },
       options,
@@ -150,7 +160,11 @@ export class EngineClient {
   }
 
   /** x0 -> x_T by deterministic DDIM inversion in `steps` network calls, conditioned on z (default Enc(x0)). */
-  invert(images: ImageBatch, params: { steps: number; z?: LatentBatch }, options: ProgressOptions<StepProgress> = {}): Promise<InvertResult> {
+  invert(
+    images: ImageBatch,
+    params: { steps: number; z?: LatentBatch },
+    options: ProgressOptions<StepProgress> = {},
+  ): Promise<InvertResult> {
     return this.call({ kind: 'invert', images, steps: params.steps, z: params.z }, options as ProgressOptions);
   }
 
@@ -174,7 +188,11 @@ export class EngineClient {
   }
 
   /** Bits per dimension of each image by I-MMSE with `samples` log-SNR draws (K denoiser evaluations per image). */
-  nll(images: ImageBatch, params: { samples: number; z?: LatentBatch; seed?: number }, options: ProgressOptions = {}): Promise<NllResult> {
+  nll(
+    images: ImageBatch,
+    params: { samples: number; z?: LatentBatch; seed?: number },
+    options: ProgressOptions = {},
+  ): Promise<NllResult> {
     return this.call({ kind: 'nll', images, ...params }, options);
   }
 
@@ -188,7 +206,11 @@ export class EngineClient {
   }
 
   /** x_t = sqrt(alphaBar) x + sqrt(1 - alphaBar) eps with alphaBar = sigmoid(logSnr), eps from `seed`. */
-  forwardNoise(images: ImageBatch, params: { logSnr: number; seed: number }, options: CallOptions = {}): Promise<ForwardNoiseResult> {
+  forwardNoise(
+    images: ImageBatch,
+    params: { logSnr: number; seed: number },
+    options: CallOptions = {},
+  ): Promise<ForwardNoiseResult> {
     return this.call({ kind: 'forwardNoise', images, ...params }, options);
   }
 
@@ -219,7 +241,11 @@ export class EngineClient {
     }
   }
 
-  private call<B extends RequestBody>(body: B, options: ProgressOptions, transfer: Transferable[] = []): Promise<ResultByKind[B['kind']]> {
+  private call<B extends RequestBody>(
+    body: B,
+    options: ProgressOptions,
+    transfer: Transferable[] = [],
+  ): Promise<ResultByKind[B['kind']]> {
     type R = ResultByKind[B['kind']];
     const kind = body.kind;
     if (this.terminated) return Promise.reject(new EngineError('the engine was terminated', 'TerminatedError', kind));
@@ -262,7 +288,12 @@ export class EngineClient {
         return;
       case 'error':
         this.settle(message.id, pending);
-        pending.reject(new EngineError(message.message, message.name, pending.kind, { file: message.file, details: message.details }));
+        pending.reject(
+          new EngineError(message.message, message.name, pending.kind, {
+            file: message.file,
+            details: message.details,
+          }),
+        );
         return;
       case 'aborted':
         this.settle(message.id, pending);

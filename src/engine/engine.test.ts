@@ -31,14 +31,20 @@ const ARCH = resolveArchitecture({
 const PIXELS = ARCH.imageSize * ARCH.imageSize * ARCH.imageChannels;
 
 function syntheticModel(): InfoDiffusionModel {
-  return createInfoDiffusionModel(syntheticModelMetadata(ARCH, OFFICIAL_SCHEDULE, 'engine-test'), randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7));
+  return createInfoDiffusionModel(
+    syntheticModelMetadata(ARCH, OFFICIAL_SCHEDULE, 'engine-test'),
+    randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7),
+  );
 }
 
 /** The synthetic model with a random v-parameterised student decoding along [999, 600, 200]. */
 function syntheticStudentModel(): InfoDiffusionModel {
   const student = randomStudent(ARCH, OFFICIAL_SCHEDULE.timesteps, 8, { plan: [999, 600, 200] });
   const metadata = { ...syntheticModelMetadata(ARCH, OFFICIAL_SCHEDULE, 'engine-student'), student: student.metadata };
-  return createInfoDiffusionModel(metadata, new Map([...randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7), ...student.parameters]));
+  return createInfoDiffusionModel(
+    metadata,
+    new Map([...randomParameters(ARCH, OFFICIAL_SCHEDULE.timesteps, 7), ...student.parameters]),
+  );
 }
 
 /** The fixture package's files by package path. */
@@ -86,7 +92,9 @@ class Harness {
     return { id, done };
   }
 
-  async result<K extends EngineRequest['kind']>(body: DistributiveOmit<Extract<EngineRequest, { kind: K }>, 'id'>): Promise<ResultByKind[K]> {
+  async result<K extends EngineRequest['kind']>(
+    body: DistributiveOmit<Extract<EngineRequest, { kind: K }>, 'id'>,
+  ): Promise<ResultByKind[K]> {
     const response = await this.send(body as DistributiveOmit<EngineRequest, 'id'>).done;
     if (response.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(response)}`);
     return response.result as ResultByKind[K];
@@ -129,7 +137,12 @@ describe('Engine', () => {
 
   it('loads, reports the backend and its reason, and sets the tensor baseline', async () => {
     harness = new Harness();
-    const { id, done } = harness.send({ kind: 'load', source: { kind: 'url', baseUrl: 'unused/' }, backend: 'cpu', warmupBatchSizes: [1, 3] });
+    const { id, done } = harness.send({
+      kind: 'load',
+      source: { kind: 'url', baseUrl: 'unused/' },
+      backend: 'cpu',
+      warmupBatchSizes: [1, 3],
+    });
     const response = await done;
     expect(response.kind).toBe('result');
     const result = (response as { result: ResultByKind['load'] }).result;
@@ -151,7 +164,14 @@ describe('Engine', () => {
     const encoded = await harness.result<'encode'>({ kind: 'encode', images: x });
     expect(encoded.z.shape).toEqual([2, ARCH.latentDim]);
 
-    const sampled = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z: encoded.z, noise: { kind: 'seed', seed: 5 }, steps: 3, eta: 0 });
+    const sampled = await harness.result<'sample'>({
+      kind: 'sample',
+      channel: 'a',
+      z: encoded.z,
+      noise: { kind: 'seed', seed: 5 },
+      steps: 3,
+      eta: 0,
+    });
     expect(sampled.images.shape).toEqual([2, 8, 8, 1]);
     expect(sampled.denoiserCalls).toBe(3);
 
@@ -168,27 +188,57 @@ describe('Engine', () => {
     expect(curve.logSnr).toHaveLength(3);
     expect(curve.mmse).toHaveLength(3);
 
-    const noised = await harness.result<'forwardNoise'>({ kind: 'forwardNoise', images: images(1), logSnr: 0, seed: 3 });
+    const noised = await harness.result<'forwardNoise'>({
+      kind: 'forwardNoise',
+      images: images(1),
+      logSnr: 0,
+      seed: 3,
+    });
     expect(noised.alphaBar).toBeCloseTo(0.5, 12);
     expect(noised.nearestTimestep).toBeGreaterThan(0);
 
     const stats = await harness.result<'stats'>({ kind: 'stats' });
     expect(stats.leaks).toEqual([]);
     expect(stats.numTensors).toBe(loaded.baselineTensors);
-    expect(stats.recentRequests.map((r) => r.kind)).toEqual(['load', 'encode', 'sample', 'invert', 'nll', 'mmseCurve', 'forwardNoise']);
+    expect(stats.recentRequests.map((r) => r.kind)).toEqual([
+      'load',
+      'encode',
+      'sample',
+      'invert',
+      'nll',
+      'mmseCurve',
+      'forwardNoise',
+    ]);
   });
 
   it('samples exactly what ddimSample computes from the same seed, with and without a trajectory', async () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2) };
-    const plain = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, steps: 2, eta: 0 });
-    const traced = harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, steps: 2, eta: 0, returnTrajectory: true });
+    const plain = await harness.result<'sample'>({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 9 },
+      steps: 2,
+      eta: 0,
+    });
+    const traced = harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 9 },
+      steps: 2,
+      eta: 0,
+      returnTrajectory: true,
+    });
     const tracedResult = ((await traced.done) as { result: ResultByKind['sample'] }).result;
     expect(Array.from(tracedResult.images.data)).toEqual(Array.from(plain.images.data));
     const frames = harness.progressOf(traced.id);
     expect(frames.map((p) => p.phase === 'step' && p.step)).toEqual([1, 2]);
-    expect(frames.every((p) => p.phase === 'step' && p.xt?.data.length === PIXELS && p.x0Pred?.data.length === PIXELS)).toBe(true);
+    expect(
+      frames.every((p) => p.phase === 'step' && p.xt?.data.length === PIXELS && p.x0Pred?.data.length === PIXELS),
+    ).toBe(true);
 
     const model = syntheticModel();
     const schedule = makeSchedule(OFFICIAL_SCHEDULE);
@@ -203,11 +253,21 @@ describe('Engine', () => {
   it('draws the step noise from per-latent sources bit for bit as the main thread used to ship it', async () => {
     harness = new Harness();
     await harness.load();
-    const z = { shape: [3, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2, -0.4, 0.1, 0.9) };
+    const z = {
+      shape: [3, ARCH.latentDim] as [number, number],
+      data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2, -0.4, 0.1, 0.9),
+    };
     const steps = 3;
-    const sources = [{ kind: 'seed' as const, seed: 5 }, null, { kind: 'slerp' as const, a: { kind: 'seed' as const, seed: 5 }, b: { kind: 'seed' as const, seed: 6 }, e: 0.3 }];
+    const sources = [
+      { kind: 'seed' as const, seed: 5 },
+      null,
+      { kind: 'slerp' as const, a: { kind: 'seed' as const, seed: 5 }, b: { kind: 'seed' as const, seed: 6 }, e: 0.3 },
+    ];
     // The old way: the main thread's draws (x_T's stream continued, slerped per step), laid out [steps, batch, H, W, C].
-    const seedDraws = (seed: number) => createRng(seed).normals((steps + 1) * PIXELS).subarray(PIXELS);
+    const seedDraws = (seed: number) =>
+      createRng(seed)
+        .normals((steps + 1) * PIXELS)
+        .subarray(PIXELS);
     const [five, six] = [seedDraws(5), seedDraws(6)];
     const perStep = (draws: Float32Array, s: number) => draws.subarray(s * PIXELS, (s + 1) * PIXELS);
     const shipped = new Float32Array(steps * 3 * PIXELS);
@@ -215,12 +275,30 @@ describe('Engine', () => {
       shipped.set(perStep(five, s), (s * 3 + 0) * PIXELS);
       shipped.set(slerp(perStep(five, s), perStep(six, s), 0.3), (s * 3 + 2) * PIXELS);
     }
-    const common = { kind: 'sample' as const, channel: 'a', noise: { kind: 'seed' as const, seed: 9 }, steps, eta: [1, 0, 0.7] };
-    const old = await harness.result<'sample'>({ ...common, z: { ...z, data: z.data.slice() }, stepNoise: { shape: [steps, 3, 8, 8, 1], data: shipped } });
-    const drawn = await harness.result<'sample'>({ ...common, z: { ...z, data: z.data.slice() }, stepNoiseSources: sources });
+    const common = {
+      kind: 'sample' as const,
+      channel: 'a',
+      noise: { kind: 'seed' as const, seed: 9 },
+      steps,
+      eta: [1, 0, 0.7],
+    };
+    const old = await harness.result<'sample'>({
+      ...common,
+      z: { ...z, data: z.data.slice() },
+      stepNoise: { shape: [steps, 3, 8, 8, 1], data: shipped },
+    });
+    const drawn = await harness.result<'sample'>({
+      ...common,
+      z: { ...z, data: z.data.slice() },
+      stepNoiseSources: sources,
+    });
     expect(Array.from(drawn.images.data)).toEqual(Array.from(old.images.data));
     // Drawn again from the engine's cache, still the same frame.
-    const again = await harness.result<'sample'>({ ...common, z: { ...z, data: z.data.slice() }, stepNoiseSources: sources });
+    const again = await harness.result<'sample'>({
+      ...common,
+      z: { ...z, data: z.data.slice() },
+      stepNoiseSources: sources,
+    });
     expect(Array.from(again.images.data)).toEqual(Array.from(old.images.data));
     expect((await harness.result<'stats'>({ kind: 'stats' })).leaks).toEqual([]);
   });
@@ -229,35 +307,75 @@ describe('Engine', () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [2, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2) };
-    const stepNoise = { shape: [3, 2, 8, 8, 1] as [number, number, number, number, number], data: createRng(4).normals(3 * 2 * PIXELS) };
+    const stepNoise = {
+      shape: [3, 2, 8, 8, 1] as [number, number, number, number, number],
+      data: createRng(4).normals(3 * 2 * PIXELS),
+    };
     const eta = [0, 1];
-    const sampled = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, steps: 3, eta, stepNoise: { ...stepNoise, data: stepNoise.data.slice() } });
+    const sampled = await harness.result<'sample'>({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 9 },
+      steps: 3,
+      eta,
+      stepNoise: { ...stepNoise, data: stepNoise.data.slice() },
+    });
 
     const model = syntheticModel();
     const xNoise = normalTensor4d(createRng(9), [2, 8, 8, 1]);
     const zTensor = tf.tensor2d(z.data, [2, ARCH.latentDim]);
-    const noise = [0, 1, 2].map((i) => tf.tensor4d(stepNoise.data.subarray(i * 2 * PIXELS, (i + 1) * 2 * PIXELS), [2, 8, 8, 1]));
+    const noise = [0, 1, 2].map((i) =>
+      tf.tensor4d(stepNoise.data.subarray(i * 2 * PIXELS, (i + 1) * 2 * PIXELS), [2, 8, 8, 1]),
+    );
     const plan = ddimTimesteps(1000, 3);
-    const expected = await ddimSample(model.predictEps.bind(model), makeSchedule(OFFICIAL_SCHEDULE), plan, xNoise, zTensor, { eta, noise });
-    const deterministic = await ddimSample(model.predictEps.bind(model), makeSchedule(OFFICIAL_SCHEDULE), plan, xNoise, zTensor);
+    const expected = await ddimSample(
+      model.predictEps.bind(model),
+      makeSchedule(OFFICIAL_SCHEDULE),
+      plan,
+      xNoise,
+      zTensor,
+      { eta, noise },
+    );
+    const deterministic = await ddimSample(
+      model.predictEps.bind(model),
+      makeSchedule(OFFICIAL_SCHEDULE),
+      plan,
+      xNoise,
+      zTensor,
+    );
     expect(maxRelativeError(sampled.images.data, await expected.data())).toBeLessThan(1e-6);
     // The eta-0 row is the deterministic sample; the eta-1 row is not.
     const [expectedValues, deterministicValues] = [await expected.data(), await deterministic.data()];
-    expect(maxRelativeError(sampled.images.data.slice(0, PIXELS), deterministicValues.slice(0, PIXELS))).toBeLessThan(1e-6);
+    expect(maxRelativeError(sampled.images.data.slice(0, PIXELS), deterministicValues.slice(0, PIXELS))).toBeLessThan(
+      1e-6,
+    );
     expect(maxRelativeError(expectedValues.slice(PIXELS), deterministicValues.slice(PIXELS))).toBeGreaterThan(1e-3);
     tf.dispose([xNoise, zTensor, expected, deterministic, ...noise]);
     model.dispose();
     expect((await harness.result<'stats'>({ kind: 'stats' })).leaks).toEqual([]);
   });
 
-  it("decodes with the student along the first `steps` entries of its plan, exactly as ddimSample with its parameterisation", async () => {
+  it('decodes with the student along the first `steps` entries of its plan, exactly as ddimSample with its parameterisation', async () => {
     harness = new Harness({ loadModel: async () => syntheticStudentModel() });
     const loaded = await harness.load();
     expect(loaded.metadata.student?.plan).toEqual([999, 600, 200]);
     const z = { shape: [2, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2) };
     const sample = (decoder: 'ddim' | 'student', steps: number) =>
-      harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 9 }, decoder, steps, eta: 0 });
-    const [twoCalls, oneCall, teacher] = [await sample('student', 2), await sample('student', 1), await sample('ddim', 2)];
+      harness.result<'sample'>({
+        kind: 'sample',
+        channel: 'a',
+        z,
+        noise: { kind: 'seed', seed: 9 },
+        decoder,
+        steps,
+        eta: 0,
+      });
+    const [twoCalls, oneCall, teacher] = [
+      await sample('student', 2),
+      await sample('student', 1),
+      await sample('ddim', 2),
+    ];
     expect(twoCalls.denoiserCalls).toBe(2);
 
     const model = syntheticStudentModel();
@@ -265,7 +383,8 @@ describe('Engine', () => {
     const schedule = makeSchedule(OFFICIAL_SCHEDULE);
     const xNoise = normalTensor4d(createRng(9), [2, 8, 8, 1]);
     const zTensor = tf.tensor2d(z.data, [2, ARCH.latentDim]);
-    const decode = (plan: number[]) => ddimSample(student.predict, schedule, plan, xNoise, zTensor, { parameterisation: 'v' });
+    const decode = (plan: number[]) =>
+      ddimSample(student.predict, schedule, plan, xNoise, zTensor, { parameterisation: 'v' });
     const [expectedTwo, expectedOne] = [await decode([999, 600]), await decode([999])];
     expect(maxRelativeError(twoCalls.images.data, await expectedTwo.data())).toBeLessThan(1e-6);
     expect(maxRelativeError(oneCall.images.data, await expectedOne.data())).toBeLessThan(1e-6);
@@ -282,9 +401,24 @@ describe('Engine', () => {
     harness = new Harness({ loadModel: async () => syntheticStudentModel() });
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const preview = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 1 }, decoder: 'student', steps: 3, eta: 0 });
+    const preview = harness.send({
+      kind: 'sample',
+      channel: 'view',
+      z,
+      noise: { kind: 'seed', seed: 1 },
+      decoder: 'student',
+      steps: 3,
+      eta: 0,
+    });
     while (harness.progressOf(preview.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-    const full = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 1 }, steps: 4, eta: 1 });
+    const full = harness.send({
+      kind: 'sample',
+      channel: 'view',
+      z,
+      noise: { kind: 'seed', seed: 1 },
+      steps: 4,
+      eta: 1,
+    });
     expect(await preview.done).toEqual({ id: preview.id, kind: 'aborted', reason: 'superseded' });
     expect((await full.done).kind).toBe('result');
   });
@@ -293,28 +427,77 @@ describe('Engine', () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, 3] as [number, number], data: new Float32Array(3) };
-    const none = await harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 0 }, decoder: 'student', steps: 1, eta: 0 }).done;
-    expect(none).toMatchObject({ kind: 'error', name: 'RequestError', message: "cannot sample with the student: model 'engine-test' has no distilled student (metadata.student)" });
+    const none = await harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 0 },
+      decoder: 'student',
+      steps: 1,
+      eta: 0,
+    }).done;
+    expect(none).toMatchObject({
+      kind: 'error',
+      name: 'RequestError',
+      message: "cannot sample with the student: model 'engine-test' has no distilled student (metadata.student)",
+    });
     await harness.result<'dispose'>({ kind: 'dispose' });
 
     harness = new Harness({ loadModel: async () => syntheticStudentModel() });
     await harness.load();
     const send = (extra: { steps: number; eta: number | number[]; decoder?: unknown }) =>
-      harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 0 }, decoder: 'student', ...extra } as DistributiveOmit<EngineRequest, 'id'>).done;
-    expect(await send({ steps: 4, eta: 0 })).toMatchObject({ kind: 'error', message: "steps must be an integer in 1..3 (the student's calls), got 4" });
-    expect(await send({ steps: 2, eta: 1 })).toMatchObject({ kind: 'error', message: 'the student decodes with deterministic DDIM: eta must be 0 and stepNoise absent, got eta 1' });
-    expect(await send({ steps: 2, eta: 0, decoder: 'fast' })).toMatchObject({ kind: 'error', message: `decoder must be 'ddim' or 'student', got "fast"` });
+      harness.send({
+        kind: 'sample',
+        channel: 'a',
+        z,
+        noise: { kind: 'seed', seed: 0 },
+        decoder: 'student',
+        ...extra,
+      } as DistributiveOmit<EngineRequest, 'id'>).done;
+    expect(await send({ steps: 4, eta: 0 })).toMatchObject({
+      kind: 'error',
+      message: "steps must be an integer in 1..3 (the student's calls), got 4",
+    });
+    expect(await send({ steps: 2, eta: 1 })).toMatchObject({
+      kind: 'error',
+      message: 'the student decodes with deterministic DDIM: eta must be 0 and stepNoise absent, got eta 1',
+    });
+    expect(await send({ steps: 2, eta: 0, decoder: 'fast' })).toMatchObject({
+      kind: 'error',
+      message: `decoder must be 'ddim' or 'student', got "fast"`,
+    });
   });
 
   it('lets a newer sample on the same channel supersede the running one between steps', async () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const first = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 1 }, steps: 20, eta: 0 });
-    const otherChannel = harness.send({ kind: 'sample', channel: 'other', z, noise: { kind: 'seed', seed: 1 }, steps: 2, eta: 0 });
+    const first = harness.send({
+      kind: 'sample',
+      channel: 'view',
+      z,
+      noise: { kind: 'seed', seed: 1 },
+      steps: 20,
+      eta: 0,
+    });
+    const otherChannel = harness.send({
+      kind: 'sample',
+      channel: 'other',
+      z,
+      noise: { kind: 'seed', seed: 1 },
+      steps: 2,
+      eta: 0,
+    });
     // Wait until the first job has taken a step, so the abort has to reach a running job.
     while (harness.progressOf(first.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-    const second = harness.send({ kind: 'sample', channel: 'view', z, noise: { kind: 'seed', seed: 2 }, steps: 2, eta: 0 });
+    const second = harness.send({
+      kind: 'sample',
+      channel: 'view',
+      z,
+      noise: { kind: 'seed', seed: 2 },
+      steps: 2,
+      eta: 0,
+    });
     expect(await first.done).toEqual({ id: first.id, kind: 'aborted', reason: 'superseded' });
     expect((await second.done).kind).toBe('result');
     expect((await otherChannel.done).kind).toBe('result');
@@ -327,7 +510,14 @@ describe('Engine', () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const running = harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 1 }, steps: 3, eta: 0 });
+    const running = harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 1 },
+      steps: 3,
+      eta: 0,
+    });
     const queued = harness.send({ kind: 'encode', images: images(1) });
     harness.engine.receive({ id: 999, kind: 'cancel', targetId: queued.id });
     harness.engine.receive({ id: 1000, kind: 'cancel', targetId: 12345 });
@@ -352,10 +542,15 @@ describe('Engine', () => {
   it('loads a package from a map of user-chosen files with the package loader', async () => {
     const folder = resolve(import.meta.dirname, '../../public/models/fixture');
     const files = new Map<string, ArrayBuffer>();
-    const manifest = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    const manifest = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as {
+      weightsManifest: { paths: string[] }[];
+    };
     for (const path of ['model.json', ...manifest.weightsManifest.flatMap((group) => group.paths)]) {
       const bytes = readFileSync(join(folder, path));
-      files.set(`fixture/${path}`, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      files.set(
+        `fixture/${path}`,
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      );
     }
     harness = new Harness({ loadModel: undefined });
     const { id, done } = harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' });
@@ -363,30 +558,59 @@ describe('Engine', () => {
     expect(response).toMatchObject({ kind: 'result', result: { metadata: { id: 'fixture' } } });
     const download = harness.progressOf(id).filter((p) => p.phase === 'download');
     // Every shard counts, the student's group2 too when the fixture has one.
-    const shardBytes = [...files].filter(([path]) => path.endsWith('.bin')).reduce((sum, [, bytes]) => sum + bytes.byteLength, 0);
+    const shardBytes = [...files]
+      .filter(([path]) => path.endsWith('.bin'))
+      .reduce((sum, [, bytes]) => sum + bytes.byteLength, 0);
     expect(download.at(-1)).toEqual({ phase: 'download', loadedBytes: shardBytes, totalBytes: shardBytes });
     files.delete('fixture/group1-shard1of1.bin');
     const broken = await harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' }).done;
-    expect(broken).toMatchObject({ kind: 'error', name: 'ModelPackageError', message: 'group1-shard1of1.bin is missing from the chosen files' });
+    expect(broken).toMatchObject({
+      kind: 'error',
+      name: 'ModelPackageError',
+      message: 'group1-shard1of1.bin is missing from the chosen files',
+    });
   });
 
   it('stages a new package: a load that fails keeps the loaded model usable, and names the file at fault', async () => {
     const folder = resolve(import.meta.dirname, '../../public/models/fixture');
-    const manifest = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    const manifest = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as {
+      weightsManifest: { paths: string[] }[];
+    };
     const files = readFixture(folder, manifest);
     files.set('group1-shard1of1.bin', (files.get('group1-shard1of1.bin') as ArrayBuffer).slice(0, 100));
     harness = new Harness({ loadModel: undefined });
-    const good = await harness.result<'load'>({ kind: 'load', source: { kind: 'files', files: readFixture(folder, manifest) }, backend: 'cpu' });
+    const good = await harness.result<'load'>({
+      kind: 'load',
+      source: { kind: 'files', files: readFixture(folder, manifest) },
+      backend: 'cpu',
+    });
     expect(good.metadata.id).toBe('fixture');
 
     const broken = await harness.send({ kind: 'load', source: { kind: 'files', files }, backend: 'cpu' }).done;
-    expect(broken).toMatchObject({ kind: 'error', name: 'ModelPackageError', file: 'group1-shard1of1.bin', message: expect.stringMatching(/^group1-shard1of1.bin is too short: weight group 1/) });
+    expect(broken).toMatchObject({
+      kind: 'error',
+      name: 'ModelPackageError',
+      file: 'group1-shard1of1.bin',
+      message: expect.stringMatching(/^group1-shard1of1.bin is too short: weight group 1/),
+    });
     expect((broken as { message: string }).message).not.toMatch(/needs bytes/);
-    expect((broken as { details?: string }).details).toMatch(/^short shard: weight .* needs bytes \d+\.\.\d+ but group1-shard1of1.bin ends the data at byte 100$/);
+    expect((broken as { details?: string }).details).toMatch(
+      /^short shard: weight .* needs bytes \d+\.\.\d+ but group1-shard1of1.bin ends the data at byte 100$/,
+    );
 
     // The fixture is still loaded: it samples, and nothing of the refused package was left behind.
-    const z = { shape: [1, good.metadata.architecture.latentDim] as [number, number], data: new Float32Array(good.metadata.architecture.latentDim) };
-    const sampled = await harness.result<'sample'>({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 1 }, steps: 2, eta: 0 });
+    const z = {
+      shape: [1, good.metadata.architecture.latentDim] as [number, number],
+      data: new Float32Array(good.metadata.architecture.latentDim),
+    };
+    const sampled = await harness.result<'sample'>({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 1 },
+      steps: 2,
+      eta: 0,
+    });
     expect(sampled.images.shape[0]).toBe(1);
     const stats = await harness.result<'stats'>({ kind: 'stats' });
     expect(stats.modelId).toBe('fixture');
@@ -399,30 +623,110 @@ describe('Engine', () => {
     const early = await harness.send({ kind: 'encode', images: images(1) }).done;
     expect(early).toMatchObject({ kind: 'error', name: 'RequestError', message: 'cannot encode: no model is loaded' });
     await harness.load();
-    const wrongSize = await harness.send({ kind: 'encode', images: { shape: [1, 4, 4, 1], data: new Float32Array(16) } }).done;
-    expect(wrongSize).toMatchObject({ kind: 'error', message: expect.stringContaining('must be 8x8 with 1 channel(s)') });
-    const shortData = await harness.send({ kind: 'encode', images: { shape: [1, 8, 8, 1], data: new Float32Array(10) } }).done;
-    expect(shortData).toMatchObject({ kind: 'error', message: 'images.data has 10 values, but shape [1, 8, 8, 1] needs 64' });
+    const wrongSize = await harness.send({
+      kind: 'encode',
+      images: { shape: [1, 4, 4, 1], data: new Float32Array(16) },
+    }).done;
+    expect(wrongSize).toMatchObject({
+      kind: 'error',
+      message: expect.stringContaining('must be 8x8 with 1 channel(s)'),
+    });
+    const shortData = await harness.send({
+      kind: 'encode',
+      images: { shape: [1, 8, 8, 1], data: new Float32Array(10) },
+    }).done;
+    expect(shortData).toMatchObject({
+      kind: 'error',
+      message: 'images.data has 10 values, but shape [1, 8, 8, 1] needs 64',
+    });
     const z = { shape: [1, 2] as [number, number], data: new Float32Array(2) };
-    const wrongLatent = await harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 0 }).done;
+    const wrongLatent = await harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 0 },
+      steps: 2,
+      eta: 0,
+    }).done;
     expect(wrongLatent).toMatchObject({ kind: 'error', message: 'z must have 3 dimensions for this model, got 2' });
     const okZ = { shape: [1, 3] as [number, number], data: new Float32Array(3) };
-    const badSteps = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 0, eta: 0 }).done;
+    const badSteps = await harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z: okZ,
+      noise: { kind: 'seed', seed: 0 },
+      steps: 0,
+      eta: 0,
+    }).done;
     expect(badSteps).toMatchObject({ kind: 'error', message: 'steps must be an integer in 1..1000, got 0' });
-    const badEta = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 2 }).done;
+    const badEta = await harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z: okZ,
+      noise: { kind: 'seed', seed: 0 },
+      steps: 2,
+      eta: 2,
+    }).done;
     expect(badEta).toMatchObject({ kind: 'error', message: 'eta must be in [0, 1], got 2' });
-    const shortEta = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: [0, 1] }).done;
-    expect(shortEta).toMatchObject({ kind: 'error', message: 'eta must be one number or one per latent (1), got 2 values' });
-    const stepNoise = { shape: [3, 1, 8, 8, 1] as [number, number, number, number, number], data: new Float32Array(3 * 64) };
-    const wrongSteps = await harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 1, stepNoise }).done;
-    expect(wrongSteps).toMatchObject({ kind: 'error', message: 'stepNoise must have shape [2, 1, 8, 8, 1] (steps, batch, image), got [3, 1, 8, 8, 1]' });
-    const sampleWith = (extra: object) => harness.send({ kind: 'sample', channel: 'a', z: okZ, noise: { kind: 'seed', seed: 0 }, steps: 2, eta: 1, ...extra }).done;
+    const shortEta = await harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z: okZ,
+      noise: { kind: 'seed', seed: 0 },
+      steps: 2,
+      eta: [0, 1],
+    }).done;
+    expect(shortEta).toMatchObject({
+      kind: 'error',
+      message: 'eta must be one number or one per latent (1), got 2 values',
+    });
+    const stepNoise = {
+      shape: [3, 1, 8, 8, 1] as [number, number, number, number, number],
+      data: new Float32Array(3 * 64),
+    };
+    const wrongSteps = await harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z: okZ,
+      noise: { kind: 'seed', seed: 0 },
+      steps: 2,
+      eta: 1,
+      stepNoise,
+    }).done;
+    expect(wrongSteps).toMatchObject({
+      kind: 'error',
+      message: 'stepNoise must have shape [2, 1, 8, 8, 1] (steps, batch, image), got [3, 1, 8, 8, 1]',
+    });
+    const sampleWith = (extra: object) =>
+      harness.send({
+        kind: 'sample',
+        channel: 'a',
+        z: okZ,
+        noise: { kind: 'seed', seed: 0 },
+        steps: 2,
+        eta: 1,
+        ...extra,
+      }).done;
     const seedSource = { kind: 'seed', seed: 1 } as const;
-    expect(await sampleWith({ stepNoiseSources: [seedSource, seedSource] })).toMatchObject({ kind: 'error', message: 'stepNoiseSources must hold one source (or null) per latent (1), got 2' });
-    expect(await sampleWith({ stepNoiseSources: [{ kind: 'seed', seed: 1.5 }] })).toMatchObject({ kind: 'error', message: 'stepNoiseSources[0].seed must be an integer, got 1.5' });
-    expect(await sampleWith({ stepNoiseSources: [{ kind: 'slerp', a: seedSource, b: seedSource, e: 2 }] })).toMatchObject({ kind: 'error', message: 'stepNoiseSources[0].e must be in [0, 1], got 2' });
-    expect(await sampleWith({ stepNoiseSources: [seedSource], stepNoise })).toMatchObject({ kind: 'error', message: 'give stepNoise or stepNoiseSources, not both' });
-    const u8 = await harness.send({ kind: 'encode', images: { shape: [1, 8, 8, 1], data: new Uint8Array(64).fill(255) } }).done;
+    expect(await sampleWith({ stepNoiseSources: [seedSource, seedSource] })).toMatchObject({
+      kind: 'error',
+      message: 'stepNoiseSources must hold one source (or null) per latent (1), got 2',
+    });
+    expect(await sampleWith({ stepNoiseSources: [{ kind: 'seed', seed: 1.5 }] })).toMatchObject({
+      kind: 'error',
+      message: 'stepNoiseSources[0].seed must be an integer, got 1.5',
+    });
+    expect(
+      await sampleWith({ stepNoiseSources: [{ kind: 'slerp', a: seedSource, b: seedSource, e: 2 }] }),
+    ).toMatchObject({ kind: 'error', message: 'stepNoiseSources[0].e must be in [0, 1], got 2' });
+    expect(await sampleWith({ stepNoiseSources: [seedSource], stepNoise })).toMatchObject({
+      kind: 'error',
+      message: 'give stepNoise or stepNoiseSources, not both',
+    });
+    const u8 = await harness.send({
+      kind: 'encode',
+      images: { shape: [1, 8, 8, 1], data: new Uint8Array(64).fill(255) },
+    }).done;
     expect(u8.kind).toBe('result');
   });
 
@@ -462,15 +766,30 @@ describe('Engine', () => {
     harness = new Harness({ selectBackend: fakeGpu });
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const running = harness.send({ kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed: 1 }, steps: 50, eta: 0 });
+    const running = harness.send({
+      kind: 'sample',
+      channel: 'a',
+      z,
+      noise: { kind: 'seed', seed: 1 },
+      steps: 50,
+      eta: 0,
+    });
     const queued = harness.send({ kind: 'encode', images: images(1) });
     while (harness.progressOf(running.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     loseDevice('simulated loss');
-    expect(await running.done).toMatchObject({ kind: 'error', name: 'DeviceLostError', message: expect.stringContaining('simulated loss') });
+    expect(await running.done).toMatchObject({
+      kind: 'error',
+      name: 'DeviceLostError',
+      message: expect.stringContaining('simulated loss'),
+    });
     expect(await queued.done).toMatchObject({ kind: 'error', name: 'DeviceLostError' });
     expect(harness.messages.some((m) => m.kind === 'event' && m.event.type === 'deviceLost')).toBe(true);
     const after = await harness.send({ kind: 'encode', images: images(1) }).done;
-    expect(after).toMatchObject({ kind: 'error', name: 'DeviceLostError', message: 'cannot encode: the GPU device was lost; load the model again' });
+    expect(after).toMatchObject({
+      kind: 'error',
+      name: 'DeviceLostError',
+      message: 'cannot encode: the GPU device was lost; load the model again',
+    });
     // The aborted chain must not post anything more for the old jobs.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(harness.terminalsOf(running.id)).toHaveLength(1);
@@ -521,7 +840,10 @@ describe('EngineClient', () => {
     expect(z.data).toEqual(Float32Array.of(1, 2, 3)); // the caller's latents are copied, never detached
 
     const controller = new AbortController();
-    const aborted = client.sample({ channel: 'main', z, noise: { kind: 'seed', seed: 4 }, steps: 30, eta: 0 }, { signal: controller.signal });
+    const aborted = client.sample(
+      { channel: 'main', z, noise: { kind: 'seed', seed: 4 }, steps: 30, eta: 0 },
+      { signal: controller.signal },
+    );
     controller.abort();
     await expect(aborted).rejects.toSatisfy(isAbortError);
 

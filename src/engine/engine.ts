@@ -21,7 +21,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ddimSample, ddimTimesteps, isAbortError, makeSchedule } from '../diffusion/index';
-import { fileMapPackageFiles, loadModelPackage, PackageFileError, urlPackageFiles, type InfoDiffusionModel, type LoadProgress, type PackageFiles } from '../model/index';
+import {
+  fileMapPackageFiles,
+  loadModelPackage,
+  PackageFileError,
+  urlPackageFiles,
+  type InfoDiffusionModel,
+  type LoadProgress,
+  type PackageFiles,
+} from '../model/index';
 import { forgetBackend, messageOf, selectBackend, type ActiveBackend, type BackendEnvironment } from './backend';
 import type {
   AbortedResponse,
@@ -60,7 +68,11 @@ export interface EngineHost {
    * Reads a model from a source (default: the package loader over URL or file-map package files). Tests and
    * Node tools inject their own (a package on disk, a synthetic model).
    */
-  loadModel?: (source: ModelSource, onProgress: (progress: LoadProgress) => void, signal: AbortSignal) => Promise<InfoDiffusionModel>;
+  loadModel?: (
+    source: ModelSource,
+    onProgress: (progress: LoadProgress) => void,
+    signal: AbortSignal,
+  ) => Promise<InfoDiffusionModel>;
 }
 
 /** The failure every pending job gets when the GPU device is lost. */
@@ -107,7 +119,11 @@ function packageFilesOf(source: ModelSource): PackageFiles {
   }
 }
 
-function loadModelFromSource(source: ModelSource, onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<InfoDiffusionModel> {
+function loadModelFromSource(
+  source: ModelSource,
+  onProgress: (progress: LoadProgress) => void,
+  signal: AbortSignal,
+): Promise<InfoDiffusionModel> {
   return loadModelPackage(packageFilesOf(source), { onProgress, signal });
 }
 
@@ -115,7 +131,14 @@ function loadModelFromSource(source: ModelSource, onProgress: (progress: LoadPro
 function errorResponse(id: number, error: unknown): ErrorResponse {
   const name = error instanceof Error ? error.name : 'Error';
   if (error instanceof PackageFileError) {
-    return { id, kind: 'error', name, message: error.summary, file: error.file, ...(error.details ? { details: error.details } : {}) };
+    return {
+      id,
+      kind: 'error',
+      name,
+      message: error.summary,
+      file: error.file,
+      ...(error.details ? { details: error.details } : {}),
+    };
   }
   return { id, kind: 'error', name, message: messageOf(error) };
 }
@@ -167,7 +190,12 @@ export class Engine {
         const _exhaustive: never = message;
         const unknown = _exhaustive as { id?: unknown; kind?: unknown };
         if (typeof unknown.id === 'number') {
-          this.post({ id: unknown.id, kind: 'error', name: 'RequestError', message: `unknown request kind ${JSON.stringify(unknown.kind)}` });
+          this.post({
+            id: unknown.id,
+            kind: 'error',
+            name: 'RequestError',
+            message: `unknown request kind ${JSON.stringify(unknown.kind)}`,
+          });
         }
       }
     }
@@ -175,10 +203,22 @@ export class Engine {
 
   private enqueue(request: EngineRequest): void {
     if (this.jobs.has(request.id)) {
-      this.post({ id: request.id, kind: 'error', name: 'RequestError', message: `request id ${request.id} is already in use` });
+      this.post({
+        id: request.id,
+        kind: 'error',
+        name: 'RequestError',
+        message: `request id ${request.id} is already in use`,
+      });
       return;
     }
-    const job: Job = { request, controller: new AbortController(), abortReason: null, state: 'queued', enqueuedAt: performance.now(), startedAt: 0 };
+    const job: Job = {
+      request,
+      controller: new AbortController(),
+      abortReason: null,
+      state: 'queued',
+      enqueuedAt: performance.now(),
+      startedAt: 0,
+    };
     this.jobs.set(request.id, job);
     if (request.kind === 'sample') {
       const previous = this.channels.get(request.channel);
@@ -190,7 +230,14 @@ export class Engine {
     // good, and still ends the job (finish() is a no-op for a job that already ended).
     this.queue = this.queue
       .then(() => this.run(job, generation))
-      .catch((error: unknown) => this.finish(job, { id: request.id, kind: 'error', name: 'EngineError', message: `internal engine error: ${messageOf(error)}` }));
+      .catch((error: unknown) =>
+        this.finish(job, {
+          id: request.id,
+          kind: 'error',
+          name: 'EngineError',
+          message: `internal engine error: ${messageOf(error)}`,
+        }),
+      );
   }
 
   /** Aborts a job: a queued one ends now, a running one at its next step boundary. Unknown ids are ignored. */
@@ -206,7 +253,12 @@ export class Engine {
     if (job.state !== 'queued' || generation !== this.generation) return;
     job.state = 'running';
     job.startedAt = performance.now();
-    const context = new RequestContext(job.controller.signal, (progress) => this.progress(job.request.id, progress), this.yieldToEventLoop, this.stepNoise);
+    const context = new RequestContext(
+      job.controller.signal,
+      (progress) => this.progress(job.request.id, progress),
+      this.yieldToEventLoop,
+      this.stepNoise,
+    );
     try {
       const result = await this.execute(job.request, context);
       if (generation !== this.generation) return;
@@ -252,7 +304,12 @@ export class Engine {
     if (this.baselineTensors < 0) return;
     const numTensors = tf.memory().numTensors;
     if (numTensors === this.baselineTensors) return;
-    const leak: LeakReport = { id: job.request.id, kind: job.request.kind, baselineTensors: this.baselineTensors, numTensors };
+    const leak: LeakReport = {
+      id: job.request.id,
+      kind: job.request.kind,
+      baselineTensors: this.baselineTensors,
+      numTensors,
+    };
     this.leaks.push(leak);
     // Re-base so one leak is reported once, not again after every later job.
     this.baselineTensors = numTensors;
@@ -333,7 +390,9 @@ export class Engine {
       model,
       schedule: makeSchedule(model.schedule),
       predictEps: model.predictEps.bind(model),
-      student: student ? { predict: student.predict, plan: student.plan, parameterisation: student.parameterisation } : null,
+      student: student
+        ? { predict: student.predict, plan: student.plan, parameterisation: student.parameterisation }
+        : null,
       evaluationBatch: Math.max(...warmupBatchSizes),
     };
     try {
@@ -348,7 +407,12 @@ export class Engine {
       return {
         metadata: model.metadata,
         backend: backend.report,
-        stats: { parameters: model.stats.parameters, encoderFlops: model.stats.encoderFlops, denoiserFlops: model.stats.denoiserFlops, weightBytes },
+        stats: {
+          parameters: model.stats.parameters,
+          encoderFlops: model.stats.encoderFlops,
+          denoiserFlops: model.stats.denoiserFlops,
+          weightBytes,
+        },
         loadMs,
         compileMs,
         baselineTensors: this.baselineTensors,
@@ -386,7 +450,12 @@ export class Engine {
         try {
           outputs.push(await ddimSample(loaded.predictEps, loaded.schedule, plan, xNoise, z));
           const student = loaded.student;
-          if (student) outputs.push(await ddimSample(student.predict, loaded.schedule, student.plan.slice(0, 1), xNoise, z, { parameterisation: student.parameterisation }));
+          if (student)
+            outputs.push(
+              await ddimSample(student.predict, loaded.schedule, student.plan.slice(0, 1), xNoise, z, {
+                parameterisation: student.parameterisation,
+              }),
+            );
         } finally {
           tf.dispose([xNoise, z]);
         }
@@ -397,7 +466,9 @@ export class Engine {
     }
     try {
       if (compileOnly) {
-        await (tf.backend() as unknown as { checkCompileCompletionAsync(): Promise<void> }).checkCompileCompletionAsync();
+        await (
+          tf.backend() as unknown as { checkCompileCompletionAsync(): Promise<void> }
+        ).checkCompileCompletionAsync();
       } else {
         for (const output of outputs) await output.data();
       }
@@ -452,7 +523,11 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    const memory = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number; numBytesInGPUAllocated?: number; numBytesAllocatedInGPU?: number };
+    const memory = tf.memory() as tf.MemoryInfo & {
+      numBytesInGPU?: number;
+      numBytesInGPUAllocated?: number;
+      numBytesAllocatedInGPU?: number;
+    };
     return {
       backend: this.backend?.report ?? null,
       modelId: this.loaded?.model.metadata.id ?? null,

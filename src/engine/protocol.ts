@@ -505,7 +505,12 @@ export interface EventResponse {
   event: EngineEvent;
 }
 
-export type EngineResponse = ProgressResponse | { [K in RequestKind]: ResultResponse<K> }[RequestKind] | ErrorResponse | AbortedResponse | EventResponse;
+export type EngineResponse =
+  | ProgressResponse
+  | { [K in RequestKind]: ResultResponse<K> }[RequestKind]
+  | ErrorResponse
+  | AbortedResponse
+  | EventResponse;
 
 /**
  * The ArrayBuffers inside a message, for the transfer list: typed-array buffers, raw buffers and Map values.

@@ -90,7 +90,12 @@ export class RequestContext {
 
   /** Options of a DDIM run: abort checks, a yield and one 'step' event per step, with x_t and x0Pred if asked. */
   ddimRun(returnTrajectory = false): DdimRunOptions {
-    const event = (step: DdimStepInfo) => ({ phase: 'step' as const, step: step.stepsDone, totalSteps: step.stepsTotal, t: step.t });
+    const event = (step: DdimStepInfo) => ({
+      phase: 'step' as const,
+      step: step.stepsDone,
+      totalSteps: step.stepsTotal,
+      t: step.t,
+    });
     const onStep = returnTrajectory
       ? async (step: DdimStepInfo) => {
           const [xt, x0Pred] = await Promise.all([floatBatch(step.xt), floatBatch(step.x0Pred)]);
@@ -107,7 +112,8 @@ export class RequestContext {
       batchSize: model.evaluationBatch,
       signal: this.signal,
       yieldEveryBatch: this.yieldToEventLoop,
-      onProgress: ({ evaluated, total }) => this.progress({ phase: 'calls', done: calls.before + evaluated, total: calls.total ?? total }),
+      onProgress: ({ evaluated, total }) =>
+        this.progress({ phase: 'calls', done: calls.before + evaluated, total: calls.total ?? total }),
     };
   }
 
@@ -119,18 +125,30 @@ export class RequestContext {
 }
 
 /** The request's images as a tensor and their z: the one given (an edited latent), else Enc(x). Both owned. */
-function imagesAndLatents(model: ReadyModel, request: { images: ImageBatch; z?: LatentBatch }, context: RequestContext): { x: tf.Tensor4D; z: tf.Tensor2D } {
+function imagesAndLatents(
+  model: ReadyModel,
+  request: { images: ImageBatch; z?: LatentBatch },
+  context: RequestContext,
+): { x: tf.Tensor4D; z: tf.Tensor2D } {
   const x = context.own(imageTensor(request.images));
   const z = context.own(request.z ? latentTensor(request.z) : model.model.encode(x));
   return { x, z };
 }
 
-async function encode(model: ReadyModel, request: EncodeRequest, context: RequestContext): Promise<ResultByKind['encode']> {
+async function encode(
+  model: ReadyModel,
+  request: EncodeRequest,
+  context: RequestContext,
+): Promise<ResultByKind['encode']> {
   const z = context.own(model.model.encode(context.own(imageTensor(request.images))));
   return { z: await latentBatch(z), elapsedMs: context.elapsedMs() };
 }
 
-async function invert(model: ReadyModel, request: InvertRequest, context: RequestContext): Promise<ResultByKind['invert']> {
+async function invert(
+  model: ReadyModel,
+  request: InvertRequest,
+  context: RequestContext,
+): Promise<ResultByKind['invert']> {
   const plan = ddimTimesteps(model.schedule.timesteps, request.steps);
   const { x: x0, z } = imagesAndLatents(model, request, context);
   const xNoise = context.own(await ddimInvert(model.predictEps, model.schedule, plan, x0, z, context.ddimRun()));
@@ -139,31 +157,54 @@ async function invert(model: ReadyModel, request: InvertRequest, context: Reques
 }
 
 /** The network, plan and parameterisation a (checked) sample request decodes with. */
-function decoder(model: ReadyModel, request: SampleRequest): { predict: EpsPredictor; plan: Int32Array; parameterisation: Parameterisation } {
+function decoder(
+  model: ReadyModel,
+  request: SampleRequest,
+): { predict: EpsPredictor; plan: Int32Array; parameterisation: Parameterisation } {
   const student = model.student;
   if (request.decoder === 'student' && student) {
-    return { predict: student.predict, plan: Int32Array.from(student.plan.slice(0, request.steps)), parameterisation: student.parameterisation };
+    return {
+      predict: student.predict,
+      plan: Int32Array.from(student.plan.slice(0, request.steps)),
+      parameterisation: student.parameterisation,
+    };
   }
-  return { predict: model.predictEps, plan: ddimTimesteps(model.schedule.timesteps, request.steps), parameterisation: 'eps' };
+  return {
+    predict: model.predictEps,
+    plan: ddimTimesteps(model.schedule.timesteps, request.steps),
+    parameterisation: 'eps',
+  };
 }
 
 /** The step noise of a sample request as one tensor per step (owned), or undefined where it is drawn from noiseSeed. */
-function stepNoise(request: SampleRequest, shape: readonly [number, number, number, number], context: RequestContext): tf.Tensor4D[] | undefined {
+function stepNoise(
+  request: SampleRequest,
+  shape: readonly [number, number, number, number],
+  context: RequestContext,
+): tf.Tensor4D[] | undefined {
   const [, height, width, channels] = shape;
-  const batch = request.stepNoiseSources ? context.stepNoise.batch(request.stepNoiseSources, request.steps, [height, width, channels]) : request.stepNoise;
+  const batch = request.stepNoiseSources
+    ? context.stepNoise.batch(request.stepNoiseSources, request.steps, [height, width, channels])
+    : request.stepNoise;
   if (!batch) return undefined;
   const tensors = stepNoiseTensors(batch);
   for (const t of tensors) context.own(t);
   return tensors;
 }
 
-async function sample(model: ReadyModel, request: SampleRequest, context: RequestContext): Promise<ResultByKind['sample']> {
+async function sample(
+  model: ReadyModel,
+  request: SampleRequest,
+  context: RequestContext,
+): Promise<ResultByKind['sample']> {
   const { predict, plan, parameterisation } = decoder(model, request);
   const { imageSize, imageChannels } = model.model.architecture;
   const z = context.own(latentTensor(request.z));
   const shape = [z.shape[0], imageSize, imageSize, imageChannels] as const;
   const noise = request.noise;
-  const xNoise = context.own(noise.kind === 'seed' ? normalTensor4d(createRng(noise.seed), [...shape]) : imageTensor(noise.xNoise));
+  const xNoise = context.own(
+    noise.kind === 'seed' ? normalTensor4d(createRng(noise.seed), [...shape]) : imageTensor(noise.xNoise),
+  );
   const stepNoiseTensors = stepNoise(request, shape, context);
   const x0 = await ddimSample(predict, model.schedule, plan, xNoise, z, {
     ...context.ddimRun(request.returnTrajectory),
@@ -186,29 +227,64 @@ async function nll(model: ReadyModel, request: NllRequest, context: RequestConte
     const xb = context.own(tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
     const zb = context.own(tf.slice(z, [b, 0], [1, -1]) as tf.Tensor2D);
     const run = context.itdRun(model, (request.seed ?? 0) + b, { before: b * request.samples, total });
-    const estimate = await estimateNll(model.predictEps, model.schedule, model.model.metadata.gaussianReference, xb, zb, { ...run, samples: request.samples });
-    estimates.push({ bitsPerDim: estimate.bitsPerDim, bitsPerDim8bit: estimate.bitsPerDim8bit, stdErr: estimate.stdErr, denoiserCalls: estimate.denoiserCalls });
+    const estimate = await estimateNll(
+      model.predictEps,
+      model.schedule,
+      model.model.metadata.gaussianReference,
+      xb,
+      zb,
+      { ...run, samples: request.samples },
+    );
+    estimates.push({
+      bitsPerDim: estimate.bitsPerDim,
+      bitsPerDim8bit: estimate.bitsPerDim8bit,
+      stdErr: estimate.stdErr,
+      denoiserCalls: estimate.denoiserCalls,
+    });
   }
   return { estimates, elapsedMs: context.elapsedMs() };
 }
 
-async function mmse(model: ReadyModel, request: MmseCurveRequest, context: RequestContext): Promise<ResultByKind['mmseCurve']> {
+async function mmse(
+  model: ReadyModel,
+  request: MmseCurveRequest,
+  context: RequestContext,
+): Promise<ResultByKind['mmseCurve']> {
   const { x, z } = imagesAndLatents(model, request, context);
   const run = context.itdRun(model, request.seed ?? 0);
-  const curve = await mmseCurve(model.predictEps, model.schedule, model.model.metadata.gaussianReference, x, z, { ...run, points: request.points, repeats: request.repeats });
+  const curve = await mmseCurve(model.predictEps, model.schedule, model.model.metadata.gaussianReference, x, z, {
+    ...run,
+    points: request.points,
+    repeats: request.repeats,
+  });
   const { logSnr, mmse, gaussian, standardNormal, xSpaceMmse, denoiserCalls } = curve;
   return { logSnr, mmse, gaussian, standardNormal, xSpaceMmse, denoiserCalls, elapsedMs: context.elapsedMs() };
 }
 
-async function forwardNoise(model: ReadyModel, request: ForwardNoiseRequest, context: RequestContext): Promise<ResultByKind['forwardNoise']> {
+async function forwardNoise(
+  model: ReadyModel,
+  request: ForwardNoiseRequest,
+  context: RequestContext,
+): Promise<ResultByKind['forwardNoise']> {
   const x = context.own(imageTensor(request.images));
   const alphaBar = sigmoid(request.logSnr);
   const eps = context.own(normalTensor4d(createRng(request.seed), x.shape));
-  const xt = context.own(tf.tidy(() => tf.add(tf.mul(x, Math.sqrt(alphaBar)), tf.mul(eps, Math.sqrt(1 - alphaBar))) as tf.Tensor4D));
-  return { xt: await floatBatch(xt), alphaBar, nearestTimestep: timestepForLogSnr(model.schedule, request.logSnr), elapsedMs: context.elapsedMs() };
+  const xt = context.own(
+    tf.tidy(() => tf.add(tf.mul(x, Math.sqrt(alphaBar)), tf.mul(eps, Math.sqrt(1 - alphaBar))) as tf.Tensor4D),
+  );
+  return {
+    xt: await floatBatch(xt),
+    alphaBar,
+    nearestTimestep: timestepForLogSnr(model.schedule, request.logSnr),
+    elapsedMs: context.elapsedMs(),
+  };
 }
 
-async function profile(model: ReadyModel, request: ProfileRequest, context: RequestContext): Promise<ResultByKind['profile']> {
+async function profile(
+  model: ReadyModel,
+  request: ProfileRequest,
+  context: RequestContext,
+): Promise<ResultByKind['profile']> {
   const { imageSize, imageChannels, latentDim } = model.model.architecture;
   const rng = createRng(request.batchSize);
   const xt = context.own(normalTensor4d(rng, [request.batchSize, imageSize, imageSize, imageChannels]));
@@ -247,7 +323,11 @@ async function profile(model: ReadyModel, request: ProfileRequest, context: Requ
 }
 
 /** Runs a checked request on the model. The caller disposes the context afterwards, whatever the outcome. */
-export function runRequest(model: ReadyModel, request: ModelRequest, context: RequestContext): Promise<ResultByKind[ModelRequest['kind']]> {
+export function runRequest(
+  model: ReadyModel,
+  request: ModelRequest,
+  context: RequestContext,
+): Promise<ResultByKind[ModelRequest['kind']]> {
   switch (request.kind) {
     case 'encode':
       return encode(model, request, context);

@@ -20,7 +20,10 @@ export function stepNoiseDraws(
   imageCount: number,
   draw: (source: StepNoiseSource) => Float32Array = (end) => stepNoiseDraws(end, steps, imageCount),
 ): Float32Array {
-  if (source.kind === 'seed') return createRng(source.seed).normals((steps + 1) * imageCount).subarray(imageCount);
+  if (source.kind === 'seed')
+    return createRng(source.seed)
+      .normals((steps + 1) * imageCount)
+      .subarray(imageCount);
   const [a, b] = [draw(source.a), draw(source.b)];
   const draws = new Float32Array(steps * imageCount);
   for (let s = 0; s < steps; s += 1) {
@@ -53,7 +56,11 @@ export class StepNoiseDrawer {
    * batch; a null source (a row with eta 0) gets zeros.
    * @param imageShape [H, W, C]
    */
-  batch(sources: readonly (StepNoiseSource | null)[], steps: number, imageShape: readonly [number, number, number]): StepNoiseBatch {
+  batch(
+    sources: readonly (StepNoiseSource | null)[],
+    steps: number,
+    imageShape: readonly [number, number, number],
+  ): StepNoiseBatch {
     const [height, width, channels] = imageShape;
     const imageCount = height * width * channels;
     const batch = sources.length;
@@ -61,7 +68,8 @@ export class StepNoiseDrawer {
     sources.forEach((source, b) => {
       if (!source) return;
       const draws = this.draws(source, steps, imageCount);
-      for (let s = 0; s < steps; s += 1) data.set(draws.subarray(s * imageCount, (s + 1) * imageCount), (s * batch + b) * imageCount);
+      for (let s = 0; s < steps; s += 1)
+        data.set(draws.subarray(s * imageCount, (s + 1) * imageCount), (s * batch + b) * imageCount);
     });
     return { shape: [steps, batch, height, width, channels], data };
   }

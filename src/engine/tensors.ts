@@ -30,17 +30,26 @@ export function modelSpaceValues(data: Float32Array | Uint8Array): Float32Array 
  * @param expectedBatch when given, the batch size the images must have
  * @returns the batch size
  */
-export function checkImageBatch(images: ImageBatch, arch: ArchitectureConfig, what: string, expectedBatch?: number): number {
+export function checkImageBatch(
+  images: ImageBatch,
+  arch: ArchitectureConfig,
+  what: string,
+  expectedBatch?: number,
+): number {
   const shape = images?.shape;
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
-    throw new RequestError(`${what}.shape must be [batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`);
+    throw new RequestError(
+      `${what}.shape must be [batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`,
+    );
   }
   if (!(images.data instanceof Float32Array || images.data instanceof Uint8Array)) {
     throw new RequestError(`${what}.data must be a Float32Array or a Uint8Array`);
   }
   const [batch, height, width, channels] = shape;
   if (images.data.length !== batch * height * width * channels) {
-    throw new RequestError(`${what}.data has ${images.data.length} values, but shape ${describeShape(shape)} needs ${batch * height * width * channels}`);
+    throw new RequestError(
+      `${what}.data has ${images.data.length} values, but shape ${describeShape(shape)} needs ${batch * height * width * channels}`,
+    );
   }
   if (height !== arch.imageSize || width !== arch.imageSize || channels !== arch.imageChannels) {
     throw new RequestError(
@@ -67,22 +76,35 @@ export function imageTensor(images: ImageBatch): tf.Tensor4D {
  * @param expectedBatch when given, the batch size z must have (one latent per image)
  * @returns the batch size
  */
-export function checkLatentBatch(latents: LatentBatch, arch: ArchitectureConfig, expectedBatch: number | undefined, what: string): number {
+export function checkLatentBatch(
+  latents: LatentBatch,
+  arch: ArchitectureConfig,
+  expectedBatch: number | undefined,
+  what: string,
+): number {
   const shape = latents?.shape;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
-    throw new RequestError(`${what}.shape must be [batch, latentDim] of positive integers, got ${JSON.stringify(shape)}`);
+    throw new RequestError(
+      `${what}.shape must be [batch, latentDim] of positive integers, got ${JSON.stringify(shape)}`,
+    );
   }
   if (!(latents.data instanceof Float32Array)) throw new RequestError(`${what}.data must be a Float32Array`);
   const [batch, dim] = shape;
   if (latents.data.length !== batch * dim) {
-    throw new RequestError(`${what}.data has ${latents.data.length} values, but shape ${describeShape(shape)} needs ${batch * dim}`);
+    throw new RequestError(
+      `${what}.data has ${latents.data.length} values, but shape ${describeShape(shape)} needs ${batch * dim}`,
+    );
   }
-  if (dim !== arch.latentDim) throw new RequestError(`${what} must have ${arch.latentDim} dimensions for this model, got ${dim}`);
+  if (dim !== arch.latentDim)
+    throw new RequestError(`${what} must have ${arch.latentDim} dimensions for this model, got ${dim}`);
   if (expectedBatch !== undefined && batch !== expectedBatch) {
-    throw new RequestError(`${what} has batch ${batch}, but there are ${expectedBatch} image(s) (one latent per image)`);
+    throw new RequestError(
+      `${what} has batch ${batch}, but there are ${expectedBatch} image(s) (one latent per image)`,
+    );
   }
   for (let k = 0; k < latents.data.length; k++) {
-    if (!Number.isFinite(latents.data[k])) throw new RequestError(`${what}.data[${k}] is ${latents.data[k]}; latents must be finite`);
+    if (!Number.isFinite(latents.data[k]))
+      throw new RequestError(`${what}.data[${k}] is ${latents.data[k]}; latents must be finite`);
   }
   return batch;
 }
@@ -115,21 +137,34 @@ export async function latentBatch(t: tf.Tensor2D): Promise<LatentBatch> {
 }
 
 /** Checks explicit per-step noise [steps, batch, H, W, C] against the request's steps, batch and the model. */
-export function checkStepNoiseBatch(noise: StepNoiseBatch, arch: ArchitectureConfig, steps: number, batch: number): void {
+export function checkStepNoiseBatch(
+  noise: StepNoiseBatch,
+  arch: ArchitectureConfig,
+  steps: number,
+  batch: number,
+): void {
   const shape = noise?.shape;
   if (!Array.isArray(shape) || shape.length !== 5 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
-    throw new RequestError(`stepNoise.shape must be [steps, batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`);
+    throw new RequestError(
+      `stepNoise.shape must be [steps, batch, height, width, channels] of positive integers, got ${JSON.stringify(shape)}`,
+    );
   }
   if (!(noise.data instanceof Float32Array)) throw new RequestError('stepNoise.data must be a Float32Array');
   const expected = [steps, batch, arch.imageSize, arch.imageSize, arch.imageChannels];
-  if (!tf.util.arraysEqual(shape, expected)) throw new RequestError(`stepNoise must have shape [${expected.join(', ')}] (steps, batch, image), got [${shape.join(', ')}]`);
+  if (!tf.util.arraysEqual(shape, expected))
+    throw new RequestError(
+      `stepNoise must have shape [${expected.join(', ')}] (steps, batch, image), got [${shape.join(', ')}]`,
+    );
   const perStep = batch * arch.imageSize * arch.imageSize * arch.imageChannels;
-  if (noise.data.length !== steps * perStep) throw new RequestError(`stepNoise.data has ${noise.data.length} values, but its shape needs ${steps * perStep}`);
+  if (noise.data.length !== steps * perStep)
+    throw new RequestError(`stepNoise.data has ${noise.data.length} values, but its shape needs ${steps * perStep}`);
 }
 
 /** Per-step noise [steps, batch, H, W, C] (checked, or drawn by the engine) as one [batch, H, W, C] tensor per step. */
 export function stepNoiseTensors(noise: StepNoiseBatch): tf.Tensor4D[] {
   const [steps, ...stepShape] = noise.shape;
   const perStep = noise.data.length / steps;
-  return Array.from({ length: steps }, (_, i) => tf.tensor4d(noise.data.subarray(i * perStep, (i + 1) * perStep), stepShape, 'float32'));
+  return Array.from({ length: steps }, (_, i) =>
+    tf.tensor4d(noise.data.subarray(i * perStep, (i + 1) * perStep), stepShape, 'float32'),
+  );
 }

@@ -33,7 +33,8 @@ export const DEFAULT_WARMUP_BATCHES: readonly number[] = [1];
 export function checkedWarmupBatchSizes(request: LoadRequest): readonly number[] {
   const sizes = request.warmupBatchSizes ?? DEFAULT_WARMUP_BATCHES;
   for (const b of sizes) {
-    if (!Number.isInteger(b) || b < 1) throw new RequestError(`warmupBatchSizes must hold positive integers, got ${JSON.stringify(sizes)}`);
+    if (!Number.isInteger(b) || b < 1)
+      throw new RequestError(`warmupBatchSizes must hold positive integers, got ${JSON.stringify(sizes)}`);
   }
   return sizes;
 }
@@ -49,12 +50,14 @@ function checkAtLeast(value: number, min: number, what: string, words = `an inte
 /** DDIM steps of the model's own denoiser: an integer in 1..T. */
 function checkDdimSteps(model: ReadyModel, steps: number): void {
   const T = model.schedule.timesteps;
-  if (!Number.isInteger(steps) || steps < 1 || steps > T) throw new RequestError(`steps must be an integer in 1..${T}, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > T)
+    throw new RequestError(`steps must be an integer in 1..${T}, got ${steps}`);
 }
 
 /** The request's eta: one value in [0, 1], or one per latent of the batch. */
 function checkEta(eta: unknown, batch: number): void {
-  if (Array.isArray(eta) && eta.length !== batch) throw new RequestError(`eta must be one number or one per latent (${batch}), got ${eta.length} values`);
+  if (Array.isArray(eta) && eta.length !== batch)
+    throw new RequestError(`eta must be one number or one per latent (${batch}), got ${eta.length} values`);
   for (const e of Array.isArray(eta) ? eta : [eta]) {
     if (typeof e !== 'number' || !(e >= 0 && e <= 1)) throw new RequestError(`eta must be in [0, 1], got ${String(e)}`);
   }
@@ -71,21 +74,28 @@ function checkStepNoiseSource(source: StepNoiseSource, what: string): void {
       checkStepNoiseSource(source.b, `${what}.b`);
       return;
     default:
-      throw new RequestError(`${what} must be a step-noise source of kind 'seed' or 'slerp', got ${JSON.stringify(source)}`);
+      throw new RequestError(
+        `${what} must be a step-noise source of kind 'seed' or 'slerp', got ${JSON.stringify(source)}`,
+      );
   }
 }
 
 /** Sampling with the student: the package has one, steps within its calls, deterministic. */
 function checkStudentSample(model: ReadyModel, request: SampleRequest): void {
   const student = model.student;
-  if (!student) throw new RequestError(`cannot sample with the student: model '${model.model.metadata.id}' has no distilled student (metadata.student)`);
+  if (!student)
+    throw new RequestError(
+      `cannot sample with the student: model '${model.model.metadata.id}' has no distilled student (metadata.student)`,
+    );
   const calls = student.plan.length;
   if (!Number.isInteger(request.steps) || request.steps < 1 || request.steps > calls) {
     throw new RequestError(`steps must be an integer in 1..${calls} (the student's calls), got ${request.steps}`);
   }
   const etas = Array.isArray(request.eta) ? request.eta : [request.eta];
   if (etas.some((e) => e !== 0) || request.stepNoise || request.stepNoiseSources) {
-    throw new RequestError(`the student decodes with deterministic DDIM: eta must be 0 and stepNoise absent, got eta ${JSON.stringify(request.eta)}`);
+    throw new RequestError(
+      `the student decodes with deterministic DDIM: eta must be 0 and stepNoise absent, got eta ${JSON.stringify(request.eta)}`,
+    );
   }
 }
 
@@ -109,12 +119,15 @@ function checkSample(model: ReadyModel, request: SampleRequest): void {
   if (noise.kind === 'seed') checkInteger(noise.seed, 'noise.seed');
   else checkImageBatch(noise.xNoise, arch, 'noise.xNoise', batch);
   checkEta(request.eta, batch);
-  if (request.stepNoise && request.stepNoiseSources) throw new RequestError('give stepNoise or stepNoiseSources, not both');
+  if (request.stepNoise && request.stepNoiseSources)
+    throw new RequestError('give stepNoise or stepNoiseSources, not both');
   if (request.stepNoise) checkStepNoiseBatch(request.stepNoise, arch, request.steps, batch);
   if (request.stepNoiseSources) {
     const sources = request.stepNoiseSources;
     if (!Array.isArray(sources) || sources.length !== batch) {
-      throw new RequestError(`stepNoiseSources must hold one source (or null) per latent (${batch}), got ${Array.isArray(sources) ? sources.length : JSON.stringify(sources)}`);
+      throw new RequestError(
+        `stepNoiseSources must hold one source (or null) per latent (${batch}), got ${Array.isArray(sources) ? sources.length : JSON.stringify(sources)}`,
+      );
     }
     sources.forEach((source, b) => {
       if (source !== null) checkStepNoiseSource(source, `stepNoiseSources[${b}]`);
@@ -123,7 +136,10 @@ function checkSample(model: ReadyModel, request: SampleRequest): void {
 }
 
 /** Images, and the optional z given with them (one latent per image). */
-function checkImagesAndLatents(arch: ArchitectureConfig, request: EncodeRequest | InvertRequest | NllRequest | MmseCurveRequest): void {
+function checkImagesAndLatents(
+  arch: ArchitectureConfig,
+  request: EncodeRequest | InvertRequest | NllRequest | MmseCurveRequest,
+): void {
   const batch = checkImageBatch(request.images, arch, 'images');
   if ('z' in request && request.z) checkLatentBatch(request.z, arch, batch, 'z');
 }
@@ -131,7 +147,8 @@ function checkImagesAndLatents(arch: ArchitectureConfig, request: EncodeRequest 
 function checkMmseCurve(arch: ArchitectureConfig, request: MmseCurveRequest): void {
   checkAtLeast(request.points, 2, 'points');
   checkAtLeast(request.repeats, 1, 'repeats', 'a positive integer');
-  if (request.images.shape[0] !== 1) throw new RequestError(`mmseCurve takes one image ([1,H,W,C]), got batch ${request.images.shape[0]}`);
+  if (request.images.shape[0] !== 1)
+    throw new RequestError(`mmseCurve takes one image ([1,H,W,C]), got batch ${request.images.shape[0]}`);
   checkImagesAndLatents(arch, request);
 }
 
@@ -182,4 +199,3 @@ export function checkRequest(model: ReadyModel, request: ModelRequest): void {
     }
   }
 }
-

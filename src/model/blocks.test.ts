@@ -5,7 +5,13 @@ import { encoderResBlock, selfAttention } from './blocks';
 import { createLayerContext, disposeLayerContext } from './layers';
 import type { ResModule } from './parameters';
 import { seededNormal } from './random';
-import { featureMapToNhwc, nhwcToFeatureMap, refAttention, refEncoderResBlock, relativeError } from './testing/torchReference';
+import {
+  featureMapToNhwc,
+  nhwcToFeatureMap,
+  refAttention,
+  refEncoderResBlock,
+  relativeError,
+} from './testing/torchReference';
 import { WeightConverter } from './weights';
 
 setUpCpuBackendWithLeakCheck();
@@ -27,7 +33,11 @@ function attentionParams(prefix: string, c: number, seed: number): Map<string, F
   return params;
 }
 
-function nhwcReference(data: Float32Array, [b, h, w, c]: number[], fn: (m: ReturnType<typeof nhwcToFeatureMap>) => ReturnType<typeof nhwcToFeatureMap>): number[] {
+function nhwcReference(
+  data: Float32Array,
+  [b, h, w, c]: number[],
+  fn: (m: ReturnType<typeof nhwcToFeatureMap>) => ReturnType<typeof nhwcToFeatureMap>,
+): number[] {
   return Array.from({ length: b }, (_, i) => [...featureMapToNhwc(fn(nhwcToFeatureMap(data, i, h, w, c)))]).flat();
 }
 
@@ -70,8 +80,16 @@ describe('selfAttention', () => {
 describe('encoderResBlock', () => {
   it('matches ResBlock_encoder with a 1x1 shortcut and attention', async () => {
     const m: ResModule = {
-      kind: 'res', path: 'up', index: 0, key: 'upblocks.0', inChannels: 6, outChannels: 4, resolution: 4, outResolution: 4,
-      attention: true, skipChannels: 2,
+      kind: 'res',
+      path: 'up',
+      index: 0,
+      key: 'upblocks.0',
+      inChannels: 6,
+      outChannels: 4,
+      resolution: 4,
+      outResolution: 4,
+      attention: true,
+      skipChannels: 2,
     };
     const groups = 2;
     const normal = seededNormal(23);

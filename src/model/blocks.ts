@@ -5,8 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  conv3x3, groupNorm, pointwiseConv,
-  type ConvWeights, type DenseWeights, type GroupNormAffine, type GroupNormWeights, type LayerContext,
+  conv3x3,
+  groupNorm,
+  pointwiseConv,
+  type ConvWeights,
+  type DenseWeights,
+  type GroupNormAffine,
+  type GroupNormWeights,
+  type LayerContext,
 } from './layers';
 
 /**
@@ -98,7 +104,12 @@ export type BlockModulation = GroupNormAffine;
  * @param modulation the block's combined time/latent modulation for this call
  * @returns [B, H, W, out]
  */
-export function auxResBlock(x: tf.Tensor4D, weights: AuxResBlockWeights, modulation: BlockModulation, ctx: LayerContext): tf.Tensor4D {
+export function auxResBlock(
+  x: tf.Tensor4D,
+  weights: AuxResBlockWeights,
+  modulation: BlockModulation,
+  ctx: LayerContext,
+): tf.Tensor4D {
   let h = conv3x3(groupNorm(x, weights.norm1, ctx, 'silu'), weights.conv1);
   h = conv3x3(groupNorm(h, modulation, ctx, 'silu'), weights.conv2);
   h = conv3x3(groupNorm(h, weights.norm3, ctx, 'silu'), weights.conv3);

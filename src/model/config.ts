@@ -55,16 +55,22 @@ export class ConfigError extends Error {
 
 function checkScalar(path: string, spec: FieldSpec, value: unknown, integer: boolean): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new ConfigError(`${path} must be ${integer ? 'an integer' : 'a finite number'}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(
+      `${path} must be ${integer ? 'an integer' : 'a finite number'}, got ${JSON.stringify(value)}`,
+    );
   }
-  if (spec.minimum !== undefined && value < spec.minimum) throw new ConfigError(`${path} must be >= ${spec.minimum}, got ${value}`);
-  if (spec.maximum !== undefined && value > spec.maximum) throw new ConfigError(`${path} must be <= ${spec.maximum}, got ${value}`);
+  if (spec.minimum !== undefined && value < spec.minimum)
+    throw new ConfigError(`${path} must be >= ${spec.minimum}, got ${value}`);
+  if (spec.maximum !== undefined && value > spec.maximum)
+    throw new ConfigError(`${path} must be <= ${spec.maximum}, got ${value}`);
 }
 
 function checkField(path: string, spec: FieldSpec, value: unknown): void {
   if (spec.type === 'integer[]') {
-    if (!Array.isArray(value)) throw new ConfigError(`${path} must be an array of integers, got ${JSON.stringify(value)}`);
-    if (spec.minItems !== undefined && value.length < spec.minItems) throw new ConfigError(`${path} needs at least ${spec.minItems} entries`);
+    if (!Array.isArray(value))
+      throw new ConfigError(`${path} must be an array of integers, got ${JSON.stringify(value)}`);
+    if (spec.minItems !== undefined && value.length < spec.minItems)
+      throw new ConfigError(`${path} needs at least ${spec.minItems} entries`);
     value.forEach((v, i) => checkScalar(`${path}[${i}]`, spec, v, true));
   } else if (spec.type === 'string') {
     if (typeof value !== 'string') throw new ConfigError(`${path} must be a string, got ${JSON.stringify(value)}`);
@@ -72,7 +78,9 @@ function checkField(path: string, spec: FieldSpec, value: unknown): void {
     checkScalar(path, spec, value, spec.type === 'integer');
   }
   if (spec.enum && !spec.enum.includes(value)) {
-    throw new ConfigError(`${path} must be one of ${spec.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(
+      `${path} must be one of ${spec.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`,
+    );
   }
 }
 
@@ -84,7 +92,9 @@ function resolveSection<T>(section: string, fields: Record<string, FieldSpec>, i
   const given = input as Record<string, unknown>;
   const unknownKeys = Object.keys(given).filter((k) => !(k in fields));
   if (unknownKeys.length > 0) {
-    throw new ConfigError(`${section} has unknown field(s) ${unknownKeys.join(', ')}; allowed: ${Object.keys(fields).join(', ')}`);
+    throw new ConfigError(
+      `${section} has unknown field(s) ${unknownKeys.join(', ')}; allowed: ${Object.keys(fields).join(', ')}`,
+    );
   }
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(fields)) {
@@ -97,18 +107,27 @@ function resolveSection<T>(section: string, fields: Record<string, FieldSpec>, i
 
 /** Validates a (possibly partial) architecture and returns it with every field filled. */
 export function resolveArchitecture(input: unknown): ArchitectureConfig {
-  const arch = resolveSection<ArchitectureConfig>('architecture', schema.architecture as Record<string, FieldSpec>, input);
+  const arch = resolveSection<ArchitectureConfig>(
+    'architecture',
+    schema.architecture as Record<string, FieldSpec>,
+    input,
+  );
   const levels = arch.channelMultipliers.length;
   if (arch.imageSize % 2 ** (levels - 1) !== 0) {
-    throw new ConfigError(`architecture.imageSize ${arch.imageSize} must be divisible by 2^(levels-1) = ${2 ** (levels - 1)}`);
+    throw new ConfigError(
+      `architecture.imageSize ${arch.imageSize} must be divisible by 2^(levels-1) = ${2 ** (levels - 1)}`,
+    );
   }
   for (const level of arch.attentionLevels) {
-    if (level >= levels) throw new ConfigError(`architecture.attentionLevels contains ${level}, but there are only ${levels} levels`);
+    if (level >= levels)
+      throw new ConfigError(`architecture.attentionLevels contains ${level}, but there are only ${levels} levels`);
   }
   const channelCounts = new Set([arch.baseChannels, ...arch.channelMultipliers.map((m) => m * arch.baseChannels)]);
   for (const c of channelCounts) {
     if (c % arch.groupNormGroups !== 0) {
-      throw new ConfigError(`architecture.groupNormGroups ${arch.groupNormGroups} does not divide the channel count ${c}`);
+      throw new ConfigError(
+        `architecture.groupNormGroups ${arch.groupNormGroups} does not divide the channel count ${c}`,
+      );
     }
   }
   return arch;

@@ -35,9 +35,10 @@ function resBlockFlops(m: ResModule, denoiser: boolean, timeChannels: number): n
 function trunkFlops(plan: UNetPlan, arch: ArchitectureConfig, denoiser: boolean, tailChannels: number): number {
   let flops = convFlops(arch.imageSize, arch.imageChannels, plan.baseChannels, 3);
   for (const m of planModules(plan)) {
-    flops += m.kind === 'res'
-      ? resBlockFlops(m, denoiser, plan.timeChannels)
-      : convFlops(m.outResolution, m.inChannels, m.outChannels, 3);
+    flops +=
+      m.kind === 'res'
+        ? resBlockFlops(m, denoiser, plan.timeChannels)
+        : convFlops(m.outResolution, m.inChannels, m.outChannels, 3);
   }
   return flops + convFlops(arch.imageSize, plan.finalChannels, tailChannels, 3);
 }
@@ -49,8 +50,10 @@ export function networkFlops(arch: ArchitectureConfig): { encoderFlops: number; 
   const tokens = arch.imageSize * arch.imageSize;
   let encoderFlops = trunkFlops(plan, arch, false, 1) + linearFlops(tokens, arch.latentDim);
   if (arch.latentHead === 'mu') encoderFlops += linearFlops(arch.latentDim, arch.latentDim);
-  const denoiserFlops = trunkFlops(plan, arch, true, arch.imageChannels)
-    + linearFlops(plan.baseChannels, tdim) + linearFlops(tdim, tdim) // time MLP
-    + linearFlops(arch.latentDim, tdim); // fc_a
+  const denoiserFlops =
+    trunkFlops(plan, arch, true, arch.imageChannels) +
+    linearFlops(plan.baseChannels, tdim) +
+    linearFlops(tdim, tdim) + // time MLP
+    linearFlops(arch.latentDim, tdim); // fc_a
   return { encoderFlops, denoiserFlops };
 }

@@ -18,7 +18,10 @@ function packedModulation(weights: DenoiserWeights, t: tf.Tensor1D, z: tf.Tensor
   const temb = linear(silu(linear(timeFeatures, weights.timeHidden)), weights.timeOut); // [B, 4ch]
   const aembActivated = silu(linear(z, weights.latentEmbedding)); // aemb_proj starts with a SiLU
   const timePart = linear(silu(temb), weights.timeModulation); // temb_proj starts with a SiLU
-  return tf.add(tf.mul(timePart, linear(aembActivated, weights.latentScale)), linear(aembActivated, weights.latentShift));
+  return tf.add(
+    tf.mul(timePart, linear(aembActivated, weights.latentScale)),
+    linear(aembActivated, weights.latentShift),
+  );
 }
 
 /** A block's [gamma | beta] columns of the packed modulation matrix, read in place by the GroupNorm. */
@@ -33,7 +36,13 @@ function blockModulation(modulation: tf.Tensor2D, slot: ModulationSlot): BlockMo
  * @param z [B, D], latent code
  * @returns eps [B, H, W, C]
  */
-export function denoiserForward(weights: DenoiserWeights, xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D, ctx: LayerContext): tf.Tensor4D {
+export function denoiserForward(
+  weights: DenoiserWeights,
+  xt: tf.Tensor4D,
+  t: tf.Tensor1D,
+  z: tf.Tensor2D,
+  ctx: LayerContext,
+): tf.Tensor4D {
   const modulation = packedModulation(weights, t, z);
   return unetForward(
     xt,

@@ -12,7 +12,9 @@ describe('float16', () => {
   });
 
   it('decodes normals, subnormals, infinities and NaN', () => {
-    const [one, negTwo, max, smallestNormal, smallestSubnormal, inf, negInf, nan] = decode([0x3c00, 0xc000, 0x7bff, 0x0400, 0x0001, 0x7c00, 0xfc00, 0x7e00]);
+    const [one, negTwo, max, smallestNormal, smallestSubnormal, inf, negInf, nan] = decode([
+      0x3c00, 0xc000, 0x7bff, 0x0400, 0x0001, 0x7c00, 0xfc00, 0x7e00,
+    ]);
     expect([one, negTwo, max, smallestNormal, smallestSubnormal]).toEqual([1, -2, 65504, 2 ** -14, 2 ** -24]);
     expect([inf, negInf]).toEqual([Infinity, -Infinity]);
     expect(Number.isNaN(nan)).toBe(true);

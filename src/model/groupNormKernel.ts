@@ -48,25 +48,49 @@ interface WebGPUProgramLike {
 }
 
 interface WebGPUBackendLike {
-  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms: { type: string; data: number[] }[]): tf.TensorInfo;
+  runWebGPUProgram(
+    program: WebGPUProgramLike,
+    inputs: tf.TensorInfo[],
+    outputDtype: tf.DataType,
+    uniforms: { type: string; data: number[] }[],
+  ): tf.TensorInfo;
 }
 
 /** The kernel's three inputs, checked against its contract. */
-function kernelInputs(inputs: tf.NamedTensorInfoMap, attrs: GroupNormAttrs): { x: tf.TensorInfo; scale: tf.TensorInfo; shift: tf.TensorInfo } {
+function kernelInputs(
+  inputs: tf.NamedTensorInfoMap,
+  attrs: GroupNormAttrs,
+): { x: tf.TensorInfo; scale: tf.TensorInfo; shift: tf.TensorInfo } {
   const { x, scale, shift } = inputs;
   if (!x || !scale || !shift) throw new Error(`${GROUP_NORM_KERNEL}: needs inputs x, scale and shift`);
   const [b, , , c] = x.shape;
   const rowsOk = (t: tf.TensorInfo, column: number) =>
     t.shape.length === 2 && (t.shape[0] === 1 || t.shape[0] === b) && column >= 0 && column + c <= t.shape[1];
-  if (x.shape.length !== 4 || c % attrs.groups !== 0 || !rowsOk(scale, attrs.scaleColumn) || !rowsOk(shift, attrs.shiftColumn) || scale.shape[0] !== shift.shape[0]) {
-    throw new Error(`${GROUP_NORM_KERNEL}: needs x [B,H,W,C] with C divisible by ${attrs.groups} and scale/shift [1 or B, >= column + C]; `
-      + `got x [${x.shape}], scale [${scale.shape}] from column ${attrs.scaleColumn}, shift [${shift.shape}] from column ${attrs.shiftColumn}`);
+  if (
+    x.shape.length !== 4 ||
+    c % attrs.groups !== 0 ||
+    !rowsOk(scale, attrs.scaleColumn) ||
+    !rowsOk(shift, attrs.shiftColumn) ||
+    scale.shape[0] !== shift.shape[0]
+  ) {
+    throw new Error(
+      `${GROUP_NORM_KERNEL}: needs x [B,H,W,C] with C divisible by ${attrs.groups} and scale/shift [1 or B, >= column + C]; ` +
+        `got x [${x.shape}], scale [${scale.shape}] from column ${attrs.scaleColumn}, shift [${shift.shape}] from column ${attrs.shiftColumn}`,
+    );
   }
   return { x, scale, shift };
 }
 
 /** Plain-JS implementation, statistics accumulated in float64. */
-function groupNormCpu({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function groupNormCpu({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const kernelAttrs = attrs as unknown as GroupNormAttrs;
   const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
   const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);
@@ -123,7 +147,8 @@ class GroupNormProgram implements WebGPUProgramLike {
   dispatchLayout = { x: [0, 1, 2, 3] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
-  uniforms = 'groups : i32, channels : i32, pixels : i32, groupSize : i32, scaleRowStride : i32, scaleColumn : i32, shiftRowStride : i32, shiftColumn : i32, epsilon : f32,';
+  uniforms =
+    'groups : i32, channels : i32, pixels : i32, groupSize : i32, scaleRowStride : i32, scaleColumn : i32, shiftRowStride : i32, shiftColumn : i32, epsilon : f32,';
   private readonly silu: boolean;
 
   constructor(shape: number[], groups: number, silu: boolean) {
@@ -196,7 +221,15 @@ class GroupNormProgram implements WebGPUProgramLike {
   }
 }
 
-function groupNormWebGPU({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function groupNormWebGPU({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const kernelAttrs = attrs as unknown as GroupNormAttrs;
   const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
   const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);

@@ -3,11 +3,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setUpCpuBackendWithLeakCheck } from './testing/leakGuard';
 import { hasGroupNormKernel } from './groupNormKernel';
 import {
-  conv3x3, createLayerContext, disposeLayerContext, GROUP_NORM_MATMUL_ON_WASM_FLAG, groupNorm, groupNormComposite, groupNormPooled, linear, pointwiseConv,
-  silu, upsampleNearest2x, type ConvWeights, type DenseWeights, type GroupNormAffine, type LayerContext,
+  conv3x3,
+  createLayerContext,
+  disposeLayerContext,
+  GROUP_NORM_MATMUL_ON_WASM_FLAG,
+  groupNorm,
+  groupNormComposite,
+  groupNormPooled,
+  linear,
+  pointwiseConv,
+  silu,
+  upsampleNearest2x,
+  type ConvWeights,
+  type DenseWeights,
+  type GroupNormAffine,
+  type LayerContext,
 } from './layers';
 import { seededNormal } from './random';
-import { featureMap, featureMapToNhwc, nhwcToFeatureMap, refConv2d, refGroupNorm, relativeError } from './testing/torchReference';
+import {
+  featureMap,
+  featureMapToNhwc,
+  nhwcToFeatureMap,
+  refConv2d,
+  refGroupNorm,
+  relativeError,
+} from './testing/torchReference';
 import { oihwToHwio, transposeMatrix } from './weights';
 
 setUpCpuBackendWithLeakCheck();
@@ -27,7 +47,11 @@ function denseWeights(weight: Float32Array, bias: Float32Array, out: number, inF
 }
 
 /** Runs a reference function per batch element on NHWC data and returns NHWC. */
-function referenceNhwc(data: Float32Array, [b, h, w, c]: number[], fn: (x: ReturnType<typeof featureMap>) => ReturnType<typeof featureMap>): Float64Array[] {
+function referenceNhwc(
+  data: Float32Array,
+  [b, h, w, c]: number[],
+  fn: (x: ReturnType<typeof featureMap>) => ReturnType<typeof featureMap>,
+): Float64Array[] {
   return Array.from({ length: b }, (_, i) => featureMapToNhwc(fn(nhwcToFeatureMap(data, i, h, w, c))));
 }
 
@@ -56,7 +80,12 @@ describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
     const y = tf.tidy(() => norm(x, affineOf(gamma, beta), ctx));
     const actual = await y.data();
     const expected = referenceNhwc(data, shape, (m) => refGroupNorm(m, groups, gammaValues, betaValues));
-    expect(relativeError(actual, expected.flatMap((e) => [...e]))).toBeLessThan(1e-5);
+    expect(
+      relativeError(
+        actual,
+        expected.flatMap((e) => [...e]),
+      ),
+    ).toBeLessThan(1e-5);
     tf.dispose([x, gamma, beta, y]);
     disposeLayerContext(ctx);
   });
@@ -71,7 +100,9 @@ describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
     const beta = tf.tensor2d([...betaRows[0], ...betaRows[1]], [2, 4]);
     const y = tf.tidy(() => norm(x, affineOf(gamma, beta), ctx));
     const actual = await y.data();
-    const expected = [0, 1].flatMap((b) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, gammaRows[b], betaRows[b]))]);
+    const expected = [0, 1].flatMap((b) => [
+      ...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, gammaRows[b], betaRows[b])),
+    ]);
     expect(relativeError(actual, expected)).toBeLessThan(1e-5);
     tf.dispose([x, gamma, beta, y]);
     disposeLayerContext(ctx);
@@ -100,7 +131,9 @@ describe.each(GROUP_NORMS)('groupNorm, %s', (_, norm) => {
     const packed = tf.tensor2d(packedValues, [2, 10]);
     const y = tf.tidy(() => norm(x, { gamma: packed, beta: packed, gammaColumn: 1, betaColumn: 6 }, ctx));
     const row = (b: number, from: number) => packedValues.slice(b * 10 + from, b * 10 + from + 4);
-    const expected = [0, 1].flatMap((b) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, row(b, 1), row(b, 6)))]);
+    const expected = [0, 1].flatMap((b) => [
+      ...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, b, 2, 2, 4), 2, row(b, 1), row(b, 6))),
+    ]);
     expect(relativeError(await y.data(), expected)).toBeLessThan(1e-5);
     tf.dispose([x, packed, y]);
     disposeLayerContext(ctx);
@@ -118,7 +151,10 @@ describe('groupNorm', () => {
     const x = tf.tensor4d(data, [2, 2, 2, 4]);
     const gamma = tf.tensor2d(randomArray(4, 20, 0.5, 1), [1, 4]);
     const beta = tf.tensor2d(randomArray(4, 21), [1, 4]);
-    const [fused, composed] = tf.tidy(() => [groupNorm(x, affineOf(gamma, beta), ctx, 'silu'), silu(groupNormComposite(x, affineOf(gamma, beta), ctx))]);
+    const [fused, composed] = tf.tidy(() => [
+      groupNorm(x, affineOf(gamma, beta), ctx, 'silu'),
+      silu(groupNormComposite(x, affineOf(gamma, beta), ctx)),
+    ]);
     expect(relativeError(await fused.data(), await composed.data())).toBeLessThan(1e-5);
     tf.dispose([x, gamma, beta, fused, composed]);
     disposeLayerContext(ctx);
@@ -128,7 +164,9 @@ describe('groupNorm', () => {
     const ctx = createLayerContext(1, [4]);
     const x = tf.zeros([1, 2, 2, 1]) as tf.Tensor4D;
     const gamma = tf.ones([1, 1]) as tf.Tensor2D;
-    expect(() => tf.tidy(() => groupNormComposite(x, affineOf(gamma, gamma), ctx))).toThrow(/no pixel-mean row for a 2x2 map/);
+    expect(() => tf.tidy(() => groupNormComposite(x, affineOf(gamma, gamma), ctx))).toThrow(
+      /no pixel-mean row for a 2x2 map/,
+    );
     tf.dispose([x, gamma]);
     disposeLayerContext(ctx);
   });
@@ -171,22 +209,30 @@ describe('groupNormPooled on the WASM backend, against the matmul composite', ()
   // [batch, map size, channels, groups]: one to four channels per group, maps whose pixel count 16 divides
   // (long broadcast rows) and ones it does not (6x6: rows of 4 pixels; 3x3: of 1).
   const CASES: [number, number, number, number][] = [
-    [1, 32, 16, 16], [11, 32, 16, 16],
-    [1, 16, 32, 16], [11, 16, 32, 16],
-    [1, 8, 48, 16], [11, 8, 48, 16],
-    [1, 8, 32, 8], [11, 8, 32, 8],
-    [1, 6, 12, 3], [11, 3, 8, 1],
+    [1, 32, 16, 16],
+    [11, 32, 16, 16],
+    [1, 16, 32, 16],
+    [11, 16, 32, 16],
+    [1, 8, 48, 16],
+    [11, 8, 48, 16],
+    [1, 8, 32, 8],
+    [11, 8, 32, 8],
+    [1, 6, 12, 3],
+    [11, 3, 8, 1],
   ];
   for (const affine of ['shared', 'packed per sample'] as const) {
-    it.each(CASES)(`batch %i, %ix%i maps of %i channels in groups of C / %i, ${affine} affine: within 1e-5`, async (b, size, c, groups) => {
-      const ctx = createLayerContext(groups, [size]);
-      const { x, affine: rows, tensors } = groupNormCase(b, size, c, affine, 40 + b + c);
-      const [pooled, composite] = tf.tidy(() => [groupNormPooled(x, rows, ctx), groupNormComposite(x, rows, ctx)]);
-      expect(pooled.shape).toEqual([b, size, size, c]);
-      expect(relativeError(await pooled.data(), await composite.data())).toBeLessThan(1e-5);
-      tf.dispose([...tensors, pooled, composite]);
-      disposeLayerContext(ctx);
-    });
+    it.each(CASES)(
+      `batch %i, %ix%i maps of %i channels in groups of C / %i, ${affine} affine: within 1e-5`,
+      async (b, size, c, groups) => {
+        const ctx = createLayerContext(groups, [size]);
+        const { x, affine: rows, tensors } = groupNormCase(b, size, c, affine, 40 + b + c);
+        const [pooled, composite] = tf.tidy(() => [groupNormPooled(x, rows, ctx), groupNormComposite(x, rows, ctx)]);
+        expect(pooled.shape).toEqual([b, size, size, c]);
+        expect(relativeError(await pooled.data(), await composite.data())).toBeLessThan(1e-5);
+        tf.dispose([...tensors, pooled, composite]);
+        disposeLayerContext(ctx);
+      },
+    );
   }
 
   it('stays accurate when the mean is far larger than the spread, at batch 1 and 11', async () => {
@@ -197,7 +243,9 @@ describe('groupNormPooled on the WASM backend, against the matmul composite', ()
       const ones = tf.ones([1, 4]) as tf.Tensor2D;
       const zeros = tf.zeros([1, 4]) as tf.Tensor2D;
       const y = tf.tidy(() => groupNormPooled(x, affineOf(ones, zeros), ctx));
-      const expected = [...Array(b).keys()].flatMap((n) => [...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, n, 4, 4, 4), 2, [1, 1, 1, 1], [0, 0, 0, 0]))]);
+      const expected = [...Array(b).keys()].flatMap((n) => [
+        ...featureMapToNhwc(refGroupNorm(nhwcToFeatureMap(data, n, 4, 4, 4), 2, [1, 1, 1, 1], [0, 0, 0, 0])),
+      ]);
       // As in the CPU test above: float32 inputs near 300 carry ~3e-5 absolute rounding, ~3e-3 of the spread.
       expect(relativeError(await y.data(), expected)).toBeLessThan(1e-2);
       tf.dispose([x, ones, zeros, y]);
@@ -236,7 +284,9 @@ describe('conv3x3', () => {
     const x = tf.tensor4d(data, [2, 4, 5, inCh]);
     const y = tf.tidy(() => conv3x3(x, w));
     expect(y.shape).toEqual([2, 4, 5, out]);
-    const expected = referenceNhwc(data, [2, 4, 5, inCh], (m) => refConv2d(m, weight, bias, out, 3, 1, 1)).flatMap((e) => [...e]);
+    const expected = referenceNhwc(data, [2, 4, 5, inCh], (m) => refConv2d(m, weight, bias, out, 3, 1, 1)).flatMap(
+      (e) => [...e],
+    );
     expect(relativeError(await y.data(), expected)).toBeLessThan(1e-5);
     tf.dispose([w.filter, w.bias, x, y]);
   });
@@ -295,7 +345,9 @@ describe('small layers', () => {
     const x = tf.tensor4d(data, [2, 2, 3, 3]);
     const y = tf.tidy(() => pointwiseConv(x, w));
     expect(y.shape).toEqual([2, 2, 3, 4]);
-    const expected = referenceNhwc(data, [2, 2, 3, 3], (m) => refConv2d(m, weight, bias, 4, 1, 1, 0)).flatMap((e) => [...e]);
+    const expected = referenceNhwc(data, [2, 2, 3, 3], (m) => refConv2d(m, weight, bias, 4, 1, 1, 0)).flatMap((e) => [
+      ...e,
+    ]);
     expect(relativeError(await y.data(), expected)).toBeLessThan(1e-5);
     tf.dispose([w.kernel, w.bias, x, y]);
   });

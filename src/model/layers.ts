@@ -4,7 +4,12 @@
  * disposes its inputs: the network function that calls them runs inside one tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GROUP_NORM_KERNEL, hasGroupNormKernel, registerGroupNormKernels, type GroupNormAttrs } from './groupNormKernel';
+import {
+  GROUP_NORM_KERNEL,
+  hasGroupNormKernel,
+  registerGroupNormKernels,
+  type GroupNormAttrs,
+} from './groupNormKernel';
 
 // The fused GroupNorm kernel is registered once, when the layers are first imported.
 registerGroupNormKernels();
@@ -122,12 +127,27 @@ tf.env().registerFlag(GROUP_NORM_MATMUL_ON_WASM_FLAG, () => false);
  * @param x [B, H, W, C], C divisible by ctx.groups
  * @returns [B, H, W, C]
  */
-export function groupNorm(x: tf.Tensor4D, affine: GroupNormAffine, ctx: LayerContext, activation: 'linear' | 'silu' = 'linear'): tf.Tensor4D {
+export function groupNorm(
+  x: tf.Tensor4D,
+  affine: GroupNormAffine,
+  ctx: LayerContext,
+  activation: 'linear' | 'silu' = 'linear',
+): tf.Tensor4D {
   if (hasGroupNormKernel()) {
     const attrs: GroupNormAttrs = {
-      groups: ctx.groups, epsilon: GROUP_NORM_EPSILON, silu: activation === 'silu', scaleColumn: affine.gammaColumn, shiftColumn: affine.betaColumn,
+      groups: ctx.groups,
+      epsilon: GROUP_NORM_EPSILON,
+      silu: activation === 'silu',
+      scaleColumn: affine.gammaColumn,
+      shiftColumn: affine.betaColumn,
     };
-    return tf.engine().runKernel(GROUP_NORM_KERNEL, { x, scale: affine.gamma, shift: affine.beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    return tf
+      .engine()
+      .runKernel(
+        GROUP_NORM_KERNEL,
+        { x, scale: affine.gamma, shift: affine.beta },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor4D;
   }
   const pooled = tf.getBackend() === 'wasm' && !tf.env().getBool(GROUP_NORM_MATMUL_ON_WASM_FLAG);
   const y = pooled ? groupNormPooled(x, affine, ctx) : groupNormComposite(x, affine, ctx);
@@ -156,7 +176,8 @@ export function groupNormComposite(x: tf.Tensor4D, affine: GroupNormAffine, ctx:
   const groupSize = c / groups;
   const tokens = h * w;
   const meanRow = ctx.pixelMeanRows.get(tokens);
-  if (!meanRow) throw new Error(`groupNorm: no pixel-mean row for a ${h}x${w} map (layer context built for other sizes)`);
+  if (!meanRow)
+    throw new Error(`groupNorm: no pixel-mean row for a ${h}x${w} map (layer context built for other sizes)`);
 
   // The row is tiled to the batch rather than broadcast: tfjs-backend-webgl 4.22's batched matMul mis-shapes a
   // broadcast batch-1 operand once the shared dimension exceeds 1000 (32x32 maps at batch > 1).
@@ -261,8 +282,25 @@ export function groupNormPooled(x: tf.Tensor4D, affine: GroupNormAffine, ctx: La
   if (b === 1) {
     // FusedBatchNorm takes per-channel [C] statistics: repeat each group's value over its channels.
     const perChannel = (t: tf.Tensor) =>
-      groupSize === 1 ? tf.reshape(t, [c]) : tf.reshape(tf.image.resizeNearestNeighbor(tf.reshape(t, [1, groups, 1, 1]) as tf.Tensor4D, [groups, groupSize], false, false), [c]);
-    return tf.batchNorm(x, perChannel(groupMean), perChannel(groupVariance), tf.reshape(beta, [c]), tf.reshape(gamma, [c]), GROUP_NORM_EPSILON) as tf.Tensor4D;
+      groupSize === 1
+        ? tf.reshape(t, [c])
+        : tf.reshape(
+            tf.image.resizeNearestNeighbor(
+              tf.reshape(t, [1, groups, 1, 1]) as tf.Tensor4D,
+              [groups, groupSize],
+              false,
+              false,
+            ),
+            [c],
+          );
+    return tf.batchNorm(
+      x,
+      perChannel(groupMean),
+      perChannel(groupVariance),
+      tf.reshape(beta, [c]),
+      tf.reshape(gamma, [c]),
+      GROUP_NORM_EPSILON,
+    ) as tf.Tensor4D;
   }
   const affineShape = [gamma.shape[0], 1, groups, groupSize];
   const scale = tf.mul(tf.rsqrt(tf.add(groupVariance, ctx.epsilon)), tf.reshape(gamma, affineShape)); // [B, 1, G, C/G]

@@ -17,8 +17,14 @@ const TINY_SCHEDULE = resolveSchedule({ timesteps: 10 });
 
 /** Two levels (one down- and one up-sampling), attention at the coarse level, shortcut convs, 2 groups. */
 const TINY = resolveArchitecture({
-  imageSize: 8, imageChannels: 1, baseChannels: 4, channelMultipliers: [1, 2], numResBlocks: 1, attentionLevels: [1],
-  latentDim: 3, groupNormGroups: 2,
+  imageSize: 8,
+  imageChannels: 1,
+  baseChannels: 4,
+  channelMultipliers: [1, 2],
+  numResBlocks: 1,
+  attentionLevels: [1],
+  latentDim: 3,
+  groupNormGroups: 2,
 });
 
 function buildModel(arch: ArchitectureConfig, seed: number, schedule = TINY_SCHEDULE) {
@@ -56,7 +62,15 @@ async function expectReferenceParity(arch: ArchitectureConfig, seed: number): Pr
   const eps = model.predictEps(x, t, zTensor);
   expect(eps.shape).toEqual([batch, s, s, c]);
   const epsExpected = [0, 1].flatMap((b) => [
-    ...featureMapToNhwc(refPredictEps(params, arch, nhwcToFeatureMap(images, b, s, s, c), tValues[b], zInput.slice(b * arch.latentDim, (b + 1) * arch.latentDim))),
+    ...featureMapToNhwc(
+      refPredictEps(
+        params,
+        arch,
+        nhwcToFeatureMap(images, b, s, s, c),
+        tValues[b],
+        zInput.slice(b * arch.latentDim, (b + 1) * arch.latentDim),
+      ),
+    ),
   ]);
   expect(relativeError(await eps.data(), epsExpected)).toBeLessThan(1e-4);
   tf.dispose([x, z, t, zTensor, eps]);
@@ -80,10 +94,20 @@ describe('networks against the PyTorch transcription', () => {
   });
 
   it('match on an RGB, three-level U-Net with two res blocks per level and latentHead mu', async () => {
-    await expectReferenceParity(resolveArchitecture({
-      imageSize: 8, imageChannels: 3, baseChannels: 4, channelMultipliers: [1, 2, 1], numResBlocks: 2, attentionLevels: [0, 2],
-      latentDim: 5, groupNormGroups: 4, latentHead: 'mu',
-    }), 41);
+    await expectReferenceParity(
+      resolveArchitecture({
+        imageSize: 8,
+        imageChannels: 3,
+        baseChannels: 4,
+        channelMultipliers: [1, 2, 1],
+        numResBlocks: 2,
+        attentionLevels: [0, 2],
+        latentDim: 5,
+        groupNormGroups: 4,
+        latentHead: 'mu',
+      }),
+      41,
+    );
   });
 });
 
@@ -130,9 +154,13 @@ describe('InfoDiffusionModel', () => {
     const wrongZ = tf.zeros([2, 4]) as tf.Tensor2D;
     const before = tf.memory().numTensors;
     expect(() => model.encode(wrongSize)).toThrow('encode: x must be float32 [B, 8, 8, 1], got float32 [2, 16, 16, 1]');
-    expect(() => model.predictEps(good, floatT, z)).toThrow('predictEps: t must be int32 [2] (one timestep index per image), got float32 [2]');
+    expect(() => model.predictEps(good, floatT, z)).toThrow(
+      'predictEps: t must be int32 [2] (one timestep index per image), got float32 [2]',
+    );
     expect(() => model.predictEps(good, shortT, z)).toThrow(/got int32 \[1\]/);
-    expect(() => model.predictEps(good, goodT, wrongZ)).toThrow('predictEps: z must be float32 [2, 3], got float32 [2, 4]');
+    expect(() => model.predictEps(good, goodT, wrongZ)).toThrow(
+      'predictEps: z must be float32 [2, 3], got float32 [2, 4]',
+    );
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([good, wrongSize, floatT, shortT, goodT, z, wrongZ]);
     model.dispose();
@@ -170,7 +198,14 @@ describe('stats', () => {
     // 4x4x1 input, ch 2, one level, one res block, no attention, D 3: modules d0 (2->2), m0 (2->2, attention
     // forced on the first middle block), m1 (2->2), u0 (4->2, shortcut), u1 (4->2, shortcut).
     const arch = resolveArchitecture({
-      imageSize: 4, imageChannels: 1, baseChannels: 2, channelMultipliers: [1], numResBlocks: 1, attentionLevels: [], latentDim: 3, groupNormGroups: 1,
+      imageSize: 4,
+      imageChannels: 1,
+      baseChannels: 2,
+      channelMultipliers: [1],
+      numResBlocks: 1,
+      attentionLevels: [],
+      latentDim: 3,
+      groupNormGroups: 1,
     });
     const px = 16;
     const conv = (inC: number, outC: number, k: number) => 2 * px * inC * outC * k * k;
@@ -180,8 +215,15 @@ describe('stats', () => {
     const encoderExpected = head + encoderRes(2) * 3 + attention + encoderRes(4) * 2 + conv(2, 1, 3) + 2 * 16 * 3;
     const tdim = 8;
     const denoiserRes = (inC: number) => encoderRes(inC) + conv(2, 2, 3) + 2 * 2 * tdim * 4;
-    const denoiserExpected = head + denoiserRes(2) * 3 + attention + denoiserRes(4) * 2 + conv(2, 1, 3)
-      + 2 * 2 * tdim + 2 * tdim * tdim + 2 * 3 * tdim;
+    const denoiserExpected =
+      head +
+      denoiserRes(2) * 3 +
+      attention +
+      denoiserRes(4) * 2 +
+      conv(2, 1, 3) +
+      2 * 2 * tdim +
+      2 * tdim * tdim +
+      2 * 3 * tdim;
     expect(networkFlops(arch)).toEqual({ encoderFlops: encoderExpected, denoiserFlops: denoiserExpected });
   });
 });

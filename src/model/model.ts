@@ -8,8 +8,20 @@ import { networkFlops } from './cost';
 import { denoiserForward } from './denoiser';
 import { encoderForward } from './encoder';
 import type { ModelMetadata, Parameterisation } from './metadata';
-import { packageWeightProblems, parameterArrayProblems, parameterCount, studentParameters, studentPresenceProblem } from './parameters';
-import { buildNetworkWeights, buildStudentWeights, type NetworkWeights, type ParameterMap, type StudentNetworkWeights } from './weights';
+import {
+  packageWeightProblems,
+  parameterArrayProblems,
+  parameterCount,
+  studentParameters,
+  studentPresenceProblem,
+} from './parameters';
+import {
+  buildNetworkWeights,
+  buildStudentWeights,
+  type NetworkWeights,
+  type ParameterMap,
+  type StudentNetworkWeights,
+} from './weights';
 
 /**
  * A distilled student (metadata.student): a copy of the denoiser trained to reproduce the teacher's
@@ -77,12 +89,19 @@ class PackageModel implements InfoDiffusionModel {
   private weights: NetworkWeights | null;
   private studentWeights: StudentNetworkWeights | null;
 
-  constructor(readonly metadata: ModelMetadata, weights: NetworkWeights, studentWeights: StudentNetworkWeights | null) {
+  constructor(
+    readonly metadata: ModelMetadata,
+    weights: NetworkWeights,
+    studentWeights: StudentNetworkWeights | null,
+  ) {
     this.architecture = metadata.architecture;
     this.schedule = metadata.schedule;
     this.weights = weights;
     this.studentWeights = studentWeights;
-    this.stats = { parameters: parameterCount(this.architecture, this.schedule.timesteps), ...networkFlops(this.architecture) };
+    this.stats = {
+      parameters: parameterCount(this.architecture, this.schedule.timesteps),
+      ...networkFlops(this.architecture),
+    };
     const described = metadata.student;
     if (described && studentWeights) {
       this.student = {
@@ -102,8 +121,16 @@ class PackageModel implements InfoDiffusionModel {
 
   private checkImage(operation: string, name: string, x: tf.Tensor): void {
     const { imageSize, imageChannels } = this.architecture;
-    if (x.rank !== 4 || x.dtype !== 'float32' || x.shape[1] !== imageSize || x.shape[2] !== imageSize || x.shape[3] !== imageChannels) {
-      throw new Error(`${operation}: ${name} must be float32 [B, ${imageSize}, ${imageSize}, ${imageChannels}], got ${describe(x)}`);
+    if (
+      x.rank !== 4 ||
+      x.dtype !== 'float32' ||
+      x.shape[1] !== imageSize ||
+      x.shape[2] !== imageSize ||
+      x.shape[3] !== imageChannels
+    ) {
+      throw new Error(
+        `${operation}: ${name} must be float32 [B, ${imageSize}, ${imageSize}, ${imageChannels}], got ${describe(x)}`,
+      );
     }
   }
 

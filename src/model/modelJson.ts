@@ -7,9 +7,16 @@
 import { ConfigError, resolveArchitecture, resolveSchedule, type ArchitectureConfig } from './config';
 import modelSchema from './contract/model.schema.json';
 import {
-  MODEL_FORMAT, MODEL_FORMAT_VERSION, packedIndex,
-  type AttributeDirection, type GaussianReference, type LatentMixture, type LatentStats,
-  type ModelMetadata, type Preprocessing, type StudentMetadata,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  packedIndex,
+  type AttributeDirection,
+  type GaussianReference,
+  type LatentMixture,
+  type LatentStats,
+  type ModelMetadata,
+  type Preprocessing,
+  type StudentMetadata,
 } from './metadata';
 import { checkSchema, show, SchemaViolation, type JsonSchema } from './schemaCheck';
 
@@ -90,8 +97,10 @@ function parseConfig<T>(resolve: (input: unknown) => T, value: unknown): T {
 
 function checkPreprocessing(p: Preprocessing, arch: ArchitectureConfig): void {
   const path = 'metadata.preprocessing';
-  if (p.imageSize !== arch.imageSize) fail(`${path}.imageSize`, `must equal architecture.imageSize ${arch.imageSize}, got ${show(p.imageSize)}`);
-  if (p.channels !== arch.imageChannels) fail(`${path}.channels`, `must equal architecture.imageChannels ${arch.imageChannels}, got ${show(p.channels)}`);
+  if (p.imageSize !== arch.imageSize)
+    fail(`${path}.imageSize`, `must equal architecture.imageSize ${arch.imageSize}, got ${show(p.imageSize)}`);
+  if (p.channels !== arch.imageChannels)
+    fail(`${path}.channels`, `must equal architecture.imageChannels ${arch.imageChannels}, got ${show(p.channels)}`);
   const [low, high] = p.valueRange;
   if (!(low < high)) fail(`${path}.valueRange`, `must be increasing, got [${low}, ${high}]`);
 }
@@ -102,8 +111,11 @@ const WEIGHT_SUM_TOLERANCE = 1e-3;
 function checkLatent(l: LatentStats, d: number): void {
   const path = 'metadata.latent';
   for (const key of ['mean', 'std', 'min', 'max'] as const) length(l[key], `${path}.${key}`, d, 'latentDim');
-  if (l.prior === '10mix' && d % 2 !== 0) fail(`${path}.prior`, `'10mix' draws pairs of dimensions, but latentDim ${d} is odd`);
-  l.min.forEach((lo, i) => { if (lo > l.max[i]) fail(`${path}.min[${i}]`, `must be <= max[${i}] (${l.max[i]}), got ${lo}`); });
+  if (l.prior === '10mix' && d % 2 !== 0)
+    fail(`${path}.prior`, `'10mix' draws pairs of dimensions, but latentDim ${d} is odd`);
+  l.min.forEach((lo, i) => {
+    if (lo > l.max[i]) fail(`${path}.min[${i}]`, `must be <= max[${i}] (${l.max[i]}), got ${lo}`);
+  });
   if (l.fitted !== undefined) checkLatentMixture(l.fitted, d);
 }
 
@@ -118,7 +130,12 @@ function checkLatentMixture(f: LatentMixture, d: number): void {
   rows('means', d, 'latentDim');
   rows('scaleTril', (d * (d + 1)) / 2, 'latentDim (latentDim + 1) / 2');
   f.scaleTril.forEach((row, k) => {
-    for (let i = 0; i < d; i++) if (!(row[packedIndex(i, i)] > 0)) fail(`${path}.scaleTril[${k}]`, `must have a positive diagonal (a Cholesky factor); L[${i}][${i}] is ${row[packedIndex(i, i)]}`);
+    for (let i = 0; i < d; i++)
+      if (!(row[packedIndex(i, i)] > 0))
+        fail(
+          `${path}.scaleTril[${k}]`,
+          `must have a positive diagonal (a Cholesky factor); L[${i}][${i}] is ${row[packedIndex(i, i)]}`,
+        );
   });
 }
 
@@ -143,9 +160,11 @@ function checkGaussianReference(g: GaussianReference, pixels: number): void {
 function checkStudent(s: StudentMetadata, timesteps: number): void {
   const path = 'metadata.student';
   const { plan } = s;
-  if (plan[0] !== timesteps - 1) fail(`${path}.plan[0]`, `must be T - 1 = ${timesteps - 1} (where x_T sits), got ${plan[0]}`);
+  if (plan[0] !== timesteps - 1)
+    fail(`${path}.plan[0]`, `must be T - 1 = ${timesteps - 1} (where x_T sits), got ${plan[0]}`);
   plan.forEach((t, i) => {
-    if (i > 0 && t >= plan[i - 1]) fail(`${path}.plan`, `must be strictly decreasing, but plan[${i}] = ${t} >= plan[${i - 1}] = ${plan[i - 1]}`);
+    if (i > 0 && t >= plan[i - 1])
+      fail(`${path}.plan`, `must be strictly decreasing, but plan[${i}] = ${t} >= plan[${i - 1}] = ${plan[i - 1]}`);
   });
 }
 
@@ -167,10 +186,13 @@ export function parseMetadata(value: unknown): ModelMetadata {
 
 /** Shards are named `group{G}-shard{M}of{K}.bin` (docs/model-format.md); no weight or shard appears twice. */
 function checkManifest(groups: WeightGroup[]): void {
-  groups.forEach((group, g) => group.paths.forEach((shard, m) => {
-    const expected = `group${g + 1}-shard${m + 1}of${group.paths.length}.bin`;
-    if (shard !== expected) fail(`weightsManifest[${g}].paths[${m}]`, `must be ${JSON.stringify(expected)}, got ${show(shard)}`);
-  }));
+  groups.forEach((group, g) =>
+    group.paths.forEach((shard, m) => {
+      const expected = `group${g + 1}-shard${m + 1}of${group.paths.length}.bin`;
+      if (shard !== expected)
+        fail(`weightsManifest[${g}].paths[${m}]`, `must be ${JSON.stringify(expected)}, got ${show(shard)}`);
+    }),
+  );
   const seen = new Set<string>();
   const duplicates = new Set<string>();
   for (const group of groups) {
@@ -189,10 +211,16 @@ function checkManifest(groups: WeightGroup[]): void {
  * by the loader, which lists every mismatch at once.
  */
 export function parseModelJson(json: unknown): ModelJson {
-  const root = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Json) : fail('(root)', `must be an object, got ${show(json)}`);
+  const root =
+    json !== null && typeof json === 'object' && !Array.isArray(json)
+      ? (json as Json)
+      : fail('(root)', `must be an object, got ${show(json)}`);
   if (root.format !== MODEL_FORMAT) fail('format', `must be ${JSON.stringify(MODEL_FORMAT)}, got ${show(root.format)}`);
   if (root.formatVersion !== MODEL_FORMAT_VERSION) {
-    fail('formatVersion', `${show(root.formatVersion)} is not supported (this reader knows version ${MODEL_FORMAT_VERSION})`);
+    fail(
+      'formatVersion',
+      `${show(root.formatVersion)} is not supported (this reader knows version ${MODEL_FORMAT_VERSION})`,
+    );
   }
   checkStructure(root, MODEL_SCHEMA, '(root)');
   const metadata = parseMetadata(root.metadata);

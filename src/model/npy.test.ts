@@ -19,7 +19,10 @@ function handMadeNpy(header: string, data: Uint8Array, major = 1): Uint8Array {
 describe('parseNpy', () => {
   it('reads a numpy-style float32 file', () => {
     const values = new Float32Array([1.5, -2, 3.25, 0, 7, 8]);
-    const file = handMadeNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", new Uint8Array(values.buffer));
+    const file = handMadeNpy(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+      new Uint8Array(values.buffer),
+    );
     const array = parseNpy(file);
     expect(array.dtype).toBe('<f4');
     expect(array.shape).toEqual([2, 3]);
@@ -28,10 +31,17 @@ describe('parseNpy', () => {
 
   it('reads version 2 headers, 1-D shapes and scalars', () => {
     const ints = new Int32Array([3, -4, 5]);
-    const array = parseNpy(handMadeNpy("{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", new Uint8Array(ints.buffer), 2));
+    const array = parseNpy(
+      handMadeNpy("{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", new Uint8Array(ints.buffer), 2),
+    );
     expect(array.shape).toEqual([3]);
     expect(Array.from(array.data as Int32Array)).toEqual([3, -4, 5]);
-    const scalar = parseNpy(handMadeNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (), }", new Uint8Array(new Float64Array([2.5]).buffer)));
+    const scalar = parseNpy(
+      handMadeNpy(
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
+        new Uint8Array(new Float64Array([2.5]).buffer),
+      ),
+    );
     expect(scalar.shape).toEqual([]);
     expect(Array.from(scalar.data as Float64Array)).toEqual([2.5]);
   });

@@ -35,7 +35,8 @@ function shapeSize(shape: number[]): number {
 /** Parses a .npy file. The returned data is a fresh copy, independent of the input buffer. */
 export function parseNpy(input: ArrayBuffer | Uint8Array): NpyArray {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NpyError('not a .npy file (missing \\x93NUMPY magic)');
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new NpyError('not a .npy file (missing \\x93NUMPY magic)');
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerStart: number;
@@ -51,22 +52,31 @@ export function parseNpy(input: ArrayBuffer | Uint8Array): NpyArray {
     throw new NpyError(`unsupported .npy format version ${major}.${bytes[7]} (readable: 1.x, 2.x)`);
   }
   const dataStart = headerStart + headerLength;
-  if (dataStart > bytes.length) throw new NpyError(`.npy header claims ${headerLength} bytes but the file has ${bytes.length}`);
+  if (dataStart > bytes.length)
+    throw new NpyError(`.npy header claims ${headerLength} bytes but the file has ${bytes.length}`);
   const header = new TextDecoder('latin1').decode(bytes.subarray(headerStart, dataStart));
 
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new NpyError(`malformed .npy header: ${header.trim()}`);
-  if (!isNpyDtype(descr)) throw new NpyError(`unsupported .npy dtype '${descr}' (readable: ${Object.keys(ITEM_BYTES).join(', ')})`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new NpyError(`malformed .npy header: ${header.trim()}`);
+  if (!isNpyDtype(descr))
+    throw new NpyError(`unsupported .npy dtype '${descr}' (readable: ${Object.keys(ITEM_BYTES).join(', ')})`);
   if (fortran === 'True') throw new NpyError('Fortran-order .npy arrays are not supported; save with C order');
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new NpyError(`bad .npy shape (${shapeText})`);
 
   const count = shapeSize(shape);
   const byteLength = count * ITEM_BYTES[descr];
   if (dataStart + byteLength > bytes.length) {
-    throw new NpyError(`.npy data is short: shape (${shape.join(', ')}) ${descr} needs ${byteLength} bytes, file has ${bytes.length - dataStart}`);
+    throw new NpyError(
+      `.npy data is short: shape (${shape.join(', ')}) ${descr} needs ${byteLength} bytes, file has ${bytes.length - dataStart}`,
+    );
   }
   const dataView = new DataView(bytes.buffer, bytes.byteOffset + dataStart, byteLength);
   let data: NpyData;
@@ -112,7 +122,8 @@ function dtypeOf(data: NpyData): NpyDtype {
 
 /** Wraps a typed array and a shape as an NpyArray, the dtype following the array type. */
 export function npyArray(data: NpyData, shape: number[]): NpyArray {
-  if (shapeSize(shape) !== data.length) throw new NpyError(`shape (${shape.join(', ')}) needs ${shapeSize(shape)} values, got ${data.length}`);
+  if (shapeSize(shape) !== data.length)
+    throw new NpyError(`shape (${shape.join(', ')}) needs ${shapeSize(shape)} values, got ${data.length}`);
   return { dtype: dtypeOf(data), shape: [...shape], data };
 }
 
@@ -121,7 +132,8 @@ export function serializeNpy(array: NpyArray): Uint8Array {
   const { dtype, shape, data } = array;
   if (dtypeOf(data) !== dtype) throw new NpyError(`data is ${dtypeOf(data)} but dtype says ${dtype}`);
   const count = shapeSize(shape);
-  if (count !== data.length) throw new NpyError(`shape (${shape.join(', ')}) needs ${count} values, got ${data.length}`);
+  if (count !== data.length)
+    throw new NpyError(`shape (${shape.join(', ')}) needs ${count} values, got ${data.length}`);
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   const dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   let preamble = 10;
@@ -144,11 +156,21 @@ export function serializeNpy(array: NpyArray): Uint8Array {
   for (let i = 0; i < count; i++) {
     const offset = start + i * itemBytes;
     switch (dtype) {
-      case '<f4': view.setFloat32(offset, (data as Float32Array)[i], true); break;
-      case '<f8': view.setFloat64(offset, (data as Float64Array)[i], true); break;
-      case '<i4': view.setInt32(offset, (data as Int32Array)[i], true); break;
-      case '<i8': view.setBigInt64(offset, (data as BigInt64Array)[i], true); break;
-      case '|u1': out[offset] = (data as Uint8Array)[i]; break;
+      case '<f4':
+        view.setFloat32(offset, (data as Float32Array)[i], true);
+        break;
+      case '<f8':
+        view.setFloat64(offset, (data as Float64Array)[i], true);
+        break;
+      case '<i4':
+        view.setInt32(offset, (data as Int32Array)[i], true);
+        break;
+      case '<i8':
+        view.setBigInt64(offset, (data as BigInt64Array)[i], true);
+        break;
+      case '|u1':
+        out[offset] = (data as Uint8Array)[i];
+        break;
     }
   }
   return out;
@@ -168,7 +190,8 @@ export function npyToInt32(array: NpyArray): Int32Array {
   const out = new Int32Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const value = Number(data[i]);
-    if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) throw new NpyError(`value ${value} at index ${i} is not an int32`);
+    if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31)
+      throw new NpyError(`value ${value} at index ${i} is not an int32`);
     out[i] = value;
   }
   return out;

@@ -10,12 +10,24 @@ import type { ArchitectureConfig, ScheduleConfig } from './config';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelMetadata } from './metadata';
 import { createInfoDiffusionModel, type InfoDiffusionModel } from './model';
 import {
-  bytesPerValue, MAX_SHARD_BYTES, ModelPackageError, parseModelJson,
-  type ModelJson, type WeightGroup, type WeightSpec,
+  bytesPerValue,
+  MAX_SHARD_BYTES,
+  ModelPackageError,
+  parseModelJson,
+  type ModelJson,
+  type WeightGroup,
+  type WeightSpec,
 } from './modelJson';
 import {
-  expectedParameters, packageWeightProblems, parameterArrayProblems, parameterSetProblems, shapeSize, STUDENT_PREFIX, studentParameters,
-  studentPresenceProblem, TIME_TABLE_NAME,
+  expectedParameters,
+  packageWeightProblems,
+  parameterArrayProblems,
+  parameterSetProblems,
+  shapeSize,
+  STUDENT_PREFIX,
+  studentParameters,
+  studentPresenceProblem,
+  TIME_TABLE_NAME,
 } from './parameters';
 
 /**
@@ -55,7 +67,8 @@ export function urlPackageFiles(baseUrl: string, fetchFn: FetchLike = (url) => f
     async read(path: string): Promise<ArrayBuffer> {
       const url = `${base}${path}`;
       const response = await fetchFn(url);
-      if (!response.ok) throw new PackageFileError(path, `cannot fetch ${url}: HTTP ${response.status} ${response.statusText}`.trim());
+      if (!response.ok)
+        throw new PackageFileError(path, `cannot fetch ${url}: HTTP ${response.status} ${response.statusText}`.trim());
       return response.arrayBuffer();
     },
   };
@@ -72,7 +85,8 @@ export function fileMapPackageFiles(map: ReadonlyMap<string, Blob | ArrayBuffer 
       let entry = map.get(path);
       if (entry === undefined) {
         const matches = [...map.keys()].filter((key) => key.endsWith(`/${path}`));
-        if (matches.length > 1) throw new PackageFileError(path, `${path} is ambiguous among the chosen files: ${matches.join(', ')}`);
+        if (matches.length > 1)
+          throw new PackageFileError(path, `${path} is ambiguous among the chosen files: ${matches.join(', ')}`);
         if (matches.length === 1) entry = map.get(matches[0]);
       }
       if (entry === undefined) throw new PackageFileError(path, `${path} is missing from the chosen files`);
@@ -109,7 +123,10 @@ async function readFile(files: PackageFiles, path: string): Promise<Uint8Array> 
     return new Uint8Array(await files.read(path));
   } catch (error) {
     if (error instanceof PackageFileError) throw error;
-    throw new PackageFileError(path, error instanceof ModelPackageError ? error.message : `cannot read ${path}: ${errorMessage(error)}`);
+    throw new PackageFileError(
+      path,
+      error instanceof ModelPackageError ? error.message : `cannot read ${path}: ${errorMessage(error)}`,
+    );
   }
 }
 
@@ -136,7 +153,8 @@ function inModelJson<T>(check: () => T): T {
   try {
     return check();
   } catch (error) {
-    if (error instanceof ModelPackageError && !(error instanceof PackageFileError)) throw new PackageFileError('model.json', error.message, null, { cause: error });
+    if (error instanceof ModelPackageError && !(error instanceof PackageFileError))
+      throw new PackageFileError('model.json', error.message, null, { cause: error });
     throw error;
   }
 }
@@ -205,7 +223,11 @@ function decodeGroup(group: WeightGroup, index: number, shards: Uint8Array[], ou
     for (let i = 0; i < count; i++) {
       if (!Number.isFinite(values[i])) {
         const file = shardAt(group, shardSizes, offset);
-        throw new PackageFileError(file, `weight ${spec.name} (in ${file}) has a non-finite value ${values[i]} at index ${i}`, `byte ${offset + i * bytesPerValue(spec)} of weight group ${index + 1}`);
+        throw new PackageFileError(
+          file,
+          `weight ${spec.name} (in ${file}) has a non-finite value ${values[i]} at index ${i}`,
+          `byte ${offset + i * bytesPerValue(spec)} of weight group ${index + 1}`,
+        );
       }
     }
     out.set(spec.name, values);
@@ -237,24 +259,47 @@ export async function readModelPackage(files: PackageFiles, options: LoadOptions
   for (const group of weightsManifest) for (const spec of group.weights) manifestShapes.set(spec.name, spec.shape);
   const { architecture, schedule } = metadata;
   const hasStudent = metadata.student !== undefined;
-  const presence = studentPresenceProblem(hasStudent, manifestShapes.keys(), studentParameters(architecture, schedule.timesteps).size);
+  const presence = studentPresenceProblem(
+    hasStudent,
+    manifestShapes.keys(),
+    studentParameters(architecture, schedule.timesteps).size,
+  );
   if (presence) throw new PackageFileError('model.json', `model.json: ${presence}`);
-  const problems = packageWeightProblems(architecture, schedule.timesteps, hasStudent, manifestShapes, parameterSetProblems);
+  const problems = packageWeightProblems(
+    architecture,
+    schedule.timesteps,
+    hasStudent,
+    manifestShapes,
+    parameterSetProblems,
+  );
   if (problems.length > 0) {
-    throw new PackageFileError('model.json', `model.json: the weights do not match the architecture in metadata: ${problems.join('; ')}`);
+    throw new PackageFileError(
+      'model.json',
+      `model.json: the weights do not match the architecture in metadata: ${problems.join('; ')}`,
+    );
   }
 
   const totalBytes = weightsManifest.reduce((sum, group) => sum + groupBytes(group), 0);
   let loadedBytes = 0;
   onProgress?.({ loadedBytes, totalBytes });
   signal?.throwIfAborted();
-  const shardsByGroup = await Promise.all(weightsManifest.map((group) => Promise.all(group.paths.map(async (path) => {
-    const bytes = await readFile(files, path);
-    if (bytes.length > MAX_SHARD_BYTES) throw new PackageFileError(path, `${path} is ${bytes.length} bytes, over the ${MAX_SHARD_BYTES}-byte shard limit`);
-    loadedBytes += bytes.length;
-    onProgress?.({ loadedBytes, totalBytes });
-    return bytes;
-  }))));
+  const shardsByGroup = await Promise.all(
+    weightsManifest.map((group) =>
+      Promise.all(
+        group.paths.map(async (path) => {
+          const bytes = await readFile(files, path);
+          if (bytes.length > MAX_SHARD_BYTES)
+            throw new PackageFileError(
+              path,
+              `${path} is ${bytes.length} bytes, over the ${MAX_SHARD_BYTES}-byte shard limit`,
+            );
+          loadedBytes += bytes.length;
+          onProgress?.({ loadedBytes, totalBytes });
+          return bytes;
+        }),
+      ),
+    ),
+  );
   signal?.throwIfAborted();
 
   const parameters = new Map<string, Float32Array>();
@@ -272,7 +317,9 @@ export async function loadModelPackage(files: PackageFiles, options: LoadOptions
   try {
     return createInfoDiffusionModel(modelJson.metadata, parameters);
   } catch (error) {
-    throw new ModelPackageError(`cannot build model '${modelJson.metadata.id}': ${errorMessage(error)}`, { cause: error });
+    throw new ModelPackageError(`cannot build model '${modelJson.metadata.id}': ${errorMessage(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -318,7 +365,11 @@ function writeGroup(
     if (bits) bits.forEach((b, i) => view.setUint16(2 * i, b, true));
     else values.forEach((v, i) => view.setFloat32(4 * i, v, true));
     chunks.push(bytes);
-    specs.push(bits ? { name, shape: [...shape], dtype: 'float32', quantization: { dtype: 'float16' } } : { name, shape: [...shape], dtype: 'float32' });
+    specs.push(
+      bits
+        ? { name, shape: [...shape], dtype: 'float32', quantization: { dtype: 'float16' } }
+        : { name, shape: [...shape], dtype: 'float32' },
+    );
   }
 
   const total = chunks.reduce((sum, c) => sum + c.length, 0);
@@ -331,7 +382,10 @@ function writeGroup(
   const shardCount = Math.max(1, Math.ceil(total / MAX_SHARD_BYTES));
   const shards = new Map<string, Uint8Array>();
   for (let m = 0; m < shardCount; m++) {
-    shards.set(`group${groupNumber}-shard${m + 1}of${shardCount}.bin`, stream.slice(m * MAX_SHARD_BYTES, Math.min(total, (m + 1) * MAX_SHARD_BYTES)));
+    shards.set(
+      `group${groupNumber}-shard${m + 1}of${shardCount}.bin`,
+      stream.slice(m * MAX_SHARD_BYTES, Math.min(total, (m + 1) * MAX_SHARD_BYTES)),
+    );
   }
   return { group: { paths: [...shards.keys()], weights: specs }, shards };
 }

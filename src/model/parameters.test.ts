@@ -1,18 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { resolveArchitecture } from './config';
-import { expectedParameters, parameterCount, parameterSetProblems, planModules, shapeSize, unetPlan } from './parameters';
+import {
+  expectedParameters,
+  parameterCount,
+  parameterSetProblems,
+  planModules,
+  shapeSize,
+  unetPlan,
+} from './parameters';
 
 /** The official code's main branch, FashionMNIST, a_dim 32 (docs/sources.md §1.3-1.4). */
 const FMNIST = resolveArchitecture({
-  imageSize: 32, imageChannels: 1, baseChannels: 32, channelMultipliers: [1, 2, 2, 2], numResBlocks: 2,
-  attentionLevels: [2], latentDim: 32, groupNormGroups: 32,
+  imageSize: 32,
+  imageChannels: 1,
+  baseChannels: 32,
+  channelMultipliers: [1, 2, 2, 2],
+  numResBlocks: 2,
+  attentionLevels: [2],
+  latentDim: 32,
+  groupNormGroups: 32,
 });
 
 describe('unetPlan', () => {
   it('reproduces the official FashionMNIST block table', () => {
     const plan = unetPlan(FMNIST);
     const rows = planModules(plan).map((m) =>
-      [m.key, m.kind, m.inChannels, m.outChannels, m.resolution, m.outResolution, m.kind === 'res' && m.attention].join(' '),
+      [m.key, m.kind, m.inChannels, m.outChannels, m.resolution, m.outResolution, m.kind === 'res' && m.attention].join(
+        ' ',
+      ),
     );
     expect(rows).toEqual([
       'downblocks.0 res 32 32 32 32 false',
@@ -56,9 +71,22 @@ describe('unetPlan', () => {
   });
 
   it('handles a single level (no sampling modules)', () => {
-    const plan = unetPlan(resolveArchitecture({ imageSize: 8, baseChannels: 4, channelMultipliers: [1], attentionLevels: [0], groupNormGroups: 2, numResBlocks: 1 }));
+    const plan = unetPlan(
+      resolveArchitecture({
+        imageSize: 8,
+        baseChannels: 4,
+        channelMultipliers: [1],
+        attentionLevels: [0],
+        groupNormGroups: 2,
+        numResBlocks: 1,
+      }),
+    );
     expect(planModules(plan).map((m) => `${m.key}:${m.kind}:${m.inChannels}`)).toEqual([
-      'downblocks.0:res:4', 'middleblocks.0:res:4', 'middleblocks.1:res:4', 'upblocks.0:res:8', 'upblocks.1:res:8',
+      'downblocks.0:res:4',
+      'middleblocks.0:res:4',
+      'middleblocks.1:res:4',
+      'upblocks.0:res:8',
+      'upblocks.1:res:8',
     ]);
   });
 });
@@ -118,13 +146,28 @@ describe('expectedParameters', () => {
 
   it('keeps the official registration order inside a block and across networks', () => {
     const keys = [...params.keys()];
-    const block = keys.filter((k) => k.startsWith('backbone.downblocks.3.')).map((k) => k.slice('backbone.downblocks.3.'.length));
+    const block = keys
+      .filter((k) => k.startsWith('backbone.downblocks.3.'))
+      .map((k) => k.slice('backbone.downblocks.3.'.length));
     expect(block).toEqual([
-      'block1.0.weight', 'block1.0.bias', 'block1.2.weight', 'block1.2.bias',
-      'temb_proj.1.weight', 'temb_proj.1.bias', 'aemb_proj.1.weight', 'aemb_proj.1.bias',
-      'block2.0.weight', 'block2.0.bias', 'block2.3.weight', 'block2.3.bias',
-      'block3.0.weight', 'block3.0.bias', 'block3.3.weight', 'block3.3.bias',
-      'shortcut.weight', 'shortcut.bias',
+      'block1.0.weight',
+      'block1.0.bias',
+      'block1.2.weight',
+      'block1.2.bias',
+      'temb_proj.1.weight',
+      'temb_proj.1.bias',
+      'aemb_proj.1.weight',
+      'aemb_proj.1.bias',
+      'block2.0.weight',
+      'block2.0.bias',
+      'block2.3.weight',
+      'block2.3.bias',
+      'block3.0.weight',
+      'block3.0.bias',
+      'block3.3.weight',
+      'block3.3.bias',
+      'shortcut.weight',
+      'shortcut.bias',
     ]);
     expect(keys[0]).toBe('backbone.time_embedding.timembedding.0.weight');
     expect(keys.indexOf('backbone.tail.2.bias')).toBeLessThan(keys.indexOf('encoder.head.weight'));
@@ -134,8 +177,17 @@ describe('expectedParameters', () => {
 
 describe('parameterSetProblems', () => {
   it('lists every missing, unexpected and mis-shaped name at once', () => {
-    const expected = new Map([['a', [2]], ['b', [3, 4]], ['c', [1]]]);
-    const actual = new Map<string, number[]>([['b', [4, 3]], ['c', [1]], ['d', [5]], ['e', [1]]]);
+    const expected = new Map([
+      ['a', [2]],
+      ['b', [3, 4]],
+      ['c', [1]],
+    ]);
+    const actual = new Map<string, number[]>([
+      ['b', [4, 3]],
+      ['c', [1]],
+      ['d', [5]],
+      ['e', [1]],
+    ]);
     const problems = parameterSetProblems(expected, actual);
     expect(problems).toEqual([
       'missing 1 weight(s): a',

@@ -80,8 +80,16 @@ export function unetPlan(arch: ArchitectureConfig): UNetPlan {
     for (let r = 0; r < arch.numResBlocks; r++) {
       const index = down.length;
       down.push({
-        kind: 'res', path: 'down', index, key: key('down', index), inChannels: now, outChannels: out,
-        resolution, outResolution: resolution, attention: arch.attentionLevels.includes(level), skipChannels: 0,
+        kind: 'res',
+        path: 'down',
+        index,
+        key: key('down', index),
+        inChannels: now,
+        outChannels: out,
+        resolution,
+        outResolution: resolution,
+        attention: arch.attentionLevels.includes(level),
+        skipChannels: 0,
       });
       now = out;
       skipStack.push(now);
@@ -89,8 +97,14 @@ export function unetPlan(arch: ArchitectureConfig): UNetPlan {
     if (level !== levels - 1) {
       const index = down.length;
       down.push({
-        kind: 'down', path: 'down', index, key: key('down', index), inChannels: now, outChannels: now,
-        resolution, outResolution: resolution / 2,
+        kind: 'down',
+        path: 'down',
+        index,
+        key: key('down', index),
+        inChannels: now,
+        outChannels: now,
+        resolution,
+        outResolution: resolution / 2,
       });
       resolution /= 2;
       skipStack.push(now);
@@ -98,8 +112,16 @@ export function unetPlan(arch: ArchitectureConfig): UNetPlan {
   });
 
   const middle: ResModule[] = [true, false].map((attention, index) => ({
-    kind: 'res', path: 'middle', index, key: key('middle', index), inChannels: now, outChannels: now,
-    resolution, outResolution: resolution, attention, skipChannels: 0,
+    kind: 'res',
+    path: 'middle',
+    index,
+    key: key('middle', index),
+    inChannels: now,
+    outChannels: now,
+    resolution,
+    outResolution: resolution,
+    attention,
+    skipChannels: 0,
   }));
 
   const up: (ResModule | UpSampleModule)[] = [];
@@ -110,16 +132,30 @@ export function unetPlan(arch: ArchitectureConfig): UNetPlan {
       if (skip === undefined) throw new Error('unetPlan: skip stack exhausted (internal error)');
       const index = up.length;
       up.push({
-        kind: 'res', path: 'up', index, key: key('up', index), inChannels: now + skip, outChannels: out,
-        resolution, outResolution: resolution, attention: arch.attentionLevels.includes(level), skipChannels: skip,
+        kind: 'res',
+        path: 'up',
+        index,
+        key: key('up', index),
+        inChannels: now + skip,
+        outChannels: out,
+        resolution,
+        outResolution: resolution,
+        attention: arch.attentionLevels.includes(level),
+        skipChannels: skip,
       });
       now = out;
     }
     if (level !== 0) {
       const index = up.length;
       up.push({
-        kind: 'up', path: 'up', index, key: key('up', index), inChannels: now, outChannels: now,
-        resolution, outResolution: resolution * 2,
+        kind: 'up',
+        path: 'up',
+        index,
+        key: key('up', index),
+        inChannels: now,
+        outChannels: now,
+        resolution,
+        outResolution: resolution * 2,
       });
       resolution *= 2;
     }
@@ -187,7 +223,14 @@ function addEncoderResBlock(out: ShapeMap, prefix: string, m: ResModule): void {
   if (m.attention) addAttention(out, `${prefix}.attn`, m.outChannels);
 }
 
-function addTrunk(out: ShapeMap, prefix: string, plan: UNetPlan, arch: ArchitectureConfig, denoiser: boolean, tailChannels: number): void {
+function addTrunk(
+  out: ShapeMap,
+  prefix: string,
+  plan: UNetPlan,
+  arch: ArchitectureConfig,
+  denoiser: boolean,
+  tailChannels: number,
+): void {
   addConv(out, `${prefix}.head`, plan.baseChannels, arch.imageChannels, 3);
   for (const m of planModules(plan)) {
     const modulePrefix = `${prefix}.${m.key}`;
@@ -248,7 +291,11 @@ export function studentParameters(arch: ArchitectureConfig, scheduleTimesteps: n
  * @param hasStudent whether metadata.student is present
  * @param names every weight name of the package
  */
-export function studentPresenceProblem(hasStudent: boolean, names: Iterable<string>, expectedCount: number): string | null {
+export function studentPresenceProblem(
+  hasStudent: boolean,
+  names: Iterable<string>,
+  expectedCount: number,
+): string | null {
   const studentNames = [...names].filter((name) => name.startsWith(STUDENT_PREFIX));
   if (hasStudent && studentNames.length === 0) {
     return `metadata.student describes a distilled student but the weights hold none of its ${expectedCount} ${STUDENT_PREFIX}backbone.* tensors`;
@@ -277,7 +324,10 @@ export function parameterCount(arch: ArchitectureConfig, scheduleTimesteps: numb
  * unexpected names, shape mismatches), or an empty list when they agree. Used by the loader and the writer
  * so both report the same, complete list.
  */
-export function parameterSetProblems(expected: Map<string, number[]>, actual: Map<string, readonly number[]>): string[] {
+export function parameterSetProblems(
+  expected: Map<string, number[]>,
+  actual: Map<string, readonly number[]>,
+): string[] {
   const missing = [...expected.keys()].filter((name) => !actual.has(name));
   const unexpected = [...actual.keys()].filter((name) => !expected.has(name));
   const mismatched: string[] = [];
@@ -298,13 +348,18 @@ export function parameterSetProblems(expected: Map<string, number[]>, actual: Ma
  * Like parameterSetProblems, for flat value arrays (which carry no shape): names must match and each array
  * must hold exactly product(shape) values.
  */
-export function parameterArrayProblems(expected: Map<string, number[]>, arrays: ReadonlyMap<string, { length: number }>): string[] {
+export function parameterArrayProblems(
+  expected: Map<string, number[]>,
+  arrays: ReadonlyMap<string, { length: number }>,
+): string[] {
   const shapes = new Map<string, number[]>();
   const lengthProblems: string[] = [];
   for (const [name, values] of arrays) {
     const shape = expected.get(name);
     if (shape && values.length !== shapeSize(shape)) {
-      lengthProblems.push(`${name}: ${values.length} values for shape [${shape.join(', ')}] (${shapeSize(shape)} values)`);
+      lengthProblems.push(
+        `${name}: ${values.length} values for shape [${shape.join(', ')}] (${shapeSize(shape)} values)`,
+      );
     }
     shapes.set(name, shape ?? [values.length]);
   }
@@ -326,8 +381,10 @@ export function packageWeightProblems<V>(
 ): string[] {
   const teacher = new Map<string, V>();
   const student = new Map<string, V>();
-  for (const [name, value] of actual) (hasStudent && name.startsWith(STUDENT_PREFIX) ? student : teacher).set(name, value);
+  for (const [name, value] of actual)
+    (hasStudent && name.startsWith(STUDENT_PREFIX) ? student : teacher).set(name, value);
   const problems = compare(expectedParameters(arch, scheduleTimesteps), teacher);
-  if (hasStudent) problems.push(...compare(studentParameters(arch, scheduleTimesteps), student).map((p) => `student weights: ${p}`));
+  if (hasStudent)
+    problems.push(...compare(studentParameters(arch, scheduleTimesteps), student).map((p) => `student weights: ${p}`));
   return problems;
 }

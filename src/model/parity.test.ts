@@ -117,7 +117,14 @@ describe('golden parity with PyTorch (fixture model)', () => {
     const xNoise = tensor4d('ddim_xT.npy');
     const z = tensor2d('ddim_z.npy');
     const schedule = makeSchedule(model.schedule);
-    const x0 = await ddimSample(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, index.ddimSteps), xNoise, z, { eta: index.eta });
+    const x0 = await ddimSample(
+      model.predictEps.bind(model),
+      schedule,
+      ddimTimesteps(schedule.timesteps, index.ddimSteps),
+      xNoise,
+      z,
+      { eta: index.eta },
+    );
     expect(await relativeError(x0, 'ddim_x0.npy')).toBeLessThan(TOLERANCE);
     tf.dispose([xNoise, z, x0]);
   });
@@ -133,7 +140,10 @@ describe('golden parity with PyTorch (fixture model)', () => {
     const xNoise = tensor4d('ddim_xT.npy');
     const z = tensor2d('ddim_z.npy');
     const schedule = makeSchedule(model.schedule);
-    const decode = (calls: number) => ddimSample(student.predict, schedule, student.plan.slice(0, calls), xNoise, z, { parameterisation: student.parameterisation });
+    const decode = (calls: number) =>
+      ddimSample(student.predict, schedule, student.plan.slice(0, calls), xNoise, z, {
+        parameterisation: student.parameterisation,
+      });
     const x0 = await decode(student.plan.length);
     expect(await relativeError(x0, 'student_x0.npy')).toBeLessThan(TOLERANCE);
     const x0Calls1 = await decode(1);
@@ -146,7 +156,13 @@ describe('golden parity with PyTorch (fixture model)', () => {
     const z = model.encode(x0);
     expect(await relativeError(z, 'invert_z.npy')).toBeLessThan(TOLERANCE);
     const schedule = makeSchedule(model.schedule);
-    const xNoise = await ddimInvert(model.predictEps.bind(model), schedule, ddimTimesteps(schedule.timesteps, index.ddimSteps), x0, z);
+    const xNoise = await ddimInvert(
+      model.predictEps.bind(model),
+      schedule,
+      ddimTimesteps(schedule.timesteps, index.ddimSteps),
+      x0,
+      z,
+    );
     expect(await relativeError(xNoise, 'invert_xT.npy')).toBeLessThan(TOLERANCE);
     tf.dispose([x0, z, xNoise]);
   });

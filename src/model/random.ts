@@ -52,7 +52,11 @@ export function sinusoidTimeTable(timesteps: number, channels: number): Float32A
  * official sinusoid time table. Unlike the official initialisation (zero biases, 1e-5 gains on the tail and
  * attention output), every path contributes to the output, so tests see every weight.
  */
-export function randomParameters(arch: ArchitectureConfig, scheduleTimesteps: number, seed: number): Map<string, Float32Array> {
+export function randomParameters(
+  arch: ArchitectureConfig,
+  scheduleTimesteps: number,
+  seed: number,
+): Map<string, Float32Array> {
   const normal = seededNormal(seed);
   const out = new Map<string, Float32Array>();
   for (const [name, shape] of expectedParameters(arch, scheduleTimesteps)) {
@@ -103,7 +107,11 @@ export function randomStudent(
  * A complete, valid metadata block for a synthetic model (random weights in tests and benchmarks): standard
  * normal latent statistics, an isotropic unit-variance Gaussian reference, provenance 'fixture'.
  */
-export function syntheticModelMetadata(arch: ArchitectureConfig, schedule: ScheduleConfig, id = 'synthetic'): ModelMetadata {
+export function syntheticModelMetadata(
+  arch: ArchitectureConfig,
+  schedule: ScheduleConfig,
+  id = 'synthetic',
+): ModelMetadata {
   const d = arch.latentDim;
   const pixels = arch.imageSize * arch.imageSize * arch.imageChannels;
   return {

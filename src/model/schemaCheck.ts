@@ -40,19 +40,31 @@ export function show(value: unknown): string {
 }
 
 const TYPE_WORDS: Record<SchemaType, string> = {
-  object: 'an object', array: 'an array', string: 'a string', boolean: 'true or false', number: 'a finite number',
-  integer: 'an integer', null: 'null',
+  object: 'an object',
+  array: 'an array',
+  string: 'a string',
+  boolean: 'true or false',
+  number: 'a finite number',
+  integer: 'an integer',
+  null: 'null',
 };
 
 function isType(value: unknown, type: SchemaType): boolean {
   switch (type) {
-    case 'object': return value !== null && typeof value === 'object' && !Array.isArray(value);
-    case 'array': return Array.isArray(value);
-    case 'string': return typeof value === 'string';
-    case 'boolean': return typeof value === 'boolean';
-    case 'number': return typeof value === 'number' && Number.isFinite(value);
-    case 'integer': return typeof value === 'number' && Number.isInteger(value);
-    case 'null': return value === null;
+    case 'object':
+      return value !== null && typeof value === 'object' && !Array.isArray(value);
+    case 'array':
+      return Array.isArray(value);
+    case 'string':
+      return typeof value === 'string';
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'null':
+      return value === null;
   }
 }
 
@@ -76,31 +88,49 @@ export function checkSchema(value: unknown, schema: JsonSchema, path: string): v
   };
   if (schema.type !== undefined) {
     const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-    const ok = types.some((t) => isType(value, t) && !(t === 'integer' && schema.minimum !== undefined && (value as number) < schema.minimum));
+    const ok = types.some(
+      (t) =>
+        isType(value, t) && !(t === 'integer' && schema.minimum !== undefined && (value as number) < schema.minimum),
+    );
     if (!ok) {
-      const words = types.map((t) => (t === 'integer' && schema.minimum !== undefined ? `an integer >= ${schema.minimum}` : TYPE_WORDS[t]));
+      const words = types.map((t) =>
+        t === 'integer' && schema.minimum !== undefined ? `an integer >= ${schema.minimum}` : TYPE_WORDS[t],
+      );
       fail(`must be ${words.join(' or ')}, got ${show(value)}`);
     }
   }
-  if (schema.const !== undefined && !same(value, schema.const)) fail(`must be ${JSON.stringify(schema.const)}, got ${show(value)}`);
+  if (schema.const !== undefined && !same(value, schema.const))
+    fail(`must be ${JSON.stringify(schema.const)}, got ${show(value)}`);
   if (schema.enum !== undefined && !schema.enum.some((e) => same(value, e))) {
     fail(`must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${show(value)}`);
   }
   if (schema.pattern !== undefined && typeof value === 'string' && !new RegExp(schema.pattern).test(value)) {
-    fail(schema.description !== undefined ? `must be ${schema.description}, got ${show(value)}` : `must match ${schema.pattern.replace(/^\^|\$$/g, '')}, got ${show(value)}`);
+    fail(
+      schema.description !== undefined
+        ? `must be ${schema.description}, got ${show(value)}`
+        : `must match ${schema.pattern.replace(/^\^|\$$/g, '')}, got ${show(value)}`,
+    );
   }
   if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) fail(`must be >= ${schema.minimum}, got ${show(value)}`);
-    if (schema.exclusiveMinimum !== undefined && !(value > schema.exclusiveMinimum)) fail(`must be > ${schema.exclusiveMinimum}, got ${show(value)}`);
+    if (schema.minimum !== undefined && value < schema.minimum)
+      fail(`must be >= ${schema.minimum}, got ${show(value)}`);
+    if (schema.exclusiveMinimum !== undefined && !(value > schema.exclusiveMinimum))
+      fail(`must be > ${schema.exclusiveMinimum}, got ${show(value)}`);
   }
   if (Array.isArray(value)) {
     const { minItems: low, maxItems: high } = schema;
     const n = value.length;
     if ((low !== undefined && n < low) || (high !== undefined && n > high)) {
-      if (low !== undefined && high !== undefined) fail(low === high ? `must have ${entries(low)}, got ${n}` : `must have ${low} to ${high} entries, got ${n}`);
-      fail(low !== undefined ? `must have at least ${entries(low)}, got ${n}` : `must have at most ${entries(high as number)}, got ${n}`);
+      if (low !== undefined && high !== undefined)
+        fail(low === high ? `must have ${entries(low)}, got ${n}` : `must have ${low} to ${high} entries, got ${n}`);
+      fail(
+        low !== undefined
+          ? `must have at least ${entries(low)}, got ${n}`
+          : `must have at most ${entries(high as number)}, got ${n}`,
+      );
     }
-    if (schema.items !== undefined) value.forEach((item, i) => checkSchema(item, schema.items as JsonSchema, `${path}[${i}]`));
+    if (schema.items !== undefined)
+      value.forEach((item, i) => checkSchema(item, schema.items as JsonSchema, `${path}[${i}]`));
   }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const object = value as Record<string, unknown>;

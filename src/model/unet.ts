@@ -5,13 +5,18 @@
  * residual block is a parameter because the two networks use different blocks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv3x3, groupNorm, upsampleNearest2x, type ConvWeights, type GroupNormWeights, type LayerContext } from './layers';
+import {
+  conv3x3,
+  groupNorm,
+  upsampleNearest2x,
+  type ConvWeights,
+  type GroupNormWeights,
+  type LayerContext,
+} from './layers';
 
 /** One trunk module with its runtime weights; R is the residual block's weight type. */
 export type TrunkModule<R> =
-  | { kind: 'res'; block: R }
-  | { kind: 'down'; conv: ConvWeights }
-  | { kind: 'up'; conv: ConvWeights };
+  { kind: 'res'; block: R } | { kind: 'down'; conv: ConvWeights } | { kind: 'up'; conv: ConvWeights };
 
 export interface UNetWeights<R> {
   head: ConvWeights;
@@ -45,7 +50,12 @@ function samplingModule<R>(h: tf.Tensor4D, module: TrunkModule<R>, resBlock: Res
  * @param x [B, H, W, Cin]
  * @returns [B, H, W, Ctail] (1 channel for the encoder, Cin for the denoiser)
  */
-export function unetForward<R>(x: tf.Tensor4D, weights: UNetWeights<R>, resBlock: ResBlockFn<R>, ctx: LayerContext): tf.Tensor4D {
+export function unetForward<R>(
+  x: tf.Tensor4D,
+  weights: UNetWeights<R>,
+  resBlock: ResBlockFn<R>,
+  ctx: LayerContext,
+): tf.Tensor4D {
   let h = conv3x3(x, weights.head);
   const skips: tf.Tensor4D[] = [h];
   for (const module of weights.down) {
@@ -62,6 +72,7 @@ export function unetForward<R>(x: tf.Tensor4D, weights: UNetWeights<R>, resBlock
       h = samplingModule(h, module, resBlock);
     }
   }
-  if (skips.length !== 0) throw new Error(`unetForward: ${skips.length} skip(s) left unused (weights do not follow unetPlan)`);
+  if (skips.length !== 0)
+    throw new Error(`unetForward: ${skips.length} skip(s) left unused (weights do not follow unetPlan)`);
   return conv3x3(groupNorm(h, weights.tailNorm, ctx, 'silu'), weights.tailConv);
 }

@@ -11,8 +11,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchitectureConfig } from './config';
 import type { AttentionWeights, AuxResBlockWeights, EncoderResBlockWeights, ModulationSlot } from './blocks';
-import { createLayerContext, type ConvWeights, type DenseWeights, type GroupNormWeights, type LayerContext } from './layers';
-import { planModules, planResModules, STUDENT_PREFIX, TIME_TABLE_NAME, unetPlan, type ResModule, type UNetPlan } from './parameters';
+import {
+  createLayerContext,
+  type ConvWeights,
+  type DenseWeights,
+  type GroupNormWeights,
+  type LayerContext,
+} from './layers';
+import {
+  planModules,
+  planResModules,
+  STUDENT_PREFIX,
+  TIME_TABLE_NAME,
+  unetPlan,
+  type ResModule,
+  type UNetPlan,
+} from './parameters';
 import type { TrunkModule, UNetWeights } from './unet';
 
 /** Parameters by official state_dict name, each a C-order float32 array in the PyTorch shape. */
@@ -90,7 +104,8 @@ export class WeightConverter {
   raw(name: string, expectedLength: number): Float32Array {
     const data = this.params.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
-    if (data.length !== expectedLength) throw new Error(`weight ${name} has ${data.length} values, expected ${expectedLength}`);
+    if (data.length !== expectedLength)
+      throw new Error(`weight ${name} has ${data.length} values, expected ${expectedLength}`);
     return data;
   }
 
@@ -206,7 +221,13 @@ export class WeightConverter {
     };
   }
 
-  trunk<R>(prefix: string, plan: UNetPlan, arch: ArchitectureConfig, tailChannels: number, resBlock: (prefix: string, m: ResModule) => R): UNetWeights<R> {
+  trunk<R>(
+    prefix: string,
+    plan: UNetPlan,
+    arch: ArchitectureConfig,
+    tailChannels: number,
+    resBlock: (prefix: string, m: ResModule) => R,
+  ): UNetWeights<R> {
     const convert = (m: (typeof plan.down)[number] | (typeof plan.up)[number]): TrunkModule<R> => {
       const modulePrefix = `${prefix}.${m.key}`;
       if (m.kind === 'res') return { kind: 'res', block: resBlock(modulePrefix, m) };
@@ -232,7 +253,12 @@ export class WeightConverter {
  * chunk(temb_proj) and (s_a, b_a) = chunk(aemb_proj) (first half scale, second half shift, as in the
  * official `torch.chunk`). The GroupNorm affine folds into the time layer because it is linear in SiLU(temb).
  */
-function packModulation(converter: WeightConverter, plan: UNetPlan, slots: Map<ResModule, ModulationSlot>, width: number) {
+function packModulation(
+  converter: WeightConverter,
+  plan: UNetPlan,
+  slots: Map<ResModule, ModulationSlot>,
+  width: number,
+) {
   const tdim = plan.timeChannels;
   const time = { kernel: new Float64Array(tdim * width), bias: new Float64Array(width) };
   const scale = { kernel: new Float64Array(tdim * width), bias: new Float64Array(width) };
@@ -299,7 +325,12 @@ function composedLatentHead(converter: WeightConverter, tokens: number, latentDi
 }
 
 /** The denoiser's runtime weights from the `backbone.*` parameters the converter reads. */
-function convertDenoiser(converter: WeightConverter, arch: ArchitectureConfig, scheduleTimesteps: number, plan: UNetPlan): DenoiserWeights {
+function convertDenoiser(
+  converter: WeightConverter,
+  arch: ArchitectureConfig,
+  scheduleTimesteps: number,
+  plan: UNetPlan,
+): DenoiserWeights {
   const ch = plan.baseChannels;
   const tdim = plan.timeChannels;
   const slots = new Map<ResModule, ModulationSlot>();
@@ -315,7 +346,9 @@ function convertDenoiser(converter: WeightConverter, arch: ArchitectureConfig, s
     timeOut: converter.dense('backbone.time_embedding.timembedding.3', tdim, tdim),
     latentEmbedding: converter.dense('backbone.fc_a', tdim, arch.latentDim),
     ...packModulation(converter, plan, slots, width),
-    trunk: converter.trunk('backbone', plan, arch, arch.imageChannels, (prefix, m) => converter.auxResBlock(prefix, m, slotOf(m))),
+    trunk: converter.trunk('backbone', plan, arch, arch.imageChannels, (prefix, m) =>
+      converter.auxResBlock(prefix, m, slotOf(m)),
+    ),
   };
 }
 
@@ -344,14 +377,19 @@ function allOrNothing<T>(params: ParameterMap, build: (converter: WeightConverte
  * shapes must already have been checked against expectedParameters (the loader does this); a missing or
  * short array still fails here, with nothing left allocated.
  */
-export function buildNetworkWeights(arch: ArchitectureConfig, scheduleTimesteps: number, params: ParameterMap): NetworkWeights {
+export function buildNetworkWeights(
+  arch: ArchitectureConfig,
+  scheduleTimesteps: number,
+  params: ParameterMap,
+): NetworkWeights {
   return allOrNothing(params, (converter) => {
     const plan = unetPlan(arch);
     const encoder: EncoderWeights = {
       trunk: converter.trunk('encoder', plan, arch, 1, (prefix, m) => converter.encoderResBlock(prefix, m)),
-      latentHead: arch.latentHead === 'mu'
-        ? composedLatentHead(converter, arch.imageSize * arch.imageSize, arch.latentDim)
-        : converter.dense('encoder.fc_a', arch.latentDim, arch.imageSize * arch.imageSize),
+      latentHead:
+        arch.latentHead === 'mu'
+          ? composedLatentHead(converter, arch.imageSize * arch.imageSize, arch.latentDim)
+          : converter.dense('encoder.fc_a', arch.latentDim, arch.imageSize * arch.imageSize),
     };
     const denoiser = convertDenoiser(converter, arch, scheduleTimesteps, plan);
     const context = convertContext(converter, arch, plan);
@@ -372,9 +410,14 @@ export interface StudentNetworkWeights {
  * the teacher's by reading them without the prefix. It gets its own tensors and layer context, so disposing
  * either network never touches the other. Same all-or-nothing contract as buildNetworkWeights.
  */
-export function buildStudentWeights(arch: ArchitectureConfig, scheduleTimesteps: number, params: ParameterMap): StudentNetworkWeights {
+export function buildStudentWeights(
+  arch: ArchitectureConfig,
+  scheduleTimesteps: number,
+  params: ParameterMap,
+): StudentNetworkWeights {
   const unprefixed = new Map<string, Float32Array>();
-  for (const [name, values] of params) if (name.startsWith(STUDENT_PREFIX)) unprefixed.set(name.slice(STUDENT_PREFIX.length), values);
+  for (const [name, values] of params)
+    if (name.startsWith(STUDENT_PREFIX)) unprefixed.set(name.slice(STUDENT_PREFIX.length), values);
   return allOrNothing(unprefixed, (converter) => {
     const plan = unetPlan(arch);
     const denoiser = convertDenoiser(converter, arch, scheduleTimesteps, plan);

@@ -29,7 +29,12 @@ export interface BatchRenderOptions {
   onFrames?: (frames: Frame[]) => void;
 }
 
-export async function renderInBatches(engine: ExplorerEngine, metadata: ModelMetadata, items: readonly BatchItem[], options: BatchRenderOptions): Promise<Frame[]> {
+export async function renderInBatches(
+  engine: ExplorerEngine,
+  metadata: ModelMetadata,
+  items: readonly BatchItem[],
+  options: BatchRenderOptions,
+): Promise<Frame[]> {
   const { imageSize, channels } = metadata.preprocessing;
   const latentDim = metadata.architecture.latentDim;
   const imageCount = imageSize * imageSize * channels;
@@ -76,7 +81,12 @@ export interface RefinedRenderOptions extends Omit<BatchRenderOptions, 'decoder'
  * then with the full sampler, whose frames replace the student's one batch at a time: what is left on screen is
  * always the full sampler's, as in the main view. Returns the full sampler's frames.
  */
-export async function renderInBatchesRefined(engine: ExplorerEngine, metadata: ModelMetadata, items: readonly BatchItem[], options: RefinedRenderOptions): Promise<Frame[]> {
+export async function renderInBatchesRefined(
+  engine: ExplorerEngine,
+  metadata: ModelMetadata,
+  items: readonly BatchItem[],
+  options: RefinedRenderOptions,
+): Promise<Frame[]> {
   const { studentCalls, onFrames, ...rest } = options;
   let preview: Frame[] = [];
   if (studentCalls !== null) {
@@ -89,6 +99,7 @@ export async function renderInBatchesRefined(engine: ExplorerEngine, metadata: M
   }
   return renderInBatches(engine, metadata, items, {
     ...rest,
-    onFrames: (frames) => onFrames?.([...frames, ...preview.slice(frames.length)], { pass: 'full', refined: frames.length }),
+    onFrames: (frames) =>
+      onFrames?.([...frames, ...preview.slice(frames.length)], { pass: 'full', refined: frames.length }),
   });
 }

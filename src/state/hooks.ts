@@ -26,7 +26,9 @@ function useExplorer<T>(selector: (state: ExplorerState) => T): T {
   return useStore(useStoreApi(), selector);
 }
 
-type ActionName = { [K in keyof ExplorerState]: ExplorerState[K] extends (...args: never[]) => unknown ? K : never }[keyof ExplorerState];
+type ActionName = {
+  [K in keyof ExplorerState]: ExplorerState[K] extends (...args: never[]) => unknown ? K : never;
+}[keyof ExplorerState];
 
 /** One store action. Actions never change, so this never re-renders. */
 export function useAction<K extends ActionName>(name: K): ExplorerState[K] {
@@ -152,7 +154,12 @@ const selectInput = (s: ExplorerState) => ({
 /** The user's image, its processing state and its reconstruction. Re-renders when any changes (each inversion step). */
 export const useInput = () => useExplorer(useShallow(selectInput));
 
-const selectLibrary = (s: ExplorerState) => ({ savedLatents: s.savedLatents, storage: s.storage, saveFailure: s.saveFailure, unstoredLatentIds: s.unstoredLatentIds });
+const selectLibrary = (s: ExplorerState) => ({
+  savedLatents: s.savedLatents,
+  storage: s.storage,
+  saveFailure: s.saveFailure,
+  unstoredLatentIds: s.unstoredLatentIds,
+});
 /** Saved latents of this model, whether storage works and whether the last save failed. Re-renders when any changes. */
 export const useLibrary = () => useExplorer(useShallow(selectLibrary));
 
@@ -192,7 +199,11 @@ const selectTrajectoryPosition = (s: ExplorerState) => s.trajectoryPosition;
 /** The trajectory step on show. */
 export const useTrajectoryPosition = () => useExplorer(selectTrajectoryPosition);
 
-const selectForwardNoise = (s: ExplorerState) => ({ logSnr: s.logSnr, forwardNoise: s.forwardNoise, status: s.forwardNoiseStatus });
+const selectForwardNoise = (s: ExplorerState) => ({
+  logSnr: s.logSnr,
+  forwardNoise: s.forwardNoise,
+  status: s.forwardNoiseStatus,
+});
 /** Forward-noising level, result and status. */
 export const useForwardNoise = () => useExplorer(useShallow(selectForwardNoise));
 

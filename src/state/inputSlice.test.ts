@@ -57,10 +57,20 @@ describe('a file over 64 MB', () => {
 
     // A Blob that says 65 MB without holding them: reading it would fail the test.
     let read = false;
-    const huge = { size: 65 * 2 ** 20, type: 'image/png', arrayBuffer: () => { read = true; return Promise.resolve(new ArrayBuffer(0)); } } as unknown as Blob;
+    const huge = {
+      size: 65 * 2 ** 20,
+      type: 'image/png',
+      arrayBuffer: () => {
+        read = true;
+        return Promise.resolve(new ArrayBuffer(0));
+      },
+    } as unknown as Blob;
     await store.getState().openImageFile(huge, 'holiday.png');
     expect(read).toBe(false);
-    expect(store.getState().inputStatus).toEqual({ kind: 'error', message: 'The file is 65.0 MB; images up to 64.0 MB are accepted.' });
+    expect(store.getState().inputStatus).toEqual({
+      kind: 'error',
+      message: 'The file is 65.0 MB; images up to 64.0 MB are accepted.',
+    });
     expect(store.getState().source).toBe(source);
 
     // The limit itself: 64 MB is accepted by size, one byte more is not.

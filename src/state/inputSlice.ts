@@ -51,16 +51,32 @@ export interface InputSlice {
   /** A file from the file input, drag and drop, or the clipboard. */
   openImageFile(file: Blob, name?: string): Promise<void>;
   openGalleryItem(index: number, options?: IngestOptions): Promise<void>;
-  ingestImage(bytes: ArrayBuffer, mimeType: string, name: string, origin: SourceImage['origin'], options?: IngestOptions): Promise<void>;
+  ingestImage(
+    bytes: ArrayBuffer,
+    mimeType: string,
+    name: string,
+    origin: SourceImage['origin'],
+    options?: IngestOptions,
+  ): Promise<void>;
   /** Shows a stored session's source image again (after a reload) and re-renders its reconstruction. */
   restoreSource(origin: NoiseOrigin): Promise<void>;
   cancelInput(): void;
   clearInput(): void;
 }
 
-export const initialInputState = { source: null, inputStatus: IDLE, reconstruction: null, reconstructionFidelity: null } satisfies Partial<InputSlice>;
+export const initialInputState = {
+  source: null,
+  inputStatus: IDLE,
+  reconstruction: null,
+  reconstructionFidelity: null,
+} satisfies Partial<InputSlice>;
 
-function fidelity(reconstruction: Frame, prepared: PreparedImage, metadata: ModelMetadata, steps: number): ReconstructionFidelity {
+function fidelity(
+  reconstruction: Frame,
+  prepared: PreparedImage,
+  metadata: ModelMetadata,
+  steps: number,
+): ReconstructionFidelity {
   return { psnr: reconstructionPsnr(reconstruction.pixels, prepared.pixels, metadata.preprocessing.valueRange), steps };
 }
 
@@ -76,7 +92,10 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
       if (!origin) throw new Error('no model is loaded');
       if (origin.kind === 'files') {
         const bytes = origin.assets[file];
-        if (!bytes) throw new Error(`${file} was not among the files the model was opened from (open the whole folder to get its gallery)`);
+        if (!bytes)
+          throw new Error(
+            `${file} was not among the files the model was opened from (open the whole folder to get its gallery)`,
+          );
         return bytes;
       }
       return deps.fetchBytes(new URL(file, origin.baseUrl).href);
@@ -92,9 +111,21 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
     }
 
     /** Renders the reconstruction of (z, x_T) on its own channel; rejects with an AbortError when aborted. */
-    async function reconstruct(metadata: ModelMetadata, z: Float32Array, xNoise: FloatImageBatch, steps: number, signal: AbortSignal): Promise<Frame> {
+    async function reconstruct(
+      metadata: ModelMetadata,
+      z: Float32Array,
+      xNoise: FloatImageBatch,
+      steps: number,
+      signal: AbortSignal,
+    ): Promise<Frame> {
       const result = await deps.engine.sample(
-        { channel: 'reconstruction', z: { shape: [1, z.length], data: z }, noise: { kind: 'tensor', xNoise }, steps, eta: 0 },
+        {
+          channel: 'reconstruction',
+          z: { shape: [1, z.length], data: z },
+          noise: { kind: 'tensor', xNoise },
+          steps,
+          eta: 0,
+        },
         { signal, onProgress: (p) => running('Reconstructing', p.step, p.totalSteps) },
       );
       return frameFromBatch(result.images, metadata, 0);
@@ -133,7 +164,12 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
         try {
           bytes = await galleryBytes(item.file);
         } catch (error) {
-          set({ inputStatus: { kind: 'error', message: `Gallery image "${item.label}" could not be read: ${describeError(error)}` } });
+          set({
+            inputStatus: {
+              kind: 'error',
+              message: `Gallery image "${item.label}" could not be read: ${describeError(error)}`,
+            },
+          });
           return;
         }
         await get().ingestImage(bytes, 'image/png', item.label, { kind: 'gallery', index }, options);
@@ -154,25 +190,40 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
         }
         if (!jobs.isCurrent('input', signal)) return;
         const id = origin.kind === 'upload' ? origin.id : `gallery-${origin.index}`;
-        set({ source: { id, name, origin, bytes, mimeType, prepared }, reconstruction: null, reconstructionFidelity: null });
+        set({
+          source: { id, name, origin, bytes, mimeType, prepared },
+          reconstruction: null,
+          reconstructionFidelity: null,
+        });
         if (origin.kind === 'upload') {
           const storage = await db();
-          await storage?.putUpload({ id, name, type: mimeType, bytes, createdAt: Date.now() }).catch((error: unknown) => {
-            get().addNotice('warning', `The image could not be stored for the next visit: ${describeError(error)}`);
-          });
+          await storage
+            ?.putUpload({ id, name, type: mimeType, bytes, createdAt: Date.now() })
+            .catch((error: unknown) => {
+              get().addNotice('warning', `The image could not be stored for the next visit: ${describeError(error)}`);
+            });
         }
         try {
           const images = imageBatch(metadata, prepared.pixels);
           running('Encoding');
           const encoded = await deps.engine.encode(images, { signal });
           running('Inverting to x_T', 0, steps);
-          const inverted = await deps.engine.invert(images, { steps, z: encoded.z }, { signal, onProgress: (p) => running('Inverting to x_T', p.step, p.totalSteps) });
+          const inverted = await deps.engine.invert(
+            images,
+            { steps, z: encoded.z },
+            { signal, onProgress: (p) => running('Inverting to x_T', p.step, p.totalSteps) },
+          );
           const reconstruction = await reconstruct(metadata, encoded.z.data, inverted.xNoise, steps, signal);
           if (!jobs.isCurrent('input', signal)) return;
           const zEncoded = Array.from(encoded.z.data);
           const z = options.zOverride ?? zEncoded;
           // An inverted x_T reproduces the image with deterministic DDIM only.
-          const noise = { id: `${origin.kind}:${origin.kind === 'upload' ? origin.id : origin.index}:s${steps}`, origin, xNoise: inverted.xNoise.data, stochastic: null };
+          const noise = {
+            id: `${origin.kind}:${origin.kind === 'upload' ? origin.id : origin.index}:s${steps}`,
+            origin,
+            xNoise: inverted.xNoise.data,
+            stochastic: null,
+          };
           const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
           set({
             reconstruction,
@@ -205,20 +256,42 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
           } else {
             const item = metadata.gallery[origin.index];
             if (!item) return;
-            source = { id: `gallery-${origin.index}`, name: item.label, origin, bytes: await galleryBytes(item.file), mimeType: 'image/png' };
+            source = {
+              id: `gallery-${origin.index}`,
+              name: item.label,
+              origin,
+              bytes: await galleryBytes(item.file),
+              mimeType: 'image/png',
+            };
           }
           const prepared = await prepare(source.bytes, source.mimeType, metadata);
           if (!jobs.isCurrent('input', signal)) return;
           set({ source: { ...source, prepared } });
           const zReference = get().zReference ?? get().z;
           const steps = get().steps;
-          const reconstruction = await reconstruct(metadata, Float32Array.from(zReference), imageBatch(metadata, noise.xNoise), steps, signal);
+          const reconstruction = await reconstruct(
+            metadata,
+            Float32Array.from(zReference),
+            imageBatch(metadata, noise.xNoise),
+            steps,
+            signal,
+          );
           if (jobs.isCurrent('input', signal)) {
-            set({ reconstruction, reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps), inputStatus: { kind: 'done' } });
+            set({
+              reconstruction,
+              reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps),
+              inputStatus: { kind: 'done' },
+            });
           }
         } catch (error) {
           if (isAbortError(error)) return;
-          if (jobs.isCurrent('input', signal)) set({ inputStatus: { kind: 'error', message: `The stored image could not be shown again: ${describeError(error)}` } });
+          if (jobs.isCurrent('input', signal))
+            set({
+              inputStatus: {
+                kind: 'error',
+                message: `The stored image could not be shown again: ${describeError(error)}`,
+              },
+            });
         }
       },
 

@@ -59,7 +59,12 @@ export const initialInterpolationState = {
 } satisfies Partial<InterpolationSlice>;
 
 /** The point at fraction e between two snapshots: z along `path`, x_T by slerp. */
-export function interpolateSnapshots(a: LatentSnapshot, b: LatentSnapshot, e: number, path: LatentPath): LatentSnapshot {
+export function interpolateSnapshots(
+  a: LatentSnapshot,
+  b: LatentSnapshot,
+  e: number,
+  path: LatentPath,
+): LatentSnapshot {
   const z = path === 'quarter-circle' ? quarterCircle(a.z, b.z, e) : lerp(a.z, b.z, e);
   const sameNoise = a.noise.id === b.noise.id;
   const noise: NoiseState = sameNoise
@@ -78,7 +83,11 @@ export function interpolateSnapshots(a: LatentSnapshot, b: LatentSnapshot, e: nu
  * For the quarter-circle path this applies the path twice, which is what a 2-D sweep of InfoDiffusion's
  * interpolation means; the corners come out exact.
  */
-export function gridSnapshots(corners: Record<EndpointSlot, LatentSnapshot>, size: number, path: LatentPath): LatentSnapshot[] {
+export function gridSnapshots(
+  corners: Record<EndpointSlot, LatentSnapshot>,
+  size: number,
+  path: LatentPath,
+): LatentSnapshot[] {
   const steps = fractions(size);
   const cells: LatentSnapshot[] = [];
   for (const v of steps) {
@@ -91,7 +100,10 @@ export function gridSnapshots(corners: Record<EndpointSlot, LatentSnapshot>, siz
   return cells;
 }
 
-export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], InterpolationSlice> {
+export function createInterpolationSlice({
+  deps,
+  jobs,
+}: SliceContext): StateCreator<ExplorerState, [], [], InterpolationSlice> {
   return (set, get) => {
     function setFrameSet(name: 'strip' | 'grid', value: FrameSet): void {
       set(name === 'strip' ? { strip: value } : { grid: value });
@@ -103,31 +115,36 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
       const signal = jobs.start(`interpolation-${name}`);
       const total = snapshots.length;
       const studentCalls = studentPreviewCalls(get());
-      setFrameSet(name, { frames: [], snapshots, status: { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total } });
+      setFrameSet(name, {
+        frames: [],
+        snapshots,
+        status: { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total },
+      });
       try {
         // The student's frames first where it has one (the player can play them at once), then the full sampler's.
-        const frames = await renderInBatchesRefined(
-          deps.engine,
-          metadata,
-          snapshots,
-          {
-            channel: `interpolation-${name}`,
-            steps: get().steps,
-            studentCalls,
-            signal,
-            onFrames: (sofar, { pass, refined }) => {
-              if (!jobs.isCurrent(`interpolation-${name}`, signal)) return;
-              const status: TaskStatus = pass === 'student'
+        const frames = await renderInBatchesRefined(deps.engine, metadata, snapshots, {
+          channel: `interpolation-${name}`,
+          steps: get().steps,
+          studentCalls,
+          signal,
+          onFrames: (sofar, { pass, refined }) => {
+            if (!jobs.isCurrent(`interpolation-${name}`, signal)) return;
+            const status: TaskStatus =
+              pass === 'student'
                 ? { kind: 'running', label: 'Student preview', done: sofar.length, total }
                 : { kind: 'running', label: 'Rendering', done: refined, total };
-              setFrameSet(name, { frames: sofar, snapshots, status });
-            },
+            setFrameSet(name, { frames: sofar, snapshots, status });
           },
-        );
-        if (jobs.isCurrent(`interpolation-${name}`, signal)) setFrameSet(name, { frames, snapshots, status: { kind: 'done' } });
+        });
+        if (jobs.isCurrent(`interpolation-${name}`, signal))
+          setFrameSet(name, { frames, snapshots, status: { kind: 'done' } });
       } catch (error) {
         if (!jobs.isCurrent(`interpolation-${name}`, signal) || isAbortError(error)) return;
-        setFrameSet(name, { frames: get()[name].frames, snapshots, status: { kind: 'error', message: describeError(error) } });
+        setFrameSet(name, {
+          frames: get()[name].frames,
+          snapshots,
+          status: { kind: 'error', message: describeError(error) },
+        });
       }
     }
 
@@ -144,7 +161,12 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
       setEndpointFromCurrent(slot) {
         const { z, noise, frame, source, referenceKind } = get();
         if (!noise || z.length === 0) return;
-        const label = source && referenceKind === 'encoded' ? source.name : noise.origin?.kind === 'seed' ? `seed ${noise.origin.seed}` : 'current image';
+        const label =
+          source && referenceKind === 'encoded'
+            ? source.name
+            : noise.origin?.kind === 'seed'
+              ? `seed ${noise.origin.seed}`
+              : 'current image';
         setEndpoint(slot, { z, noise, label, thumbnail: frame });
       },
 
@@ -152,7 +174,11 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
         const saved = get().savedLatents.find((l) => l.id === latentId);
         const snapshot = saved ? get().snapshotOfSaved(saved) : null;
         if (!saved || !snapshot) return;
-        setEndpoint(slot, { ...snapshot, label: saved.name, thumbnail: { rgba: saved.thumbnail, pixels: new Float32Array(0), size: saved.thumbnailSize } });
+        setEndpoint(slot, {
+          ...snapshot,
+          label: saved.name,
+          thumbnail: { rgba: saved.thumbnail, pixels: new Float32Array(0), size: saved.thumbnailSize },
+        });
       },
 
       setLatentPath(latentPath) {
@@ -171,7 +197,10 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
         const { a, b } = get().endpoints;
         if (!a || !b) return;
         const path = get().latentPath;
-        await renderSet('strip', fractions(get().stripLength).map((e) => interpolateSnapshots(a, b, e, path)));
+        await renderSet(
+          'strip',
+          fractions(get().stripLength).map((e) => interpolateSnapshots(a, b, e, path)),
+        );
       },
 
       async renderGrid() {
@@ -184,7 +213,10 @@ export function createInterpolationSlice({ deps, jobs }: SliceContext): StateCre
         jobs.cancel('interpolation-strip');
         jobs.cancel('interpolation-grid');
         const { strip, grid } = get();
-        set({ strip: { ...strip, status: strip.status.kind === 'running' ? IDLE : strip.status }, grid: { ...grid, status: grid.status.kind === 'running' ? IDLE : grid.status } });
+        set({
+          strip: { ...strip, status: strip.status.kind === 'running' ? IDLE : strip.status },
+          grid: { ...grid, status: grid.status.kind === 'running' ? IDLE : grid.status },
+        });
       },
     };
   };

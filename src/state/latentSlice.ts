@@ -75,7 +75,10 @@ export interface LatentSlice {
  * The student's calls per frame when previews are the student's (the model has one and the setting asks for
  * it), else null. The main view, grids and strips all ask this one question.
  */
-export function studentPreviewCalls(state: { model: { metadata: ModelMetadata } | null; previewDecoder: PreviewDecoder }): number | null {
+export function studentPreviewCalls(state: {
+  model: { metadata: ModelMetadata } | null;
+  previewDecoder: PreviewDecoder;
+}): number | null {
   const student = state.model?.metadata.student;
   return student && state.previewDecoder === 'student' ? student.plan.length : null;
 }
@@ -87,7 +90,12 @@ export function imageElementCount(metadata: ModelMetadata): number {
 
 /** x_T ~ N(0, I) for a seed: the same numbers as the engine's seeded noise (see latentMath.normalDraws). */
 export function seedNoise(metadata: ModelMetadata, seed: number): NoiseState {
-  return { id: `seed:${seed}`, origin: { kind: 'seed', seed }, xNoise: normalDraws(imageElementCount(metadata), seed), stochastic: priorSampling(seed) };
+  return {
+    id: `seed:${seed}`,
+    origin: { kind: 'seed', seed },
+    xNoise: normalDraws(imageElementCount(metadata), seed),
+    stochastic: priorSampling(seed),
+  };
 }
 
 /**
@@ -95,8 +103,13 @@ export function seedNoise(metadata: ModelMetadata, seed: number): NoiseState {
  * exactly; an inverted or mixed x_T is named `fallbackId` and keeps its stored sampler (none in records older
  * than the field: those rendered with η = 0).
  */
-export function storedNoise(origin: NoiseOrigin | null, fallbackId: string, record: { xNoise: Float32Array; stochastic?: StochasticSampling | null }): NoiseState {
-  if (origin?.kind === 'seed') return { id: `seed:${origin.seed}`, origin, xNoise: record.xNoise, stochastic: priorSampling(origin.seed) };
+export function storedNoise(
+  origin: NoiseOrigin | null,
+  fallbackId: string,
+  record: { xNoise: Float32Array; stochastic?: StochasticSampling | null },
+): NoiseState {
+  if (origin?.kind === 'seed')
+    return { id: `seed:${origin.seed}`, origin, xNoise: record.xNoise, stochastic: priorSampling(origin.seed) };
   return { id: fallbackId, origin, xNoise: record.xNoise, stochastic: record.stochastic ?? null };
 }
 
@@ -124,7 +137,10 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       const dim = metadata.architecture.latentDim;
       let z = share.z;
       if (z && z.length !== dim) {
-        get().addNotice('error', `The link's z has ${z.length} values but this model has ${dim} latent dimensions; it was ignored.`);
+        get().addNotice(
+          'error',
+          `The link's z has ${z.length} values but this model has ${dim} latent dimensions; it was ignored.`,
+        );
         z = undefined;
       }
       if (share.steps) set({ steps: share.steps, previewSteps: Math.min(get().previewSteps, share.steps) });
@@ -136,15 +152,31 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       if (noise?.kind === 'upload') {
         const upload = await (await db())?.getUpload(noise.id);
         if (upload) {
-          await get().ingestImage(upload.bytes, upload.type, upload.name, { kind: 'upload', id: upload.id }, { zOverride: z });
+          await get().ingestImage(
+            upload.bytes,
+            upload.type,
+            upload.name,
+            { kind: 'upload', id: upload.id },
+            { zOverride: z },
+          );
           return;
         }
-        get().addNotice('error', 'The link was made from an uploaded image that is not stored in this browser; showing its z with seeded noise instead.');
+        get().addNotice(
+          'error',
+          'The link was made from an uploaded image that is not stored in this browser; showing its z with seeded noise instead.',
+        );
       }
       if (!z && noise?.kind !== 'seed') return;
       const seed = noise?.kind === 'seed' ? noise.seed : 0;
       const zStart = z ?? samplePrior(metadata.latent, dim, seed);
-      set({ z: zStart, zReference: zStart, referenceKind: 'link', locked: zStart.map(() => false), noise: seedNoise(metadata, seed), seed });
+      set({
+        z: zStart,
+        zReference: zStart,
+        referenceKind: 'link',
+        locked: zStart.map(() => false),
+        noise: seedNoise(metadata, seed),
+        seed,
+      });
     }
 
     /** Restores the stored session of this model; returns false when there is none. */
@@ -152,7 +184,13 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
       const session = await (await db())?.getSession(metadata.id);
       const dim = metadata.architecture.latentDim;
       // A record that does not fit this model's shapes (written for an older version of it) is ignored.
-      if (!session || session.z.length !== dim || !(session.xNoise instanceof Float32Array) || session.xNoise.length !== imageElementCount(metadata)) return false;
+      if (
+        !session ||
+        session.z.length !== dim ||
+        !(session.xNoise instanceof Float32Array) ||
+        session.xNoise.length !== imageElementCount(metadata)
+      )
+        return false;
       const origin = session.noise;
       const noise = storedNoise(origin, `session:${session.updatedAt}`, session);
       // A session stored when the app allowed more steps comes back within today's range.

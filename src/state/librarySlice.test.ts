@@ -16,7 +16,9 @@ afterEach(() => {
 });
 
 /** A store whose database fails putLatent as `putLatent` says (the rest of the database works). */
-async function storeWithFailingPut(putLatent: ExplorerDb['putLatent']): Promise<{ store: ExplorerStore; attempts: () => number }> {
+async function storeWithFailingPut(
+  putLatent: ExplorerDb['putLatent'],
+): Promise<{ store: ExplorerStore; attempts: () => number }> {
   const deps = createTestDeps();
   let attempts = 0;
   let failing = true;
@@ -50,7 +52,11 @@ const quota = () => new DOMException('The quota has been exceeded.', 'QuotaExcee
 describe('saving a latent when storage fails', () => {
   it.each([
     ['a quota error (rejected transaction)', () => Promise.reject(quota()), 'The quota has been exceeded.'],
-    ['an aborted transaction', () => Promise.reject(new DOMException('The transaction was aborted.', 'AbortError')), 'The transaction was aborted.'],
+    [
+      'an aborted transaction',
+      () => Promise.reject(new DOMException('The transaction was aborted.', 'AbortError')),
+      'The transaction was aborted.',
+    ],
     [
       'a put() that throws synchronously',
       () => {
@@ -58,20 +64,26 @@ describe('saving a latent when storage fails', () => {
       },
       'The quota has been exceeded.',
     ],
-  ])('%s: a notice, the latent marked as not stored, and no promise that it survives reloads', async (_, putLatent, reason) => {
-    const { store, attempts } = await storeWithFailingPut(putLatent as ExplorerDb['putLatent']);
-    // The save itself resolves: nothing escapes as an uncaught error.
-    await expect(store.getState().saveCurrentLatent('Coat')).resolves.toBeUndefined();
-    const state = store.getState();
-    expect(state.saveFailure).toBe(reason);
-    expect(state.savedLatents.map((l) => l.name)).toEqual(['Coat']);
-    expect(state.unstoredLatentIds).toEqual([state.savedLatents[0].id]);
-    expect(state.notices.map((n) => [n.tone, n.text])).toContainEqual(['error', `The latent "Coat" could not be stored, so it lasts only until the page closes: ${reason}`]);
+  ])(
+    '%s: a notice, the latent marked as not stored, and no promise that it survives reloads',
+    async (_, putLatent, reason) => {
+      const { store, attempts } = await storeWithFailingPut(putLatent as ExplorerDb['putLatent']);
+      // The save itself resolves: nothing escapes as an uncaught error.
+      await expect(store.getState().saveCurrentLatent('Coat')).resolves.toBeUndefined();
+      const state = store.getState();
+      expect(state.saveFailure).toBe(reason);
+      expect(state.savedLatents.map((l) => l.name)).toEqual(['Coat']);
+      expect(state.unstoredLatentIds).toEqual([state.savedLatents[0].id]);
+      expect(state.notices.map((n) => [n.tone, n.text])).toContainEqual([
+        'error',
+        `The latent "Coat" could not be stored, so it lasts only until the page closes: ${reason}`,
+      ]);
 
-    // Storage recovers: the next save clears the failure; the earlier latent stays marked.
-    attempts();
-    await store.getState().saveCurrentLatent('Boot');
-    expect(store.getState().saveFailure).toBeNull();
-    expect(store.getState().unstoredLatentIds).toEqual([state.savedLatents[0].id]);
-  });
+      // Storage recovers: the next save clears the failure; the earlier latent stays marked.
+      attempts();
+      await store.getState().saveCurrentLatent('Boot');
+      expect(store.getState().saveFailure).toBeNull();
+      expect(store.getState().unstoredLatentIds).toEqual([state.savedLatents[0].id]);
+    },
+  );
 });

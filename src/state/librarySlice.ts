@@ -46,7 +46,9 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
       try {
         const stored = await storage.listLatents(modelId);
         // Latents whose save failed exist only in this tab's list; a reload of the list keeps them.
-        const unstored = get().savedLatents.filter((l) => get().unstoredLatentIds.includes(l.id) && l.modelId === modelId);
+        const unstored = get().savedLatents.filter(
+          (l) => get().unstoredLatentIds.includes(l.id) && l.modelId === modelId,
+        );
         if (get().model?.id === modelId) set({ savedLatents: [...stored, ...unstored] });
       } catch (error) {
         get().addNotice('warning', `Saved latents could not be read: ${describeError(error)}`);
@@ -73,7 +75,10 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
       set({ savedLatents: [...savedLatents, latent] });
       const storage = await db();
       if (!storage) {
-        get().addNotice('warning', 'Storage is unavailable in this browser: the saved latent lasts until the page is closed.');
+        get().addNotice(
+          'warning',
+          'Storage is unavailable in this browser: the saved latent lasts until the page is closed.',
+        );
         return;
       }
       try {
@@ -83,14 +88,24 @@ export function createLibrarySlice({ db, deps }: SliceContext): StateCreator<Exp
       } catch (error) {
         const reason = describeError(error);
         set({ saveFailure: reason, unstoredLatentIds: [...get().unstoredLatentIds, latent.id] });
-        get().addNotice('error', `The latent "${latent.name}" could not be stored, so it lasts only until the page closes: ${reason}`);
+        get().addNotice(
+          'error',
+          `The latent "${latent.name}" could not be stored, so it lasts only until the page closes: ${reason}`,
+        );
       }
     },
 
     async deleteSavedLatent(id) {
-      set({ savedLatents: get().savedLatents.filter((l) => l.id !== id), unstoredLatentIds: get().unstoredLatentIds.filter((u) => u !== id) });
+      set({
+        savedLatents: get().savedLatents.filter((l) => l.id !== id),
+        unstoredLatentIds: get().unstoredLatentIds.filter((u) => u !== id),
+      });
       const storage = await db();
-      await storage?.deleteLatent(id).catch((error: unknown) => get().addNotice('error', `The latent could not be deleted from storage: ${describeError(error)}`));
+      await storage
+        ?.deleteLatent(id)
+        .catch((error: unknown) =>
+          get().addNotice('error', `The latent could not be deleted from storage: ${describeError(error)}`),
+        );
     },
 
     restoreSavedLatent(id) {

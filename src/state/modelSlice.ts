@@ -94,12 +94,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Validates index.json ({ models: [{ id, path, default? }] }) and returns its entries. */
 export function parseModelIndex(json: unknown): { id: string; path: string; isDefault: boolean }[] {
-  if (!isRecord(json) || !Array.isArray(json.models)) throw new Error('models/index.json must be an object with a "models" list');
+  if (!isRecord(json) || !Array.isArray(json.models))
+    throw new Error('models/index.json must be an object with a "models" list');
   return json.models.map((entry, i) => {
     if (!isRecord(entry) || typeof entry.id !== 'string' || typeof entry.path !== 'string') {
       throw new Error(`models/index.json: entry ${i} needs a string "id" and "path"`);
     }
-    return { id: entry.id, path: entry.path.endsWith('/') ? entry.path : `${entry.path}/`, isDefault: entry.default === true };
+    return {
+      id: entry.id,
+      path: entry.path.endsWith('/') ? entry.path : `${entry.path}/`,
+      isDefault: entry.default === true,
+    };
   });
 }
 
@@ -116,7 +121,10 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
   async function describeEntry(entry: { id: string; path: string; isDefault: boolean }): Promise<CatalogEntry> {
     const base: CatalogEntry = { ...entry, displayName: entry.id, description: '', isFixture: false, problem: null };
     try {
-      const json = decodeJson(await deps.fetchBytes(new URL(`${entry.path}model.json`, deps.baseUrl).href), `${entry.path}model.json`);
+      const json = decodeJson(
+        await deps.fetchBytes(new URL(`${entry.path}model.json`, deps.baseUrl).href),
+        `${entry.path}model.json`,
+      );
       const metadata = isRecord(json) && isRecord(json.metadata) ? json.metadata : {};
       const provenance = isRecord(metadata.provenance) ? metadata.provenance : {};
       return {
@@ -138,7 +146,13 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
      * Loads a package into the engine. A fresh model starts a new session (the link's state, the stored session,
      * or a prior sample); `keepSession` reloads the same model after a failure with everything the user made intact.
      */
-    async function loadPackage(source: ModelSource, origin: ModelOrigin, label: string, backend: BackendChoice, keepSession = false): Promise<void> {
+    async function loadPackage(
+      source: ModelSource,
+      origin: ModelOrigin,
+      label: string,
+      backend: BackendChoice,
+      keepSession = false,
+    ): Promise<void> {
       const generation = ++loadGeneration;
       // A new model is staged (the engine swaps only on success), so the current one, with the person's image, z
       // and edits, stays until the new one is ready; a reload of the same model keeps the session anyway.
@@ -157,7 +171,14 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         const metadata = result.metadata;
         if (!keepSession) get().clearModelState();
         set({
-          model: { id: metadata.id, metadata, origin, stats: result.stats, loadMs: result.loadMs, compileMs: result.compileMs },
+          model: {
+            id: metadata.id,
+            metadata,
+            origin,
+            stats: result.stats,
+            loadMs: result.loadMs,
+            compileMs: result.compileMs,
+          },
           backend: result.backend,
           loadStatus: { kind: 'ready' },
         });
@@ -172,7 +193,8 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         if (generation !== loadGeneration) return;
         const fault = error instanceof EngineError ? error.fault : {};
         // The engine keeps its current model when a load fails, unless the backend had to change under it.
-        const kept = current && (keepSession || backend === get().backendChoice) ? current.metadata.displayName : undefined;
+        const kept =
+          current && (keepSession || backend === get().backendChoice) ? current.metadata.displayName : undefined;
         set({
           loadStatus: {
             kind: 'error',
@@ -207,14 +229,20 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
               return;
             case 'deviceLost':
               jobs.abortAll();
-              set({ engineFailure: `The GPU device was lost (${event.backend}): ${event.message}`, loadStatus: { kind: 'idle' } });
+              set({
+                engineFailure: `The GPU device was lost (${event.backend}): ${event.message}`,
+                loadStatus: { kind: 'idle' },
+              });
               return;
             case 'workerCrashed':
               jobs.abortAll();
               set({ engineFailure: `The engine stopped: ${event.message}`, loadStatus: { kind: 'idle' } });
               return;
             case 'leak':
-              get().addNotice('warning', `Engine job ${event.leak.kind} #${event.leak.id} left ${event.leak.numTensors - event.leak.baselineTensors} tensors behind.`);
+              get().addNotice(
+                'warning',
+                `Engine job ${event.leak.kind} #${event.leak.id} left ${event.leak.numTensors - event.leak.baselineTensors} tensors behind.`,
+              );
               return;
             default: {
               const _exhaustive: never = event;
@@ -235,11 +263,16 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
       async loadCatalog() {
         set({ catalogStatus: { kind: 'loading' } });
         try {
-          const index = parseModelIndex(decodeJson(await deps.fetchBytes(new URL('models/index.json', deps.baseUrl).href), 'models/index.json'));
+          const index = parseModelIndex(
+            decodeJson(await deps.fetchBytes(new URL('models/index.json', deps.baseUrl).href), 'models/index.json'),
+          );
           const catalog = await Promise.all(index.map(describeEntry));
           set({ catalog, catalogStatus: { kind: 'ready' } });
         } catch (error) {
-          set({ catalog: [], catalogStatus: { kind: 'error', message: `The model list could not be read: ${describeError(error)}` } });
+          set({
+            catalog: [],
+            catalogStatus: { kind: 'error', message: `The model list could not be read: ${describeError(error)}` },
+          });
         }
       },
 
@@ -250,7 +283,12 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
           return;
         }
         const baseUrl = new URL(entry.path, deps.baseUrl).href;
-        await loadPackage({ kind: 'url', baseUrl }, { kind: 'bundled', id, baseUrl }, entry.displayName, get().backendChoice);
+        await loadPackage(
+          { kind: 'url', baseUrl },
+          { kind: 'bundled', id, baseUrl },
+          entry.displayName,
+          get().backendChoice,
+        );
       },
 
       async openModelUrl(url) {
@@ -266,14 +304,22 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
           set({ loadStatus: { kind: 'error', label: url, message } });
           return;
         }
-        await loadPackage({ kind: 'url', baseUrl: resolved.href }, { kind: 'url', baseUrl: resolved.href }, resolved.pathname, get().backendChoice);
+        await loadPackage(
+          { kind: 'url', baseUrl: resolved.href },
+          { kind: 'url', baseUrl: resolved.href },
+          resolved.pathname,
+          get().backendChoice,
+        );
       },
 
       async openModelFiles(picked) {
         let packageFiles;
         try {
           const read: PickedFile[] = await Promise.all(
-            picked.map(async (file) => ({ path: file.webkitRelativePath || file.name, bytes: await file.arrayBuffer() })),
+            picked.map(async (file) => ({
+              path: file.webkitRelativePath || file.name,
+              bytes: await file.arrayBuffer(),
+            })),
           );
           packageFiles = packageFilesFromPick(read);
         } catch (error) {
@@ -287,7 +333,12 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         }
         // Loose files are labelled "model.json", which would blame model.json for a short shard: say what was chosen.
         const label = packageFiles.label === 'model.json' ? 'the chosen files' : packageFiles.label;
-        await loadPackage({ kind: 'files', files: packageFiles.files }, { kind: 'files', label: packageFiles.label, assets }, label, get().backendChoice);
+        await loadPackage(
+          { kind: 'files', files: packageFiles.files },
+          { kind: 'files', label: packageFiles.label, assets },
+          label,
+          get().backendChoice,
+        );
       },
 
       async reloadModel(backend) {
@@ -301,11 +352,18 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         }
         if (model.origin.kind === 'files') {
           // Picked weights were handed to the engine and went with it; only the user can hand them over again.
-          const message = 'The model was opened from files, which the engine no longer holds: open the same files again to continue (your latents are kept).';
+          const message =
+            'The model was opened from files, which the engine no longer holds: open the same files again to continue (your latents are kept).';
           set({ loadStatus: { kind: 'error', label: model.metadata.displayName, message } });
           return;
         }
-        await loadPackage({ kind: 'url', baseUrl: model.origin.baseUrl }, model.origin, model.metadata.displayName, choice, true);
+        await loadPackage(
+          { kind: 'url', baseUrl: model.origin.baseUrl },
+          model.origin,
+          model.metadata.displayName,
+          choice,
+          true,
+        );
       },
     };
   };

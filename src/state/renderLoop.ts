@@ -55,13 +55,22 @@ const FPS_WINDOW_MS = 5000;
 export function wantedRender(state: ExplorerState): RenderJob | null {
   const metadata = state.model?.metadata;
   // A failed load that kept the current model leaves it usable; any other load status but ready renders nothing.
-  const usable = state.loadStatus.kind === 'ready' || (state.loadStatus.kind === 'error' && state.loadStatus.kept !== undefined);
+  const usable =
+    state.loadStatus.kind === 'ready' || (state.loadStatus.kind === 'error' && state.loadStatus.kept !== undefined);
   if (!metadata || !usable || state.engineFailure || !state.noise) return null;
   if (state.z.length !== metadata.architecture.latentDim) return null;
   const { id, xNoise, stochastic } = state.noise;
-  const inputs = { key: renderKey(state.z, id), z: state.z, xNoise, stochastic, interactive: state.adjusting, metadata };
+  const inputs = {
+    key: renderKey(state.z, id),
+    z: state.z,
+    xNoise,
+    stochastic,
+    interactive: state.adjusting,
+    metadata,
+  };
   const studentCalls = studentPreviewCalls(state);
-  if (state.adjusting && studentCalls !== null) return { ...inputs, decoder: 'student', steps: studentCalls, quality: 'student' };
+  if (state.adjusting && studentCalls !== null)
+    return { ...inputs, decoder: 'student', steps: studentCalls, quality: 'student' };
   const steps = state.adjusting ? Math.min(state.previewSteps, state.steps) : state.steps;
   return { ...inputs, decoder: 'ddim', steps, quality: steps < state.steps ? 'preview' : 'full' };
 }
@@ -69,12 +78,16 @@ export function wantedRender(state: ExplorerState): RenderJob | null {
 /** The student's frame of the same inputs as `job`, shown before the full sampler's; null when previews are DDIM's. */
 function studentFrameOf(state: ExplorerState, job: RenderJob): RenderJob | null {
   const calls = studentPreviewCalls(state);
-  return calls === null || job.decoder === 'student' ? null : { ...job, decoder: 'student', steps: calls, quality: 'student' };
+  return calls === null || job.decoder === 'student'
+    ? null
+    : { ...job, decoder: 'student', steps: calls, quality: 'student' };
 }
 
 /** What the frame on screen draws. */
 function renderedOf(frame: ExplorerState['frame']): Rendered | null {
-  return frame ? { key: frame.key, decoder: frame.quality === 'student' ? 'student' : 'ddim', steps: frame.steps } : null;
+  return frame
+    ? { key: frame.key, decoder: frame.quality === 'student' ? 'student' : 'ddim', steps: frame.steps }
+    : null;
 }
 
 /**
@@ -91,7 +104,11 @@ function covers(shown: Rendered | null, job: RenderJob): boolean {
 }
 
 /** Starts the loop; returns the function that stops it (and abandons the render in flight). */
-export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: ExplorerEngine, now: () => number): () => void {
+export function connectRenderLoop(
+  store: StoreApi<ExplorerState>,
+  engine: ExplorerEngine,
+  now: () => number,
+): () => void {
   let inFlight: (RenderJob & { token: number; startedAt: number; controller: AbortController }) | null = null;
   let tokens = 0;
   /** When the first change not yet on screen happened; latency counts from here. */
@@ -126,7 +143,13 @@ export function connectRenderLoop(store: StoreApi<ExplorerState>, engine: Explor
         {
           signal: controller.signal,
           onProgress: (progress) => {
-            if (inFlight?.token === token) store.getState().setRenderStatus({ kind: 'rendering', quality: job.quality, step: progress.step, totalSteps: progress.totalSteps });
+            if (inFlight?.token === token)
+              store.getState().setRenderStatus({
+                kind: 'rendering',
+                quality: job.quality,
+                step: progress.step,
+                totalSteps: progress.totalSteps,
+              });
           },
         },
       )

@@ -58,7 +58,12 @@ export interface RenderSlice {
   /** Frames shown since the page opened; never reset, so render ids only grow, across model switches too. */
   renderCount: number;
 
-  presentFrame(frame: Frame, key: string, steps: number, timing?: { quality: RenderQuality; latencyMs: number; fps: number | null }): void;
+  presentFrame(
+    frame: Frame,
+    key: string,
+    steps: number,
+    timing?: { quality: RenderQuality; latencyMs: number; fps: number | null },
+  ): void;
   setRenderStatus(status: RenderStatus): void;
   /** Forgets which inputs the frame shows, so the loop renders again (after the engine was reloaded). */
   invalidateFrame(): void;
@@ -106,7 +111,11 @@ export function framesFromBatch(batch: FloatImageBatch, metadata: ModelMetadata,
   return Array.from({ length: Math.min(count, batch.shape[0]) }, (_, i) => frameFromBatch(batch, metadata, i));
 }
 
-export const initialRenderState = { frame: null, renderStatus: { kind: 'idle' }, fps: null } satisfies Partial<RenderSlice>;
+export const initialRenderState = {
+  frame: null,
+  renderStatus: { kind: 'idle' },
+  fps: null,
+} satisfies Partial<RenderSlice>;
 
 export function createRenderSlice(): StateCreator<ExplorerState, [], [], RenderSlice> {
   return (set, get) => ({

@@ -42,7 +42,11 @@ export function connectSessionSync(store: ExplorerStore): () => void {
   }
 
   const unsubscribe = store.subscribe((state, previous) => {
-    const changed = state.z !== previous.z || state.locked !== previous.locked || state.noise !== previous.noise || state.steps !== previous.steps ||
+    const changed =
+      state.z !== previous.z ||
+      state.locked !== previous.locked ||
+      state.noise !== previous.noise ||
+      state.steps !== previous.steps ||
       state.previewDecoder !== previous.previewDecoder;
     const released = previous.adjusting && !state.adjusting;
     if ((!changed && !released) || state.adjusting) return;

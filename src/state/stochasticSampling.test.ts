@@ -11,7 +11,10 @@ describe('mixSampling', () => {
   it('is exact at both ends and slerps the step noise between two prior draws', () => {
     expect(mixSampling(one, five, 0)).toEqual(one);
     expect(mixSampling(one, five, 1)).toEqual(five);
-    expect(mixSampling(one, five, 0.5)).toEqual({ eta: 1, stepNoise: { kind: 'slerp', a: one.stepNoise, b: five.stepNoise, e: 0.5 } });
+    expect(mixSampling(one, five, 0.5)).toEqual({
+      eta: 1,
+      stepNoise: { kind: 'slerp', a: one.stepNoise, b: five.stepNoise, e: 0.5 },
+    });
     expect(mixSampling(one, one, 0.5)).toEqual(one);
   });
 
@@ -44,10 +47,19 @@ describe('storedNoise', () => {
   const xNoise = new Float32Array(PIXELS);
 
   it('gives a seed its prior sampler, whatever the record says, and keeps a stored sampler otherwise', () => {
-    expect(storedNoise({ kind: 'seed', seed: 4 }, 'saved:x', { xNoise, stochastic: null })).toMatchObject({ id: 'seed:4', stochastic: priorSampling(4) });
+    expect(storedNoise({ kind: 'seed', seed: 4 }, 'saved:x', { xNoise, stochastic: null })).toMatchObject({
+      id: 'seed:4',
+      stochastic: priorSampling(4),
+    });
     const mixed = mixSampling(priorSampling(1), priorSampling(2), 0.5);
-    expect(storedNoise(null, 'saved:x', { xNoise, stochastic: mixed })).toMatchObject({ id: 'saved:x', stochastic: mixed });
+    expect(storedNoise(null, 'saved:x', { xNoise, stochastic: mixed })).toMatchObject({
+      id: 'saved:x',
+      stochastic: mixed,
+    });
     // Records from before the field rendered with eta 0.
-    expect(storedNoise({ kind: 'gallery', index: 0 }, 'session:1', { xNoise })).toMatchObject({ id: 'session:1', stochastic: null });
+    expect(storedNoise({ kind: 'gallery', index: 0 }, 'session:1', { xNoise })).toMatchObject({
+      id: 'session:1',
+      stochastic: null,
+    });
   });
 });

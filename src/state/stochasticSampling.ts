@@ -30,7 +30,11 @@ export function priorSampling(seed: number): StochasticSampling {
  * slerp, so both ends come out exactly. Between a deterministic and a stochastic endpoint only η changes; the
  * step noise is the stochastic one's.
  */
-export function mixSampling(a: StochasticSampling | null, b: StochasticSampling | null, e: number): StochasticSampling | null {
+export function mixSampling(
+  a: StochasticSampling | null,
+  b: StochasticSampling | null,
+  e: number,
+): StochasticSampling | null {
   if (!a && !b) return null;
   const eta = (1 - e) * (a?.eta ?? 0) + e * (b?.eta ?? 0);
   if (!(eta > 0)) return null;
@@ -44,7 +48,9 @@ export function mixSampling(a: StochasticSampling | null, b: StochasticSampling 
  * The sampler part of a sample request whose rows have these samplers: η 0 when every row is deterministic,
  * else η per row (one number when they agree) and each row's own step-noise source (null for an η = 0 row).
  */
-export function samplerParams(rows: readonly (StochasticSampling | null)[]): Pick<SampleRequest, 'eta' | 'stepNoiseSources'> {
+export function samplerParams(
+  rows: readonly (StochasticSampling | null)[],
+): Pick<SampleRequest, 'eta' | 'stepNoiseSources'> {
   if (rows.every((row) => row === null)) return { eta: 0 };
   const etas = rows.map((row) => row?.eta ?? 0);
   return {

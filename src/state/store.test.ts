@@ -24,7 +24,8 @@ function setup(options: Parameters<typeof createTestDeps>[0] = {}): { store: Exp
   return { store, deps };
 }
 
-const samplesOn = (deps: TestDeps, channel: string) => deps.engine.calls.filter((c) => c.kind === 'sample' && c.channel === channel);
+const samplesOn = (deps: TestDeps, channel: string) =>
+  deps.engine.calls.filter((c) => c.kind === 'sample' && c.channel === channel);
 
 /** Pixel i's step noise averaged over the steps of seed's prior draw: what η = 1 adds in the fake decoder. */
 function meanStepNoise(seed: number, steps: number, i: number): number {
@@ -51,7 +52,9 @@ describe('model picker and start-up', () => {
     // No link and no stored session: a prior draw from seed 0, rendered at full quality with stochastic DDIM.
     expect(state.z).toEqual(samplePrior({ prior: 'normal' }, FAKE_LATENT_DIM, 0));
     expect(state.frame?.quality).toBe('full');
-    expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', steps: 20, batch: 1, z: expect.any(Array), eta: 1 }]);
+    expect(samplesOn(deps, 'main-view')).toEqual([
+      { kind: 'sample', channel: 'main-view', steps: 20, batch: 1, z: expect.any(Array), eta: 1 },
+    ]);
   });
 
   it("samples a '10mix' model from its mixture prior, not from N(0, I)", async () => {
@@ -82,7 +85,11 @@ describe('model picker and start-up', () => {
     const { store, deps } = setup();
     deps.engine.loadError = new Error('weight backbone.head.weight: expected 288 bytes, got 12');
     await store.getState().start({});
-    expect(store.getState().loadStatus).toEqual({ kind: 'error', label: 'Fixture', message: 'weight backbone.head.weight: expected 288 bytes, got 12' });
+    expect(store.getState().loadStatus).toEqual({
+      kind: 'error',
+      label: 'Fixture',
+      message: 'weight backbone.head.weight: expected 288 bytes, got 12',
+    });
     expect(store.getState().model).toBeNull();
     deps.engine.loadError = null;
     await store.getState().openBundledModel('fixture');
@@ -99,11 +106,19 @@ describe('model picker and start-up', () => {
     const { model, z, source, frame } = before;
     expect(model?.id).toBe('fixture');
 
-    deps.engine.loadError = new EngineError('group1-shard2of2.bin is too short: weight group 1 holds 90 bytes, its weights need 100', 'ModelPackageError', 'load', {
-      file: 'group1-shard2of2.bin',
-      details: 'short shard: weight backbone.head.bias needs bytes 88..100 but group1-shard2of2.bin ends the data at byte 90',
-    });
-    const opened = store.getState().openModelFiles([new File(['{}'], 'model.json'), new File([new Uint8Array(90)], 'group1-shard2of2.bin')]);
+    deps.engine.loadError = new EngineError(
+      'group1-shard2of2.bin is too short: weight group 1 holds 90 bytes, its weights need 100',
+      'ModelPackageError',
+      'load',
+      {
+        file: 'group1-shard2of2.bin',
+        details:
+          'short shard: weight backbone.head.bias needs bytes 88..100 but group1-shard2of2.bin ends the data at byte 90',
+      },
+    );
+    const opened = store
+      .getState()
+      .openModelFiles([new File(['{}'], 'model.json'), new File([new Uint8Array(90)], 'group1-shard2of2.bin')]);
     // While the new model loads, the current one stays: nothing the person made is cleared.
     expect(store.getState().model).toBe(model);
     expect(store.getState().z).toBe(z);
@@ -115,7 +130,8 @@ describe('model picker and start-up', () => {
       label: 'the chosen files',
       message: 'group1-shard2of2.bin is too short: weight group 1 holds 90 bytes, its weights need 100',
       file: 'group1-shard2of2.bin',
-      details: 'short shard: weight backbone.head.bias needs bytes 88..100 but group1-shard2of2.bin ends the data at byte 90',
+      details:
+        'short shard: weight backbone.head.bias needs bytes 88..100 but group1-shard2of2.bin ends the data at byte 90',
       kept: 'Fixture',
     });
     expect(after.model).toBe(model);
@@ -134,7 +150,9 @@ describe('model picker and start-up', () => {
     const { store } = setup();
     await store.getState().openModelUrl('https://elsewhere.example/models/x/');
     const status = store.getState().loadStatus;
-    expect(status.kind === 'error' && status.message).toMatch(/^Only models served by this site can be opened by URL .* https:\/\/elsewhere.example is another site/);
+    expect(status.kind === 'error' && status.message).toMatch(
+      /^Only models served by this site can be opened by URL .* https:\/\/elsewhere.example is another site/,
+    );
     await store.getState().openModelFiles([new File([new Uint8Array([1])], 'group1-shard1of1.bin')]);
     const filesStatus = store.getState().loadStatus;
     expect(filesStatus.kind === 'error' && filesStatus.message).toMatch(/^No model.json among the chosen files/);
@@ -146,7 +164,11 @@ describe('model picker and start-up', () => {
     const shard = new File([new Uint8Array(8)], 'group1-shard1of1.bin');
     await store.getState().openModelFiles([json, shard]);
     const model = store.getState().model;
-    expect(model?.origin).toEqual({ kind: 'files', label: 'model.json', assets: { 'model.json': expect.any(ArrayBuffer) } });
+    expect(model?.origin).toEqual({
+      kind: 'files',
+      label: 'model.json',
+      assets: { 'model.json': expect.any(ArrayBuffer) },
+    });
   });
 });
 
@@ -189,15 +211,25 @@ describe('live rendering', () => {
     await flush();
     store.getState().setLatentValue(1, 0.75);
     await flush();
-    deps.engine.emit({ type: 'deviceLost', backend: 'webgpu', message: 'A valid external Instance reference no longer exists.' });
-    expect(store.getState().engineFailure).toBe('The GPU device was lost (webgpu): A valid external Instance reference no longer exists.');
+    deps.engine.emit({
+      type: 'deviceLost',
+      backend: 'webgpu',
+      message: 'A valid external Instance reference no longer exists.',
+    });
+    expect(store.getState().engineFailure).toBe(
+      'The GPU device was lost (webgpu): A valid external Instance reference no longer exists.',
+    );
     const rendersBefore = samplesOn(deps, 'main-view').length;
     store.getState().setLatentValue(1, 0.9);
     await flush();
     expect(samplesOn(deps, 'main-view')).toHaveLength(rendersBefore);
     await store.getState().reloadModel('wasm');
     await flush();
-    expect(store.getState()).toMatchObject({ engineFailure: null, backendChoice: 'wasm', loadStatus: { kind: 'ready' } });
+    expect(store.getState()).toMatchObject({
+      engineFailure: null,
+      backendChoice: 'wasm',
+      loadStatus: { kind: 'ready' },
+    });
     expect(store.getState().z[1]).toBe(0.9);
     expect(samplesOn(deps, 'main-view')).toHaveLength(rendersBefore + 1);
   });
@@ -211,7 +243,9 @@ describe('student previews', () => {
     const { store, deps } = setup({ manualSamples: true, metadata: withStudent() });
     await store.getState().start({ steps: 10 });
     // The first image too: the student's frame at once, then the full sampler's.
-    expect(samplesOn(deps, 'main-view')).toEqual([{ kind: 'sample', channel: 'main-view', decoder: 'student', steps: 2, batch: 1, z: expect.any(Array), eta: 0 }]);
+    expect(samplesOn(deps, 'main-view')).toEqual([
+      { kind: 'sample', channel: 'main-view', decoder: 'student', steps: 2, batch: 1, z: expect.any(Array), eta: 0 },
+    ]);
     await deps.engine.releaseSample();
     expect(store.getState().frame).toMatchObject({ quality: 'student', steps: 2 });
     expect(lastMain(deps)).toMatchObject({ steps: 10, eta: 1 });
@@ -254,7 +288,10 @@ describe('student previews', () => {
     expect(lastMain(deps)).toMatchObject({ decoder: 'student', steps: 2 });
     store.getState().setLatentValue(1, 0.75); // before the student's frame lands: its render is superseded
     expect(samplesOn(deps, 'main-view')).toHaveLength(before + 2);
-    expect(lastMain(deps)).toMatchObject({ decoder: 'student', z: [store.getState().z[0], 0.75, store.getState().z[2]] });
+    expect(lastMain(deps)).toMatchObject({
+      decoder: 'student',
+      z: [store.getState().z[0], 0.75, store.getState().z[2]],
+    });
     await deps.engine.releaseSample(); // the superseded one: never shown
     await deps.engine.releaseSample();
     expect(store.getState().frame).toMatchObject({ quality: 'student', steps: 2 });
@@ -274,7 +311,9 @@ describe('student previews', () => {
     const before = samplesOn(deps, 'main-view').length;
     store.getState().setLatentValue(0, 0.5);
     await flush();
-    expect(samplesOn(deps, 'main-view').slice(before)).toEqual([{ kind: 'sample', channel: 'main-view', steps: 10, batch: 1, z: expect.any(Array), eta: 1 }]);
+    expect(samplesOn(deps, 'main-view').slice(before)).toEqual([
+      { kind: 'sample', channel: 'main-view', steps: 10, batch: 1, z: expect.any(Array), eta: 1 },
+    ]);
     store.getState().beginAdjust();
     store.getState().setLatentValue(0, 0.6);
     await flush();
@@ -282,7 +321,11 @@ describe('student previews', () => {
     store.getState().endAdjust();
     await flush();
     expect(store.getState().frame).toMatchObject({ quality: 'full', steps: 10 });
-    expect(samplesOn(deps, 'main-view').slice(before).some((c) => c.decoder === 'student')).toBe(false);
+    expect(
+      samplesOn(deps, 'main-view')
+        .slice(before)
+        .some((c) => c.decoder === 'student'),
+    ).toBe(false);
 
     // The setting is kept with the session, like the step count.
     await new Promise((resolve) => setTimeout(resolve, SESSION_WRITE_DELAY_MS + 50));
@@ -300,7 +343,12 @@ describe('student previews', () => {
     plain.store.getState().endAdjust();
     await flush();
     expect(plain.store.getState().previewDecoder).toBe('student');
-    expect(samplesOn(plain.deps, 'main-view').map((c) => [c.decoder, c.steps])).toEqual([[undefined, 20], [undefined, 20], [undefined, 3], [undefined, 20]]);
+    expect(samplesOn(plain.deps, 'main-view').map((c) => [c.decoder, c.steps])).toEqual([
+      [undefined, 20],
+      [undefined, 20],
+      [undefined, 3],
+      [undefined, 20],
+    ]);
   });
 
   it('fills traversals and interpolation strips with student frames first, then refines them with the full sampler', async () => {
@@ -308,21 +356,32 @@ describe('student previews', () => {
     await store.getState().start({});
     await flush();
     const seen: { label: string; firstPixel: number | undefined }[] = [];
-    cleanups.push(store.subscribe((state) => {
-      const status = state.traversal.status;
-      if (status.kind === 'running') seen.push({ label: status.label, firstPixel: state.traversal.rows[0].frames[0]?.pixels[0] });
-    }));
+    cleanups.push(
+      store.subscribe((state) => {
+        const status = state.traversal.status;
+        if (status.kind === 'running')
+          seen.push({ label: status.label, firstPixel: state.traversal.rows[0].frames[0]?.pixels[0] });
+      }),
+    );
     store.getState().setTraversalLength(5);
     await store.getState().renderTraversal();
     // 15 images in batches of 8: two student batches (2 calls, eta 0), then two full-sampler batches.
     expect(samplesOn(deps, 'traversal').map((c) => [c.decoder, c.steps, c.batch, c.eta])).toEqual([
-      ['student', 2, 8, 0], ['student', 2, 8, 0], [undefined, 20, 8, 1], [undefined, 20, 8, 1],
+      ['student', 2, 8, 0],
+      ['student', 2, 8, 0],
+      [undefined, 20, 8, 1],
+      [undefined, 20, 8, 1],
     ]);
     const { rows, base } = store.getState().traversal;
     const xNoise0 = base!.noise.xNoise[0];
     // While refining, the first cell showed the student's image; at the end every cell is the full sampler's.
     const studentPixel = xNoise0 + rows[0].values[0] + 2 * STUDENT_SHIFT;
-    expect(seen.some((s) => s.label === 'Student preview' && s.firstPixel !== undefined && Math.abs(s.firstPixel - studentPixel) < 1e-5)).toBe(true);
+    expect(
+      seen.some(
+        (s) =>
+          s.label === 'Student preview' && s.firstPixel !== undefined && Math.abs(s.firstPixel - studentPixel) < 1e-5,
+      ),
+    ).toBe(true);
     expect(seen.at(-1)?.label).toBe('Rendering');
     expect(rows[0].frames[0].pixels[0]).toBeCloseTo(xNoise0 + rows[0].values[0] + meanStepNoise(0, 20, 0), 5);
     expect(store.getState().traversal.status).toEqual({ kind: 'done' });
@@ -401,7 +460,10 @@ describe('images in', () => {
     await store.getState().openGalleryItem(0);
     const previous = store.getState().source;
     await store.getState().openImageFile(new File([new Uint8Array([0, 1])], 'broken.png', { type: 'image/png' }));
-    expect(store.getState().inputStatus).toEqual({ kind: 'error', message: 'The browser could not decode this file: it is damaged or in a format it cannot read.' });
+    expect(store.getState().inputStatus).toEqual({
+      kind: 'error',
+      message: 'The browser could not decode this file: it is damaged or in a format it cannot read.',
+    });
     expect(store.getState().source).toBe(previous);
   });
 });
@@ -470,7 +532,8 @@ describe('grids', () => {
     expect(rows[0].variation).toBeGreaterThan(0);
     expect(rows[1].variation).toBe(0);
     const mainFrame = store.getState().frame!;
-    for (const frame of [...rows[1].frames, ...rows[2].frames]) expect(Array.from(frame.pixels)).toEqual(Array.from(mainFrame.pixels));
+    for (const frame of [...rows[1].frames, ...rows[2].frames])
+      expect(Array.from(frame.pixels)).toEqual(Array.from(mainFrame.pixels));
     store.getState().pickTraversalCell(0, 4);
     expect(store.getState().z[0]).toBe(2);
   });
@@ -495,12 +558,17 @@ describe('grids', () => {
     const { strip, endpoints } = await stripToPriorDraw(store);
     expect(strip.frames).toHaveLength(3);
     expect(strip.snapshots[0].z).toEqual(endpoints.a!.z);
-    expect(strip.snapshots[2].z.map((v) => Number(v.toFixed(12)))).toEqual(endpoints.b!.z.map((v) => Number(v.toFixed(12))));
+    expect(strip.snapshots[2].z.map((v) => Number(v.toFixed(12)))).toEqual(
+      endpoints.b!.z.map((v) => Number(v.toFixed(12))),
+    );
     expect(strip.snapshots[1].noise.origin).toBeNull();
     // The ends are the images the endpoints showed; between two prior draws the step noise is slerped too.
     expect(strip.frames[0].pixels[0]).toBeCloseTo(endpoints.a!.thumbnail!.pixels[0], 5);
     expect(strip.frames[2].pixels[0]).toBeCloseTo(endpoints.b!.thumbnail!.pixels[0], 5);
-    expect(strip.snapshots[1].noise.stochastic).toEqual({ eta: 1, stepNoise: { kind: 'slerp', a: { kind: 'seed', seed: 0 }, b: { kind: 'seed', seed: 5 }, e: 0.5 } });
+    expect(strip.snapshots[1].noise.stochastic).toEqual({
+      eta: 1,
+      stepNoise: { kind: 'slerp', a: { kind: 'seed', seed: 0 }, b: { kind: 'seed', seed: 5 }, e: 0.5 },
+    });
     expect(samplesOn(deps, 'interpolation-strip').at(-1)?.eta).toBe(1);
   });
 
@@ -546,7 +614,11 @@ describe('teaching views', () => {
     expect(store.getState().trajectoryPosition).toBe(0);
     await store.getState().openGalleryItem(0);
     await store.getState().runImmse();
-    expect(store.getState().immse).toMatchObject({ imageLabel: 'Ankle boot', nll: { bitsPerDim: -4, stdErr: 0.05 }, status: { kind: 'done' } });
+    expect(store.getState().immse).toMatchObject({
+      imageLabel: 'Ankle boot',
+      nll: { bitsPerDim: -4, stdErr: 0.05 },
+      status: { kind: 'done' },
+    });
     await store.getState().setLogSnr(2);
     expect(store.getState().forwardNoise?.alphaBar).toBeCloseTo(1 / (1 + Math.exp(-2)), 12);
     expect(store.getState().forwardNoise?.xt.size).toBe(FAKE_SIZE);

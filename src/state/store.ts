@@ -56,7 +56,10 @@ export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
         },
         (error: unknown) => {
           set({ storage: 'unavailable' });
-          get().addNotice('warning', `Browser storage is unavailable, so nothing will be kept after this page closes (${describeError(error)}).`);
+          get().addNotice(
+            'warning',
+            `Browser storage is unavailable, so nothing will be kept after this page closes (${describeError(error)}).`,
+          );
           return null;
         },
       );
@@ -75,7 +78,7 @@ export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
         set(api.getInitialState(), true);
       },
     };
-    const slice = <T,>(creator: StateCreator<ExplorerState, [], [], T>): T => creator(set, get, api);
+    const slice = <T>(creator: StateCreator<ExplorerState, [], [], T>): T => creator(set, get, api);
     return {
       ...slice(createModelSlice(context)),
       ...slice(createLatentSlice(context)),

@@ -85,7 +85,10 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       const metadata = model.metadata;
       const signal = jobs.start('trajectory');
       const collected: TrajectoryStep[] = [];
-      set({ trajectory: { steps: [], status: { kind: 'running', label: 'Denoising', done: 0, total: steps } }, trajectoryPosition: 0 });
+      set({
+        trajectory: { steps: [], status: { kind: 'running', label: 'Denoising', done: 0, total: steps } },
+        trajectoryPosition: 0,
+      });
       try {
         await deps.engine.sample(
           {
@@ -100,14 +103,25 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
             signal,
             onProgress: (progress) => {
               if (!progress.xt || !progress.x0Pred || !jobs.isCurrent('trajectory', signal)) return;
-              collected.push({ step: progress.step, t: progress.t, xt: frameFromBatch(progress.xt, metadata, 0), x0Pred: frameFromBatch(progress.x0Pred, metadata, 0) });
+              collected.push({
+                step: progress.step,
+                t: progress.t,
+                xt: frameFromBatch(progress.xt, metadata, 0),
+                x0Pred: frameFromBatch(progress.x0Pred, metadata, 0),
+              });
               // The view stays at the first step (set above): there x_t is still mostly noise and the predicted x0 is the
               // network's first guess, so the two panels differ; at the last step both show the finished image.
-              set({ trajectory: { steps: collected.slice(), status: { kind: 'running', label: 'Denoising', done: progress.step, total: progress.totalSteps } } });
+              set({
+                trajectory: {
+                  steps: collected.slice(),
+                  status: { kind: 'running', label: 'Denoising', done: progress.step, total: progress.totalSteps },
+                },
+              });
             },
           },
         );
-        if (jobs.isCurrent('trajectory', signal)) set({ trajectory: { steps: collected.slice(), status: { kind: 'done' } } });
+        if (jobs.isCurrent('trajectory', signal))
+          set({ trajectory: { steps: collected.slice(), status: { kind: 'done' } } });
       } catch (error) {
         if (!jobs.isCurrent('trajectory', signal) || isAbortError(error)) return;
         set({ trajectory: { steps: collected.slice(), status: { kind: 'error', message: describeError(error) } } });
@@ -127,10 +141,19 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       const signal = jobs.start('forward-noise');
       set({ forwardNoiseStatus: { kind: 'running', label: 'Noising', done: 0, total: 1 } });
       try {
-        const result = await deps.engine.forwardNoise(batchOf(metadata, image.pixels), { logSnr, seed: ANALYSIS_SEED }, { signal });
+        const result = await deps.engine.forwardNoise(
+          batchOf(metadata, image.pixels),
+          { logSnr, seed: ANALYSIS_SEED },
+          { signal },
+        );
         if (!jobs.isCurrent('forward-noise', signal)) return;
         set({
-          forwardNoise: { xt: frameFromBatch(result.xt, metadata, 0), alphaBar: result.alphaBar, nearestTimestep: result.nearestTimestep, imageLabel: image.label },
+          forwardNoise: {
+            xt: frameFromBatch(result.xt, metadata, 0),
+            alphaBar: result.alphaBar,
+            nearestTimestep: result.nearestTimestep,
+            imageLabel: image.label,
+          },
           forwardNoiseStatus: { kind: 'done' },
         });
       } catch (error) {
@@ -153,24 +176,49 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       const latent = z ? { shape: [1, z.length] as [number, number], data: Float32Array.from(z) } : undefined;
       const samples = get().nllSamples;
       const callsTotal = CURVE_POINTS * CURVE_REPEATS + samples;
-      const running = (label: string, done: number): TaskStatus => ({ kind: 'running', label, done, total: callsTotal });
+      const running = (label: string, done: number): TaskStatus => ({
+        kind: 'running',
+        label,
+        done,
+        total: callsTotal,
+      });
       set({ immse: { curve: null, nll: null, imageLabel: image.label, status: running('MMSE curve', 0) } });
       try {
-        const curve = await deps.engine.mmseCurve(images, { points: CURVE_POINTS, repeats: CURVE_REPEATS, z: latent, seed: ANALYSIS_SEED }, {
-          signal,
-          onProgress: (p) => {
-            if (p.phase === 'calls' && jobs.isCurrent('immse', signal)) set({ immse: { ...get().immse, status: running('MMSE curve', p.done) } });
+        const curve = await deps.engine.mmseCurve(
+          images,
+          { points: CURVE_POINTS, repeats: CURVE_REPEATS, z: latent, seed: ANALYSIS_SEED },
+          {
+            signal,
+            onProgress: (p) => {
+              if (p.phase === 'calls' && jobs.isCurrent('immse', signal))
+                set({ immse: { ...get().immse, status: running('MMSE curve', p.done) } });
+            },
           },
-        });
+        );
         if (!jobs.isCurrent('immse', signal)) return;
-        set({ immse: { curve, nll: null, imageLabel: image.label, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS) } });
-        const nll = await deps.engine.nll(images, { samples, z: latent, seed: ANALYSIS_SEED }, {
-          signal,
-          onProgress: (p) => {
-            if (p.phase === 'calls' && jobs.isCurrent('immse', signal)) set({ immse: { ...get().immse, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS + p.done) } });
+        set({
+          immse: {
+            curve,
+            nll: null,
+            imageLabel: image.label,
+            status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS),
           },
         });
-        if (jobs.isCurrent('immse', signal)) set({ immse: { curve, nll: nll.estimates[0], imageLabel: image.label, status: { kind: 'done' } } });
+        const nll = await deps.engine.nll(
+          images,
+          { samples, z: latent, seed: ANALYSIS_SEED },
+          {
+            signal,
+            onProgress: (p) => {
+              if (p.phase === 'calls' && jobs.isCurrent('immse', signal))
+                set({
+                  immse: { ...get().immse, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS + p.done) },
+                });
+            },
+          },
+        );
+        if (jobs.isCurrent('immse', signal))
+          set({ immse: { curve, nll: nll.estimates[0], imageLabel: image.label, status: { kind: 'done' } } });
       } catch (error) {
         if (!jobs.isCurrent('immse', signal) || isAbortError(error)) return;
         set({ immse: { ...get().immse, status: { kind: 'error', message: describeError(error) } } });

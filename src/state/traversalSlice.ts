@@ -40,7 +40,9 @@ export interface TraversalSlice {
   pickTraversalCell(dim: number, index: number): void;
 }
 
-export const initialTraversalState = { traversal: { rows: [], base: null, status: IDLE } } satisfies Partial<TraversalSlice>;
+export const initialTraversalState = {
+  traversal: { rows: [], base: null, status: IDLE },
+} satisfies Partial<TraversalSlice>;
 
 /** The values row `dim` sweeps: mean +- spanStd * std, evenly spaced (a dead dimension sweeps +- spanStd). */
 export function traversalValues(stats: LatentStats, dim: number, length: number, spanStd: number): number[] {
@@ -52,11 +54,18 @@ export function traversalValues(stats: LatentStats, dim: number, length: number,
 function fillRows(rows: TraversalRow[], frames: Frame[], length: number): TraversalRow[] {
   return rows.map((row, r) => {
     const rowFrames = frames.slice(r * length, (r + 1) * length);
-    return { ...row, frames: rowFrames, variation: rowFrames.length === length ? rowVariation(rowFrames.map((f) => f.pixels)) : 0 };
+    return {
+      ...row,
+      frames: rowFrames,
+      variation: rowFrames.length === length ? rowVariation(rowFrames.map((f) => f.pixels)) : 0,
+    };
   });
 }
 
-export function createTraversalSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], TraversalSlice> {
+export function createTraversalSlice({
+  deps,
+  jobs,
+}: SliceContext): StateCreator<ExplorerState, [], [], TraversalSlice> {
   return (set, get) => ({
     ...initialTraversalState,
     traversalLength: 7,
@@ -81,13 +90,29 @@ export function createTraversalSlice({ deps, jobs }: SliceContext): StateCreator
       const metadata = model.metadata;
       const signal = jobs.start('traversal');
       const base = { z, noise };
-      const emptyRows: TraversalRow[] = z.map((_, dim) => ({ dim, values: traversalValues(metadata.latent, dim, length, traversalSpanStd), frames: [], variation: 0 }));
+      const emptyRows: TraversalRow[] = z.map((_, dim) => ({
+        dim,
+        values: traversalValues(metadata.latent, dim, length, traversalSpanStd),
+        frames: [],
+        variation: 0,
+      }));
       const items = emptyRows.flatMap((row) =>
         row.values.map((value) => ({ z: z.map((v, k) => (k === row.dim ? value : v)), noise })),
       );
       const studentCalls = studentPreviewCalls(get());
-      const running = (label: string, done: number): TaskStatus => ({ kind: 'running', label, done, total: items.length });
-      set({ traversal: { rows: emptyRows, base, status: running(studentCalls === null ? 'Rendering' : 'Student preview', 0) } });
+      const running = (label: string, done: number): TaskStatus => ({
+        kind: 'running',
+        label,
+        done,
+        total: items.length,
+      });
+      set({
+        traversal: {
+          rows: emptyRows,
+          base,
+          status: running(studentCalls === null ? 'Rendering' : 'Student preview', 0),
+        },
+      });
       try {
         // The student's frames first where it has one, then the full sampler's in their place.
         const frames = await renderInBatchesRefined(deps.engine, metadata, items, {
@@ -97,11 +122,13 @@ export function createTraversalSlice({ deps, jobs }: SliceContext): StateCreator
           signal,
           onFrames: (sofar, { pass, refined }) => {
             if (!jobs.isCurrent('traversal', signal)) return;
-            const status = pass === 'student' ? running('Student preview', sofar.length) : running('Rendering', refined);
+            const status =
+              pass === 'student' ? running('Student preview', sofar.length) : running('Rendering', refined);
             set({ traversal: { rows: fillRows(emptyRows, sofar, length), base, status } });
           },
         });
-        if (jobs.isCurrent('traversal', signal)) set({ traversal: { rows: fillRows(emptyRows, frames, length), base, status: { kind: 'done' } } });
+        if (jobs.isCurrent('traversal', signal))
+          set({ traversal: { rows: fillRows(emptyRows, frames, length), base, status: { kind: 'done' } } });
       } catch (error) {
         if (!jobs.isCurrent('traversal', signal) || isAbortError(error)) return;
         set({ traversal: { ...get().traversal, status: { kind: 'error', message: describeError(error) } } });

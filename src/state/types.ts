@@ -7,7 +7,10 @@ import type { NoiseOrigin } from '../app/shareState';
 import type { StochasticSampling } from './stochasticSampling';
 
 /** The engine methods the stores call; EngineClient implements it, tests pass a fake. */
-export type ExplorerEngine = Pick<EngineClient, 'load' | 'encode' | 'invert' | 'sample' | 'nll' | 'mmseCurve' | 'forwardNoise' | 'stats' | 'onEvent'>;
+export type ExplorerEngine = Pick<
+  EngineClient,
+  'load' | 'encode' | 'invert' | 'sample' | 'nll' | 'mmseCurve' | 'forwardNoise' | 'stats' | 'onEvent'
+>;
 
 /** A long job's state, shown next to the control that started it. */
 export type TaskStatus =

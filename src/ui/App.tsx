@@ -24,8 +24,8 @@ export function App() {
         <ToolTabs />
       </main>
       <footer className="app-footer">
-        InfoDiffusion (Wang et al., ICML 2023) and Information-Theoretic Diffusion (Kong et al., ICLR 2023), re-implemented in the browser. Nothing you upload
-        leaves this page.
+        InfoDiffusion (Wang et al., ICML 2023) and Information-Theoretic Diffusion (Kong et al., ICLR 2023),
+        re-implemented in the browser. Nothing you upload leaves this page.
       </footer>
     </>
   );

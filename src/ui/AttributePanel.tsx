@@ -46,7 +46,13 @@ function AttributeSlider({ direction, index }: { direction: AttributeDirection; 
           window.addEventListener('pointerup', endAdjust, { once: true });
         }}
         onKeyDown={(event: KeyboardEvent) => {
-          if (event.key.startsWith('Arrow') || event.key.startsWith('Page') || event.key === 'Home' || event.key === 'End') beginAdjust();
+          if (
+            event.key.startsWith('Arrow') ||
+            event.key.startsWith('Page') ||
+            event.key === 'Home' ||
+            event.key === 'End'
+          )
+            beginAdjust();
         }}
         onKeyUp={endAdjust}
         onBlur={endAdjust}
@@ -71,9 +77,10 @@ export function AttributePanel() {
       <div className="explain">
         <h3>Attribute directions</h3>
         <p>
-          Each slider moves z along a direction found by a linear classifier on encoded training images. The value is the signed distance from the
-          classifier&apos;s boundary: positive means the model&apos;s code reads as that attribute. Moving one slider changes z along that direction
-          only, so the others may move too when directions overlap.
+          Each slider moves z along a direction found by a linear classifier on encoded training images. The value is
+          the signed distance from the classifier&apos;s boundary: positive means the model&apos;s code reads as that
+          attribute. Moving one slider changes z along that direction only, so the others may move too when directions
+          overlap.
         </p>
       </div>
       {directions.length === 0 ? (
@@ -85,7 +92,9 @@ export function AttributePanel() {
               <h4>{group}</h4>
               <ul>
                 {directions.map((direction, index) =>
-                  direction.group === group && latentDim === direction.vector.length ? <AttributeSlider key={direction.name} direction={direction} index={index} /> : null,
+                  direction.group === group && latentDim === direction.vector.length ? (
+                    <AttributeSlider key={direction.name} direction={direction} index={index} />
+                  ) : null,
                 )}
               </ul>
             </div>

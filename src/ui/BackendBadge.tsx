@@ -8,7 +8,9 @@ export function BackendBadge() {
   const model = useLoadedModel();
   if (!backend) return null;
   const adapter = backend.adapter;
-  const adapterName = adapter ? [adapter.description || adapter.architecture, adapter.vendor].filter(Boolean).join(' · ') : null;
+  const adapterName = adapter
+    ? [adapter.description || adapter.architecture, adapter.vendor].filter(Boolean).join(' · ')
+    : null;
   return (
     <details className="popover backend-badge" name="header-popover">
       <summary aria-label={`Backend: ${BACKEND_LABELS[backend.backend]}`}>
@@ -22,7 +24,9 @@ export function BackendBadge() {
         </p>
         {adapter && (
           <p>
-            <strong>Adapter:</strong> {[adapter.vendor, adapter.architecture, adapter.device, adapter.description].filter(Boolean).join(', ') || 'unnamed'}
+            <strong>Adapter:</strong>{' '}
+            {[adapter.vendor, adapter.architecture, adapter.device, adapter.description].filter(Boolean).join(', ') ||
+              'unnamed'}
             {adapter.isFallbackAdapter ? ' (software)' : ''}
           </p>
         )}
@@ -30,15 +34,17 @@ export function BackendBadge() {
           <ul className="probe-list">
             {backend.probes.map((probe) => (
               <li key={probe.backend}>
-                <span className={probe.usable ? 'probe-ok' : 'probe-no'}>{probe.usable ? 'usable' : 'not used'}</span> {BACKEND_LABELS[probe.backend]}: {probe.note}
+                <span className={probe.usable ? 'probe-ok' : 'probe-no'}>{probe.usable ? 'usable' : 'not used'}</span>{' '}
+                {BACKEND_LABELS[probe.backend]}: {probe.note}
               </li>
             ))}
           </ul>
         )}
         {model && (
           <p className="hint">
-            Weights read in {Math.round(model.loadMs)} ms, shaders compiled in {Math.round(model.compileMs)} ms; {(model.stats.parameters / 1e6).toFixed(2)} M parameters,{' '}
-            {(model.stats.denoiserFlops / 1e9).toFixed(2)} GFLOP per denoiser call.
+            Weights read in {Math.round(model.loadMs)} ms, shaders compiled in {Math.round(model.compileMs)} ms;{' '}
+            {(model.stats.parameters / 1e6).toFixed(2)} M parameters, {(model.stats.denoiserFlops / 1e9).toFixed(2)}{' '}
+            GFLOP per denoiser call.
           </p>
         )}
       </div>

@@ -30,9 +30,18 @@ export function Notices() {
   return (
     <ul className="notices" aria-label="Messages">
       {notices.map((notice) => (
-        <li key={notice.id} className={`banner banner-${notice.tone}`} role={notice.tone === 'error' ? 'alert' : 'status'}>
+        <li
+          key={notice.id}
+          className={`banner banner-${notice.tone}`}
+          role={notice.tone === 'error' ? 'alert' : 'status'}
+        >
           <span>{notice.text}</span>
-          <button type="button" className="button button-quiet" onClick={() => dismissNotice(notice.id)} aria-label={`Dismiss: ${notice.text}`}>
+          <button
+            type="button"
+            className="button button-quiet"
+            onClick={() => dismissNotice(notice.id)}
+            aria-label={`Dismiss: ${notice.text}`}
+          >
             Dismiss
           </button>
         </li>

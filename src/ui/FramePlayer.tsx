@@ -14,7 +14,12 @@ interface FramePlayerProps {
 }
 
 /** Index after `index` in a forwards (or there-and-back) loop over `count` frames. */
-export function nextIndex(index: number, direction: 1 | -1, count: number, bounce: boolean): { index: number; direction: 1 | -1 } {
+export function nextIndex(
+  index: number,
+  direction: 1 | -1,
+  count: number,
+  bounce: boolean,
+): { index: number; direction: 1 | -1 } {
   if (count <= 1) return { index: 0, direction };
   const next = index + direction;
   if (next >= 0 && next < count) return { index: next, direction };
@@ -31,16 +36,28 @@ export function FramePlayer({ frames, label, fps = 6, bounce = true }: FramePlay
 
   useEffect(() => {
     if (!playing || frames.length < 2) return;
-    const timer = setInterval(() => setPosition((p) => nextIndex(p.index, p.direction, frames.length, bounce)), 1000 / fps);
+    const timer = setInterval(
+      () => setPosition((p) => nextIndex(p.index, p.direction, frames.length, bounce)),
+      1000 / fps,
+    );
     return () => clearInterval(timer);
   }, [playing, frames.length, fps, bounce]);
 
   if (frames.length === 0) return null;
   return (
     <div className="frame-player">
-      <PixelCanvas frame={frames[index]} label={`${label}, frame ${index + 1} of ${frames.length}`} className="player-canvas" />
+      <PixelCanvas
+        frame={frames[index]}
+        label={`${label}, frame ${index + 1} of ${frames.length}`}
+        className="player-canvas"
+      />
       <div className="player-controls">
-        <button type="button" className="icon-button" aria-label={playing ? `Pause ${label}` : `Play ${label}`} onClick={() => setPlaying(!playing)}>
+        <button
+          type="button"
+          className="icon-button"
+          aria-label={playing ? `Pause ${label}` : `Play ${label}`}
+          onClick={() => setPlaying(!playing)}
+        >
           {playing ? <PauseIcon /> : <PlayIcon />}
         </button>
         <label htmlFor={id} className="visually-hidden">

@@ -8,7 +8,9 @@ export function Header() {
         <span className="brand-mark" aria-hidden="true" />
         <div>
           <h1>InfoDiffusion Explorer</h1>
-          <p className="brand-tagline">Move through the latent space of a diffusion autoencoder, live in your browser.</p>
+          <p className="brand-tagline">
+            Move through the latent space of a diffusion autoencoder, live in your browser.
+          </p>
         </div>
       </div>
       <ModelPicker />

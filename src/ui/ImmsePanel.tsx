@@ -20,10 +20,11 @@ export function ImmsePanel() {
       <div className="explain">
         <h3>Likelihood from denoising (I-MMSE)</h3>
         <p>
-          Information-Theoretic Diffusion links denoising to probability: the better a denoiser recovers an image from every level of noise, the more
-          likely the image. The curve is the denoiser&apos;s mean squared error on this image against the noise level. The dashed curve is what the best
-          linear denoiser achieves on a Gaussian with the data&apos;s statistics; half the shaded area between them is how many nats −log p(x) lies below
-          that Gaussian&apos;s. The estimate averages {nllSamples} random noise levels, hence the ± standard error.
+          Information-Theoretic Diffusion links denoising to probability: the better a denoiser recovers an image from
+          every level of noise, the more likely the image. The curve is the denoiser&apos;s mean squared error on this
+          image against the noise level. The dashed curve is what the best linear denoiser achieves on a Gaussian with
+          the data&apos;s statistics; half the shaded area between them is how many nats −log p(x) lies below that
+          Gaussian&apos;s. The estimate averages {nllSamples} random noise levels, hence the ± standard error.
         </p>
         <ul className="legend">
           <li>

@@ -19,7 +19,13 @@ function GalleryThumb({ model, index }: { model: LoadedModel; index: number }) {
   const src = model.origin.kind === 'files' ? objectUrl : new URL(item.file, model.origin.baseUrl).href;
   return (
     <li>
-      <button type="button" className="gallery-item" onClick={() => void openGalleryItem(index)} aria-label={`Gallery image ${index + 1}: ${item.label}`} title={item.label}>
+      <button
+        type="button"
+        className="gallery-item"
+        onClick={() => void openGalleryItem(index)}
+        aria-label={`Gallery image ${index + 1}: ${item.label}`}
+        title={item.label}
+      >
         {src ? <img src={src} alt="" /> : <span className="gallery-missing">?</span>}
       </button>
     </li>
@@ -53,7 +59,8 @@ export function InputPanel() {
     setDragging(false);
     const file = firstImageFile(event.dataTransfer);
     if (file) void openImageFile(file);
-    else void openImageFile(new Blob([event.dataTransfer.getData('text/plain')], { type: 'text/plain' }), 'dropped text');
+    else
+      void openImageFile(new Blob([event.dataTransfer.getData('text/plain')], { type: 'text/plain' }), 'dropped text');
   };
 
   const preview = source ? { rgba: source.prepared.preview, size: model?.metadata.preprocessing.imageSize ?? 0 } : null;
@@ -85,7 +92,9 @@ export function InputPanel() {
             }}
           />
         </label>
-        <p className="hint">or drop an image here, or paste one ({navigator.platform.startsWith('Mac') ? '⌘' : 'Ctrl'}+V)</p>
+        <p className="hint">
+          or drop an image here, or paste one ({navigator.platform.startsWith('Mac') ? '⌘' : 'Ctrl'}+V)
+        </p>
       </div>
 
       {model && model.metadata.gallery.length > 0 && (
@@ -131,7 +140,8 @@ export function InputPanel() {
       {source && (
         <>
           <p className="source-name">
-            {source.name} · {source.prepared.sourceWidth} × {source.prepared.sourceHeight} {source.prepared.format.toUpperCase()}
+            {source.name} · {source.prepared.sourceWidth} × {source.prepared.sourceHeight}{' '}
+            {source.prepared.format.toUpperCase()}
           </p>
           {source.prepared.notes.length > 0 && (
             <ul className="notes" aria-label="Preprocessing notes">
@@ -142,7 +152,11 @@ export function InputPanel() {
           )}
         </>
       )}
-      {!source && ready && <p className="hint">Encoding an image gives its latent z; DDIM inversion with that z gives the noise x_T it decodes from.</p>}
+      {!source && ready && (
+        <p className="hint">
+          Encoding an image gives its latent z; DDIM inversion with that z gives the noise x_T it decodes from.
+        </p>
+      )}
     </section>
   );
 }

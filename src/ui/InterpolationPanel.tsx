@@ -20,14 +20,22 @@ function EndpointPicker({ slot }: { slot: EndpointSlot }) {
   return (
     <div className="endpoint">
       <div className="endpoint-thumb">
-        <PixelCanvas frame={endpoint?.thumbnail ?? null} label={`Endpoint ${SLOT_NAMES[slot]}${endpoint ? `: ${endpoint.label}` : ' (empty)'}`} />
+        <PixelCanvas
+          frame={endpoint?.thumbnail ?? null}
+          label={`Endpoint ${SLOT_NAMES[slot]}${endpoint ? `: ${endpoint.label}` : ' (empty)'}`}
+        />
         <span className="endpoint-slot" aria-hidden="true">
           {SLOT_NAMES[slot]}
         </span>
       </div>
       <div className="endpoint-controls">
         <span className="endpoint-label">{endpoint?.label ?? 'empty'}</span>
-        <button type="button" className="button button-secondary button-small" disabled={!hasFrame} onClick={() => setEndpointFromCurrent(slot)}>
+        <button
+          type="button"
+          className="button button-secondary button-small"
+          disabled={!hasFrame}
+          onClick={() => setEndpointFromCurrent(slot)}
+        >
           Set {SLOT_NAMES[slot]} from current
         </button>
         {savedLatents.length > 0 && (
@@ -35,7 +43,12 @@ function EndpointPicker({ slot }: { slot: EndpointSlot }) {
             <label htmlFor={id} className="visually-hidden">
               Endpoint {SLOT_NAMES[slot]} from a saved latent
             </label>
-            <select id={id} className="select-small" value="" onChange={(event) => event.target.value && setEndpointFromSaved(slot, event.target.value)}>
+            <select
+              id={id}
+              className="select-small"
+              value=""
+              onChange={(event) => event.target.value && setEndpointFromSaved(slot, event.target.value)}
+            >
               <option value="">or a saved latent…</option>
               {savedLatents.map((latent) => (
                 <option key={latent.id} value={latent.id}>
@@ -53,7 +66,10 @@ function EndpointPicker({ slot }: { slot: EndpointSlot }) {
 function gifOf(frames: readonly Frame[]): Blob {
   const scale = scaleFor(frames[0].size, 192);
   const big = frames.map((frame) => upscaleNearest(frame, scale));
-  const bytes = encodeGif(big.map((image) => ({ rgba: image.rgba, width: image.size, height: image.size })), 150);
+  const bytes = encodeGif(
+    big.map((image) => ({ rgba: image.rgba, width: image.size, height: image.size })),
+    150,
+  );
   return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/gif' });
 }
 
@@ -77,9 +93,10 @@ export function InterpolationPanel() {
       <div className="explain">
         <h3>Interpolation</h3>
         <p>
-          Pick two endpoints (encode an image, set it as A; encode another, set it as B). Frames in between move z along a quarter circle,
-          z(e) = cos(eπ/2)·z<sub>A</sub> + sin(eπ/2)·z<sub>B</sub>, as InfoDiffusion does, or along a straight line, and blend the noise x<sub>T</sub> by
-          spherical interpolation, so every frame stays a plausible diffusion start. Click a frame to make it current.
+          Pick two endpoints (encode an image, set it as A; encode another, set it as B). Frames in between move z along
+          a quarter circle, z(e) = cos(eπ/2)·z<sub>A</sub> + sin(eπ/2)·z<sub>B</sub>, as InfoDiffusion does, or along a
+          straight line, and blend the noise x<sub>T</sub> by spherical interpolation, so every frame stays a plausible
+          diffusion start. Click a frame to make it current.
         </p>
       </div>
       <div className="endpoints">
@@ -92,7 +109,13 @@ export function InterpolationPanel() {
           <legend className="visually-hidden">Path of z</legend>
           {(['quarter-circle', 'linear'] as const).map((path) => (
             <label key={path} className={latentPath === path ? 'segmented-on' : ''}>
-              <input type="radio" name="latent-path" value={path} checked={latentPath === path} onChange={() => setLatentPath(path)} />
+              <input
+                type="radio"
+                name="latent-path"
+                value={path}
+                checked={latentPath === path}
+                onChange={() => setLatentPath(path)}
+              />
               {path === 'quarter-circle' ? 'Quarter circle' : 'Straight line'}
             </label>
           ))}
@@ -100,15 +123,34 @@ export function InterpolationPanel() {
         <label htmlFor={lengthId} className="field-label">
           Frames
         </label>
-        <input id={lengthId} type="number" min={2} max={32} value={stripLength} onChange={(event) => setStripLength(Math.max(2, Math.min(32, Number(event.target.value) || 2)))} />
+        <input
+          id={lengthId}
+          type="number"
+          min={2}
+          max={32}
+          value={stripLength}
+          onChange={(event) => setStripLength(Math.max(2, Math.min(32, Number(event.target.value) || 2)))}
+        />
         <button type="button" className="button" disabled={!stripReady} onClick={() => void renderStrip()}>
           Interpolate A → B
         </button>
         <label htmlFor={gridId} className="field-label">
           Grid size
         </label>
-        <input id={gridId} type="number" min={2} max={8} value={gridSize} onChange={(event) => setGridSize(Math.max(2, Math.min(8, Number(event.target.value) || 2)))} />
-        <button type="button" className="button button-secondary" disabled={!gridReady} onClick={() => void renderGrid()}>
+        <input
+          id={gridId}
+          type="number"
+          min={2}
+          max={8}
+          value={gridSize}
+          onChange={(event) => setGridSize(Math.max(2, Math.min(8, Number(event.target.value) || 2)))}
+        />
+        <button
+          type="button"
+          className="button button-secondary"
+          disabled={!gridReady}
+          onClick={() => void renderGrid()}
+        >
           Grid between A, B, C, D
         </button>
       </div>
@@ -118,24 +160,42 @@ export function InterpolationPanel() {
           <ol className="frame-strip" aria-label="Interpolation strip">
             {strip.frames.map((frame, i) => (
               <li key={i}>
-                <button type="button" className="frame-button" aria-label={`Make interpolation frame ${i + 1} current`} onClick={() => applySnapshot(strip.snapshots[i], 'saved')}>
+                <button
+                  type="button"
+                  className="frame-button"
+                  aria-label={`Make interpolation frame ${i + 1} current`}
+                  onClick={() => applySnapshot(strip.snapshots[i], 'saved')}
+                >
                   <PixelCanvas frame={frame} label={`Interpolation frame ${i + 1}`} />
                 </button>
               </li>
             ))}
           </ol>
           <FramePlayer frames={strip.frames} label="Interpolation" />
-          <button type="button" className="button button-secondary" onClick={() => downloadBlob(gifOf(strip.frames), `${model?.id ?? 'model'}-interpolation.gif`)}>
+          <button
+            type="button"
+            className="button button-secondary"
+            onClick={() => downloadBlob(gifOf(strip.frames), `${model?.id ?? 'model'}-interpolation.gif`)}
+          >
             Download GIF
           </button>
         </div>
       )}
       <TaskStatusLine status={grid.status} onCancel={cancelInterpolation} name="grid" />
       {grid.frames.length > 0 && (
-        <ol className="frame-grid" aria-label="Interpolation grid" style={{ gridTemplateColumns: `repeat(${Math.round(Math.sqrt(grid.snapshots.length))}, minmax(0, 96px))` }}>
+        <ol
+          className="frame-grid"
+          aria-label="Interpolation grid"
+          style={{ gridTemplateColumns: `repeat(${Math.round(Math.sqrt(grid.snapshots.length))}, minmax(0, 96px))` }}
+        >
           {grid.frames.map((frame, i) => (
             <li key={i}>
-              <button type="button" className="frame-button" aria-label={`Make grid cell ${i + 1} current`} onClick={() => applySnapshot(grid.snapshots[i], 'saved')}>
+              <button
+                type="button"
+                className="frame-button"
+                aria-label={`Make grid cell ${i + 1} current`}
+                onClick={() => applySnapshot(grid.snapshots[i], 'saved')}
+              >
                 <PixelCanvas frame={frame} label={`Grid cell ${i + 1}`} />
               </button>
             </li>

@@ -1,11 +1,24 @@
 import { memo, useCallback, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { sliderRange } from '../app/latentMath';
 import { LockIcon, ResetIcon } from './icons';
-import { latentValueSelector, useAction, useLatentDim, useLatentLocked, useLatentReference, useModelMetadata, useTransientSubscription } from '../state/hooks';
+import {
+  latentValueSelector,
+  useAction,
+  useLatentDim,
+  useLatentLocked,
+  useLatentReference,
+  useModelMetadata,
+  useTransientSubscription,
+} from '../state/hooks';
 
 const ADJUST_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End']);
 
-const REFERENCE_NAMES = { encoded: 'encoded value', sampled: 'sampled value', saved: 'saved value', link: 'linked value' } as const;
+const REFERENCE_NAMES = {
+  encoded: 'encoded value',
+  sampled: 'sampled value',
+  saved: 'saved value',
+  link: 'linked value',
+} as const;
 
 /**
  * One latent dimension: a native range input (keyboard operable), its value, the reference value marked under
@@ -25,22 +38,28 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
   const inputRef = useRef<HTMLInputElement>(null);
   const outputRef = useRef<HTMLOutputElement>(null);
   const id = useId();
-  const range = useMemo(() => (metadata ? sliderRange(metadata.latent, dim) : { min: -3, max: 3, step: 0.03 }), [metadata, dim]);
+  const range = useMemo(
+    () => (metadata ? sliderRange(metadata.latent, dim) : { min: -3, max: 3, step: 0.03 }),
+    [metadata, dim],
+  );
   const name = metadata?.dimensionNames[dim] ?? null;
   const percent = (v: number) => `${(100 * (v - range.min)) / (range.max - range.min)}%`;
 
   const selectValue = useMemo(() => latentValueSelector(dim), [dim]);
-  const showValue = useCallback((value: number | undefined) => {
-    const input = inputRef.current;
-    const output = outputRef.current;
-    if (!input || !output || value === undefined) return;
-    const text = value.toFixed(2);
-    // When the user moved the slider it already shows this value; only a change from elsewhere (reset,
-    // randomise, a new image) moves the thumb.
-    if (Math.abs(Number(input.value) - value) > range.step / 2) input.value = String(value);
-    input.setAttribute('aria-valuetext', text);
-    output.textContent = text;
-  }, [range.step]);
+  const showValue = useCallback(
+    (value: number | undefined) => {
+      const input = inputRef.current;
+      const output = outputRef.current;
+      if (!input || !output || value === undefined) return;
+      const text = value.toFixed(2);
+      // When the user moved the slider it already shows this value; only a change from elsewhere (reset,
+      // randomise, a new image) moves the thumb.
+      if (Math.abs(Number(input.value) - value) > range.step / 2) input.value = String(value);
+      input.setAttribute('aria-valuetext', text);
+      output.textContent = text;
+    },
+    [range.step],
+  );
   useTransientSubscription(selectValue, showValue);
 
   const onPointerDown = () => {
@@ -82,14 +101,33 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
           onChange={(event) => setLatentValue(dim, Number(event.target.value))}
         />
         {reference.value !== null && reference.kind && (
-          <span className="latent-marker" style={{ left: percent(Math.min(range.max, Math.max(range.min, reference.value))) }} title={`${REFERENCE_NAMES[reference.kind]}: ${reference.value.toFixed(2)}`} aria-hidden="true" />
+          <span
+            className="latent-marker"
+            style={{ left: percent(Math.min(range.max, Math.max(range.min, reference.value))) }}
+            title={`${REFERENCE_NAMES[reference.kind]}: ${reference.value.toFixed(2)}`}
+            aria-hidden="true"
+          />
         )}
       </div>
       <output ref={outputRef} htmlFor={id} className="latent-value" />
-      <button type="button" className={`icon-button ${locked ? 'icon-button-on' : ''}`} aria-pressed={locked} aria-label={`Lock dimension ${dim + 1}`} title={locked ? 'Unlock' : 'Lock'} onClick={() => toggleLock(dim)}>
+      <button
+        type="button"
+        className={`icon-button ${locked ? 'icon-button-on' : ''}`}
+        aria-pressed={locked}
+        aria-label={`Lock dimension ${dim + 1}`}
+        title={locked ? 'Unlock' : 'Lock'}
+        onClick={() => toggleLock(dim)}
+      >
         <LockIcon closed={locked} />
       </button>
-      <button type="button" className="icon-button" aria-label={`Reset dimension ${dim + 1}`} title="Reset to the marked value" disabled={reference.value === null || locked} onClick={() => resetDimension(dim)}>
+      <button
+        type="button"
+        className="icon-button"
+        aria-label={`Reset dimension ${dim + 1}`}
+        title="Reset to the marked value"
+        disabled={reference.value === null || locked}
+        onClick={() => resetDimension(dim)}
+      >
         <ResetIcon />
       </button>
     </li>
@@ -143,7 +181,10 @@ export function LatentPanel() {
           </button>
         </div>
       </div>
-      <p className="hint">Drag a slider for a quick preview; the full-quality image follows when you let go. Locked dimensions keep their value on reset and randomise, which draws the others to suit them.</p>
+      <p className="hint">
+        Drag a slider for a quick preview; the full-quality image follows when you let go. Locked dimensions keep their
+        value on reset and randomise, which draws the others to suit them.
+      </p>
       <ol className="latent-list">
         {Array.from({ length: latentDim }, (_, dim) => (
           <LatentSliderRow key={dim} dim={dim} />

@@ -1,7 +1,19 @@
 import { useCallback, useRef, useState } from 'react';
 import { downloadBlob, encodePng, scaleFor, upscaleNearest } from '../app/exportImage';
 import { linkTravel } from '../app/urlSync';
-import { mainFrameSelector, useAction, useEngineFailure, useHasFrame, useLoadedModel, useNoiseId, useRenderStatus, useRenderTiming, useSamplingSettings, useStoreApi, useTransientSubscription } from '../state/hooks';
+import {
+  mainFrameSelector,
+  useAction,
+  useEngineFailure,
+  useHasFrame,
+  useLoadedModel,
+  useNoiseId,
+  useRenderStatus,
+  useRenderTiming,
+  useSamplingSettings,
+  useStoreApi,
+  useTransientSubscription,
+} from '../state/hooks';
 import { decoderLabel, type MainFrame } from '../state/renderSlice';
 import { drawFrame } from './PixelCanvas';
 import { PriorSampler } from './PriorSampler';
@@ -26,14 +38,29 @@ function GeneratedCanvas() {
     canvas.dataset.quality = frame.quality;
   }, []);
   useTransientSubscription(mainFrameSelector, onFrame);
-  return <canvas ref={canvasRef} role="img" aria-label="Generated image" className="pixel-canvas generated-canvas" data-testid="view.main.canvas" data-render-id="0" />;
+  return (
+    <canvas
+      ref={canvasRef}
+      role="img"
+      aria-label="Generated image"
+      className="pixel-canvas generated-canvas"
+      data-testid="view.main.canvas"
+      data-render-id="0"
+    />
+  );
 }
 
 function RenderStats() {
   const { latencyMs, fps, steps, quality } = useRenderTiming();
   const status = useRenderStatus();
   const engineFailure = useEngineFailure();
-  const state = engineFailure ? 'Stopped' : status.kind === 'rendering' ? `Rendering ${status.step}/${status.totalSteps}` : status.kind === 'error' ? 'Failed' : 'Ready';
+  const state = engineFailure
+    ? 'Stopped'
+    : status.kind === 'rendering'
+      ? `Rendering ${status.step}/${status.totalSteps}`
+      : status.kind === 'error'
+        ? 'Failed'
+        : 'Ready';
   return (
     <dl className="render-stats" aria-label="Render statistics">
       <div>
@@ -46,7 +73,10 @@ function RenderStats() {
       </div>
       <div>
         <dt>Frame</dt>
-        <dd data-testid="stats.decoder" title="The decoder that drew the image on screen: the distilled student or DDIM previews while z changes, then the full sampler">
+        <dd
+          data-testid="stats.decoder"
+          title="The decoder that drew the image on screen: the distilled student or DDIM previews while z changes, then the full sampler"
+        >
           {quality === null || steps === null ? '–' : decoderLabel(quality, steps)}
         </dd>
       </div>
@@ -82,7 +112,10 @@ function ExportActions() {
     const frame = store.getState().frame;
     if (!frame) return;
     const big = upscaleNearest(frame, scaleFor(frame.size, 512));
-    downloadBlob(await encodePng(big.rgba, big.size, big.size), `${model?.id ?? 'infodiffusion'}-${frame.renderId}.png`);
+    downloadBlob(
+      await encodePng(big.rgba, big.size, big.size),
+      `${model?.id ?? 'infodiffusion'}-${frame.renderId}.png`,
+    );
   };
   const copy = async (href: string, copied: string, fallback: string) => {
     try {
@@ -95,7 +128,12 @@ function ExportActions() {
   const copyLink = async () => {
     const travel = linkTravel(store.getState(), window.location.search);
     const text = await copy(window.location.href, 'Link copied', 'Copy the address bar: it holds the link');
-    const seeded = travel.travels ? null : { seed: travel.seed, href: `${window.location.origin}${window.location.pathname}${travel.seededSearch}${window.location.hash}` };
+    const seeded = travel.travels
+      ? null
+      : {
+          seed: travel.seed,
+          href: `${window.location.origin}${window.location.pathname}${travel.seededSearch}${window.location.hash}`,
+        };
     setReport({ model, noiseId, text, seeded });
   };
   const copySeededLink = async (seeded: { seed: number; href: string }) => {
@@ -110,7 +148,12 @@ function ExportActions() {
       <button type="button" className="button button-secondary" disabled={!hasFrame} onClick={() => void copyLink()}>
         Copy link
       </button>
-      <button type="button" className="button button-secondary" disabled={!hasFrame} onClick={() => void saveCurrentLatent()}>
+      <button
+        type="button"
+        className="button button-secondary"
+        disabled={!hasFrame}
+        onClick={() => void saveCurrentLatent()}
+      >
         Save latent
       </button>
       {copyReport && !copyReport.seeded && (
@@ -122,16 +165,21 @@ function ExportActions() {
         <div className="banner banner-warning link-warning" role="status">
           <div>
             <p>
-              <strong>{copyReport.text}, but it cannot carry your uploaded image.</strong> The image stays in this browser: anyone else who opens the
-              link sees this z decoded from other noise, a different picture.
+              <strong>{copyReport.text}, but it cannot carry your uploaded image.</strong> The image stays in this
+              browser: anyone else who opens the link sees this z decoded from other noise, a different picture.
             </p>
             <p>
-              What travels: this z with x_T drawn from seed {copyReport.seeded.seed} (one picture for everyone, though not this one), or this picture
-              as a PNG file they can open as their image. Saved latents stay in this browser.
+              What travels: this z with x_T drawn from seed {copyReport.seeded.seed} (one picture for everyone, though
+              not this one), or this picture as a PNG file they can open as their image. Saved latents stay in this
+              browser.
             </p>
           </div>
           <div className="banner-actions">
-            <button type="button" className="button button-secondary" onClick={() => void copySeededLink(copyReport.seeded!)}>
+            <button
+              type="button"
+              className="button button-secondary"
+              onClick={() => void copySeededLink(copyReport.seeded!)}
+            >
               Copy the seeded link
             </button>
             <button type="button" className="button button-secondary" onClick={() => void downloadPng()}>
@@ -157,7 +205,11 @@ export function MainView() {
         <span
           className="hint"
           data-testid="view.sampler"
-          title={eta > 0 ? 'Stochastic DDIM: seeded fresh noise at every step, which keeps prior draws free of speckle' : 'Deterministic DDIM: the sampler an inverted x_T maps back to its image'}
+          title={
+            eta > 0
+              ? 'Stochastic DDIM: seeded fresh noise at every step, which keeps prior draws free of speckle'
+              : 'Deterministic DDIM: the sampler an inverted x_T maps back to its image'
+          }
         >
           DDIM, {steps} steps, η = {Number(eta.toFixed(2))}
         </span>
@@ -165,7 +217,14 @@ export function MainView() {
       <div className={`canvas-frame ${status.kind === 'rendering' ? 'canvas-frame-busy' : ''}`}>
         <GeneratedCanvas />
         {!hasFrame && <p className="canvas-placeholder">{model ? 'Rendering the first image…' : 'No model loaded'}</p>}
-        {status.kind === 'rendering' && <progress className="canvas-progress" aria-label="Render progress" max={status.totalSteps} value={status.step} />}
+        {status.kind === 'rendering' && (
+          <progress
+            className="canvas-progress"
+            aria-label="Render progress"
+            max={status.totalSteps}
+            value={status.step}
+          />
+        )}
       </div>
       {status.kind === 'error' && (
         <p className="status status-error" role="alert">

@@ -23,10 +23,17 @@ export function MmseChart({ curve, dimensions }: { curve: MmseCurveResult; dimen
     yMax: Math.max(dimensions, ...curve.mmse, ...curve.gaussian) * 1.02,
   };
   // Ticks in units of d: quarters up to d, and coarser steps when a poorly trained model's curve rises above it.
-  const yTicks = (box.yMax <= dimensions * 1.05 ? [0, 0.25, 0.5, 0.75, 1] : niceTicks(0, box.yMax / dimensions, 5)).map((f) => f * dimensions);
+  const yTicks = (box.yMax <= dimensions * 1.05 ? [0, 0.25, 0.5, 0.75, 1] : niceTicks(0, box.yMax / dimensions, 5)).map(
+    (f) => f * dimensions,
+  );
   const xTicks = niceTicks(box.xMin, box.xMax, 8);
   return (
-    <svg className="mmse-chart" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label="MMSE against log-SNR: the model's curve against the Gaussian baseline">
+    <svg
+      className="mmse-chart"
+      viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+      role="img"
+      aria-label="MMSE against log-SNR: the model's curve against the Gaussian baseline"
+    >
       <g className="chart-grid">
         {yTicks.map((y) => (
           <g key={y}>
@@ -49,7 +56,11 @@ export function MmseChart({ curve, dimensions }: { curve: MmseCurveResult; dimen
       <text className="chart-axis-label" x={box.left + box.width / 2} y={HEIGHT - 6} textAnchor="middle">
         log-SNR α = log(ᾱ / (1 − ᾱ))
       </text>
-      <text className="chart-axis-label" transform={`translate(14 ${box.top + box.height / 2}) rotate(-90)`} textAnchor="middle">
+      <text
+        className="chart-axis-label"
+        transform={`translate(14 ${box.top + box.height / 2}) rotate(-90)`}
+        textAnchor="middle"
+      >
         MMSE (ε space, summed)
       </text>
     </svg>

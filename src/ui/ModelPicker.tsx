@@ -14,7 +14,10 @@ function LoadProgress({ status }: { status: Extract<LoadStatus, { kind: 'loading
   let text = `Loading ${status.label}…`;
   let fraction: number | undefined;
   if (progress?.phase === 'download') {
-    text = progress.totalBytes > 0 ? `Reading weights: ${formatBytes(progress.loadedBytes)} of ${formatBytes(progress.totalBytes)}` : `Reading weights: ${formatBytes(progress.loadedBytes)}`;
+    text =
+      progress.totalBytes > 0
+        ? `Reading weights: ${formatBytes(progress.loadedBytes)} of ${formatBytes(progress.totalBytes)}`
+        : `Reading weights: ${formatBytes(progress.loadedBytes)}`;
     fraction = progress.totalBytes > 0 ? progress.loadedBytes / progress.totalBytes : undefined;
   } else if (progress?.phase === 'compile') {
     text = `Compiling shaders: ${progress.done} of ${progress.total}`;
@@ -78,7 +81,13 @@ function OpenModelForm({ onDone }: { onDone: () => void }) {
         <label htmlFor={`${id}-url`} className="field-label">
           Model URL
         </label>
-        <input id={`${id}-url`} type="text" placeholder="models/my-model/" value={url} onChange={(event) => setUrl(event.target.value)} />
+        <input
+          id={`${id}-url`}
+          type="text"
+          placeholder="models/my-model/"
+          value={url}
+          onChange={(event) => setUrl(event.target.value)}
+        />
         <button type="submit" className="button button-secondary">
           Open URL
         </button>
@@ -108,7 +117,9 @@ export function ModelPicker() {
           disabled={catalogStatus.kind === 'loading'}
           onChange={(event) => void openBundledModel(event.target.value)}
         >
-          {!bundledId && <option value="">{model ? `${model.metadata.displayName} (opened)` : 'Choose a model'}</option>}
+          {!bundledId && (
+            <option value="">{model ? `${model.metadata.displayName} (opened)` : 'Choose a model'}</option>
+          )}
           {catalog.map((entry) => (
             <option key={entry.id} value={entry.id} disabled={entry.problem !== null}>
               {entry.displayName}
@@ -117,7 +128,12 @@ export function ModelPicker() {
             </option>
           ))}
         </select>
-        <button type="button" className="button button-secondary" aria-expanded={opening} onClick={() => setOpening(!opening)}>
+        <button
+          type="button"
+          className="button button-secondary"
+          aria-expanded={opening}
+          onClick={() => setOpening(!opening)}
+        >
           Open a model…
         </button>
         <ModelCard />

@@ -23,9 +23,10 @@ export function NoisingPanel() {
       <div className="explain">
         <h3>Forward noising</h3>
         <p>
-          Training adds Gaussian noise to images: x<sub>t</sub> = √ᾱ·x + √(1−ᾱ)·ε. The log signal-to-noise ratio, log(ᾱ/(1−ᾱ)), says how much of the image
-          is left: at +5 it is barely touched, at 0 signal and noise are equal, at −5 almost nothing of it remains. The denoiser learns to undo every
-          level; the slider also shows which network timestep t sits at that level in this model&apos;s schedule.
+          Training adds Gaussian noise to images: x<sub>t</sub> = √ᾱ·x + √(1−ᾱ)·ε. The log signal-to-noise ratio,
+          log(ᾱ/(1−ᾱ)), says how much of the image is left: at +5 it is barely touched, at 0 signal and noise are equal,
+          at −5 almost nothing of it remains. The denoiser learns to undo every level; the slider also shows which
+          network timestep t sits at that level in this model&apos;s schedule.
         </p>
       </div>
       {!subject ? (
@@ -36,13 +37,26 @@ export function NoisingPanel() {
             <label htmlFor={id} className="field-label">
               Log-SNR
             </label>
-            <input id={id} type="range" min={-10} max={10} step={0.1} value={logSnr} onChange={(event) => void setLogSnr(Number(event.target.value))} className="wide-range" />
+            <input
+              id={id}
+              type="range"
+              min={-10}
+              max={10}
+              step={0.1}
+              value={logSnr}
+              onChange={(event) => void setLogSnr(Number(event.target.value))}
+              className="wide-range"
+            />
             <output htmlFor={id}>{logSnr.toFixed(1)}</output>
           </div>
           <TaskStatusLine status={status} name="noising" />
           <div className="noising-view">
             <figure>
-              <PixelCanvas frame={forwardNoise?.xt ?? null} label={`${subject} noised to log-SNR ${logSnr.toFixed(1)}`} className="teaching-canvas" />
+              <PixelCanvas
+                frame={forwardNoise?.xt ?? null}
+                label={`${subject} noised to log-SNR ${logSnr.toFixed(1)}`}
+                className="teaching-canvas"
+              />
               <figcaption>x_t of {forwardNoise?.imageLabel ?? subject}</figcaption>
             </figure>
             <dl className="facts">

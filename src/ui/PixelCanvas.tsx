@@ -25,5 +25,14 @@ export function PixelCanvas({ frame, label, className, testId }: PixelCanvasProp
   useEffect(() => {
     if (ref.current && frame) drawFrame(ref.current, frame);
   }, [frame]);
-  return <canvas ref={ref} role="img" aria-label={label} className={`pixel-canvas ${className ?? ''}`} data-empty={frame ? undefined : true} data-testid={testId} />;
+  return (
+    <canvas
+      ref={ref}
+      role="img"
+      aria-label={label}
+      className={`pixel-canvas ${className ?? ''}`}
+      data-empty={frame ? undefined : true}
+      data-testid={testId}
+    />
+  );
 }

@@ -34,7 +34,12 @@ export function PriorSampler() {
   return (
     <form className="prior-sampler" onSubmit={submit} aria-labelledby={`${id}-heading`}>
       <h3 id={`${id}-heading`}>Sample from the prior</h3>
-      {model && <p className="hint">z ~ {priorLabel(model.metadata.latent)}, {priorReason(model.metadata.latent)}; x_T ~ N(0, I) and the noise of every step (stochastic DDIM, η = 1); all from the seed.</p>}
+      {model && (
+        <p className="hint">
+          z ~ {priorLabel(model.metadata.latent)}, {priorReason(model.metadata.latent)}; x_T ~ N(0, I) and the noise of
+          every step (stochastic DDIM, η = 1); all from the seed.
+        </p>
+      )}
       <div className="prior-sampler-fields">
         <div className="field">
           <label htmlFor={`${id}-seed`}>Image seed</label>
@@ -94,8 +99,12 @@ export function PriorSampler() {
               title="Who draws the image while z changes, before the full sampler's: the model's distilled student (a few network calls), or DDIM with the preview steps"
               onChange={(event) => setPreviewDecoder(event.target.value === 'ddim' ? 'ddim' : 'student')}
             >
-              <option value="student">student ({studentCalls} {studentCalls === 1 ? 'call' : 'calls'})</option>
-              <option value="ddim">full sampler ({previewSteps} {previewSteps === 1 ? 'step' : 'steps'})</option>
+              <option value="student">
+                student ({studentCalls} {studentCalls === 1 ? 'call' : 'calls'})
+              </option>
+              <option value="ddim">
+                full sampler ({previewSteps} {previewSteps === 1 ? 'step' : 'steps'})
+              </option>
             </select>
           </div>
         )}

@@ -21,7 +21,10 @@ export function TrajectoryPanel() {
 
   useEffect(() => {
     if (!playing) return;
-    const timer = setInterval(() => setTrajectoryPosition(position + 1 >= steps.length ? 0 : position + 1), PLAY_STEP_MS);
+    const timer = setInterval(
+      () => setTrajectoryPosition(position + 1 >= steps.length ? 0 : position + 1),
+      PLAY_STEP_MS,
+    );
     return () => clearInterval(timer);
   }, [playing, position, steps.length, setTrajectoryPosition]);
 
@@ -30,9 +33,10 @@ export function TrajectoryPanel() {
       <div className="explain">
         <h3>Denoising trajectory</h3>
         <p>
-          DDIM starts from pure noise x<sub>T</sub> and takes a few big steps towards an image. At every step the network predicts the noise in the
-          current x<sub>t</sub>; from it follows a guess of the finished image, the predicted x<sub>0</sub>. The next x<sub>t</sub> mixes that guess with the
-          predicted noise at a lower noise level. Early guesses are blurry averages (what every image consistent with the noise and z has in common);
+          DDIM starts from pure noise x<sub>T</sub> and takes a few big steps towards an image. At every step the
+          network predicts the noise in the current x<sub>t</sub>; from it follows a guess of the finished image, the
+          predicted x<sub>0</sub>. The next x<sub>t</sub> mixes that guess with the predicted noise at a lower noise
+          level. Early guesses are blurry averages (what every image consistent with the noise and z has in common);
           detail appears as the noise level drops. The latent z steers every step.
         </p>
       </div>
@@ -51,13 +55,23 @@ export function TrajectoryPanel() {
             </figcaption>
           </figure>
           <figure>
-            <PixelCanvas frame={current.x0Pred} label={`Predicted x0 at step ${current.step}`} className="teaching-canvas" />
+            <PixelCanvas
+              frame={current.x0Pred}
+              label={`Predicted x0 at step ${current.step}`}
+              className="teaching-canvas"
+            />
             <figcaption>
               Predicted x<sub>0</sub> (network evaluated at t = {current.t})
             </figcaption>
           </figure>
           <div className="player-controls trajectory-controls">
-            <button type="button" className="icon-button" aria-label={playing ? 'Pause trajectory' : 'Play trajectory'} onClick={() => setPlaying(!playing)} disabled={steps.length < 2}>
+            <button
+              type="button"
+              className="icon-button"
+              aria-label={playing ? 'Pause trajectory' : 'Play trajectory'}
+              onClick={() => setPlaying(!playing)}
+              disabled={steps.length < 2}
+            >
               {playing ? <PauseIcon /> : <PlayIcon />}
             </button>
             <label htmlFor={id}>Step</label>

@@ -10,7 +10,13 @@ function traversalGif(rows: readonly TraversalRow[], length: number): Blob {
   const complete = rows.filter((row) => row.frames.length === length);
   const scale = scaleFor(complete[0].frames[0].size, 64);
   const columns = Math.ceil(Math.sqrt(complete.length));
-  const frames = Array.from({ length }, (_, j) => tileImages(complete.map((row) => upscaleNearest(row.frames[j], scale)), columns, 2));
+  const frames = Array.from({ length }, (_, j) =>
+    tileImages(
+      complete.map((row) => upscaleNearest(row.frames[j], scale)),
+      columns,
+      2,
+    ),
+  );
   const there = [...frames, ...frames.slice(1, -1).reverse()];
   return new Blob([encodeGif(there, 180) as Uint8Array<ArrayBuffer>], { type: 'image/gif' });
 }
@@ -29,36 +35,64 @@ export function TraversalPanel() {
   const pickTraversalCell = useAction('pickTraversalCell');
   const lengthId = useId();
   const spanId = useId();
-  const rows = useMemo(() => (sortTraversal ? [...traversal.rows].sort((a, b) => b.variation - a.variation) : traversal.rows), [traversal.rows, sortTraversal]);
+  const rows = useMemo(
+    () => (sortTraversal ? [...traversal.rows].sort((a, b) => b.variation - a.variation) : traversal.rows),
+    [traversal.rows, sortTraversal],
+  );
   const complete = traversal.status.kind === 'done';
   return (
     <div className="tool-body">
       <div className="explain">
         <h3>Latent traversals</h3>
         <p>
-          Each row sets one dimension of z to evenly spaced values across mean ± {traversalSpanStd} standard deviations (over the training set) and
-          keeps everything else, x<sub>T</sub> included, fixed, as in the InfoDiffusion paper&apos;s figures. A disentangled dimension changes one
-          thing along its row. Sorting puts the dimensions that change the image most on top. Click a cell to make it current.
+          Each row sets one dimension of z to evenly spaced values across mean ± {traversalSpanStd} standard deviations
+          (over the training set) and keeps everything else, x<sub>T</sub> included, fixed, as in the InfoDiffusion
+          paper&apos;s figures. A disentangled dimension changes one thing along its row. Sorting puts the dimensions
+          that change the image most on top. Click a cell to make it current.
         </p>
       </div>
       <div className="tool-controls">
         <label htmlFor={lengthId} className="field-label">
           Values per dimension
         </label>
-        <input id={lengthId} type="number" min={3} max={15} value={traversalLength} onChange={(event) => setTraversalLength(Math.max(3, Math.min(15, Number(event.target.value) || 3)))} />
+        <input
+          id={lengthId}
+          type="number"
+          min={3}
+          max={15}
+          value={traversalLength}
+          onChange={(event) => setTraversalLength(Math.max(3, Math.min(15, Number(event.target.value) || 3)))}
+        />
         <label htmlFor={spanId} className="field-label">
           Span (± std)
         </label>
-        <input id={spanId} type="number" min={0.5} max={4} step={0.5} value={traversalSpanStd} onChange={(event) => setTraversalSpan(Math.max(0.5, Math.min(4, Number(event.target.value) || 2)))} />
+        <input
+          id={spanId}
+          type="number"
+          min={0.5}
+          max={4}
+          step={0.5}
+          value={traversalSpanStd}
+          onChange={(event) => setTraversalSpan(Math.max(0.5, Math.min(4, Number(event.target.value) || 2)))}
+        />
         <button type="button" className="button" disabled={!hasFrame} onClick={() => void renderTraversal()}>
           Render traversals
         </button>
         <label className="checkbox">
-          <input type="checkbox" checked={sortTraversal} onChange={(event) => setSortTraversal(event.target.checked)} disabled={!complete} />
+          <input
+            type="checkbox"
+            checked={sortTraversal}
+            onChange={(event) => setSortTraversal(event.target.checked)}
+            disabled={!complete}
+          />
           Sort by how much the image changes
         </label>
         {complete && rows.length > 0 && (
-          <button type="button" className="button button-secondary" onClick={() => downloadBlob(traversalGif(rows, traversalLength), `${model?.id ?? 'model'}-traversal.gif`)}>
+          <button
+            type="button"
+            className="button button-secondary"
+            onClick={() => downloadBlob(traversalGif(rows, traversalLength), `${model?.id ?? 'model'}-traversal.gif`)}
+          >
             Download GIF
           </button>
         )}
@@ -74,12 +108,23 @@ export function TraversalPanel() {
                   z{row.dim + 1}
                   {name ? <span className="latent-name">{name}</span> : null}
                 </span>
-                <ol className="traversal-cells" style={{ gridTemplateColumns: `repeat(${row.values.length}, minmax(0, 72px))` }}>
+                <ol
+                  className="traversal-cells"
+                  style={{ gridTemplateColumns: `repeat(${row.values.length}, minmax(0, 72px))` }}
+                >
                   {row.values.map((value, j) => (
                     <li key={j}>
                       {row.frames[j] ? (
-                        <button type="button" className="frame-button" aria-label={`Dimension ${row.dim + 1} at ${value.toFixed(2)}: make current`} onClick={() => pickTraversalCell(row.dim, j)}>
-                          <PixelCanvas frame={row.frames[j]} label={`Dimension ${row.dim + 1} at ${value.toFixed(2)}`} />
+                        <button
+                          type="button"
+                          className="frame-button"
+                          aria-label={`Dimension ${row.dim + 1} at ${value.toFixed(2)}: make current`}
+                          onClick={() => pickTraversalCell(row.dim, j)}
+                        >
+                          <PixelCanvas
+                            frame={row.frames[j]}
+                            label={`Dimension ${row.dim + 1} at ${value.toFixed(2)}`}
+                          />
                         </button>
                       ) : (
                         <span className="cell-pending" aria-hidden="true" />

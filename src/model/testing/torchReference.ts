@@ -24,11 +24,24 @@ function param(params: TorchParams, name: string): Float32Array {
 }
 
 export function featureMap(channels: number, height: number, width: number, data?: ArrayLike<number>): FeatureMap {
-  return { channels, height, width, data: data ? Float64Array.from(data) : new Float64Array(channels * height * width) };
+  return {
+    channels,
+    height,
+    width,
+    data: data ? Float64Array.from(data) : new Float64Array(channels * height * width),
+  };
 }
 
 /** nn.Conv2d with zero padding `pad` on every side. weight [out, in, k, k]. */
-export function refConv2d(x: FeatureMap, weight: ArrayLike<number>, bias: ArrayLike<number>, outChannels: number, kernel: number, stride: number, pad: number): FeatureMap {
+export function refConv2d(
+  x: FeatureMap,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  outChannels: number,
+  kernel: number,
+  stride: number,
+  pad: number,
+): FeatureMap {
   const outH = Math.floor((x.height + 2 * pad - kernel) / stride) + 1;
   const outW = Math.floor((x.width + 2 * pad - kernel) / stride) + 1;
   const out = featureMap(outChannels, outH, outW);
@@ -43,7 +56,8 @@ export function refConv2d(x: FeatureMap, weight: ArrayLike<number>, bias: ArrayL
             for (let kx = 0; kx < kernel; kx++) {
               const ix = ox * stride - pad + kx;
               if (ix < 0 || ix >= x.width) continue;
-              sum += weight[((o * x.channels + i) * kernel + ky) * kernel + kx] * x.data[(i * x.height + iy) * x.width + ix];
+              sum +=
+                weight[((o * x.channels + i) * kernel + ky) * kernel + kx] * x.data[(i * x.height + iy) * x.width + ix];
             }
           }
         }
@@ -55,7 +69,13 @@ export function refConv2d(x: FeatureMap, weight: ArrayLike<number>, bias: ArrayL
 }
 
 /** nn.GroupNorm(groups, C, eps=1e-5): biased variance per group of C/groups channels x all pixels. */
-export function refGroupNorm(x: FeatureMap, groups: number, gamma: ArrayLike<number>, beta: ArrayLike<number>, eps = 1e-5): FeatureMap {
+export function refGroupNorm(
+  x: FeatureMap,
+  groups: number,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  eps = 1e-5,
+): FeatureMap {
   const out = featureMap(x.channels, x.height, x.width);
   const perGroup = x.channels / groups;
   const pixels = x.height * x.width;
@@ -122,8 +142,23 @@ function concatChannels(a: FeatureMap, b: FeatureMap): FeatureMap {
   return { channels: a.channels + b.channels, height: a.height, width: a.width, data };
 }
 
-function conv(params: TorchParams, name: string, x: FeatureMap, outChannels: number, kernel: number, stride = 1): FeatureMap {
-  return refConv2d(x, param(params, `${name}.weight`), param(params, `${name}.bias`), outChannels, kernel, stride, kernel === 3 ? 1 : 0);
+function conv(
+  params: TorchParams,
+  name: string,
+  x: FeatureMap,
+  outChannels: number,
+  kernel: number,
+  stride = 1,
+): FeatureMap {
+  return refConv2d(
+    x,
+    param(params, `${name}.weight`),
+    param(params, `${name}.bias`),
+    outChannels,
+    kernel,
+    stride,
+    kernel === 3 ? 1 : 0,
+  );
 }
 
 function norm(params: TorchParams, name: string, x: FeatureMap, groups: number): FeatureMap {
@@ -159,7 +194,13 @@ export function refAttention(params: TorchParams, prefix: string, x: FeatureMap,
 }
 
 /** `ResBlock_encoder.forward`. */
-export function refEncoderResBlock(params: TorchParams, prefix: string, m: ResModule, x: FeatureMap, groups: number): FeatureMap {
+export function refEncoderResBlock(
+  params: TorchParams,
+  prefix: string,
+  m: ResModule,
+  x: FeatureMap,
+  groups: number,
+): FeatureMap {
   let h = conv(params, `${prefix}.block1.2`, refSilu(norm(params, `${prefix}.block1.0`, x, groups)), m.outChannels, 3);
   h = conv(params, `${prefix}.block2.3`, refSilu(norm(params, `${prefix}.block2.0`, h, groups)), m.outChannels, 3);
   h = refAdd(h, m.inChannels !== m.outChannels ? conv(params, `${prefix}.shortcut`, x, m.outChannels, 1) : x);
@@ -167,11 +208,27 @@ export function refEncoderResBlock(params: TorchParams, prefix: string, m: ResMo
 }
 
 /** `AuxResBlock.forward` (main branch) for one sample with embeddings temb and aemb (both [4ch]). */
-export function refAuxResBlock(params: TorchParams, prefix: string, m: ResModule, x: FeatureMap, temb: Float64Array, aemb: Float64Array, groups: number): FeatureMap {
+export function refAuxResBlock(
+  params: TorchParams,
+  prefix: string,
+  m: ResModule,
+  x: FeatureMap,
+  temb: Float64Array,
+  aemb: Float64Array,
+  groups: number,
+): FeatureMap {
   const c = m.outChannels;
   let h = conv(params, `${prefix}.block1.2`, refSilu(norm(params, `${prefix}.block1.0`, x, groups)), c, 3);
-  const tOut = refLinear(refSiluVector(temb), param(params, `${prefix}.temb_proj.1.weight`), param(params, `${prefix}.temb_proj.1.bias`));
-  const aOut = refLinear(refSiluVector(aemb), param(params, `${prefix}.aemb_proj.1.weight`), param(params, `${prefix}.aemb_proj.1.bias`));
+  const tOut = refLinear(
+    refSiluVector(temb),
+    param(params, `${prefix}.temb_proj.1.weight`),
+    param(params, `${prefix}.temb_proj.1.bias`),
+  );
+  const aOut = refLinear(
+    refSiluVector(aemb),
+    param(params, `${prefix}.aemb_proj.1.weight`),
+    param(params, `${prefix}.aemb_proj.1.bias`),
+  );
   h = norm(params, `${prefix}.block2.0`, h, groups);
   const pixels = h.height * h.width;
   const modulated = featureMap(c, h.height, h.width);
@@ -186,7 +243,14 @@ export function refAuxResBlock(params: TorchParams, prefix: string, m: ResModule
   return m.attention ? refAttention(params, `${prefix}.attn`, h, groups) : h;
 }
 
-function refUNet(params: TorchParams, prefix: string, arch: ArchitectureConfig, x: FeatureMap, tailChannels: number, resBlock: (prefix: string, m: ResModule, h: FeatureMap) => FeatureMap): FeatureMap {
+function refUNet(
+  params: TorchParams,
+  prefix: string,
+  arch: ArchitectureConfig,
+  x: FeatureMap,
+  tailChannels: number,
+  resBlock: (prefix: string, m: ResModule, h: FeatureMap) => FeatureMap,
+): FeatureMap {
   const plan = unetPlan(arch);
   const groups = arch.groupNormGroups;
   let h = conv(params, `${prefix}.head`, x, plan.baseChannels, 3);
@@ -205,20 +269,42 @@ function refUNet(params: TorchParams, prefix: string, arch: ArchitectureConfig, 
 /** `Encoder.forward` for one CHW image: returns a (or mu = fc_mu(a) when latentHead is 'mu'). */
 export function refEncode(params: TorchParams, arch: ArchitectureConfig, x: FeatureMap): Float64Array {
   const groups = arch.groupNormGroups;
-  const map = refUNet(params, 'encoder', arch, x, 1, (prefix, m, h) => refEncoderResBlock(params, prefix, m, h, groups));
+  const map = refUNet(params, 'encoder', arch, x, 1, (prefix, m, h) =>
+    refEncoderResBlock(params, prefix, m, h, groups),
+  );
   const a = refLinear(map.data, param(params, 'encoder.fc_a.weight'), param(params, 'encoder.fc_a.bias'));
-  return arch.latentHead === 'mu' ? refLinear(a, param(params, 'encoder.fc_mu.weight'), param(params, 'encoder.fc_mu.bias')) : a;
+  return arch.latentHead === 'mu'
+    ? refLinear(a, param(params, 'encoder.fc_mu.weight'), param(params, 'encoder.fc_mu.bias'))
+    : a;
 }
 
 /** `AuxiliaryUNet.forward` for one CHW image, integer t and latent z. */
-export function refPredictEps(params: TorchParams, arch: ArchitectureConfig, xt: FeatureMap, t: number, z: ArrayLike<number>): FeatureMap {
+export function refPredictEps(
+  params: TorchParams,
+  arch: ArchitectureConfig,
+  xt: FeatureMap,
+  t: number,
+  z: ArrayLike<number>,
+): FeatureMap {
   const ch = arch.baseChannels;
   const table = param(params, 'backbone.time_embedding.timembedding.0.weight').slice(t * ch, (t + 1) * ch);
-  const hidden = refSiluVector(refLinear(table, param(params, 'backbone.time_embedding.timembedding.1.weight'), param(params, 'backbone.time_embedding.timembedding.1.bias')));
-  const temb = refLinear(hidden, param(params, 'backbone.time_embedding.timembedding.3.weight'), param(params, 'backbone.time_embedding.timembedding.3.bias'));
+  const hidden = refSiluVector(
+    refLinear(
+      table,
+      param(params, 'backbone.time_embedding.timembedding.1.weight'),
+      param(params, 'backbone.time_embedding.timembedding.1.bias'),
+    ),
+  );
+  const temb = refLinear(
+    hidden,
+    param(params, 'backbone.time_embedding.timembedding.3.weight'),
+    param(params, 'backbone.time_embedding.timembedding.3.bias'),
+  );
   const aemb = refLinear(z, param(params, 'backbone.fc_a.weight'), param(params, 'backbone.fc_a.bias'));
   const groups = arch.groupNormGroups;
-  return refUNet(params, 'backbone', arch, xt, arch.imageChannels, (prefix, m, h) => refAuxResBlock(params, prefix, m, h, temb, aemb, groups));
+  return refUNet(params, 'backbone', arch, xt, arch.imageChannels, (prefix, m, h) =>
+    refAuxResBlock(params, prefix, m, h, temb, aemb, groups),
+  );
 }
 
 /** NHWC batch element b of a flat array -> CHW feature map. */
@@ -246,7 +332,8 @@ export function featureMapToNhwc(map: FeatureMap): Float64Array {
 
 /** max |a - b| / max |b|: the parity measure used across the project. */
 export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) throw new Error(`relativeError: lengths differ (${actual.length} vs ${expected.length})`);
+  if (actual.length !== expected.length)
+    throw new Error(`relativeError: lengths differ (${actual.length} vs ${expected.length})`);
   let maxDiff = 0;
   let maxRef = 0;
   for (let i = 0; i < expected.length; i++) {

@@ -11,7 +11,15 @@ export const BASE_URL = 'http://app.test/explorer/';
 /** The site the fake fetch serves: the catalog and the fixture's model.json. */
 export function fakeSite(): Map<string, unknown> {
   return new Map<string, unknown>([
-    [`${BASE_URL}models/index.json`, { models: [{ id: 'fixture', path: 'models/fixture/', default: true }, { id: 'broken', path: 'models/broken/' }] }],
+    [
+      `${BASE_URL}models/index.json`,
+      {
+        models: [
+          { id: 'fixture', path: 'models/fixture/', default: true },
+          { id: 'broken', path: 'models/broken/' },
+        ],
+      },
+    ],
     [`${BASE_URL}models/fixture/model.json`, { format: 'infodiffusion-explorer/model', metadata: fakeMetadata() }],
     [`${BASE_URL}models/fixture/gallery/0.png`, new Uint8Array([200, 201]).buffer],
   ]);
@@ -22,7 +30,8 @@ export function fakeSite(): Map<string, unknown> {
  * value of the first byte, mapped to [-1, 1].
  */
 export async function fakePrepareImage(bytes: Uint8Array): Promise<PreparedImage> {
-  if (bytes[0] === 0) throw new ImageInputError('The browser could not decode this file: it is damaged or in a format it cannot read.');
+  if (bytes[0] === 0)
+    throw new ImageInputError('The browser could not decode this file: it is damaged or in a format it cannot read.');
   const count = FAKE_SIZE * FAKE_SIZE;
   const value = bytes[0] / 127.5 - 1;
   return {
@@ -43,7 +52,9 @@ export interface TestDeps extends ExplorerDeps {
   idb: IDBFactory;
 }
 
-export function createTestDeps(options: { manualSamples?: boolean; idb?: IDBFactory; metadata?: ModelMetadata } = {}): TestDeps {
+export function createTestDeps(
+  options: { manualSamples?: boolean; idb?: IDBFactory; metadata?: ModelMetadata } = {},
+): TestDeps {
   const site = fakeSite();
   const idb = options.idb ?? new IDBFactory();
   let clock = 0;

@@ -18,7 +18,13 @@ export const FAKE_LATENT_DIM = 3;
 export const STUDENT_SHIFT = 0.25;
 
 /** A metadata.student block for the fake model: a v student of two calls. */
-export const FAKE_STUDENT = { parameterisation: 'v', plan: [999, 500], teacherSteps: 20, training: {}, fidelity: {} } satisfies ModelMetadata['student'];
+export const FAKE_STUDENT = {
+  parameterisation: 'v',
+  plan: [999, 500],
+  teacherSteps: 20,
+  training: {},
+  fidelity: {},
+} satisfies ModelMetadata['student'];
 
 export function fakeMetadata(overrides: Partial<ModelMetadata> = {}): ModelMetadata {
   const d = FAKE_SIZE * FAKE_SIZE;
@@ -43,7 +49,14 @@ export function fakeMetadata(overrides: Partial<ModelMetadata> = {}): ModelMetad
     latent: { mean: [0, 0, 0], std: [1, 1, 1], min: [-3, -3, -3], max: [3, 3, 3], prior: 'normal' },
     dimensionNames: [null, 'width', null],
     attributeDirections: [{ name: 'Trouser', group: 'class', vector: [1, 0, 0], bias: 0 }],
-    gaussianReference: { kind: 'diagonal', mean: new Array(d).fill(0), variance: 1, logEigenvalues: new Array(d).fill(0), logSnrLoc: 0, logSnrScale: 1 },
+    gaussianReference: {
+      kind: 'diagonal',
+      mean: new Array(d).fill(0),
+      variance: 1,
+      logEigenvalues: new Array(d).fill(0),
+      logSnrLoc: 0,
+      logSnrScale: 1,
+    },
     gallery: [{ file: 'gallery/0.png', label: 'Ankle boot' }],
     provenance: {
       source: 'fixture',
@@ -73,7 +86,15 @@ function abortError(message: string): DOMException {
 
 export interface FakeEngine extends ExplorerEngine {
   /** Every call made, in order: kind plus the arguments that matter. */
-  calls: { kind: string; channel?: string; decoder?: 'student'; steps?: number; batch?: number; z?: number[]; eta?: number | number[] }[];
+  calls: {
+    kind: string;
+    channel?: string;
+    decoder?: 'student';
+    steps?: number;
+    batch?: number;
+    z?: number[];
+    eta?: number | number[];
+  }[];
   /** Sample calls waiting in manual mode. */
   pendingSamples: PendingSample[];
   /** Releases the oldest waiting sample call. */
@@ -130,14 +151,21 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
       engine.calls.push({ kind: 'encode', batch: images.shape[0] });
       const data = Array.from(images.data, Number);
       const mean = data.reduce((s, v) => s + v, 0) / data.length;
-      return { z: { shape: [1, FAKE_LATENT_DIM], data: Float32Array.from({ length: FAKE_LATENT_DIM }, (_, k) => mean + k) }, elapsedMs: 1 };
+      return {
+        z: { shape: [1, FAKE_LATENT_DIM], data: Float32Array.from({ length: FAKE_LATENT_DIM }, (_, k) => mean + k) },
+        elapsedMs: 1,
+      };
     },
 
     async invert(images, params, callOptions = {}) {
       engine.calls.push({ kind: 'invert', steps: params.steps });
       const z0 = params.z!.data[0];
-      for (let step = 1; step <= params.steps; step += 1) callOptions.onProgress?.({ phase: 'step', step, totalSteps: params.steps, t: 0 });
-      const xNoise: FloatImageBatch = { shape: images.shape, data: Float32Array.from(images.data, (v) => Number(v) - z0) };
+      for (let step = 1; step <= params.steps; step += 1)
+        callOptions.onProgress?.({ phase: 'step', step, totalSteps: params.steps, t: 0 });
+      const xNoise: FloatImageBatch = {
+        shape: images.shape,
+        data: Float32Array.from(images.data, (v) => Number(v) - z0),
+      };
       return { xNoise, z: params.z!, denoiserCalls: params.steps, elapsedMs: 1 };
     },
 
@@ -145,14 +173,23 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
       const batch = params.z.shape[0];
       const student = params.decoder === 'student';
       engine.calls.push({
-        kind: 'sample', channel: params.channel, ...(student ? { decoder: 'student' as const } : {}), steps: params.steps, batch,
-        z: Array.from(params.z.data.subarray(0, FAKE_LATENT_DIM)), eta: params.eta,
+        kind: 'sample',
+        channel: params.channel,
+        ...(student ? { decoder: 'student' as const } : {}),
+        steps: params.steps,
+        batch,
+        z: Array.from(params.z.data.subarray(0, FAKE_LATENT_DIM)),
+        eta: params.eta,
       });
       latestByChannel.get(params.channel)?.(abortError('superseded'));
       return new Promise<SampleOutput>((resolve, reject) => {
         // The real engine's refusal, at the same boundary.
         if (student && !metadata.student) {
-          reject(new Error(`cannot sample with the student: model '${metadata.id}' has no distilled student (metadata.student)`));
+          reject(
+            new Error(
+              `cannot sample with the student: model '${metadata.id}' has no distilled student (metadata.student)`,
+            ),
+          );
           return;
         }
         latestByChannel.set(params.channel, reject);
@@ -169,7 +206,13 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
           const perImage = xNoise.data.length / batch;
           const etaOf = (b: number) => (typeof params.eta === 'number' ? params.eta : params.eta[b]);
           // The step noise the real engine draws from each row's source, laid out as it lays it out.
-          const stepNoise = params.stepNoiseSources ? new StepNoiseDrawer().batch(params.stepNoiseSources, params.steps, [xNoise.shape[1], xNoise.shape[2], xNoise.shape[3]]) : params.stepNoise;
+          const stepNoise = params.stepNoiseSources
+            ? new StepNoiseDrawer().batch(params.stepNoiseSources, params.steps, [
+                xNoise.shape[1],
+                xNoise.shape[2],
+                xNoise.shape[3],
+              ])
+            : params.stepNoise;
           const meanStepNoise = (i: number) => {
             if (!stepNoise) return 0;
             let sum = 0;
@@ -186,7 +229,9 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
             step: i + 1,
             totalSteps: params.steps,
             t: 999 - i,
-            ...(params.returnTrajectory ? { xt: { shape: xNoise.shape, data }, x0Pred: { shape: xNoise.shape, data } } : {}),
+            ...(params.returnTrajectory
+              ? { xt: { shape: xNoise.shape, data }, x0Pred: { shape: xNoise.shape, data } }
+              : {}),
           }));
           for (const progress of steps) callOptions.onProgress?.(progress as Extract<Progress, { phase: 'step' }>);
           resolve({ images: { shape: xNoise.shape, data }, denoiserCalls: params.steps, elapsedMs: 1 });
@@ -198,7 +243,10 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
 
     async nll(_images, params) {
       engine.calls.push({ kind: 'nll' });
-      return { estimates: [{ bitsPerDim: -4, bitsPerDim8bit: 2.99, stdErr: 0.05, denoiserCalls: params.samples }], elapsedMs: 1 };
+      return {
+        estimates: [{ bitsPerDim: -4, bitsPerDim8bit: 2.99, stdErr: 0.05, denoiserCalls: params.samples }],
+        elapsedMs: 1,
+      };
     },
 
     async mmseCurve(_images, params) {
@@ -218,7 +266,15 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
     async forwardNoise(images, params) {
       engine.calls.push({ kind: 'forwardNoise' });
       const alphaBar = 1 / (1 + Math.exp(-params.logSnr));
-      return { xt: { shape: images.shape as FloatImageBatch['shape'], data: Float32Array.from(images.data, (v) => Math.sqrt(alphaBar) * Number(v)) }, alphaBar, nearestTimestep: 500, elapsedMs: 1 };
+      return {
+        xt: {
+          shape: images.shape as FloatImageBatch['shape'],
+          data: Float32Array.from(images.data, (v) => Math.sqrt(alphaBar) * Number(v)),
+        },
+        alphaBar,
+        nearestTimestep: 500,
+        elapsedMs: 1,
+      };
     },
 
     async stats() {
