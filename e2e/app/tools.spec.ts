@@ -117,6 +117,10 @@ test.describe('tools', () => {
     const dims = (await explorer.z()).length;
     const panel = await tools.open('Traversals');
     await panel.getByLabel('Values per dimension').fill('3');
+    // What the grid will cost is said before it starts, at the main view's measured pace.
+    await expect(panel.getByTestId('traversal.cost')).toHaveText(
+      new RegExp(`^${dims * 3} images × 2 steps: up to about \\d+ (s|min)`),
+    );
     await panel.getByRole('button', { name: 'Render traversals' }).click();
     const grid = panel.getByRole('list', { name: 'Traversal grid' });
     await expect(grid.getByRole('button', { name: /make current$/ })).toHaveCount(dims * 3);

@@ -103,3 +103,46 @@ export async function renderInBatchesRefined(
       onFrames?.([...frames, ...preview.slice(frames.length)], { pass: 'full', refined: frames.length }),
   });
 }
+
+/** What a grid of `images` will cost before it starts, at the pace the main view measured (RenderSlice.stepMs). */
+export interface GridCost {
+  images: number;
+  steps: number;
+  /** The full sampler's pass. */
+  seconds: number;
+  /** The student's first pass, when the model has one and previews use it. */
+  studentSeconds: number | null;
+}
+
+/**
+ * images x steps calls at `stepMs` each, and images x studentCalls for the student's pass. The pace is measured at
+ * batch 1 (the main view); grids run in batches of GRID_BATCH, which costs less per image on most backends, so this
+ * is an upper estimate. Null before the main view has measured a full frame.
+ */
+export function gridCost(
+  images: number,
+  steps: number,
+  studentCalls: number | null,
+  stepMs: number | null,
+): GridCost | null {
+  if (stepMs === null || !(stepMs > 0)) return null;
+  return {
+    images,
+    steps,
+    seconds: (images * steps * stepMs) / 1000,
+    studentSeconds: studentCalls === null ? null : (images * studentCalls * stepMs) / 1000,
+  };
+}
+
+/** "224 images × 20 steps: up to about 1m09s; the student's first pass about 7s". */
+export function describeGridCost(cost: GridCost): string {
+  const student =
+    cost.studentSeconds === null ? '' : `; the student's first pass about ${formatSeconds(cost.studentSeconds)}`;
+  return `${cost.images} images × ${cost.steps} steps: up to about ${formatSeconds(cost.seconds)}${student}`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${String(Math.round(seconds % 60)).padStart(2, '0')} s`;
+}

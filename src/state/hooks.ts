@@ -7,6 +7,8 @@ import { createContext, createElement, useContext, useEffect, type ReactNode } f
 import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { attributeScore } from '../app/latentMath';
+import { gridCost, type GridCost } from './batchRender';
+import { studentPreviewCalls } from './latentSlice';
 import type { ExplorerState, ExplorerStore } from './store';
 
 const StoreContext = createContext<ExplorerStore | null>(null);
@@ -214,3 +216,18 @@ export const useImmse = () => useExplorer(useShallow(selectImmse));
 const selectAnalysisSubject = (s: ExplorerState) => (s.source ? s.source.name : s.frame ? 'the generated image' : null);
 /** The name of the image the analysis views look at, or null when there is none. */
 export const useAnalysisSubject = () => useExplorer(selectAnalysisSubject);
+
+const selectGridPace = (s: ExplorerState) => ({
+  stepMs: s.stepMs,
+  steps: s.steps,
+  studentCalls: studentPreviewCalls(s),
+});
+
+/**
+ * What a grid of `images` will cost before it starts (gridCost), at the pace of the main view's last full frame;
+ * null before one. Re-renders when that pace, the steps or the previews setting change.
+ */
+export function useGridCost(images: number): GridCost | null {
+  const { stepMs, steps, studentCalls } = useExplorer(useShallow(selectGridPace));
+  return gridCost(images, steps, studentCalls, stepMs);
+}

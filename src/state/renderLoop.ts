@@ -166,6 +166,7 @@ export function connectRenderLoop(
             quality: job.quality,
             latencyMs,
             fps: fpsAfterFrame(shownAt),
+            renderMs: shownAt - startedAt,
           });
           update(store.getState());
         },

@@ -45,6 +45,15 @@ export interface MainFrame extends Frame {
   latencyMs: number | null;
 }
 
+/** How a frame from the render loop came about: its decoder, its latency, the frame rate, and its render time. */
+export interface FrameTiming {
+  quality: RenderQuality;
+  latencyMs: number;
+  fps: number | null;
+  /** From the request to the result, this render alone. */
+  renderMs?: number;
+}
+
 export type RenderStatus =
   | { kind: 'idle' }
   | { kind: 'rendering'; quality: RenderQuality; step: number; totalSteps: number }
@@ -57,13 +66,13 @@ export interface RenderSlice {
   fps: number | null;
   /** Frames shown since the page opened; never reset, so render ids only grow, across model switches too. */
   renderCount: number;
+  /**
+   * Milliseconds per denoiser call of the last full-sampler frame (its render time over its steps), the pace grids
+   * are estimated at before they start (batchRender.ts gridCost); null before the first full frame.
+   */
+  stepMs: number | null;
 
-  presentFrame(
-    frame: Frame,
-    key: string,
-    steps: number,
-    timing?: { quality: RenderQuality; latencyMs: number; fps: number | null },
-  ): void;
+  presentFrame(frame: Frame, key: string, steps: number, timing?: FrameTiming): void;
   setRenderStatus(status: RenderStatus): void;
   /** Forgets which inputs the frame shows, so the loop renders again (after the engine was reloaded). */
   invalidateFrame(): void;
@@ -84,14 +93,16 @@ export function framePatch(
   frame: Frame,
   key: string,
   steps: number,
-  timing?: { quality: RenderQuality; latencyMs: number; fps: number | null },
+  timing?: FrameTiming,
 ): Partial<RenderSlice> {
   const renderId = state.renderCount + 1;
+  const quality = timing?.quality ?? 'full';
   return {
     renderCount: renderId,
-    frame: { ...frame, key, renderId, steps, quality: timing?.quality ?? 'full', latencyMs: timing?.latencyMs ?? null },
+    frame: { ...frame, key, renderId, steps, quality, latencyMs: timing?.latencyMs ?? null },
     renderStatus: { kind: 'idle' },
     ...(timing ? { fps: timing.fps } : {}),
+    ...(timing?.renderMs !== undefined && quality === 'full' && steps > 0 ? { stepMs: timing.renderMs / steps } : {}),
   };
 }
 
@@ -115,6 +126,7 @@ export const initialRenderState = {
   frame: null,
   renderStatus: { kind: 'idle' },
   fps: null,
+  stepMs: null,
 } satisfies Partial<RenderSlice>;
 
 export function createRenderSlice(): StateCreator<ExplorerState, [], [], RenderSlice> {

@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import { downloadBlob, encodeGif, scaleFor, upscaleNearest } from '../app/exportImage';
-import { useAction, useHasFrame, useInterpolation, useLibrary, useLoadedModel } from '../state/hooks';
+import { describeGridCost } from '../state/batchRender';
+import { useAction, useGridCost, useHasFrame, useInterpolation, useLibrary, useLoadedModel } from '../state/hooks';
 import type { EndpointSlot } from '../state/interpolationSlice';
 import type { Frame } from '../state/types';
 import { FramePlayer } from './FramePlayer';
@@ -76,6 +77,8 @@ function gifOf(frames: readonly Frame[]): Blob {
 /** Interpolation between images or saved latents: a strip, an animated player and a 2-D grid between four corners. */
 export function InterpolationPanel() {
   const { endpoints, latentPath, stripLength, gridSize, strip, grid } = useInterpolation();
+  const stripCost = useGridCost(stripLength);
+  const gridCostEstimate = useGridCost(gridSize * gridSize);
   const model = useLoadedModel();
   const setLatentPath = useAction('setLatentPath');
   const setStripLength = useAction('setStripLength');
@@ -154,6 +157,11 @@ export function InterpolationPanel() {
           Grid between A, B, C, D
         </button>
       </div>
+      {stripCost && gridCostEstimate && strip.status.kind !== 'running' && grid.status.kind !== 'running' && (
+        <p className="hint" data-testid="interpolation.cost">
+          Strip: {describeGridCost(stripCost)}. Grid: {describeGridCost(gridCostEstimate)}.
+        </p>
+      )}
       <TaskStatusLine status={strip.status} onCancel={cancelInterpolation} name="interpolation" />
       {strip.frames.length > 0 && (
         <div className="strip-row">

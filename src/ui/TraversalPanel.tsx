@@ -1,6 +1,7 @@
 import { useId, useMemo } from 'react';
 import { downloadBlob, encodeGif, scaleFor, tileImages, upscaleNearest } from '../app/exportImage';
-import { useAction, useHasFrame, useLoadedModel, useModelMetadata, useTraversal } from '../state/hooks';
+import { describeGridCost } from '../state/batchRender';
+import { useAction, useGridCost, useHasFrame, useLoadedModel, useModelMetadata, useTraversal } from '../state/hooks';
 import type { TraversalRow } from '../state/traversalSlice';
 import { PixelCanvas } from './PixelCanvas';
 import { TaskStatusLine } from './TaskStatusLine';
@@ -27,6 +28,7 @@ export function TraversalPanel() {
   const metadata = useModelMetadata();
   const model = useLoadedModel();
   const hasFrame = useHasFrame();
+  const cost = useGridCost((metadata?.architecture.latentDim ?? 0) * traversalLength);
   const setTraversalLength = useAction('setTraversalLength');
   const setTraversalSpan = useAction('setTraversalSpan');
   const setSortTraversal = useAction('setSortTraversal');
@@ -97,6 +99,11 @@ export function TraversalPanel() {
           </button>
         )}
       </div>
+      {cost && traversal.status.kind !== 'running' && (
+        <p className="hint" data-testid="traversal.cost">
+          {describeGridCost(cost)}
+        </p>
+      )}
       <TaskStatusLine status={traversal.status} onCancel={cancelTraversal} name="traversal" />
       {rows.length > 0 && (
         <ol className="traversal-grid" aria-label="Traversal grid">
