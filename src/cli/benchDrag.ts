@@ -80,7 +80,7 @@ async function dragOnce(page: Page, mode: DragMode, options: DragOptions): Promi
       log.push({ t: performance.now(), quality: canvas.dataset.quality ?? '', latencyMs: timing.latencyMs });
     }).observe(canvas, { attributes: true, attributeFilter: ['data-render-id'] });
   });
-  const slider = page.getByRole('slider', { name: 'Latent dimension 1' });
+  const slider = page.getByRole('slider', { name: 'Latent dimension 1', exact: true });
   const box = await slider.boundingBox();
   if (!box) throw new Error('latent slider 1 is not visible');
   const y = box.y + box.height / 2;
