@@ -10,24 +10,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, ddimSample, ddimTimesteps, makeSchedule, normalTensor4d } from '../diffusion/index';
 import { slerp } from '../diffusion/slerp';
-import { resolveArchitecture, OFFICIAL_SCHEDULE } from '../model/config';
+import { OFFICIAL_SCHEDULE } from '../model/config';
 import { createInfoDiffusionModel, type InfoDiffusionModel } from '../model/model';
 import { randomParameters, randomStudent, syntheticModelMetadata } from '../model/random';
 import { selectBackend, type ActiveBackend } from './backend';
 import { EngineClient, isAbortError, type EnginePort } from './client';
 import { Engine, type EngineHost } from './engine';
 import type { EngineInbound, EngineRequest, EngineResponse, ImageBatch, Progress, ResultByKind } from './protocol';
+import { TINY_ARCHITECTURE } from '../model/testing/tinyArchitecture';
 
-const ARCH = resolveArchitecture({
-  imageSize: 8,
-  imageChannels: 1,
-  baseChannels: 4,
-  channelMultipliers: [1, 2],
-  numResBlocks: 1,
-  attentionLevels: [1],
-  latentDim: 3,
-  groupNormGroups: 2,
-});
+const ARCH = TINY_ARCHITECTURE;
 const PIXELS = ARCH.imageSize * ARCH.imageSize * ARCH.imageChannels;
 
 function syntheticModel(): InfoDiffusionModel {

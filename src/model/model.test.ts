@@ -8,6 +8,7 @@ import { createInfoDiffusionModel } from './model';
 import { parameterCount } from './parameters';
 import { randomParameters, seededNormal, sinusoidTimeTable, syntheticModelMetadata } from './random';
 import { featureMapToNhwc, nhwcToFeatureMap, refEncode, refPredictEps, relativeError } from './testing/torchReference';
+import { TINY_ARCHITECTURE } from './testing/tinyArchitecture';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -15,17 +16,7 @@ beforeAll(async () => {
 
 const TINY_SCHEDULE = resolveSchedule({ timesteps: 10 });
 
-/** Two levels (one down- and one up-sampling), attention at the coarse level, shortcut convs, 2 groups. */
-const TINY = resolveArchitecture({
-  imageSize: 8,
-  imageChannels: 1,
-  baseChannels: 4,
-  channelMultipliers: [1, 2],
-  numResBlocks: 1,
-  attentionLevels: [1],
-  latentDim: 3,
-  groupNormGroups: 2,
-});
+const TINY = TINY_ARCHITECTURE;
 
 function buildModel(arch: ArchitectureConfig, seed: number, schedule = TINY_SCHEDULE) {
   const params = randomParameters(arch, schedule.timesteps, seed);

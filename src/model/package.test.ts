@@ -18,21 +18,13 @@ import {
 } from './package';
 import { shapeSize, studentParameters, TIME_TABLE_NAME } from './parameters';
 import { randomParameters, randomStudent, syntheticModelMetadata } from './random';
+import { TINY_ARCHITECTURE } from './testing/tinyArchitecture';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const ARCH = resolveArchitecture({
-  imageSize: 8,
-  imageChannels: 1,
-  baseChannels: 4,
-  channelMultipliers: [1, 2],
-  numResBlocks: 1,
-  attentionLevels: [1],
-  latentDim: 3,
-  groupNormGroups: 2,
-});
+const ARCH = TINY_ARCHITECTURE;
 const SCHEDULE = resolveSchedule({ timesteps: 10 });
 const PARAMS = randomParameters(ARCH, SCHEDULE.timesteps, 7);
 const METADATA = syntheticModelMetadata(ARCH, SCHEDULE, 'tiny');

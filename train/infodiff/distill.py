@@ -258,10 +258,14 @@ def score(student, teacher: LoadedModel, plan: Sequence[int], parameterisation: 
                 outputs = student_decode(student, teacher, plan[:calls], parameterisation,
                                          x_noise[i:i + batch_size].to(device), z[i:i + batch_size].to(device))
                 per_call[calls - 1].append(outputs[-1].cpu())
-        result[regime] = {f'calls{calls + 1}': round(float(reconstruction_psnr(
-            torch.cat(images).double().numpy(), target.double().numpy())['psnr']), 3)
-            for calls, images in enumerate(per_call)}
+        result[regime] = {f'calls{calls + 1}': psnr_db(torch.cat(images), target)
+                          for calls, images in enumerate(per_call)}
     return result
+
+
+def psnr_db(images: torch.Tensor, references: torch.Tensor) -> float:
+    """Mean PSNR in dB of images against references (metrics.reconstruction_psnr), rounded for logs and JSON."""
+    return round(float(reconstruction_psnr(images.double().cpu().numpy(), references.double().cpu().numpy())['psnr']), 3)
 
 
 def ema_decay_at(cfg: DistillConfig, step: int) -> float:

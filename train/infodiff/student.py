@@ -31,7 +31,7 @@ from . import classifier as judges
 from . import metrics, rng
 from .data import balanced_indices
 from .diffusion import ddim_plan
-from .distill import load_student
+from .distill import load_student, psnr_db
 from .evaluate import _classifier_input, _repository_path
 from .latent_prior import sample_latent_mixture
 from .sample import (LoadedModel, Student, decode, decode_student, encode, invert, latent_mixture, load_model,
@@ -40,11 +40,6 @@ from .webpackage import read_web_package, student_weight_arrays, write_web_packa
 
 PSNR_TARGET_DB = 28.0  # the issue's fidelity target at 2 calls
 PICTURE_COLUMNS = 8
-
-
-def _psnr(images: torch.Tensor, references: torch.Tensor) -> float:
-    return round(float(metrics.reconstruction_psnr(images.double().cpu().numpy(),
-                                                   references.double().cpu().numpy())['psnr']), 3)
 
 
 def _student(loaded: LoadedModel, checkpoint: Optional[str], raw: bool = False) -> tuple[Student, Dict[str, Any]]:
@@ -73,9 +68,9 @@ def evaluate_student(loaded: LoadedModel, student: Student, images: int, teacher
     ddim_images = {k: decode(loaded, x_noise, z, k, batch_size=batch_size) for k in calls + [3]}
     fidelity = {
         'images': len(x0),
-        'student': {f'calls{k}': _psnr(student_images[k], teacher_images) for k in calls},
-        'plainDdim': {f'calls{k}': _psnr(ddim_images[k], teacher_images) for k in sorted(ddim_images)},
-        'teacherAgainstInput': _psnr(teacher_images, x0),
+        'student': {f'calls{k}': psnr_db(student_images[k], teacher_images) for k in calls},
+        'plainDdim': {f'calls{k}': psnr_db(ddim_images[k], teacher_images) for k in sorted(ddim_images)},
+        'teacherAgainstInput': psnr_db(teacher_images, x0),
     }
 
     # Prior draws as the app makes them, and the settled sampler's image of the same (z, x_T).
@@ -88,7 +83,7 @@ def evaluate_student(loaded: LoadedModel, student: Student, images: int, teacher
                      batch_size)
     prior_student = {k: decode_student(loaded, student, prior_noise, prior_z, k, batch_size) for k in calls}
     prior = {'samples': images, 'teacher': f'{teacher_steps}-step DDIM, eta {prior_eta:g}',
-             'psnrAgainstSettled': {f'calls{k}': _psnr(prior_student[k], settled) for k in calls}}
+             'psnrAgainstSettled': {f'calls{k}': psnr_db(prior_student[k], settled) for k in calls}}
     if loaded.dataset in ('fashion-mnist', 'shapes'):
         spec = judges.judge_spec(loaded.dataset)
         judge = judges.load_classifier(spec)
