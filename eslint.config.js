@@ -4,7 +4,20 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist', 'node_modules', 'public', 'test-results', 'playwright-report', 'train', 'bench-results'] },
+  {
+    ignores: [
+      'dist',
+      'dist-e2e-*',
+      'test-results-*',
+      'playwright-report-*',
+      'node_modules',
+      'public',
+      'test-results',
+      'playwright-report',
+      'train',
+      'bench-results',
+    ],
+  },
   {
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     files: ['**/*.{ts,tsx}'],

@@ -29,26 +29,36 @@ export const QUIET_ARGS = [
   '--no-first-run',
 ];
 
+/**
+ * Several people (or agents) testing one checkout at once each set E2E_PORT: their own server, build folder and
+ * results, so nobody's test runs against somebody else's half-finished build.
+ */
+const PORT = Number(process.env.E2E_PORT ?? 4173);
+const OWN_BUILD = process.env.E2E_PORT ? `dist-e2e-${PORT}` : 'dist';
+
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
-  outputDir: 'test-results',
+  outputDir: process.env.E2E_PORT ? `test-results-${PORT}` : 'test-results',
   fullyParallel: false,
   workers: 1, // two cores and a CPU-rasterised GPU: run serially
   forbidOnly: !!process.env.CI,
   retries: 0,
   timeout: 180_000,
   expect: { timeout: 60_000 },
-  reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
+  reporter: [
+    ['list'],
+    ['html', { open: 'never', outputFolder: process.env.E2E_PORT ? `playwright-report-${PORT}` : 'playwright-report' }],
+  ],
   use: {
-    baseURL: 'http://127.0.0.1:4173/',
+    baseURL: `http://127.0.0.1:${PORT}/`,
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: { executablePath: CHROMIUM, args: [...QUIET_ARGS, ...WEBGPU_ARGS] },
   },
   webServer: {
-    command: 'npx vite build --logLevel warn && npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
-    url: 'http://127.0.0.1:4173/',
+    command: `npx vite build --logLevel warn --outDir ${OWN_BUILD} && npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort --outDir ${OWN_BUILD}`,
+    url: `http://127.0.0.1:${PORT}/`,
     reuseExistingServer: !process.env.CI,
     timeout: 240_000,
   },
