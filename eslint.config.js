@@ -37,6 +37,45 @@ export default tseslint.config(
     },
   },
   {
+    // Pure latent maths on plain numbers: no framework, no GPU, no app layer; only the seeded random stream, slerp,
+    // the metadata types and the engine's protocol types below it.
+    files: ['src/latent/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            'react',
+            'react-dom',
+            'zustand',
+            '@tensorflow/*',
+            '**/ui/**',
+            '**/state/**',
+            '**/app/**',
+            '**/engine/*',
+            '!**/engine/protocol',
+            '**/model/*',
+            '!**/model/metadata',
+            '**/diffusion/*',
+            '!**/diffusion/random',
+            '!**/diffusion/slerp',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Browser helpers below the store (storage, images, links, wording): the store imports them, never the reverse,
+    // so src/app and src/state cannot form a cycle again.
+    files: ['src/app/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['react', 'react-dom', 'zustand', '@tensorflow/*', '**/ui/**', '**/state/**'] },
+      ],
+    },
+  },
+  {
     files: ['src/ui/**', 'src/state/**'],
     rules: {
       'no-restricted-imports': [

@@ -1,6 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { bootstrap } from './app/bootstrap';
+import { bootstrap } from './bootstrap';
 import { ExplorerStoreProvider } from './state/hooks';
 import { App } from './ui/App';
 

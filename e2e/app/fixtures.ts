@@ -5,7 +5,7 @@
  */
 import { test as base, expect, type Locator, type Page } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
-import type { ExplorerTestApi } from '../../src/app/testBridge';
+import type { ExplorerTestApi } from '../../src/testBridge';
 import type { EngineStats } from '../../src/engine/protocol';
 
 export { expect };

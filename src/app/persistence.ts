@@ -7,8 +7,8 @@
  * well as per model, so reloading a tab restores that tab's session, and a new tab starts from the latest one.
  * Saved latents are shared: a change is announced on a BroadcastChannel so the other tabs reload their list.
  */
-import type { PreviewDecoder } from '../state/latentSlice';
-import type { StochasticSampling } from '../state/stochasticSampling';
+import type { Decoder } from '../engine/protocol';
+import type { StochasticSampling } from '../latent/stochasticSampling';
 import type { NoiseOrigin } from './shareState';
 
 export interface StoredUpload {
@@ -49,7 +49,7 @@ export interface SessionRecord {
   stochastic?: StochasticSampling | null;
   steps: number;
   /** The previews setting (student or DDIM preview steps); absent in records stored before it existed. */
-  previews?: PreviewDecoder;
+  previews?: Decoder;
   updatedAt: number;
 }
 

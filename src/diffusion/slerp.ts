@@ -1,5 +1,5 @@
 /**
- * Spherical interpolation of flat float32 vectors: x_T between two images (src/app/latentMath re-exports it for
+ * Spherical interpolation of flat float32 vectors: x_T between two images (src/latent/latentMath re-exports it for
  * the main thread) and the engine's step noise between two sources (src/engine/stepNoise.ts). No tfjs import.
  */
 

@@ -10,7 +10,7 @@ import type { Decoder } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import { GRID_BATCH } from './modelSlice';
 import { framesFromBatch } from './renderSlice';
-import { samplerParams } from './stochasticSampling';
+import { samplerParams } from '../latent/stochasticSampling';
 import type { ExplorerEngine, Frame, NoiseState } from './types';
 
 export interface BatchItem {

@@ -1,6 +1,6 @@
 /**
  * Everything the stores reach outside themselves, passed in when a store is created: the engine, storage,
- * HTTP, image decoding and the clock. The app wires the real ones (src/app/bootstrap.ts); Vitest passes fakes,
+ * HTTP, image decoding and the clock. The app wires the real ones (src/bootstrap.ts); Vitest passes fakes,
  * so every action runs in Node without a GPU, a canvas or a network.
  */
 import type { ExplorerDb } from '../app/persistence';

@@ -6,7 +6,7 @@
 import { createContext, createElement, useContext, useEffect, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
-import { attributeScore } from '../app/latentMath';
+import { attributeScore } from '../latent/latentMath';
 import { gridCost, type GridCost } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
 import type { ExplorerState, ExplorerStore } from './store';

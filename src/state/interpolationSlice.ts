@@ -5,12 +5,12 @@
  * (bottom right).
  */
 import type { StateCreator } from 'zustand';
-import { fractions, lerp, quarterCircle, slerp } from '../app/latentMath';
+import { fractions, lerp, quarterCircle, slerp } from '../latent/latentMath';
 import { isAbortError } from '../engine/client';
 import type { SliceContext } from './deps';
 import { renderInBatchesRefined } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
-import { mixSampling } from './stochasticSampling';
+import { mixSampling } from '../latent/stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type LatentSnapshot, type NoiseState, type TaskStatus } from './types';
 import { describeError } from './describeError';

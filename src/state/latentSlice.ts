@@ -4,12 +4,13 @@
  * component does; the render loop (renderLoop.ts) notices and regenerates the image.
  */
 import type { StateCreator } from 'zustand';
-import { applyAttribute, normalDraws, randomiseUnlocked, samplePrior } from '../app/latentMath';
+import { applyAttribute, normalDraws, randomiseUnlocked, samplePrior } from '../latent/latentMath';
 import { MAX_STEPS, type NoiseOrigin, type ShareState } from '../app/shareState';
+import type { Decoder } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import type { ExplorerState } from './store';
-import { priorSampling, type StochasticSampling } from './stochasticSampling';
+import { priorSampling, type StochasticSampling } from '../latent/stochasticSampling';
 import type { LatentSnapshot, NoiseState } from './types';
 
 /** A step count held to 1..MAX_STEPS (src/app/shareState.ts owns the range, for the Steps field and links alike). */
@@ -28,7 +29,7 @@ export type ReferenceKind = 'encoded' | 'sampled' | 'saved' | 'link';
  * Who draws the frames shown while z changes, before the full sampler's settled frame: the package's distilled
  * student (when it has one), or DDIM with `previewSteps` steps.
  */
-export type PreviewDecoder = 'student' | 'ddim';
+export type PreviewDecoder = Decoder;
 /** A model with a student previews with it unless the user chose otherwise: a student call costs one DDIM step. */
 export const DEFAULT_PREVIEW_DECODER: PreviewDecoder = 'student';
 

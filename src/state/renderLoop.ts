@@ -25,7 +25,7 @@ import { frameFromBatch, renderKey, type RenderQuality } from './renderSlice';
 import type { ExplorerState } from './store';
 import { describeError } from './describeError';
 import { studentPreviewCalls } from './latentSlice';
-import { samplerParams, type StochasticSampling } from './stochasticSampling';
+import { samplerParams, type StochasticSampling } from '../latent/stochasticSampling';
 
 /** What a render draws: its inputs' key, the decoder, and that decoder's steps (the student's: its calls). */
 interface Rendered {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { samplePrior } from '../app/latentMath';
+import { samplePrior } from '../latent/latentMath';
 import { MAX_STEPS } from '../app/shareState';
 import { connectRenderLoop } from './renderLoop';
 import { connectSessionSync, SESSION_WRITE_DELAY_MS } from './sessionSync';
 import { createExplorerStore, type ExplorerStore } from './store';
 import { stepNoiseDraws } from '../engine/stepNoise';
-import { priorSampling } from './stochasticSampling';
+import { priorSampling } from '../latent/stochasticSampling';
 import { decoderLabel } from './renderSlice';
 import { EngineError } from '../engine/client';
 import { FAKE_LATENT_DIM, FAKE_SIZE, FAKE_STUDENT, fakeMetadata, flush, STUDENT_SHIFT } from './testing/fakeEngine';

@@ -9,7 +9,7 @@ import type { FloatImageBatch, MmseCurveResult, NllEstimate } from '../engine/pr
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import { frameFromBatch } from './renderSlice';
-import { samplerParams } from './stochasticSampling';
+import { samplerParams } from '../latent/stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
 import { describeError } from './describeError';

@@ -5,7 +5,7 @@
  * sorted by how much they change the image, and any cell made current.
  */
 import type { StateCreator } from 'zustand';
-import { linspace, rowVariation } from '../app/latentMath';
+import { linspace, rowVariation } from '../latent/latentMath';
 import { isAbortError } from '../engine/client';
 import type { LatentStats } from '../model/metadata';
 import type { SliceContext } from './deps';

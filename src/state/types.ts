@@ -4,7 +4,7 @@
  */
 import type { EngineClient } from '../engine/client';
 import type { NoiseOrigin } from '../app/shareState';
-import type { StochasticSampling } from './stochasticSampling';
+import type { StochasticSampling } from '../latent/stochasticSampling';
 
 /** The engine methods the stores call; EngineClient implements it, tests pass a fake. */
 export type ExplorerEngine = Pick<

@@ -1,5 +1,5 @@
 import { memo, useCallback, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
-import { sliderRange } from '../app/latentMath';
+import { sliderRange } from '../latent/latentMath';
 import { LockIcon, ResetIcon } from './icons';
 import {
   latentValueSelector,

@@ -1,6 +1,6 @@
 import { useCallback, useRef, useState } from 'react';
 import { downloadBlob, encodePng, scaleFor, upscaleNearest } from '../app/exportImage';
-import { linkTravel } from '../app/urlSync';
+import { linkTravel } from '../state/urlSync';
 import {
   mainFrameSelector,
   useAction,

@@ -1,7 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useAction, useLoadedModel, useSamplingSettings } from '../state/hooks';
 import { MAX_STEPS } from '../app/shareState';
-import { priorLabel, priorReason } from '../app/latentMath';
+import { priorLabel, priorReason } from '../latent/latentMath';
 
 /** The integer typed in `text` when it lies in [min, max], else null. */
 function parseBounded(text: string, min: number, max: number): number | null {

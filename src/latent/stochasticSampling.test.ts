@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storedNoise } from './latentSlice';
 import { mixSampling, priorSampling, samplerParams } from './stochasticSampling';
-import { FAKE_SIZE } from './testing/fakeEngine';
-
-const PIXELS = FAKE_SIZE * FAKE_SIZE;
 
 describe('mixSampling', () => {
   const [one, five] = [priorSampling(1), priorSampling(5)];
@@ -40,26 +36,5 @@ describe('samplerParams', () => {
     expect(batched.eta).toEqual([0, 1, 0.5]);
     expect(batched.stepNoiseSources).toEqual([null, alone.stepNoiseSources![0], { kind: 'seed', seed: 9 }]);
     expect(samplerParams([priorSampling(3), priorSampling(4)]).eta).toBe(1);
-  });
-});
-
-describe('storedNoise', () => {
-  const xNoise = new Float32Array(PIXELS);
-
-  it('gives a seed its prior sampler, whatever the record says, and keeps a stored sampler otherwise', () => {
-    expect(storedNoise({ kind: 'seed', seed: 4 }, 'saved:x', { xNoise, stochastic: null })).toMatchObject({
-      id: 'seed:4',
-      stochastic: priorSampling(4),
-    });
-    const mixed = mixSampling(priorSampling(1), priorSampling(2), 0.5);
-    expect(storedNoise(null, 'saved:x', { xNoise, stochastic: mixed })).toMatchObject({
-      id: 'saved:x',
-      stochastic: mixed,
-    });
-    // Records from before the field rendered with eta 0.
-    expect(storedNoise({ kind: 'gallery', index: 0 }, 'session:1', { xNoise })).toMatchObject({
-      id: 'session:1',
-      stochastic: null,
-    });
   });
 });

@@ -3,8 +3,8 @@
  * for engine facts instead of scraping the DOM. Installed only under automation (navigator.webdriver) or in
  * the dev server, never for ordinary visitors.
  */
-import type { BackendReport, EngineEvent, EngineStats } from '../engine/protocol';
-import type { ExplorerStore } from '../state/store';
+import type { BackendReport, EngineEvent, EngineStats } from './engine/protocol';
+import type { ExplorerStore } from './state/store';
 
 export interface ExplorerTestApi {
   /** The backend report of the loaded model, or null. */

@@ -2,18 +2,18 @@
  * Wires the explorer together in the browser: the engine worker, storage, image decoding, the store, and the
  * subscriptions that run outside React (render loop, session storage, URL). main.tsx calls it once.
  */
-import { EngineClient } from '../engine/client';
-import type { EngineEvent } from '../engine/protocol';
-import { connectLibrarySync } from '../state/librarySync';
-import { connectRenderLoop } from '../state/renderLoop';
-import { connectSessionSync } from '../state/sessionSync';
-import { createExplorerStore, type ExplorerStore } from '../state/store';
-import type { ExplorerEngine } from '../state/types';
-import { prepareImage } from './imageInput';
-import { DB_NAME, openExplorerDb } from './persistence';
-import { readShareLink } from './shareState';
+import { EngineClient } from './engine/client';
+import type { EngineEvent } from './engine/protocol';
+import { connectLibrarySync } from './state/librarySync';
+import { connectRenderLoop } from './state/renderLoop';
+import { connectSessionSync } from './state/sessionSync';
+import { createExplorerStore, type ExplorerStore } from './state/store';
+import type { ExplorerEngine } from './state/types';
+import { prepareImage } from './app/imageInput';
+import { DB_NAME, openExplorerDb } from './app/persistence';
+import { readShareLink } from './app/shareState';
 import { installTestBridge } from './testBridge';
-import { connectUrlSync } from './urlSync';
+import { connectUrlSync } from './state/urlSync';
 
 const TAB_ID_KEY = 'infodiffusion-explorer:tab';
 

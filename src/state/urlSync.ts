@@ -3,8 +3,8 @@
  * the address bar shares it. history.replaceState only: exploring does not fill the back button, and writes
  * wait until no slider is held.
  */
-import type { ExplorerState, ExplorerStore } from '../state/store';
-import { formatShareState, type ShareState } from './shareState';
+import type { ExplorerState, ExplorerStore } from './store';
+import { formatShareState, type ShareState } from '../app/shareState';
 
 export function shareStateOf(state: ExplorerState): ShareState {
   return {
