@@ -8,7 +8,7 @@ import type { ExplorerDb } from '../app/persistence';
 import type { ExplorerDeps, SliceContext } from './deps';
 import { createInputSlice, type InputSlice } from './inputSlice';
 import { createInterpolationSlice, initialInterpolationState, type InterpolationSlice } from './interpolationSlice';
-import { createJobRegistry } from './jobs';
+import { createJobRegistry, type JobName } from './jobs';
 import { createLatentSlice, type LatentSlice } from './latentSlice';
 import { createLibrarySlice, type LibrarySlice } from './librarySlice';
 import { createModelSlice, type ModelSlice } from './modelSlice';
@@ -40,7 +40,14 @@ export type ExplorerState = ModelSlice &
 
 export type ExplorerStore = StoreApi<ExplorerState>;
 
-const TOOL_JOBS = ['trajectory', 'forward-noise', 'immse', 'traversal', 'interpolation-strip', 'interpolation-grid'];
+const TOOL_JOBS: JobName[] = [
+  'trajectory',
+  'forward-noise',
+  'immse',
+  'traversal',
+  'interpolation-strip',
+  'interpolation-grid',
+];
 
 export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
   const jobs = createJobRegistry();

@@ -4,7 +4,6 @@
  * curve against the Gaussian baseline, and -log p(x) in bits per dimension with its standard error).
  */
 import type { StateCreator } from 'zustand';
-import { isAbortError } from '../engine/client';
 import type { FloatImageBatch, MmseCurveResult, NllEstimate } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
@@ -12,7 +11,6 @@ import { frameFromBatch } from './renderSlice';
 import { samplerParams } from '../latent/stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
-import { describeError } from './describeError';
 
 export interface TrajectoryStep {
   /** 1-based step number. */
@@ -83,49 +81,53 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       const { model, z, noise, steps } = get();
       if (!model || !noise || z.length === 0) return;
       const metadata = model.metadata;
-      const signal = jobs.start('trajectory');
       const collected: TrajectoryStep[] = [];
-      set({
-        trajectory: { steps: [], status: { kind: 'running', label: 'Denoising', done: 0, total: steps } },
-        trajectoryPosition: 0,
-      });
-      try {
-        await deps.engine.sample(
-          {
-            channel: 'trajectory',
-            z: { shape: [1, z.length], data: Float32Array.from(z) },
-            noise: { kind: 'tensor', xNoise: batchOf(metadata, noise.xNoise) },
-            steps,
-            ...samplerParams([noise.stochastic]),
-            returnTrajectory: true,
-          },
-          {
-            signal,
-            onProgress: (progress) => {
-              if (!progress.xt || !progress.x0Pred || !jobs.isCurrent('trajectory', signal)) return;
-              collected.push({
-                step: progress.step,
-                t: progress.t,
-                xt: frameFromBatch(progress.xt, metadata, 0),
-                x0Pred: frameFromBatch(progress.x0Pred, metadata, 0),
-              });
-              // The view stays at the first step (set above): there x_t is still mostly noise and the predicted x0 is the
-              // network's first guess, so the two panels differ; at the last step both show the finished image.
-              set({
-                trajectory: {
-                  steps: collected.slice(),
-                  status: { kind: 'running', label: 'Denoising', done: progress.step, total: progress.totalSteps },
-                },
-              });
+      await jobs.run(
+        'trajectory',
+        (job) => {
+          set({
+            trajectory: { steps: [], status: { kind: 'running', label: 'Denoising', done: 0, total: steps } },
+            trajectoryPosition: 0,
+          });
+          return deps.engine.sample(
+            {
+              channel: 'trajectory',
+              z: { shape: [1, z.length], data: Float32Array.from(z) },
+              noise: { kind: 'tensor', xNoise: batchOf(metadata, noise.xNoise) },
+              steps,
+              ...samplerParams([noise.stochastic]),
+              returnTrajectory: true,
             },
-          },
-        );
-        if (jobs.isCurrent('trajectory', signal))
-          set({ trajectory: { steps: collected.slice(), status: { kind: 'done' } } });
-      } catch (error) {
-        if (!jobs.isCurrent('trajectory', signal) || isAbortError(error)) return;
-        set({ trajectory: { steps: collected.slice(), status: { kind: 'error', message: describeError(error) } } });
-      }
+            {
+              signal: job.signal,
+              onProgress: (progress) => {
+                if (!progress.xt || !progress.x0Pred || !job.isCurrent()) return;
+                collected.push({
+                  step: progress.step,
+                  t: progress.t,
+                  xt: frameFromBatch(progress.xt, metadata, 0),
+                  x0Pred: frameFromBatch(progress.x0Pred, metadata, 0),
+                });
+                // The view stays at the first step (set above): there x_t is still mostly noise and the predicted x0 is the
+                // network's first guess, so the two panels differ; at the last step both show the finished image.
+                set({
+                  trajectory: {
+                    steps: collected.slice(),
+                    status: { kind: 'running', label: 'Denoising', done: progress.step, total: progress.totalSteps },
+                  },
+                });
+              },
+            },
+          );
+        },
+        (outcome) =>
+          set({
+            trajectory: {
+              steps: collected.slice(),
+              status: outcome.kind === 'done' ? { kind: 'done' } : outcome,
+            },
+          }),
+      );
     },
 
     setTrajectoryPosition(position) {
@@ -138,28 +140,33 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       const metadata = get().model?.metadata;
       const image = analysisImage(get());
       if (!metadata || !image) return;
-      const signal = jobs.start('forward-noise');
-      set({ forwardNoiseStatus: { kind: 'running', label: 'Noising', done: 0, total: 1 } });
-      try {
-        const result = await deps.engine.forwardNoise(
-          batchOf(metadata, image.pixels),
-          { logSnr, seed: ANALYSIS_SEED },
-          { signal },
-        );
-        if (!jobs.isCurrent('forward-noise', signal)) return;
-        set({
-          forwardNoise: {
-            xt: frameFromBatch(result.xt, metadata, 0),
-            alphaBar: result.alphaBar,
-            nearestTimestep: result.nearestTimestep,
-            imageLabel: image.label,
-          },
-          forwardNoiseStatus: { kind: 'done' },
-        });
-      } catch (error) {
-        if (!jobs.isCurrent('forward-noise', signal) || isAbortError(error)) return;
-        set({ forwardNoiseStatus: { kind: 'error', message: describeError(error) } });
-      }
+      await jobs.run(
+        'forward-noise',
+        (job) => {
+          set({ forwardNoiseStatus: { kind: 'running', label: 'Noising', done: 0, total: 1 } });
+          return deps.engine.forwardNoise(
+            batchOf(metadata, image.pixels),
+            { logSnr, seed: ANALYSIS_SEED },
+            { signal: job.signal },
+          );
+        },
+        (outcome) => {
+          if (outcome.kind === 'error') {
+            set({ forwardNoiseStatus: outcome });
+            return;
+          }
+          const result = outcome.value;
+          set({
+            forwardNoise: {
+              xt: frameFromBatch(result.xt, metadata, 0),
+              alphaBar: result.alphaBar,
+              nearestTimestep: result.nearestTimestep,
+              imageLabel: image.label,
+            },
+            forwardNoiseStatus: { kind: 'done' },
+          });
+        },
+      );
     },
 
     setNllSamples(nllSamples) {
@@ -170,7 +177,6 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       const metadata = get().model?.metadata;
       const image = analysisImage(get());
       if (!metadata || !image) return;
-      const signal = jobs.start('immse');
       const images = batchOf(metadata, image.pixels);
       const z = get().source && get().referenceKind === 'encoded' && get().zReference ? get().zReference! : undefined;
       const latent = z ? { shape: [1, z.length] as [number, number], data: Float32Array.from(z) } : undefined;
@@ -182,47 +188,53 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
         done,
         total: callsTotal,
       });
-      set({ immse: { curve: null, nll: null, imageLabel: image.label, status: running('MMSE curve', 0) } });
-      try {
-        const curve = await deps.engine.mmseCurve(
-          images,
-          { points: CURVE_POINTS, repeats: CURVE_REPEATS, z: latent, seed: ANALYSIS_SEED },
-          {
-            signal,
-            onProgress: (p) => {
-              if (p.phase === 'calls' && jobs.isCurrent('immse', signal))
-                set({ immse: { ...get().immse, status: running('MMSE curve', p.done) } });
+      await jobs.run(
+        'immse',
+        async (job) => {
+          set({ immse: { curve: null, nll: null, imageLabel: image.label, status: running('MMSE curve', 0) } });
+          const curve = await deps.engine.mmseCurve(
+            images,
+            { points: CURVE_POINTS, repeats: CURVE_REPEATS, z: latent, seed: ANALYSIS_SEED },
+            {
+              signal: job.signal,
+              onProgress: (p) => {
+                if (p.phase === 'calls' && job.isCurrent())
+                  set({ immse: { ...get().immse, status: running('MMSE curve', p.done) } });
+              },
             },
-          },
-        );
-        if (!jobs.isCurrent('immse', signal)) return;
-        set({
-          immse: {
-            curve,
-            nll: null,
-            imageLabel: image.label,
-            status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS),
-          },
-        });
-        const nll = await deps.engine.nll(
-          images,
-          { samples, z: latent, seed: ANALYSIS_SEED },
-          {
-            signal,
-            onProgress: (p) => {
-              if (p.phase === 'calls' && jobs.isCurrent('immse', signal))
-                set({
-                  immse: { ...get().immse, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS + p.done) },
-                });
+          );
+          job.throwIfSuperseded();
+          set({
+            immse: {
+              curve,
+              nll: null,
+              imageLabel: image.label,
+              status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS),
             },
-          },
-        );
-        if (jobs.isCurrent('immse', signal))
-          set({ immse: { curve, nll: nll.estimates[0], imageLabel: image.label, status: { kind: 'done' } } });
-      } catch (error) {
-        if (!jobs.isCurrent('immse', signal) || isAbortError(error)) return;
-        set({ immse: { ...get().immse, status: { kind: 'error', message: describeError(error) } } });
-      }
+          });
+          const nll = await deps.engine.nll(
+            images,
+            { samples, z: latent, seed: ANALYSIS_SEED },
+            {
+              signal: job.signal,
+              onProgress: (p) => {
+                if (p.phase === 'calls' && job.isCurrent())
+                  set({
+                    immse: { ...get().immse, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS + p.done) },
+                  });
+              },
+            },
+          );
+          return { curve, nll: nll.estimates[0] };
+        },
+        (outcome) =>
+          set({
+            immse:
+              outcome.kind === 'done'
+                ? { ...outcome.value, imageLabel: image.label, status: { kind: 'done' } }
+                : { ...get().immse, status: outcome },
+          }),
+      );
     },
 
     cancelImmse() {
