@@ -4,7 +4,6 @@
  * reconstruction doubles as the first main-view frame, so nothing is rendered twice.
  */
 import type { StateCreator } from 'zustand';
-import { isAbortError } from '../engine/client';
 import { fileSizeProblem, type PreparedImage } from '../app/imageInput';
 import { reconstructionPsnr } from '../app/imageQuality';
 import { uploadId } from '../app/persistence';
@@ -178,121 +177,134 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
       async ingestImage(bytes, mimeType, name, origin, options = {}) {
         const metadata = get().model?.metadata;
         if (!metadata) return;
-        const signal = jobs.start('input');
-        const steps = get().steps;
-        running('Reading the image');
-        let prepared: PreparedImage;
-        try {
-          prepared = await prepare(bytes, mimeType, metadata);
-        } catch (error) {
-          if (jobs.isCurrent('input', signal)) set({ inputStatus: { kind: 'error', message: describeError(error) } });
-          return;
-        }
-        if (!jobs.isCurrent('input', signal)) return;
-        const id = origin.kind === 'upload' ? origin.id : `gallery-${origin.index}`;
-        set({
-          source: { id, name, origin, bytes, mimeType, prepared },
-          reconstruction: null,
-          reconstructionFidelity: null,
-        });
-        if (origin.kind === 'upload') {
-          const storage = await db();
-          await storage
-            ?.putUpload({ id, name, type: mimeType, bytes, createdAt: Date.now() })
-            .catch((error: unknown) => {
-              get().addNotice('warning', `The image could not be stored for the next visit: ${describeError(error)}`);
+        await jobs.run(
+          'input',
+          async (job) => {
+            const steps = get().steps;
+            running('Reading the image');
+            const prepared = await prepare(bytes, mimeType, metadata);
+            job.throwIfSuperseded();
+            const id = origin.kind === 'upload' ? origin.id : `gallery-${origin.index}`;
+            set({
+              source: { id, name, origin, bytes, mimeType, prepared },
+              reconstruction: null,
+              reconstructionFidelity: null,
             });
-        }
-        try {
-          const images = imageBatch(metadata, prepared.pixels);
-          running('Encoding');
-          const encoded = await deps.engine.encode(images, { signal });
-          running('Inverting to x_T', 0, steps);
-          const inverted = await deps.engine.invert(
-            images,
-            { steps, z: encoded.z },
-            { signal, onProgress: (p) => running('Inverting to x_T', p.step, p.totalSteps) },
-          );
-          const reconstruction = await reconstruct(metadata, encoded.z.data, inverted.xNoise, steps, signal);
-          if (!jobs.isCurrent('input', signal)) return;
-          const zEncoded = Array.from(encoded.z.data);
-          const z = options.zOverride ?? zEncoded;
-          // An inverted x_T reproduces the image with deterministic DDIM only.
-          const noise = {
-            id: `${origin.kind}:${origin.kind === 'upload' ? origin.id : origin.index}:s${steps}`,
-            origin,
-            xNoise: inverted.xNoise.data,
-            stochastic: null,
-          };
-          const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
-          set({
-            reconstruction,
-            reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps),
-            z,
-            zReference: zEncoded,
-            referenceKind: 'encoded',
-            locked,
-            noise,
-            inputStatus: { kind: 'done' },
-            ...(options.zOverride ? {} : framePatch(get(), reconstruction, renderKey(z, noise.id), steps)),
-          });
-        } catch (error) {
-          if (isAbortError(error)) return;
-          if (jobs.isCurrent('input', signal)) set({ inputStatus: { kind: 'error', message: describeError(error) } });
-        }
+            if (origin.kind === 'upload') {
+              const storage = await db();
+              await storage
+                ?.putUpload({ id, name, type: mimeType, bytes, createdAt: Date.now() })
+                .catch((error: unknown) => {
+                  get().addNotice(
+                    'warning',
+                    `The image could not be stored for the next visit: ${describeError(error)}`,
+                  );
+                });
+            }
+            const images = imageBatch(metadata, prepared.pixels);
+            running('Encoding');
+            const encoded = await deps.engine.encode(images, { signal: job.signal });
+            running('Inverting to x_T', 0, steps);
+            const inverted = await deps.engine.invert(
+              images,
+              { steps, z: encoded.z },
+              { signal: job.signal, onProgress: (p) => running('Inverting to x_T', p.step, p.totalSteps) },
+            );
+            const reconstruction = await reconstruct(metadata, encoded.z.data, inverted.xNoise, steps, job.signal);
+            return {
+              prepared,
+              steps,
+              zEncoded: Array.from(encoded.z.data),
+              xNoise: inverted.xNoise.data,
+              reconstruction,
+            };
+          },
+          (outcome) => {
+            if (outcome.kind === 'error') {
+              set({ inputStatus: outcome });
+              return;
+            }
+            const { prepared, steps, zEncoded, xNoise, reconstruction } = outcome.value;
+            const z = options.zOverride ?? zEncoded;
+            // An inverted x_T reproduces the image with deterministic DDIM only.
+            const noise = {
+              id: `${origin.kind}:${origin.kind === 'upload' ? origin.id : origin.index}:s${steps}`,
+              origin,
+              xNoise,
+              stochastic: null,
+            };
+            const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
+            set({
+              reconstruction,
+              reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps),
+              z,
+              zReference: zEncoded,
+              referenceKind: 'encoded',
+              locked,
+              noise,
+              inputStatus: { kind: 'done' },
+              ...(options.zOverride ? {} : framePatch(get(), reconstruction, renderKey(z, noise.id), steps)),
+            });
+          },
+        );
       },
 
       async restoreSource(origin) {
         const metadata = get().model?.metadata;
         const noise = get().noise;
         if (!metadata || !noise || origin.kind === 'seed') return;
-        const signal = jobs.start('input');
-        try {
-          let source: Omit<SourceImage, 'prepared'>;
-          if (origin.kind === 'upload') {
-            const upload = await (await db())?.getUpload(origin.id);
-            if (!upload) return;
-            source = { id: upload.id, name: upload.name, origin, bytes: upload.bytes, mimeType: upload.type };
-          } else {
-            const item = metadata.gallery[origin.index];
-            if (!item) return;
-            source = {
-              id: `gallery-${origin.index}`,
-              name: item.label,
-              origin,
-              bytes: await galleryBytes(item.file),
-              mimeType: 'image/png',
-            };
-          }
-          const prepared = await prepare(source.bytes, source.mimeType, metadata);
-          if (!jobs.isCurrent('input', signal)) return;
-          set({ source: { ...source, prepared } });
-          const zReference = get().zReference ?? get().z;
-          const steps = get().steps;
-          const reconstruction = await reconstruct(
-            metadata,
-            Float32Array.from(zReference),
-            imageBatch(metadata, noise.xNoise),
-            steps,
-            signal,
-          );
-          if (jobs.isCurrent('input', signal)) {
+        await jobs.run(
+          'input',
+          async (job) => {
+            let source: Omit<SourceImage, 'prepared'>;
+            if (origin.kind === 'upload') {
+              const upload = await (await db())?.getUpload(origin.id);
+              if (!upload) return null;
+              source = { id: upload.id, name: upload.name, origin, bytes: upload.bytes, mimeType: upload.type };
+            } else {
+              const item = metadata.gallery[origin.index];
+              if (!item) return null;
+              source = {
+                id: `gallery-${origin.index}`,
+                name: item.label,
+                origin,
+                bytes: await galleryBytes(item.file),
+                mimeType: 'image/png',
+              };
+            }
+            const prepared = await prepare(source.bytes, source.mimeType, metadata);
+            job.throwIfSuperseded();
+            set({ source: { ...source, prepared } });
+            const zReference = get().zReference ?? get().z;
+            const steps = get().steps;
+            const reconstruction = await reconstruct(
+              metadata,
+              Float32Array.from(zReference),
+              imageBatch(metadata, noise.xNoise),
+              steps,
+              job.signal,
+            );
+            return { prepared, steps, reconstruction };
+          },
+          (outcome) => {
+            if (outcome.kind === 'error') {
+              set({
+                inputStatus: {
+                  kind: 'error',
+                  message: `The stored image could not be shown again: ${outcome.message}`,
+                },
+              });
+              return;
+            }
+            if (!outcome.value) return;
+            const { prepared, steps, reconstruction } = outcome.value;
             set({
               reconstruction,
               reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps),
               inputStatus: { kind: 'done' },
             });
-          }
-        } catch (error) {
-          if (isAbortError(error)) return;
-          if (jobs.isCurrent('input', signal))
-            set({
-              inputStatus: {
-                kind: 'error',
-                message: `The stored image could not be shown again: ${describeError(error)}`,
-              },
-            });
-        }
+          },
+        );
       },
 
       cancelInput() {

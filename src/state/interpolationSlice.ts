@@ -6,14 +6,12 @@
  */
 import type { StateCreator } from 'zustand';
 import { fractions, lerp, quarterCircle, slerp } from '../latent/latentMath';
-import { isAbortError } from '../engine/client';
 import type { SliceContext } from './deps';
 import { renderInBatchesRefined } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
 import { mixSampling } from '../latent/stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type LatentSnapshot, type NoiseState, type TaskStatus } from './types';
-import { describeError } from './describeError';
 
 export type EndpointSlot = 'a' | 'b' | 'c' | 'd';
 export type LatentPath = 'quarter-circle' | 'linear';
@@ -112,40 +110,40 @@ export function createInterpolationSlice({
     async function renderSet(name: 'strip' | 'grid', snapshots: LatentSnapshot[]): Promise<void> {
       const metadata = get().model?.metadata;
       if (!metadata) return;
-      const signal = jobs.start(`interpolation-${name}`);
       const total = snapshots.length;
       const studentCalls = studentPreviewCalls(get());
-      setFrameSet(name, {
-        frames: [],
-        snapshots,
-        status: { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total },
-      });
-      try {
-        // The student's frames first where it has one (the player can play them at once), then the full sampler's.
-        const frames = await renderInBatchesRefined(deps.engine, metadata, snapshots, {
-          channel: `interpolation-${name}`,
-          steps: get().steps,
-          studentCalls,
-          signal,
-          onFrames: (sofar, { pass, refined }) => {
-            if (!jobs.isCurrent(`interpolation-${name}`, signal)) return;
-            const status: TaskStatus =
-              pass === 'student'
-                ? { kind: 'running', label: 'Student preview', done: sofar.length, total }
-                : { kind: 'running', label: 'Rendering', done: refined, total };
-            setFrameSet(name, { frames: sofar, snapshots, status });
-          },
-        });
-        if (jobs.isCurrent(`interpolation-${name}`, signal))
-          setFrameSet(name, { frames, snapshots, status: { kind: 'done' } });
-      } catch (error) {
-        if (!jobs.isCurrent(`interpolation-${name}`, signal) || isAbortError(error)) return;
-        setFrameSet(name, {
-          frames: get()[name].frames,
-          snapshots,
-          status: { kind: 'error', message: describeError(error) },
-        });
-      }
+      await jobs.run(
+        `interpolation-${name}`,
+        (job) => {
+          setFrameSet(name, {
+            frames: [],
+            snapshots,
+            status: { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total },
+          });
+          // The student's frames first where it has one (the player can play them at once), then the full sampler's.
+          return renderInBatchesRefined(deps.engine, metadata, snapshots, {
+            channel: `interpolation-${name}`,
+            steps: get().steps,
+            studentCalls,
+            signal: job.signal,
+            onFrames: (sofar, { pass, refined }) => {
+              if (!job.isCurrent()) return;
+              const status: TaskStatus =
+                pass === 'student'
+                  ? { kind: 'running', label: 'Student preview', done: sofar.length, total }
+                  : { kind: 'running', label: 'Rendering', done: refined, total };
+              setFrameSet(name, { frames: sofar, snapshots, status });
+            },
+          });
+        },
+        (outcome) =>
+          setFrameSet(
+            name,
+            outcome.kind === 'done'
+              ? { frames: outcome.value, snapshots, status: { kind: 'done' } }
+              : { frames: get()[name].frames, snapshots, status: outcome },
+          ),
+      );
     }
 
     function setEndpoint(slot: EndpointSlot, endpoint: Endpoint): void {

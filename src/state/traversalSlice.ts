@@ -6,14 +6,12 @@
  */
 import type { StateCreator } from 'zustand';
 import { linspace, rowVariation } from '../latent/latentMath';
-import { isAbortError } from '../engine/client';
 import type { LatentStats } from '../model/metadata';
 import type { SliceContext } from './deps';
 import { renderInBatchesRefined } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type NoiseState, type TaskStatus } from './types';
-import { describeError } from './describeError';
 
 export interface TraversalRow {
   dim: number;
@@ -88,7 +86,6 @@ export function createTraversalSlice({
       const { model, z, noise, traversalLength: length, traversalSpanStd } = get();
       if (!model || !noise || z.length === 0) return;
       const metadata = model.metadata;
-      const signal = jobs.start('traversal');
       const base = { z, noise };
       const emptyRows: TraversalRow[] = z.map((_, dim) => ({
         dim,
@@ -106,33 +103,38 @@ export function createTraversalSlice({
         done,
         total: items.length,
       });
-      set({
-        traversal: {
-          rows: emptyRows,
-          base,
-          status: running(studentCalls === null ? 'Rendering' : 'Student preview', 0),
+      await jobs.run(
+        'traversal',
+        (job) => {
+          set({
+            traversal: {
+              rows: emptyRows,
+              base,
+              status: running(studentCalls === null ? 'Rendering' : 'Student preview', 0),
+            },
+          });
+          // The student's frames first where it has one, then the full sampler's in their place.
+          return renderInBatchesRefined(deps.engine, metadata, items, {
+            channel: 'traversal',
+            steps: get().steps,
+            studentCalls,
+            signal: job.signal,
+            onFrames: (sofar, { pass, refined }) => {
+              if (!job.isCurrent()) return;
+              const status =
+                pass === 'student' ? running('Student preview', sofar.length) : running('Rendering', refined);
+              set({ traversal: { rows: fillRows(emptyRows, sofar, length), base, status } });
+            },
+          });
         },
-      });
-      try {
-        // The student's frames first where it has one, then the full sampler's in their place.
-        const frames = await renderInBatchesRefined(deps.engine, metadata, items, {
-          channel: 'traversal',
-          steps: get().steps,
-          studentCalls,
-          signal,
-          onFrames: (sofar, { pass, refined }) => {
-            if (!jobs.isCurrent('traversal', signal)) return;
-            const status =
-              pass === 'student' ? running('Student preview', sofar.length) : running('Rendering', refined);
-            set({ traversal: { rows: fillRows(emptyRows, sofar, length), base, status } });
-          },
-        });
-        if (jobs.isCurrent('traversal', signal))
-          set({ traversal: { rows: fillRows(emptyRows, frames, length), base, status: { kind: 'done' } } });
-      } catch (error) {
-        if (!jobs.isCurrent('traversal', signal) || isAbortError(error)) return;
-        set({ traversal: { ...get().traversal, status: { kind: 'error', message: describeError(error) } } });
-      }
+        (outcome) =>
+          set({
+            traversal:
+              outcome.kind === 'done'
+                ? { rows: fillRows(emptyRows, outcome.value, length), base, status: { kind: 'done' } }
+                : { ...get().traversal, status: outcome },
+          }),
+      );
     },
 
     cancelTraversal() {
