@@ -2,6 +2,8 @@
  * Wires the explorer together in the browser: the engine worker, storage, image decoding, the store, and the
  * subscriptions that run outside React (render loop, session storage, URL). main.tsx calls it once.
  */
+import { openAttributeDb } from './app/attributeDb';
+import { connectAttributeSync } from './state/attributeSync';
 import { EngineClient } from './engine/client';
 import type { EngineEvent } from './engine/protocol';
 import { connectLibrarySync } from './state/librarySync';
@@ -81,10 +83,12 @@ export function bootstrap(): ExplorerStore {
     prepareImage,
     baseUrl: document.baseURI,
     now: () => performance.now(),
+    openAttributeDb: () => openAttributeDb(indexedDB),
   });
   connectRenderLoop(store, engine, () => performance.now());
   connectSessionSync(store);
   connectLibrarySync(store);
+  connectAttributeSync(store, window.location.search, window.location, window.history);
   connectUrlSync(store, window.history, window.location);
   if (navigator.webdriver || import.meta.env.DEV) installTestBridge(store, engine, inject);
 

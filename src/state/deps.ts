@@ -3,6 +3,7 @@
  * HTTP, image decoding and the clock. The app wires the real ones (src/bootstrap.ts); Vitest passes fakes,
  * so every action runs in Node without a GPU, a canvas or a network.
  */
+import type { AttributeDb } from '../app/attributeDb';
 import type { ExplorerDb } from '../app/persistence';
 import type { PreparedImage } from '../app/imageInput';
 import type { Preprocessing } from '../model/metadata';
@@ -21,6 +22,8 @@ export interface ExplorerDeps {
   baseUrl: string;
   /** Milliseconds, monotonic (performance.now in the browser). */
   now: () => number;
+  /** Opens the own-attribute database (src/app/attributeDb.ts); without it own attributes last the page. */
+  openAttributeDb?: () => Promise<AttributeDb>;
 }
 
 /** What each slice creator receives besides set/get: the deps and the store's own job registry. */

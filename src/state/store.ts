@@ -5,6 +5,7 @@
  */
 import { createStore, type StateCreator, type StoreApi } from 'zustand/vanilla';
 import type { ExplorerDb } from '../app/persistence';
+import { createAttributeSlice, type AttributeSlice } from './attributeSlice';
 import type { ExplorerDeps, SliceContext } from './deps';
 import { createInputSlice, type InputSlice } from './inputSlice';
 import { createInterpolationSlice, initialInterpolationState, type InterpolationSlice } from './interpolationSlice';
@@ -36,6 +37,7 @@ export type ExplorerState = ModelSlice &
   TeachingSlice &
   LibrarySlice &
   ViewSlice &
+  AttributeSlice &
   SessionSlice;
 
 export type ExplorerStore = StoreApi<ExplorerState>;
@@ -96,6 +98,7 @@ export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
       ...slice(createTeachingSlice(context)),
       ...slice(createLibrarySlice(context)),
       ...slice(createViewSlice()),
+      ...slice(createAttributeSlice(context)),
       ...sessionSlice,
     };
   });

@@ -1,6 +1,14 @@
-import { useId, type KeyboardEvent } from 'react';
-import { useAction, useAttributeScore, useLatentDim, useModelMetadata } from '../state/hooks';
+import { useId, useRef, useState, type KeyboardEvent } from 'react';
+import { downloadBlob } from '../app/exportImage';
+import { describeMethod, type AttributeFit } from '../latent/attributeFit';
+import type { OwnAttribute } from '../latent/ownAttribute';
+import { useAttributeDraft, useOwnAttributes, useOwnAttributeScore } from '../state/attributeHooks';
+import type { AttributeExample } from '../state/attributeSlice';
+import { useAction, useAttributeScore, useLatentDim, useLibrary, useModelMetadata } from '../state/hooks';
 import type { AttributeDirection } from '../model/metadata';
+import { PixelCanvas } from './PixelCanvas';
+import { TaskStatusLine } from './TaskStatusLine';
+import './attributes.css';
 
 /** Scores span this many units either side of the boundary (z has roughly unit spread per direction). */
 const SCORE_RANGE = 4;
@@ -17,26 +25,39 @@ function onGrid(score: number): string {
 }
 
 /**
- * One attribute direction: a native range input over its score. Keys (arrows, Page, Home, End), pointer and
+ * One direction's slider: a native range input over its score. Keys (arrows, Page, Home, End), pointer and
  * programmatic changes all arrive as change events and set the score exactly. The row reads its own score, not a
  * deferred copy of z, so the value React holds is never older than the one the user just set.
  */
-function AttributeSlider({ direction, index }: { direction: AttributeDirection; index: number }) {
-  const score = useAttributeScore(index);
-  const setAttributeScore = useAction('setAttributeScore');
+function ScoreSlider({
+  name,
+  score,
+  onScore,
+  note,
+  children,
+}: {
+  name: string;
+  score: number;
+  onScore: (score: number) => void;
+  /** Said after the name to screen readers and shown as the label's title ("yours, from 2 and 2 examples"). */
+  note?: string;
+  children?: React.ReactNode;
+}) {
   const beginAdjust = useAction('beginAdjust');
   const endAdjust = useAction('endAdjust');
   const id = useId();
-  if (score === null) return null;
   const min = Math.min(-SCORE_RANGE, Math.floor(score));
   const max = Math.max(SCORE_RANGE, Math.ceil(score));
   return (
-    <li className="attribute-row">
-      <label htmlFor={id}>{direction.name}</label>
+    <li className={children ? 'attribute-row attribute-row-own' : 'attribute-row'}>
+      <label htmlFor={id} title={note}>
+        {name}
+      </label>
       <input
         id={id}
         type="range"
-        aria-label={`Attribute ${direction.name}`}
+        aria-label={`Attribute ${name}`}
+        aria-description={note}
         min={min}
         max={max}
         step={SCORE_STEP}
@@ -56,17 +77,350 @@ function AttributeSlider({ direction, index }: { direction: AttributeDirection; 
         }}
         onKeyUp={endAdjust}
         onBlur={endAdjust}
-        onChange={(event) => setAttributeScore(index, Number(event.target.value))}
+        onChange={(event) => onScore(Number(event.target.value))}
       />
       <output htmlFor={id} className={score >= 0 ? 'attribute-positive' : 'attribute-negative'}>
         {score >= 0 ? '+' : ''}
         {score.toFixed(2)}
       </output>
+      {children}
     </li>
   );
 }
 
-/** Sliders along the model's attribute directions, applied to the current z (locked dimensions stay). */
+function PackageSlider({ direction, index }: { direction: AttributeDirection; index: number }) {
+  const score = useAttributeScore(index);
+  const setAttributeScore = useAction('setAttributeScore');
+  if (score === null) return null;
+  return <ScoreSlider name={direction.name} score={score} onScore={(value) => setAttributeScore(index, value)} />;
+}
+
+function ownNote(attribute: OwnAttribute): string {
+  const examples =
+    attribute.positives + attribute.negatives > 0
+      ? ` from ${attribute.positives} images with it and ${attribute.negatives} without`
+      : ' (from a link)';
+  return `Yours, ${describeMethod(attribute.method).replace(/ \(.*\)$/, '')}${examples}`;
+}
+
+function OwnSlider({ attribute }: { attribute: OwnAttribute }) {
+  const score = useOwnAttributeScore(attribute.id);
+  const setOwnAttributeScore = useAction('setOwnAttributeScore');
+  const deleteOwnAttribute = useAction('deleteOwnAttribute');
+  if (score === null) return null;
+  return (
+    <ScoreSlider
+      name={attribute.name}
+      score={score}
+      note={ownNote(attribute)}
+      onScore={(value) => setOwnAttributeScore(attribute.id, value)}
+    >
+      <button
+        type="button"
+        className="button button-quiet button-small"
+        aria-label={`Delete attribute ${attribute.name}`}
+        onClick={() => void deleteOwnAttribute(attribute.id)}
+      >
+        ✕
+      </button>
+    </ScoreSlider>
+  );
+}
+
+/** The own attributes of this model: sliders, and the file export and import. */
+function OwnAttributes() {
+  const own = useOwnAttributes();
+  const { attributeImport } = useAttributeDraft();
+  const exportOwnAttributes = useAction('exportOwnAttributes');
+  const importOwnAttributes = useAction('importOwnAttributes');
+  const metadata = useModelMetadata();
+  const fileInput = useRef<HTMLInputElement>(null);
+  return (
+    <div className="attribute-group attribute-group-own">
+      <h4>Your attributes</h4>
+      {own.length === 0 ? (
+        <p className="hint">None yet: make one below, or import a file.</p>
+      ) : (
+        <ul aria-label="Your attributes">
+          {own.map((attribute) => (
+            <OwnSlider key={attribute.id} attribute={attribute} />
+          ))}
+        </ul>
+      )}
+      <div className="button-row">
+        <button
+          type="button"
+          className="button button-secondary button-small"
+          disabled={own.length === 0}
+          onClick={() => {
+            const text = exportOwnAttributes();
+            if (text)
+              downloadBlob(
+                new Blob([text], { type: 'application/json' }),
+                `${metadata?.id ?? 'model'}-attributes.json`,
+              );
+          }}
+        >
+          Export attributes
+        </button>
+        <button
+          type="button"
+          className="button button-secondary button-small"
+          onClick={() => fileInput.current?.click()}
+        >
+          Import attributes…
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          accept="application/json,.json"
+          aria-label="Attribute file to import"
+          className="visually-hidden-input"
+          onChange={(event) => {
+            const file = event.target.files?.[0];
+            event.target.value = '';
+            if (file) void file.text().then((text) => importOwnAttributes(text));
+          }}
+        />
+      </div>
+      {attributeImport.kind === 'error' && (
+        <p className="status status-error" role="alert">
+          The file was not imported: {attributeImport.message}
+        </p>
+      )}
+      {attributeImport.kind === 'done' && (
+        <p className="hint" role="status">
+          {attributeImport.count === 0
+            ? 'Imported nothing new: these attributes are already here.'
+            : `Imported ${attributeImport.count} attribute${attributeImport.count === 1 ? '' : 's'}.`}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Where each example sits along the fitted direction: positives above the line, negatives below, the boundary
+ * (score 0) in the middle. A picture of "how well it separates", beside the numbers.
+ */
+function SeparationStrip({ fit }: { fit: AttributeFit }) {
+  const scores = [...fit.positiveScores, ...fit.negativeScores];
+  const extent = Math.max(1, ...scores.map(Math.abs)) * 1.1;
+  const x = (s: number) => 150 + (s / extent) * 140;
+  return (
+    <svg
+      className="separation-strip"
+      viewBox="0 0 300 44"
+      role="img"
+      aria-label={`Scores of the examples along the direction: with the attribute ${fit.positiveScores.map((s) => s.toFixed(1)).join(', ')}; without ${fit.negativeScores.map((s) => s.toFixed(1)).join(', ')}`}
+    >
+      <line x1={10} x2={290} y1={22} y2={22} className="separation-axis" />
+      <line x1={150} x2={150} y1={4} y2={40} className="separation-boundary" />
+      {fit.positiveScores.map((s, i) => (
+        <circle key={`p${i}`} cx={x(s)} cy={13} r={4} className="separation-positive" />
+      ))}
+      {fit.negativeScores.map((s, i) => (
+        <circle key={`n${i}`} cx={x(s)} cy={31} r={4} className="separation-negative" />
+      ))}
+    </svg>
+  );
+}
+
+function FitSummary({ fit }: { fit: AttributeFit }) {
+  return (
+    <div className="fit-summary" role="status" aria-label="Fit">
+      <p>
+        Fitted by <strong>{describeMethod(fit.method)}</strong>. It puts{' '}
+        <strong>
+          {fit.correct} of {fit.total}
+        </strong>{' '}
+        examples on their own side
+        {fit.gap > 0
+          ? `, with a gap of ${fit.gap.toFixed(2)} between the two groups`
+          : `; the groups overlap by ${(-fit.gap).toFixed(2)}`}
+        {fit.leaveOneOutCorrect !== null &&
+          `; each left out in turn, ${fit.leaveOneOutCorrect} of ${fit.total} land on their side`}
+        .
+      </p>
+      <SeparationStrip fit={fit} />
+    </div>
+  );
+}
+
+function ExampleItem({ example }: { example: AttributeExample }) {
+  const setExampleHas = useAction('setExampleHas');
+  const removeExample = useAction('removeExample');
+  return (
+    <li className={example.has ? 'example example-has' : 'example example-lacks'}>
+      <PixelCanvas frame={example.thumbnail} label={example.label} />
+      <span className="example-label">{example.label}</span>
+      <button
+        type="button"
+        className="button button-quiet button-small"
+        aria-label={`${example.label} ${example.has ? 'has it' : 'lacks it'}: mark it the other way`}
+        onClick={() => setExampleHas(example.key, !example.has)}
+      >
+        {example.has ? 'has it' : 'lacks it'}
+      </button>
+      <button
+        type="button"
+        className="button button-quiet button-small"
+        aria-label={`Remove example ${example.label}`}
+        onClick={() => removeExample(example.key)}
+      >
+        ✕
+      </button>
+    </li>
+  );
+}
+
+/** "New attribute": a name, examples marked with and without, the fit, and "Add slider". */
+function NewAttribute() {
+  const { draft, exampleStatus } = useAttributeDraft();
+  const metadata = useModelMetadata();
+  const { savedLatents } = useLibrary();
+  const setAttributeDraftName = useAction('setAttributeDraftName');
+  const addCurrentExample = useAction('addCurrentExample');
+  const addGalleryExample = useAction('addGalleryExample');
+  const addSavedExample = useAction('addSavedExample');
+  const saveAttributeDraft = useAction('saveAttributeDraft');
+  const clearAttributeDraft = useAction('clearAttributeDraft');
+  const [galleryIndex, setGalleryIndex] = useState(0);
+  const [savedId, setSavedId] = useState('');
+  const nameId = useId();
+  const galleryId = useId();
+  const savedSelectId = useId();
+  const gallery = metadata?.gallery ?? [];
+  const chosenSaved = savedLatents.find((l) => l.id === savedId) ?? savedLatents[0];
+  const positives = draft.examples.filter((e) => e.has);
+  const negatives = draft.examples.filter((e) => !e.has);
+  const canSave = draft.fit.kind === 'fit' && draft.name.trim().length > 0;
+  return (
+    <section className="new-attribute" aria-labelledby={`${nameId}-title`}>
+      <h4 id={`${nameId}-title`}>New attribute</h4>
+      <p className="hint">
+        Name it and mark at least two images that have it and two that do not. The current image counts (pick a
+        traversal or interpolation cell to make it current), and so do gallery images and saved latents. With fewer than
+        five a side the direction is the difference of the two groups&apos; mean codes; from five a side, regularised
+        logistic regression.
+      </p>
+      <div className="new-attribute-name">
+        <label htmlFor={nameId}>Name</label>
+        <input
+          id={nameId}
+          type="text"
+          value={draft.name}
+          maxLength={60}
+          placeholder="e.g. Trouser-ness"
+          onChange={(event) => setAttributeDraftName(event.target.value)}
+        />
+      </div>
+      <div className="example-sources">
+        <div className="example-source">
+          <span>Current image</span>
+          <button type="button" className="button button-small" onClick={() => addCurrentExample(true)}>
+            Current has it
+          </button>
+          <button
+            type="button"
+            className="button button-secondary button-small"
+            onClick={() => addCurrentExample(false)}
+          >
+            Current lacks it
+          </button>
+        </div>
+        {gallery.length > 0 && (
+          <div className="example-source">
+            <label htmlFor={galleryId}>Gallery image</label>
+            <select
+              id={galleryId}
+              value={galleryIndex}
+              onChange={(event) => setGalleryIndex(Number(event.target.value))}
+            >
+              {gallery.map((item, index) => (
+                <option key={item.file} value={index}>
+                  {index + 1}. {item.label.length > 40 ? `${item.label.slice(0, 40)}…` : item.label}
+                </option>
+              ))}
+            </select>
+            <button
+              type="button"
+              className="button button-small"
+              onClick={() => void addGalleryExample(galleryIndex, true)}
+            >
+              Gallery image has it
+            </button>
+            <button
+              type="button"
+              className="button button-secondary button-small"
+              onClick={() => void addGalleryExample(galleryIndex, false)}
+            >
+              Gallery image lacks it
+            </button>
+          </div>
+        )}
+        {savedLatents.length > 0 && chosenSaved && (
+          <div className="example-source">
+            <label htmlFor={savedSelectId}>Saved latent</label>
+            <select id={savedSelectId} value={chosenSaved.id} onChange={(event) => setSavedId(event.target.value)}>
+              {savedLatents.map((latent) => (
+                <option key={latent.id} value={latent.id}>
+                  {latent.name}
+                </option>
+              ))}
+            </select>
+            <button type="button" className="button button-small" onClick={() => addSavedExample(chosenSaved.id, true)}>
+              Saved latent has it
+            </button>
+            <button
+              type="button"
+              className="button button-secondary button-small"
+              onClick={() => addSavedExample(chosenSaved.id, false)}
+            >
+              Saved latent lacks it
+            </button>
+          </div>
+        )}
+      </div>
+      <TaskStatusLine status={exampleStatus} name="example" />
+      <div className="example-columns">
+        <div>
+          <h5>With it ({positives.length})</h5>
+          <ul className="examples" aria-label="Examples with the attribute">
+            {positives.map((example) => (
+              <ExampleItem key={example.key} example={example} />
+            ))}
+          </ul>
+        </div>
+        <div>
+          <h5>Without it ({negatives.length})</h5>
+          <ul className="examples" aria-label="Examples without the attribute">
+            {negatives.map((example) => (
+              <ExampleItem key={example.key} example={example} />
+            ))}
+          </ul>
+        </div>
+      </div>
+      {draft.fit.kind === 'fit' ? <FitSummary fit={draft.fit.fit} /> : <p className="hint">{draft.fit.reason}</p>}
+      <div className="button-row">
+        <button type="button" className="button" disabled={!canSave} onClick={() => void saveAttributeDraft()}>
+          Add slider
+        </button>
+        <button
+          type="button"
+          className="button button-quiet"
+          disabled={draft.examples.length === 0 && draft.name === ''}
+          onClick={clearAttributeDraft}
+        >
+          Start over
+        </button>
+      </div>
+      {draft.fit.kind === 'fit' && draft.name.trim().length === 0 && <p className="hint">Name it to add its slider.</p>}
+    </section>
+  );
+}
+
+/** Sliders along the model's attribute directions and the person's own, applied to the current z (locked dimensions stay). */
 export function AttributePanel() {
   const metadata = useModelMetadata();
   const latentDim = useLatentDim();
@@ -80,27 +434,26 @@ export function AttributePanel() {
           Each slider moves z along a direction found by a linear classifier on encoded training images. The value is
           the signed distance from the classifier&apos;s boundary: positive means the model&apos;s code reads as that
           attribute. Moving one slider changes z along that direction only, so the others may move too when directions
-          overlap.
+          overlap. Your own attributes work the same way, fitted to images you mark.
         </p>
       </div>
-      {directions.length === 0 ? (
-        <p className="hint">This model ships no attribute directions.</p>
-      ) : (
-        <div className="attribute-groups">
-          {groups.map((group) => (
-            <div key={group} className="attribute-group">
-              <h4>{group}</h4>
-              <ul>
-                {directions.map((direction, index) =>
-                  direction.group === group && latentDim === direction.vector.length ? (
-                    <AttributeSlider key={direction.name} direction={direction} index={index} />
-                  ) : null,
-                )}
-              </ul>
-            </div>
-          ))}
-        </div>
-      )}
+      <div className="attribute-groups">
+        {directions.length === 0 && <p className="hint">This model ships no attribute directions.</p>}
+        {groups.map((group) => (
+          <div key={group} className="attribute-group">
+            <h4>{group}</h4>
+            <ul>
+              {directions.map((direction, index) =>
+                direction.group === group && latentDim === direction.vector.length ? (
+                  <PackageSlider key={direction.name} direction={direction} index={index} />
+                ) : null,
+              )}
+            </ul>
+          </div>
+        ))}
+        <OwnAttributes />
+      </div>
+      <NewAttribute />
     </div>
   );
 }

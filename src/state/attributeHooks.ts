@@ -1,0 +1,28 @@
+/**
+ * Named hooks over the own-attribute slice (attributeSlice.ts), as hooks.ts does for the rest of the store. Each
+ * hook's doc says what makes it re-render.
+ */
+import { useStore } from 'zustand';
+import { useShallow } from 'zustand/react/shallow';
+import { directionScore } from '../latent/attributeFit';
+import { useStoreApi } from './hooks';
+import type { ExplorerState } from './store';
+
+const selectOwnAttributes = (s: ExplorerState) => s.ownAttributes;
+/** The loaded model's own attributes. Re-renders when one is added, deleted or imported. */
+export const useOwnAttributes = () => useStore(useStoreApi(), selectOwnAttributes);
+
+/** The score of own attribute `id` for the current z, or null. Re-renders when that score changes. */
+export const useOwnAttributeScore = (id: string) =>
+  useStore(useStoreApi(), (s) => {
+    const attribute = s.ownAttributes.find((a) => a.id === id);
+    return attribute && attribute.vector.length === s.z.length ? directionScore(s.z, attribute) : null;
+  });
+
+const selectDraft = (s: ExplorerState) => ({
+  draft: s.attributeDraft,
+  exampleStatus: s.exampleStatus,
+  attributeImport: s.attributeImport,
+});
+/** The draft attribute (name, examples, fit), encoding progress and the last import. Re-renders when any changes. */
+export const useAttributeDraft = () => useStore(useStoreApi(), useShallow(selectDraft));

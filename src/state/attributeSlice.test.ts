@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { IDBFactory } from 'fake-indexeddb';
+import { openAttributeDb } from '../app/attributeDb';
+import { directionScore } from '../latent/attributeFit';
+import { connectAttributeSync, linkAttributeValues, withAttributeParams } from './attributeSync';
+import { createExplorerStore, type ExplorerStore } from './store';
+import { createTestDeps } from './testing/fakeDeps';
+import { flush } from './testing/fakeEngine';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+async function setup(idb = new IDBFactory(), search = '') {
+  const deps = { ...createTestDeps({ idb }), openAttributeDb: () => openAttributeDb(idb) };
+  const store = createExplorerStore(deps);
+  const location = { pathname: '/', search, hash: '' };
+  const history = {
+    state: null,
+    replaceState: (_: unknown, __: string, url: string) => {
+      location.search = url.slice(1).replace(/#.*$/, '');
+    },
+  };
+  cleanups.push(connectAttributeSync(store, search, location, history));
+  cleanups.push(() => store.getState().reset());
+  await store.getState().start({});
+  await flush();
+  return { store, deps, location };
+}
+
+const example = (key: string, z: number[]) => ({ key, label: key, z, thumbnail: null });
+
+/** Marks two positives along +x and two negatives along -x. */
+function markToyExamples(store: ExplorerStore): void {
+  const s = store.getState();
+  s.addCodeExample(example('p1', [2, 0, 0]), true);
+  s.addCodeExample(example('p2', [2, 1, 0]), true);
+  s.addCodeExample(example('n1', [-2, 0, 0]), false);
+  s.addCodeExample(example('n2', [-2, 1, 0]), false);
+}
+
+describe('own attributes', () => {
+  it('fits a draft from two and two, by the difference of means, and says why there is no fit before', async () => {
+    const { store } = await setup();
+    store.getState().addCodeExample(example('p1', [2, 0, 0]), true);
+    expect(store.getState().attributeDraft.fit).toEqual({
+      kind: 'none',
+      reason: 'Mark at least two images with the attribute and two without (now 1 with, 0 without).',
+    });
+    markToyExamples(store);
+    const fit = store.getState().attributeDraft.fit;
+    expect(fit.kind).toBe('fit');
+    if (fit.kind !== 'fit') return;
+    expect(fit.fit.method).toBe('mean-difference');
+    expect(fit.fit.vector).toEqual([1, 0, 0]);
+    expect(fit.fit.correct).toBe(4);
+    // Marking an example the other way refits.
+    store.getState().setExampleHas('p2', false);
+    expect(store.getState().attributeDraft.fit.kind).toBe('none');
+  });
+
+  it('encodes a gallery image as an example, leaving the current image alone', async () => {
+    const { store } = await setup();
+    const z = store.getState().z;
+    await store.getState().addGalleryExample(0, true);
+    const [marked] = store.getState().attributeDraft.examples;
+    expect(marked.label).toBe('Ankle boot (gallery 1)');
+    // The fake encoder: z_k = mean(x) + k, every pixel 200 / 127.5 - 1.
+    expect(marked.z[1] - marked.z[0]).toBeCloseTo(1, 6);
+    expect(marked.z[0]).toBeCloseTo(200 / 127.5 - 1, 6);
+    expect(store.getState().z).toBe(z);
+  });
+
+  it('saves a named slider that moves z, kept in storage for the next visit', async () => {
+    const idb = new IDBFactory();
+    const { store } = await setup(idb);
+    markToyExamples(store);
+    store.getState().setAttributeDraftName('  Wide  ');
+    await store.getState().saveAttributeDraft();
+    const [own] = store.getState().ownAttributes;
+    expect(own).toMatchObject({ name: 'Wide', method: 'mean-difference', positives: 2, negatives: 2, correct: 4 });
+    expect(store.getState().attributeDraft.examples).toEqual([]);
+
+    store.getState().toggleLock(1);
+    const before = store.getState().z;
+    store.getState().setOwnAttributeScore(own.id, 1.5);
+    const after = store.getState().z;
+    expect(directionScore(after, own)).toBeCloseTo(1.5, 10);
+    expect(after[1]).toBe(before[1]);
+
+    const second = await setup(idb);
+    await flush();
+    expect(second.store.getState().ownAttributes.map((a) => a.name)).toEqual(['Wide']);
+    await second.store.getState().deleteOwnAttribute(own.id);
+    const third = await setup(idb);
+    await flush();
+    expect(third.store.getState().ownAttributes).toEqual([]);
+  });
+
+  it('exports and imports a file, refusing one made for another latent size with a clear message', async () => {
+    const { store } = await setup();
+    markToyExamples(store);
+    store.getState().setAttributeDraftName('Wide');
+    await store.getState().saveAttributeDraft();
+    const text = store.getState().exportOwnAttributes()!;
+    expect(JSON.parse(text)).toMatchObject({ modelId: 'fixture', latentDim: 3, attributes: [{ name: 'Wide' }] });
+
+    const other = await setup();
+    await other.store.getState().importOwnAttributes(text);
+    expect(other.store.getState().attributeImport).toEqual({ kind: 'done', count: 1 });
+    expect(other.store.getState().ownAttributes[0].vector).toEqual([1, 0, 0]);
+    // The same file again adds nothing.
+    await other.store.getState().importOwnAttributes(text);
+    expect(other.store.getState().ownAttributes).toHaveLength(1);
+
+    const wrong = JSON.stringify({ ...JSON.parse(text), latentDim: 32 });
+    await other.store.getState().importOwnAttributes(wrong);
+    expect(other.store.getState().attributeImport).toEqual({
+      kind: 'error',
+      message:
+        'These attributes have 32 latent dimensions but this model has 3: they were made for another version of it.',
+    });
+  });
+
+  it('carries own attributes in the page URL and adds a link’s on load, refusing one that does not fit', async () => {
+    const { store, location } = await setup();
+    markToyExamples(store);
+    store.getState().setAttributeDraftName('Wide');
+    await store.getState().saveAttributeDraft();
+    expect(linkAttributeValues(location.search)).toEqual(['Wide~0~1,0,0~d']);
+
+    const search = withAttributeParams('?model=fixture', store.getState().ownAttributes) + '&attr=Bad~0~1,0~d';
+    const opened = await setup(new IDBFactory(), search);
+    await flush();
+    expect(opened.store.getState().ownAttributes.map((a) => [a.name, a.vector])).toEqual([['Wide', [1, 0, 0]]]);
+    expect(opened.store.getState().notices.map((n) => n.text)).toEqual([
+      `The link's attribute could not be used: The link's attribute "Bad" has 2 latent values but this model has 3 latent dimensions: it was made for another model.`,
+    ]);
+  });
+});
