@@ -4,6 +4,7 @@
  * inputs never disposed. Dropout is an identity at inference and does not appear.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { attentionKernel, hasAttentionKernel, registerAttentionKernel } from './attentionKernel';
 import {
   conv3x3,
   groupNorm,
@@ -14,6 +15,9 @@ import {
   type GroupNormWeights,
   type LayerContext,
 } from './layers';
+
+// The WASM attention kernel is registered once, when the blocks are first imported.
+registerAttentionKernel();
 
 /**
  * Single-head self-attention weights, pre-composed at load (weights.ts `composeAttention`):
@@ -37,12 +41,12 @@ export function selfAttention(x: tf.Tensor4D, weights: AttentionWeights, ctx: La
   const [b, h, w, c] = x.shape;
   const tokens = h * w;
   const normed = groupNorm(x, weights.norm, ctx);
-  const query = tf.reshape(pointwiseConv(normed, weights.query), [b, tokens, c]);
-  const keys = tf.reshape(normed, [b, tokens, c]);
-  const scores = tf.matMul(query, keys, false, true); // [B, tokens, tokens]
-  const attention = tf.softmax(scores);
-  const values = tf.reshape(pointwiseConv(normed, weights.valueOut), [b, tokens, c]);
-  const attended = tf.matMul(attention, values); // [B, tokens, C]
+  const query = tf.reshape(pointwiseConv(normed, weights.query), [b, tokens, c]) as tf.Tensor3D;
+  const keys = tf.reshape(normed, [b, tokens, c]) as tf.Tensor3D;
+  const values = tf.reshape(pointwiseConv(normed, weights.valueOut), [b, tokens, c]) as tf.Tensor3D;
+  const attended = hasAttentionKernel(tokens, c)
+    ? attentionKernel(query, keys, values) // one WASM SIMD kernel (attentionKernel.ts)
+    : tf.matMul(tf.softmax(tf.matMul(query, keys, false, true)), values); // scores [B, tokens, tokens]
   return tf.add(x, tf.reshape(attended, [b, h, w, c]));
 }
 

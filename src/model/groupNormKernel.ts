@@ -1,15 +1,16 @@
 /**
- * A fused GroupNorm (+ optional SiLU) kernel for the tfjs CPU and WebGPU backends.
+ * A fused GroupNorm (+ optional SiLU) kernel for the tfjs CPU, WebGPU and WASM backends.
  *
  * Why: GroupNorm followed by SiLU sits in front of nearly every convolution (73 times per denoiser call of
  * the FashionMNIST model). Built from tfjs ops it costs about 15 kernel launches (two reductions, the
  * normalisation, the affine, the activation and their small helpers), about 80% of all launches of a
  * denoiser call. One launch per GroupNorm (reading the modulated affine in place) cuts a call from ~1,300
- * launches to under 300; on WebGPU the launch overhead, not arithmetic, dominates a small U-Net. Other
- * backends use the composites in layers.ts, which compute the same function: WASM `groupNormPooled`, WebGL
- * `groupNormComposite`.
+ * launches to under 300 (under 450 on WASM). On WebGPU the launch overhead, not arithmetic, dominates a
+ * small U-Net, and on WASM each tfjs kernel costs several microseconds of JavaScript around XNNPACK (the WASM
+ * kernel is SIMD code of ours, wasmSimd.ts). WebGL uses the composite in layers.ts, which computes the same
+ * function (`groupNormComposite`); WASM falls back to `groupNormPooled` where its kernel cannot run.
  *
- * Kernel contract (both backends): inputs x [B, H, W, C] float32, scale and shift [S, W] float32 with S = 1
+ * Kernel contract (every backend): inputs x [B, H, W, C] float32, scale and shift [S, W] float32 with S = 1
  * (one affine for the batch) or S = B (per sample); attrs groups, epsilon, silu, and the columns
  * scaleColumn / shiftColumn where the C affine values start (scale and shift may be one packed matrix).
  * Output y = (x - mean_g) / sqrt(var_g + epsilon) * scale[., scaleColumn + c] + shift[., shiftColumn + c],
@@ -17,6 +18,7 @@
  * pixels (PyTorch nn.GroupNorm).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { simdKernelsFor } from './wasmSimd';
 
 export const GROUP_NORM_KERNEL = 'InfoDiffusionGroupNorm';
 
@@ -249,10 +251,107 @@ function groupNormWebGPU({
   ]);
 }
 
+/** The part of tfjs-backend-wasm's BackendWasm the WASM kernels use (structural, no package import). */
+export interface WasmBackendLike {
+  wasm: {
+    _malloc(bytes: number): number;
+    _free(pointer: number): void;
+    /** Emscripten's exports of the single-threaded binaries (memory is exported there). */
+    asm?: { memory?: WebAssembly.Memory };
+    /** The threaded binary's shared memory (created in JavaScript and imported). */
+    wasmMemory?: WebAssembly.Memory;
+  };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+/** tfjs-backend-wasm's linear memory, or null where this build does not expose it. */
+export function wasmMemoryOf(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
+
+/** Byte offset of a tensor's values in the WASM memory. */
+export const heapOffset = (backend: WasmBackendLike, t: tf.TensorInfo): number =>
+  backend.dataIdMap.get(t.dataId).memoryOffset;
+
+/**
+ * WASM: three SIMD passes over tfjs-backend-wasm's own memory (wasmSimd.ts): per-channel sums, per-channel
+ * squared deviations about the group mean (two passes, accurate when |mean| >> std), then y = x * s + t (and
+ * SiLU) with the per-sample, per-channel s = gamma / sqrt(var_g + eps) and t = beta - mean_g * s folded in
+ * between from the few per-channel numbers. One kernel launch instead of the composite's twenty-odd.
+ */
+function groupNormWasm({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const kernelAttrs = attrs as unknown as GroupNormAttrs;
+  const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
+  const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);
+  const wasm = backend as WasmBackendLike;
+  const memory = wasmMemoryOf(wasm);
+  const [b, h, w, c] = x.shape;
+  if (!memory || c % 4 !== 0) throw new Error(`${GROUP_NORM_KERNEL}: the wasm kernel needs C % 4 == 0 and the memory`);
+  const kernels = simdKernelsFor(memory);
+  const pixels = h * w;
+  const groupSize = c / groups;
+  const count = pixels * groupSize;
+  const out = wasm.makeOutput(x.shape, 'float32');
+  const stats = b * c;
+  // Scratch: sums, centres, squares, scales, shifts, each [B, C] (16-byte aligned by malloc).
+  const scratch = wasm.wasm._malloc(5 * stats * 4);
+  try {
+    const [sums, centres, squares, scales, shifts] = [0, 1, 2, 3, 4].map((k) => scratch + k * stats * 4);
+    const xOffset = heapOffset(wasm, x);
+    kernels.sums(xOffset, sums, b, pixels, c);
+    let heap = new Float32Array(memory.buffer);
+    const groupMeans = new Float64Array(b * groups);
+    for (let n = 0; n < b; n++) {
+      for (let g = 0; g < groups; g++) {
+        let sum = 0;
+        for (let j = 0; j < groupSize; j++) sum += heap[sums / 4 + n * c + g * groupSize + j];
+        const mean = sum / count;
+        groupMeans[n * groups + g] = mean;
+        for (let j = 0; j < groupSize; j++) heap[centres / 4 + n * c + g * groupSize + j] = mean;
+      }
+    }
+    kernels.squares(xOffset, centres, squares, b, pixels, c);
+    heap = new Float32Array(memory.buffer);
+    const gammaAt = heapOffset(wasm, scale) / 4 + scaleColumn;
+    const betaAt = heapOffset(wasm, shift) / 4 + shiftColumn;
+    const gammaStride = scale.shape[0] === 1 ? 0 : scale.shape[1];
+    const betaStride = shift.shape[0] === 1 ? 0 : shift.shape[1];
+    for (let n = 0; n < b; n++) {
+      for (let g = 0; g < groups; g++) {
+        let squareSum = 0;
+        for (let j = 0; j < groupSize; j++) squareSum += heap[squares / 4 + n * c + g * groupSize + j];
+        const invStd = 1 / Math.sqrt(squareSum / count + epsilon);
+        const mean = groupMeans[n * groups + g];
+        for (let j = 0; j < groupSize; j++) {
+          const channel = g * groupSize + j;
+          const s = heap[gammaAt + n * gammaStride + channel] * invStd;
+          heap[scales / 4 + n * c + channel] = s;
+          heap[shifts / 4 + n * c + channel] = heap[betaAt + n * betaStride + channel] - mean * s;
+        }
+      }
+    }
+    (silu ? kernels.affineSilu : kernels.affine)(xOffset, scales, shifts, heapOffset(wasm, out), b, pixels, c);
+  } finally {
+    wasm.wasm._free(scratch);
+  }
+  return out;
+}
+
 /** The kernel's configurations, by backend name. */
 export const GROUP_NORM_KERNEL_CONFIGS: tf.KernelConfig[] = [
   { kernelName: GROUP_NORM_KERNEL, backendName: 'cpu', kernelFunc: groupNormCpu as unknown as tf.KernelFunc },
   { kernelName: GROUP_NORM_KERNEL, backendName: 'webgpu', kernelFunc: groupNormWebGPU as unknown as tf.KernelFunc },
+  { kernelName: GROUP_NORM_KERNEL, backendName: 'wasm', kernelFunc: groupNormWasm as unknown as tf.KernelFunc },
 ];
 
 /**
@@ -265,7 +364,40 @@ export function registerGroupNormKernels(): void {
   }
 }
 
-/** Whether the active backend has the fused kernel (otherwise layers.ts composes the same function from ops). */
-export function hasGroupNormKernel(): boolean {
-  return tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend()) !== undefined;
+/**
+ * Whether the active backend runs the fused kernel on a map of `channels` channels (otherwise layers.ts composes
+ * the same function from ops). On WASM the SIMD kernel needs C % 4 == 0 and tfjs's memory object.
+ */
+export function hasGroupNormKernel(channels?: number): boolean {
+  const backendName = tf.getBackend();
+  if (tf.getKernel(GROUP_NORM_KERNEL, backendName) === undefined) return false;
+  return backendName !== 'wasm' || ((channels === undefined || channels % 4 === 0) && wasmKernelsUsable());
 }
+
+/**
+ * Whether the running WASM backend exposes its memory to our SIMD module (checked once per backend instance).
+ * The tfjs flag `INFODIFF_WASM_KERNELS` (default true) turns our WASM kernels off, for before/after benchmarks.
+ */
+export function wasmKernelsUsable(): boolean {
+  if (!tf.env().getBool(WASM_KERNELS_FLAG)) return false;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  let usable = usableByBackend.get(backend);
+  if (usable === undefined) {
+    const memory = wasmMemoryOf(backend);
+    usable = memory !== null && typeof WebAssembly.validate === 'function';
+    if (usable && memory) {
+      try {
+        simdKernelsFor(memory);
+      } catch {
+        usable = false; // a runtime without WebAssembly SIMD: the composites run instead
+      }
+    }
+    usableByBackend.set(backend, usable);
+  }
+  return usable;
+}
+const usableByBackend = new WeakMap<object, boolean>();
+
+/** tfjs flag: false puts WASM back on the op composites (before/after measurements in `npm run bench`). */
+export const WASM_KERNELS_FLAG = 'INFODIFF_WASM_KERNELS';
+tf.env().registerFlag(WASM_KERNELS_FLAG, () => true);

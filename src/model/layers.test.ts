@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setUpCpuBackendWithLeakCheck } from './testing/leakGuard';
-import { hasGroupNormKernel } from './groupNormKernel';
+import { ATTENTION_KERNEL, attentionKernel } from './attentionKernel';
+import { selfAttention } from './blocks';
+import { GROUP_NORM_KERNEL, hasGroupNormKernel, WASM_KERNELS_FLAG } from './groupNormKernel';
 import {
   conv3x3,
   createLayerContext,
@@ -253,7 +255,7 @@ describe('groupNormPooled on the WASM backend, against the matmul composite', ()
     }
   });
 
-  it('groupNorm runs the pooled composite on WASM, and the matmul composite under the flag', async () => {
+  it('groupNorm runs the SIMD kernel on WASM, the pooled composite with it off, the matmul one under the flag', async () => {
     const ctx = createLayerContext(4, [8]);
     const { x, affine, tensors } = groupNormCase(2, 8, 16, 'shared', 60);
     const kernelsOf = async () => {
@@ -261,16 +263,110 @@ describe('groupNormPooled on the WASM backend, against the matmul composite', ()
       tf.dispose(info.result as tf.Tensor);
       return info.kernelNames;
     };
+    const simdKernels = await kernelsOf();
+    tf.env().set(WASM_KERNELS_FLAG, false);
     const pooledKernels = await kernelsOf();
     tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, true);
     const matmulKernels = await kernelsOf();
     tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, false);
+    tf.env().set(WASM_KERNELS_FLAG, true);
+    expect(simdKernels).toEqual([GROUP_NORM_KERNEL]);
     expect(pooledKernels).toContain('AvgPool');
     expect(pooledKernels).not.toContain('BatchMatMul');
     expect(matmulKernels).toContain('BatchMatMul');
     expect(matmulKernels).not.toContain('AvgPool');
     tf.dispose(tensors);
     disposeLayerContext(ctx);
+  });
+});
+
+describe('the WASM SIMD kernels (wasmSimd.ts), against the composites they replace', () => {
+  beforeAll(async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+    await tf.setBackend('wasm');
+  });
+  afterAll(async () => {
+    tf.env().set(WASM_KERNELS_FLAG, true);
+    await tf.setBackend('cpu');
+  });
+
+  /** f run with the SIMD kernels and with the op composites (flag off), on the same inputs. */
+  async function kernelAndComposite(f: () => tf.Tensor): Promise<[Float32Array, Float32Array]> {
+    const kernel = tf.tidy(f);
+    tf.env().set(WASM_KERNELS_FLAG, false);
+    const composite = tf.tidy(f);
+    tf.env().set(WASM_KERNELS_FLAG, true);
+    const values = [(await kernel.data()) as Float32Array, (await composite.data()) as Float32Array] as const;
+    tf.dispose([kernel, composite]);
+    return [values[0], values[1]];
+  }
+
+  // [batch, map size, channels, groups]: the denoiser's shapes, groups of one to four channels.
+  const CASES: [number, number, number, number][] = [
+    [1, 32, 16, 16],
+    [11, 16, 32, 16],
+    [3, 8, 48, 16],
+    [2, 8, 32, 8],
+    [2, 6, 12, 3],
+  ];
+  for (const affine of ['shared', 'packed per sample'] as const) {
+    for (const activation of ['linear', 'silu'] as const) {
+      it.each(CASES)(
+        `GroupNorm at batch %i, %ix%i maps of %i channels in groups of C / %i, ${affine} affine, ${activation}: within 1e-5`,
+        async (b, size, c, groups) => {
+          const ctx = createLayerContext(groups, [size]);
+          const { x, affine: rows, tensors } = groupNormCase(b, size, c, affine, 70 + b + c);
+          const [kernel, composite] = await kernelAndComposite(() => groupNorm(x, rows, ctx, activation));
+          expect(relativeError(kernel, composite)).toBeLessThan(1e-5);
+          tf.dispose(tensors);
+          disposeLayerContext(ctx);
+        },
+      );
+    }
+  }
+
+  it('GroupNorm + SiLU stays exact far out in the tails of the sigmoid (|y| up to 120)', async () => {
+    const ctx = createLayerContext(1, [2]);
+    const x = tf.tensor4d([-3, -1, 0, 1, 2, 3, 4, 5, -2, 0.5, 1.5, -0.5, 6, -6, 0.1, -0.1], [1, 2, 2, 4]);
+    const gamma = tf.tensor2d([[40, -40, 1, 0.001]]);
+    const beta = tf.tensor2d([[0, 0, 0, 0]]);
+    const [kernel, composite] = await kernelAndComposite(() => groupNorm(x, affineOf(gamma, beta), ctx, 'silu'));
+    expect(relativeError(kernel, composite)).toBeLessThan(1e-6);
+    tf.dispose([x, gamma, beta]);
+    disposeLayerContext(ctx);
+  });
+
+  it('attention (8x8 and 4x4 tokens, batch 1 and 11) matches matMul, softmax, matMul within 1e-5', async () => {
+    for (const [b, size, c] of [
+      [1, 8, 32],
+      [11, 8, 32],
+      [3, 4, 8],
+    ]) {
+      const ctx = createLayerContext(4, [size]);
+      const x = tf.tensor4d(randomArray(b * size * size * c, 80 + b, 1.5), [b, size, size, c]);
+      const dense = (seed: number): DenseWeights => ({
+        kernel: tf.tensor2d(randomArray(c * c, seed, 0.5), [c, c]),
+        bias: tf.tensor1d(randomArray(c, seed + 1, 0.1)),
+      });
+      const weights = {
+        norm: affineOf(tf.ones([1, c]) as tf.Tensor2D, tf.zeros([1, c]) as tf.Tensor2D),
+        query: dense(90),
+        valueOut: dense(92),
+      };
+      const [kernel, composite] = await kernelAndComposite(() => selfAttention(x, weights, ctx));
+      expect(relativeError(kernel, composite)).toBeLessThan(1e-5);
+      tf.dispose([x, weights.norm.gamma, weights.norm.beta, weights.query.kernel, weights.query.bias]);
+      tf.dispose([weights.valueOut.kernel, weights.valueOut.bias]);
+      disposeLayerContext(ctx);
+    }
+  });
+
+  it('attention runs as one kernel on WASM', async () => {
+    const q = tf.ones([2, 4, 4]) as tf.Tensor3D;
+    const info = await tf.profile(() => attentionKernel(q, q, q));
+    expect(info.kernelNames).toEqual([ATTENTION_KERNEL]);
+    expect(Array.from(await (info.result as tf.Tensor).data())).toEqual(new Array(32).fill(1));
+    tf.dispose([q, info.result as tf.Tensor]);
   });
 });
 

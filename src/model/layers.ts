@@ -122,8 +122,8 @@ tf.env().registerFlag(GROUP_NORM_MATMUL_ON_WASM_FLAG, () => false);
  * GroupNorm over an NHWC map with a per-channel affine that may differ per sample, optionally followed by
  * SiLU: y = (x - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per sample and group over all pixels
  * (biased variance, eps 1e-5, as PyTorch's nn.GroupNorm). Runs the fused kernel (groupNormKernel.ts) where
- * the active backend has one (CPU, WebGPU); on WASM the pooled composite; elsewhere (WebGL) the matrix-product
- * composite, which is the one measured there.
+ * the active backend has one (CPU, WebGPU, WASM with C % 4 == 0); otherwise on WASM the pooled composite, and
+ * elsewhere (WebGL) the matrix-product composite, which is the one measured there.
  * @param x [B, H, W, C], C divisible by ctx.groups
  * @returns [B, H, W, C]
  */
@@ -133,7 +133,7 @@ export function groupNorm(
   ctx: LayerContext,
   activation: 'linear' | 'silu' = 'linear',
 ): tf.Tensor4D {
-  if (hasGroupNormKernel()) {
+  if (hasGroupNormKernel(x.shape[3])) {
     const attrs: GroupNormAttrs = {
       groups: ctx.groups,
       epsilon: GROUP_NORM_EPSILON,
