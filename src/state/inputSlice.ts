@@ -11,6 +11,7 @@ import type { NoiseOrigin } from '../app/shareState';
 import type { FloatImageBatch } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
+import { adoptLatent } from './latentSlice';
 import { frameFromBatch, framePatch, renderKey } from './renderSlice';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
@@ -233,16 +234,13 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
               xNoise,
               stochastic: null,
             };
-            const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
             set({
               reconstruction,
               reconstructionFidelity: fidelity(reconstruction, prepared, metadata, steps),
-              z,
-              zReference: zEncoded,
-              referenceKind: 'encoded',
-              locked,
-              noise,
               inputStatus: { kind: 'done' },
+              // One store update: the latent slice's new (z, x_T) and, unless z was overridden, the render slice's
+              // frame, each built by its owner.
+              ...adoptLatent(get(), { z, zReference: zEncoded, referenceKind: 'encoded', noise }),
               ...(options.zOverride ? {} : framePatch(get(), reconstruction, renderKey(z, noise.id), steps)),
             });
           },

@@ -68,6 +68,8 @@ export interface LatentSlice {
   setPreviewDecoder(decoder: PreviewDecoder): void;
   /** Makes a saved or rendered (z, x_T) pair current. */
   applySnapshot(snapshot: LatentSnapshot, referenceKind: ReferenceKind): void;
+  /** Makes (z, x_T) current and keeps the reference and locks: the current image moved (a traversal cell). */
+  setLatent(z: number[], noise: NoiseState): void;
   /** Moves z along attribute direction `index` so its score becomes `target`. */
   setAttributeScore(index: number, target: number): void;
 }
@@ -112,6 +114,26 @@ export function storedNoise(
   if (origin?.kind === 'seed')
     return { id: `seed:${origin.seed}`, origin, xNoise: record.xNoise, stochastic: priorSampling(origin.seed) };
   return { id: fallbackId, origin, xNoise: record.xNoise, stochastic: record.stochastic ?? null };
+}
+
+/** A new current (z, x_T), and the z that "reset" returns to. */
+export interface AdoptedLatent {
+  z: number[];
+  zReference: number[];
+  referenceKind: ReferenceKind;
+  noise: NoiseState;
+}
+
+/**
+ * This slice's fields for a new current (z, x_T): the locks stay while the dimension count does. The slice's own
+ * actions use it, and the input slice hands its encoded image to it, because that image's z, x_T, reconstruction
+ * and frame must reach subscribers in one store update (as renderSlice's framePatch does for the frame).
+ */
+export function adoptLatent(
+  state: Pick<LatentSlice, 'locked'>,
+  next: AdoptedLatent,
+): Pick<LatentSlice, 'z' | 'zReference' | 'referenceKind' | 'locked' | 'noise'> {
+  return { ...next, locked: state.locked.length === next.z.length ? state.locked : next.z.map(() => false) };
 }
 
 export const initialLatentState = {
@@ -277,13 +299,8 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
         // nothing on screen claims the new picture came from the old upload.
         get().clearInput();
         const z = samplePrior(metadata.latent, metadata.architecture.latentDim, seed);
-        const locked = get().locked.length === z.length ? get().locked : z.map(() => false);
         set({
-          z,
-          zReference: z,
-          referenceKind: 'sampled',
-          locked,
-          noise: seedNoise(metadata, seed),
+          ...adoptLatent(get(), { z, zReference: z, referenceKind: 'sampled', noise: seedNoise(metadata, seed) }),
           seed,
           ...(steps ? { steps, previewSteps: Math.min(DEFAULT_PREVIEW_STEPS, steps) } : {}),
         });
@@ -304,6 +321,10 @@ export function createLatentSlice({ db }: SliceContext): StateCreator<ExplorerSt
 
       applySnapshot(snapshot, referenceKind) {
         set({ z: snapshot.z, zReference: snapshot.z, referenceKind, noise: snapshot.noise });
+      },
+
+      setLatent(z, noise) {
+        set({ z, noise });
       },
 
       setAttributeScore(index, target) {

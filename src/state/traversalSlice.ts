@@ -148,7 +148,7 @@ export function createTraversalSlice({
       const row = rows.find((r) => r.dim === dim);
       if (!row || !base || index >= row.values.length) return;
       const z = base.z.map((v, k) => (k === dim ? row.values[index] : v));
-      set({ z, noise: base.noise });
+      get().setLatent(z, base.noise);
     },
   });
 }
