@@ -59,6 +59,7 @@ export default tseslint.config(
             '**/diffusion/*',
             '!**/diffusion/random',
             '!**/diffusion/slerp',
+            '!**/diffusion/sigmoid',
           ],
         },
       ],
@@ -80,7 +81,17 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['@tensorflow/*', '**/model/*', '**/diffusion/*', '!**/model/metadata', '!**/model/metadata.ts'] },
+        {
+          patterns: [
+            '@tensorflow/*',
+            '**/model/*',
+            '**/diffusion/*',
+            '!**/model/metadata',
+            '!**/model/metadata.ts',
+            // The shared logistic function (α -> ᾱ), plain float64 with no imports.
+            '!**/diffusion/sigmoid',
+          ],
+        },
       ],
     },
   },

@@ -1,4 +1,5 @@
 import { useEffect, useId } from 'react';
+import { sigmoid } from '../diffusion/sigmoid';
 import { useAction, useAnalysisSubject, useForwardNoise, useInput, useStoreApi } from '../state/hooks';
 import { PixelCanvas } from './PixelCanvas';
 import { TaskStatusLine } from './TaskStatusLine';
@@ -11,7 +12,7 @@ export function NoisingPanel() {
   const setLogSnr = useAction('setLogSnr');
   const store = useStoreApi();
   const id = useId();
-  const alphaBar = 1 / (1 + Math.exp(-logSnr));
+  const alphaBar = sigmoid(logSnr);
 
   // Noise the image as soon as the view opens or the image changes, at the level already chosen.
   useEffect(() => {
