@@ -52,7 +52,7 @@ from .data import balanced_indices, global_batch_indices
 from .diffusion import PARAMETERISATIONS, ddim_decode, ddim_invert, ddim_plan, ddim_sample
 from .latent_prior import sample_latent_mixture
 from .metrics import reconstruction_psnr
-from .sample import LoadedModel, latent_mixture, load_model, open_dataset
+from .sample import ReadyModel, latent_mixture, load_model, open_dataset
 
 CHECKPOINT_NAME = 'checkpoint.pt'
 POOL_NAME = 'pool.pt'
@@ -133,7 +133,7 @@ def _atomic_save(payload: Any, path: Path) -> None:
 
 
 @torch.no_grad()
-def teacher_rows(teacher: LoadedModel, regime: str, images: Optional[torch.Tensor], count: int, mixture: Dict,
+def teacher_rows(teacher: ReadyModel, regime: str, images: Optional[torch.Tensor], count: int, mixture: Dict,
                  cfg: DistillConfig, generator: torch.Generator) -> Dict[str, torch.Tensor]:
     """One chunk of (x_T, z, target) for ``regime``: images [count, C, H, W] for 'inverted', None for 'prior'."""
     plan = ddim_plan(teacher.schedule.timesteps, cfg.teacher_steps)
@@ -156,7 +156,7 @@ class Pool:
     """The training triples, filled chunk by chunk and saved as it goes. Chunk k is a pure function of
     (seed, k), so a pool rebuilt from scratch, or finished after an interruption, holds the same rows."""
 
-    def __init__(self, teacher: LoadedModel, cfg: DistillConfig, path: Path, log):
+    def __init__(self, teacher: ReadyModel, cfg: DistillConfig, path: Path, log):
         self.teacher, self.cfg, self.path, self.log = teacher, cfg, path, log
         self.spec = {key: getattr(cfg, key) for key in ('teacher', 'teacher_steps', 'prior_eta', 'inverted_images',
                                                          'prior_draws', 'monitor_images', 'chunk', 'seed')}
@@ -225,7 +225,7 @@ class Pool:
 
 # ------------------------------------------------------------------------------------------------ the student
 
-def student_decode(student, teacher: LoadedModel, plan: Sequence[int], parameterisation: str, x_noise: torch.Tensor,
+def student_decode(student, teacher: ReadyModel, plan: Sequence[int], parameterisation: str, x_noise: torch.Tensor,
                    z: torch.Tensor) -> List[torch.Tensor]:
     """x0_pred after each of the student's calls (the last is its image), differentiable."""
     outputs: List[torch.Tensor] = []
@@ -241,7 +241,7 @@ def distillation_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, ear
 
 
 @torch.no_grad()
-def score(student, teacher: LoadedModel, plan: Sequence[int], parameterisation: str, rows: Dict[str, torch.Tensor],
+def score(student, teacher: ReadyModel, plan: Sequence[int], parameterisation: str, rows: Dict[str, torch.Tensor],
           batch_size: int = 64) -> Dict[str, Dict[str, float]]:
     """PSNR (dB, images in [0, 1] as metrics.reconstruction_psnr) of the student's image after each number of calls
     against the teacher's, per regime: {'inverted': {'calls1': .., 'calls2': ..}, 'prior': {...}}."""
@@ -405,7 +405,7 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
     return {'step': step, 'monitor': monitor, 'checkpoint': str(checkpoint_path)}
 
 
-def load_student(checkpoint_path: str | Path, teacher: LoadedModel, use_ema: bool = True):
+def load_student(checkpoint_path: str | Path, teacher: ReadyModel, use_ema: bool = True):
     """(student denoiser in eval mode, plan, parameterisation, checkpoint) from a distillation checkpoint."""
     checkpoint = torch.load(checkpoint_path, map_location='cpu')
     student = copy.deepcopy(teacher.model.backbone)

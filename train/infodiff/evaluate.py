@@ -61,7 +61,7 @@ from .data import DataError, ImageDataset, balanced_indices
 from .export import gaussian_reference
 from .latent_prior import describe as describe_mixture
 from .latent_prior import fit_latent_mixture
-from .sample import (LoadedModel, encode, encode_rows, load_model, open_dataset, package_mixture, reconstruct,
+from .sample import (ReadyModel, encode, encode_rows, load_model, open_dataset, package_mixture, reconstruct,
                      resolve_device, sample_images)
 
 BLOCKS = ('probe', 'dci', 'swap', 'fd', 'nll', 'recon')
@@ -73,7 +73,7 @@ def _rows(dataset: ImageDataset, count: int, seed: int) -> List[int]:
     return balanced_indices(dataset, min(count, len(dataset)), seed)
 
 
-def _batch(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int]) -> torch.Tensor:
+def _batch(loaded: ReadyModel, dataset: ImageDataset, rows: Sequence[int]) -> torch.Tensor:
     return dataset.batch(torch.tensor(list(rows), dtype=torch.int64), loaded.device)
 
 
@@ -106,7 +106,7 @@ def latent_code_summary(codes: np.ndarray) -> Dict[str, Any]:
             'stdRange': [float(stds.min()), float(stds.max())]}
 
 
-def evaluate_dci(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDataset, train_count: int,
+def evaluate_dci(loaded: ReadyModel, train_set: ImageDataset, test_set: ImageDataset, train_count: int,
                  test_count: int, estimators: int, seed: int, batch_size: int) -> Dict[str, Any]:
     if train_set.factors is None or test_set.factors is None:
         return {'skipped': 'DCI needs generative factors (the shapes data set)'}
@@ -151,7 +151,7 @@ class Sampler:
     codes: Optional[torch.Tensor] = None
 
 
-def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
+def evaluate_samples(loaded: ReadyModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
                      samplers: Sequence[Sampler], seed: int, batch_size: int) -> List[Dict[str, Any]]:
     """Fréchet distance and recognisability of prior samples in the feature space of the data set's classifier
     (`classifier_path`, or '' for the committed one), one result per sampler: the same seed each time (so the
@@ -183,7 +183,7 @@ def evaluate_samples(loaded: LoadedModel, test_set: ImageDataset, classifier_pat
     return results
 
 
-def model_prior_description(loaded: LoadedModel) -> str:
+def model_prior_description(loaded: ReadyModel) -> str:
     return 'z ~ N(0, I)' if loaded.prior == 'regular' else f'z ~ the {loaded.prior} mixture prior'
 
 
@@ -196,7 +196,7 @@ def sampler_summary(blocks: Dict[str, Any]) -> Dict[str, Any]:
             'frechetDistance': distance['frechetDistance'], 'recognisability': blocks['recognisability']['samples']}
 
 
-def _reference(loaded: LoadedModel, train_set: ImageDataset, seed: int) -> itd.GaussianReference:
+def _reference(loaded: ReadyModel, train_set: ImageDataset, seed: int) -> itd.GaussianReference:
     """The package's Gaussian reference, or (checkpoints) one computed from training images as export does."""
     arch = loaded.architecture
     shape_hwc = (arch['imageSize'], arch['imageSize'], arch['imageChannels'])
@@ -209,7 +209,7 @@ def _reference(loaded: LoadedModel, train_set: ImageDataset, seed: int) -> itd.G
     return itd.reference_from_metadata(block, shape_hwc, channels_first=True)
 
 
-def evaluate_nll(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDataset, count: int, samples: int,
+def evaluate_nll(loaded: ReadyModel, train_set: ImageDataset, test_set: ImageDataset, count: int, samples: int,
                  seed: int, batch_size: int) -> Dict[str, Any]:
     reference = _reference(loaded, train_set, seed)
     rows = _rows(test_set, count, seed)
@@ -224,7 +224,7 @@ def evaluate_nll(loaded: LoadedModel, train_set: ImageDataset, test_set: ImageDa
     return result
 
 
-def evaluate_reconstruction(loaded: LoadedModel, test_set: ImageDataset, count: int, steps: Sequence[int],
+def evaluate_reconstruction(loaded: ReadyModel, test_set: ImageDataset, count: int, steps: Sequence[int],
                             seed: int, batch_size: int) -> Dict[str, Any]:
     rows = _rows(test_set, count, seed)
     x0 = _batch(loaded, test_set, rows)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import shapes
-from .sample import LoadedModel, decode, encode, invert
+from .sample import ReadyModel, decode, encode, invert
 
 
 def _model_space(images_u8: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -37,7 +37,7 @@ def swap_share(from_a: torch.Tensor, from_b: torch.Tensor, a: torch.Tensor, b: t
 
 
 @torch.no_grad()
-def factor_swap(loaded: LoadedModel, factors: np.ndarray, steps: int, seed: int = 0,
+def factor_swap(loaded: ReadyModel, factors: np.ndarray, steps: int, seed: int = 0,
                 batch_size: int = 64) -> Dict[str, Any]:
     """The swap test for every shapes factor on scenes ``factors`` (int [N, 6]), with ``steps`` DDIM steps.
 

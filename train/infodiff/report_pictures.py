@@ -13,7 +13,7 @@ import torch
 from .data import balanced_indices
 from .latent_prior import describe as describe_mixture
 from .report_facts import shown
-from .sample import (TRAVERSAL_VALUES, LoadedModel, interpolation, load_images, open_dataset, package_mixture,
+from .sample import (TRAVERSAL_VALUES, ReadyModel, interpolation, load_images, open_dataset, package_mixture,
                      sample_images, save_grid, traversal)
 
 SAMPLE_COUNT = 64
@@ -31,7 +31,7 @@ class Picture:
     commands: List[str]
 
 
-def draw_pictures(loaded: LoadedModel, name: str, model_arg: str, out_dir: Path, steps: int, seed: int,
+def draw_pictures(loaded: ReadyModel, name: str, model_arg: str, out_dir: Path, steps: int, seed: int,
                   batch_size: int = 64, redraw: bool = True) -> List[Picture]:
     """Writes {name}-samples.png (64 prior samples), {name}-samples-eta1.png (the same with eta 1),
     {name}-traversal.png (one row per latent dimension, values

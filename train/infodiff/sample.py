@@ -57,8 +57,11 @@ class Student:
 
 
 @dataclass
-class LoadedModel:
-    """A model ready to sample, whatever file it came from."""
+class ReadyModel:
+    """A model ready to sample, whatever file it came from (the engine's ReadyModel in src/engine/requests.ts).
+
+    Not the app's LoadedModel (src/state/modelSlice.ts), which is only the store's record of what was loaded.
+    """
 
     model: InfoDiff  # eval mode
     schedule: Schedule
@@ -89,7 +92,7 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
+def load_model(path: str | Path, device: str = 'cpu') -> ReadyModel:
     """Loads a web package folder or a training checkpoint file (EMA weights when it has them)."""
     path = Path(path)
     if path.is_dir():
@@ -102,7 +105,7 @@ def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
         # Packages without provenance.data (converted or older ones) used the data set's default draw.
         draw = provenance.get('data', {'seed': 0, 'size': 0})
         prior = {name: kind for kind, name in PACKAGE_PRIOR_NAMES.items()}[metadata['latent']['prior']]
-        return LoadedModel(model=model, schedule=make_schedule(metadata['schedule']),
+        return ReadyModel(model=model, schedule=make_schedule(metadata['schedule']),
                            architecture=metadata['architecture'],
                            dataset=dataset if dataset in KNOWN_DATASETS else 'folder', data_dir='',
                            metadata=metadata, source=str(path), prior=prior, data_seed=draw['seed'],
@@ -111,7 +114,7 @@ def load_model(path: str | Path, device: str = 'cpu') -> LoadedModel:
         from .train import load_checkpoint_model  # the training module is heavy (DDP, tqdm); only when needed
 
         model, cfg, checkpoint = load_checkpoint_model(path, device=device)
-        return LoadedModel(model=model, schedule=make_schedule(cfg.schedule), architecture=cfg.architecture,
+        return ReadyModel(model=model, schedule=make_schedule(cfg.schedule), architecture=cfg.architecture,
                            dataset=cfg.dataset, data_dir=cfg.data_dir, metadata=None, source=str(path),
                            prior=cfg.prior, data_seed=cfg.seed, train_size=cfg.dataset_size,
                            training_steps=checkpoint.get('step'))
@@ -126,20 +129,20 @@ def _normal(shape: Sequence[int], generator: torch.Generator, device: torch.devi
     return rng.normal(shape, generator, device)
 
 
-def _image_shape(loaded: LoadedModel) -> tuple[int, int, int]:
+def _image_shape(loaded: ReadyModel) -> tuple[int, int, int]:
     arch = loaded.architecture
     return arch['imageChannels'], arch['imageSize'], arch['imageSize']
 
 
 @torch.no_grad()
-def encode(loaded: LoadedModel, x0: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+def encode(loaded: ReadyModel, x0: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """z = Enc(x0) for x0 [N, C, H, W] in [-1, 1] -> [N, D] on the model's device."""
     return torch.cat([loaded.model.encode(x0[i:i + batch_size].to(loaded.device))
                       for i in range(0, len(x0), batch_size)])
 
 
 @torch.no_grad()
-def encode_rows(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int], batch_size: int = 64) -> np.ndarray:
+def encode_rows(loaded: ReadyModel, dataset: ImageDataset, rows: Sequence[int], batch_size: int = 64) -> np.ndarray:
     """z = Enc(x) of dataset rows, float64 [N, D]; converts one batch at a time so large N stays cheap."""
     rows = list(rows)
     chunks = [encode(loaded, dataset.batch(torch.tensor(rows[i:i + batch_size], dtype=torch.int64), loaded.device),
@@ -148,7 +151,7 @@ def encode_rows(loaded: LoadedModel, dataset: ImageDataset, rows: Sequence[int],
 
 
 @torch.no_grad()
-def decode(loaded: LoadedModel, x_noise: torch.Tensor, z: torch.Tensor, steps: int, eta: float = 0.0,
+def decode(loaded: ReadyModel, x_noise: torch.Tensor, z: torch.Tensor, steps: int, eta: float = 0.0,
            generator: Optional[torch.Generator] = None, batch_size: int = 64) -> torch.Tensor:
     """DDIM-decodes x_T [N, C, H, W] with latents z [N, D] in `steps` steps -> x0 [N, C, H, W] (unclipped)."""
     plan = ddim_plan(loaded.schedule.timesteps, steps)
@@ -160,7 +163,7 @@ def decode(loaded: LoadedModel, x_noise: torch.Tensor, z: torch.Tensor, steps: i
 
 
 @torch.no_grad()
-def decode_student(loaded: LoadedModel, student: Student, x_noise: torch.Tensor, z: torch.Tensor,
+def decode_student(loaded: ReadyModel, student: Student, x_noise: torch.Tensor, z: torch.Tensor,
                    calls: Optional[int] = None, batch_size: int = 64) -> torch.Tensor:
     """The student's image of x_T [N, C, H, W] and z [N, D] after its first ``calls`` calls (default: all)."""
     plan = student.plan[:calls or len(student.plan)]
@@ -170,20 +173,20 @@ def decode_student(loaded: LoadedModel, student: Student, x_noise: torch.Tensor,
 
 
 @torch.no_grad()
-def invert(loaded: LoadedModel, x0: torch.Tensor, z: torch.Tensor, steps: int, batch_size: int = 64) -> torch.Tensor:
+def invert(loaded: ReadyModel, x0: torch.Tensor, z: torch.Tensor, steps: int, batch_size: int = 64) -> torch.Tensor:
     """DDIM inversion (eta 0, z fixed) of x0 [N, C, H, W] -> x_T [N, C, H, W] at level alpha_bar[T-1]."""
     plan = ddim_plan(loaded.schedule.timesteps, steps)
     return torch.cat([ddim_invert(loaded.denoiser, loaded.schedule, plan, x0[i:i + batch_size].to(loaded.device),
                                   z[i:i + batch_size].to(loaded.device)) for i in range(0, len(x0), batch_size)])
 
 
-def package_mixture(loaded: LoadedModel) -> Optional[Dict]:
+def package_mixture(loaded: ReadyModel) -> Optional[Dict]:
     """The package's fitted latent mixture (latent.fitted, infodiff.latent_prior), or None (a checkpoint, or an
     older package)."""
     return loaded.metadata['latent'].get('fitted') if loaded.metadata is not None else None
 
 
-def latent_mixture(loaded: LoadedModel, images: int = 0, seed: int = 0) -> Dict:
+def latent_mixture(loaded: ReadyModel, images: int = 0, seed: int = 0) -> Dict:
     """The package's fitted latent mixture, else one fitted here to z = Enc(x) of the first ``images`` (0 = all)
     images of the model's training draw, the images export fits it to."""
     mixture = package_mixture(loaded)
@@ -194,7 +197,7 @@ def latent_mixture(loaded: LoadedModel, images: int = 0, seed: int = 0) -> Dict:
     return fit_latent_mixture(encode_rows(loaded, train_set, range(count)), seed=seed)
 
 
-def sample_images(loaded: LoadedModel, n: int, steps: int, eta: float = 0.0, seed: int = 0,
+def sample_images(loaded: ReadyModel, n: int, steps: int, eta: float = 0.0, seed: int = 0,
                   batch_size: int = 64, mixture: Optional[Dict] = None,
                   codes: Optional[torch.Tensor] = None) -> torch.Tensor:
     """n samples with z from the model's prior (or from ``mixture``, a fitted latent prior, or the first n rows of
@@ -218,7 +221,7 @@ def sample_images(loaded: LoadedModel, n: int, steps: int, eta: float = 0.0, see
     return decode(loaded, x_noise, z, steps, eta, step_noise, batch_size)
 
 
-def reconstruct(loaded: LoadedModel, x0: torch.Tensor, steps: int, inversion: bool = True, seed: int = 0,
+def reconstruct(loaded: ReadyModel, x0: torch.Tensor, steps: int, inversion: bool = True, seed: int = 0,
                 batch_size: int = 64) -> torch.Tensor:
     """Decodes Enc(x0) from the DDIM-inverted x_T (inversion) or from fresh noise x_T ~ N(0, I) (seeded).
 
@@ -232,7 +235,7 @@ def reconstruct(loaded: LoadedModel, x0: torch.Tensor, steps: int, inversion: bo
     return decode(loaded, x_noise, z, steps, 0.0, None, batch_size)
 
 
-def traversal(loaded: LoadedModel, x0: torch.Tensor, steps: int, dims: Optional[Sequence[int]] = None,
+def traversal(loaded: ReadyModel, x0: torch.Tensor, steps: int, dims: Optional[Sequence[int]] = None,
               values: Sequence[float] = TRAVERSAL_VALUES, batch_size: int = 64) -> torch.Tensor:
     """The paper's traversal of one image x0 [1, C, H, W]: for each latent dimension k in `dims` (default all), z_k
     set to each absolute value, decoded from the same inverted x_T. Returns [len(dims) * len(values), C, H, W],
@@ -265,7 +268,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, weight: float) -> torch.Tensor:
     return mixed.to(a.dtype).reshape(a.shape)
 
 
-def interpolation(loaded: LoadedModel, x_a: torch.Tensor, x_b: torch.Tensor, steps: int, frames: int = 10,
+def interpolation(loaded: ReadyModel, x_a: torch.Tensor, x_b: torch.Tensor, steps: int, frames: int = 10,
                   batch_size: int = 64) -> torch.Tensor:
     """Frames between two images [1, C, H, W]: z on the quarter circle cos/sin, x_T slerped between the two
     inverted x_T, e in linspace(0, 1, frames). Returns [frames, C, H, W]."""
@@ -330,7 +333,7 @@ def _holds_within(path: Path, picture: np.ndarray, levels: int) -> bool:
 # --------------------------------------------------------------------------------------------- CLI
 
 
-def load_images(loaded: LoadedModel, split: str, indices: Sequence[int], data_dir: str = '',
+def load_images(loaded: ReadyModel, split: str, indices: Sequence[int], data_dir: str = '',
                 dataset: Optional[ImageDataset] = None) -> torch.Tensor:
     """Dataset rows `indices` of the model's data set as [N, C, H, W] in [-1, 1] on the model's device."""
     data = dataset if dataset is not None else open_dataset(loaded, split, data_dir, max(indices) + 1)
@@ -340,7 +343,7 @@ def load_images(loaded: LoadedModel, split: str, indices: Sequence[int], data_di
     return data.batch(torch.tensor(list(indices), dtype=torch.int64), loaded.device)
 
 
-def open_dataset(loaded: LoadedModel, split: str, data_dir: str = '', shapes_count: int = 0) -> ImageDataset:
+def open_dataset(loaded: ReadyModel, split: str, data_dir: str = '', shapes_count: int = 0) -> ImageDataset:
     """The model's data set at the model's size (`data_dir` overrides where it lives; a folder data set needs it),
     drawn as in training: the 'train' split is the training draw itself (same seed, at most its size).
 

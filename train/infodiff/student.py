@@ -34,7 +34,7 @@ from .diffusion import ddim_plan
 from .distill import load_student, psnr_db
 from .evaluate import _classifier_input, _repository_path
 from .latent_prior import sample_latent_mixture
-from .sample import (LoadedModel, Student, decode, decode_student, encode, invert, latent_mixture, load_model,
+from .sample import (ReadyModel, Student, decode, decode_student, encode, invert, latent_mixture, load_model,
                      open_dataset, save_grid)
 from .webpackage import read_web_package, student_weight_arrays, write_web_package
 
@@ -42,7 +42,7 @@ PSNR_TARGET_DB = 28.0  # the issue's fidelity target at 2 calls
 PICTURE_COLUMNS = 8
 
 
-def _student(loaded: LoadedModel, checkpoint: Optional[str], raw: bool = False) -> tuple[Student, Dict[str, Any]]:
+def _student(loaded: ReadyModel, checkpoint: Optional[str], raw: bool = False) -> tuple[Student, Dict[str, Any]]:
     """The student of a distillation checkpoint (EMA weights, or the optimiser's with ``raw``), else the package's."""
     if checkpoint:
         net, plan, parameterisation, state = load_student(checkpoint, loaded, use_ema=not raw)
@@ -54,7 +54,7 @@ def _student(loaded: LoadedModel, checkpoint: Optional[str], raw: bool = False) 
 
 
 @torch.no_grad()
-def evaluate_student(loaded: LoadedModel, student: Student, images: int, teacher_steps: int = 20,
+def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_steps: int = 20,
                      prior_eta: float = 1.0, seed: int = 1, batch_size: int = 64) -> Dict[str, Any]:
     """Every number of the module docstring, as one JSON-ready dict (plus the tensors the picture needs)."""
     started = time.time()
@@ -124,7 +124,7 @@ def save_picture(pictures: Dict[str, List[torch.Tensor]], path: str | Path, colu
     return save_grid(torch.cat(rows), columns, path, keep_within=1)
 
 
-def training_summary(state: Dict[str, Any], teacher: LoadedModel) -> Dict[str, Any]:
+def training_summary(state: Dict[str, Any], teacher: ReadyModel) -> Dict[str, Any]:
     """What a distillation checkpoint says about its cost, for the package and the results page."""
     cfg = state['config']
     return {'method': 'direct regression of the teacher sampler (infodiff.distill)', 'steps': state['step'],

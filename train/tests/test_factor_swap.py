@@ -14,8 +14,8 @@ SCENES = np.array([[0, 1, 2, 3, 0, 4], [5, 9, 7, 1, 2, 14], [3, 3, 3, 7, 3, 0]])
 
 
 def _oracle(dataset='shapes'):
-    """A LoadedModel whose sampler the tests replace; only its device and sizes are read."""
-    return sample.LoadedModel(model=torch.nn.Linear(1, 1), schedule=make_schedule({}),
+    """A ReadyModel whose sampler the tests replace; only its device and sizes are read."""
+    return sample.ReadyModel(model=torch.nn.Linear(1, 1), schedule=make_schedule({}),
                               architecture={'imageChannels': 3, 'imageSize': 8, 'latentDim': 192}, dataset=dataset,
                               data_dir='', metadata=None, source='oracle')
 
@@ -53,7 +53,7 @@ def test_runs_the_real_sampler_on_a_small_shapes_network():
     arch = {**cfg.architecture, 'imageChannels': 3}
     model = InfoDiff(arch, make_schedule(cfg.schedule).timesteps)
     randomize_weights(model, seed=3)
-    loaded = sample.LoadedModel(model=model.eval(), schedule=make_schedule(cfg.schedule), architecture=arch,
+    loaded = sample.ReadyModel(model=model.eval(), schedule=make_schedule(cfg.schedule), architecture=arch,
                                 dataset='shapes', data_dir='', metadata=None, source='random')
     result = swap.factor_swap(loaded, SCENES[:2], steps=2, seed=1)
     values = [v for shares in result['factors'].values() for v in shares.values()]

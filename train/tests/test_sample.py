@@ -42,7 +42,7 @@ class GaussianLatentModel(torch.nn.Module):
 
 
 def _toy():
-    return sample.LoadedModel(model=GaussianLatentModel(), schedule=SCHEDULE,
+    return sample.ReadyModel(model=GaussianLatentModel(), schedule=SCHEDULE,
                               architecture={'imageChannels': 1, 'imageSize': 4, 'latentDim': 2},
                               dataset='fashion-mnist', data_dir='', metadata=None, source='analytic')
 
@@ -125,7 +125,7 @@ def test_prior_samples_come_from_the_models_prior():
 def test_evaluation_data_is_the_training_draw():
     """A shapes model's 'train' split is its own seeded draw, capped at the training size; 'test' is the held-out
     draw of the same seed (infodiff.data: seed + 1000)."""
-    toy = sample.LoadedModel(model=GaussianLatentModel(), schedule=SCHEDULE,
+    toy = sample.ReadyModel(model=GaussianLatentModel(), schedule=SCHEDULE,
                              architecture={'imageChannels': 3, 'imageSize': 8, 'latentDim': 2}, dataset='shapes',
                              data_dir='', metadata=None, source='analytic', data_seed=7, train_size=12)
     training = load_dataset('shapes', '', 8, 3, 'train', size=12, seed=7)
