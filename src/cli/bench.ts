@@ -19,11 +19,12 @@
  * denoiser call at batch 1 and 11, ms per image for 5/10/20 DDIM steps, encode and 20-step inversion time,
  * kernels per denoiser call (tfjs profile: on WebGPU each kernel is one compute dispatch unless it ran on the
  * CPU-forward path) and FLOPs per call (model stats). With Node WASM in the run, also the denoiser's ms per
- * call with the pooled GroupNorm composite (what WASM runs) against the earlier matmul composite (the
- * INFODIFF_GROUP_NORM_MATMUL_ON_WASM flag), the two interleaved call by call in one engine so that the load of a
- * shared machine falls on both alike. With `--onnx <folder>` (written by `python3 -m infodiff.onnx_export`), the
- * same denoiser in onnxruntime-web's WASM execution provider, 1 and 2 threads, in the same Chromium, as the peer
- * to beat. Numbers are recorded, not asserted: JSON in bench-results/, a Markdown
+ * call with our WASM SIMD kernels for GroupNorm and attention (what WASM runs) against the tfjs op composites
+ * they replaced (the INFODIFF_WASM_KERNELS flag off), the two interleaved call by call in one engine so that the
+ * load of a shared machine falls on both alike. With `--onnx <folder>` (written by `python3 -m
+ * infodiff.onnx_export`), the same denoiser in onnxruntime-web's WASM execution provider, 1 and 2 threads, in the
+ * same Chromium, as the peer to beat, timed in turn with tfjs WASM on 1 thread and on 2 (in a page whose engine
+ * worker is told it has 4 cores: EMULATED_CORES). Numbers are recorded, not asserted: JSON in bench-results/, a Markdown
  * table beside it (copied into docs/benchmarks.md by hand, with the machine).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -46,7 +47,7 @@ import {
   writeModelPackage,
   writtenPackageFiles,
 } from '../model/index';
-import { GROUP_NORM_MATMUL_ON_WASM_FLAG } from '../model/layers';
+import { WASM_KERNELS_FLAG } from '../model/groupNormKernel';
 import { CROSS_ORIGIN_ISOLATION_HEADERS } from '../../vite.config';
 import { isSoftwareAdapter, selectBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
@@ -94,8 +95,8 @@ export interface ModelBench {
   denoiserFlops: number;
   encoderFlops: number;
   backends: BackendBench[];
-  /** Node WASM only: the two GroupNorm composites side by side (absent when Node WASM was not run). */
-  groupNormComparison?: GroupNormComparison;
+  /** Node WASM only: our WASM SIMD kernels against the op composites they replace (absent without Node WASM). */
+  kernelComparison?: KernelComparison;
   /** onnxruntime-web against the browser tfjs WASM engine (only with --onnx for this model). */
   peerComparison?: PeerComparison;
   /** The slider drag in the built app, student and DDIM previews (only with --drag). */
@@ -126,15 +127,23 @@ export interface PeerComparison {
   /** The tfjs engine's backend note (binary and threads). */
   tfjsBackend: string;
   tfjsCallMs: { batch1: number[]; batch11: number[] };
+  /**
+   * A second tfjs WASM engine in a page whose engine worker sees navigator.hardwareConcurrency = 4
+   * (EMULATED_CORES), where tfjs grants 2 XNNPACK threads; absent when it could not start.
+   */
+  tfjsThreaded?: { backend: string; callMs: { batch1: number[]; batch11: number[] } };
   peers: PeerBench[];
 }
 
-/** Denoiser ms per call on Node WASM, pooled GroupNorm composite (current) against the matmul one (before). */
-export interface GroupNormComparison {
-  /** Rounds; each times one call per composite and batch size, in alternation. */
+/**
+ * Denoiser ms per call on Node WASM with our SIMD kernels (GroupNorm, attention; what runs now) against the op
+ * composites they replaced (pooled GroupNorm, matMul + softmax attention; the INFODIFF_WASM_KERNELS flag off).
+ */
+export interface KernelComparison {
+  /** Rounds; each times one call per variant and batch size, in alternation. */
   rounds: number;
-  kernelsPerCall: Record<'batch1' | 'batch11', { pooled: number; matmul: number }>;
-  callMs: Record<'batch1' | 'batch11', { pooled: number[]; matmul: number[] }>;
+  kernelsPerCall: Record<'batch1' | 'batch11', { simd: number; composite: number }>;
+  callMs: Record<'batch1' | 'batch11', { simd: number[]; composite: number[] }>;
 }
 
 interface Options {
@@ -434,20 +443,20 @@ async function benchNodeBackend(
 }
 
 /**
- * Node WASM, one engine: the denoiser with the pooled GroupNorm composite and with the matmul composite, one
- * timed call of each in turn per round (a round-robin, so a busy spell of the machine hits both), at batch 1
- * and 11. The flag is a process-wide tfjs setting; it is restored before returning.
+ * Node WASM, one engine: the denoiser with our SIMD kernels and with the op composites, one timed call of each in
+ * turn per round (a round-robin, so a busy spell of the machine hits both), at batch 1 and 11. The flag is a
+ * process-wide tfjs setting; it is restored before returning.
  */
-async function benchGroupNormComparison(
+async function benchKernelComparison(
   folder: string,
   rounds: number,
   log: (line: string) => void,
-): Promise<GroupNormComparison> {
+): Promise<KernelComparison> {
   const { request } = await startNodeEngine(folder, 'wasm');
-  const comparison: GroupNormComparison = {
+  const comparison: KernelComparison = {
     rounds,
-    kernelsPerCall: { batch1: { pooled: 0, matmul: 0 }, batch11: { pooled: 0, matmul: 0 } },
-    callMs: { batch1: { pooled: [], matmul: [] }, batch11: { pooled: [], matmul: [] } },
+    kernelsPerCall: { batch1: { simd: 0, composite: 0 }, batch11: { simd: 0, composite: 0 } },
+    callMs: { batch1: { simd: [], composite: [] }, batch11: { simd: [], composite: [] } },
   };
   try {
     for (const [key, batchSize] of [
@@ -455,21 +464,21 @@ async function benchGroupNormComparison(
       ['batch11', GRID_BATCH],
     ] as const) {
       for (let round = 0; round < rounds; round++) {
-        for (const composite of ['pooled', 'matmul'] as const) {
-          tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, composite === 'matmul');
+        for (const variant of ['simd', 'composite'] as const) {
+          tf.env().set(WASM_KERNELS_FLAG, variant === 'simd');
           const profile = await request<'profile'>({ kind: 'profile', batchSize, repeats: 1 });
-          comparison.callMs[key][composite].push(...profile.callMs);
-          comparison.kernelsPerCall[key][composite] = profile.kernelsPerCall;
+          comparison.callMs[key][variant].push(...profile.callMs);
+          comparison.kernelsPerCall[key][variant] = profile.kernelsPerCall;
         }
       }
     }
   } finally {
-    tf.env().set(GROUP_NORM_MATMUL_ON_WASM_FLAG, false);
+    tf.env().set(WASM_KERNELS_FLAG, true);
     await request<'dispose'>({ kind: 'dispose' });
   }
   const { batch1, batch11 } = comparison.callMs;
   log(
-    `  node wasm GroupNorm: pooled ${median(batch1.pooled).toFixed(1)} / ${median(batch11.pooled).toFixed(1)} ms, matmul ${median(batch1.matmul).toFixed(1)} / ${median(batch11.matmul).toFixed(1)} ms per call (batch 1 / ${GRID_BATCH})`,
+    `  node wasm: SIMD kernels ${median(batch1.simd).toFixed(1)} / ${median(batch11.simd).toFixed(1)} ms, composites ${median(batch1.composite).toFixed(1)} / ${median(batch11.composite).toFixed(1)} ms per call (batch 1 / ${GRID_BATCH})`,
   );
   return comparison;
 }
@@ -624,9 +633,35 @@ async function openOnnxPeer(
 const PEER_BLOCK = 3;
 
 /**
- * tfjs WASM in the harness page's engine worker against onnxruntime-web with 1 and 2 threads, round-robin in
- * blocks: per round each runtime makes one untimed call (the other runtimes have just evicted its weights from
- * the caches, which costs a JavaScript-heavy runtime more) and PEER_BLOCK timed calls, at batch 1, then at 11.
+ * The logical cores the threaded tfjs engine's worker is told it has. tfjs-backend-wasm sizes its XNNPACK pool
+ * from navigator.hardwareConcurrency (half of it, at most 4), so a machine of 4 or more cores gets 2 threads;
+ * this bench machine has 2 and would get 1. The emulation changes only what the engine worker reads: the threads
+ * still share the machine's real cores.
+ */
+const EMULATED_CORES = 4;
+
+/**
+ * Opens a second harness page whose engine worker sees navigator.hardwareConcurrency = EMULATED_CORES: the
+ * worker's script is served with one statement in front (a page route), so tfjs-backend-wasm, which reads the
+ * count only when its backend starts, builds a 2-thread pool. The page is cross-origin isolated like the first.
+ */
+async function openEmulatedCoresHarness(browser: Browser, harnessUrl: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.route(/\/assets\/worker-[^/]*\.js$/, async (route) => {
+    const response = await route.fetch();
+    const override = `Object.defineProperty(navigator, 'hardwareConcurrency', { get: () => ${EMULATED_CORES} });\n`;
+    await route.fulfill({ response, body: override + (await response.text()) });
+  });
+  await page.goto(harnessUrl);
+  await page.getByRole('status').getByText('ready').waitFor();
+  return page;
+}
+
+/**
+ * tfjs WASM in the harness page's engine worker (1 thread here) and in a page emulating 4 cores (2 threads),
+ * against onnxruntime-web with 1 and 2 threads, round-robin in blocks: per round each runtime makes one untimed
+ * call (the other runtimes have just evicted its weights from the caches, which costs a JavaScript-heavy runtime
+ * more) and PEER_BLOCK timed calls, at batch 1, then at 11.
  */
 async function comparePeers(
   browser: Browser,
@@ -639,17 +674,34 @@ async function comparePeers(
   const peerServer = await startPeerServer(onnxDir, join(REPO_ROOT, 'node_modules/.cache/infodiff-bench/peer'));
   const name = 'bench-peer-tfjs';
   const opened: (OnnxPeer | PeerBench)[] = [];
+  let threadedPage: Page | null = null;
   try {
     for (const threads of [1, 2]) opened.push(await openOnnxPeer(browser, peerServer.origin, onnxDir, threads, log));
+    const wasmNote = (load: HarnessLoad) => load.backend.probes.find((p) => p.backend === 'wasm')?.note ?? '';
     await call(harness, 'createEngine', name);
     const load = await call(harness, 'load', name, { modelPath, backend: 'wasm', warmupBatchSizes: [1, GRID_BATCH] });
     const comparison: PeerComparison = {
       rounds,
       callsPerRound: PEER_BLOCK,
-      tfjsBackend: load.backend.probes.find((p) => p.backend === 'wasm')?.note ?? '',
+      tfjsBackend: wasmNote(load),
       tfjsCallMs: { batch1: [], batch11: [] },
       peers: [],
     };
+    try {
+      threadedPage = await openEmulatedCoresHarness(browser, harness.url());
+      await call(threadedPage, 'createEngine', name);
+      const threadedLoad = await call(threadedPage, 'load', name, {
+        modelPath,
+        backend: 'wasm',
+        warmupBatchSizes: [1, GRID_BATCH],
+      });
+      comparison.tfjsThreaded = { backend: wasmNote(threadedLoad), callMs: { batch1: [], batch11: [] } };
+      log(`  tfjs wasm with ${EMULATED_CORES} emulated cores: ${comparison.tfjsThreaded.backend}`);
+    } catch (error) {
+      log(
+        `  tfjs wasm with ${EMULATED_CORES} emulated cores: unavailable (${(error as Error).message.split('\n')[0]})`,
+      );
+    }
     const live = opened.filter((peer): peer is OnnxPeer => 'calls' in peer);
     for (const [key, batchSize] of [
       ['batch1', 1],
@@ -659,6 +711,11 @@ async function comparePeers(
         comparison.tfjsCallMs[key].push(
           ...(await call(harness, 'profile', name, { batchSize, repeats: PEER_BLOCK })).callMs,
         );
+        if (threadedPage && comparison.tfjsThreaded) {
+          comparison.tfjsThreaded.callMs[key].push(
+            ...(await call(threadedPage, 'profile', name, { batchSize, repeats: PEER_BLOCK })).callMs,
+          );
+        }
         for (const peer of live) peer.bench.callMs![key].push(...(await peer.calls(batchSize, PEER_BLOCK)));
       }
     }
@@ -666,11 +723,15 @@ async function comparePeers(
     const summary = (v: { batch1: number[]; batch11: number[] }) =>
       `${median(v.batch1).toFixed(1)} / ${median(v.batch11).toFixed(1)} ms`;
     log(
-      `  tfjs wasm ${summary(comparison.tfjsCallMs)}; ${live.map((p) => `${p.bench.runtime} ${p.bench.threads} thread(s) ${summary(p.bench.callMs!)}`).join('; ')} (batch 1 / ${GRID_BATCH})`,
+      `  tfjs wasm ${summary(comparison.tfjsCallMs)}${comparison.tfjsThreaded ? `; tfjs wasm, ${EMULATED_CORES} emulated cores ${summary(comparison.tfjsThreaded.callMs)}` : ''}; ${live.map((p) => `${p.bench.runtime} ${p.bench.threads} thread(s) ${summary(p.bench.callMs!)}`).join('; ')} (batch 1 / ${GRID_BATCH})`,
     );
     return comparison;
   } finally {
     await call(harness, 'terminate', name).catch(() => undefined);
+    if (threadedPage) {
+      await call(threadedPage, 'terminate', name).catch(() => undefined);
+      await threadedPage.close();
+    }
     for (const peer of opened) if ('calls' in peer) await peer.close();
     await peerServer.close();
   }
@@ -712,7 +773,7 @@ export function markdownTable(model: ModelBench): string {
     );
   }
   if (model.peerComparison) lines.push('', peerTable(model.peerComparison));
-  if (model.groupNormComparison) lines.push('', groupNormComparisonTable(model.groupNormComparison));
+  if (model.kernelComparison) lines.push('', kernelComparisonTable(model.kernelComparison));
   if (model.drag) lines.push('', dragTable(model.drag.results, model.drag.options));
   return lines.join('\n');
 }
@@ -728,6 +789,14 @@ export function peerTable(comparison: PeerComparison): string {
     '|---|---|---|---|---|---|---|',
     `| tfjs wasm (this runtime) | ${comparison.tfjsBackend.replace(/^.*?: /, '').replace(/\|/g, '/')} | ${fmt(median(ours.batch1))} | ${fmt(median(ours.batch11))} | 1.00x | 1.00x | see parity tests |`,
   ];
+  const threaded = comparison.tfjsThreaded;
+  if (threaded) {
+    const ratio = (key: 'batch1' | 'batch11') => `${(median(ours[key]) / median(threaded.callMs[key])).toFixed(2)}x`;
+    lines.push(
+      `| tfjs wasm, engine worker told ${EMULATED_CORES} cores (emulated) | ${threaded.backend.replace(/^.*?: /, '').replace(/\|/g, '/')} | ` +
+        `${fmt(median(threaded.callMs.batch1))} | ${fmt(median(threaded.callMs.batch11))} | ${ratio('batch1')} | ${ratio('batch11')} | as above |`,
+    );
+  }
   for (const peer of comparison.peers) {
     if (peer.unavailable || !peer.callMs) {
       lines.push(
@@ -742,22 +811,29 @@ export function peerTable(comparison: PeerComparison): string {
         `${peer.relativeErrorVsTorch?.toExponential(1) ?? '–'} |`,
     );
   }
+  if (threaded) {
+    const share = (key: 'batch1' | 'batch11') => (median(threaded.callMs[key]) / median(ours[key])).toFixed(2);
+    lines.push(
+      '',
+      `tfjs WASM with 2 threads (${EMULATED_CORES} emulated cores) takes ${share('batch1')}x the 1-thread time at batch 1 and ${share('batch11')}x at batch ${GRID_BATCH}.`,
+    );
+  }
   return lines.join('\n');
 }
 
-/** The GroupNorm before/after table: medians of the interleaved calls, and their ratio. */
-export function groupNormComparisonTable(comparison: GroupNormComparison): string {
+/** The SIMD kernels against the composites: medians of the interleaved calls, and their ratio. */
+export function kernelComparisonTable(comparison: KernelComparison): string {
   const { batch1, batch11 } = comparison.callMs;
-  const row = (label: string, composite: 'pooled' | 'matmul') =>
-    `| ${label} | ${fmt(median(batch1[composite]))} | ${fmt(median(batch11[composite]))} | ${comparison.kernelsPerCall.batch1[composite]} | ${comparison.kernelsPerCall.batch11[composite]} |`;
+  const row = (label: string, variant: 'simd' | 'composite') =>
+    `| ${label} | ${fmt(median(batch1[variant]))} | ${fmt(median(batch11[variant]))} | ${comparison.kernelsPerCall.batch1[variant]} | ${comparison.kernelsPerCall.batch11[variant]} |`;
   return [
-    `Node WASM, GroupNorm composites side by side (median of ${comparison.rounds} interleaved calls each):`,
+    `Node WASM, GroupNorm and attention as our SIMD kernels or as tfjs op composites (median of ${comparison.rounds} interleaved calls each):`,
     '',
-    `| GroupNorm on WASM | ms/call b1 | ms/call b${GRID_BATCH} | kernels/call b1 | kernels/call b${GRID_BATCH} |`,
+    `| WASM GroupNorm and attention | ms/call b1 | ms/call b${GRID_BATCH} | kernels/call b1 | kernels/call b${GRID_BATCH} |`,
     '|---|---|---|---|---|',
-    row('matmul composite (before)', 'matmul'),
-    row('pooled composite (now)', 'pooled'),
-    `| before / now | ${(median(batch1.matmul) / median(batch1.pooled)).toFixed(2)}x | ${(median(batch11.matmul) / median(batch11.pooled)).toFixed(2)}x | | |`,
+    row('op composites (before)', 'composite'),
+    row('SIMD kernels (now)', 'simd'),
+    `| now / before | ${(median(batch1.simd) / median(batch1.composite)).toFixed(2)}x | ${(median(batch11.simd) / median(batch11.composite)).toFixed(2)}x | | |`,
   ].join('\n');
 }
 
@@ -868,8 +944,8 @@ async function main(): Promise<void> {
       }
       for (const backend of options.nodeBackends)
         backends.push(await benchNodeBackend(folder, backend, options.repeats, log));
-      const groupNormComparison = options.nodeBackends.includes('wasm')
-        ? await benchGroupNormComparison(folder, Math.max(5, options.repeats), log)
+      const kernelComparison = options.nodeBackends.includes('wasm')
+        ? await benchKernelComparison(folder, Math.max(5, options.repeats), log)
         : undefined;
       const model = await loadModelPackage(fsPackageFiles(folder));
       const onnxDir = options.onnx.find(
@@ -898,7 +974,7 @@ async function main(): Promise<void> {
         denoiserFlops: model.stats.denoiserFlops,
         encoderFlops: model.stats.encoderFlops,
         backends,
-        groupNormComparison,
+        kernelComparison,
         peerComparison,
         drag,
       });
