@@ -74,6 +74,14 @@ export function encodeGif(
   return gif.bytes();
 }
 
+/** encodeGif's bytes as a downloadable image/gif blob. */
+export function gifBlob(
+  frames: readonly { rgba: Uint8ClampedArray; width: number; height: number }[],
+  delayMs: number,
+): Blob {
+  return new Blob([encodeGif(frames, delayMs) as Uint8Array<ArrayBuffer>], { type: 'image/gif' });
+}
+
 /** PNG bytes of an RGBA image, through a canvas. */
 export async function encodePng(rgba: Uint8ClampedArray, width: number, height: number): Promise<Blob> {
   const canvas = new OffscreenCanvas(width, height);

@@ -1,9 +1,11 @@
 import { useId } from 'react';
-import { downloadBlob, encodeGif, scaleFor, upscaleNearest } from '../app/exportImage';
+import { downloadBlob, gifBlob, scaleFor, upscaleNearest } from '../app/exportImage';
 import { describeGridCost } from '../state/batchRender';
 import { useAction, useGridCost, useHasFrame, useInterpolation, useLibrary, useLoadedModel } from '../state/hooks';
 import type { EndpointSlot } from '../state/interpolationSlice';
 import type { Frame } from '../state/types';
+import { ClampedNumberInput } from './ClampedNumberInput';
+import { FrameButton } from './FrameButton';
 import { FramePlayer } from './FramePlayer';
 import { PixelCanvas } from './PixelCanvas';
 import { TaskStatusLine } from './TaskStatusLine';
@@ -67,11 +69,10 @@ function EndpointPicker({ slot }: { slot: EndpointSlot }) {
 function gifOf(frames: readonly Frame[]): Blob {
   const scale = scaleFor(frames[0].size, 192);
   const big = frames.map((frame) => upscaleNearest(frame, scale));
-  const bytes = encodeGif(
+  return gifBlob(
     big.map((image) => ({ rgba: image.rgba, width: image.size, height: image.size })),
     150,
   );
-  return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/gif' });
 }
 
 /** Interpolation between images or saved latents: a strip, an animated player and a 2-D grid between four corners. */
@@ -126,28 +127,14 @@ export function InterpolationPanel() {
         <label htmlFor={lengthId} className="field-label">
           Frames
         </label>
-        <input
-          id={lengthId}
-          type="number"
-          min={2}
-          max={32}
-          value={stripLength}
-          onChange={(event) => setStripLength(Math.max(2, Math.min(32, Number(event.target.value) || 2)))}
-        />
+        <ClampedNumberInput id={lengthId} min={2} max={32} fallback={2} value={stripLength} onChange={setStripLength} />
         <button type="button" className="button" disabled={!stripReady} onClick={() => void renderStrip()}>
           Interpolate A → B
         </button>
         <label htmlFor={gridId} className="field-label">
           Grid size
         </label>
-        <input
-          id={gridId}
-          type="number"
-          min={2}
-          max={8}
-          value={gridSize}
-          onChange={(event) => setGridSize(Math.max(2, Math.min(8, Number(event.target.value) || 2)))}
-        />
+        <ClampedNumberInput id={gridId} min={2} max={8} fallback={2} value={gridSize} onChange={setGridSize} />
         <button
           type="button"
           className="button button-secondary"
@@ -168,14 +155,12 @@ export function InterpolationPanel() {
           <ol className="frame-strip" aria-label="Interpolation strip">
             {strip.frames.map((frame, i) => (
               <li key={i}>
-                <button
-                  type="button"
-                  className="frame-button"
-                  aria-label={`Make interpolation frame ${i + 1} current`}
+                <FrameButton
+                  frame={frame}
+                  label={`Interpolation frame ${i + 1}`}
+                  actionLabel={`Make interpolation frame ${i + 1} current`}
                   onClick={() => applySnapshot(strip.snapshots[i], 'saved')}
-                >
-                  <PixelCanvas frame={frame} label={`Interpolation frame ${i + 1}`} />
-                </button>
+                />
               </li>
             ))}
           </ol>
@@ -198,14 +183,12 @@ export function InterpolationPanel() {
         >
           {grid.frames.map((frame, i) => (
             <li key={i}>
-              <button
-                type="button"
-                className="frame-button"
-                aria-label={`Make grid cell ${i + 1} current`}
+              <FrameButton
+                frame={frame}
+                label={`Grid cell ${i + 1}`}
+                actionLabel={`Make grid cell ${i + 1} current`}
                 onClick={() => applySnapshot(grid.snapshots[i], 'saved')}
-              >
-                <PixelCanvas frame={frame} label={`Grid cell ${i + 1}`} />
-              </button>
+              />
             </li>
           ))}
         </ol>

@@ -1,9 +1,10 @@
 import { useId, useMemo } from 'react';
-import { downloadBlob, encodeGif, scaleFor, tileImages, upscaleNearest } from '../app/exportImage';
+import { downloadBlob, gifBlob, scaleFor, tileImages, upscaleNearest } from '../app/exportImage';
 import { describeGridCost } from '../state/batchRender';
 import { useAction, useGridCost, useHasFrame, useLoadedModel, useModelMetadata, useTraversal } from '../state/hooks';
 import type { TraversalRow } from '../state/traversalSlice';
-import { PixelCanvas } from './PixelCanvas';
+import { ClampedNumberInput } from './ClampedNumberInput';
+import { FrameButton } from './FrameButton';
 import { TaskStatusLine } from './TaskStatusLine';
 
 /** An animated GIF in which every dimension sweeps at once: frame j tiles each row's j-th image. */
@@ -19,7 +20,7 @@ function traversalGif(rows: readonly TraversalRow[], length: number): Blob {
     ),
   );
   const there = [...frames, ...frames.slice(1, -1).reverse()];
-  return new Blob([encodeGif(there, 180) as Uint8Array<ArrayBuffer>], { type: 'image/gif' });
+  return gifBlob(there, 180);
 }
 
 /** Traversals in the paper's layout: each dimension swept across its spread, the rest of z and x_T fixed. */
@@ -57,25 +58,25 @@ export function TraversalPanel() {
         <label htmlFor={lengthId} className="field-label">
           Values per dimension
         </label>
-        <input
+        <ClampedNumberInput
           id={lengthId}
-          type="number"
           min={3}
           max={15}
+          fallback={3}
           value={traversalLength}
-          onChange={(event) => setTraversalLength(Math.max(3, Math.min(15, Number(event.target.value) || 3)))}
+          onChange={setTraversalLength}
         />
         <label htmlFor={spanId} className="field-label">
           Span (± std)
         </label>
-        <input
+        <ClampedNumberInput
           id={spanId}
-          type="number"
           min={0.5}
           max={4}
           step={0.5}
+          fallback={2}
           value={traversalSpanStd}
-          onChange={(event) => setTraversalSpan(Math.max(0.5, Math.min(4, Number(event.target.value) || 2)))}
+          onChange={setTraversalSpan}
         />
         <button type="button" className="button" disabled={!hasFrame} onClick={() => void renderTraversal()}>
           Render traversals
@@ -122,17 +123,12 @@ export function TraversalPanel() {
                   {row.values.map((value, j) => (
                     <li key={j}>
                       {row.frames[j] ? (
-                        <button
-                          type="button"
-                          className="frame-button"
-                          aria-label={`Dimension ${row.dim + 1} at ${value.toFixed(2)}: make current`}
+                        <FrameButton
+                          frame={row.frames[j]}
+                          label={`Dimension ${row.dim + 1} at ${value.toFixed(2)}`}
+                          actionLabel={`Dimension ${row.dim + 1} at ${value.toFixed(2)}: make current`}
                           onClick={() => pickTraversalCell(row.dim, j)}
-                        >
-                          <PixelCanvas
-                            frame={row.frames[j]}
-                            label={`Dimension ${row.dim + 1} at ${value.toFixed(2)}`}
-                          />
-                        </button>
+                        />
                       ) : (
                         <span className="cell-pending" aria-hidden="true" />
                       )}
