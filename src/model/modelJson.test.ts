@@ -7,17 +7,10 @@ import { resolveArchitecture, resolveSchedule } from './config';
 import type { ModelMetadata } from './metadata';
 import { ModelPackageError, parseMetadata } from './modelJson';
 import { syntheticModelMetadata } from './random';
+import { TINY_ARCHITECTURE } from './testing/tinyArchitecture';
 
-const ARCH = resolveArchitecture({
-  imageSize: 8,
-  imageChannels: 1,
-  baseChannels: 4,
-  channelMultipliers: [1, 2],
-  numResBlocks: 1,
-  attentionLevels: [1],
-  latentDim: 4,
-  groupNormGroups: 2,
-});
+// The shared tiny architecture with four latent dimensions.
+const ARCH = resolveArchitecture({ ...TINY_ARCHITECTURE, latentDim: 4 });
 
 /** A fresh valid metadata block as parsed JSON, edited by `edit`. */
 function metadata(edit: (m: ModelMetadata & Record<string, unknown>) => void = () => {}): unknown {
