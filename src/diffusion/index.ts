@@ -22,7 +22,18 @@ export {
   type NllEstimate,
   type MmseCurveOptions,
   type MmseCurve,
+  type DiscreteNllEstimate,
+  ensembleNll,
+  priorAveragedPredictor,
+  type EnsembleEstimate,
 } from './itd';
+export {
+  BITS_8BIT_OFFSET,
+  ensembleChoiceFromCurves,
+  trainedLogSnrRange,
+  type BitsWithError,
+  type NllTerms,
+} from './itdDiscrete';
 export { gaussianEpsPredictor, type GaussianEpsPredictor } from './gaussianDenoiser';
 export { createRng, type Rng } from './random';
 export { normalTensor4d } from './normalTensor';

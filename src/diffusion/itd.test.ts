@@ -6,6 +6,7 @@ import type { GaussianReference } from '../model/metadata';
 import type { EpsPredictor } from './ddim';
 import { gaussianEpsPredictor } from './gaussianDenoiser';
 import { LOGISTIC_CLIP, estimateNll, mmseCurve } from './itd';
+import { levelIndex, quantisationLevels } from './itdDiscrete';
 import { createRng } from './random';
 import { makeSchedule, timestepForLogSnr } from './schedule';
 import { sigmoid } from './sigmoid';
@@ -16,6 +17,7 @@ beforeAll(async () => {
 });
 
 const schedule = makeSchedule(OFFICIAL_SCHEDULE);
+const levels = quantisationLevels();
 
 /** Gaussian data N(mean, diag(variances)) with its exact denoiser and the reference the export pipeline would store. */
 interface GaussianData {
@@ -26,6 +28,8 @@ interface GaussianData {
   reference: GaussianReference;
   predictEps: ReturnType<typeof gaussianEpsPredictor>;
   draw(seed: number): Float32Array;
+  /** A draw rounded to the 256 levels: the 8-bit image the curves and the dequantised estimate are of. */
+  draw8bit(seed: number): Float32Array;
 }
 
 function gaussianData(shape: [number, number, number], logVarianceRange: [number, number], seed: number): GaussianData {
@@ -54,6 +58,11 @@ function gaussianData(shape: [number, number, number], logVarianceRange: [number
     predictEps: gaussianEpsPredictor(schedule, mean, variances, shape),
     draw: (drawSeed) =>
       Float32Array.from(createRng(drawSeed).normals(d), (n, k) => mean[k] + Math.sqrt(variances[k]) * n),
+    draw8bit: (drawSeed) =>
+      Float32Array.from(createRng(drawSeed).normals(d), (n, k) => {
+        const index = levelIndex(mean[k] + Math.sqrt(variances[k]) * n);
+        return levels[index];
+      }),
   };
 }
 
@@ -131,7 +140,7 @@ describe('estimateNll with the exact Gaussian denoiser', () => {
 
   it('with dequantisation, estimates E[-log N(x + u)] and shifts the 8-bit figure by log2(127.5)', async () => {
     const data = gaussianData([4, 4, 2], [-3, 0], 5);
-    const values = data.draw(9);
+    const values = data.draw8bit(9);
     const x = tf.tensor4d(values, [1, 4, 4, 2]);
     const z = noLatent();
     const estimate = await estimateNll(data.predictEps, schedule, data.reference, x, z, { seed: 3 });
@@ -277,7 +286,7 @@ describe('mmseCurve', () => {
 
   it("matches the exact denoiser's pointwise MSE for one image", async () => {
     const data = gaussianData([4, 4, 2], [-3, 0], 11);
-    const values = data.draw(5);
+    const values = data.draw8bit(5);
     const x = tf.tensor4d(values, [1, 4, 4, 2]);
     const z = noLatent();
     const repeats = 32;
@@ -299,20 +308,22 @@ describe('mmseCurve', () => {
   });
 
   it('averaged over images from the data, equals the reference MMSE g(α) = Σ σ(α + ln v_i)', async () => {
-    const data = gaussianData([4, 4, 1], [-3, 0], 12);
+    // Variances small enough that the data stay inside [-1, 1], where the 8-bit image does not clip them.
+    const data = gaussianData([4, 4, 1], [-6, -2.5], 12);
     const z = noLatent();
     const images = 48;
     const points = 10;
     const total = new Float64Array(points);
     let gaussian: number[] = [];
     for (let n = 0; n < images; n++) {
-      const x = tf.tensor4d(data.draw(100 + n), [1, 4, 4, 1]);
+      const x = tf.tensor4d(data.draw8bit(100 + n), [1, 4, 4, 1]);
       const curve = await mmseCurve(data.predictEps, schedule, data.reference, x, z, { points, repeats: 1, seed: n });
       curve.mmse.forEach((m, j) => (total[j] += m / images));
       gaussian = curve.gaussian;
       x.dispose();
     }
-    // Over x ~ data and ε, each dimension's error is N(0, σ(α + ln v_i)), so Var ‖e‖² = 2 Σ σ(α + ln v_i)².
+    // Over x ~ data and ε, each dimension's error is N(0, σ(α + ln v_i)), so Var ‖e‖² = 2 Σ σ(α + ln v_i)². The
+    // curve is of the 8-bit image, whose rounding (variance δ²/12) adds γ δ²/12 / (γ v_i + 1)² per dimension.
     const logSnr = Array.from(
       { length: points },
       (_, j) => data.reference.logSnrLoc + data.reference.logSnrScale * (-4 + (8 * j) / (points - 1)),
@@ -321,7 +332,9 @@ describe('mmseCurve', () => {
       const spread = Math.sqrt(
         (2 * data.variances.reduce((acc, v) => acc + sigmoid(a + Math.log(v)) ** 2, 0)) / images,
       );
-      expect(Math.abs(total[j] - gaussian[j])).toBeLessThan(5 * spread);
+      const gamma = Math.exp(a);
+      const rounding = data.variances.reduce((acc, v) => acc + (gamma * (2 / 255) ** 2) / 12 / (gamma * v + 1) ** 2, 0);
+      expect(Math.abs(total[j] - gaussian[j] - rounding)).toBeLessThan(5 * spread);
     });
     z.dispose();
   });

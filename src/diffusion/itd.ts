@@ -32,6 +32,22 @@
  * [μ - cs, μ + cs], which is assumed to be zero (the model denoises like the linear reference there). The
  * plain estimate h_g + (1/K) Σ ½ w_k (m_k - mmse_g(α_k)) is reported beside it, from the same network calls.
  *
+ * Discrete data (the paper's §3): for the 8-bit image x, -log P(x) = ½ ∫ mmse(x, α) dα with no constant and no
+ * dequantisation, because an estimate that snaps to the 256 levels has an error that falls to zero at high SNR; the
+ * soft rounding is the ITD code's `soft_round`. `estimateNll` with `discrete: true` runs a second pass on the
+ * quantised, undequantised x with the same log-SNRs; which denoiser the integrand uses at each log-SNR, and the tails
+ * outside the sampled range, are in itdDiscrete.ts. Ensembles (§4) combine members' `terms` (ensembleNll).
+ *
+ * Outside the trained range. The network was trained on t = 0..T-1 only (official schedule: log-SNR about -5..11.5,
+ * `trainedLogSnrRange`) while the logistic range [μ - cs, μ + cs] reaches further (FashionMNIST: about -10..23);
+ * queried there, it misreads the noise level and its MMSE curve climbs above d. Given `trainedLogSnrRange`, the
+ * estimators do not call it outside that range: the continuous integrand takes the Gaussian reference's own linear
+ * denoiser there (its control-variate term is then zero, as it is beyond the sampled range), the discrete one the
+ * linear denoiser below and plain rounding of x_t/√ᾱ above, plus the closed-form tails (the paper's tail bounds, in
+ * the Gaussian-reference form, pointwise). Each substitute is a real denoiser, so the estimates stay upper bounds in
+ * expectation; they give up whatever the network might gain there. The MMSE curve still shows the network's own
+ * error at every grid value, so the chart can show why.
+ *
  * The network only takes integer timesteps, so it is called at t = timestepForLogSnr(α_k) while the noising uses
  * the exact α_k; an ItdEpsPredictor also receives α_k, which real networks ignore and analytic ones use.
  */
@@ -39,6 +55,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GaussianReference } from '../model/metadata';
 import { throwIfAborted } from './abort';
 import { normalTensor4d } from './normalTensor';
+import {
+  BITS_8BIT_OFFSET,
+  QUANTISATION_STEP,
+  SOFT_ROUND_HALF_WINDOW,
+  continuousFromTerms,
+  discreteDenoiserKind,
+  discreteFromTerms,
+  discreteTailsNats,
+  checkSameDraws,
+  meanAndStdErr,
+  quantisationLevels,
+  type BitsWithError,
+  type NllTerms,
+} from './itdDiscrete';
 import { createRng, type Rng } from './random';
 import { timestepForLogSnr, type NoiseSchedule } from './schedule';
 import { sigmoid } from './sigmoid';
@@ -53,21 +83,26 @@ export type ItdEpsPredictor = (xt: tf.Tensor4D, t: tf.Tensor1D, z: tf.Tensor2D, 
 /** c: the truncated logistic keeps σ(c) - σ(-c) = 96.4 % of the logistic's mass. */
 export const LOGISTIC_CLIP = 4;
 
-/** Spacing of the 256 u8 levels in [-1, 1] model space: u maps to u/127.5 - 1. */
-const QUANTISATION_STEP = 2 / 255;
-
 /** Options shared by the two estimators. */
 export interface ItdRunOptions {
   /** Images per network call (each with its own α and t); default 32. Keep it fixed for a warm WebGPU pipeline. */
   batchSize?: number;
   /** Seed of every random draw (α jitter, ε, dequantisation); default 0. */
   seed?: number;
+  /**
+   * The log-SNRs the network was trained on (`trainedLogSnrRange(schedule)`); outside them it is not called and the
+   * Gaussian reference stands in (header). Omitted: the denoiser is used at every log-SNR (analytic denoisers).
+   */
+  trainedLogSnrRange?: [number, number] | null;
   /** Checked between batches; an abort rejects with a DOMException named 'AbortError' and leaks no tensor. */
   signal?: AbortSignal;
   /** Awaited between batches, e.g. a macrotask yield so a worker can receive new messages mid-run. */
   yieldEveryBatch?: () => Promise<void>;
-  /** Called after every batch with the number of noisy images evaluated so far. */
-  onProgress?: (progress: { evaluated: number; total: number }) => void;
+  /**
+   * Called after every batch with the noisy images done so far (`evaluated`, network-evaluated or not) of `total`, and
+   * the network calls (batches) made so far.
+   */
+  onProgress?: (progress: { evaluated: number; total: number; calls: number }) => void;
 }
 
 export interface NllOptions extends ItdRunOptions {
@@ -75,6 +110,21 @@ export interface NllOptions extends ItdRunOptions {
   samples?: number;
   /** Add uniform noise of one quantisation step, so the 8-bit figure is a bound in expectation; default true. */
   dequantize?: boolean;
+  /** Also estimate the exact-discrete -log P(x) of the 8-bit image, from a second pass of K samples; default false. */
+  discrete?: boolean;
+  /** Test hook (golden parity): the K log-SNRs and weights, and ε (K·d values) of the first pass, instead of drawn. */
+  draws?: { logSnr: Float64Array; weight: Float64Array; noise?: Float32Array };
+}
+
+/** The exact-discrete estimate of the 8-bit image (the paper's §3; itdDiscrete.ts). */
+export interface DiscreteNllEstimate extends BitsWithError {
+  /** -log P(x) in nats. */
+  nats: number;
+  /** The closed-form tails outside the sampled range, in bits per pixel (included in bitsPerDim). */
+  tailsBitsPerDim: number;
+  /** Network calls and network-evaluated noisy images of this pass. */
+  denoiserCalls: number;
+  denoiserEvaluations: number;
 }
 
 export interface NllEstimate {
@@ -88,12 +138,18 @@ export interface NllEstimate {
   stdErr: number;
   /** The plain estimate h_g + ½ mean(w (m - mmse_g)) (docs/sources.md §2.3) on the same draws, for comparison. */
   withoutControlVariate: { bitsPerDim: number; stdErr: number };
-  /** Network invocations (each on a batch). */
+  /** Present with `discrete: true`. */
+  discrete: DiscreteNllEstimate | null;
+  /** Network invocations (each on a batch), all passes. */
   denoiserCalls: number;
-  /** Noisy images the network evaluated, K. */
+  /** Noisy images the network evaluated, all passes (samples outside the trained range are not). */
   denoiserEvaluations: number;
   /** The integration range [μ - cs, μ + cs] of the log-SNR. */
   logSnrRange: [number, number];
+  /** The trained range the estimate honoured, or null (the denoiser was used everywhere). */
+  trainedLogSnrRange: [number, number] | null;
+  /** The per-sample record, for ensembles (ensembleNll). */
+  terms: NllTerms;
 }
 
 export interface MmseCurveOptions extends ItdRunOptions {
@@ -101,21 +157,25 @@ export interface MmseCurveOptions extends ItdRunOptions {
   points?: number;
   /** Noise draws averaged per point; default 4. */
   repeats?: number;
-  /** Dequantise x as the NLL estimate does, so the curve is the one it integrates; default false. */
+  /** Dequantise x as the NLL estimate does (the continuous curve only; no discrete curve then); default false. */
   dequantize?: boolean;
 }
 
 export interface MmseCurve {
   /** α_j, increasing. */
   logSnr: number[];
-  /** The model's eps-space MSE ‖ε - ε̂‖² summed over dimensions, averaged over repeats (0..~d). */
+  /** The network's eps-space MSE ‖ε - ε̂‖² summed over dimensions, averaged over repeats (0..~d), at every α_j. */
   mmse: number[];
+  /** The discrete estimator's integrand on the 8-bit image (itdDiscrete.ts kinds): falls to zero at high SNR. */
+  discrete: number[] | null;
   /** mmse_g(α) = Σ σ(α + ln λ_i): the reference Gaussian's MMSE (what a Wiener filter achieves on average). */
   gaussian: number[];
   /** d σ(α): the MMSE of N(0, I) data. */
   standardNormal: number[];
   /** e^{-α} mmse: the same error in x space, ‖x - x̂‖². */
   xSpaceMmse: number[];
+  /** The schedule's trained log-SNR range when given, else null. */
+  trainedLogSnrRange: [number, number] | null;
   /** Network invocations (each on a batch). */
   denoiserCalls: number;
 }
@@ -184,63 +244,164 @@ function positiveInteger(value: number, name: string, what: string, minimum = 1)
   return value;
 }
 
-/** The image the estimators noise: x itself, or x̃ = x + δ(r - ½) drawn from rng. The caller disposes it. */
-function imageToNoise(x: tf.Tensor4D, dequantize: boolean, rng: Rng): tf.Tensor4D {
-  if (!dequantize) return tf.clone(x);
-  const jitter = rng.uniforms(x.size).map((r) => QUANTISATION_STEP * (r - 0.5));
-  return tf.tidy(() => tf.add(x, tf.tensor4d(Float32Array.from(jitter), x.shape)));
+/** [1,H,W,C] -> the nearest of the 256 levels per pixel (the 8-bit image), exactly the values of quantisationLevels. */
+function quantise(x: tf.Tensor4D, levels: tf.Tensor1D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const index = tf.clipByValue(tf.floor(tf.add(tf.div(tf.add(x, 1), QUANTISATION_STEP), 0.5)), 0, 255);
+    return tf.reshape(tf.gather(levels, tf.cast(tf.reshape(index, [-1]), 'int32')), x.shape) as tf.Tensor4D;
+  });
 }
 
 /**
- * Noises x̃ at each log-SNR (fresh ε per entry), calls the network in batches with per-sample t, and returns
- * per entry the model's ‖ε - ε̂‖² and the scalar reference's ‖ε - ε̂_lin‖² on the same ε. One read-back per batch.
+ * Soft rounding to the 256 levels (the ITD code's `soft_round`; the paper's §3): Σ_b b softmax_b(-½(x - b)²(1 + e^α))
+ * of x = clamp(x̂, -1, 1), over the 2·SOFT_ROUND_HALF_WINDOW + 1 levels nearest x. xPred [n,H,W,C], precision
+ * (1 + e^α) per row [n] -> [n,H,W,C]. Inside a tidy.
+ */
+function softRound(xPred: tf.Tensor4D, precision: Float32Array, levels: tf.Tensor1D): tf.Tensor4D {
+  const n = xPred.shape[0];
+  const x = tf.clipByValue(xPred, -1, 1);
+  const nearest = tf.floor(tf.add(tf.div(tf.add(x, 1), QUANTISATION_STEP), 0.5));
+  const rowPrecision = tf.tensor4d(precision, [n, 1, 1, 1]);
+  const logits: tf.Tensor[] = [];
+  const values: tf.Tensor[] = [];
+  for (let offset = -SOFT_ROUND_HALF_WINDOW; offset <= SOFT_ROUND_HALF_WINDOW; offset++) {
+    const index = tf.add(nearest, offset);
+    const valid = tf.logicalAnd(tf.greaterEqual(index, 0), tf.lessEqual(index, 255));
+    const clamped = tf.cast(tf.reshape(tf.clipByValue(index, 0, 255), [-1]), 'int32');
+    const level = tf.reshape(tf.gather(levels, clamped), x.shape);
+    const logit = tf.mul(tf.mul(tf.square(tf.sub(x, level)), rowPrecision), -0.5);
+    logits.push(tf.where(valid, logit, tf.fill(x.shape, -1e30)));
+    values.push(level);
+  }
+  const weights = tf.softmax(tf.stack(logits, -1));
+  return tf.sum(tf.mul(weights, tf.stack(values, -1)), -1) as tf.Tensor4D;
+}
+
+/** The image the estimators noise: x itself, or x̃ = quantise(x) + δ(r - ½) drawn from rng. The caller disposes it. */
+function imageToNoise(x: tf.Tensor4D, dequantize: boolean, rng: Rng, levels: tf.Tensor1D): tf.Tensor4D {
+  if (!dequantize) return tf.clone(x);
+  const jitter = rng.uniforms(x.size).map((r) => QUANTISATION_STEP * (r - 0.5));
+  return tf.tidy(() => tf.add(quantise(x, levels), tf.tensor4d(Float32Array.from(jitter), x.shape)));
+}
+
+interface SquaredErrors {
+  /** The continuous integrand's ‖ε - ε̂‖², the linear reference's where the network was not called. */
+  model: Float64Array;
+  /** ‖ε - ε̂_lin‖² of the scalar reference on the same ε. */
+  linear: Float64Array;
+  /** The discrete integrand's error e^α‖x - x̂‖² (itdDiscrete.ts kinds), when asked. */
+  discrete: Float64Array | null;
+  denoiserCalls: number;
+  denoiserEvaluations: number;
+}
+
+interface ErrorPassOptions {
+  /** Compute the discrete integrand (the target must be the 8-bit image). */
+  discrete: boolean;
+  /** Call the network at every log-SNR (the curve, to show its own error), whatever the trained range. */
+  networkEverywhere: boolean;
+  /** ε for every sample (K·d values), instead of drawn from rng. */
+  noise?: Float32Array;
+  /** Progress offset and total across passes. */
+  done: number;
+  total: number;
+  callsBefore: number;
+}
+
+/**
+ * Noises `target` at each log-SNR (fresh ε per entry, drawn whether or not the network is called, so two models with
+ * the same seed see the same draws) and calls the network in batches with per-sample t on the samples inside the
+ * trained range (logSnr is increasing, so they are one contiguous run of each batch). One read-back per batch.
  */
 async function squaredErrorsAtLogSnr(
   what: string,
   predictEps: ItdEpsPredictor,
   schedule: NoiseSchedule,
-  xTilde: tf.Tensor4D,
+  target: tf.Tensor4D,
   z: tf.Tensor2D,
   referenceMean: tf.Tensor4D,
   variance: number,
   logSnr: Float64Array,
   rng: Rng,
+  levels: tf.Tensor1D,
   opts: ItdRunOptions,
-): Promise<{ modelError: Float64Array; linearError: Float64Array; denoiserCalls: number }> {
+  pass: ErrorPassOptions,
+): Promise<SquaredErrors> {
   const batchSize = positiveInteger(opts.batchSize ?? 32, 'batchSize', what);
-  const [, height, width, channels] = xTilde.shape;
+  const [, height, width, channels] = target.shape;
+  const d = height * width * channels;
   const total = logSnr.length;
-  const modelErrors = new Float64Array(total);
-  const linearErrors = new Float64Array(total);
+  const trained = opts.trainedLogSnrRange ?? null;
+  const model = new Float64Array(total);
+  const linear = new Float64Array(total);
+  const discrete = pass.discrete ? new Float64Array(total) : null;
   let denoiserCalls = 0;
+  let denoiserEvaluations = 0;
   for (let start = 0; start < total; start += batchSize) {
     throwIfAborted(opts.signal, what);
     const batchLogSnr = logSnr.slice(start, Math.min(start + batchSize, total));
     const n = batchLogSnr.length;
-    const sqrtAlphaBar = Float32Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(a)));
-    const sqrtOneMinusAlphaBar = Float32Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(-a)));
-    const linearGain = Float32Array.from(
-      batchLogSnr,
-      (a) => Math.sqrt(sigmoid(-a)) / (sigmoid(a) * variance + sigmoid(-a)),
-    );
+    const kinds = Array.from(batchLogSnr, (a) => discreteDenoiserKind(a, trained));
+    const inside = kinds.map((kind) => kind === 'model' || kind === 'soft-rounded');
+    const useNetwork = pass.networkEverywhere || !trained ? kinds.map(() => true) : inside;
+    const first = useNetwork.indexOf(true);
+    const last = useNetwork.lastIndexOf(true) + 1;
+    const perSample = (values: ArrayLike<number>): tf.Tensor4D => tf.tensor4d(Float32Array.from(values), [n, 1, 1, 1]);
     const errors = tf.tidy(() => {
-      const perSample = (values: Float32Array): tf.Tensor4D => tf.tensor4d(values, [n, 1, 1, 1]);
-      const signalScale = perSample(sqrtAlphaBar);
-      const noise = normalTensor4d(rng, [n, height, width, channels]);
-      const xt = tf.add(tf.mul(xTilde, signalScale), tf.mul(noise, perSample(sqrtOneMinusAlphaBar))) as tf.Tensor4D;
-      const t = tf.tensor1d(timestepForLogSnr(schedule, batchLogSnr), 'int32');
-      const epsPred = predictEps(xt, t, tf.tile(z, [n, 1]), batchLogSnr);
-      if (!tf.util.arraysEqual(epsPred.shape, xt.shape)) {
-        throw new Error(
-          `${what}: the denoiser returned eps of shape [${epsPred.shape}] for x_t of shape [${xt.shape}]`,
-        );
+      const signalScale = perSample(Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(a))));
+      const noiseScale = perSample(Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(-a))));
+      const linearGain = perSample(
+        Array.from(batchLogSnr, (a) => Math.sqrt(sigmoid(-a)) / (sigmoid(a) * variance + sigmoid(-a))),
+      );
+      const noise = pass.noise
+        ? tf.tensor4d(pass.noise.subarray(start * d, (start + n) * d), [n, height, width, channels])
+        : normalTensor4d(rng, [n, height, width, channels]);
+      const xt = tf.add(tf.mul(target, signalScale), tf.mul(noise, noiseScale)) as tf.Tensor4D;
+      const epsLinear = tf.mul(tf.sub(xt, tf.mul(referenceMean, signalScale)), linearGain) as tf.Tensor4D;
+      let epsPred = epsLinear;
+      if (first >= 0) {
+        const count = last - first;
+        const xtRun = tf.slice(xt, [first, 0, 0, 0], [count, -1, -1, -1]) as tf.Tensor4D;
+        const runLogSnr = batchLogSnr.slice(first, last);
+        const t = tf.tensor1d(timestepForLogSnr(schedule, runLogSnr), 'int32');
+        const predicted = predictEps(xtRun, t, tf.tile(z, [count, 1]) as tf.Tensor2D, runLogSnr);
+        if (!tf.util.arraysEqual(predicted.shape, xtRun.shape)) {
+          throw new Error(
+            `${what}: the denoiser returned eps of shape [${predicted.shape}] for x_t of shape [${xtRun.shape}]`,
+          );
+        }
+        const parts: tf.Tensor4D[] = [];
+        if (first > 0) parts.push(tf.slice(epsLinear, [0, 0, 0, 0], [first, -1, -1, -1]));
+        parts.push(predicted);
+        if (last < n) parts.push(tf.slice(epsLinear, [last, 0, 0, 0], [n - last, -1, -1, -1]));
+        epsPred = parts.length === 1 ? predicted : (tf.concat(parts) as tf.Tensor4D);
       }
-      const epsLinear = tf.mul(tf.sub(xt, tf.mul(referenceMean, signalScale)), perSample(linearGain));
-      const modelError = tf.sum(tf.square(tf.sub(noise, epsPred)), [1, 2, 3]);
-      const linearError = tf.sum(tf.square(tf.sub(noise, epsLinear)), [1, 2, 3]);
-      return tf.stack([modelError, linearError]);
+      const rows = [
+        tf.sum(tf.square(tf.sub(noise, epsPred)), [1, 2, 3]),
+        tf.sum(tf.square(tf.sub(noise, epsLinear)), [1, 2, 3]),
+      ];
+      if (pass.discrete) {
+        const xPred = tf.div(tf.sub(xt, tf.mul(noiseScale, epsPred)), signalScale) as tf.Tensor4D;
+        const rowMask = (kind: string) =>
+          tf.cast(perSample(kinds.map((k) => (k === kind ? 1 : 0))), 'bool') as tf.Tensor4D;
+        let estimate = tf.clipByValue(xPred, -1, 1) as tf.Tensor4D;
+        if (kinds.includes('soft-rounded')) {
+          const precision = Float32Array.from(batchLogSnr, (a) => 1 + Math.exp(a));
+          const soft = softRound(xPred, precision, levels);
+          estimate = tf.where(tf.broadcastTo(rowMask('soft-rounded'), xt.shape), soft, estimate) as tf.Tensor4D;
+        }
+        if (kinds.includes('rounding')) {
+          const rounded = quantise(tf.div(xt, signalScale) as tf.Tensor4D, levels);
+          estimate = tf.where(tf.broadcastTo(rowMask('rounding'), xt.shape), rounded, estimate) as tf.Tensor4D;
+        }
+        rows.push(tf.sum(tf.square(tf.sub(target, estimate)), [1, 2, 3]));
+      }
+      return tf.stack(rows);
     });
-    denoiserCalls += 1;
+    if (first >= 0) {
+      denoiserCalls += 1;
+      denoiserEvaluations += last - first;
+    }
     let values: Float32Array | Int32Array | Uint8Array;
     try {
       values = await errors.data();
@@ -248,21 +409,20 @@ async function squaredErrorsAtLogSnr(
       errors.dispose();
     }
     for (let k = 0; k < n; k++) {
-      modelErrors[start + k] = values[k];
-      linearErrors[start + k] = values[n + k];
+      model[start + k] = values[k];
+      linear[start + k] = values[n + k];
+      if (discrete) {
+        discrete[start + k] = kinds[k] === 'linear' ? values[n + k] : Math.exp(batchLogSnr[k]) * values[2 * n + k];
+      }
     }
-    opts.onProgress?.({ evaluated: start + n, total });
+    opts.onProgress?.({
+      evaluated: pass.done + start + n,
+      total: pass.total,
+      calls: pass.callsBefore + denoiserCalls,
+    });
     if (opts.yieldEveryBatch) await opts.yieldEveryBatch();
   }
-  return { modelError: modelErrors, linearError: linearErrors, denoiserCalls };
-}
-
-/** Mean and standard error of the mean (sample standard deviation / √K) of `terms`, in float64. */
-function meanAndStdErr(terms: Float64Array): { mean: number; stdErr: number } {
-  const K = terms.length;
-  const mean = terms.reduce((a, b) => a + b, 0) / K;
-  const sumSquares = terms.reduce((acc, term) => acc + (term - mean) ** 2, 0);
-  return { mean, stdErr: Math.sqrt(sumSquares / (K - 1) / K) };
+  return { model, linear, discrete, denoiserCalls, denoiserEvaluations };
 }
 
 /**
@@ -289,8 +449,18 @@ function truncatedLogisticSamples(
   return { logSnr, weight };
 }
 
+/** Reads a scalar tensor once and disposes it. */
+async function readScalar(tensor: tf.Tensor): Promise<number> {
+  try {
+    return (await tensor.data())[0];
+  } finally {
+    tensor.dispose();
+  }
+}
+
 /**
- * -log p(x) of one image by the I-MMSE identity with the control variate of docs/sources.md §2.7 (see the header).
+ * -log p(x) of one image by the I-MMSE identity with the control variate of docs/sources.md §2.7 (see the header),
+ * and with `discrete` the exact-discrete -log P(x) of the 8-bit image (the paper's §3).
  * @param predictEps the denoiser (an EpsPredictor will do)
  * @param schedule the model's schedule, for the log-SNR -> timestep mapping
  * @param reference the model package's gaussianReference (mean, variance, spectrum, logistic μ and s)
@@ -307,20 +477,21 @@ export async function estimateNll(
 ): Promise<NllEstimate> {
   const what = 'estimateNll';
   const prepared = prepareReference(reference, x, z, what);
-  const K = positiveInteger(opts.samples ?? 256, 'samples', what, 2);
+  const K = positiveInteger(opts.draws?.logSnr.length ?? opts.samples ?? 256, 'samples', what, 2);
   const rng = createRng(opts.seed ?? 0);
-  const { logSnr, weight } = truncatedLogisticSamples(prepared.loc, prepared.scale, K, rng);
+  const { logSnr, weight } = opts.draws ?? truncatedLogisticSamples(prepared.loc, prepared.scale, K, rng);
   const d = prepared.dimensions;
-  const xTilde = imageToNoise(x, opts.dequantize ?? true, rng);
+  const levels = tf.tensor1d(quantisationLevels());
+  const xTilde = imageToNoise(x, opts.dequantize ?? true, rng, levels);
   const referenceMean = tf.tensor4d(Float32Array.from(reference.mean), x.shape);
+  const logSnrRange: [number, number] = [
+    prepared.loc - LOGISTIC_CLIP * prepared.scale,
+    prepared.loc + LOGISTIC_CLIP * prepared.scale,
+  ];
+  const passes = opts.discrete ? 2 : 1;
   try {
-    const distanceTensor = tf.tidy(() => tf.sum(tf.square(tf.sub(xTilde, referenceMean))));
-    let squaredDistance: number;
-    try {
-      squaredDistance = (await distanceTensor.data())[0];
-    } finally {
-      distanceTensor.dispose();
-    }
+    const squaredDistance = await readScalar(tf.tidy(() => tf.sum(tf.square(tf.sub(xTilde, referenceMean)))));
+    const pass = { networkEverywhere: false, total: passes * K, callsBefore: 0 };
     const errors = await squaredErrorsAtLogSnr(
       what,
       predictEps,
@@ -331,43 +502,104 @@ export async function estimateNll(
       prepared.variance,
       logSnr,
       rng,
+      levels,
       opts,
+      { ...pass, discrete: false, noise: opts.draws?.noise, done: 0 },
     );
-
-    const controlled = new Float64Array(K);
-    const plain = new Float64Array(K);
-    for (let k = 0; k < K; k++) {
-      controlled[k] = 0.5 * weight[k] * (errors.modelError[k] - errors.linearError[k]);
-      plain[k] = 0.5 * weight[k] * (errors.modelError[k] - gaussianMmse(prepared.logEigenvalues, logSnr[k]));
-    }
     const linearNats = (d / 2) * Math.log(2 * Math.PI * prepared.variance) + squaredDistance / (2 * prepared.variance);
-    const withControl = meanAndStdErr(controlled);
-    const withoutControl = meanAndStdErr(plain);
+    let discreteEstimate: DiscreteNllEstimate | null = null;
+    let discreteTerms: Float64Array | null = null;
+    let tailsNats = 0;
+    let calls = errors.denoiserCalls;
+    let evaluations = errors.denoiserEvaluations;
+    if (opts.discrete) {
+      const quantised = quantise(x, levels);
+      try {
+        const quantisedValues = await quantised.data();
+        const second = await squaredErrorsAtLogSnr(
+          what,
+          predictEps,
+          schedule,
+          quantised,
+          z,
+          referenceMean,
+          prepared.variance,
+          logSnr,
+          rng,
+          levels,
+          opts,
+          { ...pass, discrete: true, done: K, callsBefore: calls },
+        );
+        tailsNats = discreteTailsNats(quantisedValues, reference.mean, prepared.variance, logSnrRange);
+        discreteTerms = second.discrete;
+        calls += second.denoiserCalls;
+        evaluations += second.denoiserEvaluations;
+        const figure = discreteFromTerms(
+          {
+            logSnr,
+            weight,
+            model: errors.model,
+            linear: errors.linear,
+            discrete: null,
+            linearNats,
+            tailsNats,
+            dimensions: d,
+          },
+          second.discrete,
+        );
+        discreteEstimate = {
+          ...figure,
+          nats: figure.bitsPerDim * d * Math.LN2,
+          tailsBitsPerDim: tailsNats / (d * Math.LN2),
+          denoiserCalls: second.denoiserCalls,
+          denoiserEvaluations: second.denoiserEvaluations,
+        };
+      } finally {
+        quantised.dispose();
+      }
+    }
+    const terms: NllTerms = {
+      logSnr,
+      weight,
+      model: errors.model,
+      linear: errors.linear,
+      discrete: discreteTerms,
+      linearNats,
+      tailsNats,
+      dimensions: d,
+    };
+    const withControl = continuousFromTerms(terms);
+    const plain = meanAndStdErr(
+      Float64Array.from(
+        weight,
+        (w, k) => 0.5 * w * (errors.model[k] - gaussianMmse(prepared.logEigenvalues, logSnr[k])),
+      ),
+    );
     const natsPerBitDim = d * Math.LN2;
-    const nats = linearNats + withControl.mean;
-    const bitsPerDim = nats / natsPerBitDim;
     return {
-      nats,
-      bitsPerDim,
-      bitsPerDim8bit: bitsPerDim + Math.log2(127.5),
-      stdErr: withControl.stdErr / natsPerBitDim,
+      nats: withControl.bitsPerDim * natsPerBitDim,
+      bitsPerDim: withControl.bitsPerDim,
+      bitsPerDim8bit: withControl.bitsPerDim + BITS_8BIT_OFFSET,
+      stdErr: withControl.stdErr,
       withoutControlVariate: {
-        bitsPerDim: (prepared.hGaussian + withoutControl.mean) / natsPerBitDim,
-        stdErr: withoutControl.stdErr / natsPerBitDim,
+        bitsPerDim: (prepared.hGaussian + plain.mean) / natsPerBitDim,
+        stdErr: plain.stdErr / natsPerBitDim,
       },
-      denoiserCalls: errors.denoiserCalls,
-      denoiserEvaluations: K,
-      logSnrRange: [prepared.loc - LOGISTIC_CLIP * prepared.scale, prepared.loc + LOGISTIC_CLIP * prepared.scale],
+      discrete: discreteEstimate,
+      denoiserCalls: calls,
+      denoiserEvaluations: evaluations,
+      logSnrRange,
+      trainedLogSnrRange: opts.trainedLogSnrRange ?? null,
+      terms,
     };
   } finally {
-    xTilde.dispose();
-    referenceMean.dispose();
+    tf.dispose([xTilde, referenceMean, levels]);
   }
 }
 
 /**
- * The model's MMSE curve for one image on linspace(μ - 4s, μ + 4s) (docs/sources.md §2.7), with the reference
- * curves.
+ * The model's MMSE curves for one image on linspace(μ - 4s, μ + 4s) (docs/sources.md §2.7): the network's own error
+ * at every grid value, and the discrete estimator's integrand on the 8-bit image, with the reference curves.
  * @param x [1,H,W,C] the image in [-1, 1] model space; not disposed
  * @param z [1,D] its latent; not disposed
  */
@@ -389,36 +621,108 @@ export async function mmseCurve(
   const grid = Array.from({ length: points }, (_, j) => low + ((high - low) * j) / (points - 1));
   // Repeats are interleaved point by point, so a batch mixes log-SNRs (per-sample t) and all shapes stay fixed.
   const logSnr = Float64Array.from({ length: points * repeats }, (_, k) => grid[Math.floor(k / repeats)]);
-  const xTilde = imageToNoise(x, opts.dequantize ?? false, rng);
+  const levels = tf.tensor1d(quantisationLevels());
+  const dequantize = opts.dequantize ?? false;
+  // The curves are those of the 8-bit image (x quantised); dequantised, the continuous one is that of the jittered
+  // image the NLL integrates, and the discrete curve, which needs x on the grid, is left out.
+  const quantised = quantise(x, levels);
+  const target = imageToNoise(quantised, dequantize, rng, levels);
   const referenceMean = tf.tensor4d(Float32Array.from(reference.mean), x.shape);
   try {
     const errors = await squaredErrorsAtLogSnr(
       what,
       predictEps,
       schedule,
-      xTilde,
+      target,
       z,
       referenceMean,
       prepared.variance,
       logSnr,
       rng,
+      levels,
       opts,
+      { discrete: !dequantize, networkEverywhere: true, done: 0, total: logSnr.length, callsBefore: 0 },
     );
-    const mmse = grid.map((_, j) => {
-      let total = 0;
-      for (let r = 0; r < repeats; r++) total += errors.modelError[j * repeats + r];
-      return total / repeats;
-    });
+    const average = (values: Float64Array) =>
+      grid.map((_, j) => {
+        let total = 0;
+        for (let r = 0; r < repeats; r++) total += values[j * repeats + r];
+        return total / repeats;
+      });
+    const mmse = average(errors.model);
     return {
       logSnr: grid,
       mmse,
+      discrete: errors.discrete ? average(errors.discrete) : null,
       gaussian: grid.map((a) => gaussianMmse(prepared.logEigenvalues, a)),
       standardNormal: grid.map((a) => prepared.dimensions * sigmoid(a)),
       xSpaceMmse: grid.map((a, j) => Math.exp(-a) * mmse[j]),
+      trainedLogSnrRange: opts.trainedLogSnrRange ?? null,
       denoiserCalls: errors.denoiserCalls,
     };
   } finally {
-    xTilde.dispose();
-    referenceMean.dispose();
+    tf.dispose([quantised, target, referenceMean, levels]);
   }
+}
+
+/**
+ * An unconditional denoiser from a z-conditioned network: ε̂(x_t) = mean_s ε(x_t, t, z_s) over fixed prior draws z_s,
+ * ignoring the z it is given. It never sees Enc(x), so its I-MMSE integral estimates -log p(x) (a bound in
+ * expectation), and the gap to the conditional estimate is what z = Enc(x) tells the denoiser about x: the
+ * information the InfoDiffusion objective maximises. S network calls per batch.
+ * @param zDraws [S,D] prior draws; not disposed (the caller owns them and keeps them alive while it is used)
+ */
+export function priorAveragedPredictor(predictEps: ItdEpsPredictor, zDraws: tf.Tensor2D): ItdEpsPredictor {
+  const draws = zDraws.shape[0];
+  return (xt, t, _z, logSnr) =>
+    tf.tidy(() => {
+      let total: tf.Tensor4D | null = null;
+      for (let s = 0; s < draws; s++) {
+        const z = tf.tile(tf.slice(zDraws, [s, 0], [1, -1]), [xt.shape[0], 1]) as tf.Tensor2D;
+        const eps = predictEps(xt, t, z, logSnr);
+        total = total ? (tf.add(total, eps) as tf.Tensor4D) : eps;
+      }
+      return tf.div(total as tf.Tensor4D, draws) as tf.Tensor4D;
+    });
+}
+
+/** An ensemble's figures (the paper's §4) and which member each sample used. */
+export interface EnsembleEstimate {
+  continuous: BitsWithError;
+  /** bits per 8-bit pixel, dequantised bound: continuous + log2(127.5). */
+  bitsPerDim8bit: number;
+  discrete: BitsWithError | null;
+  /** Per sample of the members' terms, the member index used (continuous, discrete). */
+  choice: Int32Array;
+  discreteChoice: Int32Array | null;
+}
+
+/**
+ * The ensemble of members evaluated on the same draws (same seed, image and samples; terms from estimateNll) with
+ * the given per-sample choices, e.g. from ensembleChoiceFromCurves.
+ */
+export function ensembleNll(
+  members: readonly NllTerms[],
+  choice: Int32Array,
+  discreteChoice: Int32Array | null = choice,
+): EnsembleEstimate {
+  checkSameDraws(members, 'ensembleNll');
+  const first = members[0];
+  const continuous = continuousFromTerms(
+    first,
+    Float64Array.from(choice, (m, k) => members[m].model[k]),
+  );
+  const hasDiscrete = members.every((m) => m.discrete) && discreteChoice !== null;
+  return {
+    continuous,
+    bitsPerDim8bit: continuous.bitsPerDim + BITS_8BIT_OFFSET,
+    discrete: hasDiscrete
+      ? discreteFromTerms(
+          first,
+          Float64Array.from(discreteChoice, (m, k) => (members[m].discrete as Float64Array)[k]),
+        )
+      : null,
+    choice,
+    discreteChoice: hasDiscrete ? discreteChoice : null,
+  };
 }

@@ -15,6 +15,7 @@ import {
   normalTensor4d,
   sigmoid,
   timestepForLogSnr,
+  trainedLogSnrRange,
   type DdimRunOptions,
   type DdimStepInfo,
   type EpsPredictor,
@@ -110,6 +111,8 @@ export class RequestContext {
     return {
       seed,
       batchSize: model.evaluationBatch,
+      // The network is not queried outside the log-SNRs it was trained on (src/diffusion/itd.ts header).
+      trainedLogSnrRange: trainedLogSnrRange(model.schedule),
       signal: this.signal,
       yieldEveryBatch: this.yieldToEventLoop,
       onProgress: ({ evaluated, total }) =>
@@ -257,8 +260,7 @@ async function mmse(
     points: request.points,
     repeats: request.repeats,
   });
-  const { logSnr, mmse, gaussian, standardNormal, xSpaceMmse, denoiserCalls } = curve;
-  return { logSnr, mmse, gaussian, standardNormal, xSpaceMmse, denoiserCalls, elapsedMs: context.elapsedMs() };
+  return { ...curve, elapsedMs: context.elapsedMs() };
 }
 
 async function forwardNoise(

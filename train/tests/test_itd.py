@@ -117,8 +117,9 @@ def test_mmse_curve_of_the_exact_denoiser_matches_its_closed_form():
     # so E_eps ||eps - eps_pred||^2 = sum_i (1 - g_i sqrt(1-a))^2 + g_i^2 a (x_i - m_i)^2; averaged over x ~ data
     # that is the Gaussian MMSE sum_i sigma(alpha + ln lambda_i).
     mean, variances, reference = _gaussian_problem()
-    x = mean + torch.sqrt(variances) * torch.randn((16,) + IMAGE_SHAPE, generator=torch.Generator().manual_seed(7),
-                                                   dtype=torch.float64)
+    # The curve is that of the 8-bit image, so the closed form is evaluated at the quantised x.
+    x = itd.quantise(mean + torch.sqrt(variances) * torch.randn(
+        (16,) + IMAGE_SHAPE, generator=torch.Generator().manual_seed(7), dtype=torch.float64))
     curve = itd.mmse_curve(itd.gaussian_denoiser(mean, variances), make_schedule({}).alpha_bar, reference, x,
                            torch.zeros(16, 1, dtype=torch.float64), points=9, repeats=16, batch_size=1024)
     log_snr = np.array(curve['logSnr'])

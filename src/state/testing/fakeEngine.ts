@@ -255,6 +255,8 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
       return {
         logSnr,
         mmse: logSnr.map(() => 1),
+        discrete: logSnr.map(() => 0.5),
+        trainedLogSnrRange: null,
         gaussian: logSnr.map(() => 2),
         standardNormal: logSnr.map(() => 3),
         xSpaceMmse: logSnr.map((a) => Math.exp(-a)),
