@@ -50,12 +50,16 @@ describe('fitAttribute', () => {
     expect(chooseMethod(2, 2)).toBe('mean-difference');
     const fit = fitAttribute(positives, negatives);
     expect(fit.method).toBe('mean-difference');
-    // means (3, 1, 0) and (-1, 1, 1): w = (4, 0, -1) / sqrt(17); the midpoint (1, 1, 0.5) scores 0.
+    // means (3, 1, 0) and (-1, 1, 1): w = (4, 0, -1) / sqrt(17). Along w the positives sit at 8 and 16, the
+    // negatives at 0 and -10 (over sqrt(17)): the boundary goes half way across the gap, at 4.
     const s = Math.sqrt(17);
     expect(fit.vector[0]).toBeCloseTo(4 / s, 12);
     expect(fit.vector[1]).toBeCloseTo(0, 12);
     expect(fit.vector[2]).toBeCloseTo(-1 / s, 12);
-    expect(directionScore([1, 1, 0.5], fit)).toBeCloseTo(0, 12);
+    expect(fit.bias).toBeCloseTo(-4 / s, 12);
+    expect(fit.positiveScores[0]).toBeCloseTo(4 / s, 12);
+    expect(fit.negativeScores[0]).toBeCloseTo(-4 / s, 12);
+    expect(fit.gap).toBeCloseTo(8 / s, 12);
     expect(fit.correct).toBe(4);
     expect(fit.leaveOneOutCorrect).toBeNull();
   });
@@ -87,6 +91,24 @@ describe('fitAttribute', () => {
     const fit = fitAttribute(positives, negatives, { method: 'logistic' });
     expect(fit.vector[0]).toBeGreaterThan(0.99);
     expect(fit.correct).toBe(6);
+  });
+
+  it('puts the boundary half way between the means where the groups overlap', () => {
+    const fit = fitAttribute(
+      [
+        [3, 0],
+        [-1, 0],
+      ],
+      [
+        [1, 0],
+        [-3, 0],
+      ],
+    );
+    // Means 1 and -1 along x: the boundary at 0; one example of each group is on the wrong side.
+    expect(fit.vector).toEqual([1, 0]);
+    expect(fit.bias).toBeCloseTo(0, 12);
+    expect(fit.correct).toBe(2);
+    expect(fit.gap).toBeCloseTo(-2, 12);
   });
 
   it('refuses too few examples, mixed lengths and identical groups with messages', () => {

@@ -2,8 +2,8 @@
  * A direction in z for an attribute the person names from examples: codes of images that have it (positives) and
  * codes of images that lack it (negatives). Two fits:
  *
- * - the difference of means, w = mean(positives) - mean(negatives), the boundary half way between the two means:
- *   all a handful of examples can support (with fewer examples per side than dimensions, any richer fit simply
+ * - the difference of means, w = mean(positives) - mean(negatives), the boundary half way across the gap between
+ *   the two groups along w (half way between the means where they overlap): all a handful of examples can support (with fewer examples per side than dimensions, any richer fit simply
  *   memorises them);
  * - L2-regularised logistic regression, minimise  sum_i log(1 + exp(-y_i (w.z_i + b))) + (lambda / 2) |w|^2
  *   by Newton's method (iteratively reweighted least squares), from MIN_LOGISTIC_PER_SIDE examples per side. The
@@ -187,6 +187,21 @@ function fitRaw(
   return { vector: w.map((v) => v / length), bias: b / length };
 }
 
+/**
+ * The difference of means' bias: where the two groups do not overlap along the direction, the boundary goes half
+ * way across the gap between them (so every example is on its own side); where they overlap, half way between
+ * the means, which is fitRaw's.
+ */
+function gapMidpointBias(
+  positives: readonly (readonly number[])[],
+  negatives: readonly (readonly number[])[],
+  direction: { vector: number[]; bias: number },
+): number {
+  const lowestPositive = Math.min(...positives.map((z) => dot(z, direction.vector)));
+  const highestNegative = Math.max(...negatives.map((z) => dot(z, direction.vector)));
+  return lowestPositive > highestNegative ? -(lowestPositive + highestNegative) / 2 : direction.bias;
+}
+
 /** Signed distance of z from the boundary of a unit direction: vector.z + bias. */
 export function directionScore(z: readonly number[], direction: { vector: readonly number[]; bias: number }): number {
   return dot(z, direction.vector) + direction.bias;
@@ -212,7 +227,9 @@ export function fitAttribute(
   if (all.some((z) => z.some((v) => !Number.isFinite(v)))) throw new Error('An example has a non-finite code.');
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const method = options.method ?? chooseMethod(positives.length, negatives.length);
-  const { vector, bias } = fitRaw(positives, negatives, method, lambda);
+  const raw = fitRaw(positives, negatives, method, lambda);
+  const { vector } = raw;
+  const bias = method === 'mean-difference' ? gapMidpointBias(positives, negatives, raw) : raw.bias;
   const positiveScores = positives.map((z) => directionScore(z, { vector, bias }));
   const negativeScores = negatives.map((z) => directionScore(z, { vector, bias }));
   const correct = positiveScores.filter((s) => s > 0).length + negativeScores.filter((s) => s < 0).length;
