@@ -206,7 +206,7 @@ function OwnAttributes() {
 function SeparationStrip({ fit }: { fit: AttributeFit }) {
   const scores = [...fit.positiveScores, ...fit.negativeScores];
   const extent = Math.max(1, ...scores.map(Math.abs)) * 1.1;
-  const x = (s: number) => 150 + (s / extent) * 140;
+  const x = (s: number) => 165 + (s / extent) * 120;
   return (
     <svg
       className="separation-strip"
@@ -214,8 +214,14 @@ function SeparationStrip({ fit }: { fit: AttributeFit }) {
       role="img"
       aria-label={`Scores of the examples along the direction: with the attribute ${fit.positiveScores.map((s) => s.toFixed(1)).join(', ')}; without ${fit.negativeScores.map((s) => s.toFixed(1)).join(', ')}`}
     >
-      <line x1={10} x2={290} y1={22} y2={22} className="separation-axis" />
-      <line x1={150} x2={150} y1={4} y2={40} className="separation-boundary" />
+      <text x={2} y={10} className="separation-label">
+        with
+      </text>
+      <text x={2} y={42} className="separation-label">
+        without
+      </text>
+      <line x1={40} x2={290} y1={22} y2={22} className="separation-axis" />
+      <line x1={165} x2={165} y1={4} y2={40} className="separation-boundary" />
       {fit.positiveScores.map((s, i) => (
         <circle key={`p${i}`} cx={x(s)} cy={13} r={4} className="separation-positive" />
       ))}
