@@ -4,7 +4,7 @@
  * inputs never disposed. Dropout is an identity at inference and does not appear.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attentionKernel, hasAttentionKernel, registerAttentionKernel } from './attentionKernel';
+import { attentionKernel, hasAttentionKernel } from './wasmKernels';
 import {
   conv3x3,
   groupNorm,
@@ -15,9 +15,6 @@ import {
   type GroupNormWeights,
   type LayerContext,
 } from './layers';
-
-// The WASM attention kernel is registered once, when the blocks are first imported.
-registerAttentionKernel();
 
 /**
  * Single-head self-attention weights, pre-composed at load (weights.ts `composeAttention`):
@@ -45,7 +42,7 @@ export function selfAttention(x: tf.Tensor4D, weights: AttentionWeights, ctx: La
   const keys = tf.reshape(normed, [b, tokens, c]) as tf.Tensor3D;
   const values = tf.reshape(pointwiseConv(normed, weights.valueOut), [b, tokens, c]) as tf.Tensor3D;
   const attended = hasAttentionKernel(tokens, c)
-    ? attentionKernel(query, keys, values) // one WASM SIMD kernel (attentionKernel.ts)
+    ? attentionKernel(query, keys, values) // one WASM SIMD kernel (wasmKernels.ts)
     : tf.matMul(tf.softmax(tf.matMul(query, keys, false, true)), values); // scores [B, tokens, tokens]
   return tf.add(x, tf.reshape(attended, [b, h, w, c]));
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setUpCpuBackendWithLeakCheck } from './testing/leakGuard';
-import { ATTENTION_KERNEL, attentionKernel } from './attentionKernel';
+import { ATTENTION_KERNEL, attentionKernel, CONCAT_CHANNELS_KERNEL, concatChannels } from './wasmKernels';
 import { selfAttention } from './blocks';
 import { GROUP_NORM_KERNEL, hasGroupNormKernel, WASM_KERNELS_FLAG } from './groupNormKernel';
 import {
@@ -359,6 +359,16 @@ describe('the WASM SIMD kernels (wasmSimd.ts), against the composites they repla
       tf.dispose([weights.valueOut.kernel, weights.valueOut.bias]);
       disposeLayerContext(ctx);
     }
+  });
+
+  it('concatenates channels as tf.concat does, in one kernel', async () => {
+    const a = tf.tensor4d(randomArray(2 * 3 * 3 * 8, 95), [2, 3, 3, 8]);
+    const b = tf.tensor4d(randomArray(2 * 3 * 3 * 4, 96), [2, 3, 3, 4]);
+    const info = await tf.profile(() => concatChannels(a, b));
+    const expected = tf.concat([a, b], 3);
+    expect(info.kernelNames).toEqual([CONCAT_CHANNELS_KERNEL]);
+    expect(Array.from(await (info.result as tf.Tensor).data())).toEqual(Array.from(await expected.data()));
+    tf.dispose([a, b, expected, info.result as tf.Tensor]);
   });
 
   it('attention runs as one kernel on WASM', async () => {

@@ -101,6 +101,13 @@ export function linear(x: tf.Tensor2D, weights: DenseWeights): tf.Tensor2D {
  */
 export function pointwiseConv(x: tf.Tensor4D, weights: DenseWeights): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
+  if (tf.getBackend() === 'wasm') {
+    // tfjs-backend-wasm runs a matMul through XNNPACK's fully-connected operator without its thread pool, but a
+    // convolution with it: as a 1x1 conv the product uses every XNNPACK thread (the filter is a view of the
+    // kernel, so XNNPACK's packed-weights cache, keyed by the tensor, still holds across calls).
+    const filter = tf.reshape(weights.kernel, [1, 1, c, weights.kernel.shape[1]]) as tf.Tensor4D;
+    return tf.fused.conv2d({ x, filter, bias: weights.bias, strides: 1, pad: 'valid' });
+  }
   const rows = tf.reshape(x, [b * h * w, c]) as tf.Tensor2D;
   return tf.reshape(linear(rows, weights), [b, h, w, weights.kernel.shape[1]]);
 }

@@ -13,6 +13,7 @@ import {
   type GroupNormWeights,
   type LayerContext,
 } from './layers';
+import { concatChannels } from './wasmKernels';
 
 /** One trunk module with its runtime weights; R is the residual block's weight type. */
 export type TrunkModule<R> =
@@ -67,7 +68,7 @@ export function unetForward<R>(
     if (module.kind === 'res') {
       const skip = skips.pop();
       if (!skip) throw new Error('unetForward: skip stack exhausted (weights do not follow unetPlan)');
-      h = resBlock(tf.concat([h, skip], 3), module.block);
+      h = resBlock(concatChannels(h, skip), module.block);
     } else {
       h = samplingModule(h, module, resBlock);
     }

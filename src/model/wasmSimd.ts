@@ -14,6 +14,7 @@
  * - `squares(x, centre, out, batch, pixels, channels)`: out[n, c] = sum_p (x[n, p, c] - centre[n, c])^2
  * - `affine(x, scale, shift, out, batch, pixels, channels)`: out[n, p, c] = x[n, p, c] * scale[n, c] + shift[n, c]
  * - `affineSilu(...)`: the same followed by SiLU, y * sigmoid(y)
+ * - `concat(a, b, out, rows, aWidth, bWidth)`: out[r] = [a[r], b[r]], rows of aWidth and bWidth floats
  * - `attention(q, k, v, out, batch, tokens, channels, scores)`: out[n, i] = softmax_j(q[n, i] . k[n, j]) v[n, j];
  *   `scores` is scratch space for `tokens` floats
  */
@@ -347,9 +348,32 @@ function attentionFunction(): FunctionSpec {
   return { name: 'attention', params: 8, locals: { i32: 9, v128: 5, f32: 2 }, body };
 }
 
+/** `concat`: out[r] = [a[r], b[r]] for each of `rows` rows of aWidth and bWidth floats (channels of NHWC maps). */
+function concatFunction(): FunctionSpec {
+  const [a, b, out, rows, aWidth, bWidth] = [0, 1, 2, 3, 4, 5];
+  const r = 6; // locals (i32)
+  const k = 7;
+  const aBytes = 8;
+  const bBytes = 9;
+  const copyRow = (src: number, bytes: number): Code => [
+    ...i32(0), ...set(k),
+    ...loop(k, get(bytes), i32(16), [...get(out), ...get(k), ...I32_ADD, ...get(src), ...get(k), ...I32_ADD, ...V_LOAD, ...V_STORE]),
+    ...get(src), ...get(bytes), ...I32_ADD, ...set(src),
+    ...get(out), ...get(bytes), ...I32_ADD, ...set(out),
+  ]; // prettier-ignore
+  const body: Code = [
+    ...get(aWidth), ...i32(4), ...I32_MUL, ...set(aBytes),
+    ...get(bWidth), ...i32(4), ...I32_MUL, ...set(bBytes),
+    ...i32(0), ...set(r),
+    ...loop(r, get(rows), i32(1), [...copyRow(a, aBytes), ...copyRow(b, bBytes)]),
+  ]; // prettier-ignore
+  return { name: 'concat', params: 6, locals: { i32: 4, v128: 0 }, body };
+}
+
 /** The module's bytes; `shared` matches the imported memory of tfjs's threaded binary (SharedArrayBuffer). */
 export function buildSimdModule(shared: boolean): Uint8Array<ArrayBuffer> {
   const functions = [
+    concatFunction(),
     momentsFunction(false),
     momentsFunction(true),
     affineFunction(false),
@@ -391,6 +415,7 @@ export interface SimdKernels {
     pixels: number,
     channels: number,
   ): void;
+  concat(a: number, b: number, out: number, rows: number, aWidth: number, bWidth: number): void;
   attention(
     q: number,
     k: number,
