@@ -112,7 +112,7 @@ export interface NllOptions extends ItdRunOptions {
   dequantize?: boolean;
   /** Also estimate the exact-discrete -log P(x) of the 8-bit image, from a second pass of K samples; default false. */
   discrete?: boolean;
-  /** Test hook (golden parity): the K log-SNRs and weights, and ε (K·d values) of the first pass, instead of drawn. */
+  /** Test hook (golden parity): the K log-SNRs and weights, and ε (K·d values) of both passes, instead of drawn. */
   draws?: { logSnr: Float64Array; weight: Float64Array; noise?: Float32Array };
 }
 
@@ -528,7 +528,7 @@ export async function estimateNll(
           rng,
           levels,
           opts,
-          { ...pass, discrete: true, done: K, callsBefore: calls },
+          { ...pass, discrete: true, noise: opts.draws?.noise, done: K, callsBefore: calls },
         );
         tailsNats = discreteTailsNats(quantisedValues, reference.mean, prepared.variance, logSnrRange);
         discreteTerms = second.discrete;

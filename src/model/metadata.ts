@@ -28,6 +28,20 @@ export interface LatentStats {
    * really lie. Prior draws come from it when present, since the MMD term leaves q(z) far from `prior`.
    */
   fitted?: LatentMixture;
+  /** The principal directions of the encoded training codes (train/infodiff/principal.py), when exported. */
+  principal?: LatentPrincipal;
+}
+
+/** `latent.principal`: eigenvectors of the encoded training codes' covariance, largest variance first. */
+export interface LatentPrincipal {
+  /** Codes the directions were computed from. */
+  fittedOn: number;
+  /** At most latentDim unit rows of length latentDim. */
+  components: number[][];
+  /** The code variance along each row (its eigenvalue), non-increasing. */
+  variance: number[];
+  /** The trace of the codes' covariance: variance[k] / totalVariance is the share row k explains. */
+  totalVariance: number;
 }
 
 /** `latent.fitted`: K full-covariance Gaussians; component k is N(means[k], L_k L_k^T). */

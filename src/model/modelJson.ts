@@ -13,6 +13,7 @@ import {
   type AttributeDirection,
   type GaussianReference,
   type LatentMixture,
+  type LatentPrincipal,
   type LatentStats,
   type ModelMetadata,
   type Preprocessing,
@@ -117,6 +118,33 @@ function checkLatent(l: LatentStats, d: number): void {
     if (lo > l.max[i]) fail(`${path}.min[${i}]`, `must be <= max[${i}] (${l.max[i]}), got ${lo}`);
   });
   if (l.fitted !== undefined) checkLatentMixture(l.fitted, d);
+  if (l.principal !== undefined) checkPrincipal(l.principal, d);
+}
+
+/**
+ * `metadata.latent.principal`: at most latentDim unit rows of length latentDim, one variance each, non-increasing,
+ * and no more in all than the total (rounded to 7 digits on export, hence the tolerances).
+ */
+function checkPrincipal(p: LatentPrincipal, d: number): void {
+  const path = 'metadata.latent.principal';
+  if (p.components.length > d)
+    fail(`${path}.components`, `must have at most ${d} rows (latentDim), got ${p.components.length}`);
+  p.components.forEach((row, k) => {
+    length(row, `${path}.components[${k}]`, d, 'latentDim');
+    const norm = Math.hypot(...row);
+    if (Math.abs(norm - 1) > 1e-3) fail(`${path}.components[${k}]`, `must have unit norm, got norm ${norm}`);
+  });
+  length(p.variance, `${path}.variance`, p.components.length, 'one per component');
+  p.variance.forEach((v, k) => {
+    if (k > 0 && v > p.variance[k - 1] * (1 + 1e-6))
+      fail(
+        `${path}.variance`,
+        `must be non-increasing, but variance[${k}] = ${v} > variance[${k - 1}] = ${p.variance[k - 1]}`,
+      );
+  });
+  const sum = p.variance.reduce((a, b) => a + b, 0);
+  if (sum > p.totalVariance * (1 + 1e-3))
+    fail(`${path}.totalVariance`, `must be at least the sum of variance (${sum}), got ${p.totalVariance}`);
 }
 
 function checkLatentMixture(f: LatentMixture, d: number): void {

@@ -34,6 +34,7 @@ from PIL import Image
 
 from .data import ImageDataset, balanced_indices, load_dataset
 from .latent_prior import fit_latent_mixture
+from .principal import principal_directions
 from .objective import PACKAGE_PRIOR_NAMES, ObjectiveConfig
 from .webpackage import ID_PATTERN, state_dict_arrays, write_web_package
 
@@ -302,6 +303,8 @@ def build_metadata(model, model_id: str, out_dir: Path, *, train_set: ImageDatas
     }
     if fit_prior:
         metadata["latent"]["fitted"] = fit_latent_mixture(z, seed=seed)
+    # The axes the codes vary most along, shown as sliders beside the named directions (issue 33).
+    metadata["latent"]["principal"] = principal_directions(z)
     return round_floats(metadata)
 
 

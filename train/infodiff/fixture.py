@@ -12,8 +12,9 @@
    denoiser with its own seeded random weights, read in v-parameterisation along a 2-call plan, so the app's
    student previews and their parity are exercised (its images are noise like the teacher's).
 3. Loads that package back with load_web_package and, in float64, writes e2e/fixtures/golden/: encoder,
-   denoiser, 3-step DDIM sampling, DDIM inversion and the student's 1- and 2-call decodes (NHWC float32 .npy,
-   t int32) listed in golden.json.
+   denoiser, 3-step DDIM sampling, DDIM inversion, the student's 1- and 2-call decodes, and the I-MMSE
+   estimators' per-sample errors and figures on given draws (`itd_golden`) (NHWC float32 .npy, t int32, the
+   log-SNRs and weights float64) listed in golden.json.
 
 Deterministic: every random draw is seeded, torch runs on one thread and metadata floats are rounded, so a rerun
 writes identical bytes.
@@ -32,6 +33,7 @@ import torch
 
 from .config import load_preset, validate_train_config
 from .data import ImageDataset
+from . import itd
 from .diffusion import ddim_invert, ddim_plan, ddim_sample, make_schedule
 from .export import build_metadata
 from .model import TIME_TABLE_KEY, InfoDiff
@@ -55,6 +57,8 @@ STUDENT_WEIGHT_SEED = 4321
 STUDENT_PLAN = [999, 500]
 STUDENT_PARAMETERISATION = "v"
 CREATED_AT = "2025-01-01T00:00:00Z"  # fixed, so reruns are byte-identical
+# Log-SNRs of the I-MMSE parity case: below, inside, in the soft-rounding band of, and above the trained range.
+ITD_LOG_SNR = [-6.5, -5.5, -2.0, 0.0, 3.0, 6.0, 9.0, 9.9, 10.8, 11.4, 12.5, 15.0]
 
 
 def randomize_weights(model: torch.nn.Module, seed: int = WEIGHT_SEED) -> None:
@@ -183,6 +187,8 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
                                          ddim_x_noise.permute(0, 3, 1, 2).double(), ddim_z.double(),
                                          parameterisation=STUDENT_PARAMETERISATION) for calls in (1, 2)}
 
+        itd_case = itd_golden(loaded, meta, schedule, invert_x0[:1], draw)
+
     files = {
         "encoder_x.npy": encoder_x.numpy(), "encoder_z.npy": encoder_z.float().numpy(),
         "denoiser_xt.npy": denoiser_xt.numpy(), "denoiser_t.npy": denoiser_t.numpy(),
@@ -191,6 +197,7 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         "invert_x0.npy": invert_x0.numpy(), "invert_z.npy": invert_z.float().numpy(),
         "invert_xT.npy": nchw_to_nhwc(invert_x_noise),
         "student_x0.npy": nchw_to_nhwc(student_x0[2]), "student_x0_calls1.npy": nchw_to_nhwc(student_x0[1]),
+        **itd_case["files"],
     }
     for name, array in files.items():
         save_npy(golden_dir / name, array)
@@ -207,6 +214,7 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         "studentPlan": STUDENT_PLAN,
         "studentParameterisation": STUDENT_PARAMETERISATION,
         "files": sorted(files),
+        "itd": itd_case["facts"],
         "cases": {
             "encoder": {"inputs": {"x": "encoder_x.npy"}, "outputs": {"z": "encoder_z.npy"}},
             "denoiser": {"inputs": {"xt": "denoiser_xt.npy", "t": "denoiser_t.npy", "z": "denoiser_z.npy"},
@@ -216,10 +224,74 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
                        "outputs": {"z": "invert_z.npy", "xNoise": "invert_xT.npy"}},
             "student": {"inputs": {"xNoise": "ddim_xT.npy", "z": "ddim_z.npy"},
                         "outputs": {"x0": "student_x0.npy", "x0Calls1": "student_x0_calls1.npy"}},
+            "itd": itd_case["case"],
         },
     }
     (golden_dir / "golden.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return {"package": str(package_dir), "golden": str(golden_dir)}
+
+
+def itd_golden(loaded, meta, schedule, x_nhwc: torch.Tensor, draw) -> Dict:
+    """The I-MMSE estimators on given draws (src/diffusion/itd.ts `estimateNll` with `draws`, against infodiff.itd):
+    one image, ITD_LOG_SNR (below, inside, in the soft-rounding band of, and above the trained range), the logistic
+    weights at them, one noise draw each; the conditional denoiser (z = Enc(x)), the prior-averaged one over two z
+    draws, each member's per-sample errors and figures, and their ensemble along a fixed alternating choice."""
+    size, channels = meta["preprocessing"]["imageSize"], meta["preprocessing"]["channels"]
+    reference = itd.reference_from_metadata(meta["gaussianReference"], (size, size, channels), channels_first=True)
+    reference = itd.GaussianReference(mean=reference.mean.double(), variance=reference.variance,
+                                      log_eigenvalues=reference.log_eigenvalues, log_snr_loc=reference.log_snr_loc,
+                                      log_snr_scale=reference.log_snr_scale)
+    log_snr = np.array(ITD_LOG_SNR)
+    loc, scale = reference.log_snr_loc, reference.log_snr_scale
+    xi = (log_snr - loc) / scale
+    kept = itd._sigmoid(itd.LOGISTIC_CLIP) - itd._sigmoid(-itd.LOGISTIC_CLIP)
+    weight = scale * kept / (itd._sigmoid(xi) * itd._sigmoid(-xi))
+    noise = draw((len(log_snr), size, size, channels))
+    z_prior = draw((2, meta["architecture"]["latentDim"]))
+    x = itd.quantise(x_nhwc.double()).permute(0, 3, 1, 2).contiguous()
+    z = loaded.encode(x)
+    trained = itd.trained_log_snr_range(schedule.alpha_bar)
+    members = {
+        "conditional": itd.network_denoiser(loaded.predict_eps),
+        "unconditional": itd.prior_averaged_denoiser(loaded.predict_eps, z_prior.double()),
+    }
+    d = reference.dimensions
+    squared = float(((x - reference.mean) ** 2).sum())
+    linear_nats = d / 2 * np.log(2 * np.pi * reference.variance) + squared / (2 * reference.variance)
+    tails = float(itd.discrete_tails_nats(x, reference, np.array([reference.log_snr_range()[0]]),
+                                          np.array([reference.log_snr_range()[1]]))[0])
+    files, figures, errors = {}, {}, {}
+    for name, eps_fn in members.items():
+        e = itd.errors_on_draws(eps_fn, schedule.alpha_bar, reference, x, z, log_snr,
+                                noise.permute(0, 3, 1, 2).double(), trained_range=trained)
+        errors[name] = e
+        files[f"itd_errors_{name}.npy"] = np.stack([e["model"], e["linear"], e["discrete"]]).astype(np.float32)
+        figures[name] = _itd_figures(e["model"], e["linear"], e["discrete"], weight, linear_nats, tails, d)
+    choice = np.arange(len(log_snr)) % 2  # 0 conditional, 1 unconditional
+    pick = lambda key: np.where(choice == 0, errors["conditional"][key], errors["unconditional"][key])  # noqa: E731
+    figures["ensemble"] = _itd_figures(pick("model"), errors["conditional"]["linear"], pick("discrete"), weight,
+                                       linear_nats, tails, d)
+    files.update({"itd_x.npy": nchw_to_nhwc(x), "itd_z.npy": z.float().numpy(), "itd_noise.npy": noise.numpy(),
+                  "itd_z_prior.npy": z_prior.numpy(), "itd_log_snr.npy": log_snr, "itd_weight.npy": weight})
+    case = {"inputs": {"x": "itd_x.npy", "z": "itd_z.npy", "noise": "itd_noise.npy", "zPrior": "itd_z_prior.npy",
+                       "logSnr": "itd_log_snr.npy", "weight": "itd_weight.npy"},
+            "outputs": {"conditional": "itd_errors_conditional.npy",
+                        "unconditional": "itd_errors_unconditional.npy"}}
+    facts = {"$comment": "The itd case: errors rows are model, linear, discrete per log-SNR; figures in bits/dim; "
+                         "the ensemble takes member choice[k] at sample k. logSnr and weight are float64.",
+             "trainedLogSnrRange": list(trained), "logSnrRange": list(reference.log_snr_range()),
+             "choice": choice.tolist(), "figures": figures}
+    return {"files": files, "case": case, "facts": facts}
+
+
+def _itd_figures(model, linear, discrete, weight, linear_nats, tails, d) -> Dict[str, float]:
+    nats_per_bit_dim = d * np.log(2)
+    continuous = 0.5 * weight * (model - linear)
+    disc = 0.5 * weight * discrete
+    return {"continuous": float((linear_nats + continuous.mean()) / nats_per_bit_dim),
+            "continuousStdErr": float(continuous.std(ddof=1) / np.sqrt(len(weight)) / nats_per_bit_dim),
+            "discrete": float((tails + disc.mean()) / nats_per_bit_dim),
+            "discreteStdErr": float(disc.std(ddof=1) / np.sqrt(len(weight)) / nats_per_bit_dim)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

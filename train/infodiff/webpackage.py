@@ -88,6 +88,31 @@ def _check_fitted(fitted: Dict[str, Any], dim: int) -> None:
                       f"must have a positive diagonal (a Cholesky factor); L[{i}][{i}] is {js_number(value)}")
 
 
+def _check_principal(principal: Dict[str, Any], dim: int) -> None:
+    """metadata.latent.principal (infodiff.principal): at most latentDim unit rows of length latentDim, one variance
+    each, non-increasing, and no more in all than the total (rounded to 7 digits on export, hence the tolerances)."""
+    where = "metadata.latent.principal"
+    components, variance = principal["components"], principal["variance"]
+    if len(components) > dim:
+        _fail(f"{where}.components", f"must have at most {dim} rows (latentDim), got {len(components)}")
+    for k, row in enumerate(components):
+        _length(row, f"{where}.components[{k}]", dim, "latentDim")
+        norm = math.hypot(*row)
+        if abs(norm - 1) > UNIT_NORM_TOLERANCE:
+            _fail(f"{where}.components[{k}]", f"must have unit norm, got norm {js_number(norm)}")
+    _length(variance, f"{where}.variance", len(components), "one per component")
+    for k in range(1, len(variance)):
+        if variance[k] > variance[k - 1] * (1 + 1e-6):
+            _fail(f"{where}.variance", f"must be non-increasing, but variance[{k}] = {js_number(variance[k])} > "
+                                       f"variance[{k - 1}] = {js_number(variance[k - 1])}")
+    total = 0.0
+    for v in variance:  # left to right, as the web reader sums
+        total += v
+    if total > principal["totalVariance"] * (1 + 1e-3):
+        _fail(f"{where}.totalVariance",
+              f"must be at least the sum of variance ({js_number(total)}), got {js_number(principal['totalVariance'])}")
+
+
 def _validate_fitted(fitted: Any, dim: int) -> None:
     """metadata.latent.fitted alone, schema and rules: what infodiff.latent_prior's fit must pass."""
     _check_structure(fitted, METADATA_SCHEMA["properties"]["latent"]["properties"]["fitted"], "metadata.latent.fitted")
@@ -121,6 +146,8 @@ def _metadata_rules(meta: Dict[str, Any]) -> None:
             _fail(f"metadata.latent.min[{i}]", f"must be <= max[{i}] ({js_number(hi)}), got {js_number(lo)}")
     if "fitted" in latent:
         _check_fitted(latent["fitted"], dim)
+    if "principal" in latent:
+        _check_principal(latent["principal"], dim)
 
     _length(meta["dimensionNames"], "metadata.dimensionNames", dim, "latentDim")
     for k, direction in enumerate(meta["attributeDirections"]):
