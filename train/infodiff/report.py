@@ -35,6 +35,7 @@ from .data import DataError
 from .report_facts import gather, read_manifest, shown
 from .report_page import render_markdown
 from .report_pictures import Picture, draw_pictures
+from .report_itd import itd_section, read_itd
 from .report_students import read_students, students_section
 from .sample import load_model
 from .train import CHECKPOINT_NAME
@@ -64,6 +65,7 @@ def make_report(manifest: str | Path, markdown: str | Path, images: str | Path, 
                              str(manifest))
     image_link = Path(os.path.relpath(images.resolve(), markdown.resolve().parent)).as_posix()
     sections = students_section(students, {f.entry.name: f.wall_time_seconds for f in facts}, image_link)
+    sections += itd_section(read_itd(json.loads(Path(manifest).read_text(encoding="utf-8")), str(manifest)))
     text = render_markdown(facts, pictures, command or "python -m infodiff.report", markdown, created_at, sections)
     markdown.parent.mkdir(parents=True, exist_ok=True)
     tmp = markdown.with_name(markdown.name + ".tmp")
