@@ -5,6 +5,7 @@
 import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { directionScore } from '../latent/attributeFit';
+import { principalAxis } from '../latent/principal';
 import { useStoreApi } from './hooks';
 import type { ExplorerState } from './store';
 
@@ -26,3 +27,19 @@ const selectDraft = (s: ExplorerState) => ({
 });
 /** The draft attribute (name, examples, fit), encoding progress and the last import. Re-renders when any changes. */
 export const useAttributeDraft = () => useStore(useStoreApi(), useShallow(selectDraft));
+
+const selectPrincipal = (s: ExplorerState) => ({ principal: s.principal, ranking: s.principalRanking });
+/** The model's principal directions and their ranking. Re-renders when either changes. */
+export const usePrincipal = () => useStore(useStoreApi(), useShallow(selectPrincipal));
+
+/**
+ * The current code's coordinate along principal direction k, from the training mean, or null. Re-renders when it
+ * changes.
+ */
+export const usePrincipalScore = (k: number) =>
+  useStore(useStoreApi(), (s) => {
+    const metadata = s.model?.metadata;
+    if (!s.principal || !metadata || k >= s.principal.components.length || s.z.length !== metadata.latent.mean.length)
+      return null;
+    return directionScore(s.z, principalAxis(s.principal, k, metadata.latent.mean));
+  });

@@ -5,15 +5,16 @@ import { directionScore } from '../latent/attributeFit';
 import { connectAttributeSync, linkAttributeValues, withAttributeParams } from './attributeSync';
 import { createExplorerStore, type ExplorerStore } from './store';
 import { createTestDeps } from './testing/fakeDeps';
-import { flush } from './testing/fakeEngine';
+import { fakeMetadata, flush } from './testing/fakeEngine';
+import type { ModelMetadata } from '../model/metadata';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
-async function setup(idb = new IDBFactory(), search = '') {
-  const deps = { ...createTestDeps({ idb }), openAttributeDb: () => openAttributeDb(idb) };
+async function setup(idb = new IDBFactory(), search = '', metadata?: ModelMetadata) {
+  const deps = { ...createTestDeps({ idb, metadata }), openAttributeDb: () => openAttributeDb(idb) };
   const store = createExplorerStore(deps);
   const location = { pathname: '/', search, hash: '' };
   const history = {
@@ -137,5 +138,32 @@ describe('own attributes', () => {
     expect(opened.store.getState().notices.map((n) => n.text)).toEqual([
       `The link's attribute could not be used: The link's attribute "Bad" has 2 latent values but this model has 3 latent dimensions: it was made for another model.`,
     ]);
+  });
+});
+
+describe('principal directions', () => {
+  it("ranks directions by how much they change the image, and a slider moves z's coordinate along one", async () => {
+    // No shipped directions and no mixture: the axes, by spread (dims 2, 1, 0). The fake decoder's image moves
+    // with z_0 only, so the last direction by variance (dim 0) changes the image most.
+    const latent = { ...fakeMetadata().latent, mean: [0.5, 0, 0], std: [0.5, 1, 2] };
+    const { store, deps } = await setup(new IDBFactory(), '', fakeMetadata({ latent }));
+    const principal = store.getState().principal!;
+    expect(principal.source).toBe('per-dimension spread');
+    expect(principal.components).toEqual([
+      [0, 0, 1],
+      [0, 1, 0],
+      [1, 0, 0],
+    ]);
+    await store.getState().rankPrincipal();
+    const ranking = store.getState().principalRanking;
+    expect(ranking.status).toEqual({ kind: 'done' });
+    expect(ranking.order![0]).toBe(2);
+    expect(ranking.effects[2]).toBeGreaterThan(0);
+    expect(ranking.effects[0]).toBeCloseTo(0, 6);
+    // One pair per direction, rendered in one batch on the ranking's channel.
+    expect(deps.engine.calls.filter((c) => c.kind === 'sample' && c.channel === 'principal-ranking')).toHaveLength(1);
+
+    store.getState().setPrincipalScore(2, 1.25);
+    expect(store.getState().z[0]).toBeCloseTo(0.5 + 1.25, 10);
   });
 });

@@ -41,7 +41,9 @@ export function connectAttributeSync(
     if (id !== modelId) {
       modelId = id;
       state.clearOwnAttributes();
+      state.clearPrincipalRanking();
       if (id) {
+        store.getState().preparePrincipal();
         const link = pendingLink;
         pendingLink = [];
         void state.loadOwnAttributes().then(() => store.getState().applyLinkAttributes(link));

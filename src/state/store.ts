@@ -6,6 +6,7 @@
 import { createStore, type StateCreator, type StoreApi } from 'zustand/vanilla';
 import type { ExplorerDb } from '../app/persistence';
 import { createAttributeSlice, type AttributeSlice } from './attributeSlice';
+import { createPrincipalSlice, type PrincipalSlice } from './principalSlice';
 import type { ExplorerDeps, SliceContext } from './deps';
 import { createInputSlice, type InputSlice } from './inputSlice';
 import { createInterpolationSlice, initialInterpolationState, type InterpolationSlice } from './interpolationSlice';
@@ -38,6 +39,7 @@ export type ExplorerState = ModelSlice &
   LibrarySlice &
   ViewSlice &
   AttributeSlice &
+  PrincipalSlice &
   SessionSlice;
 
 export type ExplorerStore = StoreApi<ExplorerState>;
@@ -99,6 +101,7 @@ export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
       ...slice(createLibrarySlice(context)),
       ...slice(createViewSlice()),
       ...slice(createAttributeSlice(context)),
+      ...slice(createPrincipalSlice(context)),
       ...sessionSlice,
     };
   });

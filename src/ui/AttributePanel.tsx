@@ -2,7 +2,14 @@ import { useId, useRef, useState, type KeyboardEvent } from 'react';
 import { downloadBlob } from '../app/exportImage';
 import { describeMethod, type AttributeFit } from '../latent/attributeFit';
 import type { OwnAttribute } from '../latent/ownAttribute';
-import { useAttributeDraft, useOwnAttributes, useOwnAttributeScore } from '../state/attributeHooks';
+import {
+  useAttributeDraft,
+  useOwnAttributes,
+  useOwnAttributeScore,
+  usePrincipal,
+  usePrincipalScore,
+} from '../state/attributeHooks';
+import { explainedShare } from '../latent/principal';
 import type { AttributeExample } from '../state/attributeSlice';
 import { useAction, useAttributeScore, useLatentDim, useLibrary, useModelMetadata } from '../state/hooks';
 import type { AttributeDirection } from '../model/metadata';
@@ -195,6 +202,82 @@ function OwnAttributes() {
             : `Imported ${attributeImport.count} attribute${attributeImport.count === 1 ? '' : 's'}.`}
         </p>
       )}
+    </div>
+  );
+}
+
+/** How many principal directions are listed before "Show all". */
+const PRINCIPAL_SHOWN = 6;
+
+function PrincipalSlider({ k, share }: { k: number; share: number }) {
+  const score = usePrincipalScore(k);
+  const setPrincipalScore = useAction('setPrincipalScore');
+  if (score === null) return null;
+  const percent = share >= 0.1 ? `${Math.round(share * 100)}%` : `${(share * 100).toFixed(1)}%`;
+  return (
+    <ScoreSlider
+      name={`PC ${k + 1} · ${percent}`}
+      note={`Principal direction ${k + 1}: explains ${percent} of the code variance`}
+      score={score}
+      onScore={(value) => setPrincipalScore(k, value)}
+    />
+  );
+}
+
+/**
+ * The principal directions of the codes, as sliders: listed by the share of code variance each explains until
+ * ranked by how much each changes the image on screen.
+ */
+function PrincipalDirections() {
+  const { principal, ranking } = usePrincipal();
+  const rankPrincipal = useAction('rankPrincipal');
+  const cancelPrincipalRanking = useAction('cancelPrincipalRanking');
+  const [showAll, setShowAll] = useState(false);
+  if (!principal || principal.components.length === 0) return null;
+  const order = ranking.order ?? principal.components.map((_, k) => k);
+  const shown = showAll ? order : order.slice(0, PRINCIPAL_SHOWN);
+  const source =
+    principal.source === 'package'
+      ? `the codes of ${principal.fittedOn.toLocaleString('en')} training images`
+      : principal.source === 'fitted mixture'
+        ? "the package's fitted latent mixture (it ships no principal directions)"
+        : "the package's per-dimension spread (it ships no principal directions or mixture)";
+  return (
+    <div className="attribute-group attribute-group-principal">
+      <h4>Principal directions</h4>
+      <p className="hint">
+        The axes the codes vary most along, from {source}; each label gives the share of code variance it explains, the
+        value is the code&apos;s coordinate along it from the training mean.{' '}
+        {ranking.order
+          ? 'Ranked by how much each changes the image on screen when it was ranked.'
+          : 'Listed by variance explained.'}
+      </p>
+      <ul aria-label="Principal directions">
+        {shown.map((k) => (
+          <PrincipalSlider key={k} k={k} share={explainedShare(principal, k)} />
+        ))}
+      </ul>
+      <div className="button-row">
+        <button
+          type="button"
+          className="button button-secondary button-small"
+          disabled={ranking.status.kind === 'running'}
+          onClick={() => void rankPrincipal()}
+        >
+          Rank by effect on the image
+        </button>
+        {order.length > PRINCIPAL_SHOWN && (
+          <button
+            type="button"
+            className="button button-quiet button-small"
+            aria-expanded={showAll}
+            onClick={() => setShowAll(!showAll)}
+          >
+            {showAll ? `Show the first ${PRINCIPAL_SHOWN}` : `Show all ${order.length}`}
+          </button>
+        )}
+      </div>
+      <TaskStatusLine status={ranking.status} name="ranking" onCancel={cancelPrincipalRanking} />
     </div>
   );
 }
@@ -458,6 +541,7 @@ export function AttributePanel() {
           </div>
         ))}
         <OwnAttributes />
+        <PrincipalDirections />
       </div>
       <NewAttribute />
     </div>
