@@ -146,6 +146,8 @@ export interface ModelMetadata {
   id: string;
   displayName: string;
   description: string;
+  /** Present on a baseline package: the id of the model it is the baseline of (same data set); never its own id. */
+  baselineOf?: string;
   architecture: ArchitectureConfig;
   schedule: ScheduleConfig;
   preprocessing: Preprocessing;

@@ -319,7 +319,7 @@ def iso_now() -> str:
 def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = True, use_ema: bool = True,
                       metrics_path: Optional[str | Path] = None, display_name: str = "", description: str = "",
                       notes: str = "", max_images: int = 0, make_default: bool = False,
-                      update_index: bool = True, device: str = "cpu") -> Path:
+                      update_index: bool = True, device: str = "cpu", baseline_of: str = "") -> Path:
     """Writes the package for ``checkpoint`` into ``out`` (its folder name is the model id); returns model.json.
 
     Weights are float16 by default (the format's compact form; ``float16=False`` keeps float32). ``device`` only
@@ -363,6 +363,11 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, float16: bool = T
         description=description or (f"Trained on {dataset_title} at {cfg.image_size}x{cfg.image_size} with a "
                                     f"{arch['latentDim']}-d latent: {_objective_summary(cfg)}."),
         prior=cfg.prior, metrics=metrics, dci_set=test_set, max_images=max_images, seed=cfg.seed)
+    if baseline_of:
+        # A baseline package names the model it is the baseline of (docs/model-format.md `baselineOf`).
+        metadata = {"id": metadata["id"], "displayName": metadata["displayName"],
+                    "description": metadata["description"], "baselineOf": baseline_of,
+                    **{k: v for k, v in metadata.items() if k not in ("id", "displayName", "description")}}
     manifest = write_web_package(out, state_dict_arrays(model.state_dict()), metadata, float16=float16)
     if update_index:
         index = update_models_index(out.parent, model_id, make_default)
@@ -416,6 +421,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--notes", default="", help="appended to the config's notes in provenance.notes")
     parser.add_argument("--max-images", type=int, default=0, help="encode only this many training images (0 = all)")
     parser.add_argument("--default", action="store_true", help="make this the default model in index.json")
+    parser.add_argument("--baseline-of", default="", help="mark the package as the baseline of this model id "
+                        "(metadata.baselineOf), e.g. the DiffAE run of an InfoDiffusion model")
     parser.add_argument("--no-index", action="store_true", help="do not touch the models index")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="where the encoder runs for the statistics (default: CUDA when present)")
@@ -424,7 +431,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         export_checkpoint(args.checkpoint, args.out, float16=args.float16, use_ema=not args.raw,
                           metrics_path=args.metrics, display_name=args.display_name, description=args.description,
                           notes=args.notes, max_images=args.max_images, make_default=args.default,
-                          update_index=not args.no_index, device=args.device)
+                          update_index=not args.no_index, device=args.device, baseline_of=args.baseline_of)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -10,7 +10,9 @@
    images by infodiff.export.build_metadata (latent statistics, a Gaussian reference, one attribute direction
    per drawing class, a gallery of 4 PNGs, one per class), and a "student" (docs/model-format.md): a second
    denoiser with its own seeded random weights, read in v-parameterisation along a 2-call plan, so the app's
-   student previews and their parity are exercised (its images are noise like the teacher's).
+   student previews and their parity are exercised (its images are noise like the teacher's). Beside it,
+   public/models/fixture-baseline/: a second random-weights model of the same data marked as the fixture's
+   baseline (metadata.baselineOf), for the app's "compare with" and its e2e test.
 3. Loads that package back with load_web_package and, in float64, writes e2e/fixtures/golden/: encoder,
    denoiser, 3-step DDIM sampling, DDIM inversion, the student's 1- and 2-call decodes, and the I-MMSE
    estimators' per-sample errors and figures on given draws (`itd_golden`) (NHWC float32 .npy, t int32, the
@@ -54,6 +56,8 @@ GOLDEN_DDIM_STEPS = 3
 GOLDEN_ETA = 0.0
 GOLDEN_TOLERANCE = 1e-4
 STUDENT_WEIGHT_SEED = 4321
+BASELINE_ID = "fixture-baseline"  # the second fixture package (metadata.baselineOf = "fixture")
+BASELINE_WEIGHT_SEED = 2468
 STUDENT_PLAN = [999, 500]
 STUDENT_PARAMETERISATION = "v"
 CREATED_AT = "2025-01-01T00:00:00Z"  # fixed, so reruns are byte-identical
@@ -111,8 +115,10 @@ def nchw_to_nhwc(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).contiguous().float().numpy()
 
 
-def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR) -> Dict[str, str]:
-    """Writes the fixture package and the golden files; returns {'package': ..., 'golden': ...} paths."""
+def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR,
+                  baseline_dir: Optional[Path] = None) -> Dict[str, str]:
+    """Writes the fixture package, its baseline package (beside it unless ``baseline_dir``) and the golden files;
+    returns {'package': ..., 'baseline': ..., 'golden': ...} paths."""
     torch.set_num_threads(1)  # one thread: reductions always run in the same order
     cfg = validate_train_config(load_preset(CONFIG_PATH))
     arch, schedule_cfg = cfg.architecture, cfg.schedule
@@ -149,6 +155,23 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
                            "teacherSteps": GOLDEN_DDIM_STEPS, "training": {"steps": 0}, "fidelity": {}}
     write_web_package(package_dir, {**state_dict_arrays(model.state_dict()), **student_weight_arrays(student)},
                       metadata)
+
+    # ---- a second model of the same data: the app's "compare with" and the e2e test of two models need one
+    baseline_dir = baseline_dir or package_dir.parent / BASELINE_ID
+    baseline = InfoDiff(arch, schedule.timesteps)
+    randomize_weights(baseline, BASELINE_WEIGHT_SEED)
+    baseline.eval()
+    baseline_metadata = build_metadata(
+        baseline, BASELINE_ID, baseline_dir, train_set=dataset, gallery_set=dataset, schedule=schedule_cfg,
+        provenance=provenance, display_name="Fixture baseline (random weights)",
+        description="A second tiny random-weights model of the fixture's data, marked as its baseline, for tests "
+                    "that compare two models.",
+        prior=cfg.prior, gallery_size=len(SHAPE_CLASSES), seed=0, fit_prior=False)
+    baseline_metadata = {"id": BASELINE_ID, "displayName": baseline_metadata["displayName"],
+                         "description": baseline_metadata["description"], "baselineOf": "fixture",
+                         **{k: v for k, v in baseline_metadata.items()
+                            if k not in ("id", "displayName", "description")}}
+    write_web_package(baseline_dir, state_dict_arrays(baseline.state_dict()), baseline_metadata)
 
     # ---- golden files, from the package as the app loads it, computed in float64
     loaded, meta, loaded_student = load_web_package_with_student(package_dir)
@@ -228,7 +251,7 @@ def build_fixture(package_dir: Path = PACKAGE_DIR, golden_dir: Path = GOLDEN_DIR
         },
     }
     (golden_dir / "golden.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return {"package": str(package_dir), "golden": str(golden_dir)}
+    return {"package": str(package_dir), "baseline": str(baseline_dir), "golden": str(golden_dir)}
 
 
 def itd_golden(loaded, meta, schedule, x_nhwc: torch.Tensor, draw) -> Dict:
@@ -298,9 +321,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Write the fixture model package and the golden parity files.")
     parser.add_argument("--package-dir", type=Path, default=PACKAGE_DIR)
     parser.add_argument("--golden-dir", type=Path, default=GOLDEN_DIR)
+    parser.add_argument("--baseline-dir", type=Path, default=None,
+                        help=f"the second package (default: {BASELINE_ID} beside --package-dir)")
     args = parser.parse_args(argv)
-    paths = build_fixture(args.package_dir, args.golden_dir)
-    print(f"fixture: wrote {paths['package']} and {paths['golden']}")
+    paths = build_fixture(args.package_dir, args.golden_dir, args.baseline_dir)
+    print(f"fixture: wrote {paths['package']}, {paths['baseline']} and {paths['golden']}")
     return 0
 
 

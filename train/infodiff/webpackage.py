@@ -159,6 +159,9 @@ def _metadata_rules(meta: Dict[str, Any]) -> None:
     for key in ("mean", "logEigenvalues"):
         _length(meta["gaussianReference"][key], f"metadata.gaussianReference.{key}", pixels, "H*W*C")
 
+    if meta.get("baselineOf") == meta["id"]:
+        _fail("metadata.baselineOf", f"must name another model than the package itself, got {show(meta['id'])}")
+
     if "student" in meta:
         # The plan must be one a student can decode along: strictly decreasing timesteps that start at T - 1, where
         # x_T sits (its length, 1..8 calls, is the schema's).
