@@ -39,6 +39,12 @@ describe('modelCard', () => {
     expect(card.metrics).toEqual([]);
   });
 
+  it('says a baseline package is the baseline of its model, first', () => {
+    expect(value(modelCard(trained({})).facts, 'Role')).toBeUndefined();
+    const card = modelCard({ ...trained({}), baselineOf: 'fashion-mnist' });
+    expect(card.facts[0]).toEqual({ label: 'Role', value: 'baseline of fashion-mnist' });
+  });
+
   it('says what the distilled student is and how faithful it measured', () => {
     expect(value(modelCard(trained({})).facts, 'Previews')).toBeUndefined();
     const student = {

@@ -196,6 +196,8 @@ export function modelCard(metadata: ModelMetadata): ModelCard {
     },
     { label: 'Objective', value: objectiveText(provenance.objective) },
   ];
+  // A baseline package (metadata.baselineOf) says so first: it is there to be compared with, not as the model.
+  if (metadata.baselineOf) facts.unshift({ label: 'Role', value: `baseline of ${metadata.baselineOf}` });
   if (provenance.source === 'fixture') {
     facts.push({ label: 'Weights', value: 'random (a test fixture, not a trained model)' });
   } else {

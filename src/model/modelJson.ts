@@ -209,7 +209,8 @@ export function parseMetadata(value: unknown): ModelMetadata {
   checkAttributeDirections(m.attributeDirections, d);
   checkGaussianReference(m.gaussianReference, architecture.imageSize ** 2 * architecture.imageChannels);
   if (m.student !== undefined) checkStudent(m.student, schedule.timesteps);
-  if (m.baselineOf === m.id) fail('metadata.baselineOf', `must name another model than the package itself, got ${show(m.id)}`);
+  if (m.baselineOf === m.id)
+    fail('metadata.baselineOf', `must name another model than the package itself, got ${show(m.id)}`);
   return { ...structuredClone(m), architecture, schedule };
 }
 
