@@ -6,6 +6,7 @@ import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { directionScore } from '../latent/attributeFit';
 import { principalAxis } from '../latent/principal';
+import { currentEdit, editSize } from './editSlice';
 import { useStoreApi } from './hooks';
 import type { ExplorerState } from './store';
 
@@ -43,3 +44,22 @@ export const usePrincipalScore = (k: number) =>
       return null;
     return directionScore(s.z, principalAxis(s.principal, k, metadata.latent.mean));
   });
+
+const selectEdits = (s: ExplorerState) => ({
+  transfer: s.editTransfer,
+  savedEdits: s.savedEdits,
+  hasReference: s.zReference !== null,
+});
+/** Edit transfer (source, strength, target, before/after) and the saved edits. Re-renders when any changes. */
+export const useEditTransfer = () => useStore(useStoreApi(), useShallow(selectEdits));
+
+/** The size |z - zReference| of the current image's edit, or null when it has none. Re-renders when it changes. */
+export const useCurrentEditSize = () =>
+  useStore(useStoreApi(), (s) => {
+    const delta = currentEdit(s);
+    return delta ? editSize(delta) : null;
+  });
+
+const selectSwapGrid = (s: ExplorerState) => s.swapGrid;
+/** The z versus x_T grid: its images, its cells and progress. Re-renders when any changes. */
+export const useSwapGrid = () => useStore(useStoreApi(), selectSwapGrid);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
 import { openAttributeDb } from '../app/attributeDb';
 import { directionScore } from '../latent/attributeFit';
@@ -91,8 +91,7 @@ describe('own attributes', () => {
     expect(after[1]).toBe(before[1]);
 
     const second = await setup(idb);
-    await flush();
-    expect(second.store.getState().ownAttributes.map((a) => a.name)).toEqual(['Wide']);
+    await vi.waitFor(() => expect(second.store.getState().ownAttributes.map((a) => a.name)).toEqual(['Wide']));
     await second.store.getState().deleteOwnAttribute(own.id);
     const third = await setup(idb);
     await flush();
@@ -134,7 +133,9 @@ describe('own attributes', () => {
     const search = withAttributeParams('?model=fixture', store.getState().ownAttributes) + '&attr=Bad~0~1,0~d';
     const opened = await setup(new IDBFactory(), search);
     await flush();
-    expect(opened.store.getState().ownAttributes.map((a) => [a.name, a.vector])).toEqual([['Wide', [1, 0, 0]]]);
+    await vi.waitFor(() =>
+      expect(opened.store.getState().ownAttributes.map((a) => [a.name, a.vector])).toEqual([['Wide', [1, 0, 0]]]),
+    );
     expect(opened.store.getState().notices.map((n) => n.text)).toEqual([
       `The link's attribute could not be used: The link's attribute "Bad" has 2 latent values but this model has 3 latent dimensions: it was made for another model.`,
     ]);
@@ -165,5 +166,65 @@ describe('principal directions', () => {
 
     store.getState().setPrincipalScore(2, 1.25);
     expect(store.getState().z[0]).toBeCloseTo(0.5 + 1.25, 10);
+  });
+});
+
+describe('edit transfer', () => {
+  const galleryValue = 200 / 127.5 - 1;
+
+  it("applies the current image's edit to a gallery image, before and after, with a strength", async () => {
+    const { store, deps } = await setup();
+    store.getState().setLatentValue(0, store.getState().z[0] + 1);
+    await store.getState().setEditTargetFromGallery(0);
+    let transfer = store.getState().editTransfer;
+    expect(transfer.targetStatus).toEqual({ kind: 'done' });
+    expect(transfer.status).toEqual({ kind: 'done' });
+    // The fake model: x_T = x - z_0 on inversion, x0 = x_T + z_0 on decoding; the edit adds 1 to z_0.
+    expect(transfer.before!.pixels[0]).toBeCloseTo(galleryValue, 5);
+    expect(transfer.after!.pixels[0]).toBeCloseTo(galleryValue + 1, 5);
+    store.getState().setEditStrength(0.5);
+    await store.getState().renderEditTransfer();
+    transfer = store.getState().editTransfer;
+    expect(transfer.after!.pixels[0]).toBeCloseTo(galleryValue + 0.5, 5);
+    expect(
+      deps.engine.calls.filter((c) => c.kind === 'sample' && c.channel === 'edit-transfer').length,
+    ).toBeGreaterThan(0);
+
+    // Saved, the edit applies after the current image has moved on; and the edited target can be made current.
+    await store.getState().saveCurrentEdit('Brighter');
+    store.getState().resetAll();
+    store.getState().setEditSource({ kind: 'saved', id: store.getState().savedEdits[0].id });
+    await store.getState().renderEditTransfer();
+    expect(store.getState().editTransfer.after!.pixels[0]).toBeCloseTo(galleryValue + 0.5, 5);
+    store.getState().makeEditedTargetCurrent();
+    expect(store.getState().z[0]).toBeCloseTo(galleryValue + 0.5, 5);
+  });
+
+  it('says so when there is no edit to apply', async () => {
+    const { store } = await setup();
+    await store.getState().setEditTargetFromGallery(0);
+    expect(store.getState().editTransfer.status).toMatchObject({ kind: 'error', message: /There is no edit to apply/ });
+  });
+});
+
+describe('z versus x_T', () => {
+  it('decodes every (row z, column x_T): the diagonal reconstructs, a seed gives a column only', async () => {
+    const { store } = await setup();
+    const galleryValue = 200 / 127.5 - 1;
+    await store.getState().addSwapGallery(0);
+    store.getState().addSwapSeed(5);
+    store.getState().setSwapRole('seed:5', 'asRow', true); // refused: noise has no code
+    await store.getState().renderSwapGrid();
+    const grid = store.getState().swapGrid;
+    expect(grid.status).toEqual({ kind: 'done' });
+    expect(grid.rows).toEqual(['Ankle boot']);
+    expect(grid.columns).toEqual(['Ankle boot', 'noise, seed 5']);
+    expect(grid.cells).toHaveLength(2);
+    expect(grid.cells[0].pixels[0]).toBeCloseTo(galleryValue, 5);
+    // The seed's column: its x_T plus the gallery image's z_0.
+    const seeded = store.getState().swapGrid.images.find((i) => i.key === 'seed:5')!;
+    expect(grid.cells[1].pixels[3]).toBeCloseTo(seeded.noise.xNoise[3] + galleryValue, 5);
+    store.getState().pickSwapCell(0, 1);
+    expect(store.getState().noise?.id).toBe('seed:5');
   });
 });

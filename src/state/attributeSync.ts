@@ -42,8 +42,11 @@ export function connectAttributeSync(
       modelId = id;
       state.clearOwnAttributes();
       state.clearPrincipalRanking();
+      state.clearEdits();
+      state.clearSwapGrid();
       if (id) {
         store.getState().preparePrincipal();
+        void store.getState().loadSavedEdits();
         const link = pendingLink;
         pendingLink = [];
         void state.loadOwnAttributes().then(() => store.getState().applyLinkAttributes(link));

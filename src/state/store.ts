@@ -7,6 +7,8 @@ import { createStore, type StateCreator, type StoreApi } from 'zustand/vanilla';
 import type { ExplorerDb } from '../app/persistence';
 import { createAttributeSlice, type AttributeSlice } from './attributeSlice';
 import { createPrincipalSlice, type PrincipalSlice } from './principalSlice';
+import { createEditSlice, type EditSlice } from './editSlice';
+import { createSwapGridSlice, type SwapGridSlice } from './swapGridSlice';
 import type { ExplorerDeps, SliceContext } from './deps';
 import { createInputSlice, type InputSlice } from './inputSlice';
 import { createInterpolationSlice, initialInterpolationState, type InterpolationSlice } from './interpolationSlice';
@@ -40,6 +42,8 @@ export type ExplorerState = ModelSlice &
   ViewSlice &
   AttributeSlice &
   PrincipalSlice &
+  EditSlice &
+  SwapGridSlice &
   SessionSlice;
 
 export type ExplorerStore = StoreApi<ExplorerState>;
@@ -102,6 +106,8 @@ export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
       ...slice(createViewSlice()),
       ...slice(createAttributeSlice(context)),
       ...slice(createPrincipalSlice(context)),
+      ...slice(createEditSlice(context)),
+      ...slice(createSwapGridSlice(context)),
       ...sessionSlice,
     };
   });

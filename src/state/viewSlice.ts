@@ -2,7 +2,16 @@
 import type { StateCreator } from 'zustand';
 import type { ExplorerState } from './store';
 
-export type ToolId = 'attributes' | 'interpolate' | 'traverse' | 'trajectory' | 'noising' | 'immse' | 'library';
+export type ToolId =
+  | 'attributes'
+  | 'edits'
+  | 'z-vs-noise'
+  | 'interpolate'
+  | 'traverse'
+  | 'trajectory'
+  | 'noising'
+  | 'immse'
+  | 'library';
 
 export interface Notice {
   id: number;

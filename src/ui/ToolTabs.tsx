@@ -2,15 +2,19 @@ import { useRef, type KeyboardEvent } from 'react';
 import { useAction, useActiveTool } from '../state/hooks';
 import type { ToolId } from '../state/viewSlice';
 import { AttributePanel } from './AttributePanel';
+import { EditTransferPanel } from './EditTransferPanel';
 import { ImmsePanel } from './ImmsePanel';
 import { InterpolationPanel } from './InterpolationPanel';
 import { LibraryPanel } from './LibraryPanel';
 import { NoisingPanel } from './NoisingPanel';
+import { SwapGridPanel } from './SwapGridPanel';
 import { TrajectoryPanel } from './TrajectoryPanel';
 import { TraversalPanel } from './TraversalPanel';
 
 const TOOLS: { id: ToolId; label: string; Panel: () => React.JSX.Element }[] = [
   { id: 'attributes', label: 'Attributes', Panel: AttributePanel },
+  { id: 'edits', label: 'Edit transfer', Panel: EditTransferPanel },
+  { id: 'z-vs-noise', label: 'z vs x_T', Panel: SwapGridPanel },
   { id: 'interpolate', label: 'Interpolate', Panel: InterpolationPanel },
   { id: 'traverse', label: 'Traversals', Panel: TraversalPanel },
   { id: 'trajectory', label: 'Trajectory', Panel: TrajectoryPanel },
