@@ -76,7 +76,7 @@ test.describe('attribute tools', () => {
     }
     await panel.getByRole('button', { name: 'Add a noise column' }).click();
     await expect(panel.getByRole('list', { name: 'Grid images' }).getByRole('listitem')).toHaveCount(3);
-    await panel.getByRole('button', { name: /^Render z × x/ }).click();
+    await panel.getByRole('button', { name: 'Render the grid' }).click();
     const grid = panel.getByRole('grid', { name: 'z versus x_T grid' });
     await expect(grid.getByRole('rowheader')).toHaveCount(2);
     await expect(grid.getByRole('gridcell')).toHaveCount(6);

@@ -100,7 +100,7 @@ export function SwapGridPanel() {
           disabled={grid.images.length === 0 || grid.status.kind === 'running'}
           onClick={() => void renderSwapGrid()}
         >
-          Render z × x<sub>T</sub> grid
+          Render the grid
         </button>
       </div>
       <TaskStatusLine status={grid.status} name="z × x_T grid" onCancel={cancelSwapGrid} />
