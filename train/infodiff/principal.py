@@ -58,8 +58,11 @@ def add_principal_to_package(package_dir: str | Path, checkpoint: str | Path, ma
     _, cfg, _ = load_checkpoint_model(checkpoint, use_ema=True, device="cpu")
     model, _ = load_web_package(package_dir, device=device)
     arch = cfg.architecture
-    train_set = load_dataset(cfg.dataset, cfg.data_dir, cfg.image_size, arch["imageChannels"], "train",
-                             cfg.dataset_size, cfg.seed)
+    # Only the images encoded are loaded (for shapes, rendered): a draw of max_images scenes with the run's seed,
+    # the training distribution without the cost of rendering the whole training set.
+    size = min(cfg.dataset_size, max_images) if cfg.dataset_size and max_images else (cfg.dataset_size or max_images)
+    train_set = load_dataset(cfg.dataset, cfg.data_dir, cfg.image_size, arch["imageChannels"], "train", size,
+                             cfg.seed)
     with torch.no_grad():
         z = encode_all(model, train_set, limit=max_images)
     principal = round_floats(principal_directions(z))
