@@ -228,3 +228,17 @@ describe('z versus x_T', () => {
     expect(store.getState().noise?.id).toBe('seed:5');
   });
 });
+
+describe('own attribute examples from files', () => {
+  it('encodes an image file as an example; a file the browser cannot read is refused in words', async () => {
+    const { store } = await setup();
+    await store
+      .getState()
+      .addFileExample(new Blob([new Uint8Array([100, 1])], { type: 'image/png' }), true, 'shirt.png');
+    const [marked] = store.getState().attributeDraft.examples;
+    expect(marked).toMatchObject({ label: 'shirt.png', has: true });
+    expect(marked.z[0]).toBeCloseTo(100 / 127.5 - 1, 6);
+    await store.getState().addFileExample(new Blob([new Uint8Array([0])], { type: 'image/png' }), false, 'bad.png');
+    expect(store.getState().exampleStatus).toMatchObject({ kind: 'error', message: /^bad.png could not be encoded: / });
+  });
+});

@@ -7,6 +7,8 @@
  */
 import type { StateCreator } from 'zustand';
 import type { AttributeDb } from '../app/attributeDb';
+import { fileSizeProblem } from '../app/imageInput';
+import { uploadId } from '../app/persistence';
 import { isAbortError } from '../engine/client';
 import { fitAttribute, moveToScore, type AttributeFit } from '../latent/attributeFit';
 import {
@@ -50,6 +52,8 @@ export interface AttributeSlice {
   addCurrentExample(has: boolean): void;
   addGalleryExample(index: number, has: boolean): Promise<void>;
   addSavedExample(latentId: string, has: boolean): void;
+  /** Marks an image file (encoded on its own; it is not stored and does not become current). */
+  addFileExample(file: Blob, has: boolean, name?: string): Promise<void>;
   /** Marks an image a tool drew (a traversal or interpolation cell): its z and frame. */
   addCodeExample(example: Omit<AttributeExample, 'has'>, has: boolean): void;
   setExampleHas(key: string, has: boolean): void;
@@ -205,6 +209,38 @@ export function createAttributeSlice({ deps }: SliceContext): StateCreator<Explo
               message: `Gallery image "${item.label}" could not be encoded: ${describeError(error)}`,
             },
           });
+        } finally {
+          pending -= 1;
+        }
+      },
+
+      async addFileExample(file, has, name) {
+        const model = get().model;
+        if (!model) return;
+        const label = name ?? ((file as File).name || 'image file');
+        const tooLarge = fileSizeProblem(file.size);
+        if (tooLarge) {
+          set({ exampleStatus: { kind: 'error', message: tooLarge } });
+          return;
+        }
+        const { signal } = examples;
+        pending += 1;
+        set({ exampleStatus: { kind: 'running', label: `Encoding ${label}`, done: 0, total: pending } });
+        try {
+          const bytes = await file.arrayBuffer();
+          const encoded = await encodeImageBytes(deps, model.metadata, bytes, file.type, signal);
+          if (signal.aborted || get().model !== model) return;
+          addExample({
+            key: `upload:${uploadId(new Uint8Array(bytes))}`,
+            label,
+            z: encoded.z,
+            thumbnail: encoded.thumbnail,
+            has,
+          });
+          if (pending === 1) set({ exampleStatus: { kind: 'done' } });
+        } catch (error) {
+          if (isAbortError(error) || signal.aborted) return;
+          set({ exampleStatus: { kind: 'error', message: `${label} could not be encoded: ${describeError(error)}` } });
         } finally {
           pending -= 1;
         }

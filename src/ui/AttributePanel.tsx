@@ -372,6 +372,9 @@ function NewAttribute() {
   const addCurrentExample = useAction('addCurrentExample');
   const addGalleryExample = useAction('addGalleryExample');
   const addSavedExample = useAction('addSavedExample');
+  const addFileExample = useAction('addFileExample');
+  const fileInput = useRef<HTMLInputElement>(null);
+  const fileHas = useRef(true);
   const saveAttributeDraft = useAction('saveAttributeDraft');
   const clearAttributeDraft = useAction('clearAttributeDraft');
   const [galleryIndex, setGalleryIndex] = useState(0);
@@ -389,9 +392,9 @@ function NewAttribute() {
       <h4 id={`${nameId}-title`}>New attribute</h4>
       <p className="hint">
         Name it and mark at least two images that have it and two that do not. The current image counts (pick a
-        traversal or interpolation cell to make it current), and so do gallery images and saved latents. With fewer than
-        five a side the direction is the difference of the two groups&apos; mean codes; from five a side, regularised
-        logistic regression.
+        traversal or interpolation cell to make it current), and so do gallery images, saved latents and image files.
+        With fewer than five a side the direction is the difference of the two groups&apos; mean codes; from five a
+        side, regularised logistic regression.
       </p>
       <div className="new-attribute-name">
         <label htmlFor={nameId}>Name</label>
@@ -470,6 +473,41 @@ function NewAttribute() {
             </button>
           </div>
         )}
+        <div className="example-source">
+          <span>An image file</span>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => {
+              fileHas.current = true;
+              fileInput.current?.click();
+            }}
+          >
+            File has it…
+          </button>
+          <button
+            type="button"
+            className="button button-secondary button-small"
+            onClick={() => {
+              fileHas.current = false;
+              fileInput.current?.click();
+            }}
+          >
+            File lacks it…
+          </button>
+          <input
+            ref={fileInput}
+            type="file"
+            accept="image/*"
+            aria-label="Example image file"
+            className="visually-hidden-input"
+            onChange={(event) => {
+              const file = event.target.files?.[0];
+              event.target.value = '';
+              if (file) void addFileExample(file, fileHas.current);
+            }}
+          />
+        </div>
       </div>
       <TaskStatusLine status={exampleStatus} name="example" />
       <div className="example-columns">
