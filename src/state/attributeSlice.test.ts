@@ -200,6 +200,20 @@ describe('edit transfer', () => {
     expect(store.getState().z[0]).toBeCloseTo(galleryValue + 0.5, 5);
   });
 
+  it('keeps saved edits for the next visit, per model', async () => {
+    const idb = new IDBFactory();
+    const { store } = await setup(idb);
+    store.getState().setLatentValue(2, store.getState().z[2] - 0.5);
+    await store.getState().saveCurrentEdit('  ');
+    expect(store.getState().savedEdits.map((e) => e.name)).toEqual(['Edit 1']);
+    const second = await setup(idb);
+    await vi.waitFor(() => expect(second.store.getState().savedEdits.map((e) => e.delta)).toEqual([[0, 0, -0.5]]));
+    await second.store.getState().deleteSavedEdit(second.store.getState().savedEdits[0].id);
+    const third = await setup(idb);
+    await flush();
+    expect(third.store.getState().savedEdits).toEqual([]);
+  });
+
   it('says so when there is no edit to apply', async () => {
     const { store } = await setup();
     await store.getState().setEditTargetFromGallery(0);
