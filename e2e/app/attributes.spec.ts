@@ -4,7 +4,7 @@
  * the page URL, exports to a file, and an import of a file for another model is refused with a message.
  */
 import { readFile } from 'node:fs/promises';
-import { expect, test } from './fixtures';
+import { expect, imagePath, test } from './fixtures';
 
 test.describe('own attributes', () => {
   test('from two and two gallery images to a named slider that moves z, kept, linked, exported', async ({
@@ -30,6 +30,10 @@ test.describe('own attributes', () => {
       draft.getByText('Mark at least two images with the attribute and two without (now 2 with, 1 without).'),
     ).toBeVisible();
     await mark(3, false);
+    // An image file counts too: encoded on its own, it joins the examples with the attribute.
+    await draft.getByLabel('Example image file').setInputFiles(imagePath('transparent-disc.png'));
+    await expect(draft.getByRole('listitem').filter({ hasText: 'transparent-disc.png' })).toBeVisible();
+    await draft.getByRole('button', { name: 'Remove example transparent-disc.png' }).click();
     await expect(draft.getByRole('list', { name: 'Examples with the attribute' }).getByRole('listitem')).toHaveCount(2);
     await expect(draft.getByRole('list', { name: 'Examples without the attribute' }).getByRole('listitem')).toHaveCount(
       2,
