@@ -136,8 +136,9 @@ export interface PeerComparison {
 }
 
 /**
- * Denoiser ms per call on Node WASM with our SIMD kernels (GroupNorm, attention; what runs now) against the op
- * composites they replaced (pooled GroupNorm, matMul + softmax attention; the INFODIFF_WASM_KERNELS flag off).
+ * Denoiser ms per call on Node WASM with our SIMD kernels (GroupNorm, attention, skip concatenation; what runs
+ * now) against the op composites they replaced (pooled GroupNorm, matMul + softmax attention, tf.concat; the
+ * INFODIFF_WASM_KERNELS flag off).
  */
 export interface KernelComparison {
   /** Rounds; each times one call per variant and batch size, in alternation. */
@@ -827,9 +828,9 @@ export function kernelComparisonTable(comparison: KernelComparison): string {
   const row = (label: string, variant: 'simd' | 'composite') =>
     `| ${label} | ${fmt(median(batch1[variant]))} | ${fmt(median(batch11[variant]))} | ${comparison.kernelsPerCall.batch1[variant]} | ${comparison.kernelsPerCall.batch11[variant]} |`;
   return [
-    `Node WASM, GroupNorm and attention as our SIMD kernels or as tfjs op composites (median of ${comparison.rounds} interleaved calls each):`,
+    `Node WASM, GroupNorm, attention and the skip concatenations as our SIMD kernels or as tfjs op composites (median of ${comparison.rounds} interleaved calls each):`,
     '',
-    `| WASM GroupNorm and attention | ms/call b1 | ms/call b${GRID_BATCH} | kernels/call b1 | kernels/call b${GRID_BATCH} |`,
+    `| WASM GroupNorm, attention, concat | ms/call b1 | ms/call b${GRID_BATCH} | kernels/call b1 | kernels/call b${GRID_BATCH} |`,
     '|---|---|---|---|---|',
     row('op composites (before)', 'composite'),
     row('SIMD kernels (now)', 'simd'),
