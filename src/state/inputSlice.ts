@@ -11,6 +11,7 @@ import type { NoiseOrigin } from '../app/shareState';
 import type { FloatImageBatch } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
+import { galleryFileBytes } from './imageCodes';
 import { adoptLatent } from './latentSlice';
 import { frameFromBatch, framePatch, renderKey } from './renderSlice';
 import type { ExplorerState } from './store';
@@ -88,17 +89,9 @@ export function createInputSlice({ deps, jobs, db }: SliceContext): StateCreator
 
     /** Gallery file bytes, from the server or from the files the model was opened from. */
     async function galleryBytes(file: string): Promise<ArrayBuffer> {
-      const origin = get().model?.origin;
-      if (!origin) throw new Error('no model is loaded');
-      if (origin.kind === 'files') {
-        const bytes = origin.assets[file];
-        if (!bytes)
-          throw new Error(
-            `${file} was not among the files the model was opened from (open the whole folder to get its gallery)`,
-          );
-        return bytes;
-      }
-      return deps.fetchBytes(new URL(file, origin.baseUrl).href);
+      const model = get().model;
+      if (!model) throw new Error('no model is loaded');
+      return galleryFileBytes(model, deps, file);
     }
 
     function imageBatch(metadata: ModelMetadata, pixels: Float32Array): FloatImageBatch {
