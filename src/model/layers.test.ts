@@ -30,6 +30,7 @@ import {
   refGroupNorm,
   relativeError,
 } from './testing/torchReference';
+import { buildSimdModule, simdKernelsFor } from './wasmSimd';
 import { oihwToHwio, transposeMatrix } from './weights';
 
 setUpCpuBackendWithLeakCheck();
@@ -359,6 +360,30 @@ describe('the WASM SIMD kernels (wasmSimd.ts), against the composites they repla
       tf.dispose([weights.valueOut.kernel, weights.valueOut.bias]);
       disposeLayerContext(ctx);
     }
+  });
+
+  it('the module validates for the plain and the shared (threaded) memory', () => {
+    expect(WebAssembly.validate(buildSimdModule(false))).toBe(true);
+    expect(WebAssembly.validate(buildSimdModule(true))).toBe(true);
+  });
+
+  it('SiLU matches y / (1 + e^-y) in float64 within 1e-6 relative, from -100 to 100', () => {
+    const memory = new WebAssembly.Memory({ initial: 4 });
+    const kernels = simdKernelsFor(memory);
+    const count = 20000;
+    const [x, scale, shift, out] = [0, 4 * count, 4 * count + 16, 4 * count + 32];
+    const heap = new Float32Array(memory.buffer);
+    for (let i = 0; i < count; i++) heap[i] = -100 + (200 * i) / count;
+    heap.set([1, 1, 1, 1, 0, 0, 0, 0], scale / 4);
+    kernels.affineSilu(x, scale, shift, out, 1, count / 4, 4);
+    let worst = 0;
+    for (let i = 0; i < count; i++) {
+      const y = heap[i];
+      const expected = y / (1 + Math.exp(-y));
+      if (Math.abs(expected) > 1e-30)
+        worst = Math.max(worst, Math.abs(heap[out / 4 + i] - expected) / Math.abs(expected));
+    }
+    expect(worst).toBeLessThan(1e-6);
   });
 
   it('concatenates channels as tf.concat does, in one kernel', async () => {

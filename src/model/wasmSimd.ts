@@ -111,16 +111,23 @@ function loop(counter: number, limit: Code, step: Code, body: Code): Code {
 }
 
 /**
- * exp(u) for u <= 0 on the f32x4 on the stack (consumed), as XNNPACK's f32 sigmoid kernels compute it: the
- * Cody-Waite reduction u = n ln2 + r (|r| <= ln2 / 2) with n rounded by adding a magic bias whose low mantissa
- * bits then hold n + 127, so shifting them into the exponent field gives 2^n with no float-to-int conversion;
- * e^r by a degree-6 Taylor polynomial (truncation error < 1.2e-7 relative). u is clamped at -87, where e^u
- * ~ 1.6e-38 is still a normal float. tmp, n and scale are v128 locals.
+ * e^r ~ 1 + r (c1 + r (c2 + r (c3 + r (c4 + r c5)))) on [-ln2 / 2, ln2 / 2]: XNNPACK's minimax coefficients for its
+ * f32 exp and sigmoid kernels (written there as 0x1.0F9F9Cp-7, 0x1.573A1Ap-5, 0x1.555A80p-3, 0x1.FFFDC6p-2,
+ * 0x1.FFFFF6p-1), within a few float ulps of e^r; listed highest power first, for Horner.
  */
-const EXP_HORNER = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
+const EXP_HORNER = [
+  0.008289290592074394, 0.04189782217144966, 0.16667652130126953, 0.4999915063381195, 0.9999997019767761, 1,
+];
 /** Every constant expNonPositive uses (to keep them in locals across a loop). */
 const EXP_CONSTANTS = [-87, 1.4426950408889634, 12582912 + 127, 0.693359375, -2.1219444e-4, ...new Set(EXP_HORNER)];
 
+/**
+ * exp(u) for u <= 0 on the f32x4 on the stack (consumed), as XNNPACK's f32 sigmoid kernels compute it: the
+ * Cody-Waite reduction u = n ln2 + r (|r| <= ln2 / 2) with n rounded by adding a magic bias whose low mantissa
+ * bits then hold n + 127, so shifting them into the exponent field gives 2^n with no float-to-int conversion;
+ * e^r by XNNPACK's degree-5 minimax polynomial (EXP_HORNER). u is clamped at -87, where e^u
+ * ~ 1.6e-38 is still a normal float. tmp, n and scale are v128 locals.
+ */
 function expNonPositive(tmp: number, n: number, scale: number, constant: (value: number) => Code = vconst): Code {
   const LOG2E = 1.4426950408889634;
   const MAGIC = 12582912 + 127; // 1.5 * 2^23 + exponent bias
