@@ -12,14 +12,7 @@ import { describeError } from './describeError';
 
 /** The job slots: one running job per name. */
 export type JobName =
-  | 'input'
-  | 'trajectory'
-  | 'forward-noise'
-  | 'immse'
-  | 'traversal'
-  | 'interpolation-strip'
-  | 'interpolation-grid'
-  | 'attribute-example';
+  'input' | 'trajectory' | 'forward-noise' | 'immse' | 'traversal' | 'interpolation-strip' | 'interpolation-grid';
 
 /** How a job that was still the newest of its name ended: its value, or the words of its failure. */
 export type JobOutcome<T> = { kind: 'done'; value: T } | { kind: 'error'; message: string };
