@@ -7,6 +7,7 @@
 import type { StateCreator } from 'zustand';
 import { fractions, lerp, quarterCircle, slerp } from '../latent/latentMath';
 import type { SliceContext } from './deps';
+import { pickCurrentImage } from './imageCodes';
 import { renderInBatchesRefined } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
 import { mixSampling } from '../latent/stochasticSampling';
@@ -157,15 +158,9 @@ export function createInterpolationSlice({
       gridSize: 4,
 
       setEndpointFromCurrent(slot) {
-        const { z, noise, frame, source, referenceKind } = get();
-        if (!noise || z.length === 0) return;
-        const label =
-          source && referenceKind === 'encoded'
-            ? source.name
-            : noise.origin?.kind === 'seed'
-              ? `seed ${noise.origin.seed}`
-              : 'current image';
-        setEndpoint(slot, { z, noise, label, thumbnail: frame });
+        const current = pickCurrentImage(get());
+        if (!current) return;
+        setEndpoint(slot, { z: current.z, noise: current.noise, label: current.label, thumbnail: get().frame });
       },
 
       setEndpointFromSaved(slot, latentId) {
