@@ -34,6 +34,8 @@ import type {
   SampleRequest,
   SampleResult,
   DisposeResult,
+  ItdRequest,
+  ItdResult,
 } from './protocol';
 import { transferablesOf } from './protocol';
 
@@ -194,6 +196,19 @@ export class EngineClient {
     options: ProgressOptions = {},
   ): Promise<NllResult> {
     return this.call({ kind: 'nll', images, ...params }, options);
+  }
+
+  /**
+   * The I-MMSE analysis of one image (src/engine/itdRequest.ts): curves, continuous and exact-discrete likelihoods
+   * with standard errors, optionally a second package's on the same draws with their ensemble, and the figures
+   * without z. Progress counts noisy images scored.
+   */
+  itd(
+    images: ImageBatch,
+    params: Omit<ItdRequest, 'id' | 'kind' | 'images'>,
+    options: ProgressOptions = {},
+  ): Promise<ItdResult> {
+    return this.call({ kind: 'itd', images, ...params }, options);
   }
 
   /** MMSE curve of one image over `points` log-SNR values, `repeats` noise draws each. */

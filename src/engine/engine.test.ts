@@ -203,6 +203,51 @@ describe('Engine', () => {
     ]);
   });
 
+  it('scores one image by I-MMSE beside a second package, with the ensemble and no z, and leaks nothing', async () => {
+    const loads: string[] = [];
+    harness = new Harness({
+      loadModel: async (source, onProgress) => {
+        loads.push(source.kind === 'url' ? source.baseUrl : 'files');
+        onProgress({ loadedBytes: 100, totalBytes: 100 });
+        return syntheticModel();
+      },
+    });
+    const loaded = await harness.load();
+    const zPrior = { shape: [2, ARCH.latentDim] as [number, number], data: Float32Array.of(0.1, 0.2, 0.3, -1, 0, 1) };
+    const request = harness.send({
+      kind: 'itd',
+      images: images(1),
+      samples: 4,
+      points: 3,
+      repeats: 2,
+      seed: 2,
+      zPrior,
+      compareWith: { kind: 'url', baseUrl: 'http://test/models/other/' },
+    });
+    const response = await request.done;
+    if (response.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(response)}`);
+    const result = response.result as ResultByKind['itd'];
+    expect(loads).toEqual(['unused/', 'http://test/models/other/']);
+    expect(result.members).toHaveLength(2);
+    expect(result.ensemble?.winner).toHaveLength(3);
+    for (const figures of [...result.members, result.ensemble!, result.unconditional!]) {
+      for (const figure of [figures.discrete, figures.continuous, figures.dequantisedBound]) {
+        expect(Number.isFinite(figure.bitsPerDim) && figure.stdErr > 0).toBe(true);
+      }
+    }
+    // The same synthetic weights on the same draws: the second member is the first, and so is the ensemble.
+    expect(result.members[1].discrete.bitsPerDim).toBeCloseTo(result.members[0].discrete.bitsPerDim, 5);
+    expect(result.ensemble!.discrete.bitsPerDim).toBeCloseTo(result.members[0].discrete.bitsPerDim, 5);
+    expect(Number.isFinite(result.zSaves!.perPixel.bitsPerDim)).toBe(true);
+    // Counts agree: the progress total is what the result says was scored, and the last event reaches it.
+    const progress = harness.progressOf(request.id).filter((p) => p.phase === 'calls');
+    expect(result.scored).toBe(3 * (3 * 2 + 2 * 4));
+    expect(progress.at(-1)).toEqual({ phase: 'calls', done: result.scored, total: result.scored });
+    const stats = await harness.result<'stats'>({ kind: 'stats' });
+    expect(stats.leaks).toEqual([]);
+    expect(stats.numTensors).toBe(loaded.baselineTensors);
+  });
+
   it('samples exactly what ddimSample computes from the same seed, with and without a trajectory', async () => {
     harness = new Harness();
     await harness.load();

@@ -181,6 +181,7 @@ export class Engine {
       case 'sample':
       case 'nll':
       case 'mmseCurve':
+      case 'itd':
       case 'forwardNoise':
       case 'profile':
       case 'dispose':
@@ -258,6 +259,7 @@ export class Engine {
       (progress) => this.progress(job.request.id, progress),
       this.yieldToEventLoop,
       this.stepNoise,
+      (source, signal) => this.loadCompanion(source, signal),
     );
     try {
       const result = await this.execute(job.request, context);
@@ -514,6 +516,21 @@ export class Engine {
     // Only a WebGPU backend is tied to a device; tfjs would keep using the dead one unless it is forgotten.
     if (active.report.backend === 'webgpu') forgetBackend('webgpu');
     this.post({ id: 0, kind: 'event', event: { type: 'deviceLost', backend: active.report.backend, message } });
+  }
+
+  /**
+   * A second package for one request (the I-MMSE comparison), on the current backend, not warmed up; the request
+   * disposes it when it ends, so the tensor count is back at the baseline afterwards.
+   */
+  private async loadCompanion(source: ModelSource, signal: AbortSignal): Promise<ReadyModel> {
+    const model = await (this.host.loadModel ?? loadModelFromSource)(source, () => {}, signal);
+    return {
+      model,
+      schedule: makeSchedule(model.schedule),
+      predictEps: model.predictEps.bind(model),
+      student: null,
+      evaluationBatch: this.loaded?.evaluationBatch ?? 1,
+    };
   }
 
   private requireModel(kind: RequestKind): ReadyModel {

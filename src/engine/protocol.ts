@@ -12,6 +12,10 @@
  * This module has no runtime dependencies, so the UI and the stores may import its types.
  */
 import type { MmseCurve } from '../diffusion/itd';
+import type { ItdRequest, ItdResult } from './itdRequest';
+
+export type { BitsWithError } from '../diffusion/itdDiscrete';
+export type { ItdFigures, ItdMemberResult, ItdRequest, ItdResult } from './itdRequest';
 import type { ModelMetadata } from '../model/metadata';
 
 /** The tfjs backends the engine can run on. */
@@ -263,6 +267,7 @@ export type EngineRequest =
   | SampleRequest
   | NllRequest
   | MmseCurveRequest
+  | ItdRequest
   | ForwardNoiseRequest
   | ProfileRequest
   | StatsRequest
@@ -428,6 +433,7 @@ export interface ResultByKind {
   sample: SampleResult;
   nll: NllResult;
   mmseCurve: MmseCurveResult;
+  itd: ItdResult;
   forwardNoise: ForwardNoiseResult;
   profile: ProfileResult;
   stats: EngineStats;
@@ -450,7 +456,7 @@ export type Progress =
    * `x0Pred` the step's predicted x0; the last step's output is the request's result.
    */
   | { phase: 'step'; step: number; totalSteps: number; t: number; xt?: FloatImageBatch; x0Pred?: FloatImageBatch }
-  /** Likelihood / MMSE work: denoiser calls done of total. */
+  /** Likelihood / MMSE work: denoiser calls done of total ('itd': noisy images scored of total). */
   | { phase: 'calls'; done: number; total: number };
 
 export type ProgressPhase = Progress['phase'];

@@ -39,6 +39,7 @@ import type {
   ResultByKind,
   SampleRequest,
 } from './protocol';
+import { itdAnalysis, type CompanionLoader } from './itdRequest';
 import type { StepNoiseDrawer } from './stepNoise';
 import { floatBatch, imageTensor, latentBatch, latentTensor, stepNoiseTensors } from './tensors';
 import type { ModelRequest } from './validation';
@@ -66,12 +67,14 @@ export class RequestContext {
    * @param post delivers a progress event of this request
    * @param yieldToEventLoop awaited between steps and batches, so a newer message (an abort) gets in
    * @param stepNoise the engine's step-noise drawer (its cache outlives the request)
+   * @param loadCompanion loads a second package for the request ('itd' compareWith); the request disposes it
    */
   constructor(
     readonly signal: AbortSignal,
     private readonly post: (progress: Progress) => void,
     readonly yieldToEventLoop: () => Promise<void>,
     readonly stepNoise: StepNoiseDrawer,
+    readonly loadCompanion: CompanionLoader = () => Promise.reject(new Error('no second model can be loaded here')),
   ) {}
 
   /** Keeps tensors until the request ends, however it ends; returns the first. */
@@ -341,6 +344,8 @@ export function runRequest(
       return nll(model, request, context);
     case 'mmseCurve':
       return mmse(model, request, context);
+    case 'itd':
+      return itdAnalysis(model, request, context, context.loadCompanion);
     case 'forwardNoise':
       return forwardNoise(model, request, context);
     case 'profile':

@@ -15,6 +15,7 @@ import type {
   ForwardNoiseRequest,
   InvertRequest,
   LoadRequest,
+  ItdRequest,
   MmseCurveRequest,
   NllRequest,
   ProfileRequest,
@@ -152,6 +153,18 @@ function checkMmseCurve(arch: ArchitectureConfig, request: MmseCurveRequest): vo
   checkImagesAndLatents(arch, request);
 }
 
+/** One image, the sample and grid sizes, its z and the prior draws of the unconditional figures. */
+function checkItd(arch: ArchitectureConfig, request: ItdRequest): void {
+  checkAtLeast(request.samples, 2, 'samples');
+  checkAtLeast(request.points, 2, 'points');
+  checkAtLeast(request.repeats, 1, 'repeats', 'a positive integer');
+  if (request.images.shape[0] !== 1)
+    throw new RequestError(`itd takes one image ([1,H,W,C]), got batch ${request.images.shape[0]}`);
+  checkImageBatch(request.images, arch, 'images');
+  if (request.z) checkLatentBatch(request.z, arch, 1, 'z');
+  if (request.zPrior) checkLatentBatch(request.zPrior, arch, request.zPrior.shape[0], 'zPrior');
+}
+
 function checkForwardNoise(arch: ArchitectureConfig, request: ForwardNoiseRequest): void {
   if (!Number.isFinite(request.logSnr)) throw new RequestError(`logSnr must be a finite number, got ${request.logSnr}`);
   checkInteger(request.seed, 'seed');
@@ -186,6 +199,9 @@ export function checkRequest(model: ReadyModel, request: ModelRequest): void {
       return;
     case 'mmseCurve':
       checkMmseCurve(arch, request);
+      return;
+    case 'itd':
+      checkItd(arch, request);
       return;
     case 'forwardNoise':
       checkForwardNoise(arch, request);
