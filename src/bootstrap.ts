@@ -63,6 +63,7 @@ function engineWithEventInjection(client: EngineClient): {
     sample: (...args) => client.sample(...args),
     nll: (...args) => client.nll(...args),
     mmseCurve: (...args) => client.mmseCurve(...args),
+    itd: (...args) => client.itd(...args),
     forwardNoise: (...args) => client.forwardNoise(...args),
     stats: (...args) => client.stats(...args),
     onEvent: (listener) => {

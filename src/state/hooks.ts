@@ -209,8 +209,12 @@ const selectForwardNoise = (s: ExplorerState) => ({
 /** Forward-noising level, result and status. */
 export const useForwardNoise = () => useExplorer(useShallow(selectForwardNoise));
 
-const selectImmse = (s: ExplorerState) => ({ immse: s.immse, nllSamples: s.nllSamples });
-/** The I-MMSE results, status and sample count. */
+const selectImmse = (s: ExplorerState) => ({
+  immse: s.immse,
+  nllSamples: s.nllSamples,
+  compareWith: s.immseCompareWith,
+});
+/** The I-MMSE results, status, sample count and the model compared with. Re-renders when any of them changes. */
 export const useImmse = () => useExplorer(useShallow(selectImmse));
 
 const selectAnalysisSubject = (s: ExplorerState) => (s.source ? s.source.name : s.frame ? 'the generated image' : null);

@@ -26,6 +26,11 @@ export interface CatalogEntry {
   description: string;
   /** A tiny random-weight model for tests: listed, but marked. */
   isFixture: boolean;
+  /** metadata.baselineOf: the model this package is the baseline of, or null. */
+  baselineOf: string | null;
+  /** provenance.dataset and "<imageSize>x<channels>": which bundled models can be compared (the I-MMSE panel). */
+  dataset: string | null;
+  imageShape: string | null;
   /** Why the entry's model.json could not be read, or null. */
   problem: string | null;
 }
@@ -119,7 +124,16 @@ function decodeJson(bytes: ArrayBuffer, what: string): unknown {
 export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], ModelSlice> {
   /** Reads a catalog entry's model.json for the name and description the picker shows. */
   async function describeEntry(entry: { id: string; path: string; isDefault: boolean }): Promise<CatalogEntry> {
-    const base: CatalogEntry = { ...entry, displayName: entry.id, description: '', isFixture: false, problem: null };
+    const base: CatalogEntry = {
+      ...entry,
+      displayName: entry.id,
+      description: '',
+      isFixture: false,
+      baselineOf: null,
+      dataset: null,
+      imageShape: null,
+      problem: null,
+    };
     try {
       const json = decodeJson(
         await deps.fetchBytes(new URL(`${entry.path}model.json`, deps.baseUrl).href),
@@ -132,6 +146,11 @@ export function createModelSlice({ deps, jobs }: SliceContext): StateCreator<Exp
         displayName: typeof metadata.displayName === 'string' ? metadata.displayName : entry.id,
         description: typeof metadata.description === 'string' ? metadata.description : '',
         isFixture: provenance.source === 'fixture',
+        baselineOf: typeof metadata.baselineOf === 'string' ? metadata.baselineOf : null,
+        dataset: typeof provenance.dataset === 'string' ? provenance.dataset : null,
+        imageShape: isRecord(metadata.preprocessing)
+          ? `${String(metadata.preprocessing.imageSize)}x${String(metadata.preprocessing.channels)}`
+          : null,
       };
     } catch (error) {
       return { ...base, problem: describeError(error) };

@@ -616,9 +616,11 @@ describe('teaching views', () => {
     await store.getState().runImmse();
     expect(store.getState().immse).toMatchObject({
       imageLabel: 'Ankle boot',
-      nll: { bitsPerDim: -4, stdErr: 0.05 },
+      result: { members: [{ discrete: { bitsPerDim: 3.5, stdErr: 0.05 } }], ensemble: null },
       status: { kind: 'done' },
     });
+    // The image is also scored without its code, so the panel can say what z saves.
+    expect(store.getState().immse.result?.zSaves?.perPixel.bitsPerDim).toBe(0.1);
     await store.getState().setLogSnr(2);
     expect(store.getState().forwardNoise?.alphaBar).toBeCloseTo(1 / (1 + Math.exp(-2)), 12);
     expect(store.getState().forwardNoise?.xt.size).toBe(FAKE_SIZE);

@@ -1,13 +1,15 @@
 /**
  * The teaching views: the DDIM trajectory of the current image (x_t and the predicted x0 after every step),
  * the forward process at a chosen log-SNR, and the I-MMSE view of Information-Theoretic Diffusion (the MMSE
- * curve against the Gaussian baseline, and -log p(x) in bits per dimension with its standard error).
+ * curves, the exact-discrete and continuous likelihoods with their standard errors, a second model of the same
+ * data scored on the same draws with their ensemble, and the image scored without its code).
  */
 import type { StateCreator } from 'zustand';
-import type { FloatImageBatch, MmseCurveResult, NllEstimate } from '../engine/protocol';
+import type { FloatImageBatch, ItdResult } from '../engine/protocol';
 import type { ModelMetadata } from '../model/metadata';
 import type { SliceContext } from './deps';
 import { frameFromBatch } from './renderSlice';
+import { samplePrior } from '../latent/latentMath';
 import { samplerParams } from '../latent/stochasticSampling';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type TaskStatus } from './types';
@@ -34,14 +36,18 @@ export interface TeachingSlice {
   logSnr: number;
   forwardNoise: { xt: Frame; alphaBar: number; nearestTimestep: number; imageLabel: string } | null;
   forwardNoiseStatus: TaskStatus;
-  /** Log-SNR samples K of the likelihood estimate (K denoiser calls). */
+  /** Log-SNR samples K of each likelihood pass (continuous and exact-discrete). */
   nllSamples: number;
-  immse: { curve: MmseCurveResult | null; nll: NllEstimate | null; imageLabel: string | null; status: TaskStatus };
+  /** The I-MMSE analysis of the image on show (src/engine/itdRequest.ts), its name and progress. */
+  immse: { result: ItdResult | null; imageLabel: string | null; status: TaskStatus };
+  /** The catalog id of a second model of the same data set to score beside the loaded one, or null. */
+  immseCompareWith: string | null;
 
   runTrajectory(): Promise<void>;
   setTrajectoryPosition(position: number): void;
   setLogSnr(logSnr: number): Promise<void>;
   setNllSamples(samples: number): void;
+  setImmseCompareWith(id: string | null): void;
   runImmse(): Promise<void>;
   cancelImmse(): void;
 }
@@ -49,6 +55,8 @@ export interface TeachingSlice {
 /** Log-SNR grid points of the MMSE curve, and noise draws averaged per point. */
 const CURVE_POINTS = 24;
 const CURVE_REPEATS = 2;
+/** Prior draws of z the unconditional figures average the network over. */
+const PRIOR_DRAWS = 4;
 /** Fixed seeds: the same image gives the same curve, the same noising, every time. */
 const ANALYSIS_SEED = 0;
 
@@ -68,7 +76,8 @@ export const initialTeachingState = {
   trajectoryPosition: 0,
   forwardNoise: null,
   forwardNoiseStatus: IDLE,
-  immse: { curve: null, nll: null, imageLabel: null, status: IDLE },
+  immse: { result: null, imageLabel: null, status: IDLE },
+  immseCompareWith: null,
 } satisfies Partial<TeachingSlice>;
 
 export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], TeachingSlice> {
@@ -173,65 +182,58 @@ export function createTeachingSlice({ deps, jobs }: SliceContext): StateCreator<
       set({ nllSamples });
     },
 
+    setImmseCompareWith(immseCompareWith) {
+      set({ immseCompareWith });
+    },
+
     async runImmse() {
-      const metadata = get().model?.metadata;
+      const { model, catalog, immseCompareWith } = get();
+      const metadata = model?.metadata;
       const image = analysisImage(get());
       if (!metadata || !image) return;
       const images = batchOf(metadata, image.pixels);
       const z = get().source && get().referenceKind === 'encoded' && get().zReference ? get().zReference! : undefined;
-      const latent = z ? { shape: [1, z.length] as [number, number], data: Float32Array.from(z) } : undefined;
-      const samples = get().nllSamples;
-      const callsTotal = CURVE_POINTS * CURVE_REPEATS + samples;
-      const running = (label: string, done: number): TaskStatus => ({
+      const latentDim = metadata.architecture.latentDim;
+      // Fixed prior draws (seeds after the analysis seed): the unconditional figures average the network over them.
+      const zPrior = Array.from({ length: PRIOR_DRAWS }, (_, s) =>
+        samplePrior(metadata.latent, latentDim, ANALYSIS_SEED + 1 + s),
+      ).flat();
+      const compare = catalog.find((entry) => entry.id === immseCompareWith && entry.id !== metadata.id);
+      const running = (done: number, total: number): TaskStatus => ({
         kind: 'running',
-        label,
+        label: 'Noisy images scored',
         done,
-        total: callsTotal,
+        total,
       });
       await jobs.run(
         'immse',
-        async (job) => {
-          set({ immse: { curve: null, nll: null, imageLabel: image.label, status: running('MMSE curve', 0) } });
-          const curve = await deps.engine.mmseCurve(
+        (job) => {
+          set({ immse: { result: null, imageLabel: image.label, status: running(0, 0) } });
+          return deps.engine.itd(
             images,
-            { points: CURVE_POINTS, repeats: CURVE_REPEATS, z: latent, seed: ANALYSIS_SEED },
+            {
+              samples: get().nllSamples,
+              points: CURVE_POINTS,
+              repeats: CURVE_REPEATS,
+              seed: ANALYSIS_SEED,
+              z: z ? { shape: [1, z.length], data: Float32Array.from(z) } : undefined,
+              zPrior: { shape: [PRIOR_DRAWS, latentDim], data: Float32Array.from(zPrior) },
+              compareWith: compare ? { kind: 'url', baseUrl: new URL(compare.path, deps.baseUrl).href } : undefined,
+            },
             {
               signal: job.signal,
               onProgress: (p) => {
                 if (p.phase === 'calls' && job.isCurrent())
-                  set({ immse: { ...get().immse, status: running('MMSE curve', p.done) } });
+                  set({ immse: { ...get().immse, status: running(p.done, p.total) } });
               },
             },
           );
-          job.throwIfSuperseded();
-          set({
-            immse: {
-              curve,
-              nll: null,
-              imageLabel: image.label,
-              status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS),
-            },
-          });
-          const nll = await deps.engine.nll(
-            images,
-            { samples, z: latent, seed: ANALYSIS_SEED },
-            {
-              signal: job.signal,
-              onProgress: (p) => {
-                if (p.phase === 'calls' && job.isCurrent())
-                  set({
-                    immse: { ...get().immse, status: running('Likelihood', CURVE_POINTS * CURVE_REPEATS + p.done) },
-                  });
-              },
-            },
-          );
-          return { curve, nll: nll.estimates[0] };
         },
         (outcome) =>
           set({
             immse:
               outcome.kind === 'done'
-                ? { ...outcome.value, imageLabel: image.label, status: { kind: 'done' } }
+                ? { result: outcome.value, imageLabel: image.label, status: { kind: 'done' } }
                 : { ...get().immse, status: outcome },
           }),
       );

@@ -123,6 +123,7 @@ export function ModelPicker() {
           {catalog.map((entry) => (
             <option key={entry.id} value={entry.id} disabled={entry.problem !== null}>
               {entry.displayName}
+              {entry.baselineOf ? ' (baseline)' : ''}
               {entry.isFixture ? ' (test fixture)' : ''}
               {entry.problem ? ' (unavailable)' : ''}
             </option>

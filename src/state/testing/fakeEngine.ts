@@ -249,6 +249,50 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
       };
     },
 
+    async itd(_images, params, options = {}) {
+      engine.calls.push({ kind: 'itd' });
+      const logSnr = Array.from({ length: params.points }, (_, i) => i - params.points / 2);
+      const curve = {
+        logSnr,
+        mmse: logSnr.map(() => 1),
+        discrete: logSnr.map(() => 0.5),
+        gaussian: logSnr.map(() => 2),
+        standardNormal: logSnr.map(() => 3),
+        xSpaceMmse: logSnr.map((a) => Math.exp(-a)),
+        trainedLogSnrRange: [-5, 11.5] as [number, number],
+        denoiserCalls: 1,
+      };
+      const figure = (bitsPerDim: number) => ({ bitsPerDim, stdErr: 0.05 });
+      const figures = { continuous: figure(-4), dequantisedBound: figure(2.99), discrete: figure(3.5) };
+      const members = params.compareWith ? 2 : 1;
+      const scored = (params.points * params.repeats + 2 * params.samples) * (members + (params.zPrior ? 1 : 0));
+      options.onProgress?.({ phase: 'calls', done: scored, total: scored });
+      return {
+        members: Array.from({ length: members }, (_, m) => ({
+          id: m === 0 ? 'fake' : 'fake-baseline',
+          displayName: m === 0 ? 'Fake' : 'Fake baseline',
+          baselineOf: m === 0 ? null : 'fake',
+          curve,
+          ...figures,
+          networkCalls: 1,
+          networkEvaluations: 1,
+        })),
+        unconditional: params.zPrior
+          ? { ...figures, discrete: figure(3.6), curve, priorDraws: params.zPrior.shape[0] }
+          : null,
+        zSaves: params.zPrior ? { perPixel: figure(0.1), totalBits: 102.4 } : null,
+        ensemble: params.compareWith
+          ? { ...figures, mmse: curve.mmse, discreteMmse: curve.discrete, winner: logSnr.map(() => 0) }
+          : null,
+        trainedLogSnrRange: [-5, 11.5],
+        logSnrRange: [-10, 23],
+        scored,
+        networkCalls: 1,
+        networkEvaluations: 1,
+        elapsedMs: 1,
+      };
+    },
+
     async mmseCurve(_images, params) {
       engine.calls.push({ kind: 'mmseCurve' });
       const logSnr = Array.from({ length: params.points }, (_, i) => i - params.points / 2);
