@@ -4,8 +4,12 @@
  *
  * - Every method posts one request with a fresh, increasing id and resolves with that request's result.
  * - An abort through the signal rejects at once with a `DOMException` named 'AbortError' and tells the worker to
- *   cancel; a request the worker ends with `aborted` (e.g. superseded by a newer render on its channel) rejects
- *   the same way. Use `isAbortError` to tell aborts from failures.
+ *   cancel; a request the worker ends with `aborted` rejects the same way. Use `isAbortError` to tell aborts
+ *   from failures.
+ * - Latest-wins per channel: a `sample` on a channel rejects the one still pending there at once (AbortError,
+ *   'superseded'), as the engine aborts it when the newer request arrives, so a late reply of the older one is
+ *   discarded. Whatever a channel's caller receives is therefore its newest request's outcome: callers keep no
+ *   ids or tokens of their own.
  * - Replies for ids no longer pending (aborted, or from before a crash) are stale and discarded.
  * - Engine errors reject with `EngineError`, whose message is the engine's own words.
  * - Nothing here imports tfjs: the class runs in the main thread of the app and of the e2e harness.
@@ -107,6 +111,8 @@ export type SampleParams = Omit<SampleRequest, 'id' | 'kind'>;
 
 interface Pending {
   kind: RequestKind;
+  /** A sample request's latest-wins channel. */
+  channel?: string;
   resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
   onProgress?: (progress: Progress) => void;
@@ -117,6 +123,8 @@ interface Pending {
 export class EngineClient {
   private readonly port: EnginePort;
   private readonly pending = new Map<number, Pending>();
+  /** The pending `sample` request of each channel: the only one there that may still resolve. */
+  private readonly channels = new Map<string, number>();
   private readonly listeners = new Set<(event: EngineEvent) => void>();
   private nextId = 1;
   private terminated = false;
@@ -250,8 +258,7 @@ export class EngineClient {
     this.terminated = true;
     this.port.terminate();
     for (const [id, pending] of this.pending) {
-      this.pending.delete(id);
-      pending.cleanup();
+      this.settle(id, pending);
       pending.reject(abortError('engine terminated'));
     }
   }
@@ -269,21 +276,34 @@ export class EngineClient {
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
       const onAbort = () => {
-        if (!this.pending.has(id)) return;
-        this.pending.delete(id);
+        const pending = this.pending.get(id);
+        if (!pending) return;
+        this.settle(id, pending);
         this.port.postMessage({ id: this.nextId++, kind: 'cancel', targetId: id }, []);
         reject(abortError(`${kind} #${id} aborted`));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
         kind,
+        channel: body.kind === 'sample' ? body.channel : undefined,
         resolve: resolve as (result: unknown) => void,
         reject,
         onProgress,
         cleanup: () => signal?.removeEventListener('abort', onAbort),
       });
+      if (body.kind === 'sample') this.supersede(body.channel, id);
       this.port.postMessage({ ...body, id } as EngineRequest, transfer);
     });
+  }
+
+  /** Makes `id` the channel's pending sample; the one it replaces rejects now (the engine aborts it on arrival). */
+  private supersede(channel: string, id: number): void {
+    const previous = this.channels.get(channel);
+    this.channels.set(channel, id);
+    const pending = previous === undefined ? undefined : this.pending.get(previous);
+    if (previous === undefined || !pending) return;
+    this.settle(previous, pending);
+    pending.reject(abortError(`${pending.kind} #${previous} superseded on channel '${channel}'`));
   }
 
   private receive(message: EngineResponse): void {
@@ -324,6 +344,8 @@ export class EngineClient {
   private settle(id: number, pending: Pending): void {
     this.pending.delete(id);
     pending.cleanup();
+    if (pending.channel !== undefined && this.channels.get(pending.channel) === id)
+      this.channels.delete(pending.channel);
   }
 
   private crash(message: string): void {

@@ -3,12 +3,13 @@
  * doc says what makes it re-render. Selectors are module-level constants, and hooks that return objects or
  * arrays compare them shallowly.
  */
-import { createContext, createElement, useContext, useEffect, type ReactNode } from 'react';
+import { createContext, createElement, useContext, useEffect, useSyncExternalStore, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { attributeScore } from '../latent/latentMath';
 import { gridCost, type GridCost } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
+import type { RenderActivity } from './renderSlice';
 import type { ExplorerState, ExplorerStore } from './store';
 
 const StoreContext = createContext<ExplorerStore | null>(null);
@@ -126,8 +127,24 @@ const selectNoiseId = (s: ExplorerState) => s.noise?.id ?? null;
 export const useNoiseId = () => useExplorer(selectNoiseId);
 
 const selectRenderStatus = (s: ExplorerState) => s.renderStatus;
-/** The main view's render in progress or its error. Re-renders on every DDIM step while rendering. */
+/** The main view's last render failure, or idle. Re-renders when a render fails and when the next frame lands. */
 export const useRenderStatus = () => useExplorer(selectRenderStatus);
+
+const selectRenderActivity = (s: ExplorerState) => s.renderActivity;
+/**
+ * The main view's render in progress (its decoder, steps done and total), or null. Read from the render loop's
+ * transient feed, not the store: it re-renders its caller on every DDIM step and nothing else.
+ */
+export function useRenderActivity(): RenderActivity | null {
+  const feed = useExplorer(selectRenderActivity);
+  return useSyncExternalStore(feed.subscribe, feed.get);
+}
+
+/** Whether the main view is rendering. Re-renders when a render starts or the last one ends, not per step. */
+export function useRendering(): boolean {
+  const feed = useExplorer(selectRenderActivity);
+  return useSyncExternalStore(feed.subscribe, () => feed.get() !== null);
+}
 
 const selectRenderTiming = (s: ExplorerState) => ({
   latencyMs: s.frame?.latencyMs ?? null,

@@ -1,27 +1,38 @@
 /**
  * Keeps the main view in step with z, outside React (zustand "state outside components"): it subscribes to the
- * store, works out which image is wanted (z, x_T, steps; a preview while a slider is held), and asks the engine
- * for it on the 'main-view' channel.
+ * store's inputs (z, x_T, steps, the previews setting, whether a slider is held, the model), works out which
+ * image is wanted, and asks the engine for it on the 'main-view' channel.
  *
  * Previews: with a package's distilled student (metadata.student) and the previews setting on 'student', every
- * frame while a slider is held is the student's (its whole plan, a few network calls), and every other change of
- * z (a click on the track, a key, a typed value, a new draw) shows the student's frame of the new inputs at once
- * and then the full sampler's. Otherwise previews are DDIM with `previewSteps` steps, shown only while a slider
- * is held. Either way the settled frame is always the full sampler's, so nothing shown as final changes.
+ * frame while a slider is held is the student's, and every other change of z (a click on the track, a key, a
+ * typed value, a new draw) shows the student's frame of the new inputs (its whole plan) at once and then the full
+ * sampler's. While a slider is held the student runs as many of its calls as fit a live frame
+ * (`heldStudentCalls`): its whole plan where calls are cheap, its first call alone where they are not (the
+ * default model on one WASM core: 1 call, 25.5 dB against the full sampler where 2 calls give 27.3 dB;
+ * docs/benchmarks.md, "Slider drag"). Otherwise previews are
+ * DDIM with `previewSteps` steps, shown only while a slider is held. Either way the settled frame is always the
+ * full sampler's, so nothing shown as final changes.
  *
- * Pacing, so the engine never works on a queue of stale frames:
- * - one render in flight at a time; while a slider is held, a change waits for the render in flight to
- *   finish, and then the newest state (not every intermediate one) is rendered, so dragging shows frames at
- *   the engine's pace;
- * - any other change, and the full-quality render on release, supersede what is in flight: the engine aborts
- *   the old render between DDIM steps (latest-wins per channel, whichever decoder either render uses).
+ * One way: the loop reads the store and writes frames to it, and never reacts to its own writes. Its
+ * subscription ignores the frames it presents (only a frame written by someone else, such as a reconstruction or
+ * an invalidated frame after a reload, is looked at again); what comes after a frame is decided when its result
+ * arrives, before the frame is presented, so the engine is not left idle while the main thread draws.
+ *
+ * Latest-wins lives in the engine's channel (client.ts, engine.ts): a newer request on 'main-view' ends the older
+ * one, so every result that arrives is the newest and is shown as it is. The loop adds only pacing: while a
+ * slider is held one render is in flight, and a change waits for it, so the engine renders the newest state
+ * rather than every intermediate one; any other change, and the full-quality render on release, is posted at
+ * once and supersedes what is in flight (the engine aborts it between DDIM steps).
+ *
+ * Progress is transient: each DDIM step goes to `renderActivity` (renderSlice.ts), a feed outside the store, so
+ * a step re-renders the progress bar and nothing else.
  */
 import type { StoreApi } from 'zustand';
 import { isAbortError } from '../engine/client';
 import type { ModelMetadata } from '../model/metadata';
 import type { Decoder } from '../engine/protocol';
 import type { ExplorerEngine } from './types';
-import { frameFromBatch, renderKey, type RenderQuality } from './renderSlice';
+import { frameFromBatch, renderKey, type MainFrame, type RenderQuality } from './renderSlice';
 import type { ExplorerState } from './store';
 import { describeError } from './describeError';
 import { studentPreviewCalls } from './latentSlice';
@@ -34,7 +45,7 @@ interface Rendered {
   steps: number;
 }
 
-interface RenderJob extends Rendered {
+export interface RenderJob extends Rendered {
   z: number[];
   xNoise: Float32Array;
   stochastic: StochasticSampling | null;
@@ -48,11 +59,34 @@ interface RenderJob extends Rendered {
 /** The window frames per second are averaged over: long enough to hold two frames of a slow software GPU. */
 const FPS_WINDOW_MS = 5000;
 
+/** The engine time one held frame may take: 30 frames per second. */
+export const HELD_FRAME_BUDGET_MS = 33;
+
+/**
+ * The network work a held frame may do, in FLOPs, when its pace is not known to be faster: one WASM core runs the
+ * default model's 0.24 GFLOP call in about 23 ms (about 10 GFLOP/s), so 0.33 GFLOP fills HELD_FRAME_BUDGET_MS.
+ */
+export const HELD_FRAME_FLOPS = 0.33e9;
+
+/**
+ * The student's calls per frame while a slider is held: as many of its plan as fit a live frame, at least one.
+ * They fit by the model's size (`denoiserFlops` per call against HELD_FRAME_FLOPS) or by the engine's measured
+ * pace (`msPerCall` against HELD_FRAME_BUDGET_MS; null before any frame), whichever allows more. The size alone
+ * decides for small models whatever the machine's load (so a tiny model always runs its whole plan); the pace lets
+ * a fast machine or a GPU run the whole plan of a larger one.
+ */
+export function heldStudentCalls(planLength: number, denoiserFlops: number, msPerCall: number | null): number {
+  const bySize = denoiserFlops > 0 ? Math.floor(HELD_FRAME_FLOPS / denoiserFlops) : planLength;
+  const byPace = msPerCall !== null && msPerCall > 0 ? Math.floor(HELD_FRAME_BUDGET_MS / msPerCall) : 0;
+  return Math.max(1, Math.min(planLength, Math.max(bySize, byPace)));
+}
+
 /**
  * The render the current state asks for, or null when nothing can be rendered (no model, engine down): the
  * full sampler's, or while a slider is held the preview (the student's, or DDIM with the preview steps).
+ * @param msPerCall the engine's time per network call on this machine, which sets the held student's calls
  */
-export function wantedRender(state: ExplorerState): RenderJob | null {
+export function wantedRender(state: ExplorerState, msPerCall: number | null = null): RenderJob | null {
   const metadata = state.model?.metadata;
   // A failed load that kept the current model leaves it usable; any other load status but ready renders nothing.
   const usable =
@@ -69,22 +103,24 @@ export function wantedRender(state: ExplorerState): RenderJob | null {
     metadata,
   };
   const studentCalls = studentPreviewCalls(state);
-  if (state.adjusting && studentCalls !== null)
-    return { ...inputs, decoder: 'student', steps: studentCalls, quality: 'student' };
+  if (state.adjusting && studentCalls !== null) {
+    const calls = heldStudentCalls(studentCalls, state.model?.stats.denoiserFlops ?? 0, msPerCall);
+    return { ...inputs, decoder: 'student', steps: calls, quality: 'student' };
+  }
   const steps = state.adjusting ? Math.min(state.previewSteps, state.steps) : state.steps;
   return { ...inputs, decoder: 'ddim', steps, quality: steps < state.steps ? 'preview' : 'full' };
 }
 
-/** The student's frame of the same inputs as `job`, shown before the full sampler's; null when previews are DDIM's. */
+/** The student's frame (its whole plan) of the same inputs as `job`, shown before the full sampler's. */
 function studentFrameOf(state: ExplorerState, job: RenderJob): RenderJob | null {
   const calls = studentPreviewCalls(state);
   return calls === null || job.decoder === 'student'
     ? null
-    : { ...job, decoder: 'student', steps: calls, quality: 'student' };
+    : { ...job, decoder: 'student', steps: calls, quality: 'student', interactive: false };
 }
 
-/** What the frame on screen draws. */
-function renderedOf(frame: ExplorerState['frame']): Rendered | null {
+/** What a frame on screen draws. */
+function renderedOf(frame: MainFrame | null): Rendered | null {
   return frame
     ? { key: frame.key, decoder: frame.quality === 'student' ? 'student' : 'ddim', steps: frame.steps }
     : null;
@@ -103,17 +139,46 @@ function covers(shown: Rendered | null, job: RenderJob): boolean {
   return shown.decoder === 'ddim' && shown.steps >= job.steps;
 }
 
+/** The store fields a render depends on: a change of any of them may ask for another render. */
+function inputsChanged(state: ExplorerState, previous: ExplorerState): boolean {
+  return (
+    state.z !== previous.z ||
+    state.noise !== previous.noise ||
+    state.steps !== previous.steps ||
+    state.previewSteps !== previous.previewSteps ||
+    state.previewDecoder !== previous.previewDecoder ||
+    state.adjusting !== previous.adjusting ||
+    state.loadStatus !== previous.loadStatus ||
+    state.engineFailure !== previous.engineFailure
+  );
+}
+
+/**
+ * Records a span of the slider path as a User Timing measure (DevTools' performance panel shows them; the drag
+ * benchmark reads them, src/cli/benchDrag.ts). Each is cleared at once, so the timeline buffer never grows;
+ * PerformanceObservers still see every one.
+ */
+function traceSpan(name: string, start: number, end: number, detail?: Record<string, unknown>): void {
+  if (typeof performance === 'undefined' || typeof performance.measure !== 'function') return;
+  performance.measure(name, { start, end, detail });
+  performance.clearMeasures(name);
+}
+
 /** Starts the loop; returns the function that stops it (and abandons the render in flight). */
 export function connectRenderLoop(
   store: StoreApi<ExplorerState>,
   engine: ExplorerEngine,
   now: () => number,
 ): () => void {
-  let inFlight: (RenderJob & { token: number; startedAt: number; controller: AbortController }) | null = null;
-  let tokens = 0;
+  /** The newest render posted and not yet ended; older ones were superseded on the channel. */
+  let inFlight: (RenderJob & { startedAt: number; controller: AbortController }) | null = null;
   /** When the first change not yet on screen happened; latency counts from here. */
   let dirtySince: number | null = null;
+  /** The engine's time per network call in the last render (its own timing, messages excluded). */
+  let msPerCall: number | null = null;
   let frameTimes: number[] = [];
+  /** True while this loop presents a frame: the subscription does not react to its own writes. */
+  let presenting = false;
   let stopped = false;
 
   function fpsAfterFrame(time: number): number | null {
@@ -122,14 +187,16 @@ export function connectRenderLoop(
     return ((frameTimes.length - 1) * 1000) / (time - frameTimes[0]);
   }
 
+  function setActivity(job: RenderJob | null, step = 0): void {
+    store.getState().renderActivity.set(job ? { quality: job.quality, step, totalSteps: job.steps } : null);
+  }
+
   function start(job: RenderJob): void {
-    const token = ++tokens;
     const startedAt = now();
     const controller = new AbortController();
-    inFlight = { ...job, token, startedAt, controller };
+    inFlight = { ...job, startedAt, controller };
     const { imageSize, channels } = job.metadata.preprocessing;
-    const state = store.getState();
-    state.setRenderStatus({ kind: 'rendering', quality: job.quality, step: 0, totalSteps: job.steps });
+    setActivity(job);
     engine
       .sample(
         {
@@ -142,41 +209,46 @@ export function connectRenderLoop(
         },
         {
           signal: controller.signal,
-          onProgress: (progress) => {
-            if (inFlight?.token === token)
-              store.getState().setRenderStatus({
-                kind: 'rendering',
-                quality: job.quality,
-                step: progress.step,
-                totalSteps: progress.totalSteps,
-              });
-          },
+          onProgress: (progress) => setActivity(job, progress.step),
         },
       )
       .then(
         (result) => {
-          if (stopped || inFlight?.token !== token) return;
+          if (stopped) return;
+          const arrivedAt = now();
           inFlight = null;
-          const shownAt = now();
-          const latencyMs = shownAt - (dirtySince ?? startedAt);
+          msPerCall = result.elapsedMs / Math.max(1, result.denoiserCalls);
+          const latencyMs = arrivedAt - (dirtySince ?? startedAt);
           // Changes made after this render started are not in it: the next frame's latency counts from its start.
-          const wanted = wantedRender(store.getState());
+          const wanted = wantedRender(store.getState(), msPerCall);
           dirtySince = !wanted || covers(job, wanted) ? null : startedAt;
-          store.getState().presentFrame(frameFromBatch(result.images, job.metadata, 0), job.key, job.steps, {
+          // The next render first, so the engine works on it while this frame is converted and drawn.
+          update(store.getState(), job);
+          presenting = true;
+          try {
+            store.getState().presentFrame(frameFromBatch(result.images, job.metadata, 0), job.key, job.steps, {
+              quality: job.quality,
+              latencyMs,
+              fps: fpsAfterFrame(arrivedAt),
+              renderMs: arrivedAt - startedAt,
+            });
+          } finally {
+            presenting = false;
+          }
+          traceSpan('main-view:render', startedAt, arrivedAt, {
+            engineMs: result.elapsedMs,
+            steps: job.steps,
+            decoder: job.decoder,
             quality: job.quality,
-            latencyMs,
-            fps: fpsAfterFrame(shownAt),
-            renderMs: shownAt - startedAt,
           });
-          update(store.getState());
+          traceSpan('main-view:present', arrivedAt, now());
         },
         (error: unknown) => {
-          if (stopped || inFlight?.token !== token) return;
+          // Aborted: superseded by the render posted after it, or abandoned; either way nothing is left to do.
+          // Any other outcome is the newest render's: the channel has already rejected every older one.
+          if (stopped || isAbortError(error)) return;
           inFlight = null;
-          if (isAbortError(error)) {
-            update(store.getState());
-            return;
-          }
+          setActivity(null);
           store.getState().setRenderStatus({ kind: 'error', message: describeError(error) });
         },
       );
@@ -186,17 +258,21 @@ export function connectRenderLoop(
   function abandon(): void {
     inFlight?.controller.abort();
     inFlight = null;
+    setActivity(null);
   }
 
-  function update(state: ExplorerState): void {
-    const job = wantedRender(state);
-    if (!job) return;
-    const shown = renderedOf(state.frame);
+  /**
+   * Posts the render the state asks for, unless the frame on screen or the render in flight gives it already.
+   * @param shown what is on screen, when a result is about to be presented (else the store's frame)
+   */
+  function update(state: ExplorerState, shown: Rendered | null = renderedOf(state.frame)): void {
+    const job = wantedRender(state, msPerCall);
+    if (!job) {
+      abandon();
+      return;
+    }
     if (covers(shown, job)) {
-      if (inFlight) {
-        abandon();
-        state.setRenderStatus({ kind: 'idle' });
-      }
+      abandon();
       dirtySince = null;
       return;
     }
@@ -216,19 +292,10 @@ export function connectRenderLoop(
   }
 
   const unsubscribe = store.subscribe((state, previous) => {
-    if (
-      state.z !== previous.z ||
-      state.noise !== previous.noise ||
-      state.steps !== previous.steps ||
-      state.previewSteps !== previous.previewSteps ||
-      state.previewDecoder !== previous.previewDecoder ||
-      state.adjusting !== previous.adjusting ||
-      state.loadStatus !== previous.loadStatus ||
-      state.engineFailure !== previous.engineFailure ||
-      state.frame?.key !== previous.frame?.key
-    ) {
-      update(state);
-    }
+    // A frame another writer put on screen (a reconstruction, an invalidated frame) may change what is needed;
+    // the frames this loop presents never do: what follows them was decided before they were presented.
+    const foreignFrame = !presenting && state.frame !== previous.frame;
+    if (inputsChanged(state, previous) || foreignFrame) update(state);
   });
   update(store.getState());
   return () => {

@@ -1,7 +1,7 @@
 /**
- * The main view's image and how it is doing: the frame on screen (with the key of the inputs it shows), the
- * render in progress, latency and frames per second. The render loop (renderLoop.ts) writes here; components
- * draw `frame` through a subscription, not a re-render.
+ * The main view's image and how it is doing: the frame on screen (with the key of the inputs it shows), latency,
+ * frames per second, a failed render's error, and the render in progress as a transient feed. The render loop
+ * (renderLoop.ts) writes here; components draw `frame` through a subscription, not a re-render.
  */
 import type { StateCreator } from 'zustand';
 import { modelPixelsToRgba } from '../app/preprocess';
@@ -54,14 +54,57 @@ export interface FrameTiming {
   renderMs?: number;
 }
 
-export type RenderStatus =
-  | { kind: 'idle' }
-  | { kind: 'rendering'; quality: RenderQuality; step: number; totalSteps: number }
-  | { kind: 'error'; message: string };
+/** The main view's last render outcome: a failure stays on show until the next frame. */
+export type RenderStatus = { kind: 'idle' } | { kind: 'error'; message: string };
+
+/** The one idle status: a frame that changes nothing else leaves `renderStatus` the same object, so no re-render. */
+const RENDER_IDLE: RenderStatus = { kind: 'idle' };
+
+/** The main view's render in progress: its decoder and the DDIM steps (student calls) done of its total. */
+export interface RenderActivity {
+  quality: RenderQuality;
+  step: number;
+  totalSteps: number;
+}
+
+/**
+ * A value that changes without a store update (zustand's "transient updates"): setting it runs only its own
+ * listeners, so a value that changes every DDIM step re-renders only the components that read it, not every
+ * subscriber of the store. Its identity never changes, so store selectors never see it change either.
+ */
+export interface TransientFeed<T> {
+  get(): T;
+  /** Replaces the value and tells the listeners; setting the same value again tells nobody. */
+  set(value: T): void;
+  /** Calls `listener` after each change; returns the unsubscribe (useSyncExternalStore's contract). */
+  subscribe(listener: () => void): () => void;
+}
+
+export function createTransientFeed<T>(initial: T): TransientFeed<T> {
+  let value = initial;
+  const listeners = new Set<() => void>();
+  return {
+    get: () => value,
+    set(next) {
+      if (Object.is(next, value)) return;
+      value = next;
+      for (const listener of listeners) listener();
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
 
 export interface RenderSlice {
   frame: MainFrame | null;
   renderStatus: RenderStatus;
+  /**
+   * The render in progress (null: none), written per DDIM step by the render loop outside the store's updates:
+   * read it with useRenderActivity (hooks.ts), which re-renders only its caller.
+   */
+  renderActivity: TransientFeed<RenderActivity | null>;
   /** Frames per second over the last five seconds of rendering; null before two frames. */
   fps: number | null;
   /** Frames shown since the page opened; never reset, so render ids only grow, across model switches too. */
@@ -100,7 +143,7 @@ export function framePatch(
   return {
     renderCount: renderId,
     frame: { ...frame, key, renderId, steps, quality, latencyMs: timing?.latencyMs ?? null },
-    renderStatus: { kind: 'idle' },
+    renderStatus: RENDER_IDLE,
     ...(timing ? { fps: timing.fps } : {}),
     ...(timing?.renderMs !== undefined && quality === 'full' && steps > 0 ? { stepMs: timing.renderMs / steps } : {}),
   };
@@ -111,9 +154,10 @@ export function framePatch(
  * @param batch [B,H,W,C] float32 in model space.
  */
 export function frameFromBatch(batch: FloatImageBatch, metadata: ModelMetadata, index: number): Frame {
-  const [, height, width, channels] = batch.shape;
+  const [images, height, width, channels] = batch.shape;
   const count = height * width * channels;
-  const pixels = batch.data.slice(index * count, (index + 1) * count);
+  // A batch of one (every main-view frame) came over as its own transferred buffer: keep it, do not copy it.
+  const pixels = images === 1 && index === 0 ? batch.data : batch.data.slice(index * count, (index + 1) * count);
   return { pixels, rgba: modelPixelsToRgba(pixels, channels as 1 | 3, metadata.preprocessing.valueRange), size: width };
 }
 
@@ -124,7 +168,7 @@ export function framesFromBatch(batch: FloatImageBatch, metadata: ModelMetadata,
 
 export const initialRenderState = {
   frame: null,
-  renderStatus: { kind: 'idle' },
+  renderStatus: RENDER_IDLE,
   fps: null,
   stepMs: null,
 } satisfies Partial<RenderSlice>;
@@ -132,6 +176,7 @@ export const initialRenderState = {
 export function createRenderSlice(): StateCreator<ExplorerState, [], [], RenderSlice> {
   return (set, get) => ({
     ...initialRenderState,
+    renderActivity: createTransientFeed<RenderActivity | null>(null),
     renderCount: 0,
 
     presentFrame(frame, key, steps, timing) {
@@ -148,6 +193,7 @@ export function createRenderSlice(): StateCreator<ExplorerState, [], [], RenderS
     },
 
     clearRender() {
+      get().renderActivity.set(null);
       set(initialRenderState);
     },
   });

@@ -1,4 +1,4 @@
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useRef, useState, type ReactNode } from 'react';
 import { downloadBlob, encodePng, scaleFor, upscaleNearest } from '../app/exportImage';
 import { linkTravel } from '../state/urlSync';
 import {
@@ -8,6 +8,8 @@ import {
   useHasFrame,
   useLoadedModel,
   useNoiseId,
+  useRenderActivity,
+  useRendering,
   useRenderStatus,
   useRenderTiming,
   useSamplingSettings,
@@ -50,17 +52,44 @@ function GeneratedCanvas() {
   );
 }
 
-function RenderStats() {
-  const { latencyMs, fps, steps, quality } = useRenderTiming();
+/** The main view's state in words; re-renders per DDIM step while rendering, alone. */
+function RenderState() {
+  const activity = useRenderActivity();
   const status = useRenderStatus();
   const engineFailure = useEngineFailure();
   const state = engineFailure
     ? 'Stopped'
-    : status.kind === 'rendering'
-      ? `Rendering ${status.step}/${status.totalSteps}`
+    : activity
+      ? `Rendering ${activity.step}/${activity.totalSteps}`
       : status.kind === 'error'
         ? 'Failed'
         : 'Ready';
+  return <dd role="status">{state}</dd>;
+}
+
+/** The progress bar over the canvas; re-renders per DDIM step while rendering, alone. */
+function RenderProgress() {
+  const activity = useRenderActivity();
+  if (!activity) return null;
+  return (
+    <progress
+      className="canvas-progress"
+      aria-label="Render progress"
+      max={activity.totalSteps}
+      value={activity.step}
+    />
+  );
+}
+
+/** The canvas's frame, marked busy while a render runs (re-renders when rendering starts or stops, not per step). */
+function CanvasFrame({ children }: { children: ReactNode }) {
+  const rendering = useRendering();
+  return <div className={`canvas-frame ${rendering ? 'canvas-frame-busy' : ''}`}>{children}</div>;
+}
+
+/** Latency, frame rate and decoder of the frame on screen: re-renders once per frame. */
+function RenderStats() {
+  const { latencyMs, fps, steps, quality } = useRenderTiming();
   return (
     <dl className="render-stats" aria-label="Render statistics">
       <div>
@@ -82,7 +111,7 @@ function RenderStats() {
       </div>
       <div className="render-state">
         <dt>State</dt>
-        <dd role="status">{state}</dd>
+        <RenderState />
       </div>
     </dl>
   );
@@ -192,8 +221,15 @@ function ExportActions() {
   );
 }
 
-/** The generated image with its render state, timings, export actions and the prior sampler. */
+/**
+ * The generated image with its render state, timings, export actions and the prior sampler. It re-renders when
+ * the model, the sampling settings or a render error change, never per frame or per DDIM step: frames reach the
+ * canvas through a subscription, progress through RenderProgress and RenderState.
+ */
 export function MainView() {
+  // Counted by the drag benchmark (src/cli/benchDrag.ts): this view must not re-render per frame or per step.
+  performance.mark('main-view:react-render');
+  performance.clearMarks('main-view:react-render');
   const status = useRenderStatus();
   const { steps, eta } = useSamplingSettings();
   const hasFrame = useHasFrame();
@@ -214,18 +250,11 @@ export function MainView() {
           DDIM, {steps} steps, η = {Number(eta.toFixed(2))}
         </span>
       </div>
-      <div className={`canvas-frame ${status.kind === 'rendering' ? 'canvas-frame-busy' : ''}`}>
+      <CanvasFrame>
         <GeneratedCanvas />
         {!hasFrame && <p className="canvas-placeholder">{model ? 'Rendering the first image…' : 'No model loaded'}</p>}
-        {status.kind === 'rendering' && (
-          <progress
-            className="canvas-progress"
-            aria-label="Render progress"
-            max={status.totalSteps}
-            value={status.step}
-          />
-        )}
-      </div>
+        <RenderProgress />
+      </CanvasFrame>
       {status.kind === 'error' && (
         <p className="status status-error" role="alert">
           {status.message}
