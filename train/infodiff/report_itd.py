@@ -64,14 +64,20 @@ def best_row(result: Dict[str, Any]) -> str:
 
 
 def choice_summary(result: Dict[str, Any]) -> List[str]:
-    """Per log-SNR band of the sampled range, which member the discrete ensemble used most (and how often)."""
+    """Per log-SNR band of the sampled range, which member the discrete ensemble used most (and how often); a band
+    outside every member's trained range is a tie (all use the same stand-in denoisers there, and a tie counts for
+    the first member)."""
     names = [m["id"] for m in result["models"]]
+    ranges = [m.get("trainedLogSnrRange") for m in result["models"]]
     cells = []
     for band in result.get("ensemble", {}).get("discreteChoiceByBand", []):
         counts = band["samplesPerModel"]
         total = sum(counts)
         low, high = band["logSnr"]
         if total == 0:
+            continue
+        if all(r is not None and (high <= r[0] or low >= r[1]) for r in ranges):
+            cells.append(f"{low:.1f}..{high:.1f}: tie (outside the trained range)")
             continue
         winner = max(range(len(counts)), key=lambda k: counts[k])
         cells.append(f"{low:.1f}..{high:.1f}: {names[winner]} ({100 * counts[winner] / total:.0f}%)")
@@ -113,7 +119,9 @@ def itd_section(entries: Sequence[ItdEntry]) -> List[str]:
         bands = choice_summary(result)
         lines += ["", f"Lowest exact-discrete figure: **{best_row(result)}**."]
         if bands:
-            lines += [f"Which model the discrete ensemble used, per log-SNR band: {'; '.join(bands)}."]
+            lines += [f"Which model the discrete ensemble used, per log-SNR band (share of the band's samples; where "
+                      f"a band straddles the trained range, the ties there count for the first model): "
+                      f"{'; '.join(bands)}."]
         if entry.notes:
             lines += ["", entry.notes]
         command = result["command"]

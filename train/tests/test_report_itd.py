@@ -13,13 +13,14 @@ def _result():
         "hardware": "cpu", "createdAt": "2026-01-01T00:00:00Z",
         "models": [
             {"id": "a", "baselineOf": None, "discrete": figure(3.2), "continuous": figure(-4.0),
-             "dequantisedBound": figure(2.99), "seconds": 60.0},
+             "dequantisedBound": figure(2.99), "seconds": 60.0, "trainedLogSnrRange": [-5, 11.5]},
             {"id": "a-diffae", "baselineOf": "a", "discrete": figure(3.1), "continuous": figure(-3.9),
-             "dequantisedBound": figure(3.09), "seconds": 60.0}],
+             "dequantisedBound": figure(3.09), "seconds": 60.0, "trainedLogSnrRange": [-5, 11.5]}],
         "ensemble": {"discrete": figure(3.0), "continuous": figure(-4.1), "dequantisedBound": figure(2.89),
                      "discreteChoiceByBand": [{"logSnr": [-10, 0], "samplesPerModel": [3, 1]},
                                               {"logSnr": [0, 10], "samplesPerModel": [0, 4]},
-                                              {"logSnr": [10, 20], "samplesPerModel": [0, 0]}]},
+                                              {"logSnr": [10, 20], "samplesPerModel": [0, 0]},
+                                              {"logSnr": [12, 20], "samplesPerModel": [5, 0]}]},
     }
 
 
@@ -29,7 +30,8 @@ def test_rows_roles_and_the_best_model_come_from_the_numbers():
                                                      ("ensemble", "min MMSE per log-SNR")]
     assert rows[2]["discrete"]["bitsPerDim"] == 3.0
     assert best_row(_result()) == "ensemble"
-    assert choice_summary(_result()) == ["-10.0..0.0: a (75%)", "0.0..10.0: a-diffae (100%)"]
+    assert choice_summary(_result()) == ["-10.0..0.0: a (75%)", "0.0..10.0: a-diffae (100%)",
+                                         "12.0..20.0: tie (outside the trained range)"]
 
 
 def test_section_lists_missing_results_and_renders_present_ones(tmp_path):
