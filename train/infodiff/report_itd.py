@@ -110,7 +110,7 @@ def itd_section(entries: Sequence[ItdEntry]) -> List[str]:
         lines += ["", f"### {entry.name}: {result['images']} test images, {result['samples']} log-SNR samples per "
                       f"image and pass", "",
                   "| Model | Role | Exact discrete (bits per 8-bit pixel) | Continuous (bits/dim, [-1, 1]) | "
-                  "Dequantised bound (bits per 8-bit pixel) | CPU time |",
+                  "Dequantised bound (bits per 8-bit pixel) | Wall time |",
                   "|---|---|---|---|---|---|"]
         for row in itd_rows(result):
             seconds = "–" if row["seconds"] is None else f"{row['seconds'] / 60:.0f} min"
