@@ -11,6 +11,8 @@ import { expect, test } from './fixtures';
 const FIGURE = /^-?\d+\.\d{3} ± \d+\.\d{3}$/;
 
 test('I-MMSE: exact discrete first, a second model, the ensemble and what z saves', async ({ explorer, tools }) => {
+  // Three runs of 112 noisy images each (the run without z costs one network call per prior draw) on SwiftShader.
+  test.setTimeout(480_000);
   await explorer.open();
   await explorer.waitForSettled();
   const immse = await tools.open('I-MMSE');
@@ -23,7 +25,7 @@ test('I-MMSE: exact discrete first, a second model, the ensemble and what z save
   await expect(progress.or(immse.getByTestId('immse.cost'))).toBeVisible();
 
   const table = immse.getByRole('table', { name: 'Likelihood estimates' });
-  await expect(table).toBeVisible({ timeout: 120_000 });
+  await expect(table).toBeVisible({ timeout: 400_000 });
   await expect(table.getByRole('columnheader').nth(1)).toContainText('Exact discrete');
   for (const row of ['model', 'compare', 'ensemble', 'unconditional']) {
     const cells = immse.getByTestId(`immse.row.${row}`).getByRole('cell');

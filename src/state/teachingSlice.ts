@@ -55,8 +55,8 @@ export interface TeachingSlice {
 /** Log-SNR grid points of the MMSE curve, and noise draws averaged per point. */
 const CURVE_POINTS = 24;
 const CURVE_REPEATS = 2;
-/** Prior draws of z the unconditional figures average the network over. */
-const PRIOR_DRAWS = 4;
+/** Prior draws of z the unconditional figures average the network over (each multiplies that run's network calls). */
+const PRIOR_DRAWS = 2;
 /** Fixed seeds: the same image gives the same curve, the same noising, every time. */
 const ANALYSIS_SEED = 0;
 

@@ -124,11 +124,17 @@ function Results({ result, dimensions, shape }: { result: ItdResult; dimensions:
       )}
       {ensemble && (
         <p className="immse-notes" data-testid="immse.winner.text">
-          <strong>Which model wins where</strong> (lower exact-discrete curve, the strip along the chart&apos;s foot):{' '}
+          <strong>Which model wins where</strong> (lower exact-discrete curve, the strip along the chart&apos;s top):{' '}
           {winnerRuns(curve.logSnr, ensemble.winner)
-            .map((run) => `${memberName(run.member)} from log-SNR ${run.from.toFixed(1)} to ${run.to.toFixed(1)}`)
+            .map((run) =>
+              run.from === run.to
+                ? `${memberName(run.member)} at log-SNR ${run.from.toFixed(1)}`
+                : `${memberName(run.member)} from log-SNR ${run.from.toFixed(1)} to ${run.to.toFixed(1)}`,
+            )
             .join('; ')}
-          . The ensemble uses the better of the two at each noise level, as the I-MMSE relation allows.
+          . The ensemble uses the better of the two at each noise level, as the I-MMSE relation allows. It reads which
+          is better from these curves, drawn with their own noise, so that the choice never sees the draws it is scored
+          on: on one image it can land a hair above the better model; over many images it cannot.
         </p>
       )}
       <MmseChart
@@ -199,15 +205,16 @@ function Results({ result, dimensions, shape }: { result: ItdResult; dimensions:
       <p className="immse-notes">
         <strong>d = {dimensions.toLocaleString('en')}</strong>, the number of pixel values ({shape}): errors are summed
         over them, so a curve at d does no better than guessing no noise at all. The network was trained at log-SNR{' '}
-        {trainedLow.toFixed(1)} to {trainedHigh.toFixed(1)} only (the unhatched band); outside it the estimates do not
-        ask it but use the Gaussian reference&apos;s denoiser (and, for the discrete figure above the band, plain
+        {trainedLow.toFixed(1)} to {trainedHigh.toFixed(1)} only (the white band); outside it (grey) the estimates do
+        not ask it but use the Gaussian reference&apos;s denoiser (and, for the discrete figure above the band, plain
         rounding of the noisy image), with closed-form tails beyond the sampled range {result.logSnrRange[0].toFixed(1)}{' '}
         to {result.logSnrRange[1].toFixed(1)}. Every stand-in is a real denoiser, so each figure stays an upper bound in
         expectation. The curves still show the network&apos;s own error out there, for what it is worth.
       </p>
       <p className="immse-notes" data-testid="immse.cost">
         Scored {result.scored.toLocaleString('en')} noisy images (the progress count):{' '}
-        {result.networkEvaluations.toLocaleString('en')} network evaluations in {result.networkCalls} batched calls,{' '}
+        {result.networkEvaluations.toLocaleString('en')} network evaluations in {result.networkCalls} batched calls (the
+        run without z asks the network once per prior draw; outside the trained range it is not asked),{' '}
         {(result.elapsedMs / 1000).toFixed(1)} s.
       </p>
     </>

@@ -19,7 +19,7 @@ export interface MmseChartProps {
   dimensions: number;
   /** Shaded between two curves (the model against the Gaussian reference: half its area is the likelihood gap). */
   shade?: { upper: readonly number[]; lower: readonly number[] };
-  /** The schedule's trained log-SNR range: outside it the band is hatched, and the estimates do not use the network. */
+  /** The schedule's trained log-SNR range: outside it the chart is greyed, and the estimates do not use the network. */
   trainedLogSnrRange: readonly [number, number] | null;
   /** Along the top: per grid point, which model has the lower discrete curve (index into `winnerClassNames`). */
   winner?: { values: readonly number[]; classNames: readonly string[] };
@@ -108,16 +108,21 @@ export function MmseChart({
       ))}
       {winner && (
         <g className="chart-winner" data-testid="immse.winner">
-          {xs.map((x, j) => (
-            <rect
-              key={x}
-              className={winner.classNames[winner.values[j]]}
-              x={scaleX(box, x) - step}
-              y={box.top + box.height - 6}
-              width={2 * step}
-              height={6}
-            />
-          ))}
+          {xs.map((x, j) => {
+            // Each grid point's cell, clipped to the plot, along its top edge (clear of the curves near zero).
+            const from = Math.max(box.left, scaleX(box, x) - step);
+            const to = Math.min(box.left + box.width, scaleX(box, x) + step);
+            return (
+              <rect
+                key={x}
+                className={winner.classNames[winner.values[j]]}
+                x={from}
+                y={box.top}
+                width={to - from}
+                height={5}
+              />
+            );
+          })}
         </g>
       )}
       <text className="chart-axis-label" x={box.left + box.width / 2} y={HEIGHT - 6} textAnchor="middle">
