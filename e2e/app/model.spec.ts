@@ -15,7 +15,10 @@ test.describe('model picker', () => {
   }) => {
     await explorer.open();
     await expect(explorer.modelSelect).toHaveValue('fixture');
-    await expect(explorer.modelSelect.getByRole('option', { name: /Fixture.*\(test fixture\)/ })).toHaveCount(1);
+    // Exactly: the fixture's baseline package (for comparisons) is listed as a test fixture too.
+    await expect(
+      explorer.modelSelect.getByRole('option', { name: 'Fixture (random weights) (test fixture)', exact: true }),
+    ).toHaveCount(1);
 
     const backend = await explorer.backend();
     expect(backend?.backend).toBe('webgpu');
