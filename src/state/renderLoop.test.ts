@@ -111,6 +111,21 @@ describe('render loop', () => {
     expect(store.getState().renderActivity.get()).toBeNull();
   });
 
+  it('shows a held preview of one or two steps as rendering, with no per-step progress', async () => {
+    const { store, deps } = setup({ student: true });
+    await store.getState().start({ steps: 10 });
+    await deps.engine.releaseSample();
+    await deps.engine.releaseSample();
+    const steps: (number | null)[] = [];
+    const feed = store.getState().renderActivity;
+    const unfeed = feed.subscribe(() => steps.push(feed.get()?.step ?? null));
+    store.getState().beginAdjust();
+    store.getState().setLatentValue(0, 1);
+    await deps.engine.releaseSample(); // the student's two calls
+    unfeed();
+    expect(steps).toEqual([0, null]);
+  });
+
   it('looks again at a frame another writer changed: an invalidated frame is rendered again', async () => {
     const { store, deps } = setup();
     await store.getState().start({ steps: 10 });

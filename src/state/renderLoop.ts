@@ -59,6 +59,9 @@ export interface RenderJob extends Rendered {
 /** The window frames per second are averaged over: long enough to hold two frames of a slow software GPU. */
 const FPS_WINDOW_MS = 5000;
 
+/** Renders of at most this many steps show no per-step progress (each step would be a React commit). */
+const SILENT_STEPS = 2;
+
 /** The engine time one held frame may take: 30 frames per second. */
 export const HELD_FRAME_BUDGET_MS = 33;
 
@@ -209,7 +212,11 @@ export function connectRenderLoop(
         },
         {
           signal: controller.signal,
-          onProgress: (progress) => setActivity(job, progress.step),
+          // A frame of one or two steps (a held preview) says only that it is rendering: a step of it would
+          // cost the main thread a commit for a bar no one can read.
+          onProgress: (progress) => {
+            if (job.steps > SILENT_STEPS) setActivity(job, progress.step);
+          },
         },
       )
       .then(
