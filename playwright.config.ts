@@ -39,6 +39,8 @@ const OWN_BUILD = process.env.E2E_PORT ? `dist-e2e-${PORT}` : 'dist';
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
+  // Specs that draw docs/ pictures on the shipped models are tools, not tests: `npm run docs:pictures` runs them.
+  testIgnore: process.env.DOCS_PICTURES ? [] : ['**/*-docs.spec.ts'],
   outputDir: process.env.E2E_PORT ? `test-results-${PORT}` : 'test-results',
   fullyParallel: false,
   workers: 1, // two cores and a CPU-rasterised GPU: run serially
