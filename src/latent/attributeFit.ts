@@ -13,6 +13,7 @@
  * boundary, in the units of z: the convention of the package's own attribute directions (AttributeDirection).
  * Pure number[] maths: no tensors, no DOM.
  */
+import { sigmoid } from '../diffusion/sigmoid';
 
 /** Fewer examples than this on either side: the difference of means. */
 export const MIN_LOGISTIC_PER_SIDE = 5;
@@ -106,8 +107,6 @@ export function solveLinear(A: readonly (readonly number[])[], r: readonly numbe
   }
   return x;
 }
-
-const sigmoid = (t: number) => (t >= 0 ? 1 / (1 + Math.exp(-t)) : Math.exp(t) / (1 + Math.exp(t)));
 
 /**
  * Penalised logistic regression by Newton's method on theta = (w, b): the gradient is

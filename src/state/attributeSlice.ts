@@ -9,7 +9,6 @@ import type { StateCreator } from 'zustand';
 import type { AttributeDb } from '../app/attributeDb';
 import { fileSizeProblem } from '../app/imageInput';
 import { uploadId } from '../app/persistence';
-import { isAbortError } from '../engine/client';
 import { fitAttribute, moveToScore, type AttributeFit } from '../latent/attributeFit';
 import {
   attributeFile,
@@ -22,6 +21,7 @@ import {
 import type { SliceContext } from './deps';
 import { describeError } from './describeError';
 import { encodeImageBytes, galleryFileBytes } from './imageCodes';
+import { createJobGroup, type Job } from './jobs';
 import type { ExplorerState } from './store';
 import { IDLE, type TaskStatus } from './types';
 
@@ -100,16 +100,17 @@ export function draftFit(examples: readonly AttributeExample[]): DraftFit {
   }
 }
 
-export function createAttributeSlice({ deps }: SliceContext): StateCreator<ExplorerState, [], [], AttributeSlice> {
+export function createAttributeSlice({
+  deps,
+  jobs,
+}: SliceContext): StateCreator<ExplorerState, [], [], AttributeSlice> {
   return (set, get) => {
     let attributeDb: Promise<AttributeDb | null> | null = null;
-    /** Aborts the examples being encoded (on "Start over" and a model switch). */
-    let examples = new AbortController();
-    let pending = 0;
-    function abortExamples(): void {
-      examples.abort();
-      examples = new AbortController();
-    }
+    /**
+     * The examples being encoded: each mark encodes on its own (a quick second mark must not abort the first);
+     * "Start over" cancels them all, and a model switch aborts them with every other job.
+     */
+    const encoding = createJobGroup(jobs, 'attribute-example');
     /** The attribute database, opened once; null where storage is unavailable (attributes then last the page). */
     function storage(): Promise<AttributeDb | null> {
       attributeDb ??= (deps.openAttributeDb?.() ?? Promise.reject(new Error('no attribute storage'))).catch(() => null);
@@ -143,6 +144,33 @@ export function createAttributeSlice({ deps }: SliceContext): StateCreator<Explo
     function modelShape() {
       const metadata = get().model?.metadata;
       return metadata ? { id: metadata.id, latentDim: metadata.architecture.latentDim } : null;
+    }
+
+    /**
+     * Encodes one marked example (a gallery image, a file) and adds it, unless the model changed meanwhile;
+     * `failure` prefixes the engine's or the loader's message.
+     */
+    async function encodeExample(
+      label: string,
+      failure: string,
+      encode: (job: Job) => Promise<AttributeExample>,
+    ): Promise<void> {
+      const model = get().model;
+      await encoding.run(
+        (job) => {
+          set({ exampleStatus: { kind: 'running', label: `Encoding ${label}`, done: 0, total: encoding.pending } });
+          return encode(job);
+        },
+        (outcome) => {
+          if (outcome.kind === 'error') {
+            set({ exampleStatus: { kind: 'error', message: `${failure}: ${outcome.message}` } });
+            return;
+          }
+          if (get().model !== model) return;
+          addExample(outcome.value);
+          if (encoding.pending === 1) set({ exampleStatus: { kind: 'done' } });
+        },
+      );
     }
 
     /** A name not yet used by an own attribute: "Name", else "Name 2", "Name 3"... */
@@ -184,34 +212,17 @@ export function createAttributeSlice({ deps }: SliceContext): StateCreator<Explo
           get().setExampleHas(key, has);
           return;
         }
-        // Each mark encodes on its own (a quick second mark must not abort the first); a model switch or
-        // "Start over" aborts them all through `examples`.
-        const { signal } = examples;
-        pending += 1;
-        set({ exampleStatus: { kind: 'running', label: `Encoding ${item.label}`, done: 0, total: pending } });
-        try {
+        await encodeExample(item.label, `Gallery image "${item.label}" could not be encoded`, async (job) => {
           const bytes = await galleryFileBytes(model, deps, item.file);
-          const encoded = await encodeImageBytes(deps, model.metadata, bytes, 'image/png', signal);
-          if (signal.aborted || get().model !== model) return;
-          addExample({
+          const encoded = await encodeImageBytes(deps, model.metadata, bytes, 'image/png', job.signal);
+          return {
             key,
             label: `${item.label} (gallery ${index + 1})`,
             z: encoded.z,
             thumbnail: encoded.thumbnail,
             has,
-          });
-          if (pending === 1) set({ exampleStatus: { kind: 'done' } });
-        } catch (error) {
-          if (isAbortError(error) || signal.aborted) return;
-          set({
-            exampleStatus: {
-              kind: 'error',
-              message: `Gallery image "${item.label}" could not be encoded: ${describeError(error)}`,
-            },
-          });
-        } finally {
-          pending -= 1;
-        }
+          };
+        });
       },
 
       async addFileExample(file, has, name) {
@@ -223,27 +234,17 @@ export function createAttributeSlice({ deps }: SliceContext): StateCreator<Explo
           set({ exampleStatus: { kind: 'error', message: tooLarge } });
           return;
         }
-        const { signal } = examples;
-        pending += 1;
-        set({ exampleStatus: { kind: 'running', label: `Encoding ${label}`, done: 0, total: pending } });
-        try {
+        await encodeExample(label, `${label} could not be encoded`, async (job) => {
           const bytes = await file.arrayBuffer();
-          const encoded = await encodeImageBytes(deps, model.metadata, bytes, file.type, signal);
-          if (signal.aborted || get().model !== model) return;
-          addExample({
+          const encoded = await encodeImageBytes(deps, model.metadata, bytes, file.type, job.signal);
+          return {
             key: `upload:${uploadId(new Uint8Array(bytes))}`,
             label,
             z: encoded.z,
             thumbnail: encoded.thumbnail,
             has,
-          });
-          if (pending === 1) set({ exampleStatus: { kind: 'done' } });
-        } catch (error) {
-          if (isAbortError(error) || signal.aborted) return;
-          set({ exampleStatus: { kind: 'error', message: `${label} could not be encoded: ${describeError(error)}` } });
-        } finally {
-          pending -= 1;
-        }
+          };
+        });
       },
 
       addSavedExample(latentId, has) {
@@ -271,7 +272,7 @@ export function createAttributeSlice({ deps }: SliceContext): StateCreator<Explo
       },
 
       clearAttributeDraft() {
-        abortExamples();
+        encoding.cancelAll();
         set({ attributeDraft: initialAttributeState.attributeDraft, exampleStatus: IDLE });
       },
 
@@ -377,7 +378,7 @@ export function createAttributeSlice({ deps }: SliceContext): StateCreator<Explo
       },
 
       clearOwnAttributes() {
-        abortExamples();
+        encoding.cancelAll();
         set(initialAttributeState);
       },
     };

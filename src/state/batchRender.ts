@@ -11,7 +11,8 @@ import type { ModelMetadata } from '../model/metadata';
 import { GRID_BATCH } from './modelSlice';
 import { framesFromBatch } from './renderSlice';
 import { samplerParams } from '../latent/stochasticSampling';
-import type { ExplorerEngine, Frame, NoiseState } from './types';
+import type { Job } from './jobs';
+import type { ExplorerEngine, Frame, NoiseState, TaskStatus } from './types';
 
 export interface BatchItem {
   z: readonly number[];
@@ -105,6 +106,42 @@ export async function renderInBatchesRefined(
 }
 
 /** What a grid of `images` will cost before it starts, at the pace the main view measured (RenderSlice.stepMs). */
+/** A tool's status as its render starts: the student's preview first where its previews are on. */
+export function toolRenderStarting(studentCalls: number | null, total: number): TaskStatus {
+  return { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total };
+}
+
+/**
+ * A tool's render as the work of a job: renderInBatchesRefined on the job's signal, handing `onProgress` every
+ * frame so far with the tool's status ('Student preview' counts the student's frames, 'Rendering' the full
+ * sampler's) while the job is the newest of its name. Returns the full sampler's frames.
+ */
+export function renderToolFrames(
+  engine: ExplorerEngine,
+  metadata: ModelMetadata,
+  items: readonly BatchItem[],
+  job: Job,
+  options: Omit<RefinedRenderOptions, 'signal' | 'onFrames'> & {
+    onProgress: (frames: Frame[], status: TaskStatus) => void;
+  },
+): Promise<Frame[]> {
+  const { onProgress, ...rest } = options;
+  const total = items.length;
+  return renderInBatchesRefined(engine, metadata, items, {
+    ...rest,
+    signal: job.signal,
+    onFrames: (frames, { pass, refined }) => {
+      if (!job.isCurrent()) return;
+      onProgress(
+        frames,
+        pass === 'student'
+          ? { kind: 'running', label: 'Student preview', done: frames.length, total }
+          : { kind: 'running', label: 'Rendering', done: refined, total },
+      );
+    },
+  });
+}
+
 export interface GridCost {
   images: number;
   steps: number;

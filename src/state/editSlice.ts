@@ -7,8 +7,7 @@
  */
 import type { StateCreator } from 'zustand';
 import type { AttributeDb, SavedEdit } from '../app/attributeDb';
-import { isAbortError } from '../engine/client';
-import { renderInBatchesRefined } from './batchRender';
+import { renderToolFrames, toolRenderStarting } from './batchRender';
 import type { SliceContext } from './deps';
 import { describeError } from './describeError';
 import { pickFileImage, pickGalleryImage, pickSavedImage, type PickedImage } from './imageCodes';
@@ -80,10 +79,8 @@ export function editSize(delta: readonly number[]): number {
   return Math.hypot(...delta);
 }
 
-export function createEditSlice({ deps }: SliceContext): StateCreator<ExplorerState, [], [], EditSlice> {
+export function createEditSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], EditSlice> {
   return (set, get) => {
-    let picking = new AbortController();
-    let rendering = new AbortController();
     let attributeDb: Promise<AttributeDb | null> | null = null;
     function storage(): Promise<AttributeDb | null> {
       attributeDb ??= (deps.openAttributeDb?.() ?? Promise.reject(new Error('no attribute storage'))).catch(() => null);
@@ -102,10 +99,7 @@ export function createEditSlice({ deps }: SliceContext): StateCreator<ExplorerSt
     }
 
     async function pickTarget(pick: (signal: AbortSignal) => Promise<PickedImage>, label: string): Promise<void> {
-      picking.abort();
-      picking = new AbortController();
-      const { signal } = picking;
-      rendering.abort();
+      jobs.cancel('edit-transfer');
       patch({
         target: null,
         before: null,
@@ -113,15 +107,20 @@ export function createEditSlice({ deps }: SliceContext): StateCreator<ExplorerSt
         status: IDLE,
         targetStatus: { kind: 'running', label: `Encoding and inverting ${label}`, done: 0, total: 0 },
       });
-      try {
-        const target = await pick(signal);
-        if (signal.aborted) return;
-        patch({ target, targetStatus: { kind: 'done' } });
-        await get().renderEditTransfer();
-      } catch (error) {
-        if (isAbortError(error) || signal.aborted) return;
-        patch({ targetStatus: { kind: 'error', message: `${label} could not be used: ${describeError(error)}` } });
-      }
+      let picked = false;
+      await jobs.run(
+        'edit-target',
+        (job) => pick(job.signal),
+        (outcome) => {
+          if (outcome.kind === 'error') {
+            patch({ targetStatus: { kind: 'error', message: `${label} could not be used: ${outcome.message}` } });
+            return;
+          }
+          patch({ target: outcome.value, targetStatus: { kind: 'done' } });
+          picked = true;
+        },
+      );
+      if (picked) await get().renderEditTransfer();
     }
 
     return {
@@ -169,54 +168,35 @@ export function createEditSlice({ deps }: SliceContext): StateCreator<ExplorerSt
           });
           return;
         }
-        rendering.abort();
-        rendering = new AbortController();
-        const { signal } = rendering;
         const edited = target.z.map((v, k) => v + strength * delta[k]);
         const items = [
           { z: target.z, noise: target.noise },
           { z: edited, noise: target.noise },
         ];
         const studentCalls = studentPreviewCalls(get());
-        patch({
-          status: {
-            kind: 'running',
-            label: studentCalls === null ? 'Rendering' : 'Student preview',
-            done: 0,
-            total: 2,
+        await jobs.run(
+          'edit-transfer',
+          (job) => {
+            patch({ status: toolRenderStarting(studentCalls, items.length) });
+            return renderToolFrames(deps.engine, metadata, items, job, {
+              channel: 'edit-transfer',
+              steps: get().steps,
+              studentCalls,
+              onProgress: (sofar, status) => patch({ before: sofar[0] ?? null, after: sofar[1] ?? null, status }),
+            });
           },
-        });
-        try {
-          const frames = await renderInBatchesRefined(deps.engine, metadata, items, {
-            channel: 'edit-transfer',
-            steps: get().steps,
-            studentCalls,
-            signal,
-            onFrames: (sofar, { pass, refined }) => {
-              if (signal.aborted) return;
-              patch({
-                before: sofar[0] ?? null,
-                after: sofar[1] ?? null,
-                status: {
-                  kind: 'running',
-                  label: pass === 'student' ? 'Student preview' : 'Rendering',
-                  done: pass === 'student' ? sofar.length : refined,
-                  total: 2,
-                },
-              });
-            },
-          });
-          if (signal.aborted) return;
-          patch({ before: frames[0], after: frames[1], status: { kind: 'done' } });
-        } catch (error) {
-          if (isAbortError(error) || signal.aborted) return;
-          patch({ status: { kind: 'error', message: describeError(error) } });
-        }
+          (outcome) =>
+            patch(
+              outcome.kind === 'done'
+                ? { before: outcome.value[0], after: outcome.value[1], status: { kind: 'done' } }
+                : { status: outcome },
+            ),
+        );
       },
 
       cancelEditTransfer() {
-        rendering.abort();
-        picking.abort();
+        jobs.cancel('edit-transfer');
+        jobs.cancel('edit-target');
         const transfer = get().editTransfer;
         patch({
           status: transfer.status.kind === 'running' ? IDLE : transfer.status,
@@ -283,8 +263,8 @@ export function createEditSlice({ deps }: SliceContext): StateCreator<ExplorerSt
       },
 
       clearEdits() {
-        picking.abort();
-        rendering.abort();
+        jobs.cancel('edit-target');
+        jobs.cancel('edit-transfer');
         set(initialEditState);
       },
     };

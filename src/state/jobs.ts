@@ -10,9 +10,25 @@
 import { isAbortError } from '../engine/client';
 import { describeError } from './describeError';
 
-/** The job slots: one running job per name. */
+/**
+ * The job slots: one running job per name. Picks that may run side by side (each marked example of an attribute,
+ * each image added to the z versus x_T grid) are a `JobGroup`: one numbered name per pick.
+ */
 export type JobName =
-  'input' | 'trajectory' | 'forward-noise' | 'immse' | 'traversal' | 'interpolation-strip' | 'interpolation-grid';
+  | 'input'
+  | 'trajectory'
+  | 'forward-noise'
+  | 'immse'
+  | 'traversal'
+  | 'interpolation-strip'
+  | 'interpolation-grid'
+  | 'edit-target'
+  | 'edit-transfer'
+  | 'swap-grid'
+  | `${JobGroupName}:${number}`;
+
+/** The groups of jobs that run side by side, each job under its own numbered name. */
+export type JobGroupName = 'attribute-example' | 'swap-pick';
 
 /** How a job that was still the newest of its name ended: its value, or the words of its failure. */
 export type JobOutcome<T> = { kind: 'done'; value: T } | { kind: 'error'; message: string };
@@ -83,4 +99,39 @@ export function createJobRegistry(): JobRegistry {
     },
   };
   return registry;
+}
+
+/** Jobs of one group that run side by side (a quick second mark must not abort the first), cancelled together. */
+export interface JobGroup {
+  /** Runs one job of the group under a fresh name, as `JobRegistry.run`. */
+  run<T>(work: (job: Job) => Promise<T>, finish: (outcome: JobOutcome<T>) => void): Promise<void>;
+  /** The group's jobs that have not ended yet (the one whose `finish` is running among them). */
+  readonly pending: number;
+  /** Aborts every job of the group (a model switch does too, through `abortAll`). */
+  cancelAll(): void;
+}
+
+export function createJobGroup(jobs: JobRegistry, group: JobGroupName): JobGroup {
+  let count = 0;
+  const live = new Set<JobName>();
+  return {
+    async run(work, finish) {
+      count += 1;
+      const name: JobName = `${group}:${count}`;
+      live.add(name);
+      try {
+        await jobs.run(name, work, finish);
+      } finally {
+        live.delete(name);
+        // The name is never used again: drop its slot.
+        jobs.cancel(name);
+      }
+    },
+    get pending() {
+      return live.size;
+    },
+    cancelAll() {
+      for (const name of live) jobs.cancel(name);
+    },
+  };
 }

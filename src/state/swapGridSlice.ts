@@ -6,10 +6,9 @@
  * package has one, latest-wins, cancellable, with progress.
  */
 import type { StateCreator } from 'zustand';
-import { isAbortError } from '../engine/client';
-import { renderInBatchesRefined } from './batchRender';
+import { renderToolFrames, toolRenderStarting } from './batchRender';
 import type { SliceContext } from './deps';
-import { describeError } from './describeError';
+import { createJobGroup } from './jobs';
 import { pickCurrentImage, pickFileImage, pickGalleryImage, pickSavedImage, type PickedImage } from './imageCodes';
 import { seedNoise, studentPreviewCalls } from './latentSlice';
 import type { ExplorerState } from './store';
@@ -56,10 +55,10 @@ export const initialSwapGridState = {
   swapGrid: { images: [], pickStatus: IDLE, rows: [], columns: [], cells: [], status: IDLE } as SwapGrid,
 } satisfies Partial<SwapGridSlice>;
 
-export function createSwapGridSlice({ deps }: SliceContext): StateCreator<ExplorerState, [], [], SwapGridSlice> {
+export function createSwapGridSlice({ deps, jobs }: SliceContext): StateCreator<ExplorerState, [], [], SwapGridSlice> {
   return (set, get) => {
-    let picking = new AbortController();
-    let rendering = new AbortController();
+    /** The images being encoded and inverted: several may be added at once; "Cancel" stops them all. */
+    const picking = createJobGroup(jobs, 'swap-pick');
     /** The (z, x_T) of each cell of the last render, row by row, for pickSwapCell. */
     let lastCells: { z: number[]; noise: PickedImage['noise'] }[] = [];
 
@@ -73,17 +72,18 @@ export function createSwapGridSlice({ deps }: SliceContext): StateCreator<Explor
     }
 
     async function addPicked(pick: (signal: AbortSignal) => Promise<PickedImage>, label: string): Promise<void> {
-      const { signal } = picking;
       patch({ pickStatus: { kind: 'running', label: `Encoding and inverting ${label}`, done: 0, total: 0 } });
-      try {
-        const image = await pick(signal);
-        if (signal.aborted) return;
-        add(image, { asRow: true, asColumn: true });
-        patch({ pickStatus: { kind: 'done' } });
-      } catch (error) {
-        if (isAbortError(error) || signal.aborted) return;
-        patch({ pickStatus: { kind: 'error', message: `${label} could not be added: ${describeError(error)}` } });
-      }
+      await picking.run(
+        (job) => pick(job.signal),
+        (outcome) => {
+          if (outcome.kind === 'error') {
+            patch({ pickStatus: { kind: 'error', message: `${label} could not be added: ${outcome.message}` } });
+            return;
+          }
+          add(outcome.value, { asRow: true, asColumn: true });
+          patch({ pickStatus: { kind: 'done' } });
+        },
+      );
     }
 
     return {
@@ -152,9 +152,6 @@ export function createSwapGridSlice({ deps }: SliceContext): StateCreator<Explor
           });
           return;
         }
-        rendering.abort();
-        rendering = new AbortController();
-        const { signal } = rendering;
         // x_T of a seeded column renders with deterministic DDIM like an inverted one, so a column differs only
         // in its x_T, not in its step noise.
         const items = rows.flatMap((row) =>
@@ -162,44 +159,26 @@ export function createSwapGridSlice({ deps }: SliceContext): StateCreator<Explor
         );
         lastCells = items;
         const studentCalls = studentPreviewCalls(get());
-        const total = items.length;
         const labels = { rows: rows.map((r) => r.label), columns: columns.map((c) => c.label) };
-        patch({
-          ...labels,
-          cells: [],
-          status: { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total },
-        });
-        try {
-          const frames = await renderInBatchesRefined(deps.engine, metadata, items, {
-            channel: 'swap-grid',
-            steps: get().steps,
-            studentCalls,
-            signal,
-            onFrames: (sofar, { pass, refined }) => {
-              if (signal.aborted) return;
-              patch({
-                cells: sofar,
-                status: {
-                  kind: 'running',
-                  label: pass === 'student' ? 'Student preview' : 'Rendering',
-                  done: pass === 'student' ? sofar.length : refined,
-                  total,
-                },
-              });
-            },
-          });
-          if (signal.aborted) return;
-          patch({ cells: frames, status: { kind: 'done' } });
-        } catch (error) {
-          if (isAbortError(error) || signal.aborted) return;
-          patch({ status: { kind: 'error', message: describeError(error) } });
-        }
+        await jobs.run(
+          'swap-grid',
+          (job) => {
+            patch({ ...labels, cells: [], status: toolRenderStarting(studentCalls, items.length) });
+            return renderToolFrames(deps.engine, metadata, items, job, {
+              channel: 'swap-grid',
+              steps: get().steps,
+              studentCalls,
+              onProgress: (cells, status) => patch({ cells, status }),
+            });
+          },
+          (outcome) =>
+            patch(outcome.kind === 'done' ? { cells: outcome.value, status: { kind: 'done' } } : { status: outcome }),
+        );
       },
 
       cancelSwapGrid() {
-        rendering.abort();
-        picking.abort();
-        picking = new AbortController();
+        jobs.cancel('swap-grid');
+        picking.cancelAll();
         const grid = get().swapGrid;
         patch({
           status: grid.status.kind === 'running' ? IDLE : grid.status,
@@ -215,9 +194,8 @@ export function createSwapGridSlice({ deps }: SliceContext): StateCreator<Explor
       },
 
       clearSwapGrid() {
-        rendering.abort();
-        picking.abort();
-        picking = new AbortController();
+        jobs.cancel('swap-grid');
+        picking.cancelAll();
         lastCells = [];
         set(initialSwapGridState);
       },
