@@ -11,11 +11,12 @@ import {
 } from '../state/attributeHooks';
 import { explainedShare } from '../latent/principal';
 import type { AttributeExample } from '../state/attributeSlice';
-import { useAction, useAttributeScore, useLatentDim, useLibrary, useModelMetadata } from '../state/hooks';
+import { useAction, useAttributeScore, useLatentDim, useModelMetadata } from '../state/hooks';
 import type { AttributeDirection } from '../model/metadata';
 import { PixelCanvas } from './PixelCanvas';
 import { TaskStatusLine } from './TaskStatusLine';
 import './attributes.css';
+import { useImageSources } from './ImageSourceSelect';
 
 /** Scores span this many units either side of the boundary (z has roughly unit spread per direction). */
 const SCORE_RANGE = 4;
@@ -366,8 +367,6 @@ function ExampleItem({ example }: { example: AttributeExample }) {
 /** "New attribute": a name, examples marked with and without, the fit, and "Add slider". */
 function NewAttribute() {
   const { draft, exampleStatus } = useAttributeDraft();
-  const metadata = useModelMetadata();
-  const { savedLatents } = useLibrary();
   const setAttributeDraftName = useAction('setAttributeDraftName');
   const addCurrentExample = useAction('addCurrentExample');
   const addGalleryExample = useAction('addGalleryExample');
@@ -377,13 +376,11 @@ function NewAttribute() {
   const fileHas = useRef(true);
   const saveAttributeDraft = useAction('saveAttributeDraft');
   const clearAttributeDraft = useAction('clearAttributeDraft');
-  const [galleryIndex, setGalleryIndex] = useState(0);
-  const [savedId, setSavedId] = useState('');
   const nameId = useId();
-  const galleryId = useId();
-  const savedSelectId = useId();
-  const gallery = metadata?.gallery ?? [];
-  const chosenSaved = savedLatents.find((l) => l.id === savedId) ?? savedLatents[0];
+  const { galleryIndex, gallerySelect, chosenSaved, savedSelect } = useImageSources({
+    gallery: 'Gallery image',
+    saved: 'Saved latent',
+  });
   const positives = draft.examples.filter((e) => e.has);
   const negatives = draft.examples.filter((e) => !e.has);
   const canSave = draft.fit.kind === 'fit' && draft.name.trim().length > 0;
@@ -421,20 +418,9 @@ function NewAttribute() {
             Current lacks it
           </button>
         </div>
-        {gallery.length > 0 && (
+        {gallerySelect && (
           <div className="example-source">
-            <label htmlFor={galleryId}>Gallery image</label>
-            <select
-              id={galleryId}
-              value={galleryIndex}
-              onChange={(event) => setGalleryIndex(Number(event.target.value))}
-            >
-              {gallery.map((item, index) => (
-                <option key={item.file} value={index}>
-                  {index + 1}. {item.label.length > 40 ? `${item.label.slice(0, 40)}…` : item.label}
-                </option>
-              ))}
-            </select>
+            {gallerySelect}
             <button
               type="button"
               className="button button-small"
@@ -451,16 +437,9 @@ function NewAttribute() {
             </button>
           </div>
         )}
-        {savedLatents.length > 0 && chosenSaved && (
+        {savedSelect && chosenSaved && (
           <div className="example-source">
-            <label htmlFor={savedSelectId}>Saved latent</label>
-            <select id={savedSelectId} value={chosenSaved.id} onChange={(event) => setSavedId(event.target.value)}>
-              {savedLatents.map((latent) => (
-                <option key={latent.id} value={latent.id}>
-                  {latent.name}
-                </option>
-              ))}
-            </select>
+            {savedSelect}
             <button type="button" className="button button-small" onClick={() => addSavedExample(chosenSaved.id, true)}>
               Saved latent has it
             </button>

@@ -1,5 +1,5 @@
-import { useId, useRef, useState } from 'react';
-import { useLibrary, useModelMetadata } from '../state/hooks';
+import { useRef } from 'react';
+import { useImageSources } from './ImageSourceSelect';
 
 interface ImagePickerProps {
   /** Names the picker's controls: "Target" gives "Target gallery image", "Use gallery image as target"… */
@@ -14,15 +14,11 @@ interface ImagePickerProps {
 
 /** Choose an image the app holds (gallery, saved latent, the current image) or a file, for a tool. */
 export function ImagePicker({ purpose, verb, onGallery, onSaved, onFile, onCurrent }: ImagePickerProps) {
-  const metadata = useModelMetadata();
-  const { savedLatents } = useLibrary();
-  const [galleryIndex, setGalleryIndex] = useState(0);
-  const [savedId, setSavedId] = useState('');
-  const galleryId = useId();
-  const savedSelectId = useId();
   const fileInput = useRef<HTMLInputElement>(null);
-  const gallery = metadata?.gallery ?? [];
-  const chosenSaved = savedLatents.find((l) => l.id === savedId) ?? savedLatents[0];
+  const { galleryIndex, gallerySelect, chosenSaved, savedSelect } = useImageSources({
+    gallery: `${purpose} gallery image`,
+    saved: `${purpose} saved latent`,
+  });
   return (
     <div className="example-sources">
       {onCurrent && (
@@ -33,31 +29,17 @@ export function ImagePicker({ purpose, verb, onGallery, onSaved, onFile, onCurre
           </button>
         </div>
       )}
-      {gallery.length > 0 && (
+      {gallerySelect && (
         <div className="example-source">
-          <label htmlFor={galleryId}>{purpose} gallery image</label>
-          <select id={galleryId} value={galleryIndex} onChange={(event) => setGalleryIndex(Number(event.target.value))}>
-            {gallery.map((item, index) => (
-              <option key={item.file} value={index}>
-                {index + 1}. {item.label.length > 40 ? `${item.label.slice(0, 40)}…` : item.label}
-              </option>
-            ))}
-          </select>
+          {gallerySelect}
           <button type="button" className="button button-small" onClick={() => onGallery(galleryIndex)}>
             {verb} gallery image
           </button>
         </div>
       )}
-      {savedLatents.length > 0 && chosenSaved && (
+      {savedSelect && chosenSaved && (
         <div className="example-source">
-          <label htmlFor={savedSelectId}>{purpose} saved latent</label>
-          <select id={savedSelectId} value={chosenSaved.id} onChange={(event) => setSavedId(event.target.value)}>
-            {savedLatents.map((latent) => (
-              <option key={latent.id} value={latent.id}>
-                {latent.name}
-              </option>
-            ))}
-          </select>
+          {savedSelect}
           <button type="button" className="button button-small" onClick={() => onSaved(chosenSaved.id)}>
             {verb} saved latent
           </button>
