@@ -32,11 +32,11 @@
  * [μ - cs, μ + cs], which is assumed to be zero (the model denoises like the linear reference there). The
  * plain estimate h_g + (1/K) Σ ½ w_k (m_k - mmse_g(α_k)) is reported beside it, from the same network calls.
  *
- * Discrete data (the paper's §3): for the 8-bit image x, -log P(x) = ½ ∫ mmse(x, α) dα with no constant and no
+ * Discrete data (the paper's discrete-probability result): for the 8-bit image x, -log P(x) = ½ ∫ mmse(x, α) dα with no constant and no
  * dequantisation, because an estimate that snaps to the 256 levels has an error that falls to zero at high SNR; the
  * soft rounding is the ITD code's `soft_round`. `estimateNll` with `discrete: true` runs a second pass on the
  * quantised, undequantised x with the same log-SNRs; which denoiser the integrand uses at each log-SNR, and the tails
- * outside the sampled range, are in itdDiscrete.ts. Ensembles (§4) combine members' `terms` (ensembleNll).
+ * outside the sampled range, are in itdDiscrete.ts. Ensembles (the paper's ensembling argument) combine members' `terms` (ensembleNll).
  *
  * Outside the trained range. The network was trained on t = 0..T-1 only (official schedule: log-SNR about -5..11.5,
  * `trainedLogSnrRange`) while the logistic range [μ - cs, μ + cs] reaches further (FashionMNIST: about -10..23);
@@ -116,7 +116,7 @@ export interface NllOptions extends ItdRunOptions {
   draws?: { logSnr: Float64Array; weight: Float64Array; noise?: Float32Array };
 }
 
-/** The exact-discrete estimate of the 8-bit image (the paper's §3; itdDiscrete.ts). */
+/** The exact-discrete estimate of the 8-bit image (the paper's discrete-probability result; itdDiscrete.ts). */
 export interface DiscreteNllEstimate extends BitsWithError {
   /** -log P(x) in nats. */
   nats: number;
@@ -253,7 +253,7 @@ function quantise(x: tf.Tensor4D, levels: tf.Tensor1D): tf.Tensor4D {
 }
 
 /**
- * Soft rounding to the 256 levels (the ITD code's `soft_round`; the paper's §3): Σ_b b softmax_b(-½(x - b)²(1 + e^α))
+ * Soft rounding to the 256 levels (the ITD code's `soft_round`): Σ_b b softmax_b(-½(x - b)²(1 + e^α))
  * of x = clamp(x̂, -1, 1), over the 2·SOFT_ROUND_HALF_WINDOW + 1 levels nearest x. xPred [n,H,W,C], precision
  * (1 + e^α) per row [n] -> [n,H,W,C]. Inside a tidy.
  */
@@ -460,7 +460,7 @@ async function readScalar(tensor: tf.Tensor): Promise<number> {
 
 /**
  * -log p(x) of one image by the I-MMSE identity with the control variate of docs/sources.md §2.7 (see the header),
- * and with `discrete` the exact-discrete -log P(x) of the 8-bit image (the paper's §3).
+ * and with `discrete` the exact-discrete -log P(x) of the 8-bit image (the paper's discrete-probability result).
  * @param predictEps the denoiser (an EpsPredictor will do)
  * @param schedule the model's schedule, for the log-SNR -> timestep mapping
  * @param reference the model package's gaussianReference (mean, variance, spectrum, logistic μ and s)
@@ -686,7 +686,7 @@ export function priorAveragedPredictor(predictEps: ItdEpsPredictor, zDraws: tf.T
     });
 }
 
-/** An ensemble's figures (the paper's §4) and which member each sample used. */
+/** An ensemble's figures (the paper's ensembling argument) and which member each sample used. */
 export interface EnsembleEstimate {
   continuous: BitsWithError;
   /** bits per 8-bit pixel, dequantised bound: continuous + log2(127.5). */

@@ -1,7 +1,7 @@
 /**
  * The plain-number parts of the exact-discrete likelihood of Information-Theoretic Diffusion (Kong, Brekelmans &
- * Ver Steeg, "Information-Theoretic Diffusion", ICLR 2023, §3: for x on a discrete grid, -log P(x) = ½ ∫ mmse dα with
- * no constant and no dequantisation) and of ensembles (§4: at each log-SNR any denoiser may be used, so the lower
+ * Ver Steeg, "Information-Theoretic Diffusion", ICLR 2023, on discrete probabilities: for x on a discrete grid, -log P(x) = ½ ∫ mmse dα with
+ * no constant and no dequantisation) and of ensembles (at each log-SNR any denoiser may be used, so the lower
  * MMSE of several gives a tighter estimate). The same rules and constants as train/infodiff/itd.py, checked by the
  * golden parity files. No tensors here: which denoiser each log-SNR uses, the tails outside the sampled range, and
  * turning per-sample errors into estimates with standard errors.
@@ -105,7 +105,7 @@ export function roundingTailNats(logSnrRight: number): number {
 
 /**
  * ½ ∫_{-∞}^{α_L} E_ε ‖ε - ε̂_lin‖² dα for the reference N(m, v I)'s linear denoiser at one image, in closed form:
- * ½ [d (ln u + 1/u - 1) + ‖x - m‖²/v (1 - 1/u)], u = 1 + v e^{α_L}. The paper's Gaussian left tail (§3), pointwise.
+ * ½ [d (ln u + 1/u - 1) + ‖x - m‖²/v (1 - 1/u)], u = 1 + v e^{α_L}. The paper's Gaussian left tail, pointwise.
  */
 export function linearLeftTailNats(logSnrLeft: number, squaredDistance: number, dimensions: number, variance: number) {
   const u = 1 + variance * Math.exp(logSnrLeft);

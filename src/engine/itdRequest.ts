@@ -2,7 +2,7 @@
  * The I-MMSE analysis of one image (Information-Theoretic Diffusion, Kong, Brekelmans & Ver Steeg, ICLR 2023): for the
  * loaded model, and optionally a second package of the same data set scored on the same image and the same draws,
  * the MMSE curves (continuous and exact-discrete), the continuous, dequantised and exact-discrete figures with their
- * standard errors, their ensemble (the paper's §4: at each log-SNR the member with the lower curve), and the same
+ * standard errors, their ensemble (the paper's ensembling argument: at each log-SNR the member with the lower curve), and the same
  * image scored without its code (z averaged over prior draws) to show how many bits z = Enc(x) saves. Every
  * member uses the loaded model's Gaussian reference and seed, so the draws are shared and differences are paired.
  */

@@ -1,6 +1,6 @@
 """Information-Theoretic Diffusion on a test set: the continuous and the exact-discrete NLL of two or more models of
 one data set, on the same images and the same noise draws, and their ensemble (infodiff.itd; Kong, Brekelmans &
-Ver Steeg, ICLR 2023, §3 for discrete data and §4 for ensembles). Writes the JSON that report_itd.py turns into the
+Ver Steeg, ICLR 2023: its discrete-probability result and its ensembles). Writes the JSON that report_itd.py turns into the
 "Information-Theoretic Diffusion" section of docs/results.md.
 
     cd train && nice -n 5 /usr/bin/python3 -m infodiff.evaluate_itd \\

@@ -31,13 +31,13 @@ exactly, so only the model-minus-linear difference is integrated, with the same 
 less truncated than the plain form h_g + (1/K) sum 1/2 w_k (m_k - mmse_g(alpha_k)), which is reported beside it.
 The part of the integral outside [mu - c s, mu + c s] is taken as zero.
 
-Discrete data (Kong, Brekelmans & Ver Steeg, "Information-Theoretic Diffusion", ICLR 2023, §3 on discrete
+Discrete data (Kong, Brekelmans & Ver Steeg, "Information-Theoretic Diffusion", ICLR 2023, on discrete
 probabilities; their Table 2's soft-discretised column): for x on the 256-level grid, -log P(x) = 1/2 int mmse(x, alpha)
 d alpha with no constant and no dequantisation, because an estimate that snaps to the grid has an error that falls
 to zero at high SNR. `discrete_denoiser_kinds` says which denoiser the integrand uses at each log-SNR (the network's
 estimate, soft-rounded from SOFT_ROUND_FROM), `discrete_tails_nats` adds the two tails outside the sampled range.
 Every piece is a function of x_t alone, so the estimate is an upper bound in expectation: a worse denoiser only
-makes it larger. Ensembles (the paper's §4): at each log-SNR any of several denoisers may be used, so the lower
+makes it larger. Ensembles (the paper's ensembling argument): at each log-SNR any of several denoisers may be used, so the lower
 MMSE of several models gives a tighter estimate (`ensemble_nll`). Conditional against unconditional: the same
 integral with z = Enc(x), or with `prior_averaged_denoiser`, which never sees Enc(x); the difference is the
 information z carries about x.
@@ -348,7 +348,7 @@ def trained_log_snr_range(alpha_bar: np.ndarray) -> tuple[float, float]:
 
 def discrete_denoiser_kinds(log_snr: np.ndarray, trained_range: Optional[Sequence[float]]) -> np.ndarray:
     """Per log-SNR, the denoiser of the discrete integrand (int [K]); each is a function of x_t alone, so the
-    I-MMSE integral of its error bounds -log P(x) from above in expectation (Kong et al. 2023, §3):
+    I-MMSE integral of its error bounds -log P(x) from above in expectation (Kong et al. 2023, discrete probabilities):
 
     - KIND_LINEAR below the trained range: the Gaussian reference's linear denoiser (at such SNR rounding is moot);
     - KIND_MODEL inside it, below SOFT_ROUND_FROM: the network's x_pred clamped to [-1, 1];
@@ -380,7 +380,7 @@ def quantise(x: torch.Tensor) -> torch.Tensor:
 
 
 def soft_round(x_pred: torch.Tensor, log_snr: torch.Tensor) -> torch.Tensor:
-    """Soft rounding to the 256 levels b (the ITD code's `soft_round`, Kong et al. 2023, §3 and Table 2's
+    """Soft rounding to the 256 levels b (the ITD code's `soft_round`, Kong et al. 2023, and Table 2's
     soft-discretised column): sum_b b softmax_b(-1/2 (x - b)^2 (1 + e^alpha)) of x = clamp(x_pred, -1, 1), over
     the 2 * SOFT_ROUND_HALF_WINDOW + 1 levels nearest x (the others weigh nothing in float32 where it is used).
     x_pred [B, ...], log_snr [B] float64 -> [B, ...]."""
@@ -442,7 +442,7 @@ def linear_left_tail_nats(log_snr_left: float, squared_distance: float, dimensio
     """1/2 int_{-inf}^{alpha_L} E_eps ||eps - eps_lin||^2 d alpha for the reference N(m, v I)'s linear denoiser at
     one image: per pixel E = A^2 + B^2 with A = gamma v/(gamma v + 1), B = sqrt(gamma)(x - m)/(gamma v + 1), whose
     integral in closed form is 1/2 [d (ln u + 1/u - 1) + ||x - m||^2 / v (1 - 1/u)], u = 1 + v e^{alpha_L}. The
-    Gaussian reference below the sampled range: the paper's left tail (Kong et al. 2023, §3), pointwise."""
+    Gaussian reference below the sampled range: the paper's left tail (Kong et al. 2023), pointwise."""
     u = 1 + variance * math.exp(log_snr_left)
     return 0.5 * (dimensions * (math.log(u) + 1 / u - 1) + squared_distance / variance * (1 - 1 / u))
 
@@ -467,7 +467,7 @@ def discrete_tails_nats(quantised: torch.Tensor, reference: GaussianReference, l
 
 def discrete_summary(discrete: np.ndarray, weight: np.ndarray, tails_nats: np.ndarray, dimensions: int) -> Dict:
     """-log P(x) of each 8-bit image = tails + (1/K) sum_k 1/2 w_k e_k, with e_k the discrete integrand's error
-    (Kong et al. 2023, §3: no constant, no dequantisation). Bits per 8-bit pixel, mean over images with its SE
+    (Kong et al. 2023: no constant, no dequantisation). Bits per 8-bit pixel, mean over images with its SE
     (across images; one image: its Monte Carlo SE), and per image."""
     terms = 0.5 * weight * discrete
     nats_per_bit_dim = dimensions * math.log(2)
@@ -495,7 +495,7 @@ def errors_on_draws(eps_fn: ItdDenoiser, alpha_bar: np.ndarray, reference: Gauss
 
 def ensemble_choice_by_mean(member_errors: Sequence[np.ndarray]) -> np.ndarray:
     """Per log-SNR sample (shared by all images), the member with the lowest error averaged over the images, int
-    [K] (the ITD code's ensemble: at each log-SNR the lower MMSE of several denoisers, Kong et al. 2023, §4 and
+    [K] (the ITD code's ensemble: at each log-SNR the lower MMSE of several denoisers, Kong et al. 2023, ensembles, and
     Table 2). member_errors: one [B, K] array per member, on the same draws."""
     return np.argmin(np.stack([e.mean(axis=0) for e in member_errors]), axis=0)
 

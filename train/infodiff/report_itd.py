@@ -91,11 +91,11 @@ def itd_section(entries: Sequence[ItdEntry]) -> List[str]:
     lines = ["", "## Information-Theoretic Diffusion: discrete and continuous likelihood", "",
              "Negative log-likelihood by the I-MMSE relation (Kong, Brekelmans & Ver Steeg, \"Information-Theoretic "
              "Diffusion\", ICLR 2023): the integral over log-SNR of the denoiser's error. **Exact discrete** is "
-             "-log₂ P(x) of the 8-bit image in bits per pixel (the paper's §3: a denoiser whose estimate is "
+             "-log₂ P(x) of the 8-bit image in bits per pixel (the paper's discrete-probability result: a denoiser whose estimate is "
              "soft-rounded to the 256 levels, no constant, no dequantisation); **continuous** is the density in "
              "[-1, 1] space in bits/dim (negative: a density above 1 on a small cube); **dequantised bound** is "
              "that plus log₂ 127.5, an upper bound on the 8-bit figure in expectation. The ensemble uses, at each "
-             "log-SNR, the member with the lower error (the paper's §4), chosen from the mean over the images that "
+             "log-SNR, the member with the lower error (the paper's ensembling argument), chosen from the mean over the images that "
              "share those log-SNRs. Every model is conditioned on its own z = Enc(x), so the figures are "
              "-log p(x | z). The network is not queried outside the schedule's trained log-SNR range (about -5 to "
              "11.5): the Gaussian reference's denoiser (and, for discrete data above the range, plain rounding) stands "
