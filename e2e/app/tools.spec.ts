@@ -156,7 +156,9 @@ test.describe('tools', () => {
     const immse = await tools.open('I-MMSE');
     await immse.getByLabel('Noise levels').selectOption('32');
     await immse.getByRole('button', { name: /^Estimate for / }).click();
-    await expect(immse.getByTestId('immse.row.model').getByRole('cell').first()).toHaveText(/^-?\d+\.\d{3} ± \d+\.\d{3}$/);
+    await expect(immse.getByTestId('immse.row.model').getByRole('cell').first()).toHaveText(
+      /^-?\d+\.\d{3} ± \d+\.\d{3}$/,
+    );
     await expect(immse.getByRole('img', { name: /MMSE against log-SNR/ })).toBeVisible();
     await explorer.screenshot('immse');
   });

@@ -3,15 +3,7 @@ import type { StateCreator } from 'zustand';
 import type { ExplorerState } from './store';
 
 export type ToolId =
-  | 'attributes'
-  | 'edits'
-  | 'z-vs-noise'
-  | 'interpolate'
-  | 'traverse'
-  | 'trajectory'
-  | 'noising'
-  | 'immse'
-  | 'library';
+  'attributes' | 'edits' | 'z-vs-noise' | 'interpolate' | 'traverse' | 'trajectory' | 'noising' | 'immse' | 'library';
 
 export interface Notice {
   id: number;
