@@ -83,19 +83,27 @@ function kernelInputs(
   return { x, scale, shift };
 }
 
-/** Plain-JS implementation, statistics accumulated in float64. */
-function groupNormCpu({
-  inputs,
-  backend,
-  attrs,
-}: {
+/** The arguments tfjs passes a kernel function. */
+interface KernelArgs {
   inputs: tf.NamedTensorInfoMap;
   backend: unknown;
   attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+}
+
+/** A kernel call's backend, attributes and checked inputs. */
+function kernelArgs({ inputs, backend, attrs }: KernelArgs): GroupNormAttrs & {
+  backend: unknown;
+  x: tf.TensorInfo;
+  scale: tf.TensorInfo;
+  shift: tf.TensorInfo;
+} {
   const kernelAttrs = attrs as unknown as GroupNormAttrs;
-  const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
-  const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);
+  return { ...kernelAttrs, ...kernelInputs(inputs, kernelAttrs), backend };
+}
+
+/** Plain-JS implementation, statistics accumulated in float64. */
+function groupNormCpu(args: KernelArgs): tf.TensorInfo {
+  const { backend, groups, epsilon, silu, scaleColumn, shiftColumn, x, scale, shift } = kernelArgs(args);
   const cpu = backend as CpuBackendLike;
   const values = cpu.data.get(x.dataId).values as Float32Array;
   const scaleValues = cpu.data.get(scale.dataId).values as Float32Array;
@@ -223,18 +231,8 @@ class GroupNormProgram implements WebGPUProgramLike {
   }
 }
 
-function groupNormWebGPU({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
-  const kernelAttrs = attrs as unknown as GroupNormAttrs;
-  const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
-  const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);
+function groupNormWebGPU(args: KernelArgs): tf.TensorInfo {
+  const { backend, groups, epsilon, silu, scaleColumn, shiftColumn, x, scale, shift } = kernelArgs(args);
   const [, h, w, c] = x.shape;
   const program = new GroupNormProgram(x.shape, groups, silu);
   return (backend as WebGPUBackendLike).runWebGPUProgram(program, [x, scale, shift], 'float32', [
@@ -281,18 +279,8 @@ export const heapOffset = (backend: WasmBackendLike, t: tf.TensorInfo): number =
  * SiLU) with the per-sample, per-channel s = gamma / sqrt(var_g + eps) and t = beta - mean_g * s folded in
  * between from the few per-channel numbers. One kernel launch instead of the composite's twenty-odd.
  */
-function groupNormWasm({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
-  const kernelAttrs = attrs as unknown as GroupNormAttrs;
-  const { groups, epsilon, silu, scaleColumn, shiftColumn } = kernelAttrs;
-  const { x, scale, shift } = kernelInputs(inputs, kernelAttrs);
+function groupNormWasm(args: KernelArgs): tf.TensorInfo {
+  const { backend, groups, epsilon, silu, scaleColumn, shiftColumn, x, scale, shift } = kernelArgs(args);
   const wasm = backend as WasmBackendLike;
   const memory = wasmMemoryOf(wasm);
   const [b, h, w, c] = x.shape;
