@@ -295,6 +295,19 @@ interface SquaredErrors {
   denoiserEvaluations: number;
 }
 
+/** What one estimate's error passes share: the network, the image's latent and reference, the RNG and options. */
+interface ErrorRun {
+  what: string;
+  predictEps: ItdEpsPredictor;
+  schedule: NoiseSchedule;
+  z: tf.Tensor2D;
+  referenceMean: tf.Tensor4D;
+  prepared: PreparedReference;
+  rng: Rng;
+  levels: tf.Tensor1D;
+  opts: ItdRunOptions;
+}
+
 interface ErrorPassOptions {
   /** Compute the discrete integrand (the target must be the 8-bit image). */
   discrete: boolean;
@@ -314,19 +327,13 @@ interface ErrorPassOptions {
  * trained range (logSnr is increasing, so they are one contiguous run of each batch). One read-back per batch.
  */
 async function squaredErrorsAtLogSnr(
-  what: string,
-  predictEps: ItdEpsPredictor,
-  schedule: NoiseSchedule,
+  run: ErrorRun,
   target: tf.Tensor4D,
-  z: tf.Tensor2D,
-  referenceMean: tf.Tensor4D,
-  variance: number,
   logSnr: Float64Array,
-  rng: Rng,
-  levels: tf.Tensor1D,
-  opts: ItdRunOptions,
   pass: ErrorPassOptions,
 ): Promise<SquaredErrors> {
+  const { what, predictEps, schedule, z, referenceMean, rng, levels, opts } = run;
+  const { variance } = run.prepared;
   const batchSize = positiveInteger(opts.batchSize ?? 32, 'batchSize', what);
   const [, height, width, channels] = target.shape;
   const d = height * width * channels;
@@ -484,6 +491,7 @@ export async function estimateNll(
   const levels = tf.tensor1d(quantisationLevels());
   const xTilde = imageToNoise(x, opts.dequantize ?? true, rng, levels);
   const referenceMean = tf.tensor4d(Float32Array.from(reference.mean), x.shape);
+  const run: ErrorRun = { what, predictEps, schedule, z, referenceMean, prepared, rng, levels, opts };
   const logSnrRange: [number, number] = [
     prepared.loc - LOGISTIC_CLIP * prepared.scale,
     prepared.loc + LOGISTIC_CLIP * prepared.scale,
@@ -492,20 +500,12 @@ export async function estimateNll(
   try {
     const squaredDistance = await readScalar(tf.tidy(() => tf.sum(tf.square(tf.sub(xTilde, referenceMean)))));
     const pass = { networkEverywhere: false, total: passes * K, callsBefore: 0 };
-    const errors = await squaredErrorsAtLogSnr(
-      what,
-      predictEps,
-      schedule,
-      xTilde,
-      z,
-      referenceMean,
-      prepared.variance,
-      logSnr,
-      rng,
-      levels,
-      opts,
-      { ...pass, discrete: false, noise: opts.draws?.noise, done: 0 },
-    );
+    const errors = await squaredErrorsAtLogSnr(run, xTilde, logSnr, {
+      ...pass,
+      discrete: false,
+      noise: opts.draws?.noise,
+      done: 0,
+    });
     const linearNats = (d / 2) * Math.log(2 * Math.PI * prepared.variance) + squaredDistance / (2 * prepared.variance);
     let discreteEstimate: DiscreteNllEstimate | null = null;
     let discreteTerms: Float64Array | null = null;
@@ -516,20 +516,13 @@ export async function estimateNll(
       const quantised = quantise(x, levels);
       try {
         const quantisedValues = await quantised.data();
-        const second = await squaredErrorsAtLogSnr(
-          what,
-          predictEps,
-          schedule,
-          quantised,
-          z,
-          referenceMean,
-          prepared.variance,
-          logSnr,
-          rng,
-          levels,
-          opts,
-          { ...pass, discrete: true, noise: opts.draws?.noise, done: K, callsBefore: calls },
-        );
+        const second = await squaredErrorsAtLogSnr(run, quantised, logSnr, {
+          ...pass,
+          discrete: true,
+          noise: opts.draws?.noise,
+          done: K,
+          callsBefore: calls,
+        });
         tailsNats = discreteTailsNats(quantisedValues, reference.mean, prepared.variance, logSnrRange);
         discreteTerms = second.discrete;
         calls += second.denoiserCalls;
@@ -628,21 +621,15 @@ export async function mmseCurve(
   const quantised = quantise(x, levels);
   const target = imageToNoise(quantised, dequantize, rng, levels);
   const referenceMean = tf.tensor4d(Float32Array.from(reference.mean), x.shape);
+  const run: ErrorRun = { what, predictEps, schedule, z, referenceMean, prepared, rng, levels, opts };
   try {
-    const errors = await squaredErrorsAtLogSnr(
-      what,
-      predictEps,
-      schedule,
-      target,
-      z,
-      referenceMean,
-      prepared.variance,
-      logSnr,
-      rng,
-      levels,
-      opts,
-      { discrete: !dequantize, networkEverywhere: true, done: 0, total: logSnr.length, callsBefore: 0 },
-    );
+    const errors = await squaredErrorsAtLogSnr(run, target, logSnr, {
+      discrete: !dequantize,
+      networkEverywhere: true,
+      done: 0,
+      total: logSnr.length,
+      callsBefore: 0,
+    });
     const average = (values: Float64Array) =>
       grid.map((_, j) => {
         let total = 0;
