@@ -15,15 +15,21 @@ afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
+/** A started store on its render loop, with shoe.png open. */
+async function startedWithShoe() {
+  const deps = createTestDeps();
+  const store = createExplorerStore(deps);
+  cleanups.push(connectRenderLoop(store, deps.engine, deps.now));
+  cleanups.push(() => store.getState().reset());
+  await store.getState().start({});
+  await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
+  await flush();
+  return store;
+}
+
 describe('the input after a prior draw', () => {
   it('is cleared, so the analysis views take the generated image, and a new upload works as before', async () => {
-    const deps = createTestDeps();
-    const store = createExplorerStore(deps);
-    cleanups.push(connectRenderLoop(store, deps.engine, deps.now));
-    cleanups.push(() => store.getState().reset());
-    await store.getState().start({});
-    await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
-    await flush();
+    const store = await startedWithShoe();
     expect(store.getState().source?.name).toBe('shoe.png');
     expect(analysisImage(store.getState())?.label).toBe('shoe.png');
 
@@ -45,13 +51,7 @@ describe('the input after a prior draw', () => {
 
 describe('a file over 64 MB', () => {
   it('is refused by its size before its bytes are read, and the previous image stays', async () => {
-    const deps = createTestDeps();
-    const store = createExplorerStore(deps);
-    cleanups.push(connectRenderLoop(store, deps.engine, deps.now));
-    cleanups.push(() => store.getState().reset());
-    await store.getState().start({});
-    await store.getState().openImageFile(new File([new Uint8Array([191])], 'shoe.png', { type: 'image/png' }));
-    await flush();
+    const store = await startedWithShoe();
     const source = store.getState().source;
     expect(source?.name).toBe('shoe.png');
 
