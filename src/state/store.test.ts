@@ -27,6 +27,16 @@ function setup(options: Parameters<typeof createTestDeps>[0] = {}): { store: Exp
 const samplesOn = (deps: TestDeps, channel: string) =>
   deps.engine.calls.filter((c) => c.kind === 'sample' && c.channel === channel);
 
+/** Endpoint a: the image on screen; endpoint b: a prior draw from seed 5; then a strip of three frames. */
+async function renderStripToPriorDraw(store: ExplorerStore): Promise<void> {
+  store.getState().setEndpointFromCurrent('a');
+  store.getState().sampleFromPrior(5);
+  await flush();
+  store.getState().setEndpointFromCurrent('b');
+  store.getState().setStripLength(3);
+  await store.getState().renderStrip();
+}
+
 /** Pixel i's step noise averaged over the steps of seed's prior draw: what η = 1 adds in the fake decoder. */
 function meanStepNoise(seed: number, steps: number, i: number): number {
   const draws = stepNoiseDraws(priorSampling(seed).stepNoise, steps, FAKE_SIZE * FAKE_SIZE);
@@ -386,12 +396,7 @@ describe('student previews', () => {
     expect(rows[0].frames[0].pixels[0]).toBeCloseTo(xNoise0 + rows[0].values[0] + meanStepNoise(0, 20, 0), 5);
     expect(store.getState().traversal.status).toEqual({ kind: 'done' });
 
-    store.getState().setEndpointFromCurrent('a');
-    store.getState().sampleFromPrior(5);
-    await flush();
-    store.getState().setEndpointFromCurrent('b');
-    store.getState().setStripLength(3);
-    await store.getState().renderStrip();
+    await renderStripToPriorDraw(store);
     expect(samplesOn(deps, 'interpolation-strip').map((c) => c.decoder)).toEqual(['student', undefined]);
     const { strip, endpoints } = store.getState();
     expect(strip.frames[2].pixels[0]).toBeCloseTo(endpoints.b!.thumbnail!.pixels[0], 5);
@@ -538,15 +543,10 @@ describe('grids', () => {
     expect(store.getState().z[0]).toBe(2);
   });
 
-  /** Endpoint a: the image on screen; endpoint b: a prior draw from seed 5; then a strip of three frames. */
+  /** renderStripToPriorDraw after the image on screen has rendered, checked done. */
   async function stripToPriorDraw(store: ExplorerStore) {
     await flush();
-    store.getState().setEndpointFromCurrent('a');
-    store.getState().sampleFromPrior(5);
-    await flush();
-    store.getState().setEndpointFromCurrent('b');
-    store.getState().setStripLength(3);
-    await store.getState().renderStrip();
+    await renderStripToPriorDraw(store);
     const { strip, endpoints } = store.getState();
     expect(strip.status).toEqual({ kind: 'done' });
     return { strip, endpoints };
