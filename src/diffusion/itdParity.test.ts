@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fsPackageFiles } from '../cli/fsPackageFiles';
 import { loadModelPackage, npyToFloat32, parseNpy, type InfoDiffusionModel } from '../model/index';
+import { relativeError } from '../model/testing/torchReference';
 import { ensembleNll, estimateNll, priorAveragedPredictor, type NllEstimate } from './itd';
 import { trainedLogSnrRange } from './itdDiscrete';
 import { makeSchedule } from './schedule';
@@ -39,16 +40,6 @@ function golden(name: string): { shape: number[]; values: Float64Array } {
     throw new Error(`golden file ${path} is missing; run \`cd train && /usr/bin/python3 -m infodiff.fixture\``);
   const array = parseNpy(readFileSync(path));
   return { shape: array.shape, values: Float64Array.from(array.data as ArrayLike<number>) };
-}
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let k = 0; k < expected.length; k++) {
-    diff = Math.max(diff, Math.abs(actual[k] - expected[k]));
-    scale = Math.max(scale, Math.abs(expected[k]));
-  }
-  return diff / scale;
 }
 
 describe('I-MMSE golden parity with PyTorch (fixture model)', () => {

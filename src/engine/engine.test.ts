@@ -18,6 +18,7 @@ import { EngineClient, isAbortError, type EnginePort } from './client';
 import { Engine, type EngineHost } from './engine';
 import type { EngineInbound, EngineRequest, EngineResponse, ImageBatch, Progress, ResultByKind } from './protocol';
 import { TINY_ARCHITECTURE } from '../model/testing/tinyArchitecture';
+import { relativeError as maxRelativeError } from '../model/testing/torchReference';
 
 const ARCH = TINY_ARCHITECTURE;
 const PIXELS = ARCH.imageSize * ARCH.imageSize * ARCH.imageChannels;
@@ -106,16 +107,6 @@ class Harness {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let k = 0; k < expected.length; k++) {
-    diff = Math.max(diff, Math.abs(actual[k] - expected[k]));
-    scale = Math.max(scale, Math.abs(expected[k]));
-  }
-  return diff / scale;
-}
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
