@@ -108,6 +108,13 @@ class Harness {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+type SampleBody = DistributiveOmit<Extract<EngineRequest, { kind: 'sample' }>, 'id'>;
+
+/** A sample request on channel a from a seeded noise, eta 0 unless `extra` says otherwise. */
+function sampleBody(z: SampleBody['z'], seed: number, steps: number, extra: Partial<SampleBody> = {}): SampleBody {
+  return { kind: 'sample', channel: 'a', z, noise: { kind: 'seed', seed }, steps, eta: 0, ...extra };
+}
+
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
@@ -243,23 +250,8 @@ describe('Engine', () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0.3, -1, 2) };
-    const plain = await harness.result<'sample'>({
-      kind: 'sample',
-      channel: 'a',
-      z,
-      noise: { kind: 'seed', seed: 9 },
-      steps: 2,
-      eta: 0,
-    });
-    const traced = harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z,
-      noise: { kind: 'seed', seed: 9 },
-      steps: 2,
-      eta: 0,
-      returnTrajectory: true,
-    });
+    const plain = await harness.result<'sample'>(sampleBody(z, 9, 2));
+    const traced = harness.send(sampleBody(z, 9, 2, { returnTrajectory: true }));
     const tracedResult = ((await traced.done) as { result: ResultByKind['sample'] }).result;
     expect(Array.from(tracedResult.images.data)).toEqual(Array.from(plain.images.data));
     const frames = harness.progressOf(traced.id);
@@ -538,14 +530,7 @@ describe('Engine', () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const running = harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z,
-      noise: { kind: 'seed', seed: 1 },
-      steps: 3,
-      eta: 0,
-    });
+    const running = harness.send(sampleBody(z, 1, 3));
     const queued = harness.send({ kind: 'encode', images: images(1) });
     harness.engine.receive({ id: 999, kind: 'cancel', targetId: queued.id });
     harness.engine.receive({ id: 1000, kind: 'cancel', targetId: 12345 });
@@ -631,14 +616,7 @@ describe('Engine', () => {
       shape: [1, good.metadata.architecture.latentDim] as [number, number],
       data: new Float32Array(good.metadata.architecture.latentDim),
     };
-    const sampled = await harness.result<'sample'>({
-      kind: 'sample',
-      channel: 'a',
-      z,
-      noise: { kind: 'seed', seed: 1 },
-      steps: 2,
-      eta: 0,
-    });
+    const sampled = await harness.result<'sample'>(sampleBody(z, 1, 2));
     expect(sampled.images.shape[0]).toBe(1);
     const stats = await harness.result<'stats'>({ kind: 'stats' });
     expect(stats.modelId).toBe('fixture');
@@ -668,42 +646,14 @@ describe('Engine', () => {
       message: 'images.data has 10 values, but shape [1, 8, 8, 1] needs 64',
     });
     const z = { shape: [1, 2] as [number, number], data: new Float32Array(2) };
-    const wrongLatent = await harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z,
-      noise: { kind: 'seed', seed: 0 },
-      steps: 2,
-      eta: 0,
-    }).done;
+    const wrongLatent = await harness.send(sampleBody(z, 0, 2)).done;
     expect(wrongLatent).toMatchObject({ kind: 'error', message: 'z must have 3 dimensions for this model, got 2' });
     const okZ = { shape: [1, 3] as [number, number], data: new Float32Array(3) };
-    const badSteps = await harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z: okZ,
-      noise: { kind: 'seed', seed: 0 },
-      steps: 0,
-      eta: 0,
-    }).done;
+    const badSteps = await harness.send(sampleBody(okZ, 0, 0)).done;
     expect(badSteps).toMatchObject({ kind: 'error', message: 'steps must be an integer in 1..1000, got 0' });
-    const badEta = await harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z: okZ,
-      noise: { kind: 'seed', seed: 0 },
-      steps: 2,
-      eta: 2,
-    }).done;
+    const badEta = await harness.send(sampleBody(okZ, 0, 2, { eta: 2 })).done;
     expect(badEta).toMatchObject({ kind: 'error', message: 'eta must be in [0, 1], got 2' });
-    const shortEta = await harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z: okZ,
-      noise: { kind: 'seed', seed: 0 },
-      steps: 2,
-      eta: [0, 1],
-    }).done;
+    const shortEta = await harness.send(sampleBody(okZ, 0, 2, { eta: [0, 1] })).done;
     expect(shortEta).toMatchObject({
       kind: 'error',
       message: 'eta must be one number or one per latent (1), got 2 values',
@@ -712,29 +662,12 @@ describe('Engine', () => {
       shape: [3, 1, 8, 8, 1] as [number, number, number, number, number],
       data: new Float32Array(3 * 64),
     };
-    const wrongSteps = await harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z: okZ,
-      noise: { kind: 'seed', seed: 0 },
-      steps: 2,
-      eta: 1,
-      stepNoise,
-    }).done;
+    const wrongSteps = await harness.send(sampleBody(okZ, 0, 2, { eta: 1, stepNoise })).done;
     expect(wrongSteps).toMatchObject({
       kind: 'error',
       message: 'stepNoise must have shape [2, 1, 8, 8, 1] (steps, batch, image), got [3, 1, 8, 8, 1]',
     });
-    const sampleWith = (extra: object) =>
-      harness.send({
-        kind: 'sample',
-        channel: 'a',
-        z: okZ,
-        noise: { kind: 'seed', seed: 0 },
-        steps: 2,
-        eta: 1,
-        ...extra,
-      }).done;
+    const sampleWith = (extra: Partial<SampleBody>) => harness.send(sampleBody(okZ, 0, 2, { eta: 1, ...extra })).done;
     const seedSource = { kind: 'seed', seed: 1 } as const;
     expect(await sampleWith({ stepNoiseSources: [seedSource, seedSource] })).toMatchObject({
       kind: 'error',
@@ -794,14 +727,7 @@ describe('Engine', () => {
     harness = new Harness({ selectBackend: fakeGpu });
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const running = harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z,
-      noise: { kind: 'seed', seed: 1 },
-      steps: 50,
-      eta: 0,
-    });
+    const running = harness.send(sampleBody(z, 1, 50));
     const queued = harness.send({ kind: 'encode', images: images(1) });
     while (harness.progressOf(running.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     loseDevice('simulated loss');
