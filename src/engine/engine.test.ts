@@ -421,24 +421,9 @@ describe('Engine', () => {
     harness = new Harness({ loadModel: async () => syntheticStudentModel() });
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const preview = harness.send({
-      kind: 'sample',
-      channel: 'view',
-      z,
-      noise: { kind: 'seed', seed: 1 },
-      decoder: 'student',
-      steps: 3,
-      eta: 0,
-    });
+    const preview = harness.send(sampleBody(z, 1, 3, { channel: 'view', decoder: 'student' }));
     while (harness.progressOf(preview.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-    const full = harness.send({
-      kind: 'sample',
-      channel: 'view',
-      z,
-      noise: { kind: 'seed', seed: 1 },
-      steps: 4,
-      eta: 1,
-    });
+    const full = harness.send(sampleBody(z, 1, 4, { channel: 'view', eta: 1 }));
     expect(await preview.done).toEqual({ id: preview.id, kind: 'aborted', reason: 'superseded' });
     expect((await full.done).kind).toBe('result');
   });
@@ -447,15 +432,7 @@ describe('Engine', () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, 3] as [number, number], data: new Float32Array(3) };
-    const none = await harness.send({
-      kind: 'sample',
-      channel: 'a',
-      z,
-      noise: { kind: 'seed', seed: 0 },
-      decoder: 'student',
-      steps: 1,
-      eta: 0,
-    }).done;
+    const none = await harness.send(sampleBody(z, 0, 1, { decoder: 'student' })).done;
     expect(none).toMatchObject({
       kind: 'error',
       name: 'RequestError',
@@ -492,32 +469,11 @@ describe('Engine', () => {
     harness = new Harness();
     await harness.load();
     const z = { shape: [1, ARCH.latentDim] as [number, number], data: Float32Array.of(0, 0, 0) };
-    const first = harness.send({
-      kind: 'sample',
-      channel: 'view',
-      z,
-      noise: { kind: 'seed', seed: 1 },
-      steps: 20,
-      eta: 0,
-    });
-    const otherChannel = harness.send({
-      kind: 'sample',
-      channel: 'other',
-      z,
-      noise: { kind: 'seed', seed: 1 },
-      steps: 2,
-      eta: 0,
-    });
+    const first = harness.send(sampleBody(z, 1, 20, { channel: 'view' }));
+    const otherChannel = harness.send(sampleBody(z, 1, 2, { channel: 'other' }));
     // Wait until the first job has taken a step, so the abort has to reach a running job.
     while (harness.progressOf(first.id).length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-    const second = harness.send({
-      kind: 'sample',
-      channel: 'view',
-      z,
-      noise: { kind: 'seed', seed: 2 },
-      steps: 2,
-      eta: 0,
-    });
+    const second = harness.send(sampleBody(z, 2, 2, { channel: 'view' }));
     expect(await first.done).toEqual({ id: first.id, kind: 'aborted', reason: 'superseded' });
     expect((await second.done).kind).toBe('result');
     expect((await otherChannel.done).kind).toBe('result');
