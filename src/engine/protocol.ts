@@ -167,8 +167,8 @@ export interface SampleRequest {
   z: LatentBatch;
   noise: NoiseSource;
   /**
-   * Default 'ddim'. 'student' is refused (error) on a model without one, and with eta > 0 or step noise: the
-   * student imitates the deterministic decode.
+   * Default 'ddim'. 'student' is refused (error) on a model without one; it runs its own plan with this request's
+   * sampler (eta, step noise), like the decode it stands in for.
    */
   decoder?: Decoder;
   /** DDIM steps; with the student, its calls: 1..metadata.student.plan.length. */

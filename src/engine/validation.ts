@@ -81,7 +81,11 @@ function checkStepNoiseSource(source: StepNoiseSource, what: string): void {
   }
 }
 
-/** Sampling with the student: the package has one, steps within its calls, deterministic. */
+/**
+ * Sampling with the student: the package has one, steps within its calls. It takes the sampler (η, step noise)
+ * of the decode it stands in for, checked with the rest of the request: a prior draw's η = 1 between its calls
+ * keeps the modes that a deterministic student averages away (docs/model-format.md, `student`).
+ */
 function checkStudentSample(model: ReadyModel, request: SampleRequest): void {
   const student = model.student;
   if (!student)
@@ -91,12 +95,6 @@ function checkStudentSample(model: ReadyModel, request: SampleRequest): void {
   const calls = student.plan.length;
   if (!Number.isInteger(request.steps) || request.steps < 1 || request.steps > calls) {
     throw new RequestError(`steps must be an integer in 1..${calls} (the student's calls), got ${request.steps}`);
-  }
-  const etas = Array.isArray(request.eta) ? request.eta : [request.eta];
-  if (etas.some((e) => e !== 0) || request.stepNoise || request.stepNoiseSources) {
-    throw new RequestError(
-      `the student decodes with deterministic DDIM: eta must be 0 and stepNoise absent, got eta ${JSON.stringify(request.eta)}`,
-    );
   }
 }
 

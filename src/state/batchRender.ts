@@ -55,9 +55,8 @@ export async function renderInBatches(
         z: { shape: [GRID_BATCH, latentDim], data: z },
         noise: { kind: 'tensor', xNoise: { shape: [GRID_BATCH, imageSize, imageSize, channels], data: xNoise } },
         steps: options.steps,
-        ...(options.decoder === 'student'
-          ? { decoder: 'student' as const, eta: 0 }
-          : samplerParams(rows.map((item) => item.noise.stochastic))),
+        ...(options.decoder === 'student' ? { decoder: 'student' as const } : {}),
+        ...samplerParams(rows.map((item) => item.noise.stochastic)),
       },
       { signal: options.signal },
     );

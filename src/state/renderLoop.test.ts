@@ -126,6 +126,18 @@ describe('render loop', () => {
     expect(steps).toEqual([0, null]);
   });
 
+  it("asks the student for a prior draw's own sampler (η = 1), as the full render does", async () => {
+    const { store, deps } = setup({ student: true });
+    await store.getState().start({ steps: 10 }); // no link, no session: a prior draw, settled with η = 1
+    await deps.engine.releaseSample();
+    await deps.engine.releaseSample();
+    store.getState().beginAdjust();
+    store.getState().setLatentValue(0, 1);
+    expect(mainSamples(deps).at(-1)).toMatchObject({ decoder: 'student', eta: 1 });
+    expect(mainSamples(deps).find((c) => c.decoder === undefined)).toMatchObject({ eta: 1 });
+    await deps.engine.releaseSample();
+  });
+
   it('looks again at a frame another writer changed: an invalidated frame is rendered again', async () => {
     const { store, deps } = setup();
     await store.getState().start({ steps: 10 });

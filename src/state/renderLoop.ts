@@ -207,8 +207,9 @@ export function connectRenderLoop(
           z: { shape: [1, job.z.length], data: Float32Array.from(job.z) },
           noise: { kind: 'tensor', xNoise: { shape: [1, imageSize, imageSize, channels], data: job.xNoise } },
           steps: job.steps,
-          // The student imitates the deterministic decode, so it takes no step noise whatever x_T's sampler.
-          ...(job.decoder === 'student' ? { decoder: 'student' as const, eta: 0 } : samplerParams([job.stochastic])),
+          // The student runs x_T's own sampler between its calls, as the decode it stands in for does.
+          ...(job.decoder === 'student' ? { decoder: 'student' as const } : {}),
+          ...samplerParams([job.stochastic]),
         },
         {
           signal: controller.signal,

@@ -187,8 +187,9 @@ class Pool:
             done: List[Dict[str, torch.Tensor]] = state['done'][split]
             if len(done) == len(chunks):
                 continue
-            dataset = open_dataset(self.teacher, 'train' if split == 'train' else 'test')
             total = sum(c['count'] for c in chunks if c['regime'] == 'inverted')
+            # Procedural shapes are rendered on demand: twice the rows needed, not the whole draw (48,000 scenes).
+            dataset = open_dataset(self.teacher, 'train' if split == 'train' else 'test', shapes_count=2 * total)
             # Training images: a seeded permutation; held-out ones: balanced over classes (data.balanced_indices).
             if split == 'train':
                 order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.cfg.seed))

@@ -164,11 +164,15 @@ def decode(loaded: ReadyModel, x_noise: torch.Tensor, z: torch.Tensor, steps: in
 
 @torch.no_grad()
 def decode_student(loaded: ReadyModel, student: Student, x_noise: torch.Tensor, z: torch.Tensor,
-                   calls: Optional[int] = None, batch_size: int = 64) -> torch.Tensor:
-    """The student's image of x_T [N, C, H, W] and z [N, D] after its first ``calls`` calls (default: all)."""
+                   calls: Optional[int] = None, batch_size: int = 64, eta: float = 0.0,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """The student's image of x_T [N, C, H, W] and z [N, D] after its first ``calls`` calls (default: all), with
+    the sampler of the decode it stands in for: eta 0 for an inverted x_T, a prior draw's eta (noise from
+    ``generator``) between its calls (docs/model-format.md, ``student``)."""
     plan = student.plan[:calls or len(student.plan)]
     return torch.cat([ddim_sample(student.denoiser, loaded.schedule, plan, x_noise[i:i + batch_size].to(loaded.device),
-                                  z[i:i + batch_size].to(loaded.device), parameterisation=student.parameterisation)
+                                  z[i:i + batch_size].to(loaded.device), eta=eta, generator=generator,
+                                  parameterisation=student.parameterisation)
                       for i in range(0, len(x_noise), batch_size)])
 
 

@@ -11,8 +11,8 @@ evaluate (the targets of the "Instant previews" issue):
 - fidelity: held-out test images, z = Enc(x), x_T = their 20-step DDIM inversion; PSNR of the student's image at
   1 and 2 calls against the teacher's 20-step image, beside plain DDIM with the same number of calls;
 - prior draws as the app makes them (z from the package's fitted mixture, x_T ~ N(0, I)): the data set's
-  classifier's confidence and class coverage, and the Fréchet distance to test images, for the student and for
-  the settled sampler (20 steps, eta 1) on the same z and x_T.
+  classifier's confidence and class coverage, and the Fréchet distance to test images, for the student (with the
+  app's eta 1 between its calls) and for the settled sampler (20 steps, eta 1) on the same z and x_T.
 attach: writes the student's EMA weights (student.backbone.*, a second weights group) and metadata.student into
 the package, which otherwise stays as it was (docs/model-format.md, `student`).
 """
@@ -59,7 +59,7 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
     """Every number of the module docstring, as one JSON-ready dict (plus the tensors the picture needs)."""
     started = time.time()
     calls = list(range(1, len(student.plan) + 1))
-    test_set = open_dataset(loaded, 'test')
+    test_set = open_dataset(loaded, 'test', shapes_count=2 * images)  # shapes: render only what is drawn from
     x0 = test_set.batch(torch.tensor(balanced_indices(test_set, images, seed), dtype=torch.int64), loaded.device)
     z = encode(loaded, x0, batch_size)
     x_noise = invert(loaded, x0, z, teacher_steps, batch_size)
@@ -81,7 +81,10 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
                              loaded.device)
     settled = decode(loaded, prior_noise, prior_z, teacher_steps, prior_eta, torch.Generator().manual_seed(seed + 1),
                      batch_size)
-    prior_student = {k: decode_student(loaded, student, prior_noise, prior_z, k, batch_size) for k in calls}
+    # The app's sampler for a prior draw between the student's calls too (eta 1): fresh noise there puts back the
+    # detail and modes that a regression onto the stochastic sampler's images averages away.
+    prior_student = {k: decode_student(loaded, student, prior_noise, prior_z, k, batch_size, prior_eta,
+                                       torch.Generator().manual_seed(seed + 2)) for k in calls}
     prior = {'samples': images, 'teacher': f'{teacher_steps}-step DDIM, eta {prior_eta:g}',
              'psnrAgainstSettled': {f'calls{k}': psnr_db(prior_student[k], settled) for k in calls}}
     if loaded.dataset in ('fashion-mnist', 'shapes'):

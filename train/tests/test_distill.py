@@ -161,6 +161,23 @@ def test_the_student_is_measured_and_round_trips_through_the_package(student_pac
     assert len(json.loads((package / "model.json").read_text())["weightsManifest"]) == 2
 
 
+def test_the_student_takes_the_prior_draws_sampler_between_its_calls(student_package):
+    package, _ = student_package
+    from infodiff.sample import decode_student
+    loaded = load_model(package)
+    x_noise, z = torch.randn(3, 1, 16, 16), torch.randn(3, loaded.architecture["latentDim"])
+
+    def decoded(calls, eta, seed=5):
+        return decode_student(loaded, loaded.student, x_noise, z, calls, eta=eta,
+                              generator=torch.Generator().manual_seed(seed))
+
+    # eta 1 draws fresh noise before the second call: another image, the same one for the same seed...
+    assert not torch.allclose(decoded(2, 1.0), decoded(2, 0.0), atol=1e-3)
+    assert torch.equal(decoded(2, 1.0), decoded(2, 1.0))
+    # ...while one call ends at x_0, where DDIM draws no noise.
+    assert torch.allclose(decoded(1, 1.0), decoded(1, 0.0), atol=1e-6)
+
+
 def test_the_package_readers_refuse_a_student_that_does_not_fit(student_package, tmp_path):
     package, _ = student_package
     weights, meta = read_web_package(package)
