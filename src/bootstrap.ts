@@ -66,6 +66,9 @@ function engineWithEventInjection(client: EngineClient): {
     itd: (...args) => client.itd(...args),
     forwardNoise: (...args) => client.forwardNoise(...args),
     stats: (...args) => client.stats(...args),
+    openChannel: (...args) => client.openChannel(...args),
+    closeChannel: (...args) => client.closeChannel(...args),
+    closeChannels: (...args) => client.closeChannels(...args),
     onEvent: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -34,15 +34,19 @@ const params = (channel: string) => ({
   eta: 0,
 });
 
+/** 'aborted' once the promise rejects with an AbortError; read before the engine has replied. */
+const outcomeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: unknown) => (isAbortError(error) ? 'aborted' : 'failed'),
+  );
+
 describe('EngineClient latest-wins per channel', () => {
   it('rejects the pending sample of a channel as soon as a newer one is posted there, and drops its late reply', async () => {
     const port = scriptedPort();
     const client = new EngineClient(port);
     const older = client.sample(params('main-view'));
-    const olderOutcome = older.then(
-      () => 'resolved',
-      (error: unknown) => (isAbortError(error) ? 'aborted' : 'failed'),
-    );
+    const olderOutcome = outcomeOf(older);
     const other = client.sample(params('grid'));
     const newer = client.sample(params('main-view'));
     // Rejected before the engine says anything: the caller never has to tell a stale result from a fresh one.
@@ -68,5 +72,76 @@ describe('EngineClient latest-wins per channel', () => {
     const second = client.sample(params('main-view'));
     port.reply({ id: port.posted[1].id, kind: 'result', request: 'sample', result: sampleResult(2) });
     expect((await second).images.data[0]).toBe(2);
+  });
+});
+
+const image = { shape: [1, 1, 1, 1] as [number, number, number, number], data: Float32Array.of(0) };
+
+/** The ids the client asked the engine to cancel, in order. */
+const cancelled = (port: ReturnType<typeof scriptedPort>) =>
+  port.posted.flatMap((m) => (m.kind === 'cancel' ? [m.targetId] : []));
+
+describe('EngineClient channel leases', () => {
+  it('rejects every pending request of the older lease at once when a newer lease opens the channel, and cancels them in the engine', async () => {
+    const port = scriptedPort();
+    const client = new EngineClient(port);
+    const older = client.openChannel('job:input');
+    const { signal } = older;
+    const outcomes = [
+      outcomeOf(client.encode(image, { signal })),
+      outcomeOf(client.invert(image, { steps: 1 }, { signal })),
+      outcomeOf(client.sample(params('reconstruction'), { signal })),
+    ];
+    const other = client.openChannel('job:traversal');
+    const otherEncode = client.encode(image, { signal: other.signal });
+    const [encodeId, invertId, sampleId, otherId] = port.posted.map((m) => m.id);
+    const newer = client.openChannel('job:input');
+    expect(await Promise.all(outcomes)).toEqual(['aborted', 'aborted', 'aborted']);
+    expect(cancelled(port)).toEqual([encodeId, invertId, sampleId]);
+    expect([older.isCurrent(), newer.isCurrent(), other.isCurrent()]).toEqual([false, true, true]);
+    // Another channel is not touched.
+    const z = { shape: [1, 1] as [number, number], data: Float32Array.of(5) };
+    port.reply({ id: otherId, kind: 'result', request: 'encode', result: { z, elapsedMs: 1 } });
+    expect((await otherEncode).z.data[0]).toBe(5);
+  });
+
+  it('rejects a request made with a superseded lease without sending it', async () => {
+    const port = scriptedPort();
+    const client = new EngineClient(port);
+    const older = client.openChannel('job:input');
+    client.openChannel('job:input');
+    expect(await outcomeOf(client.encode(image, { signal: older.signal }))).toBe('aborted');
+    expect(port.posted).toEqual([]);
+  });
+
+  it('cancels the pending requests of a closed lease, or of a channel closed by name or prefix', async () => {
+    const port = scriptedPort();
+    const client = new EngineClient(port);
+    const closed = client.openChannel('job:input');
+    const byLease = outcomeOf(client.encode(image, { signal: closed.signal }));
+    const byName = outcomeOf(client.encode(image, { signal: client.openChannel('job:traversal').signal }));
+    const byPrefix = outcomeOf(client.encode(image, { signal: client.openChannel('job:swap-pick:1').signal }));
+    const kept = client.openChannel('grid');
+    const [leaseId, nameId, prefixId] = port.posted.map((m) => m.id);
+    closed.close();
+    expect(await byLease).toBe('aborted');
+    client.closeChannel('job:traversal');
+    expect(await byName).toBe('aborted');
+    client.closeChannels('job:');
+    expect(await byPrefix).toBe('aborted');
+    expect(cancelled(port)).toEqual([leaseId, nameId, prefixId]);
+    expect([closed.isCurrent(), kept.isCurrent()]).toEqual([false, true]);
+  });
+
+  it('lets a lease opened on a pending sample channel supersede the sample, cancelling it in the engine', async () => {
+    const port = scriptedPort();
+    const client = new EngineClient(port);
+    const sample = outcomeOf(client.sample(params('main-view')));
+    const lease = client.openChannel('main-view');
+    expect(await sample).toBe('aborted');
+    expect(cancelled(port)).toEqual([port.posted[0].id]);
+    // A newer sample on the channel supersedes the lease in turn.
+    void client.sample(params('main-view')).catch(() => undefined);
+    expect(lease.isCurrent()).toBe(false);
   });
 });

@@ -6,10 +6,13 @@
  * - An abort through the signal rejects at once with a `DOMException` named 'AbortError' and tells the worker to
  *   cancel; a request the worker ends with `aborted` rejects the same way. Use `isAbortError` to tell aborts
  *   from failures.
- * - Latest-wins per channel: a `sample` on a channel rejects the one still pending there at once (AbortError,
- *   'superseded'), as the engine aborts it when the newer request arrives, so a late reply of the older one is
- *   discarded. Whatever a channel's caller receives is therefore its newest request's outcome: callers keep no
- *   ids or tokens of their own.
+ * - Latest-wins per channel, the app's one such mechanism: `openChannel(name)` hands out a `ChannelLease`, and
+ *   opening the channel again supersedes it: the requests made with its signal, of any kind, reject at once
+ *   (AbortError) and are cancelled in the engine, and later ones reject without being sent. A `sample` is the
+ *   one-request case: it holds its `channel` for as long as it is pending, and since the engine aborts a channel's
+ *   older sample itself when a newer one arrives, the older one rejects here with no cancel message and its late
+ *   reply is discarded. Whatever a channel's holder receives is therefore its newest request's outcome: callers
+ *   keep no ids, tokens or controllers of their own (src/state/jobs.ts runs the store's jobs on channels).
  * - Replies for ids no longer pending (aborted, or from before a crash) are stale and discarded.
  * - Engine errors reject with `EngineError`, whose message is the engine's own words.
  * - Nothing here imports tfjs: the class runs in the main thread of the app and of the e2e harness.
@@ -76,6 +79,51 @@ function abortError(message: string): DOMException {
   return new DOMException(message, 'AbortError');
 }
 
+/** The holder of a latest-wins channel (`EngineClient.openChannel`): one job of one or more requests. */
+export interface ChannelLease {
+  /** Pass it as every request's `signal`: it aborts once a newer lease opens the channel or this one closes. */
+  readonly signal: AbortSignal;
+  /** True until then. */
+  isCurrent(): boolean;
+  /** Ends the lease: its pending requests reject with an AbortError and are cancelled in the engine. */
+  close(): void;
+}
+
+/**
+ * The current lease of each open channel. `EngineClient`'s bookkeeping, shared with the store tests' fake engine
+ * (src/state/testing/fakeEngine.ts) so that both supersede alike.
+ */
+export class ChannelLeases {
+  private readonly current = new Map<string, AbortController>();
+
+  /** Makes a new lease the channel's holder, aborting the one it supersedes. */
+  open(name: string): ChannelLease {
+    this.close(name);
+    const controller = new AbortController();
+    this.current.set(name, controller);
+    return {
+      signal: controller.signal,
+      isCurrent: () => this.current.get(name) === controller,
+      // A lease no longer current is aborted already.
+      close: () => {
+        if (this.current.get(name) === controller) this.close(name);
+      },
+    };
+  }
+
+  /** Closes the channel's current lease, if any. */
+  close(name: string): void {
+    const controller = this.current.get(name);
+    this.current.delete(name);
+    controller?.abort();
+  }
+
+  /** Closes every open channel whose name starts with `prefix`. */
+  closeAll(prefix: string): void {
+    for (const name of [...this.current.keys()]) if (name.startsWith(prefix)) this.close(name);
+  }
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
 }
@@ -111,7 +159,7 @@ export type SampleParams = Omit<SampleRequest, 'id' | 'kind'>;
 
 interface Pending {
   kind: RequestKind;
-  /** A sample request's latest-wins channel. */
+  /** The channel a `sample` request holds while it is pending. */
   channel?: string;
   resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
@@ -123,8 +171,7 @@ interface Pending {
 export class EngineClient {
   private readonly port: EnginePort;
   private readonly pending = new Map<number, Pending>();
-  /** The pending `sample` request of each channel: the only one there that may still resolve. */
-  private readonly channels = new Map<string, number>();
+  private readonly channels = new ChannelLeases();
   private readonly listeners = new Set<(event: EngineEvent) => void>();
   private nextId = 1;
   private terminated = false;
@@ -146,6 +193,24 @@ export class EngineClient {
   onEvent(listener: (event: EngineEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Opens the channel `name` for a job of any requests, superseding its current holder (a lease, or a pending
+   * `sample` on it). Make each request with `{ signal: lease.signal }`; `close()` the lease to cancel the job.
+   */
+  openChannel(name: string): ChannelLease {
+    return this.channels.open(name);
+  }
+
+  /** Cancels the job holding channel `name`, if any, as its lease's `close()` would. */
+  closeChannel(name: string): void {
+    this.channels.close(name);
+  }
+
+  /** Cancels the jobs of every channel whose name starts with `prefix` (a model switch ends every tool job). */
+  closeChannels(prefix: string): void {
+    this.channels.closeAll(prefix);
   }
 
   /**
@@ -180,8 +245,8 @@ export class EngineClient {
 
   /**
    * DDIM sampling, by the model's denoiser or (`params.decoder: 'student'`, `steps` = its calls) by the package's
-   * distilled student; the engine refuses the student on a model without one. Latest-wins per `params.channel`,
-   * whichever the decoder: a newer call on the same channel makes this one reject with an AbortError. With
+   * distilled student; the engine refuses the student on a model without one. Holds `params.channel` while pending,
+   * whichever the decoder: a newer call or lease on the same channel makes this one reject with an AbortError. With
    * `returnTrajectory`, frames reach `onProgress` as they are computed and the result collects them all.
    */
   async sample(params: SampleParams, options: ProgressOptions<StepProgress> = {}): Promise<SampleOutput> {
@@ -274,6 +339,9 @@ export class EngineClient {
     const { signal, onProgress } = options;
     if (signal?.aborted) return Promise.reject(abortError(`${kind} aborted before it was sent`));
     const id = this.nextId++;
+    if (body.kind === 'sample') this.dropSupersededSample(body.channel);
+    const lease = body.kind === 'sample' ? this.channels.open(body.channel) : undefined;
+    const signals = [signal, lease?.signal].filter((s): s is AbortSignal => s !== undefined);
     return new Promise<R>((resolve, reject) => {
       const onAbort = () => {
         const pending = this.pending.get(id);
@@ -282,28 +350,32 @@ export class EngineClient {
         this.port.postMessage({ id: this.nextId++, kind: 'cancel', targetId: id }, []);
         reject(abortError(`${kind} #${id} aborted`));
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
         kind,
         channel: body.kind === 'sample' ? body.channel : undefined,
         resolve: resolve as (result: unknown) => void,
         reject,
         onProgress,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        cleanup: () => {
+          for (const s of signals) s.removeEventListener('abort', onAbort);
+          lease?.close();
+        },
       });
-      if (body.kind === 'sample') this.supersede(body.channel, id);
       this.port.postMessage({ ...body, id } as EngineRequest, transfer);
     });
   }
 
-  /** Makes `id` the channel's pending sample; the one it replaces rejects now (the engine aborts it on arrival). */
-  private supersede(channel: string, id: number): void {
-    const previous = this.channels.get(channel);
-    this.channels.set(channel, id);
-    const pending = previous === undefined ? undefined : this.pending.get(previous);
-    if (previous === undefined || !pending) return;
-    this.settle(previous, pending);
-    pending.reject(abortError(`${pending.kind} #${previous} superseded on channel '${channel}'`));
+  /**
+   * Rejects the sample pending on `channel`, if any, as a newer one is about to be posted there: the engine aborts
+   * the older one itself when the newer arrives (src/engine/engine.ts), so no cancel message is sent.
+   */
+  private dropSupersededSample(channel: string): void {
+    for (const [id, pending] of this.pending) {
+      if (pending.channel !== channel) continue;
+      this.settle(id, pending);
+      pending.reject(abortError(`${pending.kind} #${id} superseded on channel '${channel}'`));
+    }
   }
 
   private receive(message: EngineResponse): void {
@@ -344,8 +416,6 @@ export class EngineClient {
   private settle(id: number, pending: Pending): void {
     this.pending.delete(id);
     pending.cleanup();
-    if (pending.channel !== undefined && this.channels.get(pending.channel) === id)
-      this.channels.delete(pending.channel);
   }
 
   private crash(message: string): void {

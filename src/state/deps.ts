@@ -26,7 +26,7 @@ export interface ExplorerDeps {
   openAttributeDb?: () => Promise<AttributeDb>;
 }
 
-/** What each slice creator receives besides set/get: the deps and the store's own job registry. */
+/** What each slice creator receives besides set/get: the deps and the store's job registry (on deps.engine). */
 export interface SliceContext {
   deps: ExplorerDeps;
   jobs: JobRegistry;

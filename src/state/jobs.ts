@@ -1,7 +1,8 @@
 /**
- * Per-store registry of cancellable jobs, one slot per name ('input', 'traversal', ...). Starting a job aborts
- * the one before it in the same slot, so a second click never leaves two jobs racing to write one result; a
- * model switch aborts them all. It lives inside each store instance, not at module level.
+ * The store's cancellable jobs, one per name ('input', 'traversal', ...), run on the engine's latest-wins channels
+ * (`openChannel` in src/engine/client.ts), one channel per name: starting a job supersedes the one before it of
+ * the same name, so a second click never leaves two jobs racing to write one result; a model switch closes them
+ * all. The channels are the one latest-wins mechanism: nothing here keeps controllers or tokens of its own.
  *
  * Slices run their jobs through `run`: it starts the job, lets its work write progress while it is the newest of
  * its name, and hands its end to one callback as a `JobOutcome`, never for a job that was aborted, cancelled or
@@ -9,6 +10,7 @@
  */
 import { isAbortError } from '../engine/client';
 import { describeError } from './describeError';
+import type { ExplorerEngine } from './types';
 
 /**
  * The job slots: one running job per name. Picks that may run side by side (each marked example of an attribute,
@@ -45,60 +47,49 @@ export interface Job {
 
 export interface JobRegistry {
   /**
-   * Starts job `name` (aborting the one before it), runs `work`, and calls `finish` with how it ended if it is
+   * Starts job `name` (superseding the one before it), runs `work`, and calls `finish` with how it ended if it is
    * still the newest of its name then. An abort error, or any end after the job was superseded, calls nothing.
    * `finish` runs synchronously after the check, so nothing can supersede the job between the two.
    */
   run<T>(name: JobName, work: (job: Job) => Promise<T>, finish: (outcome: JobOutcome<T>) => void): Promise<void>;
-  /** Aborts the running job of this name, if any, and returns the signal of the new one. */
-  start(name: JobName): AbortSignal;
-  /** Aborts the job of this name if it is still the running one. */
+  /** Aborts the running job of this name, if any. */
   cancel(name: JobName): void;
-  /** True while `signal` belongs to the newest job of its name (so its result may still be written). */
-  isCurrent(name: JobName, signal: AbortSignal): boolean;
   abortAll(): void;
 }
 
-export function createJobRegistry(): JobRegistry {
-  const running = new Map<JobName, AbortController>();
-  const registry: JobRegistry = {
+/** The engine's channels the jobs run on. */
+export type JobChannels = Pick<ExplorerEngine, 'openChannel' | 'closeChannel' | 'closeChannels'>;
+
+/** Job `name` holds the engine channel `job:<name>`, a namespace no `sample` channel uses. */
+const JOB_CHANNEL_PREFIX = 'job:';
+
+export function createJobRegistry(channels: JobChannels): JobRegistry {
+  return {
     async run(name, work, finish) {
-      const signal = registry.start(name);
+      const lease = channels.openChannel(`${JOB_CHANNEL_PREFIX}${name}`);
       const job: Job = {
-        signal,
-        isCurrent: () => registry.isCurrent(name, signal),
+        signal: lease.signal,
+        isCurrent: () => lease.isCurrent(),
         throwIfSuperseded() {
-          if (!job.isCurrent()) throw new DOMException(`The ${name} job was superseded.`, 'AbortError');
+          if (!lease.isCurrent()) throw new DOMException(`The ${name} job was superseded.`, 'AbortError');
         },
       };
       let outcome: Parameters<typeof finish>[0];
       try {
         outcome = { kind: 'done', value: await work(job) };
       } catch (error) {
-        if (isAbortError(error) || !job.isCurrent()) return;
+        if (isAbortError(error) || !lease.isCurrent()) return;
         outcome = { kind: 'error', message: describeError(error) };
       }
-      if (job.isCurrent()) finish(outcome);
-    },
-    start(name) {
-      running.get(name)?.abort();
-      const controller = new AbortController();
-      running.set(name, controller);
-      return controller.signal;
+      if (lease.isCurrent()) finish(outcome);
     },
     cancel(name) {
-      running.get(name)?.abort();
-      running.delete(name);
-    },
-    isCurrent(name, signal) {
-      return running.get(name)?.signal === signal && !signal.aborted;
+      channels.closeChannel(`${JOB_CHANNEL_PREFIX}${name}`);
     },
     abortAll() {
-      for (const controller of running.values()) controller.abort();
-      running.clear();
+      channels.closeChannels(JOB_CHANNEL_PREFIX);
     },
   };
-  return registry;
 }
 
 /** Jobs of one group that run side by side (a quick second mark must not abort the first), cancelled together. */
@@ -123,7 +114,7 @@ export function createJobGroup(jobs: JobRegistry, group: JobGroupName): JobGroup
         await jobs.run(name, work, finish);
       } finally {
         live.delete(name);
-        // The name is never used again: drop its slot.
+        // The name is never used again: close its channel.
         jobs.cancel(name);
       }
     },

@@ -1,7 +1,7 @@
 /**
  * The explorer's one store, bound from typed slices (zustand slices pattern). Each store instance gets its own
- * dependencies and job registry, so tests build a fresh store per case with a fake engine, and nothing lives
- * at module level.
+ * dependencies, and its jobs run on its engine's channels (src/state/jobs.ts), so tests build a fresh store per
+ * case with a fake engine, and nothing lives at module level.
  */
 import { createStore, type StateCreator, type StoreApi } from 'zustand/vanilla';
 import type { ExplorerDb } from '../app/persistence';
@@ -58,7 +58,7 @@ const TOOL_JOBS: JobName[] = [
 ];
 
 export function createExplorerStore(deps: ExplorerDeps): ExplorerStore {
-  const jobs = createJobRegistry();
+  const jobs = createJobRegistry(deps.engine);
   let database: Promise<ExplorerDb | null> | null = null;
 
   return createStore<ExplorerState>()((set, get, api) => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createJobGroup, createJobRegistry, type Job, type JobOutcome } from './jobs';
 import { createExplorerStore, type ExplorerStore } from './store';
 import { createTestDeps, type TestDeps } from './testing/fakeDeps';
-import { flush } from './testing/fakeEngine';
+import { createFakeEngine, flush } from './testing/fakeEngine';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -63,7 +63,7 @@ describe('tool jobs and a model switch', () => {
 
 describe('job groups', () => {
   it('runs its jobs side by side, and a model switch (abortAll) ends them all without a result', async () => {
-    const jobs = createJobRegistry();
+    const jobs = createJobRegistry(createFakeEngine());
     const group = createJobGroup(jobs, 'attribute-example');
     const finished: string[] = [];
     const held = (value: string) => (job: Job) =>

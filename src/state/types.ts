@@ -9,7 +9,19 @@ import type { StochasticSampling } from '../latent/stochasticSampling';
 /** The engine methods the stores call; EngineClient implements it, tests pass a fake. */
 export type ExplorerEngine = Pick<
   EngineClient,
-  'load' | 'encode' | 'invert' | 'sample' | 'nll' | 'mmseCurve' | 'itd' | 'forwardNoise' | 'stats' | 'onEvent'
+  | 'load'
+  | 'encode'
+  | 'invert'
+  | 'sample'
+  | 'nll'
+  | 'mmseCurve'
+  | 'itd'
+  | 'forwardNoise'
+  | 'stats'
+  | 'onEvent'
+  | 'openChannel'
+  | 'closeChannel'
+  | 'closeChannels'
 >;
 
 /** A long job's state, shown next to the control that started it. */

@@ -7,7 +7,7 @@
  * call waits until the test releases it, to check pacing and cancellation.
  */
 import type { EngineEvent, FloatImageBatch, LoadResult, Progress } from '../../engine/protocol';
-import type { SampleOutput, SampleParams } from '../../engine/client';
+import { ChannelLeases, type SampleOutput, type SampleParams } from '../../engine/client';
 import type { ModelMetadata } from '../../model/metadata';
 import { StepNoiseDrawer } from '../../engine/stepNoise';
 import type { ExplorerEngine } from '../types';
@@ -111,7 +111,8 @@ export async function flush(): Promise<void> {
 export function createFakeEngine(options: { manualSamples?: boolean; metadata?: ModelMetadata } = {}): FakeEngine {
   const metadata = options.metadata ?? fakeMetadata();
   const listeners = new Set<(event: EngineEvent) => void>();
-  const latestByChannel = new Map<string, (reason: unknown) => void>();
+  // The client's own channel bookkeeping, so jobs and samples supersede here as they do in the app.
+  const channels = new ChannelLeases();
   const engine: FakeEngine = {
     calls: [],
     pendingSamples: [],
@@ -130,6 +131,10 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+
+    openChannel: (name) => channels.open(name),
+    closeChannel: (name) => channels.close(name),
+    closeChannels: (prefix) => channels.closeAll(prefix),
 
     async load(source, loadOptions = {}) {
       engine.calls.push({ kind: 'load', batch: loadOptions.warmupBatchSizes?.at(-1) });
@@ -181,7 +186,7 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
         z: Array.from(params.z.data.subarray(0, FAKE_LATENT_DIM)),
         eta: params.eta,
       });
-      latestByChannel.get(params.channel)?.(abortError('superseded'));
+      const held = channels.open(params.channel);
       return new Promise<SampleOutput>((resolve, reject) => {
         // The real engine's refusal, at the same boundary.
         if (student && !metadata.student) {
@@ -192,7 +197,7 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
           );
           return;
         }
-        latestByChannel.set(params.channel, reject);
+        held.signal.addEventListener('abort', () => reject(abortError('superseded')), { once: true });
         const signal = callOptions.signal;
         if (signal?.aborted) {
           reject(abortError('aborted'));
@@ -235,6 +240,7 @@ export function createFakeEngine(options: { manualSamples?: boolean; metadata?: 
           }));
           for (const progress of steps) callOptions.onProgress?.(progress as Extract<Progress, { phase: 'step' }>);
           resolve({ images: { shape: xNoise.shape, data }, denoiserCalls: params.steps, elapsedMs: 1 });
+          held.close();
         };
         if (options.manualSamples) engine.pendingSamples.push({ params, resolve: finish });
         else queueMicrotask(finish);
