@@ -18,7 +18,7 @@ test('I-MMSE: exact discrete first, a second model, the ensemble and what z save
   await explorer.waitForSettled();
   const immse = await tools.open('I-MMSE');
   await immse.getByLabel('Noise levels').selectOption('32');
-  await immse.getByLabel('Compare with').selectOption({ label: 'Fixture baseline (random weights) (baseline)' });
+  await immse.getByLabel('Compare with').selectOption({ label: 'Fixture baseline (random weights)' });
   await immse.getByRole('button', { name: /^Estimate for / }).click();
   // Progress counts noisy images scored: three runs (this model, the baseline, no z) of 24 x 2 curve points and
   // 2 x 32 likelihood samples each.
@@ -33,7 +33,8 @@ test('I-MMSE: exact discrete first, a second model, the ensemble and what z save
     await expect(cells).toHaveCount(3);
     for (let c = 0; c < 3; c++) await expect(cells.nth(c)).toHaveText(FIGURE);
   }
-  await expect(immse.getByTestId('immse.row.compare')).toContainText('(baseline)');
+  // The baseline's name says so already, so no second "(baseline)" (src/app/modelCard.ts, modelLabel).
+  await expect(immse.getByTestId('immse.row.compare')).toContainText('Fixture baseline (random weights), its own z');
   await expect(immse.getByTestId('immse.zSaves')).toContainText(/saves -?\d+\.\d{3} ± \d+\.\d{3} bits per\s+pixel/);
   await expect(immse.getByTestId('immse.winner.text')).toContainText('from log-SNR');
   await expect(immse.getByTestId('immse.cost')).toContainText(

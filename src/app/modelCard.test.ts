@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveArchitecture, resolveSchedule } from '../model/config';
 import type { ModelMetadata } from '../model/metadata';
 import { syntheticModelMetadata } from '../model/random';
-import { formatDuration, modelCard } from './modelCard';
+import { formatDuration, modelCard, modelLabel } from './modelCard';
 
 const FIXTURE = syntheticModelMetadata(
   resolveArchitecture({ imageSize: 16, latentDim: 8 }),
@@ -186,5 +186,17 @@ describe('formatDuration', () => {
       '3h06m',
       'unknown time',
     ]);
+  });
+});
+
+describe('modelLabel', () => {
+  it('marks a baseline once, whether or not its name says so', () => {
+    expect(modelLabel({ displayName: 'Shapes · DiffAE (CPU, 27k steps)', baselineOf: 'shapes' })).toBe(
+      'Shapes · DiffAE (CPU, 27k steps) (baseline)',
+    );
+    expect(modelLabel({ displayName: 'Fixture baseline (random weights)', baselineOf: 'fixture' })).toBe(
+      'Fixture baseline (random weights)',
+    );
+    expect(modelLabel({ displayName: 'Shapes · InfoDiffusion' })).toBe('Shapes · InfoDiffusion');
   });
 });

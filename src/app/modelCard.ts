@@ -40,6 +40,15 @@ function overFactors(block: unknown): string {
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const percent = (fraction: number) => `${(100 * fraction).toFixed(1)}%`;
 
+/**
+ * A model's name in pickers and tables: its display name, plus " (baseline)" for a comparison baseline
+ * (metadata.baselineOf) whose name does not say so already.
+ */
+export function modelLabel(model: { displayName: string; baselineOf?: string | null }): string {
+  const saysBaseline = /\bbaseline\b/i.test(model.displayName);
+  return model.baselineOf && !saysBaseline ? `${model.displayName} (baseline)` : model.displayName;
+}
+
 /** "3h06m", "12m", "45s". */
 export function formatDuration(seconds: number): string {
   if (!(seconds >= 0)) return 'unknown time';

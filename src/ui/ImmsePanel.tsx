@@ -1,3 +1,4 @@
+import { modelLabel } from '../app/modelCard';
 import { useId, useMemo } from 'react';
 import type { BitsWithError, ItdFigures, ItdResult } from '../engine/protocol';
 import { useAction, useAnalysisSubject, useCatalog, useImmse, useModelMetadata } from '../state/hooks';
@@ -82,8 +83,7 @@ function Results({ result, dimensions, shape }: { result: ItdResult; dimensions:
           {result.members.map((member, m) => (
             <tr key={member.id} data-testid={`immse.row.${m === 0 ? 'model' : 'compare'}`}>
               <th scope="row">
-                {member.displayName}
-                {member.baselineOf ? ' (baseline)' : ''}
+                {modelLabel(member)}
                 {m === 0 ? ', z = Enc(x)' : ', its own z = Enc(x)'}
               </th>
               <FigureCells figures={member} />
@@ -281,8 +281,7 @@ export function ImmsePanel() {
           <option value="">no other model</option>
           {compareChoices.map((choice) => (
             <option key={choice.id} value={choice.id}>
-              {choice.displayName}
-              {choice.baselineOf ? ' (baseline)' : ''}
+              {modelLabel(choice)}
             </option>
           ))}
         </select>

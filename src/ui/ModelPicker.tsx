@@ -1,3 +1,4 @@
+import { modelLabel } from '../app/modelCard';
 import { useId, useState, type ChangeEvent, type FormEvent } from 'react';
 import { useAction, useCatalog, useLoadedModel, useLoadStatus } from '../state/hooks';
 import type { LoadStatus } from '../state/modelSlice';
@@ -122,8 +123,7 @@ export function ModelPicker() {
           )}
           {catalog.map((entry) => (
             <option key={entry.id} value={entry.id} disabled={entry.problem !== null}>
-              {entry.displayName}
-              {entry.baselineOf ? ' (baseline)' : ''}
+              {modelLabel(entry)}
               {entry.isFixture ? ' (test fixture)' : ''}
               {entry.problem ? ' (unavailable)' : ''}
             </option>
