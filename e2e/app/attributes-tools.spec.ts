@@ -3,31 +3,11 @@
  * image), edit transfer (an edit applied to a gallery image, before and after, a strength, a saved edit) and the
  * z versus x_T grid (rows z, columns x_T, every cell decoded, a cell made current).
  */
-import { expect, test } from './fixtures';
+import { expect, shareOnePage, test } from './fixtures';
 
 test.describe('attribute tools', () => {
-  test('principal directions: sliders with their share of variance, ranked, moved by keyboard', async ({
-    explorer,
-    tools,
-    page,
-  }) => {
-    await explorer.open();
-    await explorer.waitForSettled();
-    const panel = await tools.open('Attributes');
-    const list = panel.getByRole('list', { name: 'Principal directions' });
-    // The fixture ships them (6 of 6 dimensions); the first six are listed by variance until ranked.
-    await expect(list.getByRole('slider')).toHaveCount(6);
-    await expect(list.getByRole('slider').first()).toHaveAccessibleName(/^Attribute PC 1 · \d+%$/);
-    await panel.getByRole('button', { name: 'Rank by effect on the image' }).click();
-    await expect(panel.getByText('Ranked by how much each changes the image')).toBeVisible();
-    const first = list.getByRole('slider').first();
-    const zBefore = await explorer.z();
-    await first.focus();
-    await page.keyboard.press('PageUp');
-    await explorer.waitForSettled();
-    expect(await explorer.z()).not.toEqual(zBefore);
-    await explorer.screenshot('principal-directions');
-  });
+  // One page: edit transfer first, while the image is still unedited; the others start from what it left.
+  shareOnePage();
 
   test('edit transfer: the current edit applied to a gallery image, before and after, saved', async ({
     explorer,
@@ -35,7 +15,6 @@ test.describe('attribute tools', () => {
     tools,
     page,
   }) => {
-    await explorer.open();
     await explorer.waitForSettled();
     const panel = await tools.open('Edit transfer');
     await expect(panel.getByRole('status', { name: 'Current edit' })).toContainText('unedited');
@@ -64,8 +43,29 @@ test.describe('attribute tools', () => {
     expect(await explorer.z()).not.toEqual(zBefore);
   });
 
+  test('principal directions: sliders with their share of variance, ranked, moved by keyboard', async ({
+    explorer,
+    tools,
+    page,
+  }) => {
+    await explorer.waitForSettled();
+    const panel = await tools.open('Attributes');
+    const list = panel.getByRole('list', { name: 'Principal directions' });
+    // The fixture ships them (6 of 6 dimensions); the first six are listed by variance until ranked.
+    await expect(list.getByRole('slider')).toHaveCount(6);
+    await expect(list.getByRole('slider').first()).toHaveAccessibleName(/^Attribute PC 1 · \d+%$/);
+    await panel.getByRole('button', { name: 'Rank by effect on the image' }).click();
+    await expect(panel.getByText('Ranked by how much each changes the image')).toBeVisible();
+    const first = list.getByRole('slider').first();
+    const zBefore = await explorer.z();
+    await first.focus();
+    await page.keyboard.press('PageUp');
+    await explorer.waitForSettled();
+    expect(await explorer.z()).not.toEqual(zBefore);
+    await explorer.screenshot('principal-directions');
+  });
+
   test('z versus x_T: rows from codes, columns from noises, every cell decoded', async ({ explorer, tools }) => {
-    await explorer.open();
     await explorer.waitForSettled();
     const panel = await tools.open('z vs x_T');
     const gallery = panel.getByLabel('Grid gallery image', { exact: true });

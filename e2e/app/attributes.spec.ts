@@ -4,7 +4,7 @@
  * the page URL, exports to a file, and an import of a file for another model is refused with a message.
  */
 import { readFile } from 'node:fs/promises';
-import { expect, imagePath, test } from './fixtures';
+import { expect, imagePath, test, WASM_FIXTURE_URL } from './fixtures';
 
 test.describe('own attributes', () => {
   test('from two and two gallery images to a named slider that moves z, kept, linked, exported', async ({
@@ -99,7 +99,8 @@ test.describe('own attributes', () => {
 
   test('a link carries an attribute into a browser that has none', async ({ explorer, tools, page }) => {
     const vector = [1, 0, 0, 0, 0, 0].join(',');
-    await explorer.open(`?model=fixture&backend=webgpu&steps=2&attr=Linked~0.5~${vector}~d&attr=Bad~0~1,0~d`);
+    // How the app reads a link is the same on every backend: WASM.
+    await explorer.open(`${WASM_FIXTURE_URL}&attr=Linked~0.5~${vector}~d&attr=Bad~0~1,0~d`);
     const panel = await tools.open('Attributes');
     await expect(panel.getByRole('slider', { name: 'Attribute Linked', exact: true })).toBeVisible();
     await expect(page.getByText(/The link's attribute could not be used: .*"Bad" has 2 latent values/)).toBeVisible();

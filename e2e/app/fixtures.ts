@@ -12,6 +12,11 @@ export { expect };
 
 /** The app with the fixture model, forced onto WebGPU, with few steps so SwiftShader keeps up. */
 export const FIXTURE_URL = '?model=fixture&backend=webgpu&steps=2';
+/**
+ * The fixture on WASM, for tests of what is the same on every backend (how a link is read, what storage keeps):
+ * it loads in a second or two, where SwiftShader's WebGPU takes 10-15 s.
+ */
+export const WASM_FIXTURE_URL = '?model=fixture&backend=wasm&steps=2';
 
 export function imagePath(name: string): string {
   return fileURLToPath(new URL(`./images/${name}`, import.meta.url));
@@ -63,7 +68,7 @@ export class Explorer {
 
   /** Waits until a frame newer than `afterRenderId` is on screen; returns its id. */
   async waitForRender(afterRenderId: number): Promise<number> {
-    const image = this.page.getByRole('img', { name: 'Generated image' });
+    const image = this.page.getByRole('img', { name: 'Generated image', exact: true });
     await expect(image).toHaveAttribute('data-render-id', /\d+/);
     await expect.poll(async () => Number(await image.getAttribute('data-render-id'))).toBeGreaterThan(afterRenderId);
     return Number(await image.getAttribute('data-render-id'));
@@ -71,7 +76,10 @@ export class Explorer {
 
   /** Waits until the latest frame is full quality and nothing is rendering. */
   async waitForSettled(): Promise<number> {
-    await expect(this.page.getByRole('img', { name: 'Generated image' })).toHaveAttribute('data-quality', 'full');
+    await expect(this.page.getByRole('img', { name: 'Generated image', exact: true })).toHaveAttribute(
+      'data-quality',
+      'full',
+    );
     await expect(this.page.getByRole('status').filter({ hasText: /^Ready$/ })).toBeVisible();
     return this.bridge('lastRenderId');
   }
@@ -245,3 +253,25 @@ export const test = base.extend<Fixtures>({
   latentPanel: async ({ page }, provide) => provide(new LatentPanel(page)),
   tools: async ({ page }, provide) => provide(new Tools(page)),
 });
+
+/**
+ * Call inside a `test.describe` whose tests can run one after another on one page: the block runs serially, the
+ * app opens once at `query` before its first test (on SwiftShader, loading the fixture and compiling its shaders
+ * costs 10-15 s, which every test that opens its own page pays again), and `page` (so explorer, inputPanel,
+ * latentPanel and tools) is that page in every test of the block; it closes after the last. Each test starts where
+ * the previous one left the app, settled, so only tests that need no fresh state belong in such a block; a test
+ * run on its own (`-g`) starts from the freshly opened app.
+ */
+export function shareOnePage(query = FIXTURE_URL): void {
+  let shared: Page | undefined;
+  test.describe.configure({ mode: 'serial' });
+  test.beforeAll(async ({ browser }, testInfo) => {
+    shared = await browser.newPage({ baseURL: testInfo.project.use.baseURL });
+    await new Explorer(shared).open(query);
+  });
+  test.afterAll(async () => {
+    await shared?.close();
+  });
+  // eslint-disable-next-line no-empty-pattern -- Playwright reads a fixture's dependencies from this pattern.
+  test.use({ page: async ({}, provide) => provide(shared!) });
+}

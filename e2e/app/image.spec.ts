@@ -4,19 +4,22 @@
  * while the app stays usable.
  */
 import { readFileSync } from 'node:fs';
-import { expect, imagePath, test } from './fixtures';
+import { expect, imagePath, shareOnePage, test } from './fixtures';
 
 const FIXTURE_GALLERY: { label: string }[] = JSON.parse(
   readFileSync(new URL('../../public/models/fixture/model.json', import.meta.url), 'utf-8'),
 ).metadata.gallery;
 
 test.describe('images in', () => {
+  // One page: the first test meets the app fresh (a prior draw on screen); the others feed it image after image.
+  shareOnePage();
+
   test('an upload is cropped, inverted, encoded and reconstructed, and becomes the current image', async ({
     explorer,
     inputPanel,
     page,
   }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
     const zBefore = await explorer.z();
     const renderBefore = await explorer.bridge('lastRenderId');
     // The first image is a prior draw: stochastic DDIM.
@@ -42,7 +45,7 @@ test.describe('images in', () => {
   });
 
   test('drag and drop, paste and the gallery all feed the encoder', async ({ explorer, inputPanel }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
     const png = readFileSync(imagePath('boot-on-white.png'));
 
     await inputPanel.dropImage('dropped-boot.png', 'image/png', png);
@@ -60,7 +63,7 @@ test.describe('images in', () => {
   });
 
   test('a HEIC photo is refused with what to do, not a generic decode error', async ({ explorer, inputPanel }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
     // The first bytes of an iPhone photo: an ISO-BMFF ftyp box with the 'heic' brand, then (cut short) its meta box.
     const ftyp = Buffer.concat([
       Buffer.from([0, 0, 0, 24]),
@@ -78,7 +81,7 @@ test.describe('images in', () => {
   });
 
   test('an SVG drawing and an empty file are refused with what to do', async ({ explorer, inputPanel }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
     const svg = Buffer.from(
       '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>',
     );
@@ -89,7 +92,7 @@ test.describe('images in', () => {
   });
 
   test('awkward files get a clear message or a note, and the app keeps working', async ({ explorer, inputPanel }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
 
     await inputPanel.uploadImage('notes.txt');
     await expect(inputPanel.error).toHaveText(

@@ -3,7 +3,7 @@
  * seeded randomisation; sampling from the prior; a link that reproduces the image; and a long drag that keeps
  * the main thread free, changes the image and leaks no tensors.
  */
-import { expect, test } from './fixtures';
+import { expect, shareOnePage, test } from './fixtures';
 
 /** Main-thread long tasks (> 50 ms) seen since `startLongTaskLog` ran in the page. */
 declare global {
@@ -13,107 +13,111 @@ declare global {
 }
 
 test.describe('latent panel', () => {
-  test('sliders are keyboard operable; reset, lock and randomise behave', async ({ explorer, latentPanel, page }) => {
-    await explorer.open();
-    await explorer.waitForSettled();
-    const dims = (await explorer.z()).length;
-    await expect(page.getByRole('slider', { name: /^Latent dimension \d+$/ })).toHaveCount(dims);
+  test.describe('on one page', () => {
+    // The keys, the seeds and a prior draw's link, one after another; the long drag below has a page of its own.
+    shareOnePage();
 
-    // Keyboard: focus and press, then release: a preview then a full-quality frame of the new z.
-    const zBefore = await explorer.z();
-    const rendered = await explorer.bridge('lastRenderId');
-    await latentPanel.slider(1).focus();
-    await page.keyboard.press('PageUp');
-    await explorer.waitForRender(rendered);
-    await explorer.waitForSettled();
-    const zAfter = await explorer.z();
-    expect(zAfter[0]).toBeGreaterThan(zBefore[0]);
-    expect(zAfter.slice(1)).toEqual(zBefore.slice(1));
+    test('sliders are keyboard operable; reset, lock and randomise behave', async ({ explorer, latentPanel, page }) => {
+      await explorer.waitForSettled();
+      const dims = (await explorer.z()).length;
+      await expect(page.getByRole('slider', { name: /^Latent dimension \d+$/ })).toHaveCount(dims);
 
-    // Reset the dimension to its marked (sampled) value.
-    await latentPanel.reset(1).click();
-    await expect.poll(async () => (await explorer.z())[0]).toBe(zBefore[0]);
+      // Keyboard: focus and press, then release: a preview then a full-quality frame of the new z.
+      const zBefore = await explorer.z();
+      const rendered = await explorer.bridge('lastRenderId');
+      await latentPanel.slider(1).focus();
+      await page.keyboard.press('PageUp');
+      await explorer.waitForRender(rendered);
+      await explorer.waitForSettled();
+      const zAfter = await explorer.z();
+      expect(zAfter[0]).toBeGreaterThan(zBefore[0]);
+      expect(zAfter.slice(1)).toEqual(zBefore.slice(1));
 
-    // Lock dimension 2, randomise: it keeps its value, the others change.
-    await latentPanel.lock(2).click();
-    await expect(latentPanel.lock(2)).toHaveAttribute('aria-pressed', 'true');
-    await expect(latentPanel.slider(2)).toBeDisabled();
-    await latentPanel.region.getByLabel('Randomise seed').fill('42');
-    await latentPanel.region.getByRole('button', { name: 'Randomise' }).click();
-    await expect.poll(async () => (await explorer.z())[2]).not.toBe(zBefore[2]);
-    expect((await explorer.z())[1]).toBe(zBefore[1]);
+      // Reset the dimension to its marked (sampled) value.
+      await latentPanel.reset(1).click();
+      await expect.poll(async () => (await explorer.z())[0]).toBe(zBefore[0]);
 
-    // Reset all leaves locked dimensions alone.
-    await latentPanel.region.getByRole('button', { name: 'Reset all' }).click();
-    await expect.poll(async () => (await explorer.z())[2]).toBe(zBefore[2]);
-    await explorer.waitForSettled();
-    await explorer.screenshot('latent-panel');
-  });
+      // Lock dimension 2, randomise: it keeps its value, the others change.
+      await latentPanel.lock(2).click();
+      await expect(latentPanel.lock(2)).toHaveAttribute('aria-pressed', 'true');
+      await expect(latentPanel.slider(2)).toBeDisabled();
+      await latentPanel.region.getByLabel('Randomise seed').fill('42');
+      await latentPanel.region.getByRole('button', { name: 'Randomise' }).click();
+      await expect.poll(async () => (await explorer.z())[2]).not.toBe(zBefore[2]);
+      expect((await explorer.z())[1]).toBe(zBefore[1]);
 
-  test('the image seed and the randomise seed are labelled as the different things they are, and Steps says its range', async ({
-    explorer,
-    latentPanel,
-    page,
-  }) => {
-    await explorer.open();
-    const sampler = page.getByRole('form', { name: 'Sample from the prior' });
-    // The sampler's seed names a whole image (z, x_T, step noise) and goes into links ...
-    const imageSeed = sampler.getByLabel('Image seed', { exact: true });
-    await expect(imageSeed).toBeVisible();
-    await expect(imageSeed).toHaveAttribute('title', /z, x_T and the step noise of a prior draw; a link carries it/);
-    // ... the panel's draws only the unlocked dimensions of z, with a visible label that says so.
-    const label = latentPanel.region.getByText('Randomise seed (unlocked z only)', { exact: true });
-    expect((await label.boundingBox())?.width ?? 0).toBeGreaterThan(40);
-    await expect(latentPanel.region.getByLabel('Randomise seed (unlocked z only)', { exact: true })).toHaveAttribute(
-      'title',
-      /x_T and the image seed .* stay/,
-    );
+      // Reset all leaves locked dimensions alone.
+      await latentPanel.region.getByRole('button', { name: 'Reset all' }).click();
+      await expect.poll(async () => (await explorer.z())[2]).toBe(zBefore[2]);
+      await explorer.waitForSettled();
+      await explorer.screenshot('latent-panel');
+    });
 
-    // Randomise leaves the image seed, and the link's seed, alone.
-    const seedBefore = await imageSeed.inputValue();
-    await latentPanel.region.getByRole('button', { name: 'Randomise' }).click();
-    await expect.poll(() => page.evaluate(() => new URL(location.href).searchParams.get('seed'))).toBe(seedBefore);
-    await expect(imageSeed).toHaveValue(seedBefore);
+    test('the image seed and the randomise seed are labelled as the different things they are, and Steps says its range', async ({
+      explorer,
+      latentPanel,
+      page,
+    }) => {
+      await explorer.waitForSettled();
+      const sampler = page.getByRole('form', { name: 'Sample from the prior' });
+      // The sampler's seed names a whole image (z, x_T, step noise) and goes into links ...
+      const imageSeed = sampler.getByLabel('Image seed', { exact: true });
+      await expect(imageSeed).toBeVisible();
+      await expect(imageSeed).toHaveAttribute('title', /z, x_T and the step noise of a prior draw; a link carries it/);
+      // ... the panel's draws only the unlocked dimensions of z, with a visible label that says so.
+      const label = latentPanel.region.getByText('Randomise seed (unlocked z only)', { exact: true });
+      expect((await label.boundingBox())?.width ?? 0).toBeGreaterThan(40);
+      await expect(latentPanel.region.getByLabel('Randomise seed (unlocked z only)', { exact: true })).toHaveAttribute(
+        'title',
+        /x_T and the image seed .* stay/,
+      );
 
-    // The Steps field says the range a link and the field share (MAX_STEPS).
-    const steps = sampler.getByLabel('Steps', { exact: true });
-    await expect(steps).toHaveAttribute('max', '200');
-    await expect(steps).toHaveAccessibleDescription('1 to 200');
-    await expect(sampler.getByText('1 to 200', { exact: true })).toBeVisible();
-    await explorer.screenshot('seeds-and-steps');
-  });
+      // Randomise leaves the image seed, and the link's seed, alone.
+      const seedBefore = await imageSeed.inputValue();
+      await latentPanel.region.getByRole('button', { name: 'Randomise' }).click();
+      await expect.poll(() => page.evaluate(() => new URL(location.href).searchParams.get('seed'))).toBe(seedBefore);
+      await expect(imageSeed).toHaveValue(seedBefore);
 
-  test('sampling from the prior puts model, z, seed and steps in the URL, and the link reproduces the image', async ({
-    explorer,
-    page,
-    browser,
-  }) => {
-    await explorer.open();
-    const sampler = page.getByRole('form', { name: 'Sample from the prior' });
-    await sampler.getByLabel('Seed').fill('7');
-    await sampler.getByLabel('Steps', { exact: true }).fill('3');
-    const before = await explorer.bridge('lastRenderId');
-    await sampler.getByRole('button', { name: 'Sample from the prior' }).click();
-    await explorer.waitForRender(before);
-    await explorer.waitForSettled();
-    await expect(page).toHaveURL(/[?&]seed=7(&|$)/);
-    await expect(page).toHaveURL(/[?&]steps=3(&|$)/);
-    await expect(page).toHaveURL(/[?&]z=[-\d.e,]+/);
-    const link = page.url();
-    const z = await explorer.z();
-    const checksum = await explorer.bridge('frameChecksum');
+      // The Steps field says the range a link and the field share (MAX_STEPS).
+      const steps = sampler.getByLabel('Steps', { exact: true });
+      await expect(steps).toHaveAttribute('max', '200');
+      await expect(steps).toHaveAccessibleDescription('1 to 200');
+      await expect(sampler.getByText('1 to 200', { exact: true })).toBeVisible();
+      await explorer.screenshot('seeds-and-steps');
+    });
 
-    // A fresh browser context: no stored session, only the link.
-    const context = await browser.newContext();
-    const other = await context.newPage();
-    await other.goto(link);
-    const image = other.getByRole('img', { name: 'Generated image' });
-    await expect(image).toHaveAttribute('data-quality', 'full');
-    // The engine computes in float32, which is what the link keeps exactly.
-    const otherZ = await other.evaluate(() => window.__explorerTest!.z());
-    expect(Array.from(Float32Array.from(otherZ))).toEqual(Array.from(Float32Array.from(z)));
-    await expect.poll(() => other.evaluate(() => window.__explorerTest!.frameChecksum())).toBe(checksum);
-    await context.close();
+    test('sampling from the prior puts model, z, seed and steps in the URL, and the link reproduces the image', async ({
+      explorer,
+      page,
+      browser,
+    }) => {
+      await explorer.waitForSettled();
+      const sampler = page.getByRole('form', { name: 'Sample from the prior' });
+      await sampler.getByLabel('Seed').fill('7');
+      await sampler.getByLabel('Steps', { exact: true }).fill('3');
+      const before = await explorer.bridge('lastRenderId');
+      await sampler.getByRole('button', { name: 'Sample from the prior' }).click();
+      await explorer.waitForRender(before);
+      await explorer.waitForSettled();
+      await expect(page).toHaveURL(/[?&]seed=7(&|$)/);
+      await expect(page).toHaveURL(/[?&]steps=3(&|$)/);
+      await expect(page).toHaveURL(/[?&]z=[-\d.e,]+/);
+      const link = page.url();
+      const z = await explorer.z();
+      const checksum = await explorer.bridge('frameChecksum');
+
+      // A fresh browser context: no stored session, only the link.
+      const context = await browser.newContext();
+      const other = await context.newPage();
+      await other.goto(link);
+      const image = other.getByRole('img', { name: 'Generated image' });
+      await expect(image).toHaveAttribute('data-quality', 'full');
+      // The engine computes in float32, which is what the link keeps exactly.
+      const otherZ = await other.evaluate(() => window.__explorerTest!.z());
+      expect(Array.from(Float32Array.from(otherZ))).toEqual(Array.from(Float32Array.from(z)));
+      await expect.poll(() => other.evaluate(() => window.__explorerTest!.frameChecksum())).toBe(checksum);
+      await context.close();
+    });
   });
 
   test.describe('under a long drag', () => {

@@ -4,16 +4,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { expect, test } from './fixtures';
+import { expect, shareOnePage, test } from './fixtures';
 
 const FIXTURE_DIR = fileURLToPath(new URL('../../public/models/fixture/', import.meta.url));
 
 test.describe('model picker', () => {
+  // One page: the first test meets the fixture freshly loaded; each later one opens models over what is there.
+  shareOnePage();
+
   test('loads the fixture on WebGPU, says which adapter and why, and lists it as a test fixture', async ({
     explorer,
     page,
   }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
     await expect(explorer.modelSelect).toHaveValue('fixture');
     // Exactly: the fixture's baseline package (for comparisons) is listed as a test fixture too.
     await expect(
@@ -34,10 +37,12 @@ test.describe('model picker', () => {
     await expect(card).toContainText('random (a test fixture, not a trained model)');
     await expect(card).toContainText('The package carries no measurements.');
     await explorer.screenshot('model-card');
+    await page.getByTitle('About this model').click(); // closed again: it covers the model controls
+    await expect(card).toBeHidden();
   });
 
   test('refuses malformed packages with the loader’s words and stays usable', async ({ explorer, page }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
     await page.getByRole('button', { name: 'Open a model…' }).click();
 
     // A shard without its model.json.
@@ -73,10 +78,12 @@ test.describe('model picker', () => {
     latentPanel,
     page,
   }) => {
-    await explorer.open();
+    const opened = await explorer.waitForSettled();
     await inputPanel.uploadImage('boot-on-white.png');
     await inputPanel.waitForEncoded();
-    let rendered = await explorer.bridge('lastRenderId');
+    // The reconstruction on screen, settled, before the key: else the frame read below can be that one.
+    await explorer.waitForRender(opened);
+    let rendered = await explorer.waitForSettled();
     await latentPanel.slider(1).press('ArrowRight');
     await explorer.waitForRender(rendered);
     await explorer.waitForSettled();
@@ -128,7 +135,7 @@ test.describe('model picker', () => {
     explorer,
     page,
   }) => {
-    await explorer.open();
+    await explorer.waitForSettled();
     await page.getByRole('button', { name: 'Open a model…' }).click();
     const before = await explorer.bridge('lastRenderId');
     // Loading can be quicker than any poll: record every progress line the page shows, in order.

@@ -5,7 +5,7 @@
  */
 import { chromium } from '@playwright/test';
 import { CHROMIUM, QUIET_ARGS } from '../../playwright.config';
-import { Explorer, expect, FIXTURE_URL, test, Tools } from './fixtures';
+import { Explorer, expect, FIXTURE_URL, shareOnePage, test, Tools, WASM_FIXTURE_URL } from './fixtures';
 import type { Page } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
 
@@ -63,55 +63,61 @@ test.describe('robustness', () => {
     }
   });
 
-  test('a GPU device lost mid-render: a clear message, nothing lost, and the way back', async ({
-    explorer,
-    latentPanel,
-    page,
-  }) => {
-    await explorer.open();
-    await explorer.waitForSettled();
-    // Start a render, and lose the device while it runs.
-    await latentPanel.slider(1).focus();
-    await page.keyboard.press('PageUp');
-    await expect(page.getByRole('progressbar', { name: 'Render progress' })).toBeVisible();
-    await page.evaluate(() =>
-      window.__explorerTest!.injectEngineEvent({
-        type: 'deviceLost',
-        backend: 'webgpu',
-        message: 'Device was destroyed.',
-      }),
-    );
-    const banner = page.getByRole('alert').filter({ hasText: 'The image engine stopped.' });
-    await expect(banner).toContainText('The GPU device was lost (webgpu): Device was destroyed.');
-    await explorer.screenshot('device-lost');
+  test.describe('on one page', () => {
+    // A lost device and a model that does not load, each followed by the way back, one after the other.
+    shareOnePage();
 
-    // Still usable, and nothing the user made is gone: the sliders move, z keeps every change.
-    const z = await explorer.z();
-    await page.keyboard.press('PageUp');
-    expect((await explorer.z())[0]).toBeGreaterThan(z[0]);
-    const zEdited = await explorer.z();
+    test('a GPU device lost mid-render: a clear message, nothing lost, and the way back', async ({
+      explorer,
+      latentPanel,
+      page,
+    }) => {
+      await explorer.waitForSettled();
+      // Start a render, and lose the device while it runs.
+      await latentPanel.slider(1).focus();
+      await page.keyboard.press('PageUp');
+      await expect(page.getByRole('progressbar', { name: 'Render progress' })).toBeVisible();
+      await page.evaluate(() =>
+        window.__explorerTest!.injectEngineEvent({
+          type: 'deviceLost',
+          backend: 'webgpu',
+          message: 'Device was destroyed.',
+        }),
+      );
+      const banner = page.getByRole('alert').filter({ hasText: 'The image engine stopped.' });
+      await expect(banner).toContainText('The GPU device was lost (webgpu): Device was destroyed.');
+      await explorer.screenshot('device-lost');
 
-    const rendered = await explorer.bridge('lastRenderId');
-    await banner.getByRole('button', { name: 'Reload the model' }).click();
-    await expect(banner).toHaveCount(0);
-    await explorer.waitForRender(rendered);
-    expect(await explorer.z()).toEqual(zEdited);
+      // Still usable, and nothing the user made is gone: the sliders move, z keeps every change.
+      const z = await explorer.z();
+      await page.keyboard.press('PageUp');
+      expect((await explorer.z())[0]).toBeGreaterThan(z[0]);
+      const zEdited = await explorer.z();
+
+      const rendered = await explorer.bridge('lastRenderId');
+      await banner.getByRole('button', { name: 'Reload the model' }).click();
+      await expect(banner).toHaveCount(0);
+      await explorer.waitForRender(rendered);
+      expect(await explorer.z()).toEqual(zEdited);
+    });
+
+    test('a model that does not load names the problem and the app stays usable', async ({ explorer, page }) => {
+      await explorer.waitForSettled();
+      await page.getByRole('button', { name: 'Open a model…' }).click();
+      await page.getByLabel('Model URL').fill('models/no-such-model/');
+      await page.getByRole('button', { name: 'Open URL' }).click();
+      await expect(page.getByRole('alert')).toContainText('/models/no-such-model/ could not be loaded.');
+      await expect(page.getByRole('alert')).toContainText('model.json');
+      const rendered = await explorer.bridge('lastRenderId');
+      await explorer.modelSelect.selectOption('fixture');
+      await explorer.waitForRender(rendered);
+    });
   });
 
-  test('a model that does not load names the problem and the app stays usable', async ({ explorer, page }) => {
-    await explorer.open();
-    await page.getByRole('button', { name: 'Open a model…' }).click();
-    await page.getByLabel('Model URL').fill('models/no-such-model/');
-    await page.getByRole('button', { name: 'Open URL' }).click();
-    await expect(page.getByRole('alert')).toContainText('/models/no-such-model/ could not be loaded.');
-    await expect(page.getByRole('alert')).toContainText('model.json');
-    const rendered = await explorer.bridge('lastRenderId');
-    await explorer.modelSelect.selectOption('fixture');
-    await explorer.waitForRender(rendered);
-  });
-
+  // How the app reads a link is the same on every backend, so the link tests (and the storage tests below) load
+  // the fixture on WASM (and 20 steps there, after an ignored steps=, take seconds, not half a minute).
   test('a link with bad values says what it ignored', async ({ explorer, page }) => {
-    await explorer.open(`${FIXTURE_URL}&z=1,banana&seed=-3`);
+    await explorer.open(`${WASM_FIXTURE_URL}&z=1,banana&seed=-3`);
     await expect(
       page.getByRole('alert').filter({ hasText: 'z must be a comma-separated list of numbers' }),
     ).toBeVisible();
@@ -122,7 +128,7 @@ test.describe('robustness', () => {
     explorer,
     page,
   }) => {
-    await explorer.open('?model=fixture&backend=webgpu&steps=1000&seed=4&z=1e30,0,0,0,0,0');
+    await explorer.open('?model=fixture&backend=wasm&steps=1000&seed=4&z=1e30,0,0,0,0,0');
     await expect(
       page.getByRole('alert').filter({ hasText: 'z[0] = 1e+30 is outside the range -20 to 20, so z was not applied' }),
     ).toBeVisible();
@@ -205,7 +211,7 @@ test.describe('robustness', () => {
         return put.apply(this, args);
       };
     });
-    await explorer.open();
+    await explorer.open(WASM_FIXTURE_URL); // what storage keeps is the same on every backend
     await explorer.waitForSettled();
     await page.getByRole('button', { name: 'Save latent' }).click();
     await expect(
@@ -254,7 +260,8 @@ test.describe('robustness', () => {
       await sampler.getByRole('button', { name: 'Sample from the prior' }).click();
     };
 
-    await explorer.open();
+    // What storage keeps is the same on every backend: WASM.
+    await explorer.open(WASM_FIXTURE_URL);
     await drawFromPrior(page, '5');
     await explorer.waitForSettled();
     const zA = await explorer.z();
@@ -262,7 +269,7 @@ test.describe('robustness', () => {
 
     const pageB = await context.newPage();
     const explorerB = new Explorer(pageB);
-    await explorerB.open();
+    await explorerB.open(WASM_FIXTURE_URL);
     await drawFromPrior(pageB, '9');
     await explorerB.waitForSettled();
     const zB = await explorerB.z();
@@ -270,7 +277,7 @@ test.describe('robustness', () => {
     await expect.poll(() => storedZ(pageB)).toEqual(zB); // tab B wrote last
 
     // Tab A reopens the app without a z in its URL: its own session comes back, not tab B's later one.
-    await explorer.open('?model=fixture&backend=webgpu&steps=2');
+    await explorer.open(WASM_FIXTURE_URL);
     expect(await explorer.z()).toEqual(zA);
     await explorer.waitForSettled();
 
