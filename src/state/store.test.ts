@@ -252,9 +252,9 @@ describe('student previews', () => {
   it('shows student frames while a slider is held and settles on the full sampler with step noise on release', async () => {
     const { store, deps } = setup({ manualSamples: true, metadata: withStudent() });
     await store.getState().start({ steps: 10 });
-    // The first image too: the student's frame at once, then the full sampler's.
+    // The first image too: the student's frame at once, then the full sampler's; both with the prior draw's η = 1.
     expect(samplesOn(deps, 'main-view')).toEqual([
-      { kind: 'sample', channel: 'main-view', decoder: 'student', steps: 2, batch: 1, z: expect.any(Array), eta: 0 },
+      { kind: 'sample', channel: 'main-view', decoder: 'student', steps: 2, batch: 1, z: expect.any(Array), eta: 1 },
     ]);
     await deps.engine.releaseSample();
     expect(store.getState().frame).toMatchObject({ quality: 'student', steps: 2 });
@@ -266,7 +266,7 @@ describe('student previews', () => {
     const state = store.getState();
     state.beginAdjust();
     state.setLatentValue(0, 1);
-    expect(lastMain(deps)).toMatchObject({ decoder: 'student', steps: 2, eta: 0, z: [1, state.z[1], state.z[2]] });
+    expect(lastMain(deps)).toMatchObject({ decoder: 'student', steps: 2, eta: 1, z: [1, state.z[1], state.z[2]] });
     state.setLatentValue(0, 1.5);
     state.setLatentValue(0, 2);
     expect(samplesOn(deps, 'main-view')).toHaveLength(3);
@@ -375,10 +375,11 @@ describe('student previews', () => {
     );
     store.getState().setTraversalLength(5);
     await store.getState().renderTraversal();
-    // 15 images in batches of 8: two student batches (2 calls, eta 0), then two full-sampler batches.
+    // 15 images in batches of 8: two student batches (2 calls), then two full-sampler batches, all with the prior
+    // draw's η = 1.
     expect(samplesOn(deps, 'traversal').map((c) => [c.decoder, c.steps, c.batch, c.eta])).toEqual([
-      ['student', 2, 8, 0],
-      ['student', 2, 8, 0],
+      ['student', 2, 8, 1],
+      ['student', 2, 8, 1],
       [undefined, 20, 8, 1],
       [undefined, 20, 8, 1],
     ]);
