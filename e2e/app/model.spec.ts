@@ -124,7 +124,10 @@ test.describe('model picker', () => {
     await expect(explorer.mainView).not.toContainText('No model loaded');
     expect(await explorer.bridge('modelId')).toBe('fixture');
     expect(await explorer.z()).toEqual(z);
-    expect(await explorer.bridge('frameChecksum')).toBe(checksum);
+    // The kept model renders its frame again (modelSlice invalidates it after a failed load), student preview first:
+    // the same image must come back.
+    await expect.poll(() => explorer.bridge('frameChecksum')).toBe(checksum);
+    await explorer.waitForSettled();
     await expect(inputPanel.reconstruction).not.toHaveAttribute('data-empty', 'true');
     rendered = await explorer.bridge('lastRenderId');
     await latentPanel.slider(1).press('ArrowRight');
