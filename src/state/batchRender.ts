@@ -104,10 +104,14 @@ export async function renderInBatchesRefined(
   });
 }
 
-/** What a grid of `images` will cost before it starts, at the pace the main view measured (RenderSlice.stepMs). */
+/** A tool's status while `done` of `total` frames of a pass are in: the student's pass, or the full sampler's. */
+function toolRenderStatus(studentPass: boolean, done: number, total: number): TaskStatus {
+  return { kind: 'running', label: studentPass ? 'Student preview' : 'Rendering', done, total };
+}
+
 /** A tool's status as its render starts: the student's preview first where its previews are on. */
 export function toolRenderStarting(studentCalls: number | null, total: number): TaskStatus {
-  return { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total };
+  return toolRenderStatus(studentCalls !== null, 0, total);
 }
 
 /**
@@ -131,16 +135,13 @@ export function renderToolFrames(
     signal: job.signal,
     onFrames: (frames, { pass, refined }) => {
       if (!job.isCurrent()) return;
-      onProgress(
-        frames,
-        pass === 'student'
-          ? { kind: 'running', label: 'Student preview', done: frames.length, total }
-          : { kind: 'running', label: 'Rendering', done: refined, total },
-      );
+      const student = pass === 'student';
+      onProgress(frames, toolRenderStatus(student, student ? frames.length : refined, total));
     },
   });
 }
 
+/** What a grid of `images` will cost before it starts, at the pace the main view measured (RenderSlice.stepMs). */
 export interface GridCost {
   images: number;
   steps: number;

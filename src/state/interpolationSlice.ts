@@ -8,7 +8,7 @@ import type { StateCreator } from 'zustand';
 import { fractions, lerp, quarterCircle, slerp } from '../latent/latentMath';
 import type { SliceContext } from './deps';
 import { pickCurrentImage } from './imageCodes';
-import { renderInBatchesRefined } from './batchRender';
+import { renderToolFrames, toolRenderStarting } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
 import { mixSampling } from '../latent/stochasticSampling';
 import type { ExplorerState } from './store';
@@ -116,25 +116,13 @@ export function createInterpolationSlice({
       await jobs.run(
         `interpolation-${name}`,
         (job) => {
-          setFrameSet(name, {
-            frames: [],
-            snapshots,
-            status: { kind: 'running', label: studentCalls === null ? 'Rendering' : 'Student preview', done: 0, total },
-          });
+          setFrameSet(name, { frames: [], snapshots, status: toolRenderStarting(studentCalls, total) });
           // The student's frames first where it has one (the player can play them at once), then the full sampler's.
-          return renderInBatchesRefined(deps.engine, metadata, snapshots, {
+          return renderToolFrames(deps.engine, metadata, snapshots, job, {
             channel: `interpolation-${name}`,
             steps: get().steps,
             studentCalls,
-            signal: job.signal,
-            onFrames: (sofar, { pass, refined }) => {
-              if (!job.isCurrent()) return;
-              const status: TaskStatus =
-                pass === 'student'
-                  ? { kind: 'running', label: 'Student preview', done: sofar.length, total }
-                  : { kind: 'running', label: 'Rendering', done: refined, total };
-              setFrameSet(name, { frames: sofar, snapshots, status });
-            },
+            onProgress: (sofar, status) => setFrameSet(name, { frames: sofar, snapshots, status }),
           });
         },
         (outcome) =>

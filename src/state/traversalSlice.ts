@@ -8,7 +8,7 @@ import type { StateCreator } from 'zustand';
 import { linspace, rowVariation } from '../latent/latentMath';
 import type { LatentStats } from '../model/metadata';
 import type { SliceContext } from './deps';
-import { renderInBatchesRefined } from './batchRender';
+import { renderToolFrames, toolRenderStarting } from './batchRender';
 import { studentPreviewCalls } from './latentSlice';
 import type { ExplorerState } from './store';
 import { IDLE, type Frame, type NoiseState, type TaskStatus } from './types';
@@ -97,34 +97,17 @@ export function createTraversalSlice({
         row.values.map((value) => ({ z: z.map((v, k) => (k === row.dim ? value : v)), noise })),
       );
       const studentCalls = studentPreviewCalls(get());
-      const running = (label: string, done: number): TaskStatus => ({
-        kind: 'running',
-        label,
-        done,
-        total: items.length,
-      });
       await jobs.run(
         'traversal',
         (job) => {
-          set({
-            traversal: {
-              rows: emptyRows,
-              base,
-              status: running(studentCalls === null ? 'Rendering' : 'Student preview', 0),
-            },
-          });
+          set({ traversal: { rows: emptyRows, base, status: toolRenderStarting(studentCalls, items.length) } });
           // The student's frames first where it has one, then the full sampler's in their place.
-          return renderInBatchesRefined(deps.engine, metadata, items, {
+          return renderToolFrames(deps.engine, metadata, items, job, {
             channel: 'traversal',
             steps: get().steps,
             studentCalls,
-            signal: job.signal,
-            onFrames: (sofar, { pass, refined }) => {
-              if (!job.isCurrent()) return;
-              const status =
-                pass === 'student' ? running('Student preview', sofar.length) : running('Rendering', refined);
-              set({ traversal: { rows: fillRows(emptyRows, sofar, length), base, status } });
-            },
+            onProgress: (sofar, status) =>
+              set({ traversal: { rows: fillRows(emptyRows, sofar, length), base, status } }),
           });
         },
         (outcome) =>
