@@ -66,6 +66,9 @@ class DistillConfig:
     out_dir: str = 'runs/fmnist-student'
     teacher_steps: int = 20  # the app's settled sampler
     prior_eta: float = 1.0  # the app's prior draws settle with stochastic DDIM (README, "Samplers")
+    # eta between the student's own calls on prior rows: the app runs a prior draw's sampler between them too
+    # (docs/model-format.md, `student`), so training sees the second call's input as the app makes it.
+    prior_student_eta: float = 1.0
     plan: str = '999,500'  # the student's timesteps, one network call each (the 3-step plan's first two)
     parameterisation: str = 'v'
     inverted_images: int = 4096  # pool rows of inverted training images
@@ -87,12 +90,15 @@ class DistillConfig:
     threads: int = 0  # 0 = every core
     device: str = 'auto'
     stop_after_steps: int = 0  # end this invocation after N steps (0 = run to `steps`)
+    init_from: str = ''  # start from another distillation checkpoint's EMA weights (fresh optimiser, step 0)
     resume: bool = False
 
 
 # Fields that define what is learned; a resume takes them from the checkpoint whatever the command line says.
-FORCED_ON_RESUME = ('teacher', 'teacher_steps', 'prior_eta', 'plan', 'parameterisation', 'inverted_images',
-                    'prior_draws', 'monitor_images', 'chunk', 'batch_size', 'seed')
+FORCED_ON_RESUME = ('teacher', 'teacher_steps', 'prior_eta', 'prior_student_eta', 'plan', 'parameterisation',
+                    'inverted_images', 'prior_draws', 'monitor_images', 'chunk', 'batch_size', 'seed', 'init_from')
+# What a checkpoint written before a field existed was trained with.
+BEFORE_FIELD_EXISTED = {'prior_student_eta': 0.0, 'init_from': ''}
 
 
 class DistillError(ValueError):
@@ -119,8 +125,9 @@ def validate(cfg: DistillConfig) -> DistillConfig:
             raise DistillError(f'{name} must be at least 1, got {getattr(cfg, name)}')
     if cfg.inverted_images + cfg.prior_draws < cfg.batch_size:
         raise DistillError('the pool must hold at least one batch')
-    if not 0 <= cfg.prior_eta <= 1:
-        raise DistillError(f'prior_eta must be in [0, 1], got {cfg.prior_eta}')
+    for name in ('prior_eta', 'prior_student_eta'):
+        if not 0 <= getattr(cfg, name) <= 1:
+            raise DistillError(f'{name} must be in [0, 1], got {getattr(cfg, name)}')
     return cfg
 
 
@@ -227,12 +234,40 @@ class Pool:
 # ------------------------------------------------------------------------------------------------ the student
 
 def student_decode(student, teacher: ReadyModel, plan: Sequence[int], parameterisation: str, x_noise: torch.Tensor,
-                   z: torch.Tensor) -> List[torch.Tensor]:
-    """x0_pred after each of the student's calls (the last is its image), differentiable."""
+                   z: torch.Tensor, eta: float = 0.0,
+                   generator: Optional[torch.Generator] = None) -> List[torch.Tensor]:
+    """x0_pred after each of the student's calls (the last is its image), differentiable; ``eta`` (noise from
+    ``generator``) is the sampler between the calls."""
     outputs: List[torch.Tensor] = []
-    ddim_decode(student, teacher.schedule, list(plan), x_noise, z, parameterisation=parameterisation,
-                callback=lambda step: outputs.append(step['x0_pred']))
+    ddim_decode(student, teacher.schedule, list(plan), x_noise, z, eta=eta, generator=generator,
+                parameterisation=parameterisation, callback=lambda step: outputs.append(step['x0_pred']))
     return outputs
+
+
+def student_decode_rows(student, teacher: ReadyModel, plan: Sequence[int], parameterisation: str,
+                        rows: Dict[str, torch.Tensor], prior_eta: float,
+                        generator: Optional[torch.Generator]) -> List[torch.Tensor]:
+    """student_decode of pool rows of both regimes, each with the app's sampler between the calls: eta 0 for
+    inverted x_T, ``prior_eta`` for prior draws. Outputs keep the rows' order."""
+    device = teacher.device
+    prior = rows['regime'] == REGIMES.index('prior')
+    if prior_eta == 0 or not bool(prior.any()):
+        return student_decode(student, teacher, plan, parameterisation, rows['x_noise'].to(device),
+                              rows['z'].to(device))
+    parts, order = [], []
+    for mask, eta in ((~prior, 0.0), (prior, prior_eta)):
+        index = mask.nonzero()[:, 0]
+        if len(index):
+            order.append(index)
+            parts.append(student_decode(student, teacher, plan, parameterisation, rows['x_noise'][index].to(device),
+                                        rows['z'][index].to(device), eta, generator))
+    restore = torch.argsort(torch.cat(order)).to(device)
+    return [torch.cat(per_call)[restore] for per_call in zip(*parts)]
+
+
+def step_noise_generator(cfg: DistillConfig, step: int) -> torch.Generator:
+    """The eta noise of training step ``step``: a pure function of (seed, step), so a resumed run is exact."""
+    return torch.Generator().manual_seed(cfg.seed * 1_000_003 + step + 900_000_000)
 
 
 def distillation_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, early_weight: float) -> torch.Tensor:
@@ -243,21 +278,24 @@ def distillation_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, ear
 
 @torch.no_grad()
 def score(student, teacher: ReadyModel, plan: Sequence[int], parameterisation: str, rows: Dict[str, torch.Tensor],
-          batch_size: int = 64) -> Dict[str, Dict[str, float]]:
+          prior_eta: float = 0.0, batch_size: int = 64) -> Dict[str, Dict[str, float]]:
     """PSNR (dB, images in [0, 1] as metrics.reconstruction_psnr) of the student's image after each number of calls
-    against the teacher's, per regime: {'inverted': {'calls1': .., 'calls2': ..}, 'prior': {...}}."""
+    against the teacher's, per regime: {'inverted': {'calls1': .., 'calls2': ..}, 'prior': {...}}; prior rows
+    take ``prior_eta`` between the calls (seeded, so every monitor sees the same noise)."""
     device = teacher.device
     result: Dict[str, Dict[str, float]] = {}
     for code, regime in enumerate(REGIMES):
         mask = rows['regime'] == code
         if not bool(mask.any()):
             continue
+        eta = prior_eta if regime == 'prior' else 0.0
         x_noise, z, target = rows['x_noise'][mask], rows['z'][mask], rows['target'][mask]
         per_call: List[List[torch.Tensor]] = [[] for _ in plan]
         for i in range(0, len(z), batch_size):
             for calls in range(1, len(plan) + 1):
                 outputs = student_decode(student, teacher, plan[:calls], parameterisation,
-                                         x_noise[i:i + batch_size].to(device), z[i:i + batch_size].to(device))
+                                         x_noise[i:i + batch_size].to(device), z[i:i + batch_size].to(device), eta,
+                                         torch.Generator().manual_seed(i))
                 per_call[calls - 1].append(outputs[-1].cpu())
         result[regime] = {f'calls{calls + 1}': psnr_db(torch.cat(images), target)
                           for calls, images in enumerate(per_call)}
@@ -309,9 +347,10 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
                                f'{CHECKPOINT_VERSION}')
         merged = dataclasses.asdict(cfg)
         for key in FORCED_ON_RESUME:
-            if key in given and merged[key] != checkpoint['config'][key]:
-                log(f'resume: keeping {key}={json.dumps(checkpoint["config"][key])} from the checkpoint')
-            merged[key] = checkpoint['config'][key]
+            kept = checkpoint['config'].get(key, BEFORE_FIELD_EXISTED.get(key))
+            if key in given and merged[key] != kept:
+                log(f'resume: keeping {key}={json.dumps(kept)} from the checkpoint')
+            merged[key] = kept
         cfg = validate(DistillConfig(**merged))
         log(f'resume: continuing {checkpoint_path} at step {checkpoint["step"]}')
 
@@ -338,8 +377,13 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
         optimizer.load_state_dict(checkpoint['optimizer'])
         step, wall_before = checkpoint['step'], checkpoint['wall_time_seconds']
     else:
-        before = score(student, teacher, plan, cfg.parameterisation, monitor_rows)
-        log(f'step 0 (the teacher\'s weights as a {len(plan)}-call {cfg.parameterisation} student): {before}')
+        start = 'the teacher\'s weights'
+        if cfg.init_from:
+            start = f'the EMA weights of {cfg.init_from}'
+            student.load_state_dict(_initial_weights(cfg))
+            ema.load_state_dict(student.state_dict())
+        before = score(student, teacher, plan, cfg.parameterisation, monitor_rows, cfg.prior_student_eta)
+        log(f'step 0 ({start} as a {len(plan)}-call {cfg.parameterisation} student): {before}')
         with open(log_path, 'a') as f:
             f.write(json.dumps({'step': 0, 'monitor': before}) + '\n')
     hardware = _hardware(device)
@@ -365,8 +409,9 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
             for group in optimizer.param_groups:
                 group['lr'] = lr_at(cfg, step)
             rows = torch.as_tensor(global_batch_indices(len(train_rows['z']), cfg.batch_size, cfg.seed, step))
-            outputs = student_decode(student, teacher, plan, cfg.parameterisation,
-                                     train_rows['x_noise'][rows].to(device), train_rows['z'][rows].to(device))
+            batch = {key: train_rows[key][rows] for key in ('x_noise', 'z', 'regime')}
+            outputs = student_decode_rows(student, teacher, plan, cfg.parameterisation, batch,
+                                          cfg.prior_student_eta, step_noise_generator(cfg, step))
             loss = distillation_loss(outputs, train_rows['target'][rows].to(device), cfg.early_call_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -390,8 +435,8 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
                     f.write(json.dumps(record) + '\n')
                 interval = {'loss': 0.0, 'n': 0, 'start': time.time()}
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                monitor = {'ema': score(ema, teacher, plan, cfg.parameterisation, monitor_rows),
-                           'raw': score(student, teacher, plan, cfg.parameterisation, monitor_rows)}
+                monitor = {name: score(net, teacher, plan, cfg.parameterisation, monitor_rows, cfg.prior_student_eta)
+                           for name, net in (('ema', ema), ('raw', student))}
                 log(f'step {step} monitor (PSNR dB against the teacher): {monitor}')
                 with open(log_path, 'a') as f:
                     f.write(json.dumps({'step': step, 'monitor': monitor}) + '\n')
@@ -404,6 +449,15 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
     if stop['signal']:
         log(f'stopped by {stop["signal"]} at step {step}; checkpoint written')
     return {'step': step, 'monitor': monitor, 'checkpoint': str(checkpoint_path)}
+
+
+def _initial_weights(cfg: DistillConfig) -> Dict[str, torch.Tensor]:
+    """The EMA weights of ``cfg.init_from``, which must distil the same teacher with the same plan."""
+    source = torch.load(cfg.init_from, map_location='cpu')
+    for key in ('teacher', 'plan', 'parameterisation'):
+        if source['config'][key] != getattr(cfg, key):
+            raise DistillError(f'{cfg.init_from} has {key}={source["config"][key]!r}, this run {getattr(cfg, key)!r}')
+    return source['ema']
 
 
 def load_student(checkpoint_path: str | Path, teacher: ReadyModel, use_ema: bool = True):

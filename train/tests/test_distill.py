@@ -114,6 +114,54 @@ def test_a_checkpoint_is_not_overwritten_without_resume(tiny_run, tmp_path):
         distill.distill(cfg)
 
 
+def test_prior_rows_train_with_the_draws_sampler_between_the_calls(tiny_run):
+    """Prior rows take eta between the student's calls, as the app decodes a prior draw; inverted rows keep eta 0,
+    and the rows come back in their order."""
+    teacher = load_model(tiny_run / "checkpoint.pt")
+    arch, generator = teacher.architecture, torch.Generator().manual_seed(3)
+    x_noise = torch.randn(6, arch["imageChannels"], arch["imageSize"], arch["imageSize"], generator=generator)
+    z = torch.randn(6, arch["latentDim"], generator=generator)
+    regime = torch.tensor([1, 0, 1, 0, 0, 1], dtype=torch.uint8)
+    rows, plan, net = {"x_noise": x_noise, "z": z, "regime": regime}, [999, 500], teacher.model.backbone
+    with torch.no_grad():
+        mixed = distill.student_decode_rows(net, teacher, plan, "eps", rows, 1.0, torch.Generator().manual_seed(0))
+        plain = distill.student_decode(net, teacher, plan, "eps", x_noise, z)
+        prior = distill.student_decode(net, teacher, plan, "eps", x_noise[regime == 1], z[regime == 1], 1.0,
+                                       torch.Generator().manual_seed(0))
+        eta_zero = distill.student_decode_rows(net, teacher, plan, "eps", rows, 0.0, None)
+    assert torch.allclose(mixed[0][regime == 0], plain[0][regime == 0], atol=1e-5)  # the first call sees x_T alone
+    assert torch.allclose(mixed[-1][regime == 0], plain[-1][regime == 0], atol=1e-5)
+    assert torch.allclose(mixed[-1][regime == 1], prior[-1], atol=1e-5)
+    assert not torch.allclose(mixed[-1][regime == 1], plain[-1][regime == 1], atol=1e-3)
+    assert all(torch.equal(a, b) for a, b in zip(eta_zero, plain))
+
+
+def test_a_run_can_start_from_another_students_weights(tiny_run, tmp_path):
+    first = _config(tiny_run, tmp_path / "a", "--steps=4")
+    distill.distill(first)
+    source = tmp_path / "a" / distill.CHECKPOINT_NAME
+    # A student from another run's EMA weights, trained for zero effective steps, holds exactly those weights.
+    distill.distill(_config(tiny_run, tmp_path / "b", "--steps=1", "--lr=1e-30", "--min_lr=1e-30",
+                            f"--init_from={source}"))
+    started = torch.load(tmp_path / "b" / distill.CHECKPOINT_NAME)
+    for name, value in torch.load(source)["ema"].items():
+        assert torch.allclose(value, started["student"][name], atol=1e-12), name
+    assert started["config"]["init_from"] == str(source)
+    with pytest.raises(distill.DistillError, match="plan"):
+        distill.distill(_config(tiny_run, tmp_path / "c", "--plan=999", f"--init_from={source}"))
+
+
+def test_a_checkpoint_from_before_the_eta_field_resumes_with_its_deterministic_calls(tiny_run, tmp_path):
+    distill.distill(_config(tiny_run, tmp_path / "a", "--steps=2"))
+    path = tmp_path / "a" / distill.CHECKPOINT_NAME
+    old = torch.load(path)
+    for key in distill.BEFORE_FIELD_EXISTED:
+        del old["config"][key]
+    torch.save(old, path)
+    distill.distill(_config(tiny_run, tmp_path / "a", "--steps=3", "--resume"))
+    assert torch.load(path)["config"]["prior_student_eta"] == 0.0
+
+
 @pytest.fixture(scope="module")
 def student_package(teacher_run, tmp_path_factory):
     """The 150-step teacher exported as a package, and a 20-step student of it: (package dir, run dir)."""
