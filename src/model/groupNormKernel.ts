@@ -18,6 +18,7 @@
  * pixels (PyTorch nn.GroupNorm).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { kernelsFor } from './kernelPool';
 import { simdKernelsFor } from './wasmSimd';
 
 export const GROUP_NORM_KERNEL = 'InfoDiffusionGroupNorm';
@@ -285,7 +286,8 @@ function groupNormWasm(args: KernelArgs): tf.TensorInfo {
   const memory = wasmMemoryOf(wasm);
   const [b, h, w, c] = x.shape;
   if (!memory || c % 4 !== 0) throw new Error(`${GROUP_NORM_KERNEL}: the wasm kernel needs C % 4 == 0 and the memory`);
-  const kernels = simdKernelsFor(memory);
+  // Split over our kernel threads where a pool runs on this memory (kernelPool.ts), else this thread alone.
+  const kernels = kernelsFor(memory);
   const pixels = h * w;
   const groupSize = c / groups;
   const count = pixels * groupSize;

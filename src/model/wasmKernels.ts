@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { heapOffset, wasmKernelsUsable, wasmMemoryOf, type WasmBackendLike } from './groupNormKernel';
-import { simdKernelsFor } from './wasmSimd';
+import { kernelsFor } from './kernelPool';
 
 export const ATTENTION_KERNEL = 'InfoDiffusionAttention';
 export const CONCAT_CHANNELS_KERNEL = 'InfoDiffusionConcatChannels';
@@ -38,9 +38,10 @@ function attentionWasm({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; bac
   const memory = wasmMemoryOf(wasm);
   if (!memory) throw new Error(`${ATTENTION_KERNEL}: the wasm backend does not expose its memory`);
   const out = wasm.makeOutput(query.shape, 'float32');
-  const scores = wasm.wasm._malloc(tokens * 4);
+  // One scratch row of scores per sample, so that threads running different samples (kernelPool.ts) share none.
+  const scores = wasm.wasm._malloc(b * tokens * 4);
   try {
-    simdKernelsFor(memory).attention(
+    kernelsFor(memory).attention(
       heapOffset(wasm, query),
       heapOffset(wasm, keys),
       heapOffset(wasm, values),
@@ -70,7 +71,7 @@ function concatChannelsWasm({ inputs, backend }: { inputs: tf.NamedTensorInfoMap
   const memory = wasmMemoryOf(wasm);
   if (!memory) throw new Error(`${CONCAT_CHANNELS_KERNEL}: the wasm backend does not expose its memory`);
   const out = wasm.makeOutput([n, h, w, ca + cb], 'float32');
-  simdKernelsFor(memory).concat(heapOffset(wasm, a), heapOffset(wasm, b), heapOffset(wasm, out), n * h * w, ca, cb);
+  kernelsFor(memory).concat(heapOffset(wasm, a), heapOffset(wasm, b), heapOffset(wasm, out), n * h * w, ca, cb);
   return out;
 }
 

@@ -438,19 +438,29 @@ export interface SimdKernels {
 const compiled = new Map<boolean, WebAssembly.Module>();
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
 
+/** Whether `memory` is a shared WebAssembly.Memory (tfjs's threaded binary). */
+export const isSharedMemory = (memory: WebAssembly.Memory): boolean =>
+  typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+
 /**
- * The kernels instantiated on `memory` (once per memory). Synchronous compilation is fine here: the module is
- * about 2 KB, under the 4 KB that browsers allow synchronously even on a page's main thread.
+ * The compiled module for a shared or an unshared memory (compiled once; kernelPool.ts posts the shared one to
+ * its helper threads, which instantiate it on the same memory). Synchronous compilation is fine here: the module
+ * is about 2 KB, under the 4 KB that browsers allow synchronously even on a page's main thread.
  */
+export function simdModule(shared: boolean): WebAssembly.Module {
+  let module = compiled.get(shared);
+  if (!module) {
+    module = new WebAssembly.Module(buildSimdModule(shared));
+    compiled.set(shared, module);
+  }
+  return module;
+}
+
+/** The kernels instantiated on `memory`, on the calling thread (once per memory). */
 export function simdKernelsFor(memory: WebAssembly.Memory): SimdKernels {
   let kernels = instances.get(memory);
   if (!kernels) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    let module = compiled.get(shared);
-    if (!module) {
-      module = new WebAssembly.Module(buildSimdModule(shared));
-      compiled.set(shared, module);
-    }
+    const module = simdModule(isSharedMemory(memory));
     kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
     instances.set(memory, kernels);
   }
