@@ -12,6 +12,13 @@
  * so Node never loads WebGL or WebGPU code.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { WASM_KERNELS_FLAG, wasmMemoryOf, type WasmBackendLike } from '../model/groupNormKernel';
+import {
+  kernelThreadStats,
+  startKernelPool,
+  type KernelHelperSpawner,
+  type KernelThreadStats,
+} from '../model/kernelPool';
 import type { AdapterInfo, BackendChoice, BackendName, BackendProbe, BackendReport } from './protocol';
 
 /** The WASM binaries tfjs-backend-wasm may fetch, by file name. */
@@ -22,6 +29,11 @@ export type WasmBinaryPaths = Partial<
 export interface BackendEnvironment {
   /** Browser: URLs of the .wasm files emitted by the bundler. Node: omit (the package finds its own files). */
   wasmPaths?: WasmBinaryPaths;
+  /**
+   * Browser: starts one helper worker of our WASM kernels (src/model/kernelHelper.ts), for splitting them over
+   * tfjs's thread count when it runs 2 or more threads. Omit where there are no workers (Node): they run on one.
+   */
+  spawnKernelHelper?: KernelHelperSpawner;
 }
 
 /** A backend that is up, with its report and, on WebGPU, a promise that resolves if the device is lost. */
@@ -268,6 +280,38 @@ export async function describeRunningWasm(): Promise<string> {
   return `WebAssembly CPU kernels (XNNPACK): ${threads} thread${threads === 1 ? '' : 's'}${cores ? ` of ${cores} logical cores` : ''}, ${binary}${why}`;
 }
 
+/**
+ * Starts our SIMD kernels' helper threads beside tfjs's (src/model/kernelPool.ts) when tfjs runs its threaded
+ * binary with 2 or more threads, and waits (at most a few seconds) for them; returns the report's words for them,
+ * empty where tfjs runs one thread. The pool shares tfjs's thread count: our kernels run between XNNPACK's
+ * convolutions, never beside them, so together they use the threads tfjs was granted.
+ */
+async function startWasmKernelThreads(environment: BackendEnvironment): Promise<string> {
+  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+  const threads = getThreadsCount();
+  if (threads < 2) return '';
+  const memory = wasmMemoryOf(tf.backend() as unknown as WasmBackendLike);
+  let why: string;
+  if (!tf.env().getBool(WASM_KERNELS_FLAG)) why = 'turned off';
+  else if (!memory) why = 'tfjs does not expose its memory';
+  else if (!environment.spawnKernelHelper) why = 'no helper workers in this runtime';
+  else {
+    const started = await startKernelPool(memory, threads - 1, environment.spawnKernelHelper);
+    if (typeof started !== 'string') {
+      return `; our SIMD kernels on ${started.ready + 1} of ${threads} threads`;
+    }
+    why = started;
+  }
+  return `; our SIMD kernels on 1 thread (${why})`;
+}
+
+/** The state of our WASM kernels' threads on the running WASM backend, or null where none were started. */
+export function wasmKernelThreadStats(): KernelThreadStats | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const memory = wasmMemoryOf(tf.backend() as unknown as WasmBackendLike);
+  return memory ? kernelThreadStats(memory) : null;
+}
+
 /** The GPUDevice of the running WebGPU backend (tfjs keeps it as a public field). */
 function webGpuDevice(): GpuDeviceLike | null {
   const backend = tf.findBackend('webgpu') as unknown as { device?: GpuDeviceLike } | null;
@@ -311,7 +355,8 @@ export async function selectBackend(
     }
     const failure = await start(name, environment);
     if (failure === null && name === 'wasm') {
-      probes.push({ backend: name, usable: true, note: await describeRunningWasm() });
+      const kernelThreads = await startWasmKernelThreads(environment);
+      probes.push({ backend: name, usable: true, note: (await describeRunningWasm()) + kernelThreads });
       return true;
     }
     probes.push({
