@@ -5,11 +5,12 @@
  *   npm run bench -- <model folder> [<model folder> ...] [--synthetic train/configs/<preset>.json ...]
  *                    [--backends webgpu,webgl,wasm,cpu] [--node-backends wasm,cpu] [--repeats N]
  *                    [--onnx <onnx_export folder> ...] [--gpu swiftshader|hardware] [--out bench-results/name.json]
- *                    [--no-build] [--drag [--drag-backend wasm] [--drag-ms 8000]]
+ *                    [--no-build] [--drag [--drag-backend wasm] [--drag-ms 8000] [--drag-gpu none|browser]]
  *
  * `--drag` also drags a latent slider in the built app (src/cli/benchDrag.ts) for each bundled model given
  * (public/models/<id>), with the model's distilled student previews and with DDIM previews, side by side: frames
- * per second while the slider is held and the median latency from a change to its frame.
+ * per second while the slider is held and the median latency from a change to its frame. A drag on a CPU backend
+ * runs in a Chromium without a GPU (software compositing, as on a machine without one: DragGpu below).
  *
  * `--synthetic` benchmarks a model of a training preset's architecture with random weights (written once into
  * node_modules/.cache/infodiff-bench/): timings do not depend on the weights, so the size of a model can be
@@ -163,8 +164,34 @@ interface Options {
    */
   gpu: 'swiftshader' | 'hardware';
   /** Drag a slider in the built app on this backend (--drag); null: no drag. */
-  drag: { backend: string; dragMs: number } | null;
+  drag: DragSettings | null;
 }
+
+/**
+ * The browser a drag runs in (--drag-gpu). 'none': Chromium without a GPU (`--disable-gpu`), which composites the
+ * page in software, as it does on a machine without one; the default for the CPU backends (wasm, cpu), since the
+ * bench's WebGPU flags make Chromium emulate a GPU with SwiftShader, whose threads took about 0.8 of the two cores
+ * while a slider was dragged (docs/benchmarks.md, "Slider drag"). 'browser': the bench's own browser and its
+ * --gpu flags, which a webgpu or webgl drag needs.
+ */
+type DragGpu = 'none' | 'browser';
+
+interface DragSettings {
+  backend: string;
+  dragMs: number;
+  gpu?: DragGpu;
+}
+
+function dragGpuOf(drag: DragSettings): DragGpu {
+  return drag.gpu ?? (drag.backend === 'wasm' || drag.backend === 'cpu' ? 'none' : 'browser');
+}
+
+/** The peer comparison keeps several pages open and times them in turn: none may be throttled as a background tab. */
+const UNTHROTTLED_ARGS = [
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
 
 function parseArgs(argv: string[]): Options {
   const options: Options = {
@@ -195,6 +222,11 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--drag') options.drag = { backend: 'wasm', dragMs: 8000, ...options.drag };
     else if (arg === '--drag-backend') options.drag = { dragMs: 8000, ...options.drag, backend: value() };
     else if (arg === '--drag-ms') options.drag = { backend: 'wasm', ...options.drag, dragMs: Number(value()) };
+    else if (arg === '--drag-gpu') {
+      const gpu = value();
+      if (gpu !== 'none' && gpu !== 'browser') throw new Error(`--drag-gpu must be none or browser, got ${gpu}`);
+      options.drag = { backend: 'wasm', dragMs: 8000, ...options.drag, gpu };
+    }
     else if (arg === '--gpu') {
       const gpu = value();
       if (gpu !== 'swiftshader' && gpu !== 'hardware')
@@ -843,16 +875,28 @@ async function benchDrag(
   browser: Browser,
   origin: string,
   modelId: string,
-  drag: { backend: string; dragMs: number },
+  drag: DragSettings,
   log: (line: string) => void,
 ): Promise<ModelBench['drag']> {
-  const options = { modelId, backend: drag.backend, dragMs: drag.dragMs, moveEveryMs: 16 };
-  log(`  slider drag on ${drag.backend}, ${drag.dragMs} ms per setting`);
+  const gpu = dragGpuOf(drag);
+  const compositor = gpu === 'none' ? 'software (no GPU)' : 'the bench browser\'s GPU flags';
+  const options = { modelId, backend: drag.backend, dragMs: drag.dragMs, moveEveryMs: 16, compositor };
+  log(`  slider drag on ${drag.backend}, ${drag.dragMs} ms per setting, compositing: ${compositor}`);
+  const own =
+    gpu === 'none'
+      ? await chromium.launch({
+          executablePath: CHROMIUM,
+          args: [...QUIET_ARGS, '--disable-gpu', ...UNTHROTTLED_ARGS],
+          headless: true,
+        })
+      : null;
   try {
-    return { options, results: await benchSliderDrag(browser, { ...options, origin }) };
+    return { options, results: await benchSliderDrag(own ?? browser, { ...options, origin }) };
   } catch (error) {
     log(`  slider drag: ${(error as Error).message}`);
     return undefined;
+  } finally {
+    await own?.close();
   }
 }
 
@@ -897,16 +941,10 @@ async function main(): Promise<void> {
   const mounts = Object.fromEntries(options.folders.map((folder, k) => [`/bench-models/${k}/`, folder]));
   // Cross-origin isolated, as the app is served (vite.config.ts): tfjs WASM runs its threaded binary here too.
   const server = await startStaticServer(distDir, mounts, 0, CROSS_ORIGIN_ISOLATION_HEADERS);
-  // The peer comparison keeps several pages open and times them in turn: none may be throttled as a background tab.
-  const unthrottled = [
-    '--disable-background-timer-throttling',
-    '--disable-renderer-backgrounding',
-    '--disable-backgrounding-occluded-windows',
-  ];
   const gpuArgs = options.gpu === 'hardware' ? HARDWARE_GPU_ARGS : WEBGPU_ARGS;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [...QUIET_ARGS, ...gpuArgs, ...unthrottled],
+    args: [...QUIET_ARGS, ...gpuArgs, ...UNTHROTTLED_ARGS],
     headless: true,
   });
   let appServer: Awaited<ReturnType<typeof startStaticServer>> | null = null;

@@ -26,6 +26,8 @@ export interface DragOptions {
   dragMs: number;
   /** Pointer moves this often: 16 ms is a 60 Hz pointer, so the frame rate measures the app, not the script. */
   moveEveryMs: number;
+  /** How the browser composites the page, for the table (bench.ts `--drag-gpu`). */
+  compositor?: string;
 }
 
 export interface DragResult {
@@ -279,7 +281,7 @@ export function dragTable(results: readonly DragResult[], options: Omit<DragOpti
     return `| ${r.label} | ${ms(b.renderMs)} | ${ms(b.engineMs)} | ${ms(b.transitMs)} | ${ms(b.presentMs)} | ${ms(b.progressMs)} x ${ms(b.progressPerFrame)} | ${ms(b.mainViewRendersPerFrame)} | ${settled} |`;
   });
   return [
-    `Slider drag, model \`${options.modelId}\`, backend ${options.backend}, ${options.dragMs} ms held, a pointer move every ${options.moveEveryMs} ms:`,
+    `Slider drag, model \`${options.modelId}\`, backend ${options.backend}, ${options.dragMs} ms held, a pointer move every ${options.moveEveryMs} ms${options.compositor ? `, compositing: ${options.compositor}` : ''}:`,
     '',
     '| previews | frames/s while held | median latency (ms) | frames while held | slider changes/s | release to settled frame (ms) |',
     '|---|---|---|---|---|---|',
