@@ -100,15 +100,23 @@ export function claimAndRun(control: Int32Array, kernels: SimdKernels, descendin
       throw error;
     }
     Atomics.store(control, state, DONE);
-    Atomics.add(control, SLOT.done, 1);
-    Atomics.notify(control, SLOT.done);
+    // Only the last part wakes the engine (its one waiter, waiting for all parts): a notify takes a lock. The count
+    // is read again: `parts` may be an older job's when this thread found the job late, but while it holds a
+    // part the job cannot change.
+    if (Atomics.add(control, SLOT.done, 1) + 1 === Atomics.load(control, SLOT.parts)) {
+      Atomics.notify(control, SLOT.done);
+    }
     ran++;
   }
   return ran;
 }
 
-/** How long a helper keeps polling for the next job before it sleeps: the gap between a GroupNorm's passes. */
-export const HELPER_SPIN_MS = 0.1;
+/**
+ * How long a helper keeps polling for the next job before it sleeps: long enough to span the gap between a
+ * GroupNorm's passes (a few microseconds of JavaScript), short enough not to take a core from XNNPACK's threads
+ * during the convolution that follows (on a machine with no spare core, every spinning microsecond is stolen).
+ */
+export const HELPER_SPIN_MS = 0.05;
 
 /**
  * Helper side: serves jobs until `stop` is set. Counts itself ready first. Between jobs it polls the

@@ -148,11 +148,13 @@ describe('kernel call splitting (kernelSplit.ts)', () => {
   });
 
   it('leaves small calls whole and caps the parts', () => {
-    expect(partsFor(SPLIT_MIN_ELEMENTS - 1, 11, 16)).toBe(1);
+    expect(partsFor(SPLIT_MIN_ELEMENTS, 11, 16)).toBe(1);
+    expect(partsFor(SPLIT_MIN_ELEMENTS + 1, 11, 16)).toBe(8);
     expect(partsFor(11 * 1024 * 16, 11, 16)).toBe(11);
     expect(partsFor(1 << 24, 1000, 64)).toBe(MAX_PARTS);
-    // Batch 1 of the default model's largest GroupNorm (32 x 32 x 16): whole.
+    // Batch 1 of the default model's largest GroupNorm (32 x 32 x 16): whole, every pass.
     expect(splitKernelCall({ kernel: 'sums', args: [0, 0, 1, 1024, 16] }, 16)).toHaveLength(1);
+    expect(splitKernelCall({ kernel: 'affineSilu', args: [0, 0, 0, 0, 1, 1024, 16] }, 16)).toHaveLength(1);
     // The reductions are never cut inside a sample; the element-wise passes are.
     expect(splitKernelCall({ kernel: 'sums', args: [0, 0, 1, 4096, 32] }, 16)).toHaveLength(1);
     const affine = splitKernelCall({ kernel: 'affineSilu', args: [0, 1000, 2000, 3000, 1, 4096, 32] }, 16);

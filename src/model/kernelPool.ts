@@ -56,8 +56,12 @@ export interface KernelThreadStats {
 
 /** A helper holding a part this long is taken for dead: the engine runs the part itself and stops the pool. */
 export const HELPER_TIMEOUT_MS = 2000;
-/** The engine polls for its helpers' last parts this long before it sleeps in Atomics.wait (1 ms slices). */
-const ENGINE_SPIN_MS = 0.2;
+/**
+ * The engine polls for its helpers' last parts this long before it sleeps in Atomics.wait (1 ms slices). A part
+ * takes microseconds, so a helper still holding one after this was most likely preempted: sleeping then frees
+ * the engine's core for it, which matters where the threads outnumber the cores.
+ */
+const ENGINE_SPIN_MS = 0.05;
 
 const now = (): number => performance.now();
 

@@ -12,8 +12,9 @@
  *
  * Why a size threshold: handing a part to a helper costs about a microsecond when it is spinning and tens of
  * microseconds when it sleeps (Atomics.notify), while a pass over 16K floats takes a few microseconds on one core.
- * Below SPLIT_MIN_ELEMENTS the call runs on the calling thread alone, as before; this keeps batch 1 of the
- * default model (32 x 32 x 16 = 16K floats at its largest GroupNorm) on today's single-threaded path.
+ * A call of at most SPLIT_MIN_ELEMENTS floats runs on the calling thread alone, as before; this keeps batch 1 of
+ * the default model (32 x 32 x 16 = 16K floats at its largest GroupNorm) on the single-threaded path, where the
+ * helper, asleep during the convolution before, would mostly wake too late to help.
  */
 
 /** The module's kernels that can be split, in the order of their ids in the control block (kernelControl.ts). */
@@ -28,7 +29,7 @@ export interface KernelCall {
 
 /** At most this many parts per call (the control block's part table has this many rows). */
 export const MAX_PARTS = 16;
-/** Below this many floats of work a call is not split (the coordination would cost more than it saves). */
+/** A call of at most this many floats of work is not split (the coordination would cost more than it saves). */
 export const SPLIT_MIN_ELEMENTS = 16384;
 /** Parts are at least this many floats of work each (a part's claim and call cost well under a microsecond). */
 export const MIN_PART_ELEMENTS = 2048;
@@ -52,7 +53,7 @@ export function splitRange(count: number, parts: number): [number, number][] {
 
 /** How many parts a call of `work` floats over `units` separable units is worth, at most `maxParts`. */
 export function partsFor(work: number, units: number, maxParts: number): number {
-  if (work < SPLIT_MIN_ELEMENTS) return 1;
+  if (work <= SPLIT_MIN_ELEMENTS) return 1;
   return Math.max(1, Math.min(units, maxParts, MAX_PARTS, Math.floor(work / MIN_PART_ELEMENTS)));
 }
 
