@@ -91,14 +91,16 @@ class DistillConfig:
     device: str = 'auto'
     stop_after_steps: int = 0  # end this invocation after N steps (0 = run to `steps`)
     init_from: str = ''  # start from another distillation checkpoint's EMA weights (fresh optimiser, step 0)
+    regimes: str = 'inverted,prior'  # the pool rows trained on (the monitor scores both): a diagnostic knob
     resume: bool = False
 
 
 # Fields that define what is learned; a resume takes them from the checkpoint whatever the command line says.
 FORCED_ON_RESUME = ('teacher', 'teacher_steps', 'prior_eta', 'prior_student_eta', 'plan', 'parameterisation',
-                    'inverted_images', 'prior_draws', 'monitor_images', 'chunk', 'batch_size', 'seed', 'init_from')
+                    'inverted_images', 'prior_draws', 'monitor_images', 'chunk', 'batch_size', 'seed', 'init_from',
+                    'regimes')
 # What a checkpoint written before a field existed was trained with.
-BEFORE_FIELD_EXISTED = {'prior_student_eta': 0.0, 'init_from': ''}
+BEFORE_FIELD_EXISTED = {'prior_student_eta': 0.0, 'init_from': '', 'regimes': 'inverted,prior'}
 
 
 class DistillError(ValueError):
@@ -125,6 +127,9 @@ def validate(cfg: DistillConfig) -> DistillConfig:
             raise DistillError(f'{name} must be at least 1, got {getattr(cfg, name)}')
     if cfg.inverted_images + cfg.prior_draws < cfg.batch_size:
         raise DistillError('the pool must hold at least one batch')
+    trained = [r.strip() for r in cfg.regimes.split(',') if r.strip()]
+    if not trained or any(r not in REGIMES for r in trained):
+        raise DistillError(f"regimes must be a comma-separated subset of {', '.join(REGIMES)}, got {cfg.regimes!r}")
     for name in ('prior_eta', 'prior_student_eta'):
         if not 0 <= getattr(cfg, name) <= 1:
             raise DistillError(f'{name} must be in [0, 1], got {getattr(cfg, name)}')
@@ -242,6 +247,17 @@ def student_decode(student, teacher: ReadyModel, plan: Sequence[int], parameteri
     ddim_decode(student, teacher.schedule, list(plan), x_noise, z, eta=eta, generator=generator,
                 parameterisation=parameterisation, callback=lambda step: outputs.append(step['x0_pred']))
     return outputs
+
+
+def trained_rows(rows: Dict[str, torch.Tensor], cfg: DistillConfig) -> Dict[str, torch.Tensor]:
+    """The pool rows of the regimes ``cfg.regimes`` names (all of them by default)."""
+    codes = [REGIMES.index(r.strip()) for r in cfg.regimes.split(',') if r.strip()]
+    keep = torch.isin(rows['regime'], torch.tensor(codes, dtype=rows['regime'].dtype))
+    if bool(keep.all()):
+        return rows
+    if int(keep.sum()) < cfg.batch_size:
+        raise DistillError(f'the pool holds {int(keep.sum())} rows of {cfg.regimes}, fewer than one batch')
+    return {key: value[keep] for key, value in rows.items()}
 
 
 def student_decode_rows(student, teacher: ReadyModel, plan: Sequence[int], parameterisation: str,
@@ -362,7 +378,7 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
     plan = parse_plan(cfg.plan, teacher.schedule.timesteps)
     pool_builder = Pool(teacher, cfg, out_dir / POOL_NAME, log)
     pool = pool_builder.build()
-    train_rows, monitor_rows = pool['train'], pool['monitor']
+    train_rows, monitor_rows = trained_rows(pool['train'], cfg), pool['monitor']
 
     student = copy.deepcopy(teacher.model.backbone).to(device).eval()  # eval: no dropout; the net has no BN
     for p in student.parameters():

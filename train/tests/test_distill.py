@@ -151,6 +151,17 @@ def test_a_run_can_start_from_another_students_weights(tiny_run, tmp_path):
         distill.distill(_config(tiny_run, tmp_path / "c", "--plan=999", f"--init_from={source}"))
 
 
+def test_training_can_keep_to_one_regime(tiny_run):
+    rows = {"regime": torch.tensor([0, 1, 0, 1, 0], dtype=torch.uint8), "z": torch.arange(5)}
+    kept = distill.trained_rows(rows, _config(tiny_run, "unused", "--regimes=inverted", "--batch_size=2"))
+    assert kept["z"].tolist() == [0, 2, 4]
+    assert distill.trained_rows(rows, _config(tiny_run, "unused", "--batch_size=2")) is rows
+    with pytest.raises(distill.DistillError, match="fewer than one batch"):
+        distill.trained_rows(rows, _config(tiny_run, "unused", "--regimes=prior", "--batch_size=3"))
+    with pytest.raises(distill.DistillError, match="regimes must be"):
+        _config(tiny_run, "unused", "--regimes=inverted,noise")
+
+
 def test_a_checkpoint_from_before_the_eta_field_resumes_with_its_deterministic_calls(tiny_run, tmp_path):
     distill.distill(_config(tiny_run, tmp_path / "a", "--steps=2"))
     path = tmp_path / "a" / distill.CHECKPOINT_NAME
