@@ -13,6 +13,12 @@ evaluate (the targets of the "Instant previews" issue):
 - prior draws as the app makes them (z from the package's fitted mixture, x_T ~ N(0, I)): the data set's
   classifier's confidence and class coverage, and the Fréchet distance to test images, for the student (with the
   app's eta 1 between its calls) and for the settled sampler (20 steps, eta 1) on the same z and x_T.
+prior: prior draws only (the same z and x_T as evaluate), for several checkpoints, several etas between a
+  student's calls and several teacher samplers, side by side: which sampler a student's prior draws do best with.
+
+    /usr/bin/python3 -m infodiff.student prior --package ../public/models/fashion-mnist \\
+        --checkpoint runs/fmnist-student/checkpoint.pt --etas 0,0.5,1 --teacher 20:1,20:0,100:0
+
 attach: writes the student's EMA weights (student.backbone.*, a second weights group) and metadata.student into
 the package, which otherwise stays as it was (docs/model-format.md, `student`).
 """
@@ -53,14 +59,48 @@ def _student(loaded: ReadyModel, checkpoint: Optional[str], raw: bool = False) -
     return loaded.student, {}
 
 
+def held_out_images(loaded: ReadyModel, images: int, seed: int) -> torch.Tensor:
+    """``images`` test images balanced over classes: the evaluation's held-out set."""
+    test_set = open_dataset(loaded, 'test', shapes_count=2 * images)  # shapes: render only what is drawn from
+    return test_set.batch(torch.tensor(balanced_indices(test_set, images, seed), dtype=torch.int64), loaded.device)
+
+
+def prior_inputs(loaded: ReadyModel, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, x_T) of ``count`` prior draws as the app makes them: z from the package's fitted mixture, x_T ~ N(0, I)."""
+    generator = torch.Generator().manual_seed(seed)
+    z = sample_latent_mixture(latent_mixture(loaded), count, generator, loaded.device)
+    arch = loaded.architecture
+    x_noise = rng.normal((count, arch['imageChannels'], arch['imageSize'], arch['imageSize']), generator,
+                         loaded.device)
+    return z, x_noise
+
+
+def prior_judge(loaded: ReadyModel, references: torch.Tensor):
+    """judge(images) -> {recognisability, frechetDistance against ``references``} with the data set's classifier,
+    or None for a data set without one."""
+    if loaded.dataset not in ('fashion-mnist', 'shapes'):
+        return None
+    spec = judges.judge_spec(loaded.dataset)
+    judge = judges.load_classifier(spec)
+    reference = judges.predict(judge, _classifier_input(references)[0])['features'].double().numpy()
+
+    def judged(batch: torch.Tensor) -> Dict[str, Any]:
+        out = judges.predict(judge, _classifier_input(batch)[0])
+        return {'recognisability': judges.recognisability(out['probabilities'], spec),
+                'frechetDistance': metrics.frechet_distance(out['features'].double().numpy(),
+                                                            reference)['frechetDistance']}
+
+    judged.classifier = _repository_path(spec.path)
+    return judged
+
+
 @torch.no_grad()
 def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_steps: int = 20,
                      prior_eta: float = 1.0, seed: int = 1, batch_size: int = 64) -> Dict[str, Any]:
     """Every number of the module docstring, as one JSON-ready dict (plus the tensors the picture needs)."""
     started = time.time()
     calls = list(range(1, len(student.plan) + 1))
-    test_set = open_dataset(loaded, 'test', shapes_count=2 * images)  # shapes: render only what is drawn from
-    x0 = test_set.batch(torch.tensor(balanced_indices(test_set, images, seed), dtype=torch.int64), loaded.device)
+    x0 = held_out_images(loaded, images, seed)
     z = encode(loaded, x0, batch_size)
     x_noise = invert(loaded, x0, z, teacher_steps, batch_size)
     teacher_images = decode(loaded, x_noise, z, teacher_steps, batch_size=batch_size)
@@ -74,11 +114,7 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
     }
 
     # Prior draws as the app makes them, and the settled sampler's image of the same (z, x_T).
-    generator = torch.Generator().manual_seed(seed)
-    prior_z = sample_latent_mixture(latent_mixture(loaded), images, generator, loaded.device)
-    arch = loaded.architecture
-    prior_noise = rng.normal((images, arch['imageChannels'], arch['imageSize'], arch['imageSize']), generator,
-                             loaded.device)
+    prior_z, prior_noise = prior_inputs(loaded, images, seed)
     settled = decode(loaded, prior_noise, prior_z, teacher_steps, prior_eta, torch.Generator().manual_seed(seed + 1),
                      batch_size)
     # The app's sampler for a prior draw between the student's calls too (eta 1): fresh noise there puts back the
@@ -87,18 +123,9 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
                                        torch.Generator().manual_seed(seed + 2)) for k in calls}
     prior = {'samples': images, 'teacher': f'{teacher_steps}-step DDIM, eta {prior_eta:g}',
              'psnrAgainstSettled': {f'calls{k}': psnr_db(prior_student[k], settled) for k in calls}}
-    if loaded.dataset in ('fashion-mnist', 'shapes'):
-        spec = judges.judge_spec(loaded.dataset)
-        judge = judges.load_classifier(spec)
-        reference = judges.predict(judge, _classifier_input(x0)[0])['features'].double().numpy()
-
-        def judged(batch: torch.Tensor) -> Dict[str, Any]:
-            out = judges.predict(judge, _classifier_input(batch)[0])
-            return {'recognisability': judges.recognisability(out['probabilities'], spec),
-                    'frechetDistance': metrics.frechet_distance(out['features'].double().numpy(),
-                                                                reference)['frechetDistance']}
-
-        prior['classifier'] = _repository_path(spec.path)
+    judged = prior_judge(loaded, x0)
+    if judged is not None:
+        prior['classifier'] = judged.classifier
         prior['settled'] = judged(settled)
         prior['student'] = {f'calls{k}': judged(prior_student[k]) for k in calls}
     result = {'teacherSteps': teacher_steps, 'plan': student.plan, 'parameterisation': student.parameterisation,
@@ -106,6 +133,36 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
     pictures = {'inverted': [teacher_images] + [student_images[k] for k in calls] + [ddim_images[k] for k in calls],
                 'prior': [settled] + [prior_student[k] for k in calls]}
     return {'result': result, 'pictures': pictures}
+
+
+@torch.no_grad()
+def compare_prior_samplers(loaded: ReadyModel, students: Dict[str, Student], etas: Sequence[float],
+                           teacher_samplers: Sequence[tuple[int, float]], images: int, seed: int = 1,
+                           batch_size: int = 64) -> List[Dict[str, Any]]:
+    """Prior draws (the same z and x_T as ``evaluate``) decoded by each student with each eta between its calls,
+    and by the teacher with each (steps, eta): one row each with the classifier's confidence and the Fréchet
+    distance to held-out images. What the evaluation's single setting does not show: which sampler a student's
+    prior draws are best with, and whether a deterministic teacher map could be a target at all."""
+    judged = prior_judge(loaded, held_out_images(loaded, images, seed))
+    if judged is None:
+        raise ValueError(f'{loaded.dataset} has no classifier to judge prior draws with')
+    z, x_noise = prior_inputs(loaded, images, seed)
+    rows = []
+    for steps, eta in teacher_samplers:
+        decoded = decode(loaded, x_noise, z, steps, eta, torch.Generator().manual_seed(seed + 1), batch_size)
+        rows.append({'decoder': f'teacher, {steps} steps', 'eta': eta, **_judged_row(judged(decoded))})
+    for name, student in students.items():
+        for eta in etas:
+            decoded = decode_student(loaded, student, x_noise, z, None, batch_size, eta,
+                                     torch.Generator().manual_seed(seed + 2))
+            rows.append({'decoder': f'student {name}, {len(student.plan)} calls', 'eta': eta,
+                         **_judged_row(judged(decoded))})
+    return rows
+
+
+def _judged_row(judged: Dict[str, Any]) -> Dict[str, float]:
+    return {'meanConfidence': round(judged['recognisability']['meanConfidence'], 4),
+            'frechetDistance': round(judged['frechetDistance'], 3)}
 
 
 def fidelity_summary(result: Dict[str, Any]) -> Dict[str, Any]:
@@ -171,6 +228,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ev.add_argument('--threads', type=int, default=0)
     ev.add_argument('--out', required=True, help='JSON')
     ev.add_argument('--picture', default='', help='PNG: teacher, student and plain DDIM side by side')
+    pr = commands.add_parser('prior', help='prior-draw quality of students and teacher samplers side by side')
+    pr.add_argument('--package', required=True)
+    pr.add_argument('--checkpoint', nargs='*', default=[], help='distillation checkpoints (EMA weights)')
+    pr.add_argument('--etas', default='1', help='eta between a student\'s calls, comma-separated')
+    pr.add_argument('--teacher', default='20:1', help='teacher samplers as steps:eta, comma-separated')
+    pr.add_argument('--images', type=int, default=1000)
+    pr.add_argument('--seed', type=int, default=1)
+    pr.add_argument('--threads', type=int, default=0)
+    pr.add_argument('--out', default='', help='JSON')
     at = commands.add_parser('attach', help='put the student into the package')
     at.add_argument('--package', required=True)
     at.add_argument('--checkpoint', required=True)
@@ -191,6 +257,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(json.dumps(fidelity_summary(measured['result'])))
             if args.picture:
                 save_picture(measured['pictures'], args.picture)
+        elif args.command == 'prior':
+            if args.threads:
+                torch.set_num_threads(args.threads)
+            loaded = load_model(args.package)
+            students = {path: _student(loaded, path)[0] for path in args.checkpoint}
+            etas = [float(e) for e in args.etas.split(',') if e.strip()]
+            samplers = [(int(t.split(':')[0]), float(t.split(':')[1])) for t in args.teacher.split(',') if t.strip()]
+            rows = compare_prior_samplers(loaded, students, etas, samplers, args.images, args.seed)
+            for row in rows:
+                print(json.dumps(row), flush=True)
+            if args.out:
+                command = 'python -m infodiff.student ' + ' '.join(argv or sys.argv[1:])
+                Path(args.out).write_text(json.dumps({'command': command, 'rows': rows}, indent=1) + '\n',
+                                          encoding='utf-8')
         else:
             fidelity = json.loads(Path(args.fidelity).read_text(encoding='utf-8')) if args.fidelity else None
             print(f'student: wrote {attach_student(args.package, args.checkpoint, fidelity, args.raw)}')

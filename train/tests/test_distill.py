@@ -220,6 +220,18 @@ def test_the_student_is_measured_and_round_trips_through_the_package(student_pac
     assert len(json.loads((package / "model.json").read_text())["weightsManifest"]) == 2
 
 
+def test_prior_samplers_are_compared_on_the_same_draws(student_package):
+    package, run = student_package
+    teacher = load_model(package)
+    net, plan, parameterisation, _ = distill.load_student(run / distill.CHECKPOINT_NAME, teacher)
+    rows = student_tool.compare_prior_samplers(teacher, {"s": student_tool.Student(net, plan, parameterisation)},
+                                               etas=[0.0, 1.0], teacher_samplers=[(4, 1.0)], images=16)
+    assert [(r["decoder"], r["eta"]) for r in rows] == [("teacher, 4 steps", 1.0), ("student s, 2 calls", 0.0),
+                                                        ("student s, 2 calls", 1.0)]
+    assert all(np.isfinite(r["frechetDistance"]) and 0 < r["meanConfidence"] <= 1 for r in rows)
+    assert rows[1]["frechetDistance"] != rows[2]["frechetDistance"]  # eta 1 draws fresh noise between the calls
+
+
 def test_the_student_takes_the_prior_draws_sampler_between_its_calls(student_package):
     package, _ = student_package
     from infodiff.sample import decode_student
