@@ -7,7 +7,9 @@
  *
  * tfjs-backend-wasm runs at most half of navigator.hardwareConcurrency threads, so on a two-core machine the
  * threaded binary runs one thread: these tests check isolation, that the threaded binary loads, and that it
- * renders, not a speed-up (that is the benchmark's business).
+ * renders, not a speed-up (that is the benchmark's business). The last test emulates 4 cores, as the benchmark
+ * does, to check that our own SIMD kernels then run on a helper thread as well (src/model/kernelPool.ts) and
+ * compute what they compute on one.
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -180,12 +182,10 @@ test('with 2 XNNPACK threads our SIMD kernels run on 2 threads too, and match 1 
     // The helper thread itself ran parts of those calls (not only the engine thread).
     expect(stats!.helperParts).toBeGreaterThan(0);
     for (const h of [one, two]) expect((await h.call('stats', 'e')).leaks).toEqual([]);
-    await test
-      .info()
-      .attach('kernel-threads.json', {
-        body: JSON.stringify({ notes, stats }, null, 2),
-        contentType: 'application/json',
-      });
+    await test.info().attach('kernel-threads.json', {
+      body: JSON.stringify({ notes, stats }, null, 2),
+      contentType: 'application/json',
+    });
   } finally {
     await Promise.all([one, two].map((h) => h.page.close()));
   }
