@@ -5,7 +5,8 @@
  *   npm run bench -- <model folder> [<model folder> ...] [--synthetic train/configs/<preset>.json ...]
  *                    [--backends webgpu,webgl,wasm,cpu] [--node-backends wasm,cpu] [--repeats N]
  *                    [--onnx <onnx_export folder> ...] [--gpu swiftshader|hardware] [--out bench-results/name.json]
- *                    [--no-build] [--drag [--drag-backend wasm] [--drag-ms 8000] [--drag-gpu none|browser]]
+ *                    [--no-build] [--drag [--drag-backend wasm] [--drag-ms 8000] [--drag-gpu none|browser]
+ *                    [--drag-trace <folder>]]
  *
  * `--drag` also drags a latent slider in the built app (src/cli/benchDrag.ts) for each bundled model given
  * (public/models/<id>), with the model's distilled student previews and with DDIM previews, side by side: frames
@@ -180,6 +181,8 @@ interface DragSettings {
   backend: string;
   dragMs: number;
   gpu?: DragGpu;
+  /** A folder for a Chrome trace of each measured drag (benchDrag.ts DragOptions.traceDir). */
+  traceDir?: string;
 }
 
 function dragGpuOf(drag: DragSettings): DragGpu {
@@ -222,12 +225,13 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--drag') options.drag = { backend: 'wasm', dragMs: 8000, ...options.drag };
     else if (arg === '--drag-backend') options.drag = { dragMs: 8000, ...options.drag, backend: value() };
     else if (arg === '--drag-ms') options.drag = { backend: 'wasm', ...options.drag, dragMs: Number(value()) };
+    else if (arg === '--drag-trace')
+      options.drag = { backend: 'wasm', dragMs: 8000, ...options.drag, traceDir: resolve(value()) };
     else if (arg === '--drag-gpu') {
       const gpu = value();
       if (gpu !== 'none' && gpu !== 'browser') throw new Error(`--drag-gpu must be none or browser, got ${gpu}`);
       options.drag = { backend: 'wasm', dragMs: 8000, ...options.drag, gpu };
-    }
-    else if (arg === '--gpu') {
+    } else if (arg === '--gpu') {
       const gpu = value();
       if (gpu !== 'swiftshader' && gpu !== 'hardware')
         throw new Error(`--gpu takes swiftshader or hardware, got ${gpu}`);
@@ -879,8 +883,9 @@ async function benchDrag(
   log: (line: string) => void,
 ): Promise<ModelBench['drag']> {
   const gpu = dragGpuOf(drag);
-  const compositor = gpu === 'none' ? 'software (no GPU)' : 'the bench browser\'s GPU flags';
+  const compositor = gpu === 'none' ? 'software (no GPU)' : "the bench browser's GPU flags";
   const options = { modelId, backend: drag.backend, dragMs: drag.dragMs, moveEveryMs: 16, compositor };
+  if (drag.traceDir) await mkdir(drag.traceDir, { recursive: true });
   log(`  slider drag on ${drag.backend}, ${drag.dragMs} ms per setting, compositing: ${compositor}`);
   const own =
     gpu === 'none'
@@ -891,7 +896,7 @@ async function benchDrag(
         })
       : null;
   try {
-    return { options, results: await benchSliderDrag(own ?? browser, { ...options, origin }) };
+    return { options, results: await benchSliderDrag(own ?? browser, { ...options, origin, traceDir: drag.traceDir }) };
   } catch (error) {
     log(`  slider drag: ${(error as Error).message}`);
     return undefined;

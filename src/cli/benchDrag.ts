@@ -28,7 +28,15 @@ export interface DragOptions {
   moveEveryMs: number;
   /** How the browser composites the page, for the table (bench.ts `--drag-gpu`). */
   compositor?: string;
+  /**
+   * Records a Chrome trace of each measured drag into `<traceDir>/drag-<mode>.json` (bench.ts `--drag-trace`), for
+   * where the page's own threads spend their time: `python3 scripts/trace-summary.py <file>`.
+   */
+  traceDir?: string;
 }
+
+/** Enough to see each frame's style, layout, paint and compositing, and the engine worker's tasks. */
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'cc', 'viz'];
 
 export interface DragResult {
   mode: DragMode;
@@ -154,7 +162,7 @@ async function waitSettled(page: Page): Promise<void> {
 }
 
 /** Drags latent slider 1 back and forth for `dragMs`; returns the frames logged while held and the timings. */
-async function dragOnce(page: Page, mode: DragMode, options: DragOptions): Promise<DragResult> {
+async function dragOnce(page: Page, mode: DragMode, options: DragOptions, recordTrace = false): Promise<DragResult> {
   const previews = page.getByLabel('Previews', { exact: true });
   await previews.selectOption(mode);
   const label = (await previews.locator('option:checked').textContent()) ?? mode;
@@ -189,6 +197,8 @@ async function dragOnce(page: Page, mode: DragMode, options: DragOptions): Promi
   // a timer, as a 60 Hz pointer delivers them: moves sent one at a time over the DevTools protocol arrive only as
   // fast as each round trip, 4-10 a second on the loaded two-core machine, which then measured the script.
   await page.mouse.down();
+  const tracing = recordTrace && options.traceDir ? page.context().browser() : null;
+  await tracing?.startTracing(page, { path: `${options.traceDir}/drag-${mode}.json`, categories: TRACE_CATEGORIES });
   await slider.evaluate((input: HTMLInputElement, everyMs) => {
     const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
     const min = Number(input.min);
@@ -206,6 +216,7 @@ async function dragOnce(page: Page, mode: DragMode, options: DragOptions): Promi
   await page.waitForTimeout(options.dragMs);
   await page.evaluate(() => window.clearInterval(window.__dragTimer));
   const upAt = await page.evaluate(() => performance.now());
+  await tracing?.stopTracing();
   await page.mouse.up();
   await waitSettled(page);
   const settledAt = await page.evaluate(() => performance.now());
@@ -252,7 +263,7 @@ export async function benchSliderDrag(browser: Browser, options: DragOptions): P
     // kernels and growing buffers, which would count against whichever setting happened to run first.
     for (const mode of DRAG_MODES) await dragOnce(page, mode, { ...options, dragMs: Math.min(1500, options.dragMs) });
     const results: DragResult[] = [];
-    for (const mode of DRAG_MODES) results.push(await dragOnce(page, mode, options));
+    for (const mode of DRAG_MODES) results.push(await dragOnce(page, mode, options, true));
     return results;
   } finally {
     await page.close();
