@@ -4,7 +4,14 @@
  * posted before a frame is presented, and a held slider's student frame fits the live-frame budget.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectRenderLoop, heldStudentCalls, HELD_FRAME_BUDGET_MS, HELD_FRAME_FLOPS } from './renderLoop';
+import {
+  connectRenderLoop,
+  fewestFaithfulCalls,
+  heldStudentCalls,
+  HELD_FIDELITY_SLACK_DB,
+  HELD_FRAME_BUDGET_MS,
+  HELD_FRAME_FLOPS,
+} from './renderLoop';
 import { createExplorerStore, type ExplorerStore } from './store';
 import type { RenderActivity } from './renderSlice';
 import { FAKE_STUDENT, fakeMetadata, flush } from './testing/fakeEngine';
@@ -185,5 +192,23 @@ describe('render loop', () => {
     // A tiny model runs its whole plan however slow the machine is at the moment (a loaded test machine).
     expect(heldStudentCalls(2, HELD_FRAME_FLOPS / 100, HELD_FRAME_BUDGET_MS * 10)).toBe(2);
     expect(heldStudentCalls(4, big, HELD_FRAME_BUDGET_MS / 3)).toBe(3);
+    // A student whose first call is not faithful runs at least the calls that are, however slow.
+    expect(heldStudentCalls(2, HELD_FRAME_FLOPS * 4, HELD_FRAME_BUDGET_MS * 4, 2)).toBe(2);
+  });
+
+  it('lets a shorter student image stand in while held only where it measured close to the whole plan', () => {
+    const student = (inverted: Record<string, number> | undefined, plan = [999, 500]) => ({
+      parameterisation: 'v' as const,
+      plan,
+      teacherSteps: 20,
+      training: {},
+      fidelity: inverted ? { inverted } : {},
+    });
+    expect(fewestFaithfulCalls(undefined)).toBe(1);
+    expect(fewestFaithfulCalls(student(undefined))).toBe(1); // nothing measured: today's behaviour
+    expect(fewestFaithfulCalls(student({ calls1: 27.3, calls2: 28.9 }))).toBe(1); // fashion-mnist's student
+    expect(fewestFaithfulCalls(student({ calls1: 20.4, calls2: 31.5 }))).toBe(2); // an eps student's first call
+    expect(fewestFaithfulCalls(student({ calls1: 31.5 - HELD_FIDELITY_SLACK_DB, calls2: 31.5 }))).toBe(1);
+    expect(fewestFaithfulCalls(student({ calls1: 10, calls2: 24, calls3: 25 }, [999, 666, 333]))).toBe(2);
   });
 });

@@ -9,7 +9,8 @@
  * sampler's. While a slider is held the student runs as many of its calls as fit a live frame
  * (`heldStudentCalls`): its whole plan where calls are cheap, its first call alone where they are not (the
  * default model on one WASM core: 1 call, 25.5 dB against the full sampler where 2 calls give 27.3 dB;
- * docs/benchmarks.md, "Slider drag"). Otherwise previews are
+ * docs/benchmarks.md, "Slider drag"), and never fewer calls than measured faithful (`fewestFaithfulCalls`).
+ * Otherwise previews are
  * DDIM with `previewSteps` steps, shown only while a slider is held. Either way the settled frame is always the
  * full sampler's, so nothing shown as final changes.
  *
@@ -78,10 +79,41 @@ export const HELD_FRAME_FLOPS = 0.33e9;
  * decides for small models whatever the machine's load (so a tiny model always runs its whole plan); the pace lets
  * a fast machine or a GPU run the whole plan of a larger one.
  */
-export function heldStudentCalls(planLength: number, denoiserFlops: number, msPerCall: number | null): number {
+export function heldStudentCalls(
+  planLength: number,
+  denoiserFlops: number,
+  msPerCall: number | null,
+  fewestCalls = 1,
+): number {
   const bySize = denoiserFlops > 0 ? Math.floor(HELD_FRAME_FLOPS / denoiserFlops) : planLength;
   const byPace = msPerCall !== null && msPerCall > 0 ? Math.floor(HELD_FRAME_BUDGET_MS / msPerCall) : 0;
-  return Math.max(1, Math.min(planLength, Math.max(bySize, byPace)));
+  return Math.max(fewestCalls, 1, Math.min(planLength, Math.max(bySize, byPace)));
+}
+
+/** How much worse than its whole plan a student's shorter image may measure and still stand in while held. */
+export const HELD_FIDELITY_SLACK_DB = 3;
+
+/**
+ * The fewest of a student's calls worth showing while a slider is held: the first k whose measured PSNR against the
+ * teacher (the package's `student.fidelity.inverted.calls<k>`, docs/model-format.md) is within
+ * HELD_FIDELITY_SLACK_DB of the whole plan's. The fashion-mnist student's one call is 1.6 dB short of its two, so
+ * one call may stand in; the shapes student's eps first call (amplified 12-fold at x_T) is 11 dB short, so it
+ * always runs both. Without measurements, one call.
+ */
+export function fewestFaithfulCalls(student: ModelMetadata['student']): number {
+  if (!student) return 1;
+  const inverted = (student.fidelity as { inverted?: Record<string, unknown> }).inverted ?? {};
+  const db = (calls: number) => {
+    const value = inverted[`calls${calls}`];
+    return typeof value === 'number' && Number.isFinite(value) ? value : null;
+  };
+  const whole = db(student.plan.length);
+  if (whole === null) return 1;
+  for (let calls = 1; calls < student.plan.length; calls++) {
+    const measured = db(calls);
+    if (measured !== null && measured >= whole - HELD_FIDELITY_SLACK_DB) return calls;
+  }
+  return student.plan.length;
 }
 
 /**
@@ -107,7 +139,12 @@ export function wantedRender(state: ExplorerState, msPerCall: number | null = nu
   };
   const studentCalls = studentPreviewCalls(state);
   if (state.adjusting && studentCalls !== null) {
-    const calls = heldStudentCalls(studentCalls, state.model?.stats.denoiserFlops ?? 0, msPerCall);
+    const calls = heldStudentCalls(
+      studentCalls,
+      state.model?.stats.denoiserFlops ?? 0,
+      msPerCall,
+      fewestFaithfulCalls(metadata.student),
+    );
     return { ...inputs, decoder: 'student', steps: calls, quality: 'student' };
   }
   const steps = state.adjusting ? Math.min(state.previewSteps, state.steps) : state.steps;
