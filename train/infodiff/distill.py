@@ -119,6 +119,11 @@ def parse_plan(text: str, timesteps: int) -> List[int]:
     return plan
 
 
+def trained_regimes(cfg: DistillConfig) -> List[str]:
+    """'inverted, prior' -> ['inverted', 'prior']: the regimes ``cfg.regimes`` names."""
+    return [r.strip() for r in cfg.regimes.split(',') if r.strip()]
+
+
 def validate(cfg: DistillConfig) -> DistillConfig:
     if cfg.parameterisation not in PARAMETERISATIONS:
         raise DistillError(f"parameterisation must be one of {', '.join(PARAMETERISATIONS)}, "
@@ -128,7 +133,7 @@ def validate(cfg: DistillConfig) -> DistillConfig:
             raise DistillError(f'{name} must be at least 1, got {getattr(cfg, name)}')
     if cfg.inverted_images + cfg.prior_draws < cfg.batch_size:
         raise DistillError('the pool must hold at least one batch')
-    trained = [r.strip() for r in cfg.regimes.split(',') if r.strip()]
+    trained = trained_regimes(cfg)
     if not trained or any(r not in REGIMES for r in trained):
         raise DistillError(f"regimes must be a comma-separated subset of {', '.join(REGIMES)}, got {cfg.regimes!r}")
     for name in ('prior_eta', 'prior_student_eta'):
@@ -252,7 +257,7 @@ def student_decode(student, teacher: ReadyModel, plan: Sequence[int], parameteri
 
 def trained_rows(rows: Dict[str, torch.Tensor], cfg: DistillConfig) -> Dict[str, torch.Tensor]:
     """The pool rows of the regimes ``cfg.regimes`` names (all of them by default)."""
-    codes = [REGIMES.index(r.strip()) for r in cfg.regimes.split(',') if r.strip()]
+    codes = [REGIMES.index(r) for r in trained_regimes(cfg)]
     keep = torch.isin(rows['regime'], torch.tensor(codes, dtype=rows['regime'].dtype))
     if bool(keep.all()):
         return rows

@@ -151,34 +151,49 @@ class Sampler:
     codes: Optional[torch.Tensor] = None
 
 
+class ImageJudge:
+    """The data set's classifier (infodiff.classifier) judging generated images against reference images, whose
+    features it computes once: the images' recognisability and the Fréchet distance between the two feature sets
+    (its penultimate layer). One owner for how samples are judged: the model evaluation and the students'."""
+
+    def __init__(self, loaded: ReadyModel, references: torch.Tensor, classifier_path: str = ''):
+        self.spec = judges.judge_spec(loaded.dataset)
+        if loaded.architecture['imageChannels'] != self.spec.channels:
+            raise ValueError(f'the {loaded.dataset} classifier takes {self.spec.channels}-channel images; '
+                             f'{loaded.source} makes {loaded.architecture["imageChannels"]}-channel ones')
+        self.classifier = _repository_path(classifier_path or self.spec.path)
+        self.model = judges.load_classifier(self.spec, classifier_path)
+        out = judges.predict(self.model, _classifier_input(references)[0])
+        self.reference_features = out['features'].double().numpy()
+        self.reference_recognisability = judges.recognisability(out['probabilities'], self.spec)
+
+    def __call__(self, images: torch.Tensor) -> Dict[str, Any]:
+        """{recognisability, frechetDistance (metrics.frechet_distance's dict), resizedFrom} of ``images``."""
+        inputs, resized_from = _classifier_input(images)
+        out = judges.predict(self.model, inputs)
+        return {'recognisability': judges.recognisability(out['probabilities'], self.spec),
+                'frechetDistance': metrics.frechet_distance(out['features'].double().numpy(), self.reference_features),
+                'resizedFrom': resized_from}
+
+
 def evaluate_samples(loaded: ReadyModel, test_set: ImageDataset, classifier_path: str, count: int, steps: int,
                      samplers: Sequence[Sampler], seed: int, batch_size: int) -> List[Dict[str, Any]]:
     """Fréchet distance and recognisability of prior samples in the feature space of the data set's classifier
     (`classifier_path`, or '' for the committed one), one result per sampler: the same seed each time (so the
     same x_T, and the same z for samplers of one prior), against test-image features computed once."""
-    spec = judges.judge_spec(loaded.dataset)
-    if loaded.architecture['imageChannels'] != spec.channels:
-        raise ValueError(f'the {loaded.dataset} classifier takes {spec.channels}-channel images; {loaded.source} '
-                         f'makes {loaded.architecture["imageChannels"]}-channel ones')
-    judge = judges.load_classifier(spec, classifier_path)
-    references, _ = _classifier_input(_batch(loaded, test_set, _rows(test_set, count, seed)))
-    reference_out = judges.predict(judge, references)
-    reference_recognisability = judges.recognisability(reference_out['probabilities'], spec)
+    judge = ImageJudge(loaded, _batch(loaded, test_set, _rows(test_set, count, seed)), classifier_path)
     results = []
     for sampler in samplers:
         images = sample_images(loaded, count, steps, sampler.eta, seed, batch_size, sampler.mixture, sampler.codes)
-        samples, resized_from = _classifier_input(images)
-        sample_out = judges.predict(judge, samples)
-        distance = metrics.frechet_distance(sample_out['features'].double().numpy(),
-                                            reference_out['features'].double().numpy())
+        judged = judge(images)
         setting = {'sampleCount': count, 'ddimSteps': steps, 'eta': sampler.eta, 'prior': sampler.description,
                    'priorKind': sampler.prior,
                    'featureSpace': f'{loaded.dataset} classifier penultimate layer ({judges.FEATURE_DIM}-d)',
-                   'classifier': _repository_path(classifier_path or spec.path), 'resizedFrom': resized_from}
+                   'classifier': judge.classifier, 'resizedFrom': judged['resizedFrom']}
         results.append({
-            'frechetDistance': {**distance, **setting},
-            'recognisability': {'samples': judges.recognisability(sample_out['probabilities'], spec),
-                                'testImages': reference_recognisability, **setting},
+            'frechetDistance': {**judged['frechetDistance'], **setting},
+            'recognisability': {'samples': judged['recognisability'],
+                                'testImages': judge.reference_recognisability, **setting},
         })
     return results
 

@@ -33,12 +33,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
-from . import classifier as judges
-from . import metrics, rng
+from . import rng
 from .data import balanced_indices
-from .diffusion import ddim_plan
 from .distill import load_student, psnr_db
-from .evaluate import _classifier_input, _repository_path
+from .evaluate import ImageJudge
 from .latent_prior import sample_latent_mixture
 from .sample import (ReadyModel, Student, decode, decode_student, encode, invert, latent_mixture, load_model,
                      open_dataset, save_grid)
@@ -76,21 +74,18 @@ def prior_inputs(loaded: ReadyModel, count: int, seed: int) -> tuple[torch.Tenso
 
 
 def prior_judge(loaded: ReadyModel, references: torch.Tensor):
-    """judge(images) -> {recognisability, frechetDistance against ``references``} with the data set's classifier,
-    or None for a data set without one."""
+    """judge(images) -> {recognisability, frechetDistance against ``references``} (evaluate.ImageJudge, the
+    distance as one number), or None for a data set without a classifier."""
     if loaded.dataset not in ('fashion-mnist', 'shapes'):
         return None
-    spec = judges.judge_spec(loaded.dataset)
-    judge = judges.load_classifier(spec)
-    reference = judges.predict(judge, _classifier_input(references)[0])['features'].double().numpy()
+    judge = ImageJudge(loaded, references)
 
     def judged(batch: torch.Tensor) -> Dict[str, Any]:
-        out = judges.predict(judge, _classifier_input(batch)[0])
-        return {'recognisability': judges.recognisability(out['probabilities'], spec),
-                'frechetDistance': metrics.frechet_distance(out['features'].double().numpy(),
-                                                            reference)['frechetDistance']}
+        out = judge(batch)
+        return {'recognisability': out['recognisability'],
+                'frechetDistance': out['frechetDistance']['frechetDistance']}
 
-    judged.classifier = _repository_path(spec.path)
+    judged.classifier = judge.classifier
     return judged
 
 
