@@ -47,7 +47,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from . import rng
+from . import adversarial, rng
 from .data import balanced_indices, global_batch_indices
 from .diffusion import PARAMETERISATIONS, ddim_decode, ddim_invert, ddim_plan, ddim_sample
 from .latent_prior import sample_latent_mixture
@@ -93,15 +93,19 @@ class DistillConfig:
     stop_after_steps: int = 0  # end this invocation after N steps (0 = run to `steps`)
     init_from: str = ''  # start from another distillation checkpoint's EMA weights (fresh optimiser, step 0)
     regimes: str = 'inverted,prior'  # the pool rows trained on (the monitor scores both): a diagnostic knob
+    # > 0 adds a discriminator on the prior draws (adversarial.py), this strong relative to the regression loss.
+    adversarial_weight: float = 0.0
+    discriminator_lr: float = 2e-4
     resume: bool = False
 
 
 # Fields that define what is learned; a resume takes them from the checkpoint whatever the command line says.
 FORCED_ON_RESUME = ('teacher', 'teacher_steps', 'prior_eta', 'prior_student_eta', 'plan', 'parameterisation',
                     'inverted_images', 'prior_draws', 'monitor_images', 'chunk', 'batch_size', 'seed', 'init_from',
-                    'regimes')
+                    'regimes', 'adversarial_weight', 'discriminator_lr')
 # What a checkpoint written before a field existed was trained with.
-BEFORE_FIELD_EXISTED = {'prior_student_eta': 0.0, 'init_from': '', 'regimes': 'inverted,prior'}
+BEFORE_FIELD_EXISTED = {'prior_student_eta': 0.0, 'init_from': '', 'regimes': 'inverted,prior',
+                        'adversarial_weight': 0.0, 'discriminator_lr': 2e-4}
 
 
 class DistillError(ValueError):
@@ -139,6 +143,10 @@ def validate(cfg: DistillConfig) -> DistillConfig:
     for name in ('prior_eta', 'prior_student_eta'):
         if not 0 <= getattr(cfg, name) <= 1:
             raise DistillError(f'{name} must be in [0, 1], got {getattr(cfg, name)}')
+    if cfg.adversarial_weight < 0 or cfg.discriminator_lr <= 0:
+        raise DistillError('adversarial_weight must be >= 0 and discriminator_lr > 0')
+    if cfg.adversarial_weight > 0 and 'prior' not in trained:
+        raise DistillError('adversarial_weight needs the prior rows it judges: add prior to --regimes')
     return cfg
 
 
@@ -298,6 +306,60 @@ def distillation_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, ear
     return sum(w * torch.mean((x - target) ** 2) for w, x in zip(weights, outputs))
 
 
+class PriorCritic:
+    """The discriminator of the student's prior draws (adversarial.py) and its optimiser; a training step's
+    student gradient is regression + adaptive weight x adversarial."""
+
+    def __init__(self, teacher: ReadyModel, cfg: DistillConfig, train_rows: Dict[str, torch.Tensor],
+                 device: torch.device):
+        arch = teacher.architecture
+        self.cfg, self.device = cfg, device
+        with torch.random.fork_rng(devices=[]):  # its initial weights: a function of the seed alone
+            torch.manual_seed(cfg.seed * 1_000_003 + 800_000_000)
+            self.net = adversarial.PriorDiscriminator(arch['imageChannels'], arch['latentDim']).to(device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99))
+        prior = train_rows['regime'] == REGIMES.index('prior')
+        self.real_images, self.real_z = train_rows['target'][prior], train_rows['z'][prior]
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'net': self.net.state_dict(), 'optimizer': self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.net.load_state_dict(state['net'])
+        self.optimizer.load_state_dict(state['optimizer'])
+
+    def _real(self, count: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``count`` settled prior draws with their z: a pure function of (seed, step), so resume is exact."""
+        generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step + 700_000_000)
+        rows = torch.randint(len(self.real_z), (count,), generator=generator)
+        return self.real_images[rows].to(self.device), self.real_z[rows].to(self.device)
+
+    def train_step(self, fake: torch.Tensor, z: torch.Tensor, step: int) -> float:
+        """One discriminator update on the student's draws ``fake`` (detached) against as many settled ones."""
+        real, real_z = self._real(len(z), step)
+        self.net.train()
+        loss = adversarial.discriminator_loss(self.net(real, real_z), self.net(fake.detach(), z))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss)
+
+    def student_gradients(self, regression: torch.Tensor, fake: torch.Tensor, z: torch.Tensor,
+                          params: Sequence[torch.nn.Parameter], last: torch.nn.Parameter) -> tuple[float, float]:
+        """Sets p.grad = d(regression)/dp + w d(adversarial)/dp for the student's ``params``, w from the gradient
+        norms at its ``last`` layer; returns (w, adversarial loss)."""
+        self.net.eval()  # no power-iteration update of the spectral norms on the student's pass
+        adversarial_loss = adversarial.generator_loss(self.net(fake, z))
+        regression_grads = torch.autograd.grad(regression, params, retain_graph=True)
+        adversarial_grads = torch.autograd.grad(adversarial_loss, params)
+        at = next(i for i, p in enumerate(params) if p is last)
+        weight = adversarial.adaptive_weight([regression_grads[at]], [adversarial_grads[at]],
+                                             self.cfg.adversarial_weight)
+        for p, r, a in zip(params, regression_grads, adversarial_grads):
+            p.grad = r + weight * a
+        return weight, float(adversarial_loss)
+
+
 @torch.no_grad()
 def score(student, teacher: ReadyModel, plan: Sequence[int], parameterisation: str, rows: Dict[str, torch.Tensor],
           prior_eta: float = 0.0, batch_size: int = 64) -> Dict[str, Dict[str, float]]:
@@ -392,11 +454,14 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
     ema = copy.deepcopy(student).requires_grad_(False)
     trainable = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
+    critic = PriorCritic(teacher, cfg, train_rows, device) if cfg.adversarial_weight > 0 else None
     step, wall_before = 0, 0.0
     if checkpoint is not None:
         student.load_state_dict(checkpoint['student'])
         ema.load_state_dict(checkpoint['ema'])
         optimizer.load_state_dict(checkpoint['optimizer'])
+        if critic is not None:
+            critic.load_state_dict(checkpoint['critic'])
         step, wall_before = checkpoint['step'], checkpoint['wall_time_seconds']
     else:
         start = 'the teacher\'s weights'
@@ -413,6 +478,7 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
     def save() -> None:
         _atomic_save({'version': CHECKPOINT_VERSION, 'student': student.state_dict(), 'ema': ema.state_dict(),
                       'optimizer': optimizer.state_dict(), 'step': step, 'config': dataclasses.asdict(cfg),
+                      **({'critic': critic.state_dict()} if critic is not None else {}),
                       'teacher_steps_trained': teacher.training_steps, 'hardware': hardware,
                       'pool_seconds': pool_builder.seconds,
                       'wall_time_seconds': wall_before + time.time() - started}, checkpoint_path)
@@ -422,7 +488,10 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
                 for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.time()
     end = min(cfg.steps, step + cfg.stop_after_steps) if cfg.stop_after_steps else cfg.steps
-    interval = {'loss': 0.0, 'n': 0, 'start': time.time()}
+    def fresh_interval() -> Dict[str, float]:
+        return {'loss': 0.0, 'critic': 0.0, 'weight': 0.0, 'adversarial': 0.0, 'n': 0, 'start': time.time()}
+
+    interval = fresh_interval()
     monitor: Dict[str, Any] = {}
     log(f'distilling steps {step}..{end} of {cfg.steps}: {len(train_rows["z"])} pool rows, plan {plan}, '
         f'{cfg.parameterisation}-prediction, {hardware}')
@@ -436,7 +505,16 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
                                           cfg.prior_student_eta, step_noise_generator(cfg, step))
             loss = distillation_loss(outputs, train_rows['target'][rows].to(device), cfg.early_call_weight)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            prior = (batch['regime'] == REGIMES.index('prior')).to(device)
+            if critic is not None and bool(prior.any()):
+                fake, fake_z = outputs[-1][prior], batch['z'].to(device)[prior]
+                interval['critic'] += critic.train_step(fake, fake_z, step)
+                weight, adversarial_loss = critic.student_gradients(loss, fake, fake_z, trainable,
+                                                                    student.tail[-1].weight)
+                interval['weight'] += weight
+                interval['adversarial'] += adversarial_loss
+            else:
+                loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
             if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
                 raise DistillError(f'non-finite loss or gradient at step {step}; the last checkpoint is intact')
@@ -452,10 +530,12 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
                 seconds = (time.time() - interval['start']) / interval['n']
                 record = {'step': step, 'loss': interval['loss'] / interval['n'], 'lr': lr_at(cfg, step - 1),
                           'secondsPerStep': round(seconds, 3)}
+                if critic is not None:
+                    record.update({key: interval[key] / interval['n'] for key in ('critic', 'weight', 'adversarial')})
                 log(json.dumps(record))
                 with open(log_path, 'a') as f:
                     f.write(json.dumps(record) + '\n')
-                interval = {'loss': 0.0, 'n': 0, 'start': time.time()}
+                interval = fresh_interval()
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 monitor = {name: score(net, teacher, plan, cfg.parameterisation, monitor_rows, cfg.prior_student_eta)
                            for name, net in (('ema', ema), ('raw', student))}

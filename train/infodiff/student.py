@@ -180,12 +180,20 @@ def save_picture(pictures: Dict[str, List[torch.Tensor]], path: str | Path, colu
 
 
 def training_summary(state: Dict[str, Any], teacher: ReadyModel) -> Dict[str, Any]:
-    """What a distillation checkpoint says about its cost, for the package and the results page."""
+    """What a distillation checkpoint says about its cost, for the package and the results page. A run started
+    from another's weights (``init_from``) counts that run's steps and time too, so the cost is the whole chain's."""
     cfg = state['config']
-    return {'method': 'direct regression of the teacher sampler (infodiff.distill)', 'steps': state['step'],
-            'weights': state.get('weights', 'ema'),
-            'plannedSteps': cfg['steps'], 'batchSize': cfg['batch_size'],
-            'wallTimeSeconds': round(state['wall_time_seconds'], 1), 'hardware': state['hardware'],
+    method = 'direct regression of the teacher sampler (infodiff.distill)'
+    if cfg.get('adversarial_weight', 0) > 0:
+        method += f', then a discriminator on its prior draws (adversarial weight {cfg["adversarial_weight"]:g})'
+    steps, planned, wall = state['step'], cfg['steps'], state['wall_time_seconds']
+    if cfg.get('init_from'):
+        earlier = training_summary(torch.load(cfg['init_from'], map_location='cpu'), teacher)
+        steps, planned = steps + earlier['steps'], planned + earlier['steps']
+        wall += earlier['wallTimeSeconds']
+    return {'method': method, 'steps': steps, 'weights': state.get('weights', 'ema'),
+            'plannedSteps': planned, 'batchSize': cfg['batch_size'],
+            'wallTimeSeconds': round(wall, 1), 'hardware': state['hardware'],
             'teacherSteps': teacher.training_steps, 'poolRows': cfg['inverted_images'] + cfg['prior_draws'],
             'poolWallTimeSeconds': state.get('pool_seconds')}
 

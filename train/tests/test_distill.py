@@ -315,3 +315,34 @@ def test_the_report_judges_each_student_target_from_its_numbers(tmp_path):
     assert "![s: teacher, student and plain DDIM](results/s.png)" in lines
     with pytest.raises(ValueError, match="teacher 'x' is not an entry of models"):
         rs.read_students({"students": [{"name": "s", "teacher": "x", "fidelity": "f"}]}, ["t"], "manifest")
+
+
+def test_an_adversarial_run_trains_its_critic_and_resumes_exactly(tiny_run, tmp_path):
+    """With --adversarial_weight the student's prior draws also answer a discriminator; the discriminator and its
+    optimiser are checkpointed, so a cut and resumed run ends bit-identical."""
+    adversarial = ("--adversarial_weight=0.5", "--prior_student_eta=1")
+    distill.distill(_config(tiny_run, tmp_path / "a", "--steps=6", *adversarial))
+    whole = torch.load(tmp_path / "a" / distill.CHECKPOINT_NAME)
+    logged = [json.loads(line) for line in open(tmp_path / "a" / "log.jsonl")]
+    assert any(record.get("weight", 0) > 0 and math.isfinite(record["critic"]) for record in logged)
+
+    distill.distill(_config(tiny_run, tmp_path / "b", "--steps=6", "--stop_after_steps=3", *adversarial))
+    distill.distill(_config(tiny_run, tmp_path / "b", "--steps=6", "--resume"))
+    resumed = torch.load(tmp_path / "b" / distill.CHECKPOINT_NAME)
+    for part in ("student", "ema"):
+        for name, value in whole[part].items():
+            assert torch.equal(value, resumed[part][name]), (part, name)
+    for name, value in whole["critic"]["net"].items():
+        assert torch.equal(value, resumed["critic"]["net"][name]), name
+    assert resumed["config"]["adversarial_weight"] == 0.5
+
+
+def test_the_adaptive_weight_balances_the_gradient_norms():
+    from infodiff.adversarial import adaptive_weight
+    assert adaptive_weight([torch.full((4,), 3.0)], [torch.full((4,), 1.5)], 0.5) == pytest.approx(1.0, rel=1e-4)
+    assert adaptive_weight([torch.ones(2)], [torch.zeros(2)], 1.0) == pytest.approx(1e4)
+
+
+def test_an_adversarial_run_needs_prior_rows(tiny_run):
+    with pytest.raises(distill.DistillError, match="add prior"):
+        _config(tiny_run, "unused", "--adversarial_weight=1", "--regimes=inverted")
