@@ -155,9 +155,14 @@ def compare_prior_samplers(loaded: ReadyModel, students: Dict[str, Student], eta
     return rows
 
 
-def _judged_row(judged: Dict[str, Any]) -> Dict[str, float]:
-    return {'meanConfidence': round(judged['recognisability']['meanConfidence'], 4),
-            'frechetDistance': round(judged['frechetDistance'], 3)}
+def _judged_row(judged: Dict[str, Any]) -> Dict[str, Any]:
+    """Confidence and Fréchet distance, and each head's confidence where the classifier has several (shapes)."""
+    row: Dict[str, Any] = {'meanConfidence': round(judged['recognisability']['meanConfidence'], 4),
+                           'frechetDistance': round(judged['frechetDistance'], 3)}
+    heads = judged['recognisability'].get('heads', {})
+    if len(heads) > 1:
+        row['heads'] = {name: round(head['meanConfidence'], 4) for name, head in heads.items()}
+    return row
 
 
 def fidelity_summary(result: Dict[str, Any]) -> Dict[str, Any]:

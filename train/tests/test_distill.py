@@ -232,6 +232,14 @@ def test_prior_samplers_are_compared_on_the_same_draws(student_package):
     assert rows[1]["frechetDistance"] != rows[2]["frechetDistance"]  # eta 1 draws fresh noise between the calls
 
 
+def test_a_prior_row_names_each_head_of_a_classifier_with_several():
+    judged = {"frechetDistance": 3.0, "recognisability": {"meanConfidence": 0.7, "heads": {
+        "shape": {"meanConfidence": 0.8}, "scale": {"meanConfidence": 0.6}}}}
+    assert student_tool._judged_row(judged)["heads"] == {"shape": 0.8, "scale": 0.6}
+    one = {"frechetDistance": 3.0, "recognisability": {"meanConfidence": 0.7, "heads": {"class": {"meanConfidence": 0.7}}}}
+    assert "heads" not in student_tool._judged_row(one)
+
+
 def test_the_student_takes_the_prior_draws_sampler_between_its_calls(student_package):
     package, _ = student_package
     from infodiff.sample import decode_student
