@@ -97,7 +97,7 @@ export const HELD_FIDELITY_SLACK_DB = 3;
  * The fewest of a student's calls worth showing while a slider is held: the first k whose measured PSNR against the
  * teacher (the package's `student.fidelity.inverted.calls<k>`, docs/model-format.md) is within
  * HELD_FIDELITY_SLACK_DB of the whole plan's. The fashion-mnist student's one call is 1.4 dB short of its two, so
- * one call may stand in; the shapes student's eps first call (amplified 12-fold at x_T) is 11 dB short, so it
+ * one call may stand in; the shapes student's eps first call (amplified 12-fold at x_T) is 8 dB short, so it
  * always runs both. Without measurements, one call.
  */
 export function fewestFaithfulCalls(student: ModelMetadata['student']): number {
