@@ -8,11 +8,10 @@
  * typed value, a new draw) shows the student's frame of the new inputs (its whole plan) at once and then the full
  * sampler's. While a slider is held the student runs as many of its calls as fit a live frame
  * (`heldStudentCalls`): its whole plan where calls are cheap, its first call alone where they are not (the
- * default model on one WASM core: 1 call, 25.5 dB against the full sampler where 2 calls give 27.3 dB;
- * docs/benchmarks.md, "Slider drag"), and never fewer calls than measured faithful (`fewestFaithfulCalls`).
- * Otherwise previews are
- * DDIM with `previewSteps` steps, shown only while a slider is held. Either way the settled frame is always the
- * full sampler's, so nothing shown as final changes.
+ * default model on one WASM core: 1 call, 27.2 dB against the full sampler where 2 calls give 28.6 dB;
+ * docs/results.md, "Distilled students"), and never fewer calls than measured faithful (`fewestFaithfulCalls`).
+ * Otherwise previews are DDIM with `previewSteps` steps, shown only while a slider is held. Either way the
+ * settled frame is always the full sampler's, so nothing shown as final changes.
  *
  * One way: the loop reads the store and writes frames to it, and never reacts to its own writes. Its
  * subscription ignores the frames it presents (only a frame written by someone else, such as a reconstruction or

@@ -108,6 +108,20 @@ BEFORE_FIELD_EXISTED = {'prior_student_eta': 0.0, 'init_from': '', 'regimes': 'i
                         'adversarial_weight': 0.0, 'discriminator_lr': 2e-4}
 
 
+# Each seeded stream of a run draws from seed * 1_000_003 + its offset + an index (chunk, step): streams stay
+# apart, and each draw is a pure function of (seed, index), so rebuilt pools and resumed runs are exact.
+SEED_STREAMS = {'pool_train': 0, 'pool_monitor': 500_000, 'critic_reals': 700_000_000, 'critic_init': 800_000_000,
+                'step_noise': 900_000_000}
+
+
+def stream_seed(cfg: DistillConfig, stream: str, index: int = 0) -> int:
+    return cfg.seed * 1_000_003 + SEED_STREAMS[stream] + index
+
+
+def stream_generator(cfg: DistillConfig, stream: str, index: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(stream_seed(cfg, stream, index))
+
+
 class DistillError(ValueError):
     """A configuration or file that cannot be distilled from, with the reason."""
 
@@ -228,8 +242,7 @@ class Pool:
             for k in range(first, len(chunks)):
                 chunk = chunks[k]
                 chunk_started = time.time()
-                generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + k + (0 if split == 'train'
-                                                                                            else 500_000))
+                generator = stream_generator(self.cfg, f'pool_{split}', k)
                 images = None
                 if chunk['regime'] == 'inverted':
                     rows = selection[chunk['start']:chunk['start'] + chunk['count']]
@@ -295,11 +308,6 @@ def student_decode_rows(student, teacher: ReadyModel, plan: Sequence[int], param
     return [torch.cat(per_call)[restore] for per_call in zip(*parts)]
 
 
-def step_noise_generator(cfg: DistillConfig, step: int) -> torch.Generator:
-    """The eta noise of training step ``step``: a pure function of (seed, step), so a resumed run is exact."""
-    return torch.Generator().manual_seed(cfg.seed * 1_000_003 + step + 900_000_000)
-
-
 def distillation_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, early_weight: float) -> torch.Tensor:
     """sum_i w_i MSE(x0_pred_i, target): w = 1 for the last call, ``early_weight`` for the others."""
     weights = [early_weight] * (len(outputs) - 1) + [1.0]
@@ -315,7 +323,7 @@ class PriorCritic:
         arch = teacher.architecture
         self.cfg, self.device = cfg, device
         with torch.random.fork_rng(devices=[]):  # its initial weights: a function of the seed alone
-            torch.manual_seed(cfg.seed * 1_000_003 + 800_000_000)
+            torch.manual_seed(stream_seed(cfg, 'critic_init'))
             self.net = adversarial.PriorDiscriminator(arch['imageChannels'], arch['latentDim']).to(device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99))
         prior = train_rows['regime'] == REGIMES.index('prior')
@@ -330,8 +338,7 @@ class PriorCritic:
 
     def _real(self, count: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``count`` settled prior draws with their z: a pure function of (seed, step), so resume is exact."""
-        generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step + 700_000_000)
-        rows = torch.randint(len(self.real_z), (count,), generator=generator)
+        rows = rng.integers(len(self.real_z), (count,), stream_generator(self.cfg, 'critic_reals', step))
         return self.real_images[rows].to(self.device), self.real_z[rows].to(self.device)
 
     def train_step(self, fake: torch.Tensor, z: torch.Tensor, step: int) -> float:
@@ -502,7 +509,7 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
             rows = torch.as_tensor(global_batch_indices(len(train_rows['z']), cfg.batch_size, cfg.seed, step))
             batch = {key: train_rows[key][rows] for key in ('x_noise', 'z', 'regime')}
             outputs = student_decode_rows(student, teacher, plan, cfg.parameterisation, batch,
-                                          cfg.prior_student_eta, step_noise_generator(cfg, step))
+                                          cfg.prior_student_eta, stream_generator(cfg, 'step_noise', step))
             loss = distillation_loss(outputs, train_rows['target'][rows].to(device), cfg.early_call_weight)
             optimizer.zero_grad(set_to_none=True)
             prior = (batch['regime'] == REGIMES.index('prior')).to(device)

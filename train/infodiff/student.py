@@ -73,20 +73,25 @@ def prior_inputs(loaded: ReadyModel, count: int, seed: int) -> tuple[torch.Tenso
     return z, x_noise
 
 
-def prior_judge(loaded: ReadyModel, references: torch.Tensor):
-    """judge(images) -> {recognisability, frechetDistance against ``references``} (evaluate.ImageJudge, the
-    distance as one number), or None for a data set without a classifier."""
-    if loaded.dataset not in ('fashion-mnist', 'shapes'):
-        return None
-    judge = ImageJudge(loaded, references)
+def prior_judge(loaded: ReadyModel, references: torch.Tensor) -> Optional[ImageJudge]:
+    """The data set's judge of prior draws against ``references``, or None for a data set without a classifier."""
+    return ImageJudge(loaded, references) if loaded.dataset in ('fashion-mnist', 'shapes') else None
 
-    def judged(batch: torch.Tensor) -> Dict[str, Any]:
-        out = judge(batch)
-        return {'recognisability': out['recognisability'],
-                'frechetDistance': out['frechetDistance']['frechetDistance']}
 
-    judged.classifier = judge.classifier
-    return judged
+def judge_draws(judge: ImageJudge, images: torch.Tensor) -> Dict[str, Any]:
+    """{recognisability, frechetDistance (one number)} of ``images``: what a student evaluation records."""
+    out = judge(images)
+    return {'recognisability': out['recognisability'], 'frechetDistance': out['frechetDistance']['frechetDistance']}
+
+
+def settled_noise(seed: int) -> torch.Generator:
+    """The step noise of the settled sampler's prior draws: the same in ``evaluate`` and ``prior``."""
+    return torch.Generator().manual_seed(seed + 1)
+
+
+def student_noise(seed: int) -> torch.Generator:
+    """The noise between a student's calls on prior draws: the same in ``evaluate`` and ``prior``."""
+    return torch.Generator().manual_seed(seed + 2)
 
 
 @torch.no_grad()
@@ -110,19 +115,18 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
 
     # Prior draws as the app makes them, and the settled sampler's image of the same (z, x_T).
     prior_z, prior_noise = prior_inputs(loaded, images, seed)
-    settled = decode(loaded, prior_noise, prior_z, teacher_steps, prior_eta, torch.Generator().manual_seed(seed + 1),
-                     batch_size)
+    settled = decode(loaded, prior_noise, prior_z, teacher_steps, prior_eta, settled_noise(seed), batch_size)
     # The app's sampler for a prior draw between the student's calls too (eta 1): fresh noise there puts back the
     # detail and modes that a regression onto the stochastic sampler's images averages away.
     prior_student = {k: decode_student(loaded, student, prior_noise, prior_z, k, batch_size, prior_eta,
-                                       torch.Generator().manual_seed(seed + 2)) for k in calls}
+                                       student_noise(seed)) for k in calls}
     prior = {'samples': images, 'teacher': f'{teacher_steps}-step DDIM, eta {prior_eta:g}',
              'psnrAgainstSettled': {f'calls{k}': psnr_db(prior_student[k], settled) for k in calls}}
-    judged = prior_judge(loaded, x0)
-    if judged is not None:
-        prior['classifier'] = judged.classifier
-        prior['settled'] = judged(settled)
-        prior['student'] = {f'calls{k}': judged(prior_student[k]) for k in calls}
+    judge = prior_judge(loaded, x0)
+    if judge is not None:
+        prior['classifier'] = judge.classifier
+        prior['settled'] = judge_draws(judge, settled)
+        prior['student'] = {f'calls{k}': judge_draws(judge, prior_student[k]) for k in calls}
     result = {'teacherSteps': teacher_steps, 'plan': student.plan, 'parameterisation': student.parameterisation,
               'fidelity': fidelity, 'prior': prior, 'seconds': round(time.time() - started, 1)}
     pictures = {'inverted': [teacher_images] + [student_images[k] for k in calls] + [ddim_images[k] for k in calls],
@@ -138,20 +142,20 @@ def compare_prior_samplers(loaded: ReadyModel, students: Dict[str, Student], eta
     and by the teacher with each (steps, eta): one row each with the classifier's confidence and the Fréchet
     distance to held-out images. What the evaluation's single setting does not show: which sampler a student's
     prior draws are best with, and whether a deterministic teacher map could be a target at all."""
-    judged = prior_judge(loaded, held_out_images(loaded, images, seed))
-    if judged is None:
+    judge = prior_judge(loaded, held_out_images(loaded, images, seed))
+    if judge is None:
         raise ValueError(f'{loaded.dataset} has no classifier to judge prior draws with')
     z, x_noise = prior_inputs(loaded, images, seed)
     rows = []
     for steps, eta in teacher_samplers:
-        decoded = decode(loaded, x_noise, z, steps, eta, torch.Generator().manual_seed(seed + 1), batch_size)
-        rows.append({'decoder': f'teacher, {steps} steps', 'eta': eta, **_judged_row(judged(decoded))})
+        decoded = decode(loaded, x_noise, z, steps, eta, settled_noise(seed), batch_size)
+        rows.append({'decoder': f'teacher, {steps} steps', 'eta': eta, **_judged_row(judge_draws(judge, decoded))})
     for name, student in students.items():
         for eta in etas:
             decoded = decode_student(loaded, student, x_noise, z, None, batch_size, eta,
-                                     torch.Generator().manual_seed(seed + 2))
+                                     student_noise(seed))
             rows.append({'decoder': f'student {name}, {len(student.plan)} calls', 'eta': eta,
-                         **_judged_row(judged(decoded))})
+                         **_judged_row(judge_draws(judge, decoded))})
     return rows
 
 
