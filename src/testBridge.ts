@@ -17,6 +17,8 @@ export interface ExplorerTestApi {
   /** Sum of the frame's RGBA bytes: equal images give equal checksums. */
   frameChecksum(): number | null;
   z(): number[];
+  /** Whether a slider counts as held (the render loop's live previews). */
+  adjusting(): boolean;
   /** The engine's stats: tensor count, leaks, recent request timings. Waits behind running jobs. */
   engineStats(): Promise<EngineStats>;
   /** Delivers an engine event to the app as if the engine had sent it (device loss, crash). */
@@ -47,6 +49,7 @@ export function installTestBridge(
       return frame ? frame.rgba.reduce((sum, v) => sum + v, 0) : null;
     },
     z: () => store.getState().z.slice(),
+    adjusting: () => store.getState().adjusting,
     engineStats: () => engine.stats(),
     injectEngineEvent: inject,
   };

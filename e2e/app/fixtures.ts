@@ -85,7 +85,7 @@ export class Explorer {
   }
 
   /** Calls a method of the app's test bridge in the page. */
-  async bridge<K extends 'lastRenderId' | 'frameChecksum' | 'modelId'>(
+  async bridge<K extends 'lastRenderId' | 'frameChecksum' | 'modelId' | 'adjusting'>(
     method: K,
   ): Promise<ReturnType<ExplorerTestApi[K]>> {
     return this.page.evaluate((name) => window.__explorerTest![name]() as never, method);

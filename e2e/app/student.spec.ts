@@ -53,6 +53,25 @@ test.describe('student previews', () => {
     await explorer.waitForSettled();
     const reset = await explorer.takeFrameQualities();
     expect(reset).toEqual(['student', 'full']);
+
+    // A single key press is a discrete change too; a key held down (auto-repeat) holds the slider until released.
+    const slider = latentPanel.slider(1);
+    await slider.focus();
+    await page.keyboard.press('PageUp');
+    expect(await explorer.bridge('adjusting')).toBe(false);
+    await explorer.waitForSettled();
+    expect(await explorer.takeFrameQualities()).toEqual(['student', 'full']);
+    await page.keyboard.down('PageDown');
+    expect(await explorer.bridge('adjusting')).toBe(false);
+    await page.keyboard.down('PageDown'); // the browser's auto-repeat: repeat is set
+    expect(await explorer.bridge('adjusting')).toBe(true);
+    await page.keyboard.up('PageDown');
+    expect(await explorer.bridge('adjusting')).toBe(false);
+    await explorer.waitForSettled();
+    expect((await explorer.takeFrameQualities()).at(-1)).toBe('full');
+    await latentPanel.reset(1).click();
+    await explorer.waitForSettled();
+    await explorer.takeFrameQualities();
     const withStudent = await explorer.bridge('frameChecksum');
     const z = await explorer.z();
 

@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useId, useRef, useState } from 'react';
 import { downloadBlob } from '../app/exportImage';
 import { describeMethod, type AttributeFit } from '../latent/attributeFit';
 import type { OwnAttribute } from '../latent/ownAttribute';
@@ -17,6 +17,7 @@ import { PixelCanvas } from './PixelCanvas';
 import { TaskStatusLine } from './TaskStatusLine';
 import './attributes.css';
 import { useImageSources } from './ImageSourceSelect';
+import { useSliderHold } from './useSliderHold';
 
 /** Scores span this many units either side of the boundary (z has roughly unit spread per direction). */
 const SCORE_RANGE = 4;
@@ -51,8 +52,7 @@ function ScoreSlider({
   note?: string;
   children?: React.ReactNode;
 }) {
-  const beginAdjust = useAction('beginAdjust');
-  const endAdjust = useAction('endAdjust');
+  const hold = useSliderHold();
   const id = useId();
   const min = Math.min(-SCORE_RANGE, Math.floor(score));
   const max = Math.max(SCORE_RANGE, Math.ceil(score));
@@ -70,21 +70,7 @@ function ScoreSlider({
         max={max}
         step={SCORE_STEP}
         value={onGrid(score)}
-        onPointerDown={() => {
-          beginAdjust();
-          window.addEventListener('pointerup', endAdjust, { once: true });
-        }}
-        onKeyDown={(event: KeyboardEvent) => {
-          if (
-            event.key.startsWith('Arrow') ||
-            event.key.startsWith('Page') ||
-            event.key === 'Home' ||
-            event.key === 'End'
-          )
-            beginAdjust();
-        }}
-        onKeyUp={endAdjust}
-        onBlur={endAdjust}
+        {...hold}
         onChange={(event) => onScore(Number(event.target.value))}
       />
       <output htmlFor={id} className={score >= 0 ? 'attribute-positive' : 'attribute-negative'}>

@@ -1,4 +1,4 @@
-import { memo, useCallback, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useId, useMemo, useRef, useState } from 'react';
 import { sliderRange } from '../latent/latentMath';
 import { LockIcon, ResetIcon } from './icons';
 import {
@@ -10,8 +10,7 @@ import {
   useModelMetadata,
   useTransientSubscription,
 } from '../state/hooks';
-
-const ADJUST_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End']);
+import { useSliderHold } from './useSliderHold';
 
 const REFERENCE_NAMES = {
   encoded: 'encoded value',
@@ -31,8 +30,7 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
   const reference = useLatentReference(dim);
   const locked = useLatentLocked(dim);
   const setLatentValue = useAction('setLatentValue');
-  const beginAdjust = useAction('beginAdjust');
-  const endAdjust = useAction('endAdjust');
+  const hold = useSliderHold();
   const toggleLock = useAction('toggleLock');
   const resetDimension = useAction('resetDimension');
   const inputRef = useRef<HTMLInputElement>(null);
@@ -62,16 +60,6 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
   );
   useTransientSubscription(selectValue, showValue);
 
-  const onPointerDown = () => {
-    beginAdjust();
-    // The pointer may be released outside the slider; the window always hears it.
-    window.addEventListener('pointerup', endAdjust, { once: true });
-    window.addEventListener('pointercancel', endAdjust, { once: true });
-  };
-  const onKeyDown = (event: KeyboardEvent) => {
-    if (ADJUST_KEYS.has(event.key)) beginAdjust();
-  };
-
   return (
     <li className={`latent-row ${locked ? 'latent-row-locked' : ''}`}>
       <label htmlFor={id} className="latent-label">
@@ -94,10 +82,7 @@ const LatentSliderRow = memo(function LatentSliderRow({ dim }: { dim: number }) 
           step={range.step}
           defaultValue={range.min}
           disabled={locked}
-          onPointerDown={onPointerDown}
-          onKeyDown={onKeyDown}
-          onKeyUp={endAdjust}
-          onBlur={endAdjust}
+          {...hold}
           onChange={(event) => setLatentValue(dim, Number(event.target.value))}
         />
         {reference.value !== null && reference.kind && (
