@@ -236,6 +236,22 @@ def reconstruction_psnr(images: np.ndarray, references: np.ndarray) -> dict:
             'images': int(len(images))}
 
 
+
+def high_frequency_energy(images: np.ndarray) -> float:
+    """Mean squared discrete Laplacian of images in [-1, 1] ([N, C, H, W] or [N, H, W]), measured on [0, 1]:
+    each interior pixel minus the mean of its four neighbours, squared, averaged over pixels, channels and images.
+
+    Pixel-level grain (noise a sampler left in) raises it; smooth regions and edges a pixel wide add little. Compared
+    between two samplers on the same draws it says which leaves more grain, which a classifier's Fréchet distance
+    at 32 pixels barely sees. Values outside [-1, 1] are clipped first, as saving them as images would.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim < 3 or images.shape[-1] < 3 or images.shape[-2] < 3:
+        raise ValueError(f'images must be batched [N, (C,) H, W] with H, W >= 3, got {list(images.shape)}')
+    unit = (np.clip(images, -1.0, 1.0) + 1.0) / 2.0
+    neighbours = (unit[..., :-2, 1:-1] + unit[..., 2:, 1:-1] + unit[..., 1:-1, :-2] + unit[..., 1:-1, 2:]) / 4.0
+    return float(np.mean((unit[..., 1:-1, 1:-1] - neighbours) ** 2))
+
 # --------------------------------------------------------------------------------------------- helpers
 
 

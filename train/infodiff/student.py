@@ -38,6 +38,7 @@ from .data import balanced_indices
 from .distill import load_student, psnr_db
 from .evaluate import ImageJudge
 from .latent_prior import sample_latent_mixture
+from .metrics import high_frequency_energy
 from .sample import (ReadyModel, Student, decode, decode_student, encode, invert, latent_mixture, load_model,
                      open_dataset, save_grid)
 from .webpackage import read_web_package, student_weight_arrays, write_web_package
@@ -79,9 +80,11 @@ def prior_judge(loaded: ReadyModel, references: torch.Tensor) -> Optional[ImageJ
 
 
 def judge_draws(judge: ImageJudge, images: torch.Tensor) -> Dict[str, Any]:
-    """{recognisability, frechetDistance (one number)} of ``images``: what a student evaluation records."""
+    """{recognisability, frechetDistance (one number), highFrequency (the grain a sampler left in,
+    metrics.high_frequency_energy)} of ``images``: what a student evaluation records."""
     out = judge(images)
-    return {'recognisability': out['recognisability'], 'frechetDistance': out['frechetDistance']['frechetDistance']}
+    return {'recognisability': out['recognisability'], 'frechetDistance': out['frechetDistance']['frechetDistance'],
+            'highFrequency': high_frequency_energy(images.cpu().numpy())}
 
 
 def settled_noise(seed: int) -> torch.Generator:
@@ -125,6 +128,7 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
     judge = prior_judge(loaded, x0)
     if judge is not None:
         prior['classifier'] = judge.classifier
+        prior['testImagesHighFrequency'] = high_frequency_energy(x0.cpu().numpy())
         prior['settled'] = judge_draws(judge, settled)
         prior['student'] = {f'calls{k}': judge_draws(judge, prior_student[k]) for k in calls}
     result = {'teacherSteps': teacher_steps, 'plan': student.plan, 'parameterisation': student.parameterisation,
@@ -137,32 +141,36 @@ def evaluate_student(loaded: ReadyModel, student: Student, images: int, teacher_
 @torch.no_grad()
 def compare_prior_samplers(loaded: ReadyModel, students: Dict[str, Student], etas: Sequence[float],
                            teacher_samplers: Sequence[tuple[int, float]], images: int, seed: int = 1,
-                           batch_size: int = 64) -> List[Dict[str, Any]]:
+                           batch_size: int = 64) -> tuple[List[Dict[str, Any]], List[torch.Tensor]]:
     """Prior draws (the same z and x_T as ``evaluate``) decoded by each student with each eta between its calls,
-    and by the teacher with each (steps, eta): one row each with the classifier's confidence and the Fréchet
-    distance to held-out images. What the evaluation's single setting does not show: which sampler a student's
-    prior draws are best with, and whether a deterministic teacher map could be a target at all."""
+    and by the teacher with each (steps, eta): one row each with the classifier's confidence, the Fréchet
+    distance to held-out images and the grain left in, and each row's first PICTURE_COLUMNS images. What the
+    evaluation's single setting does not show: which sampler a student's prior draws are best with, and whether a
+    deterministic teacher map could be a target at all."""
     judge = prior_judge(loaded, held_out_images(loaded, images, seed))
     if judge is None:
         raise ValueError(f'{loaded.dataset} has no classifier to judge prior draws with')
     z, x_noise = prior_inputs(loaded, images, seed)
-    rows = []
+    rows, pictures = [], []
+
+    def judged(decoder: str, eta: float, decoded: torch.Tensor) -> None:
+        rows.append({'decoder': decoder, 'eta': eta, **_judged_row(judge_draws(judge, decoded))})
+        pictures.append(decoded[:PICTURE_COLUMNS].cpu())
+
     for steps, eta in teacher_samplers:
-        decoded = decode(loaded, x_noise, z, steps, eta, settled_noise(seed), batch_size)
-        rows.append({'decoder': f'teacher, {steps} steps', 'eta': eta, **_judged_row(judge_draws(judge, decoded))})
+        judged(f'teacher, {steps} steps', eta, decode(loaded, x_noise, z, steps, eta, settled_noise(seed), batch_size))
     for name, student in students.items():
         for eta in etas:
-            decoded = decode_student(loaded, student, x_noise, z, None, batch_size, eta,
-                                     student_noise(seed))
-            rows.append({'decoder': f'student {name}, {len(student.plan)} calls', 'eta': eta,
-                         **_judged_row(judge_draws(judge, decoded))})
-    return rows
+            judged(f'student {name}, {len(student.plan)} calls', eta,
+                   decode_student(loaded, student, x_noise, z, None, batch_size, eta, student_noise(seed)))
+    return rows, pictures
 
 
 def _judged_row(judged: Dict[str, Any]) -> Dict[str, Any]:
     """Confidence and Fréchet distance, and each head's confidence where the classifier has several (shapes)."""
     row: Dict[str, Any] = {'meanConfidence': round(judged['recognisability']['meanConfidence'], 4),
-                           'frechetDistance': round(judged['frechetDistance'], 3)}
+                           'frechetDistance': round(judged['frechetDistance'], 3),
+                           'highFrequency': round(judged['highFrequency'], 6)}
     heads = judged['recognisability'].get('heads', {})
     if len(heads) > 1:
         row['heads'] = {name: round(head['meanConfidence'], 4) for name, head in heads.items()}
@@ -178,6 +186,10 @@ def fidelity_summary(result: Dict[str, Any]) -> Dict[str, Any]:
         summary['priorConfidence'] = {key: round(value['recognisability']['meanConfidence'], 4)
                                       for key, value in result['prior']['student'].items()}
         summary['settledConfidence'] = round(result['prior']['settled']['recognisability']['meanConfidence'], 4)
+        # What the app judges a held prior draw's calls by (fewestFaithfulCalls in src/state/renderLoop.ts).
+        summary['priorFrechet'] = {key: round(value['frechetDistance'], 3)
+                                   for key, value in result['prior']['student'].items()}
+        summary['settledFrechet'] = round(result['prior']['settled']['frechetDistance'], 3)
     return summary
 
 
@@ -242,13 +254,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ev.add_argument('--picture', default='', help='PNG: teacher, student and plain DDIM side by side')
     pr = commands.add_parser('prior', help='prior-draw quality of students and teacher samplers side by side')
     pr.add_argument('--package', required=True)
-    pr.add_argument('--checkpoint', nargs='*', default=[], help='distillation checkpoints (EMA weights)')
+    pr.add_argument('--checkpoint', nargs='*', default=[],
+                    help='distillation checkpoints (EMA weights); "package" for the package\'s own student')
     pr.add_argument('--etas', default='1', help='eta between a student\'s calls, comma-separated')
     pr.add_argument('--teacher', default='20:1', help='teacher samplers as steps:eta, comma-separated')
     pr.add_argument('--images', type=int, default=1000)
     pr.add_argument('--seed', type=int, default=1)
     pr.add_argument('--threads', type=int, default=0)
     pr.add_argument('--out', default='', help='JSON')
+    pr.add_argument('--picture', default='', help='PNG: one row per sampler, in the order printed')
     at = commands.add_parser('attach', help='put the student into the package')
     at.add_argument('--package', required=True)
     at.add_argument('--checkpoint', required=True)
@@ -273,12 +287,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.threads:
                 torch.set_num_threads(args.threads)
             loaded = load_model(args.package)
-            students = {path: _student(loaded, path)[0] for path in args.checkpoint}
+            students = {path: _student(loaded, '' if path == 'package' else path)[0] for path in args.checkpoint}
             etas = [float(e) for e in args.etas.split(',') if e.strip()]
             samplers = [(int(t.split(':')[0]), float(t.split(':')[1])) for t in args.teacher.split(',') if t.strip()]
-            rows = compare_prior_samplers(loaded, students, etas, samplers, args.images, args.seed)
+            rows, pictures = compare_prior_samplers(loaded, students, etas, samplers, args.images, args.seed)
             for row in rows:
                 print(json.dumps(row), flush=True)
+            if args.picture:
+                save_grid(torch.cat(pictures), PICTURE_COLUMNS, args.picture, keep_within=1)
             if args.out:
                 command = 'python -m infodiff.student ' + ' '.join(argv or sys.argv[1:])
                 Path(args.out).write_text(json.dumps({'command': command, 'rows': rows}, indent=1) + '\n',

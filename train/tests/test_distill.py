@@ -206,6 +206,9 @@ def test_the_student_is_measured_and_round_trips_through_the_package(student_pac
     meta = loaded.metadata["student"]
     assert meta["plan"] == [999, 500] and meta["parameterisation"] == "v" and meta["teacherSteps"] == 4
     assert meta["fidelity"]["inverted"] == result["fidelity"]["student"]
+    assert set(meta["fidelity"]["priorFrechet"]) == {"calls1", "calls2"}
+    assert meta["fidelity"]["settledFrechet"] == round(result["prior"]["settled"]["frechetDistance"], 3) > 0
+    assert result["prior"]["testImagesHighFrequency"] > 0
     assert meta["training"]["steps"] == 20
     manifest = json.loads((package / "model.json").read_text())
     assert [g["paths"] for g in manifest["weightsManifest"]] == [["group1-shard1of1.bin"], ["group2-shard1of1.bin"]]
@@ -224,19 +227,24 @@ def test_prior_samplers_are_compared_on_the_same_draws(student_package):
     package, run = student_package
     teacher = load_model(package)
     net, plan, parameterisation, _ = distill.load_student(run / distill.CHECKPOINT_NAME, teacher)
-    rows = student_tool.compare_prior_samplers(teacher, {"s": student_tool.Student(net, plan, parameterisation)},
-                                               etas=[0.0, 1.0], teacher_samplers=[(4, 1.0)], images=16)
+    rows, pictures = student_tool.compare_prior_samplers(
+        teacher, {"s": student_tool.Student(net, plan, parameterisation)}, etas=[0.0, 1.0],
+        teacher_samplers=[(4, 1.0)], images=16)
     assert [(r["decoder"], r["eta"]) for r in rows] == [("teacher, 4 steps", 1.0), ("student s, 2 calls", 0.0),
                                                         ("student s, 2 calls", 1.0)]
     assert all(np.isfinite(r["frechetDistance"]) and 0 < r["meanConfidence"] <= 1 for r in rows)
+    assert all(r["highFrequency"] > 0 for r in rows)
     assert rows[1]["frechetDistance"] != rows[2]["frechetDistance"]  # eta 1 draws fresh noise between the calls
+    # One picture row per sampler, of the same draws in the same columns.
+    assert [p.shape[0] for p in pictures] == [student_tool.PICTURE_COLUMNS] * 3
+    assert not torch.equal(pictures[1], pictures[2])
 
 
 def test_a_prior_row_names_each_head_of_a_classifier_with_several():
-    judged = {"frechetDistance": 3.0, "recognisability": {"meanConfidence": 0.7, "heads": {
+    judged = {"frechetDistance": 3.0, "highFrequency": 0.01, "recognisability": {"meanConfidence": 0.7, "heads": {
         "shape": {"meanConfidence": 0.8}, "scale": {"meanConfidence": 0.6}}}}
     assert student_tool._judged_row(judged)["heads"] == {"shape": 0.8, "scale": 0.6}
-    one = {"frechetDistance": 3.0, "recognisability": {"meanConfidence": 0.7, "heads": {"class": {"meanConfidence": 0.7}}}}
+    one = {"frechetDistance": 3.0, "highFrequency": 0.01, "recognisability": {"meanConfidence": 0.7, "heads": {"class": {"meanConfidence": 0.7}}}}
     assert "heads" not in student_tool._judged_row(one)
 
 

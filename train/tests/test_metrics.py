@@ -140,3 +140,18 @@ def test_reconstruction_psnr_by_hand():
     assert metrics.reconstruction_psnr(reference, reference)['psnr'] == pytest.approx(100.0)
     with pytest.raises(ValueError, match='same batched shape'):
         metrics.reconstruction_psnr(images, reference[:1])
+
+
+def test_high_frequency_energy_by_hand_and_against_grain():
+    flat = np.zeros((2, 1, 5, 5))
+    assert metrics.high_frequency_energy(flat) == 0.0
+    ramp = np.broadcast_to(np.linspace(-1, 1, 5), (2, 1, 5, 5))  # linear: each pixel is its neighbours' mean
+    assert metrics.high_frequency_energy(ramp) == pytest.approx(0.0, abs=1e-12)
+    spike = np.full((1, 3, 3), -1.0)
+    spike[0, 1, 1] = 1.0        # on [0, 1]: the one interior pixel is 1, its neighbours 0: Laplacian 1
+    assert metrics.high_frequency_energy(spike) == pytest.approx(1.0)
+    smooth = np.sin(np.linspace(0, np.pi, 16))[None, None, :, None] * np.ones((4, 3, 16, 16)) * 0.8
+    grainy = smooth + np.random.default_rng(0).normal(0, 0.1, smooth.shape)
+    assert metrics.high_frequency_energy(grainy) > 20 * metrics.high_frequency_energy(smooth)
+    with pytest.raises(ValueError, match='H, W >= 3'):
+        metrics.high_frequency_energy(np.zeros((2, 2, 2)))
