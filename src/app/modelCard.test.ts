@@ -56,13 +56,22 @@ describe('modelCard', () => {
         images: 1000,
         inverted: { calls1: 24.04, calls2: 29.06 },
         plainDdim: { calls1: 16.4, calls2: 16.42 },
+        priorFrechet: { calls1: 12.272, calls2: 5.57 },
+        settledFrechet: 5.081,
       },
     };
     const previews = value(modelCard({ ...trained({}), student }).facts, 'Previews');
     expect(previews).toBe(
       'a distilled student draws the image while z changes: 2 calls (v-prediction) standing in for the 20-step sampler; ' +
-        '29.1 dB PSNR against it at 2 calls, 24.0 at 1, plain DDIM 16.4, on 1,000 held-out images; distilled in 3,000 steps, 2h10m',
+        '29.1 dB PSNR against it at 2 calls, 24.0 at 1, plain DDIM 16.4, on 1,000 held-out images; ' +
+        "on prior draws a Fréchet distance of 5.6 against the full sampler's 5.1 (12.3 at 1 call); " +
+        'distilled in 3,000 steps, 2h10m',
     );
+    // A package measured before prior-draw distances were recorded: the rest of the sentence.
+    const { priorFrechet: _, ...older } = student.fidelity;
+    expect(
+      value(modelCard({ ...trained({}), student: { ...student, fidelity: older } }).facts, 'Previews'),
+    ).not.toMatch(/prior draws/);
     // Not measured yet: the card says what it is, and no number.
     expect(value(modelCard({ ...trained({}), student: { ...student, fidelity: {} } }).facts, 'Previews')).not.toMatch(
       /dB/,

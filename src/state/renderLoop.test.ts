@@ -9,7 +9,6 @@ import {
   fewestFaithfulCalls,
   heldStudentCalls,
   HELD_FIDELITY_SLACK_DB,
-  HELD_PRIOR_FRECHET_RATIO,
   HELD_FRAME_BUDGET_MS,
   HELD_FRAME_FLOPS,
 } from './renderLoop';
@@ -31,8 +30,6 @@ afterEach(() => {
 function setup(
   options: {
     student?: boolean;
-    /** The student's measured fidelity (metadata.student.fidelity); none by default. */
-    studentFidelity?: Record<string, unknown>;
     beforeLoop?: (store: ExplorerStore, deps: TestDeps) => void;
     engineMsPerCall?: number;
     denoiserFlops?: number;
@@ -40,9 +37,7 @@ function setup(
 ): { store: ExplorerStore; deps: TestDeps } {
   const deps = createTestDeps({
     manualSamples: true,
-    metadata: options.student
-      ? fakeMetadata({ student: { ...FAKE_STUDENT, fidelity: options.studentFidelity ?? {} } })
-      : fakeMetadata(),
+    metadata: options.student ? fakeMetadata({ student: FAKE_STUDENT }) : fakeMetadata(),
   });
   if (options.engineMsPerCall !== undefined) {
     const sample = deps.engine.sample.bind(deps.engine);
@@ -188,30 +183,6 @@ describe('render loop', () => {
     await flush();
   });
 
-  it('runs the calls measured faithful on prior draws while a prior draw is held, however slow', async () => {
-    // fashion-mnist's student: one call within 3 dB on encoded images, but soft on prior draws.
-    const { store, deps } = setup({
-      student: true,
-      studentFidelity: {
-        inverted: { calls1: 27.2, calls2: 28.6 },
-        priorFrechet: { calls1: 12.3, calls2: 5.6 },
-        settledFrechet: 5.1,
-      },
-      engineMsPerCall: HELD_FRAME_BUDGET_MS * 0.75,
-      denoiserFlops: HELD_FRAME_FLOPS * 0.75,
-    });
-    await store.getState().start({ steps: 10 }); // a prior draw
-    await deps.engine.releaseSample();
-    await deps.engine.releaseSample();
-    store.getState().beginAdjust();
-    store.getState().setLatentValue(0, 1);
-    expect(mainSamples(deps).at(-1)).toMatchObject({ decoder: 'student', steps: 2, eta: 1 });
-    await deps.engine.releaseSample();
-    store.getState().endAdjust();
-    await deps.engine.releaseSample();
-    await flush();
-  });
-
   it('runs the whole student plan while held where the model is small or the machine fast, and one call at least', () => {
     const big = HELD_FRAME_FLOPS * 0.75; // two calls do not fit by size
     expect(heldStudentCalls(2, big, null)).toBe(1);
@@ -239,33 +210,5 @@ describe('render loop', () => {
     expect(fewestFaithfulCalls(student({ calls1: 20.4, calls2: 31.5 }))).toBe(2); // an eps student's first call
     expect(fewestFaithfulCalls(student({ calls1: 31.5 - HELD_FIDELITY_SLACK_DB, calls2: 31.5 }))).toBe(1);
     expect(fewestFaithfulCalls(student({ calls1: 10, calls2: 24, calls3: 25 }, [999, 666, 333]))).toBe(2);
-  });
-
-  it('judges a prior draw by the Fréchet distance the package measured on prior draws', () => {
-    const inverted = { calls1: 27.2, calls2: 28.6 };
-    const student = (fidelity: Record<string, unknown>, plan = [999, 500]) => ({
-      parameterisation: 'v' as const,
-      plan,
-      teacherSteps: 20,
-      training: {},
-      fidelity: { inverted, ...fidelity },
-    });
-    // fashion-mnist's student: one call is faithful on encoded images, soft on prior draws.
-    const fashion = student({ priorFrechet: { calls1: 12.3, calls2: 5.6 }, settledFrechet: 5.1 });
-    expect(fewestFaithfulCalls(fashion, 'inverted')).toBe(1);
-    expect(fewestFaithfulCalls(fashion, 'prior')).toBe(2);
-    const bound = 5 * HELD_PRIOR_FRECHET_RATIO;
-    expect(
-      fewestFaithfulCalls(student({ priorFrechet: { calls1: bound, calls2: 4 }, settledFrechet: 5 }), 'prior'),
-    ).toBe(1);
-    // Not even the whole plan within the bound: the whole plan, the best there is.
-    expect(fewestFaithfulCalls(student({ priorFrechet: { calls1: 30, calls2: 20 }, settledFrechet: 5 }), 'prior')).toBe(
-      2,
-    );
-    const three = student({ priorFrechet: { calls1: 30, calls2: 7, calls3: 6 }, settledFrechet: 5 }, [999, 666, 333]);
-    expect(fewestFaithfulCalls(three, 'prior')).toBe(2);
-    // A package measured before prior-draw distances were recorded: the inverted images' rule.
-    expect(fewestFaithfulCalls(student({}), 'prior')).toBe(1);
-    expect(fewestFaithfulCalls(student({ priorFrechet: { calls1: 12.3 }, settledFrechet: 5.1 }), 'prior')).toBe(1);
   });
 });

@@ -8,9 +8,8 @@
  * typed value, a new draw) shows the student's frame of the new inputs (its whole plan) at once and then the full
  * sampler's. While a slider is held the student runs as many of its calls as fit a live frame
  * (`heldStudentCalls`): its whole plan where calls are cheap, its first call alone where they are not (the
- * default model on one WASM core, on an encoded image: 1 call, 27.2 dB against the full sampler where 2 calls
- * give 28.6 dB; docs/results.md, "Distilled students"), and never fewer calls than measured faithful in the
- * frame's regime (`fewestFaithfulCalls`: a prior draw on that model always runs both).
+ * default model on one WASM core: 1 call, 27.2 dB against the full sampler where 2 calls give 28.6 dB;
+ * docs/results.md, "Distilled students"), and never fewer calls than measured faithful (`fewestFaithfulCalls`).
  * Otherwise previews are DDIM with `previewSteps` steps, shown only while a slider is held. Either way the
  * settled frame is always the full sampler's, so nothing shown as final changes.
  *
@@ -94,47 +93,31 @@ export function heldStudentCalls(
 export const HELD_FIDELITY_SLACK_DB = 3;
 
 /**
- * How much larger than the settled sampler's a student's Fréchet distance on prior draws may be and still stand
- * in while held: the "Instant previews" issue's bound for the student's prior draws.
+ * The fewest of a student's calls worth showing while a slider is held: the first k whose measured PSNR against the
+ * teacher (the package's `student.fidelity.inverted.calls<k>`, docs/model-format.md) is within
+ * HELD_FIDELITY_SLACK_DB of the whole plan's. The fashion-mnist student's one call is 1.4 dB short of its two, so
+ * one call may stand in; the shapes student's eps first call (amplified 12-fold at x_T) is 8 dB short, so it
+ * always runs both. Without measurements, one call.
+ *
+ * Prior draws are judged the same way. The fashion-mnist student's one call is softer there than its two (Fréchet
+ * distance 12.3 against 5.6; the settled sampler's 5.1: `priorFrechet`, docs/model-format.md), but not wrong, and
+ * holding prior draws to two calls cost a third of the frame rate on one WASM core (35 against 23 frames a second:
+ * docs/benchmarks.md, "Held prior draws: one call or two"). A held frame is a preview; the settled frame is not.
  */
-export const HELD_PRIOR_FRECHET_RATIO = 1.5;
-
-/** Which x_T a frame decodes: a DDIM inversion of an image (η = 0), or fresh noise of a prior draw (η > 0). */
-export type DecodeRegime = 'inverted' | 'prior';
-
-/**
- * The fewest of a student's calls worth showing while a slider is held, by what the package measured
- * (`student.fidelity`, docs/model-format.md) in the frame's regime:
- * - inverted x_T: the first k whose PSNR against the teacher (`inverted.calls<k>`) is within HELD_FIDELITY_SLACK_DB
- *   of the whole plan's. The fashion-mnist student's one call is 1.4 dB short of its two, so one call may stand
- *   in; the shapes student's eps first call (amplified 12-fold at x_T) is 8 dB short, so it always runs both.
- * - prior draws: the first k whose Fréchet distance (`priorFrechet.calls<k>`) is within HELD_PRIOR_FRECHET_RATIO
- *   of the settled sampler's (`settledFrechet`); without those, as for inverted x_T. The fashion-mnist student's
- *   one call scores 12.3 against the settled 5.1 (its two: 5.6): soft images that PSNR against the settled
- *   sampler does not tell apart, so a prior draw runs both.
- * Without measurements, one call.
- */
-export function fewestFaithfulCalls(student: ModelMetadata['student'], regime: DecodeRegime = 'inverted'): number {
+export function fewestFaithfulCalls(student: ModelMetadata['student']): number {
   if (!student) return 1;
-  const fidelity = student.fidelity as Record<string, unknown>;
-  const measuredAt = (group: string, calls: number): number | null => {
-    const value = (fidelity[group] as Record<string, unknown> | undefined)?.[`calls${calls}`];
+  const inverted = (student.fidelity as { inverted?: Record<string, unknown> }).inverted ?? {};
+  const db = (calls: number) => {
+    const value = inverted[`calls${calls}`];
     return typeof value === 'number' && Number.isFinite(value) ? value : null;
   };
-  const plan = student.plan.length;
-  const firstWithin = (group: string, within: (measured: number) => boolean): number => {
-    for (let calls = 1; calls < plan; calls++) {
-      const measured = measuredAt(group, calls);
-      if (measured !== null && within(measured)) return calls;
-    }
-    return plan;
-  };
-  const settled = fidelity.settledFrechet;
-  if (regime === 'prior' && typeof settled === 'number' && settled > 0 && measuredAt('priorFrechet', plan) !== null)
-    return firstWithin('priorFrechet', (distance) => distance <= HELD_PRIOR_FRECHET_RATIO * settled);
-  const whole = measuredAt('inverted', plan);
+  const whole = db(student.plan.length);
   if (whole === null) return 1;
-  return firstWithin('inverted', (db) => db >= whole - HELD_FIDELITY_SLACK_DB);
+  for (let calls = 1; calls < student.plan.length; calls++) {
+    const measured = db(calls);
+    if (measured !== null && measured >= whole - HELD_FIDELITY_SLACK_DB) return calls;
+  }
+  return student.plan.length;
 }
 
 /**
@@ -164,7 +147,7 @@ export function wantedRender(state: ExplorerState, msPerCall: number | null = nu
       studentCalls,
       state.model?.stats.denoiserFlops ?? 0,
       msPerCall,
-      fewestFaithfulCalls(metadata.student, stochastic ? 'prior' : 'inverted'),
+      fewestFaithfulCalls(metadata.student),
     );
     return { ...inputs, decoder: 'student', steps: calls, quality: 'student' };
   }
