@@ -52,6 +52,7 @@ from .data import balanced_indices, global_batch_indices
 from .diffusion import PARAMETERISATIONS, ddim_decode, ddim_invert, ddim_plan, ddim_sample
 from .latent_prior import sample_latent_mixture
 from .metrics import reconstruction_psnr
+from .model import freeze_time_tables
 from .sample import ReadyModel, latent_mixture, load_model, open_dataset
 
 CHECKPOINT_NAME = 'checkpoint.pt'
@@ -96,16 +97,19 @@ class DistillConfig:
     # > 0 adds a discriminator on the prior draws (adversarial.py), this strong relative to the regression loss.
     adversarial_weight: float = 0.0
     discriminator_lr: float = 2e-4
+    # The sinusoid time table is fixed by construction (model.TimeEmbedding), in the student as in the teacher;
+    # runs begun before this field existed trained it too, and keep doing so on resume (exactness).
+    train_time_table: bool = False
     resume: bool = False
 
 
 # Fields that define what is learned; a resume takes them from the checkpoint whatever the command line says.
 FORCED_ON_RESUME = ('teacher', 'teacher_steps', 'prior_eta', 'prior_student_eta', 'plan', 'parameterisation',
                     'inverted_images', 'prior_draws', 'monitor_images', 'chunk', 'batch_size', 'seed', 'init_from',
-                    'regimes', 'adversarial_weight', 'discriminator_lr')
+                    'regimes', 'adversarial_weight', 'discriminator_lr', 'train_time_table')
 # What a checkpoint written before a field existed was trained with.
 BEFORE_FIELD_EXISTED = {'prior_student_eta': 0.0, 'init_from': '', 'regimes': 'inverted,prior',
-                        'adversarial_weight': 0.0, 'discriminator_lr': 2e-4}
+                        'adversarial_weight': 0.0, 'discriminator_lr': 2e-4, 'train_time_table': True}
 
 
 # Each seeded stream of a run draws from seed * 1_000_003 + its offset + an index (chunk, step): streams stay
@@ -456,8 +460,9 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
     train_rows, monitor_rows = trained_rows(pool['train'], cfg), pool['monitor']
 
     student = copy.deepcopy(teacher.model.backbone).to(device).eval()  # eval: no dropout; the net has no BN
-    for p in student.parameters():
-        p.requires_grad_(True)
+    student.requires_grad_(True)  # the loaded teacher is frozen throughout
+    if not cfg.train_time_table:
+        freeze_time_tables(student)
     ema = copy.deepcopy(student).requires_grad_(False)
     trainable = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr)

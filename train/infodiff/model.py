@@ -464,6 +464,15 @@ def build_model(architecture: Dict, timesteps: int, seed: Optional[int] = None) 
     return model
 
 
+def freeze_time_tables(module: nn.Module) -> nn.Module:
+    """Leaves the sinusoid tables of ``module``'s time embeddings out of training, as they are built: for a copy of
+    a network that was made trainable as a whole (a distilled student)."""
+    for sub in module.modules():
+        if isinstance(sub, TimeEmbedding):
+            sub.timembedding[0].weight.requires_grad_(False)
+    return module
+
+
 def count_parameters(model: nn.Module) -> Dict[str, int]:
     """Element counts: all state_dict elements, trainable ones, and the frozen time table."""
     total = sum(v.numel() for v in model.state_dict().values())

@@ -163,14 +163,33 @@ def test_training_can_keep_to_one_regime(tiny_run):
 
 
 def test_a_checkpoint_from_before_the_eta_field_resumes_with_its_deterministic_calls(tiny_run, tmp_path):
-    distill.distill(_config(tiny_run, tmp_path / "a", "--steps=2", "--prior_student_eta=1"))
+    # Trained as runs were then: the time table too (its optimiser state has the table's moments).
+    distill.distill(_config(tiny_run, tmp_path / "a", "--steps=2", "--prior_student_eta=1", "--train_time_table"))
     path = tmp_path / "a" / distill.CHECKPOINT_NAME
     old = torch.load(path)
     for key in distill.BEFORE_FIELD_EXISTED:
         del old["config"][key]
     torch.save(old, path)
     distill.distill(_config(tiny_run, tmp_path / "a", "--steps=3", "--resume", "--prior_student_eta=1"))
-    assert torch.load(path)["config"]["prior_student_eta"] == 0.0
+    resumed = torch.load(path)["config"]
+    assert resumed["prior_student_eta"] == 0.0 and resumed["train_time_table"] is True
+
+
+TIME_TABLE = "time_embedding.timembedding.0.weight"
+
+
+def test_the_student_keeps_the_teachers_time_table(tiny_run, tmp_path):
+    teacher_table = load_model(tiny_run / "checkpoint.pt").model.backbone.state_dict()
+    table = next(name for name in teacher_table if name.endswith(TIME_TABLE))
+    distill.distill(_config(tiny_run, tmp_path / "a", "--steps=3"))
+    checkpoint = torch.load(tmp_path / "a" / distill.CHECKPOINT_NAME)
+    assert torch.equal(checkpoint["student"][table], teacher_table[table])
+    assert torch.equal(checkpoint["ema"][table], teacher_table[table])
+    trained = table.replace(".0.weight", ".1.weight")  # the Linear after the table does train
+    assert not torch.equal(checkpoint["student"][trained], teacher_table[trained])
+    # What runs before the field did, kept for resuming them exactly.
+    distill.distill(_config(tiny_run, tmp_path / "b", "--steps=3", "--train_time_table"))
+    assert not torch.equal(torch.load(tmp_path / "b" / distill.CHECKPOINT_NAME)["student"][table], teacher_table[table])
 
 
 @pytest.fixture(scope="module")
