@@ -96,7 +96,7 @@ export function PriorSampler() {
             <select
               id={`${id}-previews`}
               value={previewDecoder}
-              title="Who draws the image while z changes, before the full sampler's: the model's distilled student (its whole plan for a click or key; while a slider is held, as many calls as fit a 30 fps frame, which the status line names), or DDIM with the preview steps"
+              title="Who draws the image while z changes, before the full sampler's: the model's distilled student (its whole plan for a typed value, reset or new draw; while a slider is held by pointer or key, as many calls as fit a 30 fps frame, which the status line names), or DDIM with the preview steps"
               onChange={(event) => setPreviewDecoder(event.target.value === 'ddim' ? 'ddim' : 'student')}
             >
               <option value="student">

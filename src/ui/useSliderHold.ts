@@ -7,8 +7,10 @@ const VALUE_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', '
 /**
  * The event handlers that tell the store when a slider over z is held (`beginAdjust` / `endAdjust`), which the
  * render loop paces with live previews (src/state/renderLoop.ts). A pointer on the slider holds it until it is
- * released anywhere. A key held down holds it from its first auto-repeat; a single press is a discrete change,
- * which shows the student's whole plan at once and then the full sampler's image, as a click on the track does.
+ * released anywhere; a value key holds it until the key is released, so a press, like a click on the track, shows
+ * a preview at once and the full sampler's image on release, and a key held down (auto-repeat) is a drag. Treated
+ * as a discrete change instead, a key pressed every few hundred milliseconds would show nothing on a model without
+ * a student: each full-sampler render is superseded by the next press before it lands.
  */
 export function useSliderHold() {
   const beginAdjust = useAction('beginAdjust');
@@ -21,7 +23,7 @@ export function useSliderHold() {
       window.addEventListener('pointercancel', endAdjust, { once: true });
     },
     onKeyDown: (event: KeyboardEvent) => {
-      if (event.repeat && VALUE_KEYS.has(event.key)) beginAdjust();
+      if (VALUE_KEYS.has(event.key)) beginAdjust();
     },
     onKeyUp: endAdjust,
     onBlur: endAdjust,
