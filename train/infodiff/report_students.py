@@ -76,7 +76,21 @@ def _prior_cells(prior: Dict[str, Any], key: str) -> tuple[str, str]:
     classes = recognisability["heads"].get("class")
     if classes is not None:
         confidence += f", {sum(1 for n in classes['histogram'].values() if n)}/{len(classes['histogram'])} classes"
-    return confidence, f"{block['frechetDistance']:.2f}"
+    fd = f"{block['frechetDistance']:.2f}"
+    if "highFrequency" in block:  # evaluations since the grain figure existed
+        fd += f"; grain {block['highFrequency']:.5f}"
+    return confidence, fd
+
+
+def grain_line(result: Dict[str, Any]) -> Optional[str]:
+    """What the grain figures of an evaluation say, side by side, or None for one without them."""
+    prior = result["prior"]
+    if "testImagesHighFrequency" not in prior or "highFrequency" not in prior.get("settled", {}):
+        return None
+    student = " / ".join(f"{prior['student'][k]['highFrequency']:.5f}" for k in sorted(prior["student"]))
+    return (f"Grain of the prior draws (mean squared discrete Laplacian, train/infodiff/metrics.py): student "
+            f"{student} at {' / '.join(k[5:] for k in sorted(prior['student']))} calls, settled sampler "
+            f"{prior['settled']['highFrequency']:.5f}, held-out test images {prior['testImagesHighFrequency']:.5f}.")
 
 
 def targets(result: Dict[str, Any], teacher_seconds: Optional[float]) -> List[tuple[str, str, str]]:
@@ -170,6 +184,9 @@ def students_section(entries: Sequence[StudentEntry], teacher_seconds: Dict[str,
         lines += ["", f"### {entry.name}", ""]
         lines += [f"- **{status}**: {target}: {detail}." for target, status, detail in
                   targets(results[entry.name], teacher_seconds.get(entry.teacher))]
+        grain = grain_line(results[entry.name])
+        if grain:
+            lines += ["", grain]
         if entry.notes:
             lines += ["", entry.notes]
         if entry.picture:

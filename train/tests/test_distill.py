@@ -348,6 +348,16 @@ def test_the_report_judges_each_student_target_from_its_numbers(tmp_path):
     row = next(line for line in lines if line.startswith("| s |"))
     assert "26.0 dB / 29.0 dB" in row and "16.4 dB / 16.4 dB / 23.0 dB" in row and "20h00m" in row
     assert "![s: teacher, student and plain DDIM](results/s.png)" in lines
+    assert not any(line.startswith("Grain") for line in lines)  # an evaluation from before the grain figure
+    graded = _fake_result(29.0, 0.85, 10, 5.0, 4.0)
+    for block in [graded["prior"]["settled"], *graded["prior"]["student"].values()]:
+        block["highFrequency"] = 0.0006 if block is graded["prior"]["settled"] else 0.0013
+    graded["prior"]["testImagesHighFrequency"] = 0.00095
+    path.write_text(json.dumps(graded))
+    lines = rs.students_section(entries, {"t": teacher_seconds}, "results")
+    assert "; FD 5.00; grain 0.00130 |" in next(line for line in lines if line.startswith("| s |"))
+    assert ("Grain of the prior draws (mean squared discrete Laplacian, train/infodiff/metrics.py): student 0.00130 "
+            "/ 0.00130 at 1 / 2 calls, settled sampler 0.00060, held-out test images 0.00095.") in lines
     with pytest.raises(ValueError, match="teacher 'x' is not an entry of models"):
         rs.read_students({"students": [{"name": "s", "teacher": "x", "fidelity": "f"}]}, ["t"], "manifest")
 
