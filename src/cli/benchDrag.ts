@@ -52,6 +52,8 @@ export interface DragResult {
   byQuality: Record<string, number>;
   /** Renders that landed while held, per decoder and calls ('student x1', 'ddim x3'). */
   byPlan: Record<string, number>;
+  /** How often a held render's plan differed from the one before it: the image's sharpness changing mid-drag. */
+  planSwitches: number;
   /** From release to the settled full-sampler frame. */
   settleMs: number;
   /** Where a frame's time went while held: medians of the render loop's User Timing entries (renderLoop.ts). */
@@ -105,14 +107,22 @@ function median(values: readonly number[]): number | null {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function plansOf(trace: readonly TraceEntry[], from: number, to: number): Record<string, number> {
-  const plans: Record<string, number> = {};
+function plansOf(
+  trace: readonly TraceEntry[],
+  from: number,
+  to: number,
+): { byPlan: Record<string, number>; planSwitches: number } {
+  const byPlan: Record<string, number> = {};
+  let planSwitches = 0;
+  let previous: string | null = null;
   for (const e of trace) {
     if (e.name !== 'main-view:render' || e.start + e.duration <= from || e.start + e.duration > to) continue;
     const plan = `${String(e.detail?.decoder)} x${String(e.detail?.steps)}`;
-    plans[plan] = (plans[plan] ?? 0) + 1;
+    byPlan[plan] = (byPlan[plan] ?? 0) + 1;
+    if (previous !== null && plan !== previous) planSwitches += 1;
+    previous = plan;
   }
-  return plans;
+  return { byPlan, planSwitches };
 }
 
 /** The last full-sampler render after the release. */
@@ -242,7 +252,7 @@ async function dragOnce(page: Page, mode: DragMode, options: DragOptions, record
     byQuality,
     settleMs: Math.round(settledAt - upAt),
     breakdown: breakdownOf(trace, downAt, upAt, held.length),
-    byPlan: plansOf(trace, downAt, upAt),
+    ...plansOf(trace, downAt, upAt),
     settled: settledRender(trace, upAt, settledAt),
   };
 }
@@ -276,9 +286,8 @@ export function dragTable(results: readonly DragResult[], options: Omit<DragOpti
   const rows = results.map((r) => {
     const ratio =
       ddim && ddim.framesPerSecond > 0 ? ` (${(r.framesPerSecond / ddim.framesPerSecond).toFixed(2)}x)` : '';
-    const qualities = Object.entries(r.byPlan)
-      .map(([q, n]) => `${q} ${n}`)
-      .join(', ');
+    const plans = Object.entries(r.byPlan).map(([q, n]) => `${q} ${n}`);
+    const qualities = plans.length > 1 ? `${plans.join(', ')}; ${r.planSwitches} switches` : plans.join(', ');
     const latency = r.medianLatencyMs === null ? '–' : `${Math.round(r.medianLatencyMs)}`;
     const changes = ((r.changesWhileHeld * 1000) / r.heldMs).toFixed(1);
     return `| ${r.label} | ${r.framesPerSecond.toFixed(2)}${ratio} | ${latency} | ${r.framesWhileHeld} (${qualities}) | ${changes} | ${r.settleMs} |`;

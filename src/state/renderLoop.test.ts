@@ -11,6 +11,7 @@ import {
   HELD_FIDELITY_SLACK_DB,
   HELD_FRAME_BUDGET_MS,
   HELD_FRAME_FLOPS,
+  HELD_UPSHIFT_MARGIN,
 } from './renderLoop';
 import { createExplorerStore, type ExplorerStore } from './store';
 import type { RenderActivity } from './renderSlice';
@@ -194,6 +195,19 @@ describe('render loop', () => {
     expect(heldStudentCalls(4, big, HELD_FRAME_BUDGET_MS / 3)).toBe(3);
     // A student whose first call is not faithful runs at least the calls that are, however slow.
     expect(heldStudentCalls(2, HELD_FRAME_FLOPS * 4, HELD_FRAME_BUDGET_MS * 4, 2)).toBe(2);
+  });
+
+  it('keeps a held slider on one plan unless the pace clearly allows more calls', () => {
+    const big = HELD_FRAME_FLOPS * 4;
+    const justFits = HELD_FRAME_BUDGET_MS / 2; // two calls fill the frame exactly
+    expect(heldStudentCalls(2, big, justFits)).toBe(2); // the first held frame: by pace alone
+    expect(heldStudentCalls(2, big, justFits, 1, 2)).toBe(2); // two calls already: they still fit
+    expect(heldStudentCalls(2, big, justFits, 1, 1)).toBe(1); // one call: two must fit within the margin
+    const comfortable = (HELD_FRAME_BUDGET_MS * HELD_UPSHIFT_MARGIN) / 2;
+    expect(heldStudentCalls(2, big, comfortable, 1, 1)).toBe(2);
+    expect(heldStudentCalls(2, big, justFits + 1, 1, 2)).toBe(1); // over budget: down at once
+    expect(heldStudentCalls(4, big, HELD_FRAME_BUDGET_MS / 3, 1, 2)).toBe(2);
+    expect(heldStudentCalls(4, big, comfortable / 1.5, 1, 2)).toBe(3);
   });
 
   it('lets a shorter student image stand in while held only where it measured close to the whole plan', () => {

@@ -72,22 +72,41 @@ export const HELD_FRAME_BUDGET_MS = 33;
 export const HELD_FRAME_FLOPS = 0.33e9;
 
 /**
+ * How far under HELD_FRAME_BUDGET_MS a held frame's calls must measure before the next frame takes one more:
+ * hysteresis, so the engine's jitter does not flip the plan frame to frame. Without it a drag of the default model
+ * on one WASM core ran a two-call frame after every few one-call frames (51 switches in 292 frames; the image's
+ * sharpness changing several times a second: docs/benchmarks.md, "Held frames: one plan at a time").
+ */
+export const HELD_UPSHIFT_MARGIN = 0.85;
+
+/**
  * The student's calls per frame while a slider is held: as many of its plan as fit a live frame, at least one.
  * They fit by the model's size (`denoiserFlops` per call against HELD_FRAME_FLOPS) or by the engine's measured
  * pace (`msPerCall` against HELD_FRAME_BUDGET_MS; null before any frame), whichever allows more. The size alone
  * decides for small models whatever the machine's load (so a tiny model always runs its whole plan); the pace lets
- * a fast machine or a GPU run the whole plan of a larger one.
+ * a fast machine or a GPU run the whole plan of a larger one. `currentCalls`, the held frame before's, takes
+ * another call by pace only within HELD_UPSHIFT_MARGIN of the budget.
  */
 export function heldStudentCalls(
   planLength: number,
   denoiserFlops: number,
   msPerCall: number | null,
   fewestCalls = 1,
+  currentCalls: number | null = null,
 ): number {
   const bySize = denoiserFlops > 0 ? Math.floor(HELD_FRAME_FLOPS / denoiserFlops) : planLength;
-  const byPace = msPerCall !== null && msPerCall > 0 ? Math.floor(HELD_FRAME_BUDGET_MS / msPerCall) : 0;
+  const fitting = (budgetMs: number) => (msPerCall !== null && msPerCall > 0 ? Math.floor(budgetMs / msPerCall) : 0);
+  let byPace = fitting(HELD_FRAME_BUDGET_MS);
+  if (currentCalls !== null && byPace > currentCalls)
+    byPace = Math.max(currentCalls, fitting(HELD_FRAME_BUDGET_MS * HELD_UPSHIFT_MARGIN));
   return Math.max(fewestCalls, 1, Math.min(planLength, Math.max(bySize, byPace)));
 }
+
+/**
+ * The weight of the newest render in the engine's pace (an exponential moving average of its time per call): one
+ * fast or slow frame does not change a held slider's plan by itself.
+ */
+export const PACE_SMOOTHING = 0.3;
 
 /** How much worse than its whole plan a student's shorter image may measure and still stand in while held. */
 export const HELD_FIDELITY_SLACK_DB = 3;
@@ -124,8 +143,13 @@ export function fewestFaithfulCalls(student: ModelMetadata['student']): number {
  * The render the current state asks for, or null when nothing can be rendered (no model, engine down): the
  * full sampler's, or while a slider is held the preview (the student's, or DDIM with the preview steps).
  * @param msPerCall the engine's time per network call on this machine, which sets the held student's calls
+ * @param heldCalls the calls of the last held student frame (null: none yet), for heldStudentCalls' hysteresis
  */
-export function wantedRender(state: ExplorerState, msPerCall: number | null = null): RenderJob | null {
+export function wantedRender(
+  state: ExplorerState,
+  msPerCall: number | null = null,
+  heldCalls: number | null = null,
+): RenderJob | null {
   const metadata = state.model?.metadata;
   // A failed load that kept the current model leaves it usable; any other load status but ready renders nothing.
   const usable =
@@ -148,6 +172,7 @@ export function wantedRender(state: ExplorerState, msPerCall: number | null = nu
       state.model?.stats.denoiserFlops ?? 0,
       msPerCall,
       fewestFaithfulCalls(metadata.student),
+      heldCalls,
     );
     return { ...inputs, decoder: 'student', steps: calls, quality: 'student' };
   }
@@ -218,8 +243,10 @@ export function connectRenderLoop(
   let inFlight: (RenderJob & { startedAt: number; controller: AbortController }) | null = null;
   /** When the first change not yet on screen happened; latency counts from here. */
   let dirtySince: number | null = null;
-  /** The engine's time per network call in the last render (its own timing, messages excluded). */
+  /** The engine's time per network call, smoothed over renders (its own timing, messages excluded). */
   let msPerCall: number | null = null;
+  /** The calls of the last held student frame: the plan a held slider keeps unless the pace says otherwise. */
+  let heldCalls: number | null = null;
   let frameTimes: number[] = [];
   /** True while this loop presents a frame: the subscription does not react to its own writes. */
   let presenting = false;
@@ -266,10 +293,12 @@ export function connectRenderLoop(
           if (stopped) return;
           const arrivedAt = now();
           inFlight = null;
-          msPerCall = result.elapsedMs / Math.max(1, result.denoiserCalls);
+          const measured = result.elapsedMs / Math.max(1, result.denoiserCalls);
+          msPerCall = msPerCall === null ? measured : msPerCall + PACE_SMOOTHING * (measured - msPerCall);
+          if (job.interactive && job.decoder === 'student') heldCalls = job.steps;
           const latencyMs = arrivedAt - (dirtySince ?? startedAt);
           // Changes made after this render started are not in it: the next frame's latency counts from its start.
-          const wanted = wantedRender(store.getState(), msPerCall);
+          const wanted = wantedRender(store.getState(), msPerCall, heldCalls);
           dirtySince = !wanted || covers(job, wanted) ? null : startedAt;
           // The next render first, so the engine works on it while this frame is converted and drawn.
           update(store.getState(), job);
@@ -315,7 +344,7 @@ export function connectRenderLoop(
    * @param shown what is on screen, when a result is about to be presented (else the store's frame)
    */
   function update(state: ExplorerState, shown: Rendered | null = renderedOf(state.frame)): void {
-    const job = wantedRender(state, msPerCall);
+    const job = wantedRender(state, msPerCall, heldCalls);
     if (!job) {
       abandon();
       return;
