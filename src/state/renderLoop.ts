@@ -6,10 +6,11 @@
  * Previews: with a package's distilled student (metadata.student) and the previews setting on 'student', every
  * frame while a slider is held (by a pointer, a click on its track included, or a key: src/ui/useSliderHold.ts) is
  * the student's, and every other change of z (a typed value, a reset, a new draw) shows the student's frame of the
- * new inputs (its whole plan) at once and then the full sampler's. While a slider is held the student runs as many of its calls as fit a live frame
- * (`heldStudentCalls`): its whole plan where calls are cheap, its first call alone where they are not (the
- * default model on one WASM core: 1 call, 27.2 dB against the full sampler where 2 calls give 28.6 dB;
- * docs/results.md, "Distilled students"), and never fewer calls than measured faithful (`fewestFaithfulCalls`).
+ * new inputs (its whole plan) at once and then the full sampler's. While a slider is held the student runs as many
+ * of its calls as fit a live frame (`heldStudentCalls`, which keeps to one plan through the engine's jitter): its
+ * whole plan where calls are cheap, its first call alone where they are not (the default model on one WASM core:
+ * 1 call, 27.2 dB against the full sampler where 2 calls give 28.6 dB; docs/results.md, "Distilled students"),
+ * and never fewer calls than measured faithful (`fewestFaithfulCalls`).
  * Otherwise previews are DDIM with `previewSteps` steps, shown only while a slider is held. Either way the
  * settled frame is always the full sampler's, so nothing shown as final changes.
  *
