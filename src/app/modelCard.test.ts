@@ -64,7 +64,7 @@ describe('modelCard', () => {
     expect(previews).toBe(
       'a distilled student draws the image while z changes: 2 calls (v-prediction) standing in for the 20-step sampler; ' +
         '29.1 dB PSNR against it at 2 calls, 24.0 at 1, plain DDIM 16.4, on 1,000 held-out images; ' +
-        "on prior draws a Fréchet distance of 5.6 against the full sampler's 5.1 (12.3 at 1 call); " +
+        "on prior draws a Fréchet distance of 5.6 against the full sampler's 5.1 on the same draws (12.3 at 1 call); " +
         'distilled in 3,000 steps, 2h10m',
     );
     // A package measured before prior-draw distances were recorded: the rest of the sentence.
