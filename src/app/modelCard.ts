@@ -164,7 +164,8 @@ function metricRows(metrics: Record<string, unknown>, fittedPrior: boolean): Mod
  * What the distilled student that draws the previews is, and how faithful it measured (train/infodiff/student.py
  * `evaluate`, summarised into metadata.student.fidelity): "2 calls (v-prediction) for the 20-step sampler; 29.1 dB
  * PSNR against it at 2 calls, 24.0 at 1, plain DDIM 16.4, on 1,000 held-out images; on prior draws a Fréchet
- * distance of 5.6 against the full sampler's 5.1 on the same draws (12.3 at 1 call); distilled in 3,000 steps, 2h10m".
+ * distance of 5.6 against the full sampler's 5.1 on the same draws (12.3 at 1 call); distilled in 3,000 steps,
+ * 2h10m".
  */
 function studentFact(metadata: ModelMetadata): ModelCardRow | undefined {
   const student = metadata.student;
