@@ -355,20 +355,17 @@ class PriorCritic:
         self.optimizer.step()
         return float(loss)
 
-    def student_gradients(self, regression: torch.Tensor, fake: torch.Tensor, z: torch.Tensor,
-                          params: Sequence[torch.nn.Parameter], last: torch.nn.Parameter) -> tuple[float, float]:
-        """Sets p.grad = d(regression)/dp + w d(adversarial)/dp for the student's ``params``, w from the gradient
-        norms at its ``last`` layer; returns (w, adversarial loss)."""
+    def student_loss(self, regression: torch.Tensor, fake: torch.Tensor, z: torch.Tensor,
+                     last: torch.nn.Parameter) -> tuple[torch.Tensor, float, float]:
+        """The student's loss, regression + w x adversarial, with w from the two gradient norms at its ``last``
+        layer (found by backpropagating to that layer alone; one full backward pass then takes the sum); returns
+        (loss, w, adversarial loss)."""
         self.net.eval()  # no power-iteration update of the spectral norms on the student's pass
         adversarial_loss = adversarial.generator_loss(self.net(fake, z))
-        regression_grads = torch.autograd.grad(regression, params, retain_graph=True)
-        adversarial_grads = torch.autograd.grad(adversarial_loss, params)
-        at = next(i for i, p in enumerate(params) if p is last)
-        weight = adversarial.adaptive_weight([regression_grads[at]], [adversarial_grads[at]],
-                                             self.cfg.adversarial_weight)
-        for p, r, a in zip(params, regression_grads, adversarial_grads):
-            p.grad = r + weight * a
-        return weight, float(adversarial_loss)
+        regression_grad = torch.autograd.grad(regression, [last], retain_graph=True)
+        adversarial_grad = torch.autograd.grad(adversarial_loss, [last], retain_graph=True)
+        weight = adversarial.adaptive_weight(regression_grad, adversarial_grad, self.cfg.adversarial_weight)
+        return regression + weight * adversarial_loss, weight, float(adversarial_loss)
 
 
 @torch.no_grad()
@@ -518,15 +515,14 @@ def distill(cfg: DistillConfig, given: Sequence[str] = ()) -> Dict[str, Any]:
             loss = distillation_loss(outputs, train_rows['target'][rows].to(device), cfg.early_call_weight)
             optimizer.zero_grad(set_to_none=True)
             prior = (batch['regime'] == REGIMES.index('prior')).to(device)
+            total = loss
             if critic is not None and bool(prior.any()):
                 fake, fake_z = outputs[-1][prior], batch['z'].to(device)[prior]
                 interval['critic'] += critic.train_step(fake, fake_z, step)
-                weight, adversarial_loss = critic.student_gradients(loss, fake, fake_z, trainable,
-                                                                    student.tail[-1].weight)
+                total, weight, adversarial_loss = critic.student_loss(loss, fake, fake_z, student.tail[-1].weight)
                 interval['weight'] += weight
                 interval['adversarial'] += adversarial_loss
-            else:
-                loss.backward()
+            total.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
             if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
                 raise DistillError(f'non-finite loss or gradient at step {step}; the last checkpoint is intact')

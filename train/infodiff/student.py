@@ -186,7 +186,7 @@ def fidelity_summary(result: Dict[str, Any]) -> Dict[str, Any]:
         summary['priorConfidence'] = {key: round(value['recognisability']['meanConfidence'], 4)
                                       for key, value in result['prior']['student'].items()}
         summary['settledConfidence'] = round(result['prior']['settled']['recognisability']['meanConfidence'], 4)
-        # What the app judges a held prior draw's calls by (fewestFaithfulCalls in src/state/renderLoop.ts).
+        # What the model card says of the student's prior draws (studentFact in src/app/modelCard.ts).
         summary['priorFrechet'] = {key: round(value['frechetDistance'], 3)
                                    for key, value in result['prior']['student'].items()}
         summary['settledFrechet'] = round(result['prior']['settled']['frechetDistance'], 3)
